@@ -1,0 +1,93 @@
+# llmroute - see README.md.  Targets: all test bench demo fuzz install clean.
+#   make WERROR=1                    warnings are errors (CI)
+#   make SANITIZE=address,undefined  sanitized build into build-san/
+.DEFAULT_GOAL := all
+PREFIX ?= /usr/local
+CC ?= cc
+SANITIZE ?=
+BUILD ?= $(if $(SANITIZE),build-san,build)
+
+CURL_CFLAGS := -I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)
+WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERROR),-Werror)
+SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(SAN) \
+	$(CURL_CFLAGS) -Irouter -Ishim -MMD -MP $(CFLAGS)
+LDFLAGS_SAN := $(SAN)
+
+ROUTER_SRC := $(wildcard router/*.c)
+SHIM_SRC := $(wildcard shim/*.c)
+CTL_SRC := $(wildcard tools/llmroutectl*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+PROG_SRC := $(wildcard tests/progs/*.c)
+
+ROUTER_OBJ := $(ROUTER_SRC:%.c=$(BUILD)/obj/%.o)
+SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
+CTL_OBJ := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+PROG_BIN := $(PROG_SRC:tests/progs/%.c=$(BUILD)/tests/%)
+
+LIB := $(BUILD)/libllmroute.so
+CTL := $(BUILD)/llmroutectl
+LAUNCHER := $(BUILD)/llmroute
+BENCH := $(BUILD)/tests/bench
+
+.PHONY: all deps test-deps test bench demo fuzz install clean
+all: deps $(LIB) $(CTL) $(LAUNCHER)
+
+deps:
+	@sh tools/deps.sh build
+test-deps:
+	@sh tools/deps.sh test
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The shim links neither libcurl nor OpenSSL nor cJSON: it finds libcurl and
+# libssl at run time (see shim/lr_curl_sym.c), so a process that never used
+# them does not load them because of us.
+$(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o,$(ROUTER_OBJ))
+	$(CC) -shared -Wl,--no-undefined -Wl,-z,now $(LDFLAGS_SAN) -o $@ $^ -ldl -lpthread -lm
+
+$(CTL): $(CTL_OBJ) $(ROUTER_OBJ)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ -lcjson -lm -lpthread
+
+$(LAUNCHER): $(BUILD)/obj/tools/llmroute.o
+	$(CC) $(LDFLAGS_SAN) -o $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(ROUTER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $^ -lcjson -lm -lpthread
+
+$(BUILD)/tests/%: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< -lcurl -lpthread
+
+$(BENCH): tests/bench/bench.c $(ROUTER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $^ -lcjson -lm -lpthread
+
+test: test-deps all $(UNIT_BIN) $(PROG_BIN)
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run.sh
+
+bench: all $(BENCH) $(PROG_BIN)
+	@BUILD=$(BUILD) sh tests/bench/run.sh
+
+demo: test-deps all
+	@BUILD=$(BUILD) sh tools/demo.sh
+
+fuzz: test-deps
+	@BUILD=$(BUILD) FUZZ_SECONDS=$${FUZZ_SECONDS:-300} sh tests/fuzz/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/llmroute $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/doc/llmroute
+	install -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/llmroute/libllmroute.so
+	install -m 0755 $(CTL) $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/llmroute/README.md
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,370 @@
+/*
+ * lr_body.c - byte-preserving edits of a request body (see lr_body.h).
+ *
+ * Two phases, so that a malformed body changes nothing and the output is
+ * allocated once at its exact size:
+ *   1. plan: one validating pass over the top-level members (lr_json
+ *      iterator) records which value spans to replace and where appended
+ *      members go, and computes the output length;
+ *   2. emit: memcpy the gaps between planned spans, splice the new tokens.
+ * The plan keeps its first replacements inline; only bodies with many
+ * duplicate keys make it allocate.  Invariant: planned spans are disjoint,
+ * in increasing offset order, and all end at or before the insertion point
+ * (the end of the last member's value).
+ */
+#include "lr_body.h"
+#include "lr_error.h"
+#include "lr_json.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define LR_PLAN_INLINE 16
+#define LR_KEY_ENC_MAX (6 * LR_BODY_MAX_KEY + 3) /* every byte \u00XX + quotes + NUL */
+
+typedef struct {
+	size_t off, len;   /* value span in the body */
+	size_t edit;       /* index of the edit whose raw replaces it */
+} lr_body_rep;
+
+typedef struct {
+	lr_body_rep inl[LR_PLAN_INLINE];
+	lr_body_rep *rep;  /* inl, or heap once it overflows */
+	size_t nrep, caprep;
+	size_t ins;        /* offset where appended members go */
+	size_t outlen;
+	int members;       /* the object has at least one member */
+	int append;        /* absent keys may be appended */
+	int nins;
+	size_t rawlen[LR_BODY_MAX_EDITS];
+	double cap[LR_BODY_MAX_EDITS];         /* CAP edits: raw as a number */
+	unsigned char present[LR_BODY_MAX_EDITS];
+} lr_body_plan;
+
+static void lr_plan_init(lr_body_plan *pl, size_t len, int append)
+{
+	memset(pl->present, 0, sizeof pl->present);
+	pl->rep = pl->inl;
+	pl->nrep = 0;
+	pl->caprep = LR_PLAN_INLINE;
+	pl->ins = 0;
+	pl->outlen = len;
+	pl->members = 0;
+	pl->append = append;
+	pl->nins = 0;
+}
+
+static void lr_plan_free(lr_body_plan *pl)
+{
+	if (pl->rep != pl->inl)
+		free(pl->rep);
+	pl->rep = pl->inl;
+}
+
+/* Output grows by add after shrinking by sub; keeps it under the cap. */
+static int lr_plan_grow(lr_body_plan *pl, size_t sub, size_t add)
+{
+	size_t base = pl->outlen - sub;
+
+	if (add > LR_BODY_MAX_OUT - base)
+		return LR_ETOOBIG;
+	pl->outlen = base + add;
+	return 0;
+}
+
+static int lr_plan_add(lr_body_plan *pl, size_t off, size_t len, size_t edit)
+{
+	lr_body_rep *r;
+	int rc;
+
+	if ((rc = lr_plan_grow(pl, len, pl->rawlen[edit])) < 0)
+		return rc;
+	if (pl->nrep == pl->caprep) {
+		if (!(r = malloc(2 * pl->caprep * sizeof *r)))
+			return LR_ENOMEM;
+		memcpy(r, pl->rep, pl->nrep * sizeof *r);
+		lr_plan_free(pl);
+		pl->rep = r;
+		pl->caprep *= 2;
+	}
+	pl->rep[pl->nrep].off = off;
+	pl->rep[pl->nrep].len = len;
+	pl->rep[pl->nrep].edit = edit;
+	pl->nrep++;
+	return 0;
+}
+
+/* Checks one edit and caches its raw length (and CAP number) in the plan. */
+static int lr_edit_check(const lr_edit *e, size_t j, lr_body_plan *pl)
+{
+	char enc[LR_KEY_ENC_MAX];
+	size_t n, pos = 0;
+	lr_span v;
+
+	if (!e->key || !e->raw || strlen(e->key) > LR_BODY_MAX_KEY)
+		return LR_EINVAL;
+	if (lr_json_str_encode(e->key, strlen(e->key), enc, sizeof enc) < 0)
+		return LR_EINVAL;
+	n = strlen(e->raw);
+	if (n > LR_BODY_MAX_RAW || lr_json_skip_value(e->raw, n, &pos) < 0 ||
+		lr_json_skip_ws(e->raw, n, pos) != (int)n)
+		return LR_EINVAL;
+	pl->rawlen[j] = n;
+	if (e->op == LR_EDIT_CAP) {
+		v.p = e->raw + lr_json_skip_ws(e->raw, n, 0);
+		v.len = e->raw + pos - v.p;
+		if (lr_json_num(v, &pl->cap[j]) < 0)
+			return LR_EINVAL;
+	} else if (e->op != LR_EDIT_SET && e->op != LR_EDIT_SET_IF_ABSENT) {
+		return LR_EINVAL;
+	}
+	return 0;
+}
+
+static int lr_edits_check(const lr_edit *edits, size_t n, lr_body_plan *pl)
+{
+	size_t j, k;
+	int rc;
+
+	if (n > LR_BODY_MAX_EDITS || (n && !edits))
+		return LR_EINVAL;
+	for (j = 0; j < n; j++) {
+		if ((rc = lr_edit_check(&edits[j], j, pl)) < 0)
+			return rc;
+		for (k = 0; k < j; k++)
+			if (strcmp(edits[k].key, edits[j].key) == 0)
+				return LR_EINVAL;
+	}
+	return 0;
+}
+
+/* Whether edit j wants the existing value v replaced by its raw. */
+static int lr_edit_wants(const lr_edit *e, size_t j, const lr_body_plan *pl,
+	lr_span v)
+{
+	double d;
+
+	if (v.len == pl->rawlen[j] && memcmp(v.p, e->raw, v.len) == 0)
+		return 0; /* already that exact token: not a change */
+	if (e->op == LR_EDIT_SET)
+		return 1;
+	if (e->op != LR_EDIT_CAP || lr_json_type_of(v) != LR_JSON_NUMBER)
+		return 0;
+	return lr_json_num(v, &d) == 0 && d > pl->cap[j];
+}
+
+/* Plans the edits for one top-level member. */
+static int lr_plan_member(lr_body_plan *pl, const char *body,
+	const lr_edit *edits, size_t n, lr_span k, lr_span v)
+{
+	size_t j;
+
+	pl->members = 1;
+	pl->ins = (size_t)(v.p + v.len - body);
+	for (j = 0; j < n; j++) {
+		if (!lr_json_str_eq(k, edits[j].key))
+			continue;
+		pl->present[j] = 1;
+		if (!lr_edit_wants(&edits[j], j, pl, v))
+			return 0;
+		return lr_plan_add(pl, (size_t)(v.p - body), v.len, j);
+	}
+	return 0;
+}
+
+/* Bytes one appended member takes: [,]"key":raw */
+static size_t lr_append_len(const lr_edit *e, size_t rawlen, int comma)
+{
+	char enc[LR_KEY_ENC_MAX];
+	int klen = lr_json_str_encode(e->key, strlen(e->key), enc, sizeof enc);
+
+	return (size_t)comma + (size_t)klen + 1 + rawlen;
+}
+
+static int lr_plan_appends(lr_body_plan *pl, const lr_edit *edits, size_t n)
+{
+	size_t j;
+	int rc;
+
+	if (!pl->append)
+		return 0;
+	for (j = 0; j < n; j++) {
+		if (pl->present[j])
+			continue;
+		rc = lr_plan_grow(pl, 0, lr_append_len(&edits[j], pl->rawlen[j],
+			pl->members || pl->nins));
+		if (rc < 0)
+			return rc;
+		pl->nins++;
+	}
+	return 0;
+}
+
+/* Phase 1: validate the whole body and record what to change. */
+static int lr_plan_build(lr_body_plan *pl, const char *body, size_t len,
+	const lr_edit *edits, size_t n)
+{
+	lr_json_iter it;
+	lr_span k, v;
+	int rc;
+
+	if ((rc = lr_json_iter_init(&it, body, len, 0)) < 0)
+		return rc;
+	pl->ins = it.pos; /* just past '{' until a member is seen */
+	while ((rc = lr_json_obj_next(&it, &k, &v)) > 0)
+		if ((rc = lr_plan_member(pl, body, edits, n, k, v)) < 0)
+			return rc;
+	if (rc < 0)
+		return rc;
+	if (lr_json_skip_ws(body, len, it.pos) != (int)len)
+		return LR_EPARSE; /* trailing garbage after the object */
+	return lr_plan_appends(pl, edits, n);
+}
+
+/* Writes the appended members at o; returns the new offset. */
+static size_t lr_emit_appends(char *buf, size_t o, const lr_body_plan *pl,
+	const lr_edit *edits, size_t n)
+{
+	char enc[LR_KEY_ENC_MAX];
+	int comma = pl->members, klen;
+	size_t j;
+
+	for (j = 0; pl->append && j < n; j++) {
+		if (pl->present[j])
+			continue;
+		if (comma)
+			buf[o++] = ',';
+		comma = 1;
+		klen = lr_json_str_encode(edits[j].key, strlen(edits[j].key),
+			enc, sizeof enc);
+		memcpy(buf + o, enc, (size_t)klen);
+		o += (size_t)klen;
+		buf[o++] = ':';
+		memcpy(buf + o, edits[j].raw, pl->rawlen[j]);
+		o += pl->rawlen[j];
+	}
+	return o;
+}
+
+/* Phase 2: the output buffer, exactly pl->outlen bytes. */
+static char *lr_plan_emit(const lr_body_plan *pl, const char *body, size_t len,
+	const lr_edit *edits, size_t n)
+{
+	char *buf = malloc(pl->outlen ? pl->outlen : 1);
+	size_t src = 0, o = 0, r;
+	const lr_body_rep *x;
+
+	if (!buf)
+		return NULL;
+	for (r = 0; r < pl->nrep; r++) {
+		x = &pl->rep[r];
+		memcpy(buf + o, body + src, x->off - src);
+		o += x->off - src;
+		memcpy(buf + o, edits[x->edit].raw, pl->rawlen[x->edit]);
+		o += pl->rawlen[x->edit];
+		src = x->off + x->len;
+	}
+	memcpy(buf + o, body + src, pl->ins - src);
+	o += pl->ins - src;
+	o = lr_emit_appends(buf, o, pl, edits, n);
+	memcpy(buf + o, body + pl->ins, len - pl->ins);
+	return buf;
+}
+
+/*
+ * lr_body_edit with the append switch and a report of which edit keys were
+ * present; the shared core of every public editor.
+ */
+static int lr_body_apply(const char *body, size_t len, const lr_edit *edits,
+	size_t n, int append, char **out, size_t *outlen, unsigned char *present)
+{
+	lr_body_plan pl;
+	int rc;
+
+	if (!out || !outlen)
+		return LR_EINVAL;
+	*out = NULL;
+	*outlen = 0;
+	lr_plan_init(&pl, len, append);
+	if ((rc = lr_edits_check(edits, n, &pl)) < 0)
+		goto out;
+	rc = LR_EPARSE;
+	if (!body)
+		goto out;
+	rc = LR_ETOOBIG;
+	if (len > LR_BODY_MAX)
+		goto out;
+	if ((rc = lr_plan_build(&pl, body, len, edits, n)) < 0)
+		goto out;
+	if (present)
+		memcpy(present, pl.present, n);
+	rc = (int)pl.nrep + pl.nins;
+	if (rc == 0)
+		goto out;
+	if (!(*out = lr_plan_emit(&pl, body, len, edits, n))) {
+		rc = LR_ENOMEM;
+		goto out;
+	}
+	*outlen = pl.outlen;
+out:
+	lr_plan_free(&pl);
+	return rc;
+}
+
+int lr_body_edit(const char *body, size_t len, const lr_edit *edits,
+	size_t nedits, char **out, size_t *outlen)
+{
+	return lr_body_apply(body, len, edits, nedits, 1, out, outlen, NULL);
+}
+
+int lr_body_set_model(const char *body, size_t len, const char *model,
+	char **out, size_t *outlen)
+{
+	char raw[6 * LR_BODY_MAX_MODEL + 3];
+	unsigned char present = 0;
+	lr_edit e;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (outlen)
+		*outlen = 0;
+	if (!model || strlen(model) > LR_BODY_MAX_MODEL ||
+		lr_json_str_encode(model, strlen(model), raw, sizeof raw) < 0)
+		return LR_EINVAL;
+	e.key = "model";
+	e.raw = raw;
+	e.op = LR_EDIT_SET;
+	rc = lr_body_apply(body, len, &e, 1, 0, out, outlen, &present);
+	if (rc == 0 && !present)
+		return LR_ENOTFOUND;
+	return rc;
+}
+
+int lr_body_get_str(const char *body, size_t len, const char *key, char *out,
+	size_t cap)
+{
+	lr_json_iter it;
+	lr_span k, v, last = { NULL, 0 };
+	int rc;
+
+	if (!key || !out)
+		return LR_EINVAL;
+	if (cap)
+		out[0] = '\0';
+	if (!body)
+		return LR_EPARSE;
+	if (len > LR_BODY_MAX)
+		return LR_ETOOBIG;
+	if ((rc = lr_json_iter_init(&it, body, len, 0)) < 0)
+		return rc;
+	while ((rc = lr_json_obj_next(&it, &k, &v)) > 0)
+		if (lr_json_str_eq(k, key))
+			last = v;
+	if (rc < 0)
+		return rc;
+	if (lr_json_skip_ws(body, len, it.pos) != (int)len)
+		return LR_EPARSE;
+	if (lr_json_type_of(last) != LR_JSON_STRING)
+		return LR_ENOTFOUND;
+	return lr_json_str_decode(last, out, cap);
+}

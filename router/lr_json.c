@@ -1,0 +1,909 @@
+/*
+ * lr_json.c - zero-allocation strict JSON scanner (see lr_json.h).
+ *
+ * Invariants: every read is guarded by an index < len check (inputs are not
+ * NUL-terminated); nesting is tracked on a fixed char stack of
+ * LR_JSON_MAX_DEPTH, never on the C stack; nothing allocates.
+ * The hot path is string content (chat messages are almost all string bytes),
+ * so strings are scanned eight bytes at a time and only bytes that could end
+ * or complicate the string ('"', '\\', control, non-ASCII) take the slow path.
+ */
+#include "lr_json.h"
+#include "lr_error.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { LR_IT_FIRST, LR_IT_NEXT, LR_IT_DONE, LR_IT_ERROR };
+
+/* Significant digits kept by lr_json_num; 17 identify a double, the rest
+ * plus a sticky digit keep rounding right for all but absurd inputs. */
+#define LR_NUM_DIGITS 40
+#define LR_NUM_EXP_CAP 100000LL
+
+static int lr_is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static size_t lr_ws(const char *s, size_t len, size_t i)
+{
+	while (i < len && lr_is_ws((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
+int lr_json_skip_ws(const char *s, size_t len, size_t pos)
+{
+	if (!s || pos > len)
+		pos = len;
+	else
+		pos = lr_ws(s, len, pos);
+	return pos > INT_MAX ? LR_ETOOBIG : (int)pos;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at s[0..n), n >= 1, or 0.
+ * Follows Unicode table 3-7, so overlongs, UTF-8-encoded surrogates and
+ * code points past U+10FFFF are all rejected.
+ */
+static size_t lr_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	size_t need, k;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2 || c > 0xF4)
+		return 0;
+	need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+	if (c == 0xE0)
+		lo = 0xA0;
+	else if (c == 0xED)
+		hi = 0x9F;
+	else if (c == 0xF0)
+		lo = 0x90;
+	else if (c == 0xF4)
+		hi = 0x8F;
+	if (n < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (k = 2; k < need; k++)
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+	return need;
+}
+
+#define LR_ONES 0x0101010101010101ULL
+#define LR_HIGHS 0x8080808080808080ULL
+
+/*
+ * High bit set in each lane of w that is '"', '\\', < 0x20 or >= 0x80.
+ * Borrows can also flag lanes after (more significant than) a real hit but
+ * never before one, so on little-endian the lowest flag is the first hit.
+ */
+static uint64_t lr_special8(uint64_t w)
+{
+	uint64_t t = (w - LR_ONES * 0x20) | w;
+
+	t |= (w ^ (LR_ONES * '"')) - LR_ONES;
+	t |= (w ^ (LR_ONES * '\\')) - LR_ONES;
+	return t & LR_HIGHS;
+}
+
+/* Offset of the first byte at or after i that may need the slow path. */
+static size_t lr_str_fast(const unsigned char *u, size_t len, size_t i)
+{
+	uint64_t w, m;
+
+	while (len - i >= 8) {
+		memcpy(&w, u + i, 8);
+		m = lr_special8(w);
+		if (m) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+	__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			i += (size_t)__builtin_ctzll(m) >> 3;
+#endif
+			return i;
+		}
+		i += 8;
+	}
+	while (i < len && u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' &&
+		u[i] != '\\')
+		i++;
+	return i;
+}
+
+static int lr_hex4(const unsigned char *p, unsigned *out)
+{
+	unsigned v = 0, d;
+	int k;
+
+	for (k = 0; k < 4; k++) {
+		if (p[k] >= '0' && p[k] <= '9')
+			d = p[k] - '0';
+		else if ((p[k] | 0x20) >= 'a' && (p[k] | 0x20) <= 'f')
+			d = (p[k] | 0x20) - 'a' + 10;
+		else
+			return -1;
+		v = v << 4 | d;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Length of the escape sequence at u[i] == '\\' inside a string that may
+ * run to len, or 0 if malformed.  Surrogates are not paired here: the
+ * grammar allows lone ones (Python emits them) and the body rewriter passes
+ * such content through untouched; only decoding rejects them.
+ */
+static size_t lr_escape_len(const unsigned char *u, size_t len, size_t i)
+{
+	unsigned cp;
+
+	if (len - i < 2)
+		return 0;
+	switch (u[i + 1]) {
+	case '"': case '\\': case '/': case 'b':
+	case 'f': case 'n': case 'r': case 't':
+		return 2;
+	case 'u':
+		if (len - i < 6 || lr_hex4(u + i + 2, &cp))
+			return 0;
+		return 6;
+	}
+	return 0;
+}
+
+/* Validates the string token whose '"' is at *pos; *pos moves past it. */
+static int lr_scan_str(const char *s, size_t len, size_t *pos)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = *pos + 1, n;
+
+	for (;;) {
+		i = lr_str_fast(u, len, i);
+		if (i >= len)
+			return LR_EPARSE;
+		if (u[i] == '"') {
+			*pos = i + 1;
+			return 0;
+		}
+		if (u[i] == '\\')
+			n = lr_escape_len(u, len, i);
+		else if (u[i] < 0x20)
+			return LR_EPARSE;
+		else
+			n = lr_utf8_len(u + i, len - i); /* 1 on a false flag */
+		if (!n)
+			return LR_EPARSE;
+		i += n;
+	}
+}
+
+static size_t lr_digits(const char *s, size_t len, size_t i)
+{
+	while (i < len && s[i] >= '0' && s[i] <= '9')
+		i++;
+	return i;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? starting at *pos. */
+static int lr_scan_num(const char *s, size_t len, size_t *pos)
+{
+	size_t i = *pos, j;
+
+	if (i < len && s[i] == '-')
+		i++;
+	if (i >= len || s[i] < '0' || s[i] > '9')
+		return LR_EPARSE;
+	i = s[i] == '0' ? i + 1 : lr_digits(s, len, i);
+	if (i < len && s[i] == '.') {
+		j = lr_digits(s, len, i + 1);
+		if (j == i + 1)
+			return LR_EPARSE;
+		i = j;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		j = lr_digits(s, len, i);
+		if (j == i)
+			return LR_EPARSE;
+		i = j;
+	}
+	*pos = i;
+	return 0;
+}
+
+static int lr_scan_lit(const char *s, size_t len, size_t *pos, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if (len - *pos < n || memcmp(s + *pos, lit, n) != 0)
+		return LR_EPARSE;
+	*pos += n;
+	return 0;
+}
+
+/* Any value that is not a container, at *pos (no leading whitespace). */
+static int lr_scan_scalar(const char *s, size_t len, size_t *pos)
+{
+	switch (s[*pos]) {
+	case '"': return lr_scan_str(s, len, pos);
+	case 't': return lr_scan_lit(s, len, pos, "true");
+	case 'f': return lr_scan_lit(s, len, pos, "false");
+	case 'n': return lr_scan_lit(s, len, pos, "null");
+	}
+	return lr_scan_num(s, len, pos);
+}
+
+/* `ws "key" ws :` at *pos; *pos moves past the colon. */
+static int lr_scan_key(const char *s, size_t len, size_t *pos)
+{
+	size_t i = lr_ws(s, len, *pos);
+	int rc;
+
+	if (i >= len || s[i] != '"')
+		return LR_EPARSE;
+	if ((rc = lr_scan_str(s, len, &i)) < 0)
+		return rc;
+	i = lr_ws(s, len, i);
+	if (i >= len || s[i] != ':')
+		return LR_EPARSE;
+	*pos = i + 1;
+	return 0;
+}
+
+/*
+ * After a value ended at *pos: close finished containers and step over the
+ * next ',' (and key).  Returns 0 when the outermost value is complete, 1
+ * when another value must follow, or LR_EPARSE.
+ */
+static int lr_after_value(const char *s, size_t len, size_t *pos,
+	const char *stack, int *depth)
+{
+	size_t i = *pos;
+	char top;
+
+	while (*depth > 0) {
+		top = stack[*depth - 1];
+		i = lr_ws(s, len, i);
+		if (i >= len)
+			return LR_EPARSE;
+		if (s[i] == (top == '{' ? '}' : ']')) {
+			i++;
+			(*depth)--;
+			continue;
+		}
+		if (s[i] != ',')
+			return LR_EPARSE;
+		i++;
+		*pos = i;
+		return top == '{' ? (lr_scan_key(s, len, pos) < 0 ? LR_EPARSE : 1) : 1;
+	}
+	*pos = i;
+	return 0;
+}
+
+/*
+ * Opens the container at *pos.  Returns 1 if a value must follow (after the
+ * first key for objects), 0 if it was empty and is already closed.
+ */
+static int lr_open(const char *s, size_t len, size_t *pos, char *stack,
+	int *depth)
+{
+	char c = s[*pos];
+	size_t i;
+
+	if (*depth == LR_JSON_MAX_DEPTH)
+		return LR_ETOOBIG;
+	i = lr_ws(s, len, *pos + 1);
+	if (i < len && s[i] == (c == '{' ? '}' : ']')) {
+		*pos = i + 1;
+		return 0;
+	}
+	stack[(*depth)++] = c;
+	*pos = i;
+	if (c == '{' && lr_scan_key(s, len, pos) < 0)
+		return LR_EPARSE;
+	return 1;
+}
+
+int lr_json_skip_value(const char *s, size_t len, size_t *pos)
+{
+	char stack[LR_JSON_MAX_DEPTH];
+	int depth = 0, rc;
+	size_t i;
+
+	if (!s || !pos || *pos > len)
+		return LR_EPARSE;
+	i = *pos;
+	for (;;) {
+		i = lr_ws(s, len, i);
+		if (i >= len)
+			return LR_EPARSE;
+		if (s[i] == '{' || s[i] == '[')
+			rc = lr_open(s, len, &i, stack, &depth);
+		else
+			rc = lr_scan_scalar(s, len, &i);
+		if (rc < 0)
+			return rc;
+		if (rc == 1)
+			continue; /* a container opened: its first value is next */
+		rc = lr_after_value(s, len, &i, stack, &depth);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+	}
+	*pos = i;
+	return 0;
+}
+
+static int lr_iter_start(lr_json_iter *it, const char *s, size_t len,
+	size_t pos, int kind)
+{
+	if (!it)
+		return LR_EINVAL;
+	it->s = s;
+	it->len = len;
+	it->kind = kind;
+	it->state = LR_IT_ERROR;
+	it->err = LR_EPARSE;
+	it->pos = 0;
+	if (!s || pos > len)
+		return LR_EPARSE;
+	pos = lr_ws(s, len, pos);
+	if (pos >= len || s[pos] != kind)
+		return LR_EPARSE;
+	it->pos = pos + 1;
+	it->state = LR_IT_FIRST;
+	it->err = 0;
+	return 0;
+}
+
+int lr_json_iter_init(lr_json_iter *it, const char *s, size_t len, size_t pos)
+{
+	return lr_iter_start(it, s, len, pos, '{');
+}
+
+int lr_json_arr_init(lr_json_iter *it, const char *s, size_t len, size_t pos)
+{
+	return lr_iter_start(it, s, len, pos, '[');
+}
+
+static int lr_iter_fail(lr_json_iter *it, int rc)
+{
+	it->state = LR_IT_ERROR;
+	it->err = rc;
+	return rc;
+}
+
+/*
+ * Moves it->pos to the start of the next element (past any ','); returns 1
+ * if there is one, 0 (and finishes) at the closing bracket, or an error.
+ */
+static int lr_iter_step(lr_json_iter *it, int kind)
+{
+	size_t i;
+
+	if (it->state == LR_IT_DONE)
+		return 0;
+	if (it->state == LR_IT_ERROR)
+		return it->err;
+	if (it->kind != kind)
+		return LR_EINVAL;
+	i = lr_ws(it->s, it->len, it->pos);
+	if (i >= it->len)
+		return lr_iter_fail(it, LR_EPARSE);
+	if (it->s[i] == (kind == '{' ? '}' : ']')) {
+		it->pos = i + 1;
+		it->state = LR_IT_DONE;
+		return 0;
+	}
+	if (it->state == LR_IT_NEXT) {
+		if (it->s[i] != ',')
+			return lr_iter_fail(it, LR_EPARSE);
+		i = lr_ws(it->s, it->len, i + 1);
+	}
+	it->pos = i;
+	return 1;
+}
+
+/* Skips the value at it->pos and reports its span. */
+static int lr_iter_value(lr_json_iter *it, lr_span *value)
+{
+	size_t i = lr_ws(it->s, it->len, it->pos), start = i;
+	int rc = lr_json_skip_value(it->s, it->len, &i);
+
+	if (rc < 0)
+		return lr_iter_fail(it, rc);
+	if (value) {
+		value->p = it->s + start;
+		value->len = i - start;
+	}
+	it->pos = i;
+	it->state = LR_IT_NEXT;
+	return 1;
+}
+
+int lr_json_obj_next(lr_json_iter *it, lr_span *key, lr_span *value)
+{
+	size_t k, i;
+	int rc;
+
+	if (!it)
+		return LR_EINVAL;
+	if ((rc = lr_iter_step(it, '{')) <= 0)
+		return rc;
+	k = i = it->pos;
+	if (i >= it->len || it->s[i] != '"')
+		return lr_iter_fail(it, LR_EPARSE);
+	if ((rc = lr_scan_str(it->s, it->len, &i)) < 0)
+		return lr_iter_fail(it, rc);
+	if (key) {
+		key->p = it->s + k;
+		key->len = i - k;
+	}
+	i = lr_ws(it->s, it->len, i);
+	if (i >= it->len || it->s[i] != ':')
+		return lr_iter_fail(it, LR_EPARSE);
+	it->pos = i + 1;
+	return lr_iter_value(it, value);
+}
+
+int lr_json_arr_next(lr_json_iter *it, lr_span *value)
+{
+	int rc;
+
+	if (!it)
+		return LR_EINVAL;
+	if ((rc = lr_iter_step(it, '[')) <= 0)
+		return rc;
+	return lr_iter_value(it, value);
+}
+
+static size_t lr_utf8_put(unsigned cp, unsigned char *b)
+{
+	if (cp < 0x80) {
+		b[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		b[0] = (unsigned char)(0xC0 | cp >> 6);
+		b[1] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		b[0] = (unsigned char)(0xE0 | cp >> 12);
+		b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+		b[2] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	b[0] = (unsigned char)(0xF0 | cp >> 18);
+	b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+	b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+	b[3] = (unsigned char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* \uXXXX at p[*i] (already known to be "\u"), pairing surrogates. */
+static int lr_decode_u(const unsigned char *p, size_t end, size_t *i,
+	unsigned char *buf)
+{
+	size_t k = *i;
+	unsigned cp, lo;
+
+	if (end - k < 6 || lr_hex4(p + k + 2, &cp))
+		return LR_EPARSE;
+	k += 6;
+	if (cp >= 0xDC00 && cp <= 0xDFFF)
+		return LR_EPARSE;
+	if (cp >= 0xD800 && cp <= 0xDBFF) {
+		if (end - k < 6 || p[k] != '\\' || p[k + 1] != 'u' ||
+			lr_hex4(p + k + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+			return LR_EPARSE;
+		cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+		k += 6;
+	}
+	*i = k;
+	return (int)lr_utf8_put(cp, buf);
+}
+
+/*
+ * Decodes one character of a string body p[*i..end) into buf (up to 4
+ * bytes); returns the byte count or LR_EPARSE.
+ */
+static int lr_decode_unit(const unsigned char *p, size_t end, size_t *i,
+	unsigned char *buf)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	size_t k = *i, n;
+	const char *e;
+
+	if (p[k] == '"' || p[k] < 0x20)
+		return LR_EPARSE;
+	if (p[k] != '\\') {
+		if (!(n = lr_utf8_len(p + k, end - k)))
+			return LR_EPARSE;
+		memcpy(buf, p + k, n);
+		*i = k + n;
+		return (int)n;
+	}
+	if (end - k < 2)
+		return LR_EPARSE;
+	if (p[k + 1] == 'u')
+		return lr_decode_u(p, end, i, buf);
+	if (p[k + 1] == '\0' || !(e = strchr(from, p[k + 1])))
+		return LR_EPARSE;
+	buf[0] = (unsigned char)to[e - from];
+	*i = k + 2;
+	return 1;
+}
+
+/* A raw string token must at least be framed by quotes. */
+static int lr_str_framed(lr_span raw)
+{
+	return raw.p && raw.len >= 2 && raw.p[0] == '"' &&
+		raw.p[raw.len - 1] == '"';
+}
+
+int lr_json_str_eq(lr_span rawstr, const char *lit)
+{
+	const unsigned char *p = (const unsigned char *)rawstr.p;
+	unsigned char buf[4];
+	size_t i = 1, j = 0, end;
+	int n, k;
+
+	if (!lit || !lr_str_framed(rawstr))
+		return 0;
+	end = rawstr.len - 1;
+	while (i < end) {
+		if ((n = lr_decode_unit(p, end, &i, buf)) < 0)
+			return 0;
+		for (k = 0; k < n; k++, j++)
+			if (lit[j] == '\0' || (unsigned char)lit[j] != buf[k])
+				return 0;
+	}
+	return lit[j] == '\0';
+}
+
+int lr_json_str_decode(lr_span rawstr, char *out, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)rawstr.p;
+	unsigned char buf[4];
+	size_t i = 1, o = 0, end;
+	int n, rc = LR_EPARSE;
+
+	if (!out)
+		return LR_EINVAL;
+	if (!lr_str_framed(rawstr))
+		goto fail;
+	end = rawstr.len - 1;
+	while (i < end) {
+		if ((n = lr_decode_unit(p, end, &i, buf)) < 0)
+			goto fail;
+		if (cap - o <= (size_t)n || o + (size_t)n > INT_MAX) {
+			rc = LR_ETOOBIG;
+			goto fail;
+		}
+		memcpy(out + o, buf, (size_t)n);
+		o += (size_t)n;
+	}
+	if (o >= cap) {
+		rc = LR_ETOOBIG;
+		goto fail;
+	}
+	out[o] = '\0';
+	return (int)o;
+fail:
+	if (cap)
+		out[0] = '\0';
+	return rc;
+}
+
+/* The JSON spelling of ASCII byte c into esc; returns its length. */
+static size_t lr_escape_ascii(unsigned char c, char *esc)
+{
+	static const char hex[] = "0123456789abcdef";
+	static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+	const char *e = c ? strchr(from, c) : NULL;
+
+	if (e) {
+		esc[0] = '\\';
+		esc[1] = to[e - from];
+		return 2;
+	}
+	if (c >= 0x20) {
+		esc[0] = (char)c;
+		return 1;
+	}
+	memcpy(esc, "\\u00", 4);
+	esc[4] = hex[c >> 4];
+	esc[5] = hex[c & 15];
+	return 6;
+}
+
+static int lr_put(char *out, size_t cap, size_t *o, const char *src, size_t n)
+{
+	if (cap - *o <= n) /* keep room for the NUL */
+		return LR_ETOOBIG;
+	memcpy(out + *o, src, n);
+	*o += n;
+	return 0;
+}
+
+int lr_json_str_encode(const char *in, size_t n, char *out, size_t cap)
+{
+	const unsigned char *u = (const unsigned char *)in;
+	size_t i = 0, o = 0, k;
+	char esc[6];
+	int rc;
+
+	if ((!in && n) || !out)
+		return LR_EINVAL;
+	if (cap == 0)
+		return LR_ETOOBIG;
+	if ((rc = lr_put(out, cap, &o, "\"", 1)) < 0)
+		goto fail;
+	while (i < n) {
+		if (u[i] >= 0x80) {
+			rc = LR_EINVAL;
+			if (!(k = lr_utf8_len(u + i, n - i)) ||
+				(rc = lr_put(out, cap, &o, in + i, k)) < 0)
+				goto fail;
+			i += k;
+			continue;
+		}
+		k = lr_escape_ascii(u[i++], esc);
+		if ((rc = lr_put(out, cap, &o, esc, k)) < 0)
+			goto fail;
+	}
+	if ((rc = lr_put(out, cap, &o, "\"", 1)) < 0 || o > INT_MAX) {
+		rc = LR_ETOOBIG;
+		goto fail;
+	}
+	out[o] = '\0';
+	return (int)o;
+fail:
+	out[0] = '\0';
+	return rc;
+}
+
+/* "[N]" with 1..9 decimal digits -> N; anything else -> -1 (a key). */
+static long lr_path_index(const char *step)
+{
+	size_t n = strlen(step), k;
+	long v = 0;
+
+	if (n < 3 || n > 11 || step[0] != '[' || step[n - 1] != ']')
+		return -1;
+	for (k = 1; k + 1 < n; k++) {
+		if (step[k] < '0' || step[k] > '9')
+			return -1;
+		v = v * 10 + (step[k] - '0');
+	}
+	return v;
+}
+
+/* Member `key` of the object cur (last one wins) into *next. */
+static int lr_find_key(lr_span cur, const char *key, lr_span *next)
+{
+	lr_json_iter it;
+	lr_span k, v;
+	int rc, found = 0;
+
+	if (lr_json_iter_init(&it, cur.p, cur.len, 0) < 0)
+		return LR_ENOTFOUND;
+	while ((rc = lr_json_obj_next(&it, &k, &v)) > 0) {
+		if (lr_json_str_eq(k, key)) {
+			*next = v;
+			found = 1;
+		}
+	}
+	if (rc < 0)
+		return rc;
+	return found ? 0 : LR_ENOTFOUND;
+}
+
+/* Element idx of the array cur into *next. */
+static int lr_find_index(lr_span cur, size_t idx, lr_span *next)
+{
+	lr_json_iter it;
+	lr_span v;
+	size_t n = 0;
+	int rc;
+
+	if (lr_json_arr_init(&it, cur.p, cur.len, 0) < 0)
+		return LR_ENOTFOUND;
+	while ((rc = lr_json_arr_next(&it, &v)) > 0) {
+		if (n++ == idx) {
+			*next = v;
+			return 0;
+		}
+	}
+	return rc < 0 ? rc : LR_ENOTFOUND;
+}
+
+int lr_json_find(const char *s, size_t len, const char *const *path,
+	size_t npath, lr_span *value)
+{
+	size_t i, start, k;
+	lr_span cur;
+	long idx;
+	int rc;
+
+	if (!s)
+		return LR_EPARSE;
+	if (npath && !path)
+		return LR_EINVAL;
+	if (len > INT_MAX)
+		return LR_ETOOBIG;
+	start = i = lr_ws(s, len, 0);
+	if ((rc = lr_json_skip_value(s, len, &i)) < 0)
+		return rc;
+	if (lr_ws(s, len, i) != len)
+		return LR_EPARSE;
+	cur.p = s + start;
+	cur.len = i - start;
+	for (k = 0; k < npath; k++) {
+		if (!path[k])
+			return LR_EINVAL;
+		idx = lr_path_index(path[k]);
+		rc = idx >= 0 ? lr_find_index(cur, (size_t)idx, &cur) :
+			lr_find_key(cur, path[k], &cur);
+		if (rc < 0)
+			return rc;
+	}
+	if (value)
+		*value = cur;
+	return 0;
+}
+
+void lr_json_linecol(const char *s, size_t len, size_t off, int *line, int *col)
+{
+	size_t i, bol = 0, ln = 1, chars = 0;
+
+	if (!s)
+		len = 0;
+	if (off > len)
+		off = len;
+	for (i = 0; i < off; i++) {
+		if (s[i] == '\n') {
+			ln++;
+			bol = i + 1;
+		}
+	}
+	for (i = bol; i < off; i++)
+		chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+	/* inside a multi-byte char: its lead byte was counted, report that char */
+	if (off < len && ((unsigned char)s[off] & 0xC0) == 0x80 && chars > 0)
+		chars--;
+	if (line)
+		*line = ln > INT_MAX ? INT_MAX : (int)ln;
+	if (col)
+		*col = chars >= INT_MAX ? INT_MAX : (int)chars + 1;
+}
+
+lr_json_type lr_json_type_of(lr_span v)
+{
+	if (!v.p || v.len == 0)
+		return LR_JSON_INVALID;
+	switch (v.p[0]) {
+	case '{': return LR_JSON_OBJECT;
+	case '[': return LR_JSON_ARRAY;
+	case '"': return LR_JSON_STRING;
+	case 't': return LR_JSON_TRUE;
+	case 'f': return LR_JSON_FALSE;
+	case 'n': return LR_JSON_NULL;
+	}
+	if (v.p[0] == '-' || (v.p[0] >= '0' && v.p[0] <= '9'))
+		return LR_JSON_NUMBER;
+	return LR_JSON_INVALID;
+}
+
+static int lr_span_is(lr_span v, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return v.p && v.len == n && memcmp(v.p, lit, n) == 0;
+}
+
+int lr_json_is_true(lr_span v)
+{
+	return lr_span_is(v, "true");
+}
+
+int lr_json_is_false(lr_span v)
+{
+	return lr_span_is(v, "false");
+}
+
+int lr_json_is_null(lr_span v)
+{
+	return lr_span_is(v, "null");
+}
+
+/*
+ * Significant digits of a validated number token p[0..n) into d (no leading
+ * zeros, at most LR_NUM_DIGITS, plus a sticky '1' standing for any non-zero
+ * digits cut off) and the power of ten they are scaled by into *e.  Returns
+ * the digit count; *end is the offset of the exponent marker (or n).
+ */
+static size_t lr_num_digits(const char *p, size_t n, char *d, long long *e,
+	size_t *end)
+{
+	size_t i, nd = 0;
+	int frac = 0, sticky = 0;
+	long long sc = 0;
+
+	for (i = 0; i < n && p[i] != 'e' && p[i] != 'E'; i++) {
+		if (p[i] == '.' || p[i] == '-') {
+			frac |= p[i] == '.';
+		} else if (nd == 0 && p[i] == '0') {
+			sc -= frac;
+		} else if (nd < LR_NUM_DIGITS) {
+			d[nd++] = p[i];
+			sc -= frac;
+		} else {
+			sticky |= p[i] != '0';
+			sc += !frac;
+		}
+	}
+	if (sticky) {
+		d[nd++] = '1';
+		sc--;
+	}
+	*e = sc;
+	*end = i;
+	return nd;
+}
+
+/* Exponent digits after the marker at p[i], saturated far beyond any
+ * digit-count scale so the sum with it cannot overflow or mislead. */
+static long long lr_num_exp(const char *p, size_t n, size_t i)
+{
+	long long ex = 0;
+	int neg = 0;
+
+	if (i >= n)
+		return 0;
+	i++;
+	if (i < n && (p[i] == '+' || p[i] == '-'))
+		neg = p[i++] == '-';
+	for (; i < n; i++)
+		if (ex < 1000000000000LL)
+			ex = ex * 10 + (p[i] - '0');
+	return neg ? -ex : ex;
+}
+
+int lr_json_num(lr_span v, double *out)
+{
+	char d[LR_NUM_DIGITS + 1], buf[LR_NUM_DIGITS + 32];
+	size_t i = 0, nd, end;
+	long long e;
+	int saved = errno;
+
+	if (!v.p || !out)
+		return LR_EPARSE;
+	if (lr_scan_num(v.p, v.len, &i) < 0 || i != v.len)
+		return LR_EPARSE;
+	nd = lr_num_digits(v.p, v.len, d, &e, &end);
+	e += lr_num_exp(v.p, v.len, end);
+	if (e > LR_NUM_EXP_CAP)
+		e = LR_NUM_EXP_CAP;
+	if (e < -LR_NUM_EXP_CAP)
+		e = -LR_NUM_EXP_CAP;
+	/* Integer mantissa and exponent only: no radix character, so the
+	 * host's LC_NUMERIC cannot change the result. */
+	snprintf(buf, sizeof buf, "%s%.*se%lld", v.p[0] == '-' ? "-" : "",
+		(int)(nd ? nd : 1), nd ? d : "0", nd ? e : 0);
+	*out = strtod(buf, NULL);
+	errno = saved;
+	return 0;
+}

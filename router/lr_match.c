@@ -1,0 +1,59 @@
+/* lr_match.c - first-match route selection (see lr_match.h). */
+#include "lr_match.h"
+#include "lr_glob.h"
+
+void lr_features_set(lr_features *f, int field, const char *s, size_t n)
+{
+	if (field < 0 || field >= LR_F_NSTR)
+		return;
+	f->str[field] = s;
+	f->len[field] = s ? n : 0;
+}
+
+int lr_cond_holds(const lr_table *t, const lr_cond *c, const lr_features *f)
+{
+	const char *s = f->str[c->field] ? f->str[c->field] : "";
+
+	/* Host names are case-insensitive; everything else is exact. */
+	return lr_glob_match(lr_table_str(t, c->str), s, f->len[c->field],
+			     c->field == LR_F_HOST);
+}
+
+static int route_matches(const lr_table *t, const lr_route *r, const lr_features *f)
+{
+	const lr_cond *c = lr_table_conds(t) + r->cond_first;
+	uint32_t i;
+
+	for (i = 0; i < r->cond_count; i++)
+		if (!lr_cond_holds(t, &c[i], f))
+			return 0;
+	return 1;
+}
+
+int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
+{
+	const lr_route *routes;
+	uint32_t i;
+
+	d->action = LR_ACTION_NONE;
+	d->index = -1;
+	d->route = NULL;
+	if (!t)
+		return 0;
+	routes = lr_table_routes(t);
+	for (i = 0; i < t->nroutes; i++) {
+		const lr_route *r = &routes[i];
+		if (!(r->flags & LR_ROUTE_ENABLED) || !route_matches(t, r, f))
+			continue;
+		d->index = (int)i;
+		d->route = r;
+		if (r->flags & LR_ROUTE_DENY)
+			d->action = LR_ACTION_DENY;
+		else if (r->set_model.off || r->set_endpoint.off || r->set_key_env.off)
+			d->action = LR_ACTION_ROUTE;
+		else
+			d->action = LR_ACTION_PASS;
+		return 0;
+	}
+	return 0;
+}

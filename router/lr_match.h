@@ -1,0 +1,43 @@
+/*
+ * lr_match.h - pick the route for one request: first match wins.
+ *
+ * The request is described by its features (lr_features): one value per
+ * field the rules can test.  lr_decide() walks the enabled routes in table
+ * order and returns the first whose every condition holds.  It allocates
+ * nothing and touches only the table and the features, so the shim, the
+ * socket layer and `llmroutectl explain` all get the same answer.
+ */
+#ifndef LR_MATCH_H
+#define LR_MATCH_H
+#include <stddef.h>
+#include "lr_table.h"
+
+typedef struct {
+	const char *str[LR_F_NSTR]; /* NULL = the request has no such value */
+	size_t len[LR_F_NSTR];
+} lr_features;
+
+enum lr_action {
+	LR_ACTION_NONE,  /* no route matched: send as the app made it */
+	LR_ACTION_PASS,  /* a route matched that changes nothing */
+	LR_ACTION_ROUTE, /* a route matched that rewrites the request */
+	LR_ACTION_DENY,  /* a route matched that refuses the request */
+};
+
+typedef struct {
+	int action;           /* enum lr_action */
+	int index;            /* route index, -1 for LR_ACTION_NONE */
+	const lr_route *route;/* NULL for LR_ACTION_NONE */
+} lr_decision;
+
+/* Sets one string feature (s may be NULL). */
+void lr_features_set(lr_features *f, int field, const char *s, size_t n);
+
+/* Returns 1 if condition `c` of table `t` holds for `f`, else 0.  An absent
+ * feature is matched as the empty string, so only `*` matches it. */
+int lr_cond_holds(const lr_table *t, const lr_cond *c, const lr_features *f);
+
+/* Decides.  Always succeeds (returns 0); a NULL table decides NONE. */
+int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d);
+
+#endif

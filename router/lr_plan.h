@@ -1,0 +1,47 @@
+/*
+ * lr_plan.h - turn a decision into the concrete request to send.
+ *
+ * Given the detected request and the matching route, the plan says: the
+ * URL to use (endpoint swapped, model in the path replaced), the model to
+ * write into the body, and what to do with credentials.  The credential
+ * rule is the security core of llmroute: when the request leaves for a host
+ * other than the one the app chose, the app's key is dropped unless the
+ * route names a replacement (`api_key_env`) or says `keep_credentials`.
+ * Transports (libcurl hooks, socket hooks, explain) apply the plan; none of
+ * them decides anything on its own.
+ */
+#ifndef LR_PLAN_H
+#define LR_PLAN_H
+#include "lr_detect.h"
+#include "lr_match.h"
+
+enum lr_cred {
+	LR_CRED_KEEP,    /* send the app's auth headers as they are */
+	LR_CRED_REPLACE, /* replace them with the value of key_env */
+	LR_CRED_DROP,    /* remove them: the request goes to another host */
+};
+
+typedef struct {
+	char *url;              /* new URL (malloc'ed) or NULL if unchanged */
+	const char *model;      /* model to put in the body, or NULL */
+	int model_in_path;      /* the model was rewritten in the URL instead */
+	int host_changed;       /* scheme, host or port differ from the app's */
+	int cred;               /* enum lr_cred */
+	const char *key_env;    /* LR_CRED_REPLACE: the variable to read */
+	const char *auth_header;/* header carrying the key for this format */
+	int auth_bearer;        /* value is "Bearer KEY" rather than "KEY" */
+} lr_plan;
+
+/* Builds the plan for `url` (n bytes), detected as `d`, decided as `dec`
+ * from table `t`.  Strings in the plan point into `t` except `url`.
+ * Returns 0 or LR_ENOMEM.  Call lr_plan_free() after. */
+int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
+		 const char *url, size_t n, lr_plan *p);
+
+/* If the key is missing at apply time (variable unset), the transport calls
+ * this to fall back to the safe rule: drop when the host changed, else keep. */
+void lr_plan_key_missing(lr_plan *p);
+
+void lr_plan_free(lr_plan *p);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * lr_request.h - one LLM request as the router sees it.
+ *
+ * Built from what every transport has: the URL, the body (if known yet) and
+ * the process name.  It holds the detection result and the features the
+ * route conditions test, with the model copied out (bodies are the app's
+ * memory and may change after we look).  Building one allocates nothing.
+ */
+#ifndef LR_REQUEST_H
+#define LR_REQUEST_H
+#include "lr_detect.h"
+#include "lr_match.h"
+
+#define LR_MODEL_MAX 256
+
+typedef struct {
+	lr_detect det;
+	char model[LR_MODEL_MAX]; /* as asked by the app; "" if none */
+	int model_from_path;
+	int body_ok;              /* the body parsed as a JSON object */
+	lr_features f;
+} lr_request;
+
+/* Detects and extracts.  `body` may be NULL (blen 0) when not known.
+ * Returns 0 for an LLM API request, LR_ENOTFOUND for anything else. */
+int lr_request_init(lr_request *r, const char *url, size_t ulen,
+		    const char *body, size_t blen, const char *process);
+
+#endif

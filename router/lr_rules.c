@@ -1,0 +1,444 @@
+/*
+ * lr_rules.c - rules file parsing and validation (see lr_rules.h).
+ *
+ * Schema (each level rejects keys it does not list):
+ *   {"version": 1, "audit": PATH, "routes": [ROUTE...]}
+ *   ROUTE = {"name": NAME, "description": TEXT, "enabled": BOOL,
+ *            "match": {"model"|"host"|"operation"|"provider"|"process": GLOB},
+ *            "set": {"model": TEXT, "endpoint": URL, "api_key_env": VAR,
+ *                    "keep_credentials": BOOL},
+ *            "deny": MESSAGE}
+ * Adding a key means one row in a table below and one case where it is
+ * stored.  The canonical JSON stored with the table is cJSON's rendering of
+ * the validated document, so `show` prints what was loaded.
+ */
+#include "lr_rules.h"
+#include "lr_error.h"
+#include "lr_glob.h"
+#include "lr_json.h"
+#include "lr_table.h"
+#include "lr_url.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PATH_DEPTH 8
+
+typedef struct {
+	const char *text;
+	size_t len;
+	const char *path[MAX_PATH_DEPTH];
+	char idx[MAX_PATH_DEPTH][16];
+	int depth;
+	lr_rules_error *err;
+	lr_table_builder *b;
+} ctx;
+
+static const struct {
+	const char *key;
+	int field;
+} match_keys[] = {
+	{"model", LR_F_MODEL},
+	{"host", LR_F_HOST},
+	{"operation", LR_F_OPERATION},
+	{"provider", LR_F_PROVIDER},
+	{"process", LR_F_PROCESS},
+};
+
+static void push(ctx *c, const char *key)
+{
+	if (c->depth < MAX_PATH_DEPTH)
+		c->path[c->depth] = key;
+	c->depth++;
+}
+
+static void push_index(ctx *c, int i)
+{
+	if (c->depth < MAX_PATH_DEPTH) {
+		snprintf(c->idx[c->depth], sizeof(c->idx[0]), "[%d]", i);
+		c->path[c->depth] = c->idx[c->depth];
+	}
+	c->depth++;
+}
+
+static void pop(ctx *c)
+{
+	c->depth--;
+}
+
+/* Fills err with the message, the dotted path and the line/column of the
+ * value the path names in the original text. */
+static int fail(ctx *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = 0, off;
+	lr_span v;
+	int i, d = c->depth < MAX_PATH_DEPTH ? c->depth : MAX_PATH_DEPTH;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err->msg, sizeof(c->err->msg), fmt, ap);
+	va_end(ap);
+	c->err->path[0] = '\0';
+	for (i = 0; i < d && n < sizeof(c->err->path) - 1; i++)
+		n += (size_t)snprintf(c->err->path + n, sizeof(c->err->path) - n,
+				      "%s%s", (i && c->path[i][0] != '[') ? "." : "", c->path[i]);
+	if (c->text && lr_json_find(c->text, c->len, c->path, (size_t)d, &v) == 0) {
+		off = (size_t)(v.p - c->text);
+		lr_json_linecol(c->text, c->len, off, &c->err->line, &c->err->col);
+	}
+	return code;
+}
+
+static int check_keys(ctx *c, const cJSON *obj, const char *const *allowed, size_t n)
+{
+	const cJSON *a, *b;
+	size_t i;
+
+	for (a = obj->child; a; a = a->next) {
+		for (i = 0; i < n && strcmp(a->string, allowed[i]) != 0; i++)
+			;
+		push(c, a->string);
+		if (i == n)
+			return fail(c, LR_EINVAL, "unknown key \"%s\"", a->string);
+		for (b = a->next; b; b = b->next)
+			if (strcmp(a->string, b->string) == 0)
+				return fail(c, LR_EINVAL, "duplicate key \"%s\"", a->string);
+		pop(c);
+	}
+	return 0;
+}
+
+static int want_string(ctx *c, const cJSON *v, const char *what)
+{
+	if (!cJSON_IsString(v) || !v->valuestring[0])
+		return fail(c, LR_EINVAL, "%s must be a non-empty string", what);
+	if (strlen(v->valuestring) > 4096)
+		return fail(c, LR_EINVAL, "%s is longer than 4096 bytes", what);
+	return 0;
+}
+
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr("_.:-", s[i])))
+			return 0;
+	return 1;
+}
+
+static int valid_env_name(const char *s)
+{
+	size_t i;
+
+	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return 0;
+	for (i = 1; s[i]; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return i <= 128;
+}
+
+static int parse_match(ctx *c, const cJSON *m)
+{
+	static const char *const allowed[] = {"model", "host", "operation", "provider", "process"};
+	const cJSON *v;
+	const char *why;
+	size_t i;
+	int rc;
+
+	if (!cJSON_IsObject(m))
+		return fail(c, LR_EINVAL, "\"match\" must be an object");
+	if ((rc = check_keys(c, m, allowed, 5)) < 0)
+		return rc;
+	for (i = 0; i < sizeof(match_keys) / sizeof(match_keys[0]); i++) {
+		lr_cond cond = {0};
+		v = cJSON_GetObjectItemCaseSensitive(m, match_keys[i].key);
+		if (!v)
+			continue;
+		push(c, match_keys[i].key);
+		if ((rc = want_string(c, v, "a match value")) < 0)
+			return rc;
+		if (lr_glob_check(v->valuestring, &why) < 0)
+			return fail(c, LR_EINVAL, "bad glob \"%s\": %s", v->valuestring, why);
+		pop(c);
+		cond.field = (uint16_t)match_keys[i].field;
+		cond.op = LR_OP_GLOB;
+		cond.str = lr_table_builder_str(c->b, v->valuestring);
+		if ((rc = lr_table_builder_cond(c->b, &cond)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Splits the endpoint once here so the shim never parses it. */
+static int parse_endpoint(ctx *c, const char *ep, lr_route *r)
+{
+	lr_url u;
+	char host[300], port[8], *base;
+
+	if (lr_url_parse(ep, strlen(ep), &u) < 0 || u.has_query || u.end != strlen(ep) ||
+	    u.host_len >= sizeof(host))
+		return fail(c, LR_EINVAL, "endpoint \"%s\" must be an http:// or https:// URL with a host and no query", ep);
+	memcpy(host, u.host, u.host_len);
+	host[u.host_len] = '\0';
+	snprintf(port, sizeof(port), "%d", u.port);
+	r->set_endpoint = lr_table_builder_str(c->b, ep);
+	r->ep_scheme = lr_table_builder_str(c->b, u.tls ? "https" : "http");
+	r->ep_host = lr_table_builder_str(c->b, host);
+	r->ep_port = (uint32_t)u.port;
+	base = strndup(u.path, u.path_len);
+	if (!base)
+		return LR_ENOMEM;
+	while (u.path_len && base[u.path_len - 1] == '/')
+		base[--u.path_len] = '\0';
+	r->ep_base = lr_table_builder_str(c->b, base);
+	free(base);
+	return 0;
+}
+
+static int parse_set(ctx *c, const cJSON *s, lr_route *r)
+{
+	static const char *const allowed[] = {"model", "endpoint", "api_key_env", "keep_credentials"};
+	const cJSON *v;
+	int rc;
+
+	if (!cJSON_IsObject(s))
+		return fail(c, LR_EINVAL, "\"set\" must be an object");
+	if ((rc = check_keys(c, s, allowed, 4)) < 0)
+		return rc;
+	if ((v = cJSON_GetObjectItemCaseSensitive(s, "model"))) {
+		push(c, "model");
+		if ((rc = want_string(c, v, "set.model")) < 0)
+			return rc;
+		pop(c);
+		r->set_model = lr_table_builder_str(c->b, v->valuestring);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(s, "endpoint"))) {
+		push(c, "endpoint");
+		if ((rc = want_string(c, v, "set.endpoint")) < 0 ||
+		    (rc = parse_endpoint(c, v->valuestring, r)) < 0)
+			return rc;
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(s, "api_key_env"))) {
+		push(c, "api_key_env");
+		if ((rc = want_string(c, v, "set.api_key_env")) < 0)
+			return rc;
+		if (!valid_env_name(v->valuestring))
+			return fail(c, LR_EINVAL, "api_key_env names an environment variable (letters, digits, _), not a key");
+		pop(c);
+		r->set_key_env = lr_table_builder_str(c->b, v->valuestring);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(s, "keep_credentials"))) {
+		push(c, "keep_credentials");
+		if (!cJSON_IsBool(v))
+			return fail(c, LR_EINVAL, "keep_credentials must be true or false");
+		pop(c);
+		if (cJSON_IsTrue(v))
+			r->flags |= LR_ROUTE_KEEP_CREDENTIALS;
+	}
+	return 0;
+}
+
+static int parse_route_head(ctx *c, const cJSON *o, lr_route *r)
+{
+	static const char *const allowed[] = {"name", "description", "enabled", "match", "set", "deny"};
+	const cJSON *v;
+	int rc;
+
+	if (!cJSON_IsObject(o))
+		return fail(c, LR_EINVAL, "a route must be an object");
+	if ((rc = check_keys(c, o, allowed, 6)) < 0)
+		return rc;
+	v = cJSON_GetObjectItemCaseSensitive(o, "name");
+	if (!v)
+		return fail(c, LR_EINVAL, "a route needs a \"name\"");
+	push(c, "name");
+	if (!cJSON_IsString(v) || !valid_name(v->valuestring))
+		return fail(c, LR_EINVAL, "a route name is 1-64 of A-Z a-z 0-9 _ . : -");
+	pop(c);
+	r->name = lr_table_builder_str(c->b, v->valuestring);
+	r->flags = LR_ROUTE_ENABLED;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "description"))) {
+		push(c, "description");
+		if (!cJSON_IsString(v))
+			return fail(c, LR_EINVAL, "description must be a string");
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "enabled"))) {
+		push(c, "enabled");
+		if (!cJSON_IsBool(v))
+			return fail(c, LR_EINVAL, "enabled must be true or false");
+		pop(c);
+		if (cJSON_IsFalse(v))
+			r->flags &= ~(uint32_t)LR_ROUTE_ENABLED;
+	}
+	return 0;
+}
+
+static int parse_route(ctx *c, const cJSON *o)
+{
+	lr_route r = {0};
+	const cJSON *v, *set = cJSON_GetObjectItemCaseSensitive(o, "set");
+	int rc;
+
+	if ((rc = parse_route_head(c, o, &r)) < 0)
+		return rc;
+	if (set) {
+		push(c, "set");
+		if ((rc = parse_set(c, set, &r)) < 0)
+			return rc;
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "deny"))) {
+		push(c, "deny");
+		if (set)
+			return fail(c, LR_EINVAL, "a route either sets or denies, not both");
+		if ((rc = want_string(c, v, "deny (the message the app gets)")) < 0)
+			return rc;
+		pop(c);
+		r.flags |= LR_ROUTE_DENY;
+		r.deny = lr_table_builder_str(c->b, v->valuestring);
+	}
+	if ((rc = lr_table_builder_route(c->b, &r)) < 0)
+		return rc;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "match"))) {
+		push(c, "match");
+		if ((rc = parse_match(c, v)) < 0)
+			return rc;
+		pop(c);
+	}
+	return 0;
+}
+
+static int parse_routes(ctx *c, const cJSON *routes)
+{
+	const cJSON *o, *p;
+	int i = 0, rc;
+
+	if (!cJSON_IsArray(routes))
+		return fail(c, LR_EINVAL, "\"routes\" must be an array");
+	for (o = routes->child; o; o = o->next, i++) {
+		push_index(c, i);
+		if ((rc = parse_route(c, o)) < 0)
+			return rc;
+		for (p = routes->child; p != o; p = p->next) {
+			const char *a = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "name"));
+			const char *b = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+			if (a && b && strcmp(a, b) == 0) {
+				push(c, "name");
+				return fail(c, LR_EINVAL, "route name \"%s\" is used twice", a);
+			}
+		}
+		pop(c);
+	}
+	return 0;
+}
+
+static int parse_top(ctx *c, const cJSON *root)
+{
+	static const char *const allowed[] = {"version", "audit", "routes"};
+	const cJSON *v;
+	int rc;
+
+	if (!cJSON_IsObject(root))
+		return fail(c, LR_EINVAL, "the rules must be a JSON object");
+	if ((rc = check_keys(c, root, allowed, 3)) < 0)
+		return rc;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "version"))) {
+		push(c, "version");
+		if (!cJSON_IsNumber(v) || v->valuedouble != 1)
+			return fail(c, LR_EINVAL, "version must be 1");
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "audit"))) {
+		push(c, "audit");
+		if ((rc = want_string(c, v, "audit (a file path)")) < 0)
+			return rc;
+		pop(c);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "routes");
+	if (!v)
+		return fail(c, LR_EINVAL, "the rules need a \"routes\" array");
+	push(c, "routes");
+	if ((rc = parse_routes(c, v)) < 0)
+		return rc;
+	pop(c);
+	return 0;
+}
+
+static int syntax_error(ctx *c)
+{
+	const char *at = cJSON_GetErrorPtr();
+	size_t off = (at && at >= c->text && at <= c->text + c->len) ? (size_t)(at - c->text) : 0;
+
+	snprintf(c->err->msg, sizeof(c->err->msg), "malformed JSON");
+	lr_json_linecol(c->text, c->len, off, &c->err->line, &c->err->col);
+	return LR_EPARSE;
+}
+
+static int finish(ctx *c, const cJSON *root, void **blob, size_t *blen)
+{
+	const cJSON *audit = cJSON_GetObjectItemCaseSensitive(root, "audit");
+	char *src = cJSON_Print(root);
+	lr_ref a, s;
+
+	if (!src)
+		return LR_ENOMEM;
+	a = lr_table_builder_str(c->b, cJSON_GetStringValue(audit));
+	s = lr_table_builder_str(c->b, src);
+	free(src);
+	lr_table_builder_meta(c->b, a, s);
+	return lr_table_builder_finish(c->b, blob, blen);
+}
+
+int lr_rules_compile(const char *text, size_t len, void **blob, size_t *blen,
+		     lr_rules_error *err)
+{
+	ctx c = {.text = text, .len = len, .err = err};
+	cJSON *root;
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	root = cJSON_ParseWithLength(text, len);
+	if (!root)
+		return syntax_error(&c);
+	c.b = lr_table_builder_new();
+	if (!c.b) {
+		cJSON_Delete(root);
+		return LR_ENOMEM;
+	}
+	rc = parse_top(&c, root);
+	if (rc == 0)
+		rc = finish(&c, root, blob, blen);
+	if (rc == LR_ETOOBIG)
+		snprintf(err->msg, sizeof(err->msg), "the compiled table exceeds %u bytes", LR_TABLE_MAX_SIZE);
+	lr_table_builder_free(c.b);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int lr_rules_check_route(const char *json, lr_rules_error *err)
+{
+	ctx c = {.text = json, .len = strlen(json), .err = err};
+	cJSON *root;
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	root = cJSON_Parse(json);
+	if (!root)
+		return syntax_error(&c);
+	c.b = lr_table_builder_new();
+	rc = c.b ? parse_route(&c, root) : LR_ENOMEM;
+	lr_table_builder_free(c.b);
+	cJSON_Delete(root);
+	return rc;
+}

@@ -1,0 +1,235 @@
+/*
+ * lr_table.c - building and validating the flat routing table (lr_table.h).
+ *
+ * The builder keeps three growable arrays (routes, conditions, string pool)
+ * and lays them out back to back behind the header when finished.  The
+ * validator is the gate between shared memory and the matcher: nothing that
+ * reads a table in the shim runs before it has passed.
+ */
+#include "lr_table.h"
+#include "lr_error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct lr_table_builder {
+	lr_route *routes;
+	size_t nroutes, cap_routes;
+	lr_cond *conds;
+	size_t nconds, cap_conds;
+	char *pool;
+	size_t pool_len, cap_pool;
+	lr_ref audit, source;
+	int err;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap = *cap ? *cap : 16;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap * elem > LR_TABLE_MAX_SIZE)
+		return LR_ETOOBIG;
+	np = realloc(*p, ncap * elem);
+	if (!np)
+		return LR_ENOMEM;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+lr_table_builder *lr_table_builder_new(void)
+{
+	lr_table_builder *b = calloc(1, sizeof(*b));
+
+	/* Offset 0 of the pool is a NUL that no string owns: off 0 = absent. */
+	if (b && grow((void **)&b->pool, &b->cap_pool, 1, 1) == 0) {
+		b->pool[0] = '\0';
+		b->pool_len = 1;
+		return b;
+	}
+	free(b);
+	return NULL;
+}
+
+void lr_table_builder_free(lr_table_builder *b)
+{
+	if (!b)
+		return;
+	free(b->routes);
+	free(b->conds);
+	free(b->pool);
+	free(b);
+}
+
+lr_ref lr_table_builder_str(lr_table_builder *b, const char *s)
+{
+	lr_ref r = {0, 0};
+	size_t n;
+	int rc;
+
+	if (!s)
+		return r;
+	n = strlen(s);
+	rc = grow((void **)&b->pool, &b->cap_pool, b->pool_len + n + 1, 1);
+	if (rc < 0) {
+		b->err = rc;
+		return r;
+	}
+	memcpy(b->pool + b->pool_len, s, n + 1);
+	r.off = (uint32_t)b->pool_len;
+	r.len = (uint32_t)n;
+	b->pool_len += n + 1;
+	return r;
+}
+
+int lr_table_builder_route(lr_table_builder *b, const lr_route *r)
+{
+	int rc = grow((void **)&b->routes, &b->cap_routes, b->nroutes + 1,
+		      sizeof(*r));
+
+	if (rc < 0)
+		return b->err = rc;
+	b->routes[b->nroutes] = *r;
+	b->routes[b->nroutes].cond_first = (uint32_t)b->nconds;
+	b->routes[b->nroutes].cond_count = 0;
+	b->nroutes++;
+	return 0;
+}
+
+int lr_table_builder_cond(lr_table_builder *b, const lr_cond *c)
+{
+	int rc;
+
+	if (b->nroutes == 0)
+		return LR_EINVAL;
+	rc = grow((void **)&b->conds, &b->cap_conds, b->nconds + 1, sizeof(*c));
+	if (rc < 0)
+		return b->err = rc;
+	b->conds[b->nconds++] = *c;
+	b->routes[b->nroutes - 1].cond_count++;
+	return 0;
+}
+
+void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source)
+{
+	b->audit = audit;
+	b->source = source;
+}
+
+static size_t align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
+{
+	size_t routes_off = align8(sizeof(lr_table));
+	size_t conds_off = align8(routes_off + b->nroutes * sizeof(lr_route));
+	size_t pool_off = align8(conds_off + b->nconds * sizeof(lr_cond));
+	size_t size = align8(pool_off + b->pool_len);
+	lr_table *t;
+
+	if (b->err)
+		return b->err;
+	if (size > LR_TABLE_MAX_SIZE)
+		return LR_ETOOBIG;
+	t = calloc(1, size);
+	if (!t)
+		return LR_ENOMEM;
+	memcpy(t->magic, LR_TABLE_MAGIC, sizeof(t->magic));
+	t->layout = LR_TABLE_LAYOUT;
+	t->size = (uint32_t)size;
+	t->nroutes = (uint32_t)b->nroutes;
+	t->routes_off = (uint32_t)routes_off;
+	t->nconds = (uint32_t)b->nconds;
+	t->conds_off = (uint32_t)conds_off;
+	t->pool_off = (uint32_t)pool_off;
+	t->pool_len = (uint32_t)b->pool_len;
+	t->audit = b->audit;
+	t->source = b->source;
+	if (b->nroutes)
+		memcpy((char *)t + routes_off, b->routes, b->nroutes * sizeof(lr_route));
+	if (b->nconds)
+		memcpy((char *)t + conds_off, b->conds, b->nconds * sizeof(lr_cond));
+	memcpy((char *)t + pool_off, b->pool, b->pool_len);
+	*out = t;
+	*len = size;
+	return 0;
+}
+
+/* --- validation ----------------------------------------------------------- */
+
+static int section_ok(size_t size, uint32_t off, uint32_t n, size_t elem)
+{
+	return off % 8 == 0 && off <= size && n <= (size - off) / elem;
+}
+
+static int ref_ok(const lr_table *t, lr_ref r)
+{
+	const char *pool = (const char *)t + t->pool_off;
+
+	if (r.off == 0)
+		return r.len == 0;
+	return r.off < t->pool_len && r.len < t->pool_len - r.off &&
+	       pool[r.off + r.len] == '\0';
+}
+
+static int route_ok(const lr_table *t, const lr_route *r)
+{
+	return ref_ok(t, r->name) && r->name.off &&
+	       ref_ok(t, r->set_model) && ref_ok(t, r->set_endpoint) &&
+	       ref_ok(t, r->ep_scheme) && ref_ok(t, r->ep_host) &&
+	       ref_ok(t, r->ep_base) && ref_ok(t, r->set_key_env) &&
+	       ref_ok(t, r->deny) && r->ep_port <= 65535 &&
+	       r->cond_first <= t->nconds &&
+	       r->cond_count <= t->nconds - r->cond_first &&
+	       (r->set_endpoint.off == 0 || (r->ep_host.off && r->ep_scheme.off));
+}
+
+static int cond_ok(const lr_table *t, const lr_cond *c)
+{
+	if (c->field >= LR_F_NSTR || c->op != LR_OP_GLOB)
+		return 0;
+	return ref_ok(t, c->str) && c->str.off != 0;
+}
+
+int lr_table_validate(const void *blob, size_t len)
+{
+	const lr_table *t = blob;
+	uint32_t i;
+
+	if (len < sizeof(*t) || memcmp(t->magic, LR_TABLE_MAGIC, 8) != 0)
+		return LR_EVERSION;
+	if (t->layout != LR_TABLE_LAYOUT)
+		return LR_EVERSION;
+	if (t->size != len || len > LR_TABLE_MAX_SIZE || (uintptr_t)blob % 8)
+		return LR_ECORRUPT;
+	if (!section_ok(len, t->routes_off, t->nroutes, sizeof(lr_route)) ||
+	    !section_ok(len, t->conds_off, t->nconds, sizeof(lr_cond)) ||
+	    !section_ok(len, t->pool_off, t->pool_len, 1) || t->pool_len == 0)
+		return LR_ECORRUPT;
+	if (!ref_ok(t, t->audit) || !ref_ok(t, t->source))
+		return LR_ECORRUPT;
+	for (i = 0; i < t->nroutes; i++)
+		if (!route_ok(t, &lr_table_routes(t)[i]))
+			return LR_ECORRUPT;
+	for (i = 0; i < t->nconds; i++)
+		if (!cond_ok(t, &lr_table_conds(t)[i]))
+			return LR_ECORRUPT;
+	return 0;
+}
+
+int lr_table_find(const lr_table *t, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->nroutes; i++)
+		if (strcmp(lr_table_str(t, lr_table_routes(t)[i].name), name) == 0)
+			return (int)i;
+	return LR_ENOTFOUND;
+}

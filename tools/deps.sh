@@ -1,0 +1,57 @@
+#!/bin/sh
+# deps.sh - make sure the Debian packages llmroute needs are installed.
+#
+# Usage: tools/deps.sh build|test
+#   build: headers and libraries to compile llmroute.
+#   test:  also the real programs the tests run under the shim.
+# As root, missing packages are installed with apt-get; otherwise the exact
+# install command is printed and the script exits 1.  Each package is checked
+# by a file it ships, so a complete machine costs no apt call at all.
+set -eu
+
+want=${1:-build}
+missing=""
+
+need() { # need PACKAGE PATH-OR-GLOB: the package ships a file matching it
+	for f in $2; do
+		[ -e "$f" ] && return 0
+	done
+	missing="$missing $1"
+}
+
+multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+need gcc /usr/bin/gcc
+need make /usr/bin/make
+need libcurl4-openssl-dev "/usr/include/$multiarch/curl/curl.h"
+need libcjson-dev /usr/include/cjson/cJSON.h
+need uthash-dev /usr/include/uthash.h
+
+if [ "$want" = test ]; then
+	need curl /usr/bin/curl
+	need python3 /usr/bin/python3
+	need python3-pycurl "/usr/lib/python3/dist-packages/pycurl*"
+	need python3-requests /usr/lib/python3/dist-packages/requests
+	need php-cli /usr/bin/php
+	need php-curl "/usr/lib/php/*/curl.so"
+	need clang /usr/bin/clang
+	need libclang-rt-14-dev "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a"
+	need openssl /usr/bin/openssl
+	need nodejs "/usr/bin/node /usr/local/bin/node"
+	need npm "/usr/bin/npm /usr/local/bin/npm"
+	need procps /usr/bin/pkill
+fi
+
+[ -z "$missing" ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "llmroute: missing packages:$missing" >&2
+	echo "llmroute: install them as root with:" >&2
+	echo "    apt-get update && $cmd" >&2
+	exit 1
+fi
+echo "llmroute: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2 || true
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

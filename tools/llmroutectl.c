@@ -1,0 +1,331 @@
+/*
+ * llmroutectl.c - load, inspect and edit the live routing table.
+ *
+ * Every verb that changes the table does read-modify-write while holding
+ * the segment's writer lock, and compiles the complete new rules before it
+ * publishes anything: on any error the live table is left as it was.
+ */
+#include "llmroutectl.h"
+#include "lr_error.h"
+#include "lr_table.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+static const char usage_text[] =
+	"usage: llmroutectl VERB [ARGS]   (llmroutectl VERB --help for more)\n"
+	"  load FILE          validate FILE and publish it atomically\n"
+	"  check FILE         validate FILE only\n"
+	"  show [--json]      the live table and its generation\n"
+	"  route add NAME [--match K=GLOB]... [--set K=V]... [--deny MSG]\n"
+	"            [--json ROUTE] [--disabled] [--first | --before NAME]\n"
+	"  route del NAME | route enable NAME | route disable NAME\n"
+	"  explain --url URL [--body FILE|-] [--process NAME] [--rules FILE]\n"
+	"  unload [--force]   remove the live table (programs pass through)\n"
+	"environment: LLMROUTE_TABLE (segment name, default /llmroute)\n"
+	"exit codes: 0 done, 1 usage, 2 invalid input, 3 not found, 4 system error\n";
+
+void ctl_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("llmroutectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+int ctl_is_help(const char *arg)
+{
+	return arg && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0);
+}
+
+char *ctl_read_file(const char *path, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t cap = 65536, n = 0, got;
+	char *buf;
+
+	if (!f)
+		ctl_die(EX_INVALID, "%s: %s", path, strerror(errno));
+	buf = malloc(cap + 1);
+	while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += got;
+		if (n == cap) {
+			if (cap >= CTL_MAX_INPUT)
+				ctl_die(EX_INVALID, "%s: larger than %u bytes", path, CTL_MAX_INPUT);
+			cap *= 2;
+			buf = realloc(buf, cap + 1);
+		}
+	}
+	if (!buf)
+		ctl_die(EX_SYSTEM, "out of memory");
+	if (ferror(f))
+		ctl_die(EX_INVALID, "%s: %s", path, strerror(errno));
+	if (f != stdin)
+		fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+void ctl_print_rules_error(const char *file, const lr_rules_error *e)
+{
+	if (e->line)
+		fprintf(stderr, "%s:%d:%d: ", file, e->line, e->col);
+	else
+		fprintf(stderr, "%s: ", file);
+	if (e->path[0])
+		fprintf(stderr, "%s: ", e->path);
+	fprintf(stderr, "%s\n", e->msg);
+}
+
+void *ctl_compile(const char *what, const char *text, size_t len, size_t *blen)
+{
+	lr_rules_error e;
+	void *blob;
+	int rc = lr_rules_compile(text, len, &blob, blen, &e);
+
+	if (rc == LR_ENOMEM)
+		ctl_die(EX_SYSTEM, "out of memory");
+	if (rc < 0) {
+		ctl_print_rules_error(what, &e);
+		exit(EX_INVALID);
+	}
+	return blob;
+}
+
+int ctl_attach(lr_shm *s)
+{
+	const char *why = "";
+	int rc = lr_shm_attach(lr_shm_name(), s, &why);
+
+	if (rc == LR_ENOTFOUND)
+		return EX_NOTFOUND;
+	if (rc < 0)
+		ctl_die(EX_SYSTEM, "table %s: %s (%s)", lr_shm_name(), lr_strerror(rc), why);
+	return 0;
+}
+
+void *ctl_snapshot(const lr_shm *s, size_t *len, uint64_t *gen)
+{
+	void *blob;
+	int rc = lr_shm_snapshot(s, &blob, len, gen);
+
+	if (rc < 0)
+		ctl_die(EX_SYSTEM, "table %s: %s", lr_shm_name(), lr_strerror(rc));
+	if (blob && (rc = lr_table_validate(blob, *len)) < 0)
+		ctl_die(EX_SYSTEM, "table %s: %s (run `llmroutectl load` again)",
+			lr_shm_name(), lr_strerror(rc));
+	return blob;
+}
+
+/* --- load, check -------------------------------------------------------- */
+
+static int cmd_check(int argc, char **argv)
+{
+	size_t len, blen;
+	char *text;
+	lr_table *t;
+
+	if (argc != 2 || ctl_is_help(argv[1])) {
+		fputs("usage: llmroutectl check FILE\n  validate a rules file; exit 2 and FILE:LINE:COL on errors\n", stderr);
+		return argc == 2 ? EX_DONE : EX_USAGE;
+	}
+	text = ctl_read_file(argv[1], &len);
+	t = ctl_compile(argv[1], text, len, &blen);
+	printf("%s: ok, %u routes, %zu bytes compiled\n", argv[1], t->nroutes, blen);
+	free(t);
+	free(text);
+	return EX_DONE;
+}
+
+static void publish_or_die(lr_shm *w, const void *blob, size_t blen, uint64_t *gen)
+{
+	int rc = lr_shm_publish(w, blob, blen, gen);
+
+	if (rc < 0)
+		ctl_die(EX_INVALID, "cannot publish: %s", lr_strerror(rc));
+}
+
+void ctl_open_writer(lr_shm *w, int reinit)
+{
+	const char *why = "";
+	int rc = lr_shm_open_writer(lr_shm_name(), w, reinit, &why);
+
+	if (rc < 0)
+		ctl_die(EX_SYSTEM, "table %s: %s (%s)", lr_shm_name(), lr_strerror(rc), why);
+}
+
+static int cmd_load(int argc, char **argv)
+{
+	size_t len, blen;
+	char *text;
+	lr_table *t;
+	lr_shm w;
+	uint64_t gen;
+
+	if (argc != 2 || ctl_is_help(argv[1])) {
+		fputs("usage: llmroutectl load FILE\n  validate FILE, then publish it atomically as the live table\n", stderr);
+		return argc == 2 ? EX_DONE : EX_USAGE;
+	}
+	text = ctl_read_file(argv[1], &len);
+	t = ctl_compile(argv[1], text, len, &blen); /* before touching the segment */
+	ctl_open_writer(&w, 0);
+	publish_or_die(&w, t, blen, &gen);
+	lr_shm_close(&w);
+	printf("published %s generation %llu: %u routes\n", lr_shm_name(),
+	       (unsigned long long)gen, t->nroutes);
+	free(t);
+	free(text);
+	return EX_DONE;
+}
+
+/* --- show --------------------------------------------------------------- */
+
+static const char *field_names[LR_F_NSTR] = {"model", "host", "operation", "provider", "process"};
+
+static void print_route(const lr_table *t, int i, const lr_route *r)
+{
+	const lr_cond *c = lr_table_conds(t) + r->cond_first;
+	char match[512] = "*", act[768] = "";
+	size_t n = 0;
+	uint32_t k;
+
+	for (k = 0; k < r->cond_count && n < sizeof(match); k++)
+		n += (size_t)snprintf(match + n, sizeof(match) - n, "%s%s=%s", k ? " " : "",
+				      field_names[c[k].field], lr_table_str(t, c[k].str));
+	n = 0;
+	if (r->flags & LR_ROUTE_DENY)
+		snprintf(act, sizeof(act), "deny \"%s\"", lr_table_str(t, r->deny));
+	if (r->set_endpoint.off)
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "endpoint=%s ", lr_table_str(t, r->set_endpoint));
+	if (r->set_model.off && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "model=%s ", lr_table_str(t, r->set_model));
+	if (r->set_key_env.off && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "key=$%s ", lr_table_str(t, r->set_key_env));
+	if ((r->flags & LR_ROUTE_KEEP_CREDENTIALS) && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "keep_credentials ");
+	if (!act[0])
+		snprintf(act, sizeof(act), "pass");
+	printf("%3d  %-20s %-8s %-40s %s\n", i + 1, lr_table_str(t, r->name),
+	       (r->flags & LR_ROUTE_ENABLED) ? "enabled" : "disabled", match, act);
+}
+
+static void show_text(const lr_shm *s, const lr_table *t, uint64_t gen)
+{
+	time_t when = (time_t)s->hdr->published_at;
+	char ts[64];
+	uint32_t i;
+
+	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S UTC", gmtime(&when));
+	printf("table %s generation %llu, published %s by uid %u, %u routes\n",
+	       lr_shm_name(), (unsigned long long)gen, ts, s->hdr->publisher_uid, t->nroutes);
+	if (t->audit.off)
+		printf("audit %s\n", lr_table_str(t, t->audit));
+	if (t->nroutes)
+		printf("%3s  %-20s %-8s %-40s %s\n", "#", "NAME", "STATE", "MATCH", "ACTION");
+	for (i = 0; i < t->nroutes; i++)
+		print_route(t, (int)i, &lr_table_routes(t)[i]);
+}
+
+static void show_json(const lr_shm *s, const lr_table *t, uint64_t gen)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *rules = cJSON_Parse(lr_table_str(t, t->source));
+	char *out;
+
+	cJSON_AddStringToObject(o, "table", lr_shm_name());
+	cJSON_AddNumberToObject(o, "generation", (double)gen);
+	cJSON_AddNumberToObject(o, "published_at", (double)s->hdr->published_at);
+	cJSON_AddNumberToObject(o, "publisher_uid", s->hdr->publisher_uid);
+	cJSON_AddItemToObject(o, "rules", rules ? rules : cJSON_CreateNull());
+	out = cJSON_Print(o);
+	if (out)
+		puts(out);
+	free(out);
+	cJSON_Delete(o);
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	int json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	lr_shm s;
+	lr_table *t;
+	size_t len;
+	uint64_t gen;
+
+	if (argc > 2 || (argc == 2 && !json)) {
+		fputs("usage: llmroutectl show [--json]\n  print the live table, its generation and routes\n", stderr);
+		return ctl_is_help(argv[1]) ? EX_DONE : EX_USAGE;
+	}
+	if (ctl_attach(&s) == EX_NOTFOUND)
+		ctl_die(EX_NOTFOUND, "no table published at %s", lr_shm_name());
+	t = ctl_snapshot(&s, &len, &gen);
+	if (!t)
+		ctl_die(EX_NOTFOUND, "no table published at %s", lr_shm_name());
+	if (json)
+		show_json(&s, t, gen);
+	else
+		show_text(&s, t, gen);
+	free(t);
+	lr_shm_close(&s);
+	return EX_DONE;
+}
+
+/* --- unload ------------------------------------------------------------- */
+
+static int cmd_unload(int argc, char **argv)
+{
+	int force = argc == 2 && strcmp(argv[1], "--force") == 0;
+	lr_shm w;
+
+	if (argc > 2 || (argc == 2 && !force)) {
+		fputs("usage: llmroutectl unload [--force]\n"
+		      "  remove the live table; running programs pass everything through\n"
+		      "  --force: also remove a segment that is not a valid llmroute table\n", stderr);
+		return ctl_is_help(argv[1]) ? EX_DONE : EX_USAGE;
+	}
+	if (force) {
+		if (shm_unlink(lr_shm_name()) < 0 && errno != ENOENT)
+			ctl_die(EX_SYSTEM, "%s: %s", lr_shm_name(), strerror(errno));
+		printf("removed %s\n", lr_shm_name());
+		return EX_DONE;
+	}
+	ctl_open_writer(&w, 0);
+	if (lr_shm_remove(&w, lr_shm_name()) < 0)
+		ctl_die(EX_SYSTEM, "%s: %s", lr_shm_name(), strerror(errno));
+	lr_shm_close(&w);
+	printf("removed %s\n", lr_shm_name());
+	return EX_DONE;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *verb;
+		int (*fn)(int, char **);
+	} verbs[] = {
+		{"load", cmd_load}, {"check", cmd_check}, {"show", cmd_show},
+		{"route", ctl_route}, {"explain", ctl_explain}, {"unload", cmd_unload},
+	};
+	size_t i;
+
+	if (argc < 2 || ctl_is_help(argv[1])) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EX_USAGE : EX_DONE;
+	}
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(argv[1], verbs[i].verb) == 0)
+			return verbs[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "llmroutectl: unknown verb \"%s\"\n%s", argv[1], usage_text);
+	return EX_USAGE;
+}

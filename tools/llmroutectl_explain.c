@@ -1,0 +1,201 @@
+/*
+ * llmroutectl_explain.c - `llmroutectl explain`: what would happen to a
+ * request, and why, without sending anything.
+ *
+ * It runs the very functions the shim runs (lr_request_init, lr_decide,
+ * lr_plan_make, lr_body_set_model) on the live table or on a rules file, and
+ * prints each route's verdict, so an operator can see why a rule did or did
+ * not fire.
+ */
+#include "llmroutectl.h"
+#include "lr_body.h"
+#include "lr_error.h"
+#include "lr_glob.h"
+#include "lr_plan.h"
+#include "lr_request.h"
+#include "lr_table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char explain_usage[] =
+	"usage: llmroutectl explain --url URL [--body FILE|-] [--process NAME]\n"
+	"                           [--rules FILE] [--show-body]\n"
+	"  print the routing decision for a request without sending it:\n"
+	"  detection, each route's verdict, the rewritten URL, model and\n"
+	"  credentials.  --rules explains against a file instead of the live table.\n";
+
+static const char *field_name[LR_F_NSTR] = {"model", "host", "operation", "provider", "process"};
+
+typedef struct {
+	const char *url, *body_file, *process, *rules;
+	int show_body;
+} opts;
+
+static void parse_opts(int argc, char **argv, opts *o)
+{
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (ctl_is_help(a)) {
+			fputs(explain_usage, stdout);
+			exit(EX_DONE);
+		}
+		if (!strcmp(a, "--show-body")) {
+			o->show_body = 1;
+			continue;
+		}
+		if (!v)
+			ctl_die(EX_USAGE, "%s needs a value\n%s", a, explain_usage);
+		i++;
+		if (!strcmp(a, "--url"))
+			o->url = v;
+		else if (!strcmp(a, "--body"))
+			o->body_file = v;
+		else if (!strcmp(a, "--process"))
+			o->process = v;
+		else if (!strcmp(a, "--rules"))
+			o->rules = v;
+		else
+			ctl_die(EX_USAGE, "unknown option %s\n%s", a, explain_usage);
+	}
+	if (!o->url)
+		ctl_die(EX_USAGE, "--url is required\n%s", explain_usage);
+}
+
+static lr_table *load_table(const opts *o, char *label, size_t cap)
+{
+	size_t len, blen;
+	uint64_t gen;
+	lr_shm s;
+	lr_table *t;
+	char *text;
+
+	if (o->rules) {
+		text = ctl_read_file(o->rules, &len);
+		t = ctl_compile(o->rules, text, len, &blen);
+		free(text);
+		snprintf(label, cap, "rules file %s", o->rules);
+		return t;
+	}
+	if (ctl_attach(&s) == EX_NOTFOUND) {
+		snprintf(label, cap, "no table at %s", lr_shm_name());
+		return NULL;
+	}
+	t = ctl_snapshot(&s, &len, &gen);
+	snprintf(label, cap, "table %s generation %llu", lr_shm_name(), (unsigned long long)gen);
+	lr_shm_close(&s);
+	return t;
+}
+
+static void print_verdicts(const lr_table *t, const lr_request *r, int chosen)
+{
+	uint32_t i, k;
+
+	for (i = 0; t && i < t->nroutes; i++) {
+		const lr_route *rt = &lr_table_routes(t)[i];
+		const lr_cond *c = lr_table_conds(t) + rt->cond_first;
+		printf("  %3u %-20s ", i + 1, lr_table_str(t, rt->name));
+		if (!(rt->flags & LR_ROUTE_ENABLED)) {
+			puts("skipped: disabled");
+			continue;
+		}
+		if ((int)i > chosen && chosen >= 0) {
+			puts("not reached: an earlier route matched");
+			continue;
+		}
+		for (k = 0; k < rt->cond_count && lr_cond_holds(t, &c[k], &r->f); k++)
+			;
+		if (k == rt->cond_count) {
+			puts(rt->cond_count ? "MATCH: every condition holds" : "MATCH: no conditions");
+			continue;
+		}
+		printf("no: %s \"%.*s\" does not match \"%s\"\n", field_name[c[k].field],
+		       (int)r->f.len[c[k].field], r->f.str[c[k].field] ? r->f.str[c[k].field] : "",
+		       lr_table_str(t, c[k].str));
+	}
+}
+
+static const char *cred_text(const lr_plan *p)
+{
+	switch (p->cred) {
+	case LR_CRED_REPLACE: return "replaced by the value of $";
+	case LR_CRED_DROP: return "dropped: the request leaves for another host";
+	}
+	return "kept as the app sent them";
+}
+
+static void print_plan(const lr_table *t, const lr_decision *d, const lr_request *r,
+		       const opts *o, const char *body, size_t blen)
+{
+	lr_plan p;
+	char *nb = NULL;
+	size_t nlen = 0;
+	int rc;
+
+	if (lr_plan_make(t, d, &r->det, o->url, strlen(o->url), &p) < 0)
+		ctl_die(EX_SYSTEM, "out of memory");
+	printf("url:         %s%s%s\n", o->url, p.url ? " -> " : " (unchanged)", p.url ? p.url : "");
+	if (p.model)
+		printf("model:       %s -> %s (%s)\n", r->model[0] ? r->model : "(none)", p.model,
+		       p.model_in_path ? "in the URL path" : "in the body");
+	printf("credentials: %s%s%s", p.auth_header ? p.auth_header : "(none)", ": ", cred_text(&p));
+	printf("%s\n", p.cred == LR_CRED_REPLACE ? p.key_env : "");
+	if (p.host_changed && r->det.url.tls)
+		printf("note:        over TLS the shim can move the connection only where it sees the URL\n"
+		       "             (libcurl); the socket/TLS layer cannot change the endpoint after the handshake\n");
+	if (p.model && !p.model_in_path && body) {
+		rc = lr_body_set_model(body, blen, p.model, &nb, &nlen);
+		if (rc < 0)
+			printf("body:        not rewritten (%s): the request would go out unchanged\n", lr_strerror(rc));
+		else if (o->show_body)
+			printf("body:\n%.*s\n", (int)nlen, nb);
+		else
+			printf("body:        %zu -> %zu bytes (--show-body prints it)\n", blen, nlen);
+	}
+	free(nb);
+	lr_plan_free(&p);
+}
+
+int ctl_explain(int argc, char **argv)
+{
+	opts o;
+	char label[256], *body = NULL;
+	size_t blen = 0;
+	lr_table *t;
+	lr_request r;
+	lr_decision d;
+	static const char *action[] = {"none: no route matched, sent as the app made it",
+				       "pass: the route changes nothing", "route", "deny"};
+
+	parse_opts(argc, argv, &o);
+	if (o.body_file)
+		body = ctl_read_file(o.body_file, &blen);
+	t = load_table(&o, label, sizeof(label));
+	if (lr_request_init(&r, o.url, strlen(o.url), body, blen, o.process) < 0) {
+		printf("request:     %s\nverdict:     not an LLM API request: passed through untouched\n", o.url);
+		free(body);
+		free(t);
+		return EX_DONE;
+	}
+	printf("request:     POST %s\n", o.url);
+	printf("detected:    provider=%s format=%s operation=%s model=%s%s process=%s\n",
+	       r.det.provider, lr_detect_format_name(r.det.format), r.det.operation,
+	       r.model[0] ? r.model : "(none)", r.model_from_path ? " (from the path)" : "",
+	       o.process ? o.process : "(not given)");
+	printf("table:       %s\nroutes:\n", label);
+	lr_decide(t, &r.f, &d);
+	print_verdicts(t, &r, d.index);
+	printf("decision:    %s%s%s%s\n", action[d.action], d.route ? " by route \"" : "",
+	       d.route ? lr_table_str(t, d.route->name) : "", d.route ? "\"" : "");
+	if (d.action == LR_ACTION_DENY)
+		printf("message:     %s\n", lr_table_str(t, d.route->deny));
+	if (d.action == LR_ACTION_ROUTE)
+		print_plan(t, &d, &r, &o, body, blen);
+	free(body);
+	free(t);
+	return EX_DONE;
+}
