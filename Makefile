@@ -11,7 +11,7 @@ CURL_CFLAGS := -I/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)
 WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERROR),-Werror)
 SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(WARN) $(SAN) \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DCURL_DISABLE_DEPRECATION -fPIC -fvisibility=hidden $(WARN) $(SAN) \
 	$(CURL_CFLAGS) -Irouter -Ishim -MMD -MP $(CFLAGS)
 LDFLAGS_SAN := $(SAN)
 

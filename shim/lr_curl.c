@@ -1,0 +1,301 @@
+/*
+ * lr_curl.c - the exported libcurl hooks.
+ *
+ * curl_easy_setopt records the options routing needs and forwards every
+ * call unchanged; curl_easy_perform and curl_multi_add_handle route the
+ * transfer; curl_easy_cleanup / reset / duphandle and
+ * curl_multi_remove_handle / info_read keep the per-handle records right.
+ * Every hook: saves errno, runs our part only at depth 0 (the app, not
+ * libcurl calling itself) and when the shim is enabled, and forwards to the
+ * libcurl the caller was bound to.  With no real function to call, it
+ * returns the error libcurl gives for a handle it cannot use.
+ */
+#include "lr_curl_apply.h"
+#include "lr_curl_sym.h"
+#include "lr_easy.h"
+#include "lr_log.h"
+#include "lr_shim.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+
+#define CALLER __builtin_return_address(0)
+
+/* The denied multi transfer fails at once on this unknown scheme; the
+ * result the app reads is then replaced in curl_multi_info_read. */
+#define DENIED_URL "llmroute-denied://request.denied/"
+
+static char *dup_str(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void set_str(char **slot, const char *v)
+{
+	free(*slot);
+	*slot = dup_str(v);
+}
+
+/* Which options routing needs to see.  Everything else costs one switch. */
+static int interesting(CURLoption opt)
+{
+	switch (opt) {
+	case CURLOPT_URL: case CURLOPT_POSTFIELDS: case CURLOPT_COPYPOSTFIELDS:
+	case CURLOPT_POSTFIELDSIZE: case CURLOPT_POSTFIELDSIZE_LARGE:
+	case CURLOPT_HTTPHEADER: case CURLOPT_ERRORBUFFER:
+	case CURLOPT_READFUNCTION: case CURLOPT_READDATA:
+	case CURLOPT_SEEKFUNCTION: case CURLOPT_SEEKDATA:
+	case CURLOPT_INFILESIZE: case CURLOPT_INFILESIZE_LARGE:
+	case CURLOPT_XOAUTH2_BEARER: case CURLOPT_USERPWD:
+	case CURLOPT_USERNAME: case CURLOPT_PASSWORD:
+	case CURLOPT_HTTPGET: case CURLOPT_MIMEPOST: case CURLOPT_HTTPPOST:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void record_copy_post(lr_easy *e, const char *p)
+{
+	size_t n = e->post_size >= 0 ? (size_t)e->post_size : (p ? strlen(p) : 0);
+
+	free(e->post_copy);
+	e->post_copy = p ? malloc(n + 1) : NULL;
+	if (e->post_copy) {
+		memcpy(e->post_copy, p, n);
+		e->post_copy[n] = '\0';
+		e->post_size = (curl_off_t)n;
+	}
+	e->post = e->post_copy;
+}
+
+static void record(lr_easy *e, CURLoption opt, long l, void *p, curl_off_t o)
+{
+	switch (opt) {
+	case CURLOPT_URL: set_str(&e->url, p); break;
+	case CURLOPT_POSTFIELDS: e->post = p; break;
+	case CURLOPT_COPYPOSTFIELDS: record_copy_post(e, p); break;
+	case CURLOPT_POSTFIELDSIZE: e->post_size = l; break;
+	case CURLOPT_POSTFIELDSIZE_LARGE: e->post_size = o; break;
+	case CURLOPT_HTTPHEADER: e->headers = p; break;
+	case CURLOPT_ERRORBUFFER: e->errbuf = p; break;
+	case CURLOPT_READFUNCTION: memcpy(&e->read_cb, &p, sizeof(p)); break;
+	case CURLOPT_READDATA: e->read_data = p; break;
+	case CURLOPT_SEEKFUNCTION: memcpy(&e->seek_cb, &p, sizeof(p)); break;
+	case CURLOPT_SEEKDATA: e->seek_data = p; break;
+	case CURLOPT_INFILESIZE: e->infile_size = l; break;
+	case CURLOPT_INFILESIZE_LARGE: e->infile_size = o; break;
+	case CURLOPT_XOAUTH2_BEARER: set_str(&e->bearer, p); break;
+	case CURLOPT_USERPWD: set_str(&e->userpwd, p); break;
+	case CURLOPT_USERNAME: set_str(&e->username, p); break;
+	case CURLOPT_PASSWORD: set_str(&e->password, p); break;
+	case CURLOPT_HTTPGET:
+	case CURLOPT_MIMEPOST:
+	case CURLOPT_HTTPPOST:
+		/* the body now comes from elsewhere: not a JSON body we can read */
+		e->post = NULL;
+		break;
+	default: break;
+	}
+}
+
+/* libcurl reads one argument whose type follows from the option number:
+ * read exactly that and forward exactly that. */
+LR_EXPORT CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
+{
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
+	int saved = errno;
+	long l = 0;
+	void *p = NULL;
+	curl_off_t o = 0;
+	va_list ap;
+
+	va_start(ap, opt);
+	if (opt < CURLOPTTYPE_OBJECTPOINT)
+		l = va_arg(ap, long);
+	else if (opt < CURLOPTTYPE_OFF_T && opt >= CURLOPTTYPE_FUNCTIONPOINT)
+		p = (void *)va_arg(ap, void (*)(void));
+	else if (opt < CURLOPTTYPE_FUNCTIONPOINT)
+		p = va_arg(ap, void *);
+	else if (opt < CURLOPTTYPE_BLOB)
+		o = va_arg(ap, curl_off_t);
+	else
+		p = va_arg(ap, void *);
+	va_end(ap);
+	if (!lib || !lib->easy_setopt)
+		return CURLE_FAILED_INIT;
+	if (lr_depth == 0 && h && interesting(opt) && !lr_disabled()) {
+		lr_easy *e = lr_easy_get(h, 1);
+		if (e) {
+			if (e->lib < 0)
+				e->lib = lr_curl_lib_index(lib);
+			record(e, opt, l, p, o);
+			lr_easy_put(e);
+		}
+	}
+	errno = saved;
+	if (opt < CURLOPTTYPE_OBJECTPOINT)
+		return lib->easy_setopt(h, opt, l);
+	if (opt < CURLOPTTYPE_OFF_T && opt >= CURLOPTTYPE_OBJECTPOINT)
+		return lib->easy_setopt(h, opt, p);
+	if (opt < CURLOPTTYPE_BLOB)
+		return lib->easy_setopt(h, opt, o);
+	return lib->easy_setopt(h, opt, p);
+}
+
+LR_EXPORT CURLcode curl_easy_perform(CURL *h)
+{
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
+	int saved = errno, prep = LR_PREP_PASS;
+	lr_easy *e = NULL;
+	CURLcode rc;
+
+	if (!lib || !lib->easy_perform)
+		return CURLE_FAILED_INIT;
+	if (lr_depth == 0 && !lr_disabled() && (e = lr_easy_get(h, 0))) {
+		prep = lr_curl_prepare(lib, e);
+		if (prep == LR_PREP_DENY) {
+			lr_curl_deny_errbuf(e);
+			lr_easy_clear_applied(e);
+			lr_easy_put(e);
+			errno = saved;
+			return CURLE_REMOTE_ACCESS_DENIED;
+		}
+		lr_easy_put(e);
+	}
+	errno = saved;
+	lr_depth++;
+	rc = lib->easy_perform(h);
+	lr_depth--;
+	if (prep == LR_PREP_ROUTED && (e = lr_easy_get(h, 0))) {
+		saved = errno;
+		lr_curl_restore(lib, e);
+		lr_easy_put(e);
+		errno = saved;
+	}
+	return rc;
+}
+
+LR_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
+{
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
+	int saved = errno;
+	lr_easy *e;
+
+	if (!lib || !lib->multi_add_handle)
+		return CURLM_INTERNAL_ERROR;
+	if (lr_depth == 0 && !lr_disabled() && (e = lr_easy_get(h, 0))) {
+		if (lr_curl_prepare(lib, e) == LR_PREP_DENY) {
+			/* libcurl fails it at once; info_read reports our reason */
+			lib->easy_setopt(h, CURLOPT_URL, DENIED_URL);
+			e->applied = e->changed_url = 1;
+		}
+		lr_easy_put(e);
+	}
+	errno = saved;
+	return lib->multi_add_handle(m, h);
+}
+
+LR_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
+{
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
+	CURLMcode rc;
+	int saved;
+	lr_easy *e;
+
+	if (!lib || !lib->multi_remove_handle)
+		return CURLM_INTERNAL_ERROR;
+	rc = lib->multi_remove_handle(m, h);
+	saved = errno;
+	if (lr_depth == 0 && (e = lr_easy_get(h, 0))) {
+		lr_curl_restore(lib, e);
+		lr_easy_put(e);
+	}
+	errno = saved;
+	return rc;
+}
+
+LR_EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *left)
+{
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
+	CURLMsg *msg;
+	int saved;
+	lr_easy *e;
+
+	if (!lib || !lib->multi_info_read)
+		return NULL;
+	msg = lib->multi_info_read(m, left);
+	if (!msg || msg->msg != CURLMSG_DONE || lr_depth)
+		return msg;
+	saved = errno;
+	if ((e = lr_easy_get(msg->easy_handle, 0))) {
+		if (e->deny_msg) {
+			msg->data.result = CURLE_REMOTE_ACCESS_DENIED;
+			lr_curl_deny_errbuf(e);
+		}
+		lr_easy_put(e);
+	}
+	errno = saved;
+	return msg;
+}
+
+LR_EXPORT void curl_easy_cleanup(CURL *h)
+{
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
+	int saved = errno;
+
+	if (lr_depth == 0)
+		lr_easy_drop(h);
+	errno = saved;
+	if (lib && lib->easy_cleanup)
+		lib->easy_cleanup(h);
+}
+
+LR_EXPORT void curl_easy_reset(CURL *h)
+{
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
+	int saved = errno;
+	lr_easy *e;
+
+	if (lib && lib->easy_reset)
+		lib->easy_reset(h);
+	if (lr_depth == 0 && (e = lr_easy_get(h, 0))) {
+		lr_easy_clear_applied(e);
+		lr_easy_clear_app(e);
+		lr_easy_put(e);
+	}
+	errno = saved;
+}
+
+LR_EXPORT CURL *curl_easy_duphandle(CURL *h)
+{
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
+	CURL *d;
+	int saved;
+	lr_easy *e;
+
+	if (!lib || !lib->easy_duphandle)
+		return NULL;
+	d = lib->easy_duphandle(h);
+	saved = errno;
+	if (d && lr_depth == 0 && !lr_disabled()) {
+		lr_easy_dup(h, d);
+		/* Copied mid-transfer, the copy holds our values: give it the app's. */
+		if ((e = lr_easy_get(h, 0))) {
+			int applied = e->applied;
+			lr_easy_put(e);
+			if (applied && (e = lr_easy_get(d, 0))) {
+				e->applied = e->changed_url = e->changed_body = e->changed_headers = 1;
+				lr_curl_restore(lib, e);
+				lr_easy_put(e);
+			}
+		}
+	}
+	errno = saved;
+	return d;
+}

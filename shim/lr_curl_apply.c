@@ -1,0 +1,427 @@
+/*
+ * lr_curl_apply.c - decide and rewrite a libcurl transfer (see the header).
+ *
+ * Order of work in lr_curl_prepare: URL detection (a non-LLM URL stops
+ * here, having cost one path scan), the body (from POSTFIELDS, or read from
+ * the app's read callback when the upload size is known), the decision
+ * under the view's read lock, then the plan turned into new option values,
+ * and only then the setopt calls.  A body read from the app's callback is
+ * always served back to libcurl by our callback, routed or not.
+ */
+#include "lr_curl_apply.h"
+#include "lr_body.h"
+#include "lr_error.h"
+#include "lr_log.h"
+#include "lr_plan.h"
+#include "lr_request.h"
+#include "lr_shim.h"
+#include "lr_view.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_BODY (64u << 20) /* larger bodies are not read or rewritten */
+
+/* --- our read callback, for bodies we read from the app ------------------ */
+
+static size_t feed(char *buf, size_t size, size_t n, void *ud)
+{
+	lr_easy *e = ud;
+	size_t cap = size * n, left = e->new_body_len - e->read_pos;
+
+	if (left) {
+		if (left > cap)
+			left = cap;
+		memcpy(buf, e->new_body + e->read_pos, left);
+		e->read_pos += left;
+		return left;
+	}
+	if (e->read_tail) { /* the app's callback paused or aborted our read */
+		curl_read_callback cb = e->read_cb;
+		return cb ? cb(buf, size, n, e->read_data) : 0;
+	}
+	return 0;
+}
+
+static int seek(void *ud, curl_off_t off, int origin)
+{
+	lr_easy *e = ud;
+
+	if (origin != SEEK_SET || off < 0 || (size_t)off > e->new_body_len || e->read_tail)
+		return CURL_SEEKFUNC_CANTSEEK;
+	e->read_pos = (size_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
+static size_t fread_cb(char *buf, size_t size, size_t n, void *f)
+{
+	return fread(buf, size, n, f ? f : stdin);
+}
+
+/* Reads the upload from the app's callback into e->new_body.  Returns 0 if
+ * the whole body was read; 1 if the callback paused or aborted, in which
+ * case what was read is replayed and then the app's callback takes over. */
+static int pre_read(lr_easy *e)
+{
+	curl_read_callback cb = e->read_cb ? e->read_cb : fread_cb;
+	size_t want = (size_t)e->infile_size, got = 0, r;
+
+	e->new_body = malloc(want + 1);
+	if (!e->new_body)
+		return -1;
+	while (got < want) {
+		r = cb(e->new_body + got, 1, want - got, e->read_data);
+		if (r == 0)
+			break;
+		if (r > want - got) { /* PAUSE, ABORT or nonsense: stop reading */
+			e->read_tail = 1;
+			break;
+		}
+		got += r;
+	}
+	e->new_body_len = got;
+	e->replay_len = got;
+	return e->read_tail;
+}
+
+static void install_feed(const lr_curl_lib *lib, lr_easy *e)
+{
+	lib->easy_setopt(e->h, CURLOPT_READFUNCTION, feed);
+	lib->easy_setopt(e->h, CURLOPT_READDATA, e);
+	lib->easy_setopt(e->h, CURLOPT_SEEKFUNCTION, seek);
+	lib->easy_setopt(e->h, CURLOPT_SEEKDATA, e);
+	e->changed_read = 1;
+	e->applied = 1;
+}
+
+/* --- headers ------------------------------------------------------------ */
+
+static int is_header(const char *line, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncasecmp(line, name, n) == 0 && (line[n] == ':' || line[n] == ';');
+}
+
+static int is_auth_header(const char *line)
+{
+	return is_header(line, "authorization") || is_header(line, "x-api-key") ||
+	       is_header(line, "x-goog-api-key") || is_header(line, "api-key");
+}
+
+static int append(struct curl_slist **head, struct curl_slist ***tail, char *line)
+{
+	struct curl_slist *n = line ? malloc(sizeof(*n)) : NULL;
+
+	if (!n) {
+		free(line);
+		return LR_ENOMEM;
+	}
+	n->data = line;
+	n->next = NULL;
+	**tail = n;
+	*tail = &n->next;
+	(void)head;
+	return 0;
+}
+
+static char *fmt(const char *f, const char *a, const char *b)
+{
+	size_t n = strlen(f) + strlen(a) + (b ? strlen(b) : 0);
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, f, a, b ? b : "");
+	return s;
+}
+
+typedef struct {
+	const lr_plan *plan;
+	const char *key;     /* LR_CRED_REPLACE: the key value */
+	char host[300];      /* new Host: value when the host changed, else "" */
+	long long body_len;  /* new Content-Length when the body changed, else -1 */
+} header_job;
+
+/* Builds the header list the routed request needs.  Returns 1 with *out set
+ * when it differs from the app's, 0 when no change is needed, or < 0. */
+static int build_headers(const lr_easy *e, const header_job *j, struct curl_slist **out)
+{
+	struct curl_slist *head = NULL, **tail = &head, *l;
+	int changed = 0, rc = 0, drop = j->plan->cred != LR_CRED_KEEP;
+	char len[32];
+
+	for (l = e->headers; l && rc == 0; l = l->next) {
+		if (!l->data)
+			continue;
+		if (drop && is_auth_header(l->data)) {
+			changed = 1;
+		} else if (j->host[0] && is_header(l->data, "host")) {
+			rc = append(&head, &tail, fmt("Host: %s%s", j->host, NULL));
+			changed = 1;
+		} else if (j->body_len >= 0 && is_header(l->data, "content-length")) {
+			snprintf(len, sizeof(len), "%lld", j->body_len);
+			rc = append(&head, &tail, fmt("Content-Length: %s%s", len, NULL));
+			changed = 1;
+		} else {
+			rc = append(&head, &tail, strdup(l->data));
+		}
+	}
+	if (rc == 0 && j->plan->cred == LR_CRED_REPLACE) {
+		const char *h = j->plan->auth_header ? j->plan->auth_header : "authorization";
+		int bearer = j->plan->auth_bearer || !j->plan->auth_header;
+		rc = append(&head, &tail, bearer ? fmt("Authorization: Bearer %s%s", j->key, NULL)
+						 : fmt("%s: %s", h, j->key));
+		changed = 1;
+	}
+	if (rc < 0 || !changed) {
+		while (head) {
+			l = head->next;
+			free(head->data);
+			free(head);
+			head = l;
+		}
+		return rc;
+	}
+	*out = head;
+	return 1;
+}
+
+/* --- prepare ------------------------------------------------------------ */
+
+typedef struct {
+	const char *body;
+	size_t len;
+	int from_read;  /* body came from the app's read callback */
+} body_src;
+
+static int gather_body(lr_easy *e, body_src *b)
+{
+	memset(b, 0, sizeof(*b));
+	if (e->post) {
+		b->body = e->post;
+		b->len = e->post_size >= 0 ? (size_t)e->post_size : strlen(e->post);
+		return 0;
+	}
+	if ((e->read_cb || e->read_data) && e->infile_size >= 0 &&
+	    (unsigned long long)e->infile_size <= MAX_BODY) {
+		pre_read(e);
+		if (!e->new_body)
+			return LR_ENOMEM;
+		b->body = e->new_body;
+		b->len = e->new_body_len;
+		b->from_read = 1;
+	}
+	return 0;
+}
+
+static void new_host(const char *url, char *out, size_t cap)
+{
+	lr_url u;
+
+	out[0] = '\0';
+	if (url && lr_url_parse(url, strlen(url), &u) == 0)
+		snprintf(out, cap, "%.*s%s%.0d", (int)u.host_len, u.host,
+			 u.has_port ? ":" : "", u.has_port ? u.port : 0);
+}
+
+typedef struct {
+	char *url, *body;
+	size_t body_len;
+	struct curl_slist *headers;
+	int headers_changed;
+} changes;
+
+static void free_changes(changes *c)
+{
+	struct curl_slist *l;
+
+	free(c->url);
+	free(c->body);
+	while (c->headers) {
+		l = c->headers->next;
+		free(c->headers->data);
+		free(c->headers);
+		c->headers = l;
+	}
+}
+
+/* Everything the route needs, computed before anything is set. */
+static int compute(lr_easy *e, const body_src *b, lr_plan *p, changes *c)
+{
+	header_job j = {.plan = p, .body_len = -1};
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (p->model && !p->model_in_path) {
+		if (!b->body)
+			return LR_ENOTFOUND;
+		rc = lr_body_set_model(b->body, b->len, p->model, &c->body, &c->body_len);
+		if (rc < 0 && rc != LR_ENOTFOUND)
+			return rc; /* unreadable body: fail open */
+		if (c->body)
+			j.body_len = (long long)c->body_len;
+	}
+	if (p->cred == LR_CRED_REPLACE && !(j.key = secure_getenv(p->key_env))) {
+		lr_log(LR_LOG_ERROR, "route key variable $%s is not set: %s", p->key_env,
+		       p->host_changed ? "sending no key" : "keeping the app's key");
+		lr_plan_key_missing(p);
+	}
+	if (p->host_changed)
+		new_host(p->url, j.host, sizeof(j.host));
+	rc = build_headers(e, &j, &c->headers);
+	if (rc < 0)
+		return rc;
+	c->headers_changed = rc;
+	c->url = p->url;
+	p->url = NULL;
+	return 0;
+}
+
+static void clear_creds(const lr_curl_lib *lib, lr_easy *e)
+{
+	if (e->bearer)
+		lib->easy_setopt(e->h, CURLOPT_XOAUTH2_BEARER, (char *)NULL);
+	if (e->userpwd)
+		lib->easy_setopt(e->h, CURLOPT_USERPWD, (char *)NULL);
+	if (e->username)
+		lib->easy_setopt(e->h, CURLOPT_USERNAME, (char *)NULL);
+	if (e->password)
+		lib->easy_setopt(e->h, CURLOPT_PASSWORD, (char *)NULL);
+	e->changed_creds = 1;
+}
+
+static void apply(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr_plan *p, changes *c)
+{
+	e->applied = 1;
+	if (c->url) {
+		lib->easy_setopt(e->h, CURLOPT_URL, c->url);
+		e->new_url = c->url;
+		e->changed_url = 1;
+	}
+	if (c->body && b->from_read) {
+		free(e->new_body);
+		e->new_body = c->body;
+		e->new_body_len = c->body_len;
+		e->read_tail = 0;
+		lib->easy_setopt(e->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
+	} else if (c->body) {
+		lib->easy_setopt(e->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
+		lib->easy_setopt(e->h, CURLOPT_POSTFIELDS, c->body);
+		e->new_body = c->body; /* libcurl does not copy POSTFIELDS */
+		e->new_body_len = c->body_len;
+		e->changed_body = 1;
+	}
+	if (c->headers_changed) {
+		lib->easy_setopt(e->h, CURLOPT_HTTPHEADER, c->headers);
+		e->new_headers = c->headers;
+		e->changed_headers = 1;
+	}
+	if (p->cred != LR_CRED_KEEP)
+		clear_creds(lib, e);
+	c->url = c->body = NULL;
+	c->headers = NULL;
+}
+
+static void log_route(const lr_table *t, const lr_decision *d, const lr_request *r,
+		      const lr_plan *p, const char *url)
+{
+	if (lr_log_level() < LR_LOG_INFO)
+		return;
+	lr_log(LR_LOG_INFO, "route %s: %s %s model %s -> %s%s%s", lr_table_str(t, d->route->name),
+	       r->det.provider, r->det.operation, r->model[0] ? r->model : "(none)",
+	       p->model ? p->model : r->model, url ? " url " : "", url ? url : "");
+}
+
+static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *b)
+{
+	const lr_table *t;
+	lr_request r;
+	lr_decision d;
+	lr_plan p;
+	changes c;
+	int rc, out = LR_PREP_PASS;
+
+	if (lr_request_init(&r, e->url, strlen(e->url), b->body, b->len, lr_process_name()) < 0)
+		return LR_PREP_PASS;
+	t = lr_view_acquire();
+	lr_decide(t, &r.f, &d);
+	if (d.action == LR_ACTION_DENY) {
+		char msg[CURL_ERROR_SIZE];
+		snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s",
+			 lr_table_str(t, d.route->name), lr_table_str(t, d.route->deny));
+		e->deny_msg = strdup(msg);
+		lr_log(LR_LOG_INFO, "%s (model %s)", msg, r.model[0] ? r.model : "(none)");
+		out = e->deny_msg ? LR_PREP_DENY : LR_PREP_PASS;
+	} else if (d.action == LR_ACTION_ROUTE &&
+		   lr_plan_make(t, &d, &r.det, e->url, strlen(e->url), &p) == 0) {
+		rc = compute(e, b, &p, &c);
+		if (rc == 0) {
+			log_route(t, &d, &r, &p, c.url);
+			apply(lib, e, b, &p, &c);
+			out = LR_PREP_ROUTED;
+		} else {
+			lr_log(LR_LOG_DEBUG, "route %s not applied (%s): request sent unchanged",
+			       lr_table_str(t, d.route->name), lr_strerror(rc));
+		}
+		free_changes(&c);
+		lr_plan_free(&p);
+	}
+	lr_view_release(t);
+	return out;
+}
+
+int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e)
+{
+	lr_detect det;
+	body_src b;
+	int out;
+
+	lr_easy_clear_applied(e);
+	if (!e->url || lr_detect_url(e->url, strlen(e->url), &det) < 0)
+		return LR_PREP_PASS;
+	if (gather_body(e, &b) < 0)
+		return LR_PREP_PASS; /* nothing was read: the app's callback is intact */
+	out = decide_and_apply(lib, e, &b);
+	if (b.from_read && out != LR_PREP_DENY)
+		install_feed(lib, e); /* we consumed the app's data: serve it */
+	return out == LR_PREP_PASS && e->applied ? LR_PREP_ROUTED : out;
+}
+
+void lr_curl_restore(const lr_curl_lib *lib, lr_easy *e)
+{
+	if (!e->applied)
+		return;
+	if (e->changed_url)
+		lib->easy_setopt(e->h, CURLOPT_URL, e->url);
+	if (e->changed_body) {
+		lib->easy_setopt(e->h, CURLOPT_POSTFIELDSIZE_LARGE, e->post_size);
+		lib->easy_setopt(e->h, CURLOPT_POSTFIELDS, e->post);
+	}
+	if (e->changed_read) {
+		lib->easy_setopt(e->h, CURLOPT_READFUNCTION, e->read_cb);
+		lib->easy_setopt(e->h, CURLOPT_READDATA, e->read_data);
+		lib->easy_setopt(e->h, CURLOPT_SEEKFUNCTION, e->seek_cb);
+		lib->easy_setopt(e->h, CURLOPT_SEEKDATA, e->seek_data);
+		lib->easy_setopt(e->h, CURLOPT_INFILESIZE_LARGE, e->infile_size);
+	}
+	if (e->changed_headers)
+		lib->easy_setopt(e->h, CURLOPT_HTTPHEADER, e->headers);
+	if (e->changed_creds) {
+		lib->easy_setopt(e->h, CURLOPT_XOAUTH2_BEARER, e->bearer);
+		if (e->userpwd)
+			lib->easy_setopt(e->h, CURLOPT_USERPWD, e->userpwd);
+		if (e->username)
+			lib->easy_setopt(e->h, CURLOPT_USERNAME, e->username);
+		if (e->password)
+			lib->easy_setopt(e->h, CURLOPT_PASSWORD, e->password);
+	}
+	lr_easy_clear_applied(e);
+}
+
+void lr_curl_deny_errbuf(const lr_easy *e)
+{
+	if (e->errbuf && e->deny_msg)
+		snprintf(e->errbuf, CURL_ERROR_SIZE, "%s", e->deny_msg);
+}

@@ -1,0 +1,34 @@
+/*
+ * lr_curl_apply.h - route one libcurl transfer, and undo it afterwards.
+ *
+ * lr_curl_prepare() runs when the app starts a transfer (curl_easy_perform
+ * or curl_multi_add_handle).  From the app's recorded options it builds the
+ * request, asks the router, and, for a route, computes every change first
+ * (URL, body, headers, credentials) and sets them with the real
+ * curl_easy_setopt only when all of them could be made: a route is never
+ * half-applied.  lr_curl_restore() puts the app's own values back when the
+ * transfer is over, so the next transfer is decided from the app's request
+ * again and a handle that the app reuses or duplicates holds what it set.
+ */
+#ifndef LR_CURL_APPLY_H
+#define LR_CURL_APPLY_H
+#include "lr_curl_sym.h"
+#include "lr_easy.h"
+
+enum lr_prep {
+	LR_PREP_PASS,   /* send as the app made it */
+	LR_PREP_ROUTED, /* options changed: call lr_curl_restore() afterwards */
+	LR_PREP_DENY,   /* do not send; e->deny_msg says why */
+};
+
+/* Decides and applies for the locked record e.  Never fails: anything
+ * unexpected yields LR_PREP_PASS with the handle as the app left it. */
+int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e);
+
+/* Restores the app's values, if prepare changed any. */
+void lr_curl_restore(const lr_curl_lib *lib, lr_easy *e);
+
+/* Writes the deny message into the app's error buffer, if it set one. */
+void lr_curl_deny_errbuf(const lr_easy *e);
+
+#endif

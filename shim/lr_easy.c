@@ -1,0 +1,149 @@
+/* lr_easy.c - per-handle records (see lr_easy.h). */
+#include "lr_easy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
+static lr_easy *table;
+static unsigned count;
+
+static void free_slist(struct curl_slist *l)
+{
+	while (l) {
+		struct curl_slist *n = l->next;
+		free(l->data);
+		free(l);
+		l = n;
+	}
+}
+
+lr_easy *lr_easy_get(CURL *h, int create)
+{
+	lr_easy *e;
+
+	pthread_mutex_lock(&table_mu);
+	HASH_FIND_PTR(table, &h, e);
+	if (!e && create && count < LR_EASY_MAX && (e = calloc(1, sizeof(*e)))) {
+		e->h = h;
+		e->post_size = -1;
+		e->infile_size = -1;
+		e->lib = -1;
+		pthread_mutex_init(&e->mu, NULL);
+		HASH_ADD_PTR(table, h, e);
+		count++;
+	}
+	pthread_mutex_unlock(&table_mu);
+	if (e)
+		pthread_mutex_lock(&e->mu);
+	return e;
+}
+
+void lr_easy_put(lr_easy *e)
+{
+	if (e)
+		pthread_mutex_unlock(&e->mu);
+}
+
+void lr_easy_clear_applied(lr_easy *e)
+{
+	free(e->new_url);
+	free(e->new_body);
+	free(e->deny_msg);
+	free_slist(e->new_headers);
+	e->new_url = e->new_body = e->deny_msg = NULL;
+	e->new_headers = NULL;
+	e->new_body_len = e->read_pos = e->replay_len = 0;
+	e->read_tail = 0;
+	e->applied = e->changed_url = e->changed_body = 0;
+	e->changed_headers = e->changed_creds = e->changed_read = 0;
+}
+
+void lr_easy_clear_app(lr_easy *e)
+{
+	free(e->url);
+	free(e->post_copy);
+	free(e->bearer);
+	free(e->userpwd);
+	free(e->username);
+	free(e->password);
+	e->url = e->post_copy = e->bearer = e->userpwd = e->username = e->password = NULL;
+	e->post = NULL;
+	e->post_size = e->infile_size = -1;
+	e->headers = NULL;
+	e->errbuf = NULL;
+	e->read_cb = NULL;
+	e->read_data = NULL;
+	e->seek_cb = NULL;
+	e->seek_data = NULL;
+}
+
+static void free_record(lr_easy *e)
+{
+	lr_easy_clear_applied(e);
+	lr_easy_clear_app(e);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+void lr_easy_drop(CURL *h)
+{
+	lr_easy *e;
+
+	pthread_mutex_lock(&table_mu);
+	HASH_FIND_PTR(table, &h, e);
+	if (e) {
+		HASH_DEL(table, e);
+		count--;
+	}
+	pthread_mutex_unlock(&table_mu);
+	if (e) {
+		/* Wait for a thread still inside this record to leave. */
+		pthread_mutex_lock(&e->mu);
+		pthread_mutex_unlock(&e->mu);
+		free_record(e);
+	}
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void lr_easy_dup(CURL *src, CURL *dst)
+{
+	lr_easy *s = lr_easy_get(src, 0), *d;
+
+	if (!s)
+		return;
+	d = lr_easy_get(dst, 1);
+	if (d) {
+		d->lib = s->lib;
+		d->url = dup_or_null(s->url);
+		d->post = s->post;
+		d->post_size = s->post_size;
+		if (s->post_copy) {
+			size_t n = s->post_size >= 0 ? (size_t)s->post_size : strlen(s->post_copy);
+			d->post_copy = malloc(n + 1);
+			if (d->post_copy) {
+				memcpy(d->post_copy, s->post_copy, n + 1);
+				d->post = d->post_copy;
+			} else {
+				d->post = NULL;
+			}
+		}
+		d->headers = s->headers;
+		d->errbuf = s->errbuf;
+		d->read_cb = s->read_cb;
+		d->read_data = s->read_data;
+		d->seek_cb = s->seek_cb;
+		d->seek_data = s->seek_data;
+		d->infile_size = s->infile_size;
+		d->bearer = dup_or_null(s->bearer);
+		d->userpwd = dup_or_null(s->userpwd);
+		d->username = dup_or_null(s->username);
+		d->password = dup_or_null(s->password);
+		lr_easy_put(d);
+	}
+	lr_easy_put(s);
+}

@@ -1,0 +1,148 @@
+/*
+ * lr_view.c - live table access inside a host process (see lr_view.h).
+ *
+ * Locking: `swap_mu` serializes attach and refresh (rare); `rw` protects
+ * the current table pointer: requests hold it shared while they decide, a
+ * refresh holds it exclusively only to swap the pointer.  Mappings of
+ * retired segments are never unmapped, because another thread may be
+ * loading their generation at that moment; there is one per `unload`.
+ */
+#include "lr_view.h"
+#include "lr_error.h"
+#include "lr_log.h"
+#include "lr_shm.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t swap_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+static lr_shm seg = {.fd = -1};
+static _Atomic(lr_shm_hdr *) live_hdr;
+static lr_table *current;
+static _Atomic unsigned long long current_gen;
+static _Atomic long next_attach; /* monotonic seconds */
+
+static long now_coarse(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long)ts.tv_sec;
+}
+
+static void attach_locked(void)
+{
+	const char *why = "";
+	int rc;
+
+	if (atomic_load(&live_hdr))
+		return;
+	rc = lr_shm_attach(lr_shm_name(), &seg, &why);
+	if (rc == 0) {
+		atomic_store(&live_hdr, seg.hdr);
+		lr_log(LR_LOG_DEBUG, "attached to table %s", lr_shm_name());
+		return;
+	}
+	if (rc == LR_ENOTFOUND)
+		lr_log_once(LR_LOG_DEBUG, 1, "no table %s yet: passing requests through", lr_shm_name());
+	else
+		lr_log_once(LR_LOG_ERROR, 2 + (unsigned)-rc, "ignoring table %s: %s (%s)",
+			    lr_shm_name(), lr_strerror(rc), why);
+}
+
+static void install(lr_table *t, unsigned long long gen)
+{
+	lr_table *old;
+
+	pthread_rwlock_wrlock(&rw);
+	old = current;
+	current = t;
+	atomic_store(&current_gen, gen);
+	pthread_rwlock_unlock(&rw);
+	free(old);
+}
+
+static void refresh_locked(unsigned long long want)
+{
+	void *blob;
+	size_t len;
+	uint64_t gen;
+	int rc;
+
+	if (atomic_load(&current_gen) == want)
+		return; /* another thread did it */
+	if (atomic_load(&seg.hdr->retired)) {
+		atomic_store(&live_hdr, NULL); /* mapping stays: see top */
+		close(seg.fd);
+		seg.fd = -1;
+		install(NULL, 0);
+		lr_log(LR_LOG_INFO, "table %s was unloaded: passing requests through", lr_shm_name());
+		return;
+	}
+	if (lr_shm_check_trust(seg.fd, NULL) < 0) { /* a chmod after attach counts */
+		lr_log_once(LR_LOG_ERROR, 40, "ignoring table %s: its owner or mode changed", lr_shm_name());
+		install(NULL, want);
+		return;
+	}
+	rc = lr_shm_snapshot(&seg, &blob, &len, &gen);
+	if (rc == 0 && blob && (rc = lr_table_validate(blob, len)) < 0)
+		free(blob);
+	if (rc < 0) {
+		lr_log_once(LR_LOG_ERROR, 50 + (unsigned)-rc, "table %s generation %llu: %s; keeping the previous one",
+			    lr_shm_name(), want, lr_strerror(rc));
+		atomic_store(&current_gen, want); /* do not retry every request */
+		return;
+	}
+	install(blob, gen);
+	lr_log(LR_LOG_DEBUG, "table %s generation %llu: %u routes", lr_shm_name(),
+	       (unsigned long long)gen, blob ? ((lr_table *)blob)->nroutes : 0);
+}
+
+const lr_table *lr_view_acquire(void)
+{
+	lr_shm_hdr *h = atomic_load_explicit(&live_hdr, memory_order_acquire);
+	unsigned long long gen;
+
+	if (!h) {
+		long now = now_coarse();
+		if (now < atomic_load(&next_attach))
+			return NULL;
+		atomic_store(&next_attach, now + 1);
+		pthread_mutex_lock(&swap_mu);
+		attach_locked();
+		pthread_mutex_unlock(&swap_mu);
+		if (!(h = atomic_load(&live_hdr)))
+			return NULL;
+	}
+	gen = atomic_load_explicit(&h->generation, memory_order_acquire);
+	if (gen != atomic_load_explicit(&current_gen, memory_order_relaxed)) {
+		pthread_mutex_lock(&swap_mu);
+		if (atomic_load(&live_hdr) == h)
+			refresh_locked(gen);
+		pthread_mutex_unlock(&swap_mu);
+	}
+	pthread_rwlock_rdlock(&rw);
+	if (!current) {
+		pthread_rwlock_unlock(&rw);
+		return NULL;
+	}
+	return current;
+}
+
+void lr_view_release(const lr_table *t)
+{
+	if (t)
+		pthread_rwlock_unlock(&rw);
+}
+
+unsigned long long lr_view_generation(void)
+{
+	return atomic_load(&current_gen);
+}
