@@ -1,0 +1,190 @@
+#!/bin/sh
+# t_mock_upstream.sh - check tools/mock_upstream.py with plain curl.
+#
+# Starts the mock on an ephemeral port and checks the answers other tests rely
+# on: models and usage numbers, streaming shapes, chunked uploads, faults and
+# the request log.  Exits 0 on success, 1 with a message on the first failure.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+PY=/usr/bin/python3
+dir=$(mktemp -d)
+pid=""
+
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+	echo "t_mock_upstream: FAIL: $*" >&2
+	[ -s "$dir/stderr" ] && sed 's/^/  mock: /' "$dir/stderr" >&2
+	exit 1
+}
+
+# check FILE EXPR WHAT: the Python expression EXPR, with d = the JSON in FILE,
+# must be true.
+check() {
+	"$PY" - "$1" "$2" <<'EOF' || fail "$3 (file $1: $(head -c 400 "$1"))"
+import json, sys
+with open(sys.argv[1]) as f:
+    d = json.load(f)
+sys.exit(0 if eval("(" + sys.argv[2] + ")", {"d": d}) else 1)
+EOF
+}
+
+# req ARGS...: curl with a time limit; the response body goes to $dir/out.
+req() {
+	curl -sS --max-time 5 -o "$dir/out" "$@"
+}
+
+# header NAME: the value of header NAME in $dir/hdr (curl -D).
+header() {
+	tr -d '\r' <"$dir/hdr" |
+		awk -v n="$1" 'tolower(substr($0, 1, length(n) + 2)) == n ": " { v = substr($0, length(n) + 3) }
+			END { print v }'
+}
+
+"$PY" "$root/tools/mock_upstream.py" --port-file "$dir/port" --log "$dir/log" \
+	--fault 'model=drop-*:drop' 2>"$dir/stderr" &
+pid=$!
+i=0
+while [ ! -s "$dir/port" ]; do
+	i=$((i + 1))
+	[ "$i" -le 50 ] || fail "mock did not write its port file within 5 s"
+	kill -0 "$pid" 2>/dev/null || fail "mock exited at start"
+	sleep 0.1
+done
+base="http://127.0.0.1:$(cat "$dir/port")"
+logged=0 # LLM/echo requests sent, i.e. lines the log must hold
+
+req "$base/_mock/health" || fail "health check"
+[ "$(cat "$dir/out")" = ok ] || fail "health did not answer ok"
+
+# OpenAI chat: model echoed back, usage = body bytes // 4 and 4 reply words.
+body='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello there"}]}'
+in_tok=$(($(printf %s "$body" | wc -c) / 4))
+req -D "$dir/hdr" -H 'Authorization: Bearer sk-test-123' \
+	-H 'Content-Type: application/json' -d "$body" "$base/v1/chat/completions" ||
+	fail "chat request"
+logged=$((logged + 1))
+check "$dir/out" "d['model'] == 'gpt-4o-mini' and d['usage'] == {'prompt_tokens': $in_tok,
+	'completion_tokens': 4, 'total_tokens': $in_tok + 4}
+	and d['choices'][0]['message']['content'] == 'mock reply from gpt-4o-mini'" \
+	"chat answer model/usage"
+[ "$(header x-mock-input-tokens)" = "$in_tok" ] || fail "x-mock-input-tokens"
+[ "$(header x-mock-output-tokens)" = 4 ] || fail "x-mock-output-tokens"
+[ "$(header x-mock-model)" = gpt-4o-mini ] || fail "x-mock-model"
+[ "$(header x-mock-request)" = 1 ] || fail "x-mock-request"
+
+# OpenAI streaming with include_usage: a usage chunk, then [DONE].
+req -N -d '{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true}}' \
+	"$base/v1/chat/completions" || fail "chat stream request"
+logged=$((logged + 1))
+grep -q '"completion_tokens": 4' "$dir/out" || fail "chat stream has no usage chunk"
+[ "$(tail -n 2 "$dir/out" | head -n 1)" = "data: [DONE]" ] || fail "chat stream does not end with [DONE]"
+
+# Anthropic streaming.
+req -N -D "$dir/hdr" -H 'x-api-key: sk-ant-test' \
+	-d '{"model":"claude-3-5-haiku","stream":true,"max_tokens":10}' \
+	"$base/v1/messages" || fail "anthropic stream request"
+logged=$((logged + 1))
+header content-type | grep -q '^text/event-stream' || fail "anthropic stream content type"
+header transfer-encoding | grep -qi chunked || fail "anthropic stream is not chunked"
+for ev in message_start content_block_delta message_delta message_stop; do
+	grep -q "^event: $ev\$" "$dir/out" || fail "anthropic stream lacks $ev"
+done
+grep -q '"usage": {"output_tokens": 4}' "$dir/out" || fail "anthropic message_delta usage"
+
+# Gemini: model from the path, usageMetadata.
+body='{"contents":[{"parts":[{"text":"hi"}]}]}'
+in_tok=$(($(printf %s "$body" | wc -c) / 4))
+req -d "$body" "$base/v1beta/models/gemini-1.5-flash:generateContent?key=k" ||
+	fail "gemini request"
+logged=$((logged + 1))
+check "$dir/out" "d['modelVersion'] == 'gemini-1.5-flash' and d['usageMetadata'] ==
+	{'promptTokenCount': $in_tok, 'candidatesTokenCount': 4, 'totalTokenCount': $in_tok + 4}" \
+	"gemini usageMetadata"
+req -N -d "$body" "$base/v1beta/models/gemini-1.5-flash:streamGenerateContent?alt=sse" ||
+	fail "gemini sse request"
+logged=$((logged + 1))
+[ "$(grep -c '^data: ' "$dir/out")" -ge 2 ] || fail "gemini sse has fewer than 2 events"
+grep '^data: ' "$dir/out" | tail -n 1 | grep -q usageMetadata || fail "gemini sse last event lacks usageMetadata"
+
+# Ollama /api/chat, not streamed.
+req -d '{"model":"llama3.2","stream":false,"messages":[{"role":"user","content":"hi"}]}' \
+	"$base/api/chat" || fail "ollama request"
+logged=$((logged + 1))
+check "$dir/out" "d['model'] == 'llama3.2' and d['done'] is True and d['eval_count'] == 4
+	and d['prompt_eval_count'] >= 1 and d['message']['content'] == 'mock reply from llama3.2'" \
+	"ollama answer"
+
+# Chunked upload from stdin, echoed back byte for byte.
+printf 'chunked upload body\n' | req -T - "$base/echo" || fail "chunked upload"
+logged=$((logged + 1))
+[ "$(cat "$dir/out")" = "chunked upload body" ] || fail "echo did not return the chunked body"
+
+# Unknown path and a malformed body: JSON errors, server keeps running.
+code=$(req -w '%{http_code}' "$base/no/such/endpoint") || fail "unknown path request"
+logged=$((logged + 1))
+[ "$code" = 404 ] || fail "unknown path gave $code, not 404"
+code=$(req -w '%{http_code}' -d '{not json' "$base/v1/chat/completions") || fail "bad body request"
+logged=$((logged + 1))
+[ "$code" = 400 ] || fail "malformed body gave $code, not 400"
+check "$dir/out" "'message' in d['error']" "400 error body"
+
+# A 429 fault for one request, then success.
+req -d '{"match":"model=gpt-4o","fault":"429","count":1}' "$base/_mock/fault" ||
+	fail "adding a fault"
+code=$(req -D "$dir/hdr" -w '%{http_code}' -d '{"model":"gpt-4o"}' "$base/v1/chat/completions") ||
+	fail "faulted request"
+logged=$((logged + 1))
+[ "$code" = 429 ] || fail "fault gave $code, not 429"
+[ "$(header retry-after)" = 1 ] || fail "429 without Retry-After: 1"
+code=$(req -w '%{http_code}' -d '{"model":"gpt-4o"}' "$base/v1/chat/completions") ||
+	fail "request after the fault"
+logged=$((logged + 1))
+[ "$code" = 200 ] || fail "request after a count=1 fault gave $code, not 200"
+
+# drop (from the command line): no response at all.
+rc=0
+curl -sS --max-time 5 -o /dev/null -d '{"model":"drop-me"}' "$base/v1/chat/completions" \
+	2>/dev/null || rc=$?
+logged=$((logged + 1))
+[ "$rc" = 52 ] || [ "$rc" = 56 ] || fail "drop made curl exit $rc, not 52 or 56"
+
+# The log: one line per request, with all headers and the body.
+[ "$(wc -l <"$dir/log")" -eq "$logged" ] || fail "log has $(wc -l <"$dir/log") lines, want $logged"
+"$PY" - "$dir/log" <<'EOF' || fail "log content"
+import base64, hashlib, json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+def need(ok, what):
+    if not ok:
+        sys.exit(f"log: {what}")
+need([e["n"] for e in lines] == list(range(1, len(lines) + 1)), "n is not 1..N")
+for e in lines:
+    need("host" in e["headers"] and "user-agent" in e["headers"], f"headers of {e['n']}")
+    body = base64.b64decode(e["body_b64"])
+    need(hashlib.sha256(body).hexdigest() == e["body_sha256"], f"sha256 of {e['n']}")
+first = lines[0]
+need(first["headers"].get("authorization") == "Bearer sk-test-123", "authorization header")
+need(first["model"] == "gpt-4o-mini" and first["path"] == "/v1/chat/completions", "first entry")
+need(lines[2]["headers"].get("x-api-key") == "sk-ant-test", "x-api-key header")
+need(lines[3]["model"] == "gemini-1.5-flash" and lines[3]["query"] == "key=k", "gemini entry")
+echo = [e for e in lines if e["path"] == "/echo"][0]
+need(echo["headers"].get("transfer-encoding") == "chunked", "echo was not chunked")
+need(echo["body"] == "chunked upload body\n", "echo body")
+need([e["fault"] for e in lines if e["fault"]] == ["429", "drop"], "fault fields")
+EOF
+
+# The in-memory log matches; reset clears it.
+req "$base/_mock/requests" || fail "GET /_mock/requests"
+check "$dir/out" "len(d) == $logged" "/_mock/requests length"
+req -X POST "$base/_mock/reset" || fail "reset"
+req "$base/_mock/requests" || fail "GET /_mock/requests after reset"
+check "$dir/out" "d == []" "/_mock/requests after reset"
+kill -0 "$pid" 2>/dev/null || fail "mock died"
+
+echo "t_mock_upstream: ok ($logged requests)"
