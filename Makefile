@@ -58,7 +58,7 @@ $(LAUNCHER): $(BUILD)/obj/tools/llmroute.o
 
 $(BUILD)/tests/%: tests/unit/%.c $(ROUTER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $^ -lcjson -lm -lpthread
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $(filter %.c %.o,$^) -lcjson -lm -lpthread
 
 $(BUILD)/tests/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
@@ -66,7 +66,7 @@ $(BUILD)/tests/%: tests/progs/%.c
 
 $(BENCH): tests/bench/bench.c $(ROUTER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -O2 -o $@ $^ -lcjson -lm -lpthread
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(filter %.c %.o,$^) -lcjson -lm -lpthread
 
 test: test-deps all $(UNIT_BIN) $(PROG_BIN)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run.sh

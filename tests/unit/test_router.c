@@ -1,0 +1,163 @@
+/*
+ * test_router.c - routing cases as data: rules + request -> decision.
+ *
+ * Reads tests/data/router_cases.json (run from the repository root), an
+ * array of cases, each:
+ *   {"name": ..., "rules": {RULES} , "url": ..., "body": {JSON} | "body_raw": "...",
+ *    "process": ..., "expect": {"detected": bool, "provider", "operation",
+ *    "model", "action": "none|pass|route|deny", "route", "url", "new_model",
+ *    "cred": "keep|replace|drop", "body": "exact rewritten body"}}
+ * Only the expectations a case names are checked.  This runs the same
+ * functions, in the same order, as the shim and `llmroutectl explain`.
+ */
+#include "lr_test.h"
+#include "lr_body.h"
+#include "lr_error.h"
+#include "lr_plan.h"
+#include "lr_request.h"
+#include "lr_rules.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	long n;
+	char *s;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = malloc((size_t)n + 1);
+	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+		free(s);
+		s = NULL;
+	}
+	if (s)
+		s[n] = '\0';
+	fclose(f);
+	return s;
+}
+
+static const char *want(const cJSON *exp, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(exp, key));
+}
+
+#define EXPECT_STR(name, key, got) do { \
+	const char *w_ = want(exp, key); \
+	if (w_) { \
+		lr_test_checks++; \
+		if (!(got) || strcmp(w_, (got)) != 0) { \
+			lr_test_failed++; \
+			fprintf(stderr, "case %s: %s is \"%s\", expected \"%s\"\n", name, key, \
+				(got) ? (got) : "(null)", w_); \
+		} \
+	} \
+} while (0)
+
+static const char *action_name(int a)
+{
+	static const char *n[] = {"none", "pass", "route", "deny"};
+	return n[a];
+}
+
+static const char *cred_name(int c)
+{
+	static const char *n[] = {"keep", "replace", "drop"};
+	return n[c];
+}
+
+static void check_plan(const char *name, const cJSON *exp, const lr_table *t,
+		       const lr_decision *d, const lr_request *r, const char *url,
+		       const char *body, size_t blen)
+{
+	lr_plan p;
+	char *nb = NULL;
+	size_t nlen = 0;
+
+	CHECK(lr_plan_make(t, d, &r->det, url, strlen(url), &p) == 0);
+	EXPECT_STR(name, "url", p.url ? p.url : url);
+	EXPECT_STR(name, "new_model", p.model);
+	EXPECT_STR(name, "cred", cred_name(p.cred));
+	if (want(exp, "body")) {
+		int rc = lr_body_set_model(body, blen, p.model, &nb, &nlen);
+		CHECK(rc >= 0);
+		EXPECT_STR(name, "body", nb);
+	}
+	free(nb);
+	lr_plan_free(&p);
+}
+
+static void run_case(const cJSON *c)
+{
+	const char *name = want(c, "name");
+	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(c, "expect");
+	const cJSON *det = cJSON_GetObjectItemCaseSensitive(exp, "detected");
+	char *rules = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "rules"));
+	const cJSON *bj = cJSON_GetObjectItemCaseSensitive(c, "body");
+	char *body = bj ? cJSON_PrintUnformatted(bj) : NULL;
+	const char *url = want(c, "url"), *raw = want(c, "body_raw");
+	lr_rules_error e;
+	lr_table *t = NULL;
+	size_t tlen;
+	lr_request r;
+	lr_decision d;
+	int rc;
+
+	if (raw)
+		body = strdup(raw);
+	rc = lr_rules_compile(rules, strlen(rules), (void **)&t, &tlen, &e);
+	if (rc < 0) {
+		fprintf(stderr, "case %s: rules do not compile: %s %s\n", name, e.path, e.msg);
+		CHECK(0);
+		goto out;
+	}
+	rc = lr_request_init(&r, url, strlen(url), body, body ? strlen(body) : 0, want(c, "process"));
+	if (cJSON_IsFalse(det)) {
+		CHECK_INT(rc, LR_ENOTFOUND);
+		goto out;
+	}
+	CHECK_INT(rc, 0);
+	if (rc < 0) {
+		fprintf(stderr, "case %s: not detected as an LLM request\n", name);
+		goto out;
+	}
+	EXPECT_STR(name, "provider", r.det.provider);
+	EXPECT_STR(name, "operation", r.det.operation);
+	EXPECT_STR(name, "model", r.model);
+	lr_decide(t, &r.f, &d);
+	EXPECT_STR(name, "action", action_name(d.action));
+	EXPECT_STR(name, "route", d.route ? lr_table_str(t, d.route->name) : "(none)");
+	check_plan(name, exp, t, &d, &r, url, body, body ? strlen(body) : 0);
+out:
+	free(t);
+	free(rules);
+	free(body);
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = argc > 1 ? argv[1] : "tests/data/router_cases.json";
+	char *text = slurp(path);
+	cJSON *cases = text ? cJSON_Parse(text) : NULL, *c;
+	int n = 0;
+
+	if (!cJSON_IsArray(cases)) {
+		fprintf(stderr, "%s: missing or not a JSON array\n", path);
+		return 1;
+	}
+	cJSON_ArrayForEach(c, cases) {
+		run_case(c);
+		n++;
+	}
+	fprintf(stderr, "%d cases\n", n);
+	cJSON_Delete(cases);
+	free(text);
+	return lr_test_done("test_router");
+}
