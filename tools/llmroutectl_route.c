@@ -169,6 +169,25 @@ static cJSON *route_from_args(int argc, char **argv, placement *pl)
 	return r;
 }
 
+/* cJSON 1.7.15 (Debian 12) loses items inserted in the middle of an array
+ * with cJSON_InsertItemInArray, so rebuild the list in order instead. */
+static void insert_at(cJSON *arr, int at, cJSON *item)
+{
+	cJSON *tmp = cJSON_CreateArray(), *c;
+	int i = 0;
+
+	while ((c = arr->child) != NULL) {
+		if (i++ == at)
+			cJSON_AddItemToArray(tmp, item);
+		cJSON_AddItemToArray(tmp, cJSON_DetachItemViaPointer(arr, c));
+	}
+	if (i <= at)
+		cJSON_AddItemToArray(tmp, item);
+	while ((c = tmp->child) != NULL)
+		cJSON_AddItemToArray(arr, cJSON_DetachItemViaPointer(tmp, c));
+	cJSON_Delete(tmp);
+}
+
 static int route_add(lr_shm *w, cJSON *root, int argc, char **argv)
 {
 	cJSON *routes = cJSON_GetObjectItemCaseSensitive(root, "routes");
@@ -182,9 +201,9 @@ static int route_add(lr_shm *w, cJSON *root, int argc, char **argv)
 		at = route_index(routes, pl.before);
 		if (at < 0)
 			ctl_die(EX_NOTFOUND, "--before: no route named \"%s\"", pl.before);
-		cJSON_InsertItemInArray(routes, at, r);
-	} else if (pl.first && cJSON_GetArraySize(routes) > 0) {
-		cJSON_InsertItemInArray(routes, 0, r);
+		insert_at(routes, at, r);
+	} else if (pl.first) {
+		insert_at(routes, 0, r);
 	} else {
 		cJSON_AddItemToArray(routes, r);
 	}
