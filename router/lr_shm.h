@@ -69,6 +69,10 @@ int lr_shm_open_writer(const char *name, lr_shm *s, int reinit, const char **why
 
 void lr_shm_close(lr_shm *s);
 
+/* The trust rule on an open segment: 0, LR_EUNTRUSTED (*why says why; why
+ * may be NULL) or LR_EIO. */
+int lr_shm_check_trust(int fd, const char **why);
+
 static inline uint64_t lr_shm_generation(const lr_shm *s)
 {
 	return atomic_load_explicit(&s->hdr->generation, memory_order_acquire);
