@@ -1,7 +1,7 @@
 # t_curl.sh - the unmodified curl command line under the shim: every way
 # curl sends a body, serial and parallel transfers, credentials, deny,
 # pass-through of non-LLM traffic, trust, and programs without libcurl.
-# needs: unsanitized-ok
+
 . "$(dirname "$0")/lib.sh"
 lr_setup curl
 start_mock

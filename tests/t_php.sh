@@ -1,0 +1,21 @@
+# t_php.sh - PHP with Debian's php-curl (loaded RTLD_DEEPBIND) under the
+# shim: curl_exec and curl_multi_exec are routed and denied like any other.
+# needs: unsanitized (the sanitizer runtime refuses RTLD_DEEPBIND)
+. "$(dirname "$0")/lib.sh"
+lr_setup php
+start_mock
+OAI=https://api.openai.com/v1/chat/completions
+
+load_rules '{"routes": [
+ {"name": "mini", "match": {"model": "gpt-4*"}, "set": {"model": "gpt-4o-mini", "endpoint": "'"$MOCK"'/v1"}},
+ {"name": "no-o1-pro", "match": {"model": "o1-pro"}, "deny": "o1-pro is not allowed here"}]}'
+
+shim php "$ROOT/tests/clients/php_client.php" "$OAI" gpt-4o o1-pro gpt-4-turbo >"$T/out" 2>"$T/err"
+check "curl_exec: routed" grep -qx "exec gpt-4o-mini" "$T/out"
+check "curl_multi_exec: routed" sh -c "grep -qx 'multi gpt-4o gpt-4o-mini' '$T/out' && grep -qx 'multi gpt-4-turbo gpt-4o-mini' '$T/out'"
+check "curl_multi_exec: denied with the route's message" grep -q "multi o1-pro error 9 llmroute: denied by route no-o1-pro" "$T/out"
+check "three requests reached the mock, none with the app's key" "$PY" -c "
+import json; r=[json.loads(l) for l in open('$T/mock.log')]
+assert len(r) == 3 and all(x['model'] == 'gpt-4o-mini' and 'authorization' not in x['headers'] for x in r)"
+shim php "$ROOT/tests/clients/php_client.php" "$OAI" o1-pro >"$T/out" 2>"$T/err"
+check "curl_exec: denied" grep -qx "exec error 9 llmroute: denied by route no-o1-pro: o1-pro is not allowed here" "$T/out"

@@ -1,0 +1,34 @@
+# t_pycurl.sh - Python with Debian's python3-pycurl (libcurl-gnutls loaded
+# RTLD_LOCAL) under the shim: easy, read-callback upload, multi with a
+# deny, and a live table change followed by a running process.
+. "$(dirname "$0")/lib.sh"
+lr_setup pycurl
+start_mock
+OAI=https://api.openai.com/v1/chat/completions
+client() { shim "$PY" "$ROOT/tests/clients/pycurl_client.py" "$@"; }
+
+load_rules '{"routes": [
+ {"name": "mini", "match": {"model": "gpt-4*"}, "set": {"model": "gpt-4o-mini", "endpoint": "'"$MOCK"'/v1"}},
+ {"name": "no-o1-pro", "match": {"model": "o1-pro"}, "deny": "o1-pro is not allowed here"}]}'
+
+client easy "$OAI" gpt-4o >"$T/out"
+check "easy: routed answer" grep -qx "easy 200 gpt-4o-mini" "$T/out"
+check "easy: upstream saw the routed model, no app key" last_req "d['model'] == 'gpt-4o-mini' and 'authorization' not in d['headers']"
+client upload "$OAI" gpt-4-turbo >"$T/out"
+check "READFUNCTION upload: routed" grep -qx "upload 200 gpt-4o-mini" "$T/out"
+check "READFUNCTION upload: body intact" last_req "json.loads(d['raw'])['messages'][0]['content'] == 'Define X'"
+client multi "$OAI" gpt-4o o1-pro gpt-4.1 >"$T/out"
+check "multi: two routed" test "$(grep -c 'ok gpt-4o-mini' "$T/out")" -eq 2
+check "multi: o1-pro denied with the route's message" grep -q "multi o1-pro error 9 llmroute: denied by route no-o1-pro" "$T/out"
+
+# A running process follows a table change on its next request.
+mkdir "$T/sync"
+client live "$MOCK/v1/chat/completions" claude-3-opus "$T/sync" >"$T/live" &
+cpid=$!
+i=0
+while [ ! -f "$T/sync/ready" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+"$CTL" route add claude-cheap --first --match 'model=claude-*' --set model=claude-3-5-haiku >/dev/null
+touch "$T/sync/go"
+wait $cpid
+check "live: first request as asked" grep -qx "live 1 claude-3-opus" "$T/live"
+check "live: after route add, the same process is routed" grep -qx "live 2 claude-3-5-haiku" "$T/live"
