@@ -145,8 +145,9 @@ static void print_plan(const lr_table *t, const lr_decision *d, const lr_request
 	printf("credentials: %s%s%s", p.auth_header ? p.auth_header : "(none)", ": ", cred_text(&p));
 	printf("%s\n", p.cred == LR_CRED_REPLACE ? p.key_env : "");
 	if (p.host_changed && r->det.url.tls)
-		printf("note:        over TLS the shim can move the connection only where it sees the URL\n"
-		       "             (libcurl); the socket/TLS layer cannot change the endpoint after the handshake\n");
+		printf("note:        libcurl programs are moved to the new endpoint; programs reached\n"
+		       "             through sockets/OpenSSL cannot be moved off an https:// endpoint,\n"
+		       "             whose TLS connection exists before the request is seen\n");
 	if (p.model && !p.model_in_path && body) {
 		rc = lr_body_set_model(body, blen, p.model, &nb, &nlen);
 		if (rc < 0)

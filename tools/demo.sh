@@ -1,0 +1,106 @@
+#!/bin/sh
+# demo.sh - `make demo`: llmroute routing an unmodified program, live.
+#
+# Starts the built-in mock upstream, publishes an example routing table
+# (in its own shared-memory segment, so a live /llmroute is not touched),
+# runs the stock `curl` against https://api.openai.com (routed to the mock:
+# no network needed), shows what the app asked for and what was sent, then
+# edits a route while one long-running curl process keeps sending, and
+# shows its next requests following the new route without a restart.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+CTL=$BUILD/llmroutectl
+RUN=$BUILD/llmroute
+PY=/usr/bin/python3
+T=$(mktemp -d /tmp/llmroute-demo.XXXXXX)
+LLMROUTE_TABLE=/llmroute-demo-$$
+export LLMROUTE_TABLE
+mock=""
+
+cleanup() {
+	[ -n "$mock" ] && kill "$mock" 2>/dev/null
+	"$CTL" unload >/dev/null 2>&1
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+if [ -t 1 ]; then b='\033[1m' n='\033[0m'; else b='' n=''; fi
+say() { printf "\n${b}== %s${n}\n" "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+# What the mock received: request N onwards, one line each.
+received() {
+	"$PY" - "$T/mock.log" "${1:-1}" <<'EOF2'
+import json, sys
+for line in open(sys.argv[1]).read().splitlines()[int(sys.argv[2]) - 1:]:
+    d = json.loads(line)
+    auth = d["headers"].get("authorization", "(none)")
+    print("   upstream got: %s %s  model=%s  authorization=%s" % (d["method"], d["path"], d["model"], auth))
+EOF2
+}
+count() { wc -l <"$T/mock.log" | tr -d ' '; }
+
+"$PY" "$ROOT/tools/mock_upstream.py" --port-file "$T/port" --log "$T/mock.log" 2>"$T/mock.err" &
+mock=$!
+i=0
+while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+[ -s "$T/port" ] || { cat "$T/mock.err"; exit 1; }
+MOCK=http://127.0.0.1:$(cat "$T/port")
+: >"$T/mock.log"
+
+say "1. The routing table: cheap model for gpt-4*, a local endpoint for legacy apps, no o1-pro"
+cat >"$T/routes.json" <<EOF2
+{
+  "routes": [
+    {"name": "defs-to-mini", "match": {"model": "gpt-4*", "host": "api.openai.com"},
+     "set": {"model": "gpt-4o-mini", "endpoint": "$MOCK/v1"}},
+    {"name": "legacy-local", "match": {"process": "legacy-*"},
+     "set": {"endpoint": "$MOCK/v1", "model": "llama3.1:8b", "api_key_env": "LOCAL_KEY"}},
+    {"name": "no-o1-pro", "match": {"model": "o1-pro"}, "deny": "o1-pro is not allowed here"}
+  ]
+}
+EOF2
+cat "$T/routes.json"
+run "$CTL" load "$T/routes.json"
+run "$CTL" show
+
+say "2. An unmodified curl asks api.openai.com for gpt-4o"
+n=$(count)
+run "$RUN" curl -sS https://api.openai.com/v1/chat/completions \
+	-H 'Authorization: Bearer sk-app-key' -H 'Content-Type: application/json' \
+	-d '{"model": "gpt-4o", "messages": [{"role": "user", "content": "Define entropy"}]}'
+echo
+echo "   app asked for: POST https://api.openai.com/v1/chat/completions  model=gpt-4o"
+received $((n + 1))
+echo "   (the app's key stayed home: the request went to another host)"
+
+say "3. A denied model: nothing is sent, curl reports the route's message"
+run "$RUN" curl -sS https://api.openai.com/v1/chat/completions -d '{"model": "o1-pro", "messages": []}'
+echo "   curl exit status: $?"
+
+say "4. Why? llmroutectl explain, without sending anything"
+printf '{"model": "gpt-4-turbo", "messages": []}' >"$T/req.json"
+run "$CTL" explain --url https://api.openai.com/v1/chat/completions --body "$T/req.json"
+
+say "5. A live change: one curl process sends 6 requests, 2 per second"
+: >"$T/k.conf"
+sep=""
+for i in 1 2 3 4 5 6; do
+	printf '%surl = "https://api.openai.com/v1/chat/completions"\ndata = "{\\"model\\": \\"gpt-4.1\\", \\"messages\\": []}"\noutput = "/dev/null"\n' "$sep" >>"$T/k.conf"
+	sep="next
+"
+done
+n=$(count)
+"$RUN" curl -sS --rate 2/s -K "$T/k.conf" &
+client=$!
+i=0
+while [ "$(count)" -lt $((n + 3)) ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+echo "   ... after 3 requests, while it runs:"
+run "$CTL" route add premium --first --match 'model=gpt-4.1' --set model=gpt-4.1-mini --set endpoint="$MOCK/v1"
+wait $client
+received $((n + 1))
+echo "   the same process followed the new route from its next request on (no restart)"
+
+say "Done. More: llmroutectl --help, README.md"
