@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LR_PLAN_INLINE 16
+#define LR_SPLICE_INLINE 16
 #define LR_KEY_ENC_MAX (6 * LR_BODY_MAX_KEY + 3) /* every byte \u00XX + quotes + NUL */
 
 typedef struct {
@@ -27,7 +27,7 @@ typedef struct {
 } lr_body_rep;
 
 typedef struct {
-	lr_body_rep inl[LR_PLAN_INLINE];
+	lr_body_rep inl[LR_SPLICE_INLINE];
 	lr_body_rep *rep;  /* inl, or heap once it overflows */
 	size_t nrep, caprep;
 	size_t ins;        /* offset where appended members go */
@@ -38,14 +38,14 @@ typedef struct {
 	size_t rawlen[LR_BODY_MAX_EDITS];
 	double cap[LR_BODY_MAX_EDITS];         /* CAP edits: raw as a number */
 	unsigned char present[LR_BODY_MAX_EDITS];
-} lr_body_plan;
+} lr_splice;
 
-static void lr_plan_init(lr_body_plan *pl, size_t len, int append)
+static void lr_splice_init(lr_splice *pl, size_t len, int append)
 {
 	memset(pl->present, 0, sizeof pl->present);
 	pl->rep = pl->inl;
 	pl->nrep = 0;
-	pl->caprep = LR_PLAN_INLINE;
+	pl->caprep = LR_SPLICE_INLINE;
 	pl->ins = 0;
 	pl->outlen = len;
 	pl->members = 0;
@@ -53,7 +53,7 @@ static void lr_plan_init(lr_body_plan *pl, size_t len, int append)
 	pl->nins = 0;
 }
 
-static void lr_plan_free(lr_body_plan *pl)
+static void lr_splice_free(lr_splice *pl)
 {
 	if (pl->rep != pl->inl)
 		free(pl->rep);
@@ -61,7 +61,7 @@ static void lr_plan_free(lr_body_plan *pl)
 }
 
 /* Output grows by add after shrinking by sub; keeps it under the cap. */
-static int lr_plan_grow(lr_body_plan *pl, size_t sub, size_t add)
+static int lr_splice_grow(lr_splice *pl, size_t sub, size_t add)
 {
 	size_t base = pl->outlen - sub;
 
@@ -71,18 +71,18 @@ static int lr_plan_grow(lr_body_plan *pl, size_t sub, size_t add)
 	return 0;
 }
 
-static int lr_plan_add(lr_body_plan *pl, size_t off, size_t len, size_t edit)
+static int lr_splice_add(lr_splice *pl, size_t off, size_t len, size_t edit)
 {
 	lr_body_rep *r;
 	int rc;
 
-	if ((rc = lr_plan_grow(pl, len, pl->rawlen[edit])) < 0)
+	if ((rc = lr_splice_grow(pl, len, pl->rawlen[edit])) < 0)
 		return rc;
 	if (pl->nrep == pl->caprep) {
 		if (!(r = malloc(2 * pl->caprep * sizeof *r)))
 			return LR_ENOMEM;
 		memcpy(r, pl->rep, pl->nrep * sizeof *r);
-		lr_plan_free(pl);
+		lr_splice_free(pl);
 		pl->rep = r;
 		pl->caprep *= 2;
 	}
@@ -94,7 +94,7 @@ static int lr_plan_add(lr_body_plan *pl, size_t off, size_t len, size_t edit)
 }
 
 /* Checks one edit and caches its raw length (and CAP number) in the plan. */
-static int lr_edit_check(const lr_edit *e, size_t j, lr_body_plan *pl)
+static int lr_edit_check(const lr_edit *e, size_t j, lr_splice *pl)
 {
 	char enc[LR_KEY_ENC_MAX];
 	size_t n, pos = 0;
@@ -120,7 +120,7 @@ static int lr_edit_check(const lr_edit *e, size_t j, lr_body_plan *pl)
 	return 0;
 }
 
-static int lr_edits_check(const lr_edit *edits, size_t n, lr_body_plan *pl)
+static int lr_edits_check(const lr_edit *edits, size_t n, lr_splice *pl)
 {
 	size_t j, k;
 	int rc;
@@ -138,7 +138,7 @@ static int lr_edits_check(const lr_edit *edits, size_t n, lr_body_plan *pl)
 }
 
 /* Whether edit j wants the existing value v replaced by its raw. */
-static int lr_edit_wants(const lr_edit *e, size_t j, const lr_body_plan *pl,
+static int lr_edit_wants(const lr_edit *e, size_t j, const lr_splice *pl,
 	lr_span v)
 {
 	double d;
@@ -153,7 +153,7 @@ static int lr_edit_wants(const lr_edit *e, size_t j, const lr_body_plan *pl,
 }
 
 /* Plans the edits for one top-level member. */
-static int lr_plan_member(lr_body_plan *pl, const char *body,
+static int lr_splice_member(lr_splice *pl, const char *body,
 	const lr_edit *edits, size_t n, lr_span k, lr_span v)
 {
 	size_t j;
@@ -166,7 +166,7 @@ static int lr_plan_member(lr_body_plan *pl, const char *body,
 		pl->present[j] = 1;
 		if (!lr_edit_wants(&edits[j], j, pl, v))
 			return 0;
-		return lr_plan_add(pl, (size_t)(v.p - body), v.len, j);
+		return lr_splice_add(pl, (size_t)(v.p - body), v.len, j);
 	}
 	return 0;
 }
@@ -180,7 +180,7 @@ static size_t lr_append_len(const lr_edit *e, size_t rawlen, int comma)
 	return (size_t)comma + (size_t)klen + 1 + rawlen;
 }
 
-static int lr_plan_appends(lr_body_plan *pl, const lr_edit *edits, size_t n)
+static int lr_splice_appends(lr_splice *pl, const lr_edit *edits, size_t n)
 {
 	size_t j;
 	int rc;
@@ -190,7 +190,7 @@ static int lr_plan_appends(lr_body_plan *pl, const lr_edit *edits, size_t n)
 	for (j = 0; j < n; j++) {
 		if (pl->present[j])
 			continue;
-		rc = lr_plan_grow(pl, 0, lr_append_len(&edits[j], pl->rawlen[j],
+		rc = lr_splice_grow(pl, 0, lr_append_len(&edits[j], pl->rawlen[j],
 			pl->members || pl->nins));
 		if (rc < 0)
 			return rc;
@@ -200,7 +200,7 @@ static int lr_plan_appends(lr_body_plan *pl, const lr_edit *edits, size_t n)
 }
 
 /* Phase 1: validate the whole body and record what to change. */
-static int lr_plan_build(lr_body_plan *pl, const char *body, size_t len,
+static int lr_splice_build(lr_splice *pl, const char *body, size_t len,
 	const lr_edit *edits, size_t n)
 {
 	lr_json_iter it;
@@ -211,17 +211,17 @@ static int lr_plan_build(lr_body_plan *pl, const char *body, size_t len,
 		return rc;
 	pl->ins = it.pos; /* just past '{' until a member is seen */
 	while ((rc = lr_json_obj_next(&it, &k, &v)) > 0)
-		if ((rc = lr_plan_member(pl, body, edits, n, k, v)) < 0)
+		if ((rc = lr_splice_member(pl, body, edits, n, k, v)) < 0)
 			return rc;
 	if (rc < 0)
 		return rc;
 	if (lr_json_skip_ws(body, len, it.pos) != (int)len)
 		return LR_EPARSE; /* trailing garbage after the object */
-	return lr_plan_appends(pl, edits, n);
+	return lr_splice_appends(pl, edits, n);
 }
 
 /* Writes the appended members at o; returns the new offset. */
-static size_t lr_emit_appends(char *buf, size_t o, const lr_body_plan *pl,
+static size_t lr_emit_appends(char *buf, size_t o, const lr_splice *pl,
 	const lr_edit *edits, size_t n)
 {
 	char enc[LR_KEY_ENC_MAX];
@@ -246,7 +246,7 @@ static size_t lr_emit_appends(char *buf, size_t o, const lr_body_plan *pl,
 }
 
 /* Phase 2: the output buffer, exactly pl->outlen bytes. */
-static char *lr_plan_emit(const lr_body_plan *pl, const char *body, size_t len,
+static char *lr_splice_emit(const lr_splice *pl, const char *body, size_t len,
 	const lr_edit *edits, size_t n)
 {
 	char *buf = malloc(pl->outlen ? pl->outlen : 1);
@@ -277,14 +277,14 @@ static char *lr_plan_emit(const lr_body_plan *pl, const char *body, size_t len,
 static int lr_body_apply(const char *body, size_t len, const lr_edit *edits,
 	size_t n, int append, char **out, size_t *outlen, unsigned char *present)
 {
-	lr_body_plan pl;
+	lr_splice pl;
 	int rc;
 
 	if (!out || !outlen)
 		return LR_EINVAL;
 	*out = NULL;
 	*outlen = 0;
-	lr_plan_init(&pl, len, append);
+	lr_splice_init(&pl, len, append);
 	if ((rc = lr_edits_check(edits, n, &pl)) < 0)
 		goto out;
 	rc = LR_EPARSE;
@@ -293,20 +293,20 @@ static int lr_body_apply(const char *body, size_t len, const lr_edit *edits,
 	rc = LR_ETOOBIG;
 	if (len > LR_BODY_MAX)
 		goto out;
-	if ((rc = lr_plan_build(&pl, body, len, edits, n)) < 0)
+	if ((rc = lr_splice_build(&pl, body, len, edits, n)) < 0)
 		goto out;
 	if (present)
 		memcpy(present, pl.present, n);
 	rc = (int)pl.nrep + pl.nins;
 	if (rc == 0)
 		goto out;
-	if (!(*out = lr_plan_emit(&pl, body, len, edits, n))) {
+	if (!(*out = lr_splice_emit(&pl, body, len, edits, n))) {
 		rc = LR_ENOMEM;
 		goto out;
 	}
 	*outlen = pl.outlen;
 out:
-	lr_plan_free(&pl);
+	lr_splice_free(&pl);
 	return rc;
 }
 

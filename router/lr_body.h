@@ -63,7 +63,7 @@ int lr_body_get_str(const char *body, size_t len, const char *key, char *out,
  * top-level occurrence of its key (duplicates included) and appends the
  * member if the key is absent; SET_IF_ABSENT only appends; CAP replaces an
  * occurrence that is a number greater than raw's number, leaves non-numbers
- * alone, and appends if absent.  Appended members are written as
+ * alone (numbers are compared as doubles), and appends if absent.  Appended members are written as
  * `,"key":raw` (no comma into an empty object) right after the last
  * member's value, or right after '{' for an empty object, in edit order, so
  * whitespace before the closing '}' stays where it was.  A value already

@@ -2,11 +2,16 @@
  * lr_json.c - zero-allocation strict JSON scanner (see lr_json.h).
  *
  * Invariants: every read is guarded by an index < len check (inputs are not
- * NUL-terminated); nesting is tracked on a fixed char stack of
- * LR_JSON_MAX_DEPTH, never on the C stack; nothing allocates.
- * The hot path is string content (chat messages are almost all string bytes),
- * so strings are scanned eight bytes at a time and only bytes that could end
- * or complicate the string ('"', '\\', control, non-ASCII) take the slow path.
+ * NUL-terminated; the vector loads only run while 16 or 8 bytes remain);
+ * nesting is tracked on a fixed char stack of LR_JSON_MAX_DEPTH, never on
+ * the C stack; nothing allocates.
+ *
+ * Speed: chat bodies are mostly string bytes, so strings are scanned 16
+ * bytes at a time (SSE2; 8 with portable SWAR elsewhere) and only bytes that
+ * could end or complicate the string ('"', '\\', control, non-ASCII) take
+ * the slow path.  In structure-heavy bodies the per-token cost dominates, so
+ * the scanners pass positions by value (returning LR_BAD on error) to keep
+ * them in registers, and digit runs are checked eight at a time.
  */
 #include "lr_json.h"
 #include "lr_error.h"
@@ -16,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 enum { LR_IT_FIRST, LR_IT_NEXT, LR_IT_DONE, LR_IT_ERROR };
 
@@ -93,8 +101,14 @@ static uint64_t lr_special8(uint64_t w)
 	return t & LR_HIGHS;
 }
 
-/* Offset of the first byte at or after i that may need the slow path. */
-static size_t lr_str_fast(const unsigned char *u, size_t len, size_t i)
+#if defined(__GNUC__)
+#define LR_COLD __attribute__((noinline, cold))
+#else
+#define LR_COLD
+#endif
+
+/* The bytewise tail of the fast string scan. */
+LR_COLD static size_t lr_str_tail(const unsigned char *u, size_t len, size_t i)
 {
 	uint64_t w, m;
 
@@ -115,6 +129,46 @@ static size_t lr_str_fast(const unsigned char *u, size_t len, size_t i)
 		i++;
 	return i;
 }
+
+/*
+ * Offset of the first byte at or after i that may need the slow path, with
+ * *quote set when that byte is known to be the closing '"' (saves reloading
+ * it: on short strings this scan's latency is the per-string cost).
+ * SSE2 (always there on x86-64) looks at 16 bytes per step; a signed
+ * "less than 0x20" catches control bytes and non-ASCII in one compare.
+ */
+#if defined(__SSE2__) && defined(__GNUC__)
+static size_t lr_str_fast(const unsigned char *u, size_t len, size_t i,
+	int *quote)
+{
+	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+	const __m128i sp = _mm_set1_epi8(0x20);
+	__m128i x, mq, m;
+	unsigned mask, qmask;
+
+	while (len - i >= 16) {
+		x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+		mq = _mm_cmpeq_epi8(x, q);
+		m = _mm_or_si128(mq, _mm_cmpeq_epi8(x, bs));
+		m = _mm_or_si128(m, _mm_cmplt_epi8(x, sp));
+		if ((mask = (unsigned)_mm_movemask_epi8(m)) != 0) {
+			qmask = (unsigned)_mm_movemask_epi8(mq);
+			*quote = (mask & (0u - mask) & qmask) != 0;
+			return i + (size_t)__builtin_ctz(mask);
+		}
+		i += 16;
+	}
+	*quote = 0;
+	return lr_str_tail(u, len, i);
+}
+#else
+static size_t lr_str_fast(const unsigned char *u, size_t len, size_t i,
+	int *quote)
+{
+	*quote = 0;
+	return lr_str_tail(u, len, i);
+}
+#endif
 
 static int lr_hex4(const unsigned char *p, unsigned *out)
 {
@@ -158,53 +212,100 @@ static size_t lr_escape_len(const unsigned char *u, size_t len, size_t i)
 	return 0;
 }
 
-/* Validates the string token whose '"' is at *pos; *pos moves past it. */
-static int lr_scan_str(const char *s, size_t len, size_t *pos)
+/* Position returned by the scanners below for malformed input. */
+#define LR_BAD ((size_t)-1)
+
+/* Validates a run of UTF-8 sequences starting at the non-ASCII u[i]; a
+ * tight loop so that non-Latin text does not re-enter the vector scan per
+ * character.  Returns the offset after the run or LR_BAD. */
+static size_t lr_utf8_run(const unsigned char *u, size_t len, size_t i)
+{
+	size_t n;
+
+	while (i < len && u[i] >= 0x80) {
+		if (!(n = lr_utf8_len(u + i, len - i)))
+			return LR_BAD;
+		i += n;
+	}
+	return i;
+}
+
+/*
+ * The byte at u[i] stopped the fast scan and is not the closing quote:
+ * an escape, UTF-8, a control byte, or a false flag.  Returns the offset
+ * to resume scanning at, or LR_BAD.
+ */
+LR_COLD static size_t lr_str_special(const unsigned char *u, size_t len,
+	size_t i)
+{
+	size_t n;
+
+	if (u[i] >= 0x80)
+		return lr_utf8_run(u, len, i);
+	if (u[i] == '\\')
+		n = lr_escape_len(u, len, i);
+	else
+		n = u[i] >= 0x20 && u[i] != '"'; /* 1 on a false flag */
+	return n ? i + n : LR_BAD;
+}
+
+/*
+ * Validates the string token whose '"' is at u[i]; returns the offset just
+ * past its closing quote, or LR_BAD.  Positions travel by value through the
+ * scanners so they stay in registers: per-token cost is what dominates
+ * structure-heavy bodies.
+ */
+static size_t lr_scan_str(const char *s, size_t len, size_t i)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t i = *pos + 1, n;
+	int quote;
 
-	for (;;) {
-		i = lr_str_fast(u, len, i);
+	for (i++;;) {
+		i = lr_str_fast(u, len, i, &quote);
+		if (quote)
+			return i + 1;
 		if (i >= len)
-			return LR_EPARSE;
-		if (u[i] == '"') {
-			*pos = i + 1;
-			return 0;
-		}
-		if (u[i] == '\\')
-			n = lr_escape_len(u, len, i);
-		else if (u[i] < 0x20)
-			return LR_EPARSE;
-		else
-			n = lr_utf8_len(u + i, len - i); /* 1 on a false flag */
-		if (!n)
-			return LR_EPARSE;
-		i += n;
+			return LR_BAD;
+		if (u[i] == '"')
+			return i + 1;
+		if ((i = lr_str_special(u, len, i)) == LR_BAD)
+			return LR_BAD;
 	}
 }
 
+/* Digits at s[i..); eight at a time first (a byte is a digit iff its high
+ * nibble is 3 both before and after adding 6), since number-heavy bodies
+ * (token ids, logit_bias, embeddings) otherwise pay a branch per digit. */
 static size_t lr_digits(const char *s, size_t len, size_t i)
 {
+	const uint64_t hi = 0xF0F0F0F0F0F0F0F0ULL, threes = LR_ONES * 0x30;
+	uint64_t w;
+
+	while (len - i >= 8) {
+		memcpy(&w, s + i, 8);
+		if ((w & hi) != threes || ((w + LR_ONES * 6) & hi) != threes)
+			break;
+		i += 8;
+	}
 	while (i < len && s[i] >= '0' && s[i] <= '9')
 		i++;
 	return i;
 }
 
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? starting at *pos. */
-static int lr_scan_num(const char *s, size_t len, size_t *pos)
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at s[i]; end or LR_BAD. */
+static size_t lr_scan_num(const char *s, size_t len, size_t i)
 {
-	size_t i = *pos, j;
+	size_t j;
 
 	if (i < len && s[i] == '-')
 		i++;
 	if (i >= len || s[i] < '0' || s[i] > '9')
-		return LR_EPARSE;
+		return LR_BAD;
 	i = s[i] == '0' ? i + 1 : lr_digits(s, len, i);
 	if (i < len && s[i] == '.') {
 		j = lr_digits(s, len, i + 1);
 		if (j == i + 1)
-			return LR_EPARSE;
+			return LR_BAD;
 		i = j;
 	}
 	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
@@ -213,136 +314,119 @@ static int lr_scan_num(const char *s, size_t len, size_t *pos)
 			i++;
 		j = lr_digits(s, len, i);
 		if (j == i)
-			return LR_EPARSE;
+			return LR_BAD;
 		i = j;
 	}
-	*pos = i;
-	return 0;
+	return i;
 }
 
-static int lr_scan_lit(const char *s, size_t len, size_t *pos, const char *lit)
+static size_t lr_scan_lit(const char *s, size_t len, size_t i, const char *lit,
+	size_t n)
 {
-	size_t n = strlen(lit);
-
-	if (len - *pos < n || memcmp(s + *pos, lit, n) != 0)
-		return LR_EPARSE;
-	*pos += n;
-	return 0;
+	if (len - i < n || memcmp(s + i, lit, n) != 0)
+		return LR_BAD;
+	return i + n;
 }
 
-/* Any value that is not a container, at *pos (no leading whitespace). */
-static int lr_scan_scalar(const char *s, size_t len, size_t *pos)
+/* Any value that is not a container, at s[i] (i < len, no whitespace). */
+static size_t lr_scan_scalar(const char *s, size_t len, size_t i)
 {
-	switch (s[*pos]) {
-	case '"': return lr_scan_str(s, len, pos);
-	case 't': return lr_scan_lit(s, len, pos, "true");
-	case 'f': return lr_scan_lit(s, len, pos, "false");
-	case 'n': return lr_scan_lit(s, len, pos, "null");
+	switch (s[i]) {
+	case '"': return lr_scan_str(s, len, i);
+	case 't': return lr_scan_lit(s, len, i, "true", 4);
+	case 'f': return lr_scan_lit(s, len, i, "false", 5);
+	case 'n': return lr_scan_lit(s, len, i, "null", 4);
 	}
-	return lr_scan_num(s, len, pos);
+	return lr_scan_num(s, len, i);
 }
 
-/* `ws "key" ws :` at *pos; *pos moves past the colon. */
-static int lr_scan_key(const char *s, size_t len, size_t *pos)
+/* `ws "key" ws :` at s[i]; returns the offset past the colon or LR_BAD. */
+static size_t lr_scan_key(const char *s, size_t len, size_t i)
 {
-	size_t i = lr_ws(s, len, *pos);
-	int rc;
-
+	i = lr_ws(s, len, i);
 	if (i >= len || s[i] != '"')
-		return LR_EPARSE;
-	if ((rc = lr_scan_str(s, len, &i)) < 0)
-		return rc;
+		return LR_BAD;
+	if ((i = lr_scan_str(s, len, i)) == LR_BAD)
+		return LR_BAD;
 	i = lr_ws(s, len, i);
 	if (i >= len || s[i] != ':')
-		return LR_EPARSE;
-	*pos = i + 1;
-	return 0;
+		return LR_BAD;
+	return i + 1;
+}
+
+/* '{' -> '}', '[' -> ']' */
+static char lr_closer(char open)
+{
+	return open == '{' ? '}' : ']';
 }
 
 /*
- * After a value ended at *pos: close finished containers and step over the
- * next ',' (and key).  Returns 0 when the outermost value is complete, 1
- * when another value must follow, or LR_EPARSE.
+ * After a value ended at s[i] inside `depth` open containers: closes those
+ * that end here and steps over the next ','.  Returns the offset of what
+ * comes next (a key if stack[*depth - 1] is '{', else a value; with
+ * *depth == 0 the outermost value is complete) or LR_BAD.
  */
-static int lr_after_value(const char *s, size_t len, size_t *pos,
+static size_t lr_after_value(const char *s, size_t len, size_t i,
 	const char *stack, int *depth)
 {
-	size_t i = *pos;
-	char top;
-
 	while (*depth > 0) {
-		top = stack[*depth - 1];
+		i = lr_ws(s, len, i);
+		if (i >= len)
+			return LR_BAD;
+		if (s[i] == ',')
+			return i + 1;
+		if (s[i] != lr_closer(stack[*depth - 1]))
+			return LR_BAD;
+		i++;
+		(*depth)--;
+	}
+	return i;
+}
+
+/*
+ * lr_json_skip_value with the nesting budget left: an iterator is already
+ * one level inside its container, so the values it skips get one less and
+ * iterating an object accepts exactly what skipping it whole accepts.
+ * Nesting lives in `stack`, never on the C stack.
+ */
+static int lr_skip(const char *s, size_t len, size_t *pos, int maxdepth)
+{
+	char stack[LR_JSON_MAX_DEPTH];
+	int depth = 0, key = 0;
+	size_t i = *pos;
+
+	for (;;) {
+		if (key && (i = lr_scan_key(s, len, i)) == LR_BAD)
+			return LR_EPARSE;
 		i = lr_ws(s, len, i);
 		if (i >= len)
 			return LR_EPARSE;
-		if (s[i] == (top == '{' ? '}' : ']')) {
-			i++;
-			(*depth)--;
-			continue;
-		}
-		if (s[i] != ',')
+		if (s[i] == '{' || s[i] == '[') {
+			if (depth >= maxdepth)
+				return LR_ETOOBIG;
+			stack[depth] = s[i];
+			i = lr_ws(s, len, i + 1);
+			if (i >= len || s[i] != lr_closer(stack[depth])) {
+				key = stack[depth++] == '{';
+				continue; /* first member or element follows */
+			}
+			i++; /* empty: a complete value */
+		} else if ((i = lr_scan_scalar(s, len, i)) == LR_BAD) {
 			return LR_EPARSE;
-		i++;
-		*pos = i;
-		return top == '{' ? (lr_scan_key(s, len, pos) < 0 ? LR_EPARSE : 1) : 1;
+		}
+		if ((i = lr_after_value(s, len, i, stack, &depth)) == LR_BAD)
+			return LR_EPARSE;
+		if (depth == 0)
+			break;
+		key = stack[depth - 1] == '{';
 	}
 	*pos = i;
 	return 0;
-}
-
-/*
- * Opens the container at *pos.  Returns 1 if a value must follow (after the
- * first key for objects), 0 if it was empty and is already closed.
- */
-static int lr_open(const char *s, size_t len, size_t *pos, char *stack,
-	int *depth)
-{
-	char c = s[*pos];
-	size_t i;
-
-	if (*depth == LR_JSON_MAX_DEPTH)
-		return LR_ETOOBIG;
-	i = lr_ws(s, len, *pos + 1);
-	if (i < len && s[i] == (c == '{' ? '}' : ']')) {
-		*pos = i + 1;
-		return 0;
-	}
-	stack[(*depth)++] = c;
-	*pos = i;
-	if (c == '{' && lr_scan_key(s, len, pos) < 0)
-		return LR_EPARSE;
-	return 1;
 }
 
 int lr_json_skip_value(const char *s, size_t len, size_t *pos)
 {
-	char stack[LR_JSON_MAX_DEPTH];
-	int depth = 0, rc;
-	size_t i;
-
-	if (!s || !pos || *pos > len)
-		return LR_EPARSE;
-	i = *pos;
-	for (;;) {
-		i = lr_ws(s, len, i);
-		if (i >= len)
-			return LR_EPARSE;
-		if (s[i] == '{' || s[i] == '[')
-			rc = lr_open(s, len, &i, stack, &depth);
-		else
-			rc = lr_scan_scalar(s, len, &i);
-		if (rc < 0)
-			return rc;
-		if (rc == 1)
-			continue; /* a container opened: its first value is next */
-		rc = lr_after_value(s, len, &i, stack, &depth);
-		if (rc < 0)
-			return rc;
-		if (rc == 0)
-			break;
-	}
-	*pos = i;
-	return 0;
+	return lr_skip(s, len, pos, LR_JSON_MAX_DEPTH);
 }
 
 static int lr_iter_start(lr_json_iter *it, const char *s, size_t len,
@@ -392,12 +476,12 @@ static int lr_iter_step(lr_json_iter *it, int kind)
 {
 	size_t i;
 
+	if (it->kind != kind)
+		return LR_EINVAL;
 	if (it->state == LR_IT_DONE)
 		return 0;
 	if (it->state == LR_IT_ERROR)
 		return it->err;
-	if (it->kind != kind)
-		return LR_EINVAL;
 	i = lr_ws(it->s, it->len, it->pos);
 	if (i >= it->len)
 		return lr_iter_fail(it, LR_EPARSE);
@@ -419,7 +503,7 @@ static int lr_iter_step(lr_json_iter *it, int kind)
 static int lr_iter_value(lr_json_iter *it, lr_span *value)
 {
 	size_t i = lr_ws(it->s, it->len, it->pos), start = i;
-	int rc = lr_json_skip_value(it->s, it->len, &i);
+	int rc = lr_skip(it->s, it->len, &i, LR_JSON_MAX_DEPTH - 1);
 
 	if (rc < 0)
 		return lr_iter_fail(it, rc);
@@ -444,8 +528,8 @@ int lr_json_obj_next(lr_json_iter *it, lr_span *key, lr_span *value)
 	k = i = it->pos;
 	if (i >= it->len || it->s[i] != '"')
 		return lr_iter_fail(it, LR_EPARSE);
-	if ((rc = lr_scan_str(it->s, it->len, &i)) < 0)
-		return lr_iter_fail(it, rc);
+	if ((i = lr_scan_str(it->s, it->len, i)) == LR_BAD)
+		return lr_iter_fail(it, LR_EPARSE);
 	if (key) {
 		key->p = it->s + k;
 		key->len = i - k;
@@ -891,7 +975,7 @@ int lr_json_num(lr_span v, double *out)
 
 	if (!v.p || !out)
 		return LR_EPARSE;
-	if (lr_scan_num(v.p, v.len, &i) < 0 || i != v.len)
+	if (lr_scan_num(v.p, v.len, i) != v.len)
 		return LR_EPARSE;
 	nd = lr_num_digits(v.p, v.len, d, &e, &end);
 	e += lr_num_exp(v.p, v.len, end);

@@ -47,7 +47,9 @@ typedef enum {
  * Iterator over the members of one object or the elements of one array.
  * Lives on the caller's stack; holds pointers into the caller's buffer.
  * Readable fields: after a *_next call returned 0, `pos` is the offset just
- * past the closing bracket.  Everything else is private.
+ * past the closing bracket.  Everything else is private.  Depth counts from
+ * the iterated container, so iterating accepts exactly what
+ * lr_json_skip_value on the whole container accepts.
  */
 typedef struct lr_json_iter {
 	const char *s;
