@@ -125,6 +125,19 @@ if [ "$(id -u)" -eq 0 ]; then
 	chown 0 "/dev/shm$LLMROUTE_TABLE"
 fi
 
+# a segment of another layout version: ignored, said once
+"$PY" - "/dev/shm$LLMROUTE_TABLE" <<'PYEOF'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(8)
+    f.write(struct.pack("<I", 99))
+PYEOF
+shim $C "$MOCK/v1/chat/completions" "$MOCK/v1/chat/completions" -H 'Host: api.openai.com' \
+	-d '{"model":"gpt-4o"}' -o /dev/null -o /dev/null 2>"$T/err"
+check "unknown layout version: ignored" last_req "d['model'] == 'gpt-4o'"
+check "unknown layout version: ignored for the second request too" last_req "d['model'] == 'gpt-4o'" 2
+check "unknown layout version: said once for two requests" test "$(grep -c 'unknown magic, layout version' "$T/err")" -eq 1
+
 # programs with no libcurl, bound eagerly
 check "LD_BIND_NOW=1 /bin/true" env LD_BIND_NOW=1 LD_PRELOAD="$LIB" /bin/true
 check "LD_BIND_NOW=1 sh -c" sh -c "LD_BIND_NOW=1 LD_PRELOAD='$LIB' sh -c 'echo hi' | grep -qx hi"
