@@ -101,10 +101,13 @@ static uint64_t lr_special8(uint64_t w)
 	return t & LR_HIGHS;
 }
 
+/* Kept out of line so the short-string fast path stays small. */
 #if defined(__GNUC__)
 #define LR_COLD __attribute__((noinline, cold))
+#define LR_NOINLINE __attribute__((noinline))
 #else
 #define LR_COLD
+#define LR_NOINLINE
 #endif
 
 /* The bytewise tail of the fast string scan. */
@@ -235,7 +238,7 @@ static size_t lr_utf8_run(const unsigned char *u, size_t len, size_t i)
  * an escape, UTF-8, a control byte, or a false flag.  Returns the offset
  * to resume scanning at, or LR_BAD.
  */
-LR_COLD static size_t lr_str_special(const unsigned char *u, size_t len,
+LR_NOINLINE static size_t lr_str_special(const unsigned char *u, size_t len,
 	size_t i)
 {
 	size_t n;
@@ -599,6 +602,20 @@ static int lr_decode_u(const unsigned char *p, size_t end, size_t *i,
 	return (int)lr_utf8_put(cp, buf);
 }
 
+/* The byte a short escape \\c stands for, or -1 if c is not one. */
+static int lr_unescape(unsigned char c)
+{
+	switch (c) {
+	case '"': case '\\': case '/': return c;
+	case 'b': return '\b';
+	case 'f': return '\f';
+	case 'n': return '\n';
+	case 'r': return '\r';
+	case 't': return '\t';
+	}
+	return -1;
+}
+
 /*
  * Decodes one character of a string body p[*i..end) into buf (up to 4
  * bytes); returns the byte count or LR_EPARSE.
@@ -606,12 +623,16 @@ static int lr_decode_u(const unsigned char *p, size_t end, size_t *i,
 static int lr_decode_unit(const unsigned char *p, size_t end, size_t *i,
 	unsigned char *buf)
 {
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
 	size_t k = *i, n;
-	const char *e;
+	int c;
 
 	if (p[k] == '"' || p[k] < 0x20)
 		return LR_EPARSE;
+	if (p[k] < 0x80 && p[k] != '\\') {
+		buf[0] = p[k];
+		*i = k + 1;
+		return 1;
+	}
 	if (p[k] != '\\') {
 		if (!(n = lr_utf8_len(p + k, end - k)))
 			return LR_EPARSE;
@@ -623,9 +644,9 @@ static int lr_decode_unit(const unsigned char *p, size_t end, size_t *i,
 		return LR_EPARSE;
 	if (p[k + 1] == 'u')
 		return lr_decode_u(p, end, i, buf);
-	if (p[k + 1] == '\0' || !(e = strchr(from, p[k + 1])))
+	if ((c = lr_unescape(p[k + 1])) < 0)
 		return LR_EPARSE;
-	buf[0] = (unsigned char)to[e - from];
+	buf[0] = (unsigned char)c;
 	*i = k + 2;
 	return 1;
 }
@@ -648,6 +669,14 @@ int lr_json_str_eq(lr_span rawstr, const char *lit)
 		return 0;
 	end = rawstr.len - 1;
 	while (i < end) {
+		/* plain ASCII, the usual key, compares without decoding */
+		if (p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') {
+			if ((unsigned char)lit[j] != p[i])
+				return 0;
+			i++;
+			j++;
+			continue;
+		}
 		if ((n = lr_decode_unit(p, end, &i, buf)) < 0)
 			return 0;
 		for (k = 0; k < n; k++, j++)
@@ -695,22 +724,29 @@ fail:
 static size_t lr_escape_ascii(unsigned char c, char *esc)
 {
 	static const char hex[] = "0123456789abcdef";
-	static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
-	const char *e = c ? strchr(from, c) : NULL;
+	char e;
 
-	if (e) {
-		esc[0] = '\\';
-		esc[1] = to[e - from];
-		return 2;
+	switch (c) {
+	case '"': e = '"'; break;
+	case '\\': e = '\\'; break;
+	case '\b': e = 'b'; break;
+	case '\f': e = 'f'; break;
+	case '\n': e = 'n'; break;
+	case '\r': e = 'r'; break;
+	case '\t': e = 't'; break;
+	default:
+		if (c >= 0x20) {
+			esc[0] = (char)c;
+			return 1;
+		}
+		memcpy(esc, "\\u00", 4);
+		esc[4] = hex[c >> 4];
+		esc[5] = hex[c & 15];
+		return 6;
 	}
-	if (c >= 0x20) {
-		esc[0] = (char)c;
-		return 1;
-	}
-	memcpy(esc, "\\u00", 4);
-	esc[4] = hex[c >> 4];
-	esc[5] = hex[c & 15];
-	return 6;
+	esc[0] = '\\';
+	esc[1] = e;
+	return 2;
 }
 
 static int lr_put(char *out, size_t cap, size_t *o, const char *src, size_t n)
