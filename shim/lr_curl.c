@@ -60,6 +60,9 @@ static int interesting(CURLoption opt)
 	}
 }
 
+/* Copies as many bytes as libcurl does.  post_size stays what the app set
+ * (-1: strlen): restore puts it back into libcurl, where a stale length
+ * would cut the app's next COPYPOSTFIELDS body short. */
 static void record_copy_post(lr_easy *e, const char *p)
 {
 	size_t n = e->post_size >= 0 ? (size_t)e->post_size : (p ? strlen(p) : 0);
@@ -69,7 +72,6 @@ static void record_copy_post(lr_easy *e, const char *p)
 	if (e->post_copy) {
 		memcpy(e->post_copy, p, n);
 		e->post_copy[n] = '\0';
-		e->post_size = (curl_off_t)n;
 	}
 	e->post = e->post_copy;
 }

@@ -396,8 +396,11 @@ void lr_curl_restore(const lr_curl_lib *lib, lr_easy *e)
 	if (e->changed_url)
 		lib->easy_setopt(e->h, CURLOPT_URL, e->url);
 	if (e->changed_body) {
+		/* An app that used COPYPOSTFIELDS gets libcurl's own copy back: a
+		 * duplicate of this handle must not point into our record. */
 		lib->easy_setopt(e->h, CURLOPT_POSTFIELDSIZE_LARGE, e->post_size);
-		lib->easy_setopt(e->h, CURLOPT_POSTFIELDS, e->post);
+		lib->easy_setopt(e->h, e->post && e->post == e->post_copy ? CURLOPT_COPYPOSTFIELDS
+									   : CURLOPT_POSTFIELDS, e->post);
 	}
 	if (e->changed_read) {
 		lib->easy_setopt(e->h, CURLOPT_READFUNCTION, e->read_cb);

@@ -105,22 +105,35 @@ static void refresh_locked(unsigned long long want)
 	       (unsigned long long)gen, blob ? ((lr_table *)blob)->nroutes : 0);
 }
 
+/* The segment's header, attaching first if no thread has.  Threads that
+ * arrive while another one attaches wait for it: they must not send their
+ * request unrouted just because the table is being mapped.  Only a failed
+ * attach holds off further tries, for a second. */
+static lr_shm_hdr *attach(void)
+{
+	long now = now_coarse();
+	lr_shm_hdr *h;
+
+	if (now < atomic_load(&next_attach))
+		return NULL;
+	pthread_mutex_lock(&swap_mu);
+	if (!atomic_load(&live_hdr) && now >= atomic_load(&next_attach)) {
+		attach_locked();
+		if (!atomic_load(&live_hdr))
+			atomic_store(&next_attach, now + 1);
+	}
+	h = atomic_load(&live_hdr);
+	pthread_mutex_unlock(&swap_mu);
+	return h;
+}
+
 const lr_table *lr_view_acquire(void)
 {
 	lr_shm_hdr *h = atomic_load_explicit(&live_hdr, memory_order_acquire);
 	unsigned long long gen;
 
-	if (!h) {
-		long now = now_coarse();
-		if (now < atomic_load(&next_attach))
-			return NULL;
-		atomic_store(&next_attach, now + 1);
-		pthread_mutex_lock(&swap_mu);
-		attach_locked();
-		pthread_mutex_unlock(&swap_mu);
-		if (!(h = atomic_load(&live_hdr)))
-			return NULL;
-	}
+	if (!h && !(h = attach()))
+		return NULL;
 	gen = atomic_load_explicit(&h->generation, memory_order_acquire);
 	if (gen != atomic_load_explicit(&current_gen, memory_order_relaxed)) {
 		pthread_mutex_lock(&swap_mu);
