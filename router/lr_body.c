@@ -245,11 +245,11 @@ static size_t lr_emit_appends(char *buf, size_t o, const lr_splice *pl,
 	return o;
 }
 
-/* Phase 2: the output buffer, exactly pl->outlen bytes. */
+/* Phase 2: the output buffer, pl->outlen bytes and a NUL. */
 static char *lr_splice_emit(const lr_splice *pl, const char *body, size_t len,
 	const lr_edit *edits, size_t n)
 {
-	char *buf = malloc(pl->outlen ? pl->outlen : 1);
+	char *buf = malloc(pl->outlen + 1); /* NUL-terminated for callers' convenience */
 	size_t src = 0, o = 0, r;
 	const lr_body_rep *x;
 
@@ -267,6 +267,7 @@ static char *lr_splice_emit(const lr_splice *pl, const char *body, size_t len,
 	o += pl->ins - src;
 	o = lr_emit_appends(buf, o, pl, edits, n);
 	memcpy(buf + o, body + pl->ins, len - pl->ins);
+	buf[pl->outlen] = '\0';
 	return buf;
 }
 

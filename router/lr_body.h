@@ -70,7 +70,7 @@ int lr_body_get_str(const char *body, size_t len, const char *key, char *out,
  * byte-identical to raw is not counted as a change.
  *
  * Returns the number of replacements plus insertions.  If > 0, *out is a
- * malloc'ed buffer of *outlen bytes (not NUL-terminated) the caller frees,
+ * malloc'ed buffer of *outlen bytes (followed by a NUL not counted in *outlen) the caller frees,
  * byte-identical to the input except for the spliced tokens.  If 0 (nothing
  * to change) or on error, *out = NULL and *outlen = 0.  Errors: LR_EPARSE
  * (body is not exactly one JSON object plus whitespace), LR_ETOOBIG (body

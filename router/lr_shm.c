@@ -212,7 +212,9 @@ void lr_shm_close(lr_shm *s)
 	s->fd = -1;
 }
 
-static int copy_slot(const lr_shm *s, int i, void *buf, size_t *len)
+/* Copies slot i into buf (cap bytes).  The length is read again here, under
+ * the sequence check: it may have grown since the caller sized buf. */
+static int copy_slot(const lr_shm *s, int i, void *buf, size_t cap, size_t *len)
 {
 	const lr_shm_slot *sl = &s->hdr->slot[i];
 	uint64_t seq1, seq2, n, sum;
@@ -222,8 +224,8 @@ static int copy_slot(const lr_shm *s, int i, void *buf, size_t *len)
 		return LR_EBUSY;
 	n = sl->len;
 	sum = sl->checksum;
-	if (n > s->hdr->slot_cap)
-		return LR_EBUSY; /* a writer's half-set length; the seq check decides */
+	if (n > cap)
+		return LR_EBUSY; /* a newer, longer table: size the buffer again */
 	memcpy(buf, slot_data(s, i), (size_t)n);
 	atomic_thread_fence(memory_order_acquire);
 	seq2 = atomic_load_explicit(&sl->seq, memory_order_relaxed);
@@ -238,6 +240,7 @@ static int copy_slot(const lr_shm *s, int i, void *buf, size_t *len)
 int lr_shm_snapshot(const lr_shm *s, void **out, size_t *len, uint64_t *gen)
 {
 	void *buf = NULL;
+	size_t cap;
 	int tries, rc = LR_EBUSY;
 
 	*out = NULL;
@@ -253,10 +256,11 @@ int lr_shm_snapshot(const lr_shm *s, void **out, size_t *len, uint64_t *gen)
 		if (n > s->hdr->slot_cap)
 			continue;
 		free(buf);
-		buf = aligned_alloc(8, ((size_t)n + 8) & ~(size_t)7);
+		cap = ((size_t)n + 8) & ~(size_t)7;
+		buf = aligned_alloc(8, cap);
 		if (!buf)
 			return LR_ENOMEM;
-		rc = copy_slot(s, (int)a, buf, len);
+		rc = copy_slot(s, (int)a, buf, cap, len);
 		if (rc == 0 && g == lr_shm_generation(s)) {
 			*out = buf;
 			return 0;

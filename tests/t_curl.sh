@@ -2,6 +2,8 @@
 # curl sends a body, serial and parallel transfers, credentials, deny,
 # pass-through of non-LLM traffic, trust, and programs without libcurl.
 
+# needs: unsanitized (an ASan runtime preloaded into Debian's curl binary
+# deadlocks in setlocale before main, shim or not)
 . "$(dirname "$0")/lib.sh"
 lr_setup curl
 start_mock

@@ -1,6 +1,7 @@
 # t_install.sh - `make install PREFIX=...` puts the library, both programs
 # and the docs in place, and the installed launcher finds the installed
 # library.
+# needs: unsanitized (it preloads the installed shim into sh)
 . "$(dirname "$0")/lib.sh"
 lr_setup install
 P=$T/prefix
