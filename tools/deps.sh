@@ -30,15 +30,10 @@ if [ "$want" = test ]; then
 	need curl /usr/bin/curl
 	need python3 /usr/bin/python3
 	need python3-pycurl "/usr/lib/python3/dist-packages/pycurl*"
-	need python3-requests /usr/lib/python3/dist-packages/requests
 	need php-cli /usr/bin/php
 	need php-curl "/usr/lib/php/*/curl.so"
 	need clang /usr/bin/clang
 	need libclang-rt-14-dev "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a"
-	need openssl /usr/bin/openssl
-	need nodejs "/usr/bin/node /usr/local/bin/node"
-	need npm "/usr/bin/npm /usr/local/bin/npm"
-	need procps /usr/bin/pkill
 fi
 
 [ -z "$missing" ] && exit 0
