@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static pthread_mutex_t swap_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -27,15 +26,6 @@ static lr_shm seg = {.fd = -1};
 static _Atomic(lr_shm_hdr *) live_hdr;
 static lr_table *current;
 static _Atomic unsigned long long current_gen;
-static _Atomic long next_attach; /* monotonic seconds */
-
-static long now_coarse(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (long)ts.tv_sec;
-}
 
 static void attach_locked(void)
 {
@@ -109,19 +99,16 @@ static void refresh_locked(unsigned long long want)
  * arrive while another one attaches wait for it: they must not send their
  * request unrouted just because the table is being mapped.  Only a failed
  * attach holds off further tries, for a second. */
+/* No rate limit: only LLM requests get here, and a failed attach (one
+ * shm_open) costs a microsecond or two, so a table loaded after the program
+ * started is followed from the very next request. */
 static lr_shm_hdr *attach(void)
 {
-	long now = now_coarse();
 	lr_shm_hdr *h;
 
-	if (now < atomic_load(&next_attach))
-		return NULL;
 	pthread_mutex_lock(&swap_mu);
-	if (!atomic_load(&live_hdr) && now >= atomic_load(&next_attach)) {
+	if (!atomic_load(&live_hdr))
 		attach_locked();
-		if (!atomic_load(&live_hdr))
-			atomic_store(&next_attach, now + 1);
-	}
 	h = atomic_load(&live_hdr);
 	pthread_mutex_unlock(&swap_mu);
 	return h;

@@ -1,7 +1,7 @@
 /*
  * lr_view.h - the shim's read-only view of the live routing table.
  *
- * The first request attaches to the segment (retrying at most once a second
+ * The first request attaches to the segment (each request tries again
  * while there is none), and each request compares the segment's generation
  * with the one it compiled last: one atomic load when nothing changed.  On a
  * change, one thread copies the new table out, checks it (lr_table_validate)

@@ -32,3 +32,16 @@ touch "$T/sync/go"
 wait $cpid
 check "live: first request as asked" grep -qx "live 1 claude-3-opus" "$T/live"
 check "live: after route add, the same process is routed" grep -qx "live 2 claude-3-5-haiku" "$T/live"
+
+# A process started before any table existed follows the first load at once.
+"$CTL" unload >/dev/null
+mkdir "$T/sync2"
+client live "$MOCK/v1/chat/completions" gpt-4o "$T/sync2" >"$T/live2" &
+cpid=$!
+i=0
+while [ ! -f "$T/sync2/ready" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+load_rules '{"routes": [{"name": "late", "set": {"model": "late-model"}}]}'
+touch "$T/sync2/go"
+wait $cpid
+check "no table yet: first request as asked" grep -qx "live 1 gpt-4o" "$T/live2"
+check "table loaded later: the very next request is routed" grep -qx "live 2 late-model" "$T/live2"
