@@ -13,28 +13,31 @@
 
 typedef struct {
 	const char *suffix;
+	size_t len; /* strlen(suffix), so a miss costs one compare */
 	const char *operation, *otel;
 } op_suffix;
 
+#define OP(suffix, op, otel) {suffix, sizeof(suffix) - 1, op, otel}
+
 static const op_suffix openai_ops[] = {
-	{"/chat/completions", "chat", "chat"},
-	{"/completions", "completions", "text_completion"},
-	{"/responses", "responses", "chat"},
-	{"/embeddings", "embeddings", "embeddings"},
+	OP("/chat/completions", "chat", "chat"),
+	OP("/completions", "completions", "text_completion"),
+	OP("/responses", "responses", "chat"),
+	OP("/embeddings", "embeddings", "embeddings"),
 };
 
 static const op_suffix ollama_ops[] = {
-	{"/api/chat", "chat", "chat"},
-	{"/api/generate", "generate", "text_completion"},
-	{"/api/embed", "embeddings", "embeddings"},
-	{"/api/embeddings", "embeddings", "embeddings"},
+	OP("/api/chat", "chat", "chat"),
+	OP("/api/generate", "generate", "text_completion"),
+	OP("/api/embed", "embeddings", "embeddings"),
+	OP("/api/embeddings", "embeddings", "embeddings"),
 };
 
 static const op_suffix gemini_ops[] = {
-	{":generateContent", "generate", "generate_content"},
-	{":streamGenerateContent", "generate", "generate_content"},
-	{":embedContent", "embeddings", "embeddings"},
-	{":batchEmbedContents", "embeddings", "embeddings"},
+	OP(":generateContent", "generate", "generate_content"),
+	OP(":streamGenerateContent", "generate", "generate_content"),
+	OP(":embedContent", "embeddings", "embeddings"),
+	OP(":batchEmbedContents", "embeddings", "embeddings"),
 };
 
 /* Known API hosts name their provider; any other host is named after the
@@ -55,11 +58,11 @@ static const struct {
 	{"openrouter.ai", "openrouter"},
 };
 
-static int ends_with(const char *s, size_t n, const char *suf, size_t *at)
+static int ends_with(const char *s, size_t n, const op_suffix *op, size_t *at)
 {
-	size_t k = strlen(suf);
+	size_t k = op->len;
 
-	if (n < k || memcmp(s + n - k, suf, k) != 0)
+	if (n < k || s[n - 1] != op->suffix[k - 1] || memcmp(s + n - k, op->suffix, k) != 0)
 		return 0;
 	*at = n - k;
 	return 1;
@@ -103,7 +106,7 @@ static int try_azure(lr_detect *d, const char *p, size_t n)
 	if (dep_end == dep || dep_end == n)
 		return 0;
 	for (i = 0; i < sizeof(openai_ops) / sizeof(openai_ops[0]); i++) {
-		if (ends_with(p, n, openai_ops[i].suffix, &at) && at == dep_end) {
+		if (ends_with(p, n, &openai_ops[i], &at) && at == dep_end) {
 			set_op(d, LR_FMT_AZURE, &openai_ops[i], (size_t)(hit - p));
 			d->model_off = (size_t)(p - d->url.scheme) + dep;
 			d->model_len = dep_end - dep;
@@ -119,7 +122,7 @@ static int try_openai(lr_detect *d, const char *p, size_t n)
 	unsigned i;
 
 	for (i = 0; i < sizeof(openai_ops) / sizeof(openai_ops[0]); i++) {
-		if (!ends_with(p, n, openai_ops[i].suffix, &at))
+		if (!ends_with(p, n, &openai_ops[i], &at))
 			continue;
 		seg = seg_start(p, at);
 		if (at > 0 && is_version_seg(p + seg, at - seg)) {
@@ -132,10 +135,10 @@ static int try_openai(lr_detect *d, const char *p, size_t n)
 
 static int try_anthropic(lr_detect *d, const char *p, size_t n)
 {
-	static const op_suffix msg = {"/messages", "messages", "chat"};
+	static const op_suffix msg = OP("/messages", "messages", "chat");
 	size_t at, seg;
 
-	if (!ends_with(p, n, msg.suffix, &at))
+	if (!ends_with(p, n, &msg, &at))
 		return 0;
 	seg = seg_start(p, at);
 	if (at == 0 || !is_version_seg(p + seg, at - seg))
@@ -152,7 +155,7 @@ static int try_gemini(lr_detect *d, const char *p, size_t n)
 	unsigned i;
 
 	for (i = 0; i < sizeof(gemini_ops) / sizeof(gemini_ops[0]); i++) {
-		if (!ends_with(p, n, gemini_ops[i].suffix, &at))
+		if (!ends_with(p, n, &gemini_ops[i], &at))
 			continue;
 		seg = seg_start(p, at);
 		if (seg == at || seg < 8 || memcmp(p + seg - 8, "/models/", 8) != 0)
@@ -166,7 +169,7 @@ static int try_gemini(lr_detect *d, const char *p, size_t n)
 			at = m - 1;
 		set_op(d, LR_FMT_GEMINI, &gemini_ops[i], at);
 		d->model_off = (size_t)(p - d->url.scheme) + seg;
-		d->model_len = n - seg - strlen(gemini_ops[i].suffix);
+		d->model_len = n - seg - gemini_ops[i].len;
 		d->stream_in_path = (i == 1);
 		return 1;
 	}
@@ -179,7 +182,7 @@ static int try_ollama(lr_detect *d, const char *p, size_t n)
 	unsigned i;
 
 	for (i = 0; i < sizeof(ollama_ops) / sizeof(ollama_ops[0]); i++) {
-		if (ends_with(p, n, ollama_ops[i].suffix, &at)) {
+		if (ends_with(p, n, &ollama_ops[i], &at)) {
 			set_op(d, LR_FMT_OLLAMA, &ollama_ops[i], at);
 			return 1;
 		}

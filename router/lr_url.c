@@ -5,10 +5,19 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *find(const char *p, const char *end, const char *set)
+/* First c in [p, end), or end. */
+static const char *find(const char *p, const char *end, int c)
+{
+	const char *hit = memchr(p, c, (size_t)(end - p));
+
+	return hit ? hit : end;
+}
+
+/* End of the authority: the first '/' or '?'. */
+static const char *authority_end(const char *p, const char *end)
 {
 	for (; p < end; p++)
-		if (strchr(set, *p))
+		if (*p == '/' || *p == '?')
 			return p;
 	return end;
 }
@@ -35,12 +44,11 @@ static int parse_authority(const char *a, const char *end, lr_url *u)
 {
 	const char *at = a, *p, *colon = NULL;
 
-	for (p = a; p < end; p++)
-		if (*p == '@')
-			at = p + 1;
+	for (p = a; (p = memchr(p, '@', (size_t)(end - p))) != NULL; p++)
+		at = p + 1;
 	a = at;
 	if (a < end && *a == '[') {
-		p = find(a, end, "]");
+		p = find(a, end, ']');
 		if (p == end)
 			return LR_EPARSE;
 		p++;
@@ -49,7 +57,7 @@ static int parse_authority(const char *a, const char *end, lr_url *u)
 		else if (p != end)
 			return LR_EPARSE;
 	} else {
-		colon = find(a, end, ":");
+		colon = find(a, end, ':');
 		if (colon == end)
 			colon = NULL;
 	}
@@ -70,7 +78,7 @@ int lr_url_parse(const char *s, size_t n, lr_url *u)
 	const char *end = s + n, *p, *auth_end, *frag;
 
 	memset(u, 0, sizeof(*u));
-	frag = find(s, end, "#");
+	frag = find(s, end, '#');
 	end = frag;
 	u->end = (size_t)(frag - s);
 	if (n >= 7 && strncasecmp(s, "http://", 7) == 0) {
@@ -83,11 +91,11 @@ int lr_url_parse(const char *s, size_t n, lr_url *u)
 	}
 	u->scheme = s;
 	p = s + u->scheme_len + 3;
-	auth_end = find(p, end, "/?");
+	auth_end = authority_end(p, end);
 	if (parse_authority(p, auth_end, u) < 0)
 		return LR_EPARSE;
 	u->path = auth_end;
-	p = find(auth_end, end, "?");
+	p = find(auth_end, end, '?');
 	u->path_len = (size_t)(p - auth_end);
 	if (p < end) {
 		u->has_query = 1;

@@ -1,0 +1,611 @@
+/*
+ * bench.c - micro-benchmarks of the routing engine (router/ only, no shim).
+ *
+ * Measures what the shim pays per request and what `llmroutectl` pays per
+ * publish, each against the figure it has to stay under:
+ *   1. generation check + first-match decision over 100 routes, only the
+ *      last matching, on a table published in a real shared-memory segment
+ *      (and the same with the rwlock lr_view_acquire/release take);
+ *   2. compiling a 100-route rules file, and publishing the compiled table;
+ *   3. detection + decision + URL plan + body rewrite, as the shim does it,
+ *      for a 1 KB and a 1 MB chat body;
+ *   4. detection of a URL that is not an LLM API call.
+ *
+ * Method: warm up, calibrate a batch size so one batch lasts at least a
+ * given time (sub-microsecond work) or is a single call (everything else),
+ * time many batches with CLOCK_MONOTONIC and report the median and p99 of
+ * the per-call time over the batches.  Results feed a volatile sink and
+ * the router functions live in other translation units, so the compiler
+ * cannot drop the work.  Timing never fails the run: the exit status is 1
+ * only when something is broken (a call fails, a decision or rewrite is
+ * not the expected one, the segment cannot be created).  The segment is
+ * /lrbench-PID, removed at exit.
+ */
+#include "lr_body.h"
+#include "lr_detect.h"
+#include "lr_error.h"
+#include "lr_match.h"
+#include "lr_plan.h"
+#include "lr_request.h"
+#include "lr_rules.h"
+#include "lr_shm.h"
+#include "lr_table.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NROUTES 100
+#define LLM_URL "https://api.openai.com/v1/chat/completions"
+#define ROUTED_URL "http://127.0.0.1:8080/v1/chat/completions"
+#define OTHER_URL "https://example.com/api/v2/items?x=1"
+#define PROCESS "bench"
+
+static volatile uint64_t sink;
+static char shm_name[64];
+
+/* Keeps the compiler from caching memory across iterations. */
+#define CLOBBER() __asm__ volatile("" ::: "memory")
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what, int rc)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, rc < 0 ? lr_strerror(rc) : "unexpected result");
+	exit(1);
+}
+
+/* Opens the segment for writing (taking the writer lock) or exits. */
+static void open_writer(lr_shm *w)
+{
+	const char *why = "";
+	int rc = lr_shm_open_writer(shm_name, w, 0, &why);
+
+	if (rc < 0) {
+		fprintf(stderr, "bench: segment %s: %s (%s)\n", shm_name, lr_strerror(rc), why);
+		exit(1);
+	}
+}
+
+static void remove_segment(void)
+{
+	if (shm_name[0])
+		shm_unlink(shm_name);
+}
+
+static void on_signal(int sig)
+{
+	remove_segment();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* ---- measuring ---------------------------------------------------------- */
+
+/* Does the work `n` times; records failures in its context, never exits. */
+typedef void (*work_fn)(void *ctx, size_t n);
+
+typedef struct {
+	double median, p99; /* ns per call */
+	size_t per_batch;
+	int batches;
+} result;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double time_batch(work_fn fn, void *ctx, size_t n)
+{
+	uint64_t t0 = now_ns();
+
+	fn(ctx, n);
+	return (double)(now_ns() - t0);
+}
+
+/* Batches of calls lasting >= min_batch_ns (1 call per batch if 0), after
+ * warm_ns of warm-up. */
+static result measure(work_fn fn, void *ctx, double min_batch_ns, int batches, double warm_ns)
+{
+	result r = {.per_batch = 1, .batches = batches};
+	double *v = malloc(sizeof(double) * (size_t)batches);
+	uint64_t end = now_ns() + (uint64_t)warm_ns;
+	int i;
+
+	if (!v)
+		die("malloc", LR_ENOMEM);
+	do
+		fn(ctx, 1);
+	while (now_ns() < end);
+	while (min_batch_ns > 0 && r.per_batch < ((size_t)1 << 30) &&
+	       time_batch(fn, ctx, r.per_batch) < min_batch_ns)
+		r.per_batch *= 2;
+	for (i = 0; i < batches; i++)
+		v[i] = time_batch(fn, ctx, r.per_batch) / (double)r.per_batch;
+	qsort(v, (size_t)batches, sizeof(double), cmp_double);
+	r.median = batches % 2 ? v[batches / 2] : (v[batches / 2 - 1] + v[batches / 2]) / 2;
+	r.p99 = v[(int)ceil(0.99 * batches) - 1];
+	free(v);
+	return r;
+}
+
+static const char *fmt_ns(double ns, char *buf, size_t cap)
+{
+	if (ns < 1e3)
+		snprintf(buf, cap, "%.1f ns", ns);
+	else if (ns < 1e6)
+		snprintf(buf, cap, "%.2f us", ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(buf, cap, "%.3f ms", ns / 1e6);
+	else
+		snprintf(buf, cap, "%.3f s", ns / 1e9);
+	return buf;
+}
+
+/* One line: what, median, p99, target (0 = none) and the verdict. */
+static void report(const char *what, result r, double target_ns, const char *note)
+{
+	char m[32], p[32], t[32], per[48];
+
+	snprintf(per, sizeof(per), "%zu x %d", r.per_batch, r.batches);
+	printf("  %-50s median %10s  p99 %10s", what, fmt_ns(r.median, m, sizeof(m)),
+	       fmt_ns(r.p99, p, sizeof(p)));
+	if (target_ns > 0)
+		printf("  target < %-8s %s", fmt_ns(target_ns, t, sizeof(t)),
+		       r.median < target_ns ? "ok" : "OVER TARGET");
+	else
+		printf("  %-27s", note ? note : "");
+	printf("  [%s]\n", per);
+	fflush(stdout);
+}
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+/* 99 routes that the request fails, then one it matches. */
+static char *make_rules(size_t *len)
+{
+	size_t cap = 64 + NROUTES * 160, n = 0;
+	char *s = malloc(cap);
+	int i;
+
+	if (!s)
+		die("malloc", LR_ENOMEM);
+	n += (size_t)snprintf(s + n, cap - n, "{\"version\":1,\"routes\":[\n");
+	for (i = 1; i < NROUTES; i++)
+		n += (size_t)snprintf(s + n, cap - n,
+			"{\"name\":\"r%d\",\"match\":{\"model\":\"m%d-*\",\"host\":\"h%d.example\"},"
+			"\"set\":{\"model\":\"x\"}},\n", i, i, i);
+	n += (size_t)snprintf(s + n, cap - n,
+		"{\"name\":\"last\",\"match\":{\"model\":\"gpt-4o\",\"host\":\"api.openai.com\"},"
+		"\"set\":{\"model\":\"gpt-4o-mini\",\"endpoint\":\"http://127.0.0.1:8080/v1\"}}\n]}\n");
+	if (n >= cap)
+		die("rules buffer too small", 0);
+	*len = n;
+	return s;
+}
+
+static void put(char *b, size_t *n, const char *s, size_t len)
+{
+	memcpy(b + *n, s, len);
+	*n += len;
+}
+
+/* A chat body of exactly `size` bytes: a conversation of ~500-byte user
+ * messages with escapes in them, "model" after "messages" as the OpenAI
+ * Python SDK writes it. */
+static char *make_body(size_t size)
+{
+	static const char head[] = "{\"messages\":[{\"role\":\"system\",\"content\":\"You are a helpful assistant.\"}";
+	static const char open[] = ",{\"role\":\"user\",\"content\":\"";
+	static const char close[] = "\"}";
+	static const char tail[] = "],\"model\":\"gpt-4o\",\"temperature\":0.2,\"max_tokens\":512,\"stream\":false}";
+	static const char text[] = "Summarize the \\\"quarterly\\\" report, line by line.\\n ";
+	size_t fixed = sizeof(open) - 1 + sizeof(close) - 1, chunk = 10 * (sizeof(text) - 1);
+	size_t n = 0, i;
+	char *b = malloc(size + 1);
+
+	if (!b || size < sizeof(head) + fixed + sizeof(tail))
+		die("body size", LR_EINVAL);
+	put(b, &n, head, sizeof(head) - 1);
+	while (n + 2 * fixed + chunk + sizeof(tail) - 1 <= size) {
+		put(b, &n, open, sizeof(open) - 1);
+		for (i = 0; i < 10; i++)
+			put(b, &n, text, sizeof(text) - 1);
+		put(b, &n, close, sizeof(close) - 1);
+	}
+	put(b, &n, open, sizeof(open) - 1);
+	while (n + sizeof(close) - 1 + sizeof(tail) - 1 < size)
+		b[n++] = 'a';
+	put(b, &n, close, sizeof(close) - 1);
+	put(b, &n, tail, sizeof(tail) - 1);
+	b[n] = '\0';
+	if (n != size)
+		die("body size", 0);
+	return b;
+}
+
+/* ---- 1. generation check + decision ------------------------------------- */
+
+typedef struct {
+	const lr_shm *seg;
+	const lr_table *t;
+	uint64_t gen;
+	lr_request req;
+	pthread_rwlock_t rw;
+	int bad;
+} decide_ctx;
+
+static void work_decide(void *p, size_t n)
+{
+	decide_ctx *c = p;
+	uint64_t acc = 0;
+	lr_decision d;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t g = lr_shm_generation(c->seg);
+		if (g != c->gen)
+			c->bad = 1; /* the shim would refresh here: never in this run */
+		lr_decide(c->t, &c->req.f, &d);
+		acc += (uint64_t)d.index + g;
+		CLOBBER();
+	}
+	sink += acc;
+}
+
+static void work_decide_locked(void *p, size_t n)
+{
+	decide_ctx *c = p;
+	uint64_t acc = 0;
+	lr_decision d;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t g = lr_shm_generation(c->seg);
+		if (g != c->gen)
+			c->bad = 1;
+		pthread_rwlock_rdlock(&c->rw);
+		lr_decide(c->t, &c->req.f, &d);
+		pthread_rwlock_unlock(&c->rw);
+		acc += (uint64_t)d.index + g;
+		CLOBBER();
+	}
+	sink += acc;
+}
+
+/* ---- 2. compile and publish --------------------------------------------- */
+
+typedef struct {
+	const char *rules;
+	size_t rules_len;
+	const void *blob;
+	size_t blen;
+	lr_shm *w;
+	int rc;
+} publish_ctx;
+
+static void work_compile(void *p, size_t n)
+{
+	publish_ctx *c = p;
+	lr_rules_error err;
+	void *blob;
+	size_t blen, i;
+
+	for (i = 0; i < n; i++) {
+		int rc = lr_rules_compile(c->rules, c->rules_len, &blob, &blen, &err);
+		if (rc < 0) {
+			c->rc = rc;
+			continue;
+		}
+		sink += blen;
+		free(blob);
+	}
+}
+
+static void work_publish(void *p, size_t n)
+{
+	publish_ctx *c = p;
+	uint64_t gen;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int rc = lr_shm_publish(c->w, c->blob, c->blen, &gen);
+		if (rc < 0)
+			c->rc = rc;
+		sink += gen;
+	}
+}
+
+/* What `llmroutectl load` does around the publish: open, lock, map. */
+static void work_open_publish(void *p, size_t n)
+{
+	publish_ctx *c = p;
+	lr_shm w;
+	uint64_t gen;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if ((rc = lr_shm_open_writer(shm_name, &w, 0, NULL)) < 0) {
+			c->rc = rc;
+			continue;
+		}
+		if ((rc = lr_shm_publish(&w, c->blob, c->blen, &gen)) < 0)
+			c->rc = rc;
+		sink += gen;
+		lr_shm_close(&w);
+	}
+}
+
+/* ---- 3. the shim's decision and rewrite --------------------------------- */
+
+typedef struct {
+	const lr_shm *seg;
+	const lr_table *t;
+	const char *url, *body;
+	size_t ulen, blen;
+	int rc;
+} rewrite_ctx;
+
+/* One request as shim/lr_curl_apply.c handles it; returns < 0 or the size
+ * of the new body, and the new URL in *url if wanted. */
+static long rewrite_once(const rewrite_ctx *c, char **url_out, char **body_out)
+{
+	lr_request r;
+	lr_decision d;
+	lr_plan p;
+	char *out = NULL;
+	size_t olen = 0;
+	int rc;
+
+	if ((rc = lr_request_init(&r, c->url, c->ulen, c->body, c->blen, PROCESS)) < 0)
+		return rc;
+	sink += lr_shm_generation(c->seg);
+	lr_decide(c->t, &r.f, &d);
+	if (d.action != LR_ACTION_ROUTE)
+		return LR_EINVAL;
+	if ((rc = lr_plan_make(c->t, &d, &r.det, c->url, c->ulen, &p)) < 0)
+		return rc;
+	rc = lr_body_set_model(c->body, c->blen, p.model, &out, &olen);
+	if (rc > 0 && body_out)
+		*body_out = out;
+	else
+		free(out);
+	if (url_out) {
+		*url_out = p.url;
+		p.url = NULL;
+	}
+	sink += p.url ? (uint64_t)p.url[0] : 0;
+	lr_plan_free(&p);
+	return rc < 0 ? rc : (long)olen;
+}
+
+static void work_rewrite(void *p, size_t n)
+{
+	rewrite_ctx *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		long rc = rewrite_once(c, NULL, NULL);
+		if (rc < 0)
+			c->rc = (int)rc;
+		sink += (uint64_t)rc;
+	}
+}
+
+/* Checks the rewrite once outside the timing: routed URL, model replaced,
+ * every other byte kept. */
+static void check_rewrite(const rewrite_ctx *c)
+{
+	static const char from[] = "\"model\":\"gpt-4o\"", to[] = "\"model\":\"gpt-4o-mini\"";
+	char *url = NULL, *body = NULL;
+	long olen = rewrite_once(c, &url, &body);
+	const char *at = strstr(c->body, from);
+	size_t pre = at ? (size_t)(at - c->body) : 0, post;
+
+	if (olen < 0)
+		die("rewrite", (int)olen);
+	if (!url || strcmp(url, ROUTED_URL) != 0 || !body || !at ||
+	    (size_t)olen != c->blen + sizeof(to) - sizeof(from))
+		die("rewrite gave an unexpected URL or body", 0);
+	post = c->blen - pre - (sizeof(from) - 1);
+	if (memcmp(body, c->body, pre) != 0 || memcmp(body + pre, to, sizeof(to) - 1) != 0 ||
+	    memcmp(body + pre + sizeof(to) - 1, at + sizeof(from) - 1, post) != 0)
+		die("rewrite changed other bytes", 0);
+	free(url);
+	free(body);
+}
+
+/* ---- 4. detection of a non-LLM URL -------------------------------------- */
+
+typedef struct {
+	const char *url;
+	size_t len;
+	int want;
+	int bad;
+} detect_ctx;
+
+static void work_detect(void *p, size_t n)
+{
+	detect_ctx *c = p;
+	lr_detect d;
+	uint64_t acc = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int rc = lr_detect_url(c->url, c->len, &d);
+		if (rc != c->want)
+			c->bad = 1;
+		acc += (uint64_t)rc;
+		CLOBBER();
+	}
+	sink += acc;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void bench_publish(publish_ctx *pc)
+{
+	lr_shm w;
+	result r;
+
+	printf("\n2. Compiling and publishing a %d-route table (%zu-byte rules, %zu-byte blob)\n",
+	       NROUTES, pc->rules_len, pc->blen);
+	r = measure(work_compile, pc, 0, 300, 50e6);
+	report("lr_rules_compile (JSON -> table)", r, 0, "(informational)");
+	open_writer(&w);
+	pc->w = &w;
+	r = measure(work_publish, pc, 0, 2000, 50e6);
+	lr_shm_close(&w); /* the next part takes the lock itself */
+	pc->w = NULL;
+	report("lr_shm_publish (writer lock held)", r, 1e6, NULL);
+	r = measure(work_open_publish, pc, 0, 500, 50e6);
+	report("open writer + lock + publish + close", r, 0, "(informational)");
+	if (pc->rc < 0)
+		die("compile/publish", pc->rc);
+}
+
+static void bench_decide(decide_ctx *dc)
+{
+	lr_decision d;
+	result r;
+
+	lr_decide(dc->t, &dc->req.f, &d);
+	if (d.action != LR_ACTION_ROUTE || d.index != NROUTES - 1)
+		die("the decision is not the last route", 0);
+	printf("\n1. Generation check + match against %d routes (only the last matches)\n", NROUTES);
+	r = measure(work_decide, dc, 200e3, 1000, 100e6);
+	report("lr_shm_generation + lr_decide", r, 1e3, NULL);
+	r = measure(work_decide_locked, dc, 200e3, 1000, 50e6);
+	report("... + rwlock rdlock/unlock (as lr_view)", r, 1e3, NULL);
+	if (dc->bad)
+		die("the generation changed during the run", 0);
+}
+
+static void bench_rewrite(const lr_shm *seg, const lr_table *t)
+{
+	static const size_t sizes[] = {1024, 1024 * 1024};
+	static const double targets[] = {10e3, 1e6};
+	static const int batches[] = {20000, 300};
+	size_t i;
+
+	printf("\n3. Request init + decide + plan + body rewrite, as the shim (%d routes, last matches)\n",
+	       NROUTES);
+	for (i = 0; i < 2; i++) {
+		rewrite_ctx rc = {.seg = seg, .t = t, .url = LLM_URL, .ulen = strlen(LLM_URL)};
+		char what[80], thr[48];
+		result r;
+
+		rc.body = make_body(sizes[i]);
+		rc.blen = sizes[i];
+		check_rewrite(&rc);
+		r = measure(work_rewrite, &rc, 0, batches[i], 100e6);
+		snprintf(what, sizeof(what), "%s chat body", i ? "1 MB" : "1 KB");
+		report(what, r, targets[i], NULL);
+		if (i) {
+			snprintf(thr, sizeof(thr), "%.0f MB/s of body", (double)rc.blen / r.median * 1e3);
+			printf("  %-50s %s\n", "", thr);
+		}
+		if (rc.rc < 0)
+			die("rewrite", rc.rc);
+		free((char *)rc.body);
+	}
+}
+
+static void bench_detect(void)
+{
+	detect_ctx other = {.url = OTHER_URL, .len = strlen(OTHER_URL), .want = LR_ENOTFOUND};
+	detect_ctx llm = {.url = LLM_URL, .len = strlen(LLM_URL), .want = 0};
+	result r;
+
+	printf("\n4. Detection (lr_detect_url)\n");
+	r = measure(work_detect, &other, 100e3, 1000, 50e6);
+	/* The issue's target is whole-process: "no measurable difference" for
+	 * a non-LLM transfer (item 6 of run.sh); this is its per-call cost. */
+	report("non-LLM URL " OTHER_URL, r, 0, "(per transfer; see 6)");
+	r = measure(work_detect, &llm, 100e3, 1000, 50e6);
+	report("LLM URL (OpenAI chat), for comparison", r, 0, "(informational)");
+	if (other.bad || llm.bad)
+		die("detection gave the wrong answer", 0);
+}
+
+/* Compiles the rules, publishes them in a new segment and returns a
+ * validated copy of the live table, as the shim holds it. */
+static lr_table *setup(publish_ctx *pc, lr_shm *rd, uint64_t *gen)
+{
+	lr_rules_error err;
+	const char *why = "";
+	void *blob, *copy;
+	size_t len;
+	lr_shm w;
+	int rc;
+
+	pc->rules = make_rules(&pc->rules_len);
+	if (lr_rules_compile(pc->rules, pc->rules_len, &blob, &pc->blen, &err) < 0) {
+		fprintf(stderr, "bench: rules %d:%d %s: %s\n", err.line, err.col, err.path, err.msg);
+		exit(1);
+	}
+	pc->blob = blob;
+	open_writer(&w);
+	if ((rc = lr_shm_publish(&w, blob, pc->blen, gen)) < 0)
+		die("publish", rc);
+	lr_shm_close(&w);
+	if ((rc = lr_shm_attach(shm_name, rd, &why)) < 0) {
+		fprintf(stderr, "bench: attach %s: %s (%s)\n", shm_name, lr_strerror(rc), why);
+		exit(1);
+	}
+	if ((rc = lr_shm_snapshot(rd, &copy, &len, gen)) < 0 || !copy)
+		die("snapshot", rc);
+	if ((rc = lr_table_validate(copy, len)) < 0)
+		die("validate", rc);
+	return copy;
+}
+
+int main(void)
+{
+	static const char small[] = "{\"model\":\"gpt-4o\",\"messages\":[]}";
+	publish_ctx pc = {0};
+	decide_ctx dc = {0};
+	lr_table *t;
+	lr_shm rd;
+	int rc;
+
+	snprintf(shm_name, sizeof(shm_name), "/lrbench-%ld", (long)getpid());
+	atexit(remove_segment);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	t = setup(&pc, &rd, &dc.gen);
+	dc.seg = &rd;
+	dc.t = t;
+	pthread_rwlock_init(&dc.rw, NULL);
+	if ((rc = lr_request_init(&dc.req, LLM_URL, strlen(LLM_URL), small, strlen(small),
+				  PROCESS)) < 0)
+		die("request", rc);
+	bench_decide(&dc);
+	bench_publish(&pc); /* bumps the generation: part 1 is over by now */
+	bench_rewrite(&rd, t);
+	bench_detect();
+
+	lr_shm_close(&rd);
+	free(t);
+	free((void *)pc.blob);
+	free((char *)pc.rules);
+	return 0;
+}

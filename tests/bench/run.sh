@@ -1,0 +1,247 @@
+#!/bin/sh
+# run.sh - `make bench`: the engine micro-benchmarks ($BUILD/tests/bench)
+# and the whole-process cost of the shim in real curl processes against the
+# mock upstream (tools/mock_upstream.py).
+#
+#   5. REQS sequential keep-alive chat requests in one curl process (one -K
+#      config, `next` between requests): (a) under the shim, sent to
+#      api.openai.com and routed to the mock by the table; (b) without the
+#      shim, sent straight to the mock with the body (a) ends up sending.
+#      Target: median(a) / median(b) <= 1.05.
+#   6. REQS sequential non-LLM requests (POST /echo), with and without the
+#      shim (table loaded, nothing detected): both medians and the gap.
+#
+# Uses hyperfine when it is installed (never installs it), else a loop
+# timed with `date +%s%N`, runs alternating.  Timing never fails the run:
+# the exit status is 1 only when something breaks (missing build product or
+# program, mock not starting, a curl failing, requests not all reaching the
+# mock, which is how an unrouted request shows).
+# Environment: BUILD (build), BENCH_RUNS (15 per variant), BENCH_REQS (500),
+# BENCH_NO_HYPERFINE=1 (use the date loop even with hyperfine installed).
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$(pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+PY=/usr/bin/python3
+LIB=$BUILD/libllmroute.so
+CTL=$BUILD/llmroutectl
+BENCH=$BUILD/tests/bench
+RUNS=${BENCH_RUNS:-15}
+REQS=${BENCH_REQS:-500}
+T=""
+mock_pid=""
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+cleanup() {
+	[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null
+	[ -n "$T" ] && "$CTL" unload --force >/dev/null 2>&1
+	[ -n "$T" ] && rm -rf "$T"
+}
+
+machine() {
+	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+	echo "llmroute benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}, $(uname -sr)," \
+		"load average $(cut -d ' ' -f 1-3 /proc/loadavg)"
+}
+
+# As tests/lib.sh does.
+start_mock() {
+	"$PY" "$ROOT/tools/mock_upstream.py" --port-file "$T/mock.port" --log "$T/mock.log" \
+		2>"$T/mock.err" &
+	mock_pid=$!
+	i=0
+	while [ ! -s "$T/mock.port" ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 100 ] || ! kill -0 "$mock_pid" 2>/dev/null; then
+			cat "$T/mock.err" >&2
+			die "the mock upstream did not start"
+		fi
+		sleep 0.05
+	done
+	MOCK_PORT=$(cat "$T/mock.port")
+}
+
+mock_count() {
+	if [ -f "$T/mock.log" ]; then wc -l <"$T/mock.log" | tr -d ' '; else echo 0; fi
+}
+
+# gen_config URL MODEL: REQS requests for one curl process, `next` between.
+gen_config() {
+	awk -v url="$1" -v model="$2" -v n="$REQS" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			if (i)
+				print "next"
+			printf "url = \"%s\"\n", url
+			printf "data = \"{\\\"model\\\":\\\"%s\\\",\\\"messages\\\":[{\\\"role\\\":\\\"system\\\",", model
+			printf "\\\"content\\\":\\\"You are terse.\\\"},{\\\"role\\\":\\\"user\\\",\\\"content\\\":"
+			printf "\\\"Say hello, request %d.\\\"}],\\\"temperature\\\":0.2}\"\n", i
+			print "header = \"Content-Type: application/json\""
+			print "fail"
+		}
+	}'
+}
+
+# run_curl SHIM CONFIG: one curl process, with the shim preloaded if SHIM=1.
+# `env` on both sides so both pay the same exec.
+run_curl() {
+	if [ "$1" = 1 ]; then
+		env LD_PRELOAD="$LIB" curl -sS --fail-early -K "$2"
+	else
+		env -u LD_PRELOAD curl -sS --fail-early -K "$2"
+	fi
+}
+
+# timed NAME SHIM CONFIG [warm-up]: one run, checked; its wall time (ns)
+# appended to $T/NAME.ns unless it is a warm-up.
+timed() {
+	before=$(mock_count)
+	t0=$(date +%s%N)
+	run_curl "$2" "$3" >/dev/null 2>"$T/curl.err"
+	rc=$?
+	t1=$(date +%s%N)
+	if [ "$rc" -ne 0 ]; then
+		cat "$T/curl.err" >&2
+		die "$1${4:+ $4}: curl exited $rc"
+	fi
+	got=$(($(mock_count) - before))
+	[ "$got" -eq "$REQS" ] || die "$1${4:+ $4}: the mock got $got of $REQS requests (not routed?)"
+	[ -n "${4:-}" ] || echo $((t1 - t0)) >>"$T/$1.ns"
+}
+
+# compare A_NAME A_SHIM A_CONFIG B_NAME B_SHIM B_CONFIG: a warm-up of each,
+# then RUNS of each, alternating which goes first.
+compare() {
+	if command -v hyperfine >/dev/null 2>&1 && [ -z "${BENCH_NO_HYPERFINE:-}" ]; then
+		compare_hyperfine "$@"
+		return
+	fi
+	timed "$1" "$2" "$3" warm-up
+	timed "$4" "$5" "$6" warm-up
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		if [ $((i % 2)) -eq 0 ]; then
+			timed "$1" "$2" "$3"
+			timed "$4" "$5" "$6"
+		else
+			timed "$4" "$5" "$6"
+			timed "$1" "$2" "$3"
+		fi
+		i=$((i + 1))
+	done
+}
+
+hf_cmd() { # SHIM CONFIG: the command line for hyperfine -N
+	if [ "$1" = 1 ]; then
+		echo "env LD_PRELOAD=$LIB curl -sS --fail-early -K $2"
+	else
+		echo "env -u LD_PRELOAD curl -sS --fail-early -K $2"
+	fi
+}
+
+compare_hyperfine() {
+	before=$(mock_count)
+	if ! hyperfine -N --style basic --warmup 1 --runs "$RUNS" --export-json "$T/hf.json" \
+		-n "$1" "$(hf_cmd "$2" "$3")" -n "$4" "$(hf_cmd "$5" "$6")" >"$T/hf.out" 2>&1; then
+		cat "$T/hf.out" >&2
+		die "hyperfine failed"
+	fi
+	got=$(($(mock_count) - before))
+	want=$((2 * (RUNS + 1) * REQS))
+	[ "$got" -eq "$want" ] || die "the mock got $got of $want requests (not routed?)"
+	"$PY" - "$T/hf.json" "$T" <<'EOF' || die "cannot read hyperfine's results"
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    with open("%s/%s.ns" % (sys.argv[2], r["command"]), "w") as f:
+        f.writelines("%d\n" % round(t * 1e9) for t in r["times"])
+EOF
+}
+
+median() { # FILE of numbers: the median
+	sort -n "$1" | awk '{ v[NR] = $1 } END {
+		if (NR % 2) printf "%.0f\n", v[(NR + 1) / 2]
+		else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# line LABEL NAME: median of NAME's runs in ms, per request, and every run.
+line() {
+	m=$(median "$T/$2.ns")
+	runs=$(sort -n "$T/$2.ns" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 / 1e6 }')
+	awk -v l="$1" -v m="$m" -v n="$REQS" -v r="$runs" 'BEGIN {
+		printf "  %-48s median %9.1f ms  (%6.3f ms/request)  runs: %s ms\n",
+			l, m / 1e6, m / 1e6 / n, r }'
+}
+
+bench_routed() {
+	gen_config "https://api.openai.com/v1/chat/completions" gpt-4o >"$T/routed.cfg"
+	gen_config "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" gpt-4o-mini >"$T/direct.cfg"
+	echo
+	echo "5. $REQS sequential keep-alive chat requests, one curl process (-K config), mock upstream;" \
+		"median of $RUNS runs each"
+	compare routed 1 "$T/routed.cfg" direct 0 "$T/direct.cfg"
+	last=$(tail -n 1 "$T/mock.log")
+	case $last in
+	*'"model": "gpt-4o-mini"'*) ;;
+	*) die "the routed request did not reach the mock as gpt-4o-mini: $last" ;;
+	esac
+	line "(a) shim, api.openai.com routed by the table" routed
+	line "(b) no shim, straight to the mock" direct
+	awk -v a="$(median "$T/routed.ns")" -v b="$(median "$T/direct.ns")" 'BEGIN {
+		printf "  %-48s %6.3f          target <= 1.05  %s\n", "ratio of the medians (a)/(b)", a / b,
+			(a / b <= 1.05 ? "ok" : "OVER TARGET") }'
+	paste "$T/routed.ns" "$T/direct.ns" | awk '{ printf "%.6f\n", $1 / $2 }' >"$T/ratio"
+	awk -v r="$(sort -n "$T/ratio" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" 'BEGIN {
+		printf "  %-48s %6.3f          (run i of (a) over run i of (b))\n", "median of the paired ratios", r }'
+}
+
+bench_echo() {
+	gen_config "http://127.0.0.1:$MOCK_PORT/echo" gpt-4o >"$T/echo.cfg"
+	echo
+	echo "6. $REQS sequential non-LLM requests (POST /echo), one curl process, table loaded;" \
+		"median of $RUNS runs each"
+	compare echo_shim 1 "$T/echo.cfg" echo_plain 0 "$T/echo.cfg"
+	line "with the shim (nothing detected)" echo_shim
+	line "without the shim" echo_plain
+	awk -v a="$(median "$T/echo_shim.ns")" -v b="$(median "$T/echo_plain.ns")" -v n="$REQS" 'BEGIN {
+		printf "  %-48s %+8.1f ms  (%+.1f us/request, %+.1f%%)\n", "difference", (a - b) / 1e6,
+			(a - b) / 1e3 / n, (a - b) / b * 100 }'
+}
+
+[ -x "$BENCH" ] || die "$BENCH is missing (make bench builds it)"
+if [ ! -f "$LIB" ] || [ ! -x "$CTL" ]; then
+	die "$LIB or $CTL is missing (make all)"
+fi
+for p in curl "$PY"; do
+	command -v "$p" >/dev/null 2>&1 || die "$p is missing (sh tools/deps.sh test)"
+done
+
+machine
+echo
+echo "Engine ($BENCH: router objects only, no shim; median and p99 over batches, per call)"
+"$BENCH" || die "the engine benchmark failed"
+
+T=$(mktemp -d /tmp/llmroute-bench.XXXXXX) || exit 1
+LLMROUTE_TABLE="/lrbench-run-$$"
+LLMROUTE_LOG=error
+export LLMROUTE_TABLE LLMROUTE_LOG
+unset LLMROUTE_AUDIT LLMROUTE_DISABLE
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+echo
+if command -v hyperfine >/dev/null 2>&1 && [ -z "${BENCH_NO_HYPERFINE:-}" ]; then
+	echo "Whole process (curl $(curl --version | awk 'NR == 1 { print $2 }'), timed with $(hyperfine --version))"
+else
+	echo "Whole process (curl $(curl --version | awk 'NR == 1 { print $2 }'), timed with date +%s%N; runs alternate)"
+fi
+start_mock
+printf '{"routes":[{"name":"openai-to-mock","match":{"host":"api.openai.com"},"set":{"endpoint":"http://127.0.0.1:%s/v1","model":"gpt-4o-mini"}}]}\n' \
+	"$MOCK_PORT" >"$T/rules.json"
+"$CTL" load "$T/rules.json" >/dev/null || die "cannot load the rules"
+echo "  mock upstream: Python, 127.0.0.1:$MOCK_PORT (its per-request cost dominates and is the same for both)"
+bench_routed
+bench_echo
