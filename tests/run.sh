@@ -48,7 +48,7 @@ for t in tests/t_*.sh; do
 	wanted "$n" || continue
 	if [ -n "${SANITIZE:-}" ] && grep -q '^# needs: unsanitized' "$t"; then
 		skip=$((skip + 1))
-		echo "SKIP $n (preloads the shim into unsanitized programs)"
+		echo "SKIP $n ($(sed -n 's/^# needs: unsanitized *//p' "$t" | tr -d '()'))"
 		continue
 	fi
 	run_one "$n" 600 sh "$t"
