@@ -2,7 +2,8 @@
  * lr_rules.c - rules file parsing and validation (see lr_rules.h).
  *
  * Schema (each level rejects keys it does not list):
- *   {"version": 1, "audit": PATH, "routes": [ROUTE...]}
+ *   {"version": 1, "audit": PATH, "routes": [ROUTE...],
+ *    "prices": {GLOB: {"input_per_mtok": N, "output_per_mtok": N}, ...}}
  *   ROUTE = {"name": NAME, "description": TEXT, "enabled": BOOL,
  *            "match": {"model"|"host"|"operation"|"provider"|"process": GLOB},
  *            "set": {"model": TEXT, "endpoint": URL, "api_key_env": VAR,
@@ -343,15 +344,60 @@ static int parse_routes(ctx *c, const cJSON *routes)
 	return 0;
 }
 
+static int parse_price(ctx *c, const cJSON *p)
+{
+	static const char *const allowed[] = {"input_per_mtok", "output_per_mtok"};
+	lr_price_rec rec = {0};
+	const char *why;
+	size_t i;
+	int rc;
+
+	if (lr_glob_check(p->string, &why) < 0)
+		return fail(c, LR_EINVAL, "bad glob \"%s\": %s", p->string, why);
+	if (!cJSON_IsObject(p))
+		return fail(c, LR_EINVAL, "a price is an object with input_per_mtok and output_per_mtok");
+	if ((rc = check_keys(c, p, allowed, 2)) < 0)
+		return rc;
+	for (i = 0; i < 2; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, allowed[i]);
+		push(c, allowed[i]);
+		if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 1e6)
+			return fail(c, LR_EINVAL, "%s must be a number of USD per million tokens, 0 to 1e6", allowed[i]);
+		pop(c);
+		*(i ? &rec.output_per_mtok : &rec.input_per_mtok) = v->valuedouble;
+	}
+	rec.glob = lr_table_builder_str(c->b, p->string);
+	return lr_table_builder_price(c->b, &rec);
+}
+
+static int parse_prices(ctx *c, const cJSON *prices)
+{
+	const cJSON *p, *q;
+	int rc;
+
+	if (!cJSON_IsObject(prices))
+		return fail(c, LR_EINVAL, "\"prices\" must be an object of model globs");
+	for (p = prices->child; p; p = p->next) {
+		push(c, p->string);
+		for (q = p->next; q; q = q->next)
+			if (strcmp(p->string, q->string) == 0)
+				return fail(c, LR_EINVAL, "duplicate key \"%s\"", p->string);
+		if ((rc = parse_price(c, p)) < 0)
+			return rc;
+		pop(c);
+	}
+	return 0;
+}
+
 static int parse_top(ctx *c, const cJSON *root)
 {
-	static const char *const allowed[] = {"version", "audit", "routes"};
+	static const char *const allowed[] = {"version", "audit", "routes", "prices"};
 	const cJSON *v;
 	int rc;
 
 	if (!cJSON_IsObject(root))
 		return fail(c, LR_EINVAL, "the rules must be a JSON object");
-	if ((rc = check_keys(c, root, allowed, 3)) < 0)
+	if ((rc = check_keys(c, root, allowed, 4)) < 0)
 		return rc;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "version"))) {
 		push(c, "version");
@@ -362,6 +408,12 @@ static int parse_top(ctx *c, const cJSON *root)
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "audit"))) {
 		push(c, "audit");
 		if ((rc = want_string(c, v, "audit (a file path)")) < 0)
+			return rc;
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "prices"))) {
+		push(c, "prices");
+		if ((rc = parse_prices(c, v)) < 0)
 			return rc;
 		pop(c);
 	}

@@ -17,6 +17,8 @@ struct lr_table_builder {
 	size_t nroutes, cap_routes;
 	lr_cond *conds;
 	size_t nconds, cap_conds;
+	lr_price_rec *prices;
+	size_t nprices, cap_prices;
 	char *pool;
 	size_t pool_len, cap_pool;
 	lr_ref audit, source;
@@ -62,6 +64,7 @@ void lr_table_builder_free(lr_table_builder *b)
 		return;
 	free(b->routes);
 	free(b->conds);
+	free(b->prices);
 	free(b->pool);
 	free(b);
 }
@@ -115,6 +118,16 @@ int lr_table_builder_cond(lr_table_builder *b, const lr_cond *c)
 	return 0;
 }
 
+int lr_table_builder_price(lr_table_builder *b, const lr_price_rec *p)
+{
+	int rc = grow((void **)&b->prices, &b->cap_prices, b->nprices + 1, sizeof(*p));
+
+	if (rc < 0)
+		return b->err = rc;
+	b->prices[b->nprices++] = *p;
+	return 0;
+}
+
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source)
 {
 	b->audit = audit;
@@ -130,7 +143,8 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 {
 	size_t routes_off = align8(sizeof(lr_table));
 	size_t conds_off = align8(routes_off + b->nroutes * sizeof(lr_route));
-	size_t pool_off = align8(conds_off + b->nconds * sizeof(lr_cond));
+	size_t prices_off = align8(conds_off + b->nconds * sizeof(lr_cond));
+	size_t pool_off = align8(prices_off + b->nprices * sizeof(lr_price_rec));
 	size_t size = align8(pool_off + b->pool_len);
 	lr_table *t;
 
@@ -148,6 +162,8 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	t->routes_off = (uint32_t)routes_off;
 	t->nconds = (uint32_t)b->nconds;
 	t->conds_off = (uint32_t)conds_off;
+	t->nprices = (uint32_t)b->nprices;
+	t->prices_off = (uint32_t)prices_off;
 	t->pool_off = (uint32_t)pool_off;
 	t->pool_len = (uint32_t)b->pool_len;
 	t->audit = b->audit;
@@ -156,6 +172,8 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 		memcpy((char *)t + routes_off, b->routes, b->nroutes * sizeof(lr_route));
 	if (b->nconds)
 		memcpy((char *)t + conds_off, b->conds, b->nconds * sizeof(lr_cond));
+	if (b->nprices)
+		memcpy((char *)t + prices_off, b->prices, b->nprices * sizeof(lr_price_rec));
 	memcpy((char *)t + pool_off, b->pool, b->pool_len);
 	*out = t;
 	*len = size;
@@ -211,6 +229,7 @@ int lr_table_validate(const void *blob, size_t len)
 		return LR_ECORRUPT;
 	if (!section_ok(len, t->routes_off, t->nroutes, sizeof(lr_route)) ||
 	    !section_ok(len, t->conds_off, t->nconds, sizeof(lr_cond)) ||
+	    !section_ok(len, t->prices_off, t->nprices, sizeof(lr_price_rec)) ||
 	    !section_ok(len, t->pool_off, t->pool_len, 1) || t->pool_len == 0)
 		return LR_ECORRUPT;
 	if (!ref_ok(t, t->audit) || !ref_ok(t, t->source))
@@ -221,6 +240,12 @@ int lr_table_validate(const void *blob, size_t len)
 	for (i = 0; i < t->nconds; i++)
 		if (!cond_ok(t, &lr_table_conds(t)[i]))
 			return LR_ECORRUPT;
+	for (i = 0; i < t->nprices; i++) {
+		const lr_price_rec *p = &lr_table_prices(t)[i];
+		if (!ref_ok(t, p->glob) || !p->glob.off || !(p->input_per_mtok >= 0) ||
+		    !(p->output_per_mtok >= 0))
+			return LR_ECORRUPT;
+	}
 	return 0;
 }
 

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define LR_TABLE_MAGIC "LRTABLE\0"
-#define LR_TABLE_LAYOUT 1u
+#define LR_TABLE_LAYOUT 2u
 #define LR_TABLE_MAX_SIZE (16u << 20) /* hard cap on a compiled table */
 
 /* A string in the pool: `len` bytes at `off`, NUL-terminated.  off == 0
@@ -69,6 +69,13 @@ typedef struct {
 	lr_ref deny;          /* message, when LR_ROUTE_DENY */
 } lr_route;
 
+/* A price from the rules file: USD per million tokens for models matching
+ * the glob. */
+typedef struct {
+	lr_ref glob;
+	double input_per_mtok, output_per_mtok;
+} lr_price_rec;
+
 typedef struct {
 	char magic[8];
 	uint32_t layout;
@@ -76,6 +83,7 @@ typedef struct {
 	uint32_t nroutes, routes_off;
 	uint32_t nconds, conds_off;
 	uint32_t pool_off, pool_len;
+	uint32_t nprices, prices_off;
 	lr_ref audit;         /* audit file from the rules, may be absent */
 	lr_ref source;        /* canonical JSON of the rules */
 } lr_table;
@@ -103,6 +111,11 @@ static inline const lr_cond *lr_table_conds(const lr_table *t)
 	return (const lr_cond *)((const char *)t + t->conds_off);
 }
 
+static inline const lr_price_rec *lr_table_prices(const lr_table *t)
+{
+	return (const lr_price_rec *)((const char *)t + t->prices_off);
+}
+
 /* Index of the route called `name`, or LR_ENOTFOUND. */
 int lr_table_find(const lr_table *t, const char *name);
 
@@ -122,6 +135,7 @@ lr_ref lr_table_builder_str(lr_table_builder *b, const char *s);
  * LR_ENOMEM / LR_ETOOBIG. */
 int lr_table_builder_route(lr_table_builder *b, const lr_route *r);
 int lr_table_builder_cond(lr_table_builder *b, const lr_cond *c);
+int lr_table_builder_price(lr_table_builder *b, const lr_price_rec *p);
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source);
 
 /* Lays the blob out.  Returns 0 and a malloc'ed blob (caller frees) in

@@ -1,0 +1,78 @@
+/*
+ * lr_audit.h - one audit record per LLM request, as one JSON line.
+ *
+ * Field names follow the OpenTelemetry GenAI semantic conventions where
+ * they have one; the rest are under "llmroute.".  A record never holds
+ * prompt or response text, a credential, or a header value: the struct
+ * below has no field that could carry them.
+ *
+ *   time                         RFC 3339 UTC with milliseconds
+ *   gen_ai.provider.name         openai, anthropic, gcp.gemini, ...
+ *   gen_ai.operation.name        chat, text_completion, embeddings, generate_content
+ *   gen_ai.request.model         the model sent upstream
+ *   gen_ai.response.model        the model the answer names, or null
+ *   gen_ai.usage.input_tokens    integer or null
+ *   gen_ai.usage.output_tokens   integer or null
+ *   server.address, server.port  where the request was sent
+ *   http.response.status_code    integer, or null when no answer came
+ *   error.type                   null, "denied", "http_NNN", or a libcurl error name
+ *   llmroute.rule                the matching route's name, or null
+ *   llmroute.action              route, pass, deny, none
+ *   llmroute.original_model      the model the app asked for
+ *   llmroute.original_server     host:port the app asked for
+ *   llmroute.transport           curl (socket, tls later)
+ *   llmroute.stream              true/false
+ *   llmroute.duration_ms         start of the transfer to its end
+ *   llmroute.ttfb_ms             start to the first response byte, or null
+ *   llmroute.request_bytes       body bytes sent
+ *   llmroute.response_bytes      body bytes received
+ *   llmroute.cost_usd            number, or null when the model has no price
+ *   llmroute.tokens_estimated    true when the counts are estimates
+ *   llmroute.table_generation    generation of the routing table used
+ *   process.pid, process.executable.name
+ */
+#ifndef LR_AUDIT_H
+#define LR_AUDIT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define LR_AUDIT_MAX_LINE 4096
+
+typedef struct {
+	int64_t time_ms;              /* unix time in milliseconds */
+	const char *provider, *operation;
+	const char *request_model, *response_model;  /* NULL = null */
+	long long input_tokens, output_tokens;       /* < 0 = null */
+	const char *server_address;
+	int server_port;
+	int status;                   /* <= 0 = null */
+	const char *error_type;       /* NULL = null */
+	const char *rule;             /* NULL = null */
+	const char *action;
+	const char *original_model, *original_server;
+	const char *transport;
+	int stream;
+	double duration_ms, ttfb_ms;  /* ttfb < 0 = null */
+	long long request_bytes, response_bytes;
+	double cost_usd;              /* < 0 = null */
+	int tokens_estimated;
+	unsigned long long generation;
+	long pid;
+	const char *process;
+} lr_audit_rec;
+
+/* Formats r as one JSON line ending in '\n' into buf (cap bytes; strings
+ * are escaped and cut to fit).  Returns the length, or LR_ETOOBIG. */
+int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap);
+
+/* Opens `path` for appending (O_APPEND | O_CREAT, mode 0640).  Returns the
+ * descriptor or LR_EIO. */
+int lr_audit_open(const char *path);
+
+/* Writes one formatted line with a single write(2): on an O_APPEND
+ * descriptor, lines from many processes and threads never interleave.
+ * Returns 0, or LR_EIO (disk full, closed, read-only: the record is lost,
+ * the caller counts it). */
+int lr_audit_write(int fd, const char *line, size_t len);
+
+#endif
