@@ -20,11 +20,26 @@
  *   Anthropic: usage.input_tokens, usage.output_tokens;
  *   Gemini: usageMetadata.promptTokenCount, candidatesTokenCount;
  *   Ollama: prompt_eval_count, eval_count.
+ * Anthropic's input also counts cache_read_input_tokens and
+ * cache_creation_input_tokens, and Gemini's output thoughtsTokenCount, so
+ * that every format reports all the tokens of the call as OpenAI does.  The
+ * last value seen wins (streams repeat or complete their usage), except
+ * that the output count of Anthropic's message_start is a placeholder and
+ * is ignored.  The format decides nothing: every shape is recognised in
+ * every answer, so a mislabelled or proxied answer still counts.
+ *
  * When the response carries no usage (an OpenAI stream without
  * include_usage, a truncated answer), lr_usage_finish estimates: input from
- * the request's size, output from the generated text's size (content deltas
- * for streams, else the response size), about 4 bytes per token, and sets
- * `estimated`.  No text is kept after lr_usage_finish; nothing here logs.
+ * the request's size (at least 1), output from the generated text's size
+ * (decoded delta text for streams, else the response size), about 4 bytes
+ * per token, and sets `estimated`.  A complete non-streamed answer with an
+ * input count and no output count (embeddings) has output 0, not an
+ * estimate.  An error answer ({"error":...} or "type":"error") with no usage
+ * and no generated text has 0 and 0, not estimated: providers do not bill
+ * refused calls.  An empty response (nothing received) leaves both -1.
+ * Not handled: SSE events split over several data: lines (no provider sends
+ * them) and bare-CR line ends.  No text is kept after lr_usage_finish;
+ * nothing here logs.
  */
 #ifndef LR_USAGE_H
 #define LR_USAGE_H
@@ -46,24 +61,37 @@ typedef struct {
 	int estimated;              /* 1 if either count is an estimate */
 	size_t response_bytes;      /* everything fed */
 	/* private */
-	char *buf;
+	char *buf;                  /* the body, or the current line of a stream */
 	size_t len, cap;
 	size_t text_bytes;          /* generated text seen in stream deltas */
-	int overflow;
+	int overflow;               /* body past the cap / skipping a long line */
+	int mode;                   /* undecided, body, lines, finished */
+	int error;                  /* an error object was seen */
+	char *tail;                 /* the end of a body past the cap */
+	size_t tail_len;
 } lr_usage;
 
-/* Prepares u.  `stream` may be refined by the response itself: a body that
- * starts with "data:" or "event:" is SSE whatever the request said. */
+/* Prepares u; allocates nothing.  `stream` may be refined by the response
+ * itself: a body that starts with an SSE field ("data:", "event:", ...) is
+ * SSE whatever the request said, and a streamed request answered with a
+ * JSON object or array (an error, Gemini's array form) is parsed whole,
+ * except for Ollama, whose NDJSON lines are objects. */
 void lr_usage_init(lr_usage *u, int format, int stream, size_t request_bytes);
 
 /* Feeds n response bytes.  Never fails: on allocation failure or past the
- * caps it stops keeping bytes and falls back to estimating. */
+ * caps it stops keeping bytes and falls back to estimating.  A body past
+ * LR_USAGE_MAX_BODY keeps its first LR_USAGE_MAX_BODY bytes and its last
+ * 64 KiB, where OpenAI and Ollama embeddings put their model and usage.  A
+ * stream line past LR_USAGE_MAX_LINE is skipped and its bytes count as
+ * generated text.  Ignored after lr_usage_finish. */
 void lr_usage_feed(lr_usage *u, const char *p, size_t n);
 
-/* Parses what is buffered, fills the results, frees the buffer. */
+/* Parses what is buffered, fills the results, frees the buffers.  A second
+ * call does nothing; lr_usage_free afterwards is harmless. */
 void lr_usage_finish(lr_usage *u);
 
-/* Frees the buffer without parsing (a transfer that was abandoned). */
+/* Frees the buffers without parsing (a transfer that was abandoned).  Safe
+ * on a zeroed or finished lr_usage. */
 void lr_usage_free(lr_usage *u);
 
 #endif

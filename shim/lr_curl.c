@@ -15,6 +15,7 @@
 #include "lr_easy.h"
 #include "lr_log.h"
 #include "lr_shim.h"
+#include "lr_xfer.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -54,6 +55,8 @@ static int interesting(CURLoption opt)
 	case CURLOPT_XOAUTH2_BEARER: case CURLOPT_USERPWD:
 	case CURLOPT_USERNAME: case CURLOPT_PASSWORD:
 	case CURLOPT_HTTPGET: case CURLOPT_MIMEPOST: case CURLOPT_HTTPPOST:
+	case CURLOPT_WRITEFUNCTION: case CURLOPT_WRITEDATA:
+	case CURLOPT_HEADERFUNCTION: case CURLOPT_HEADERDATA:
 		return 1;
 	default:
 		return 0;
@@ -90,6 +93,10 @@ static void record(lr_easy *e, CURLoption opt, long l, void *p, curl_off_t o)
 	case CURLOPT_READDATA: e->read_data = p; break;
 	case CURLOPT_SEEKFUNCTION: memcpy(&e->seek_cb, &p, sizeof(p)); break;
 	case CURLOPT_SEEKDATA: e->seek_data = p; break;
+	case CURLOPT_WRITEFUNCTION: memcpy(&e->write_cb, &p, sizeof(p)); break;
+	case CURLOPT_WRITEDATA: e->write_data = p; break;
+	case CURLOPT_HEADERFUNCTION: memcpy(&e->header_cb, &p, sizeof(p)); break;
+	case CURLOPT_HEADERDATA: e->header_data = p; break;
 	case CURLOPT_INFILESIZE: e->infile_size = l; break;
 	case CURLOPT_INFILESIZE_LARGE: e->infile_size = o; break;
 	case CURLOPT_XOAUTH2_BEARER: set_str(&e->bearer, p); break;
@@ -176,6 +183,7 @@ LR_EXPORT CURLcode curl_easy_perform(CURL *h)
 	lr_depth--;
 	if (prep == LR_PREP_ROUTED && (e = lr_easy_get(h, 0))) {
 		saved = errno;
+		lr_xfer_end(lib, e, rc);
 		lr_curl_restore(lib, e);
 		lr_easy_put(e);
 		errno = saved;
@@ -215,6 +223,7 @@ LR_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
 	rc = lib->multi_remove_handle(m, h);
 	saved = errno;
 	if (lr_depth == 0 && (e = lr_easy_get(h, 0))) {
+		lr_xfer_end(lib, e, -1); /* if the app never read the result */
 		lr_curl_restore(lib, e);
 		lr_easy_put(e);
 	}
@@ -240,6 +249,7 @@ LR_EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *left)
 			msg->data.result = CURLE_REMOTE_ACCESS_DENIED;
 			lr_curl_deny_errbuf(e);
 		}
+		lr_xfer_end(lib, e, msg->data.result);
 		lr_easy_put(e);
 	}
 	errno = saved;

@@ -16,6 +16,7 @@
 #include "lr_request.h"
 #include "lr_shim.h"
 #include "lr_view.h"
+#include "lr_xfer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,41 +335,65 @@ static void log_route(const lr_table *t, const lr_decision *d, const lr_request 
 	       p->model ? p->model : r->model, url ? " url " : "", url ? url : "");
 }
 
+static int deny(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_request *r,
+		size_t blen)
+{
+	char msg[CURL_ERROR_SIZE];
+
+	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s",
+		 lr_table_str(t, d->route->name), lr_table_str(t, d->route->deny));
+	e->deny_msg = strdup(msg);
+	lr_log(LR_LOG_INFO, "%s (model %s)", msg, r->model[0] ? r->model : "(none)");
+	lr_xfer_denied(t, r, d, blen);
+	return e->deny_msg ? LR_PREP_DENY : LR_PREP_PASS;
+}
+
+/* Routes the transfer; returns LR_PREP_ROUTED only if every change was
+ * made, else LR_PREP_PASS with nothing changed. */
+static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr_table *t,
+		 const lr_decision *d, const lr_request *r)
+{
+	lr_plan p;
+	changes c;
+	int rc, out = LR_PREP_PASS;
+
+	if (lr_plan_make(t, d, &r->det, e->url, strlen(e->url), &p) < 0)
+		return LR_PREP_PASS;
+	rc = compute(e, b, &p, &c);
+	if (rc == 0) {
+		log_route(t, d, r, &p, c.url);
+		lr_xfer_begin(e, t, r, d, &p, c.url ? c.url : e->url,
+			      c.body ? c.body : b->body, c.body ? c.body_len : b->len);
+		apply(lib, e, b, &p, &c);
+		out = LR_PREP_ROUTED;
+	} else {
+		lr_log(LR_LOG_DEBUG, "route %s not applied (%s): request sent unchanged",
+		       lr_table_str(t, d->route->name), lr_strerror(rc));
+	}
+	free_changes(&c);
+	lr_plan_free(&p);
+	return out;
+}
+
 static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *b)
 {
 	const lr_table *t;
 	lr_request r;
 	lr_decision d;
-	lr_plan p;
-	changes c;
-	int rc, out = LR_PREP_PASS;
+	int out = LR_PREP_PASS;
 
 	if (lr_request_init(&r, e->url, strlen(e->url), b->body, b->len, lr_process_name()) < 0)
 		return LR_PREP_PASS;
 	t = lr_view_acquire();
 	lr_decide(t, &r.f, &d);
-	if (d.action == LR_ACTION_DENY) {
-		char msg[CURL_ERROR_SIZE];
-		snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s",
-			 lr_table_str(t, d.route->name), lr_table_str(t, d.route->deny));
-		e->deny_msg = strdup(msg);
-		lr_log(LR_LOG_INFO, "%s (model %s)", msg, r.model[0] ? r.model : "(none)");
-		out = e->deny_msg ? LR_PREP_DENY : LR_PREP_PASS;
-	} else if (d.action == LR_ACTION_ROUTE &&
-		   lr_plan_make(t, &d, &r.det, e->url, strlen(e->url), &p) == 0) {
-		rc = compute(e, b, &p, &c);
-		if (rc == 0) {
-			log_route(t, &d, &r, &p, c.url);
-			apply(lib, e, b, &p, &c);
-			out = LR_PREP_ROUTED;
-		} else {
-			lr_log(LR_LOG_DEBUG, "route %s not applied (%s): request sent unchanged",
-			       lr_table_str(t, d.route->name), lr_strerror(rc));
-		}
-		free_changes(&c);
-		lr_plan_free(&p);
-	}
+	if (d.action == LR_ACTION_DENY)
+		out = deny(e, t, &d, &r, b->len);
+	else if (d.action == LR_ACTION_ROUTE)
+		out = route(lib, e, b, t, &d, &r);
+	if (out == LR_PREP_PASS) /* audited as sent, routed or not */
+		lr_xfer_begin(e, t, &r, &d, NULL, e->url, b->body, b->len);
 	lr_view_release(t);
+	lr_xfer_install(lib, e);
 	return out;
 }
 
@@ -379,6 +404,7 @@ int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e)
 	int out;
 
 	lr_easy_clear_applied(e);
+	lr_xfer_free(e);
 	if (!e->url || lr_detect_url(e->url, strlen(e->url), &det) < 0)
 		return LR_PREP_PASS;
 	if (gather_body(e, &b) < 0)
@@ -393,6 +419,7 @@ void lr_curl_restore(const lr_curl_lib *lib, lr_easy *e)
 {
 	if (!e->applied)
 		return;
+	lr_xfer_uninstall(lib, e);
 	if (e->changed_url)
 		lib->easy_setopt(e->h, CURLOPT_URL, e->url);
 	if (e->changed_body) {

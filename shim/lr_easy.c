@@ -1,5 +1,6 @@
 /* lr_easy.c - per-handle records (see lr_easy.h). */
 #include "lr_easy.h"
+#include "lr_xfer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +75,15 @@ void lr_easy_clear_app(lr_easy *e)
 	e->errbuf = NULL;
 	e->read_cb = NULL;
 	e->read_data = NULL;
+	e->write_cb = e->header_cb = NULL;
+	e->write_data = e->header_data = NULL;
 	e->seek_cb = NULL;
 	e->seek_data = NULL;
 }
 
 static void free_record(lr_easy *e)
 {
+	lr_xfer_free(e);
 	lr_easy_clear_applied(e);
 	lr_easy_clear_app(e);
 	pthread_mutex_destroy(&e->mu);
@@ -137,6 +141,10 @@ void lr_easy_dup(CURL *src, CURL *dst)
 		d->read_cb = s->read_cb;
 		d->read_data = s->read_data;
 		d->seek_cb = s->seek_cb;
+		d->write_cb = s->write_cb;
+		d->write_data = s->write_data;
+		d->header_cb = s->header_cb;
+		d->header_data = s->header_data;
 		d->seek_data = s->seek_data;
 		d->infile_size = s->infile_size;
 		d->bearer = dup_or_null(s->bearer);

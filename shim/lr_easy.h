@@ -38,6 +38,8 @@ typedef struct lr_easy {
 	void *seek_data;
 	curl_off_t infile_size;       /* -1 unknown */
 	char *bearer, *userpwd, *username, *password; /* copies, to restore */
+	curl_write_callback write_cb, header_cb;
+	void *write_data, *header_data;
 	/* what the shim changed for the current transfer */
 	int applied;                  /* options to restore after the transfer */
 	int changed_url, changed_body, changed_headers, changed_creds, changed_read;
@@ -49,6 +51,8 @@ typedef struct lr_easy {
 	int read_tail;                /* then continue with the app's callback */
 	struct curl_slist *new_headers;
 	char *deny_msg;               /* set while a denied multi transfer runs */
+	int changed_write;            /* our write callback is in front */
+	struct lr_xfer *x;            /* audit of the current LLM transfer */
 	UT_hash_handle hh;
 } lr_easy;
 

@@ -7,6 +7,7 @@
  */
 #include "llmroutectl.h"
 #include "lr_error.h"
+#include "lr_stats.h"
 #include "lr_table.h"
 
 #include <cjson/cJSON.h>
@@ -28,6 +29,9 @@ static const char usage_text[] =
 	"  route del NAME | route enable NAME | route disable NAME\n"
 	"  explain --url URL [--body FILE|-] [--process NAME] [--rules FILE]\n"
 	"  unload [--force]   remove the live table (programs pass through)\n"
+	"  stats [--json] [--reset]   live counters per route and model\n"
+	"  audit [FILE] [--by model|rule|process|server|day] [--since TIME]\n"
+	"        [--json] [--savings] [--rules FILE]   summaries of an audit file\n"
 	"environment: LLMROUTE_TABLE (segment name, default /llmroute)\n"
 	"exit codes: 0 done, 1 usage, 2 invalid input, 3 not found, 4 system error\n";
 
@@ -165,6 +169,19 @@ void ctl_open_writer(lr_shm *w, int reinit)
 		ctl_die(EX_SYSTEM, "table %s: %s (%s)", lr_shm_name(), lr_strerror(rc), why);
 }
 
+/* The counters segment beside the table; programs count only if it exists. */
+void ctl_ensure_stats(void)
+{
+	char name[300];
+	const char *why = "";
+	lr_stats_seg *s = lr_stats_open(lr_stats_name(lr_shm_name(), name, sizeof(name)), 1, 1, &why);
+
+	if (!s)
+		fprintf(stderr, "llmroutectl: warning: no live counters at %s: %s\n", name, why);
+	else
+		munmap(s, sizeof(*s));
+}
+
 static int cmd_load(int argc, char **argv)
 {
 	size_t len, blen;
@@ -182,6 +199,7 @@ static int cmd_load(int argc, char **argv)
 	ctl_open_writer(&w, 0);
 	publish_or_die(&w, t, blen, &gen);
 	lr_shm_close(&w);
+	ctl_ensure_stats();
 	printf("published %s generation %llu: %u routes\n", lr_shm_name(),
 	       (unsigned long long)gen, t->nroutes);
 	free(t);
@@ -291,13 +309,17 @@ static int cmd_unload(int argc, char **argv)
 	if (argc > 2 || (argc == 2 && !force)) {
 		fputs("usage: llmroutectl unload [--force]\n"
 		      "  remove the live table; running programs pass everything through\n"
-		      "  --force: also remove a segment that is not a valid llmroute table\n", stderr);
+		      "  the live counters stay (llmroutectl stats)\n"
+		      "  --force: also remove a segment that is not a valid llmroute table,\n"
+		      "  and the counters\n", stderr);
 		return ctl_is_help(argv[1]) ? EX_DONE : EX_USAGE;
 	}
 	if (force) {
+		char stats[300];
 		if (shm_unlink(lr_shm_name()) < 0 && errno != ENOENT)
 			ctl_die(EX_SYSTEM, "%s: %s", lr_shm_name(), strerror(errno));
-		printf("removed %s\n", lr_shm_name());
+		shm_unlink(lr_stats_name(lr_shm_name(), stats, sizeof(stats)));
+		printf("removed %s and its counters\n", lr_shm_name());
 		return EX_DONE;
 	}
 	ctl_open_writer(&w, 0);
@@ -316,6 +338,7 @@ int main(int argc, char **argv)
 	} verbs[] = {
 		{"load", cmd_load}, {"check", cmd_check}, {"show", cmd_show},
 		{"route", ctl_route}, {"explain", ctl_explain}, {"unload", cmd_unload},
+		{"stats", ctl_stats}, {"audit", ctl_audit},
 	};
 	size_t i;
 

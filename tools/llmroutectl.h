@@ -42,5 +42,10 @@ int ctl_is_help(const char *arg);
 
 int ctl_route(int argc, char **argv);
 int ctl_explain(int argc, char **argv);
+int ctl_stats(int argc, char **argv);
+int ctl_audit(int argc, char **argv);
+
+/* Creates the live counters segment beside the table if missing. */
+void ctl_ensure_stats(void);
 
 #endif

@@ -77,6 +77,7 @@ static void commit(lr_shm *w, cJSON *root, const char *what)
 	if (lr_shm_publish(w, blob, blen, &gen) < 0)
 		ctl_die(EX_INVALID, "the table is too big to publish");
 	printf("published %s generation %llu\n", lr_shm_name(), (unsigned long long)gen);
+	ctl_ensure_stats();
 	free(blob);
 	free(text);
 }

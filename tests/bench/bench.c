@@ -22,7 +22,10 @@
  * /lrbench-PID, removed at exit.
  */
 #include "lr_body.h"
+#include "lr_audit.h"
 #include "lr_detect.h"
+#include "lr_price.h"
+#include "lr_usage.h"
 #include "lr_error.h"
 #include "lr_match.h"
 #include "lr_plan.h"
@@ -545,6 +548,73 @@ static void bench_detect(void)
 		die("detection gave the wrong answer", 0);
 }
 
+/* ---- 5. auditing one request ------------------------------------------- */
+
+typedef struct {
+	int fd;
+	const char *answer;
+	size_t len;
+} audit_ctx;
+
+/* What the shim does at the end of a transfer: parse the answer's usage,
+ * price it, format the record, write it. */
+static void work_audit(void *p, size_t n)
+{
+	audit_ctx *c = p;
+	char line[LR_AUDIT_MAX_LINE];
+	lr_price price;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		lr_usage u;
+		lr_audit_rec r = {.time_ms = 1795430000000LL, .provider = "openai", .operation = "chat",
+				  .request_model = "gpt-4o-mini", .server_address = "127.0.0.1",
+				  .server_port = 8080, .status = 200, .action = "route", .rule = "mini",
+				  .original_model = "gpt-4o", .original_server = "api.openai.com:443",
+				  .transport = "curl", .duration_ms = 12.5, .ttfb_ms = 3.25,
+				  .request_bytes = 1024, .pid = 1, .process = PROCESS};
+		int len;
+		lr_usage_init(&u, LR_FMT_OPENAI, 0, 1024);
+		lr_usage_feed(&u, c->answer, c->len);
+		lr_usage_finish(&u);
+		r.response_model = u.model;
+		r.input_tokens = u.input_tokens;
+		r.output_tokens = u.output_tokens;
+		r.response_bytes = (long long)u.response_bytes;
+		r.cost_usd = lr_price_lookup(NULL, r.request_model, &price) == 0
+			? lr_price_cost(&price, u.input_tokens, u.output_tokens) : -1;
+		len = lr_audit_format(&r, line, sizeof(line));
+		if (len < 0 || lr_audit_write(c->fd, line, (size_t)len) < 0)
+			die("audit", len);
+		sink += (uint64_t)u.input_tokens;
+	}
+}
+
+static void bench_audit(void)
+{
+	char path[64], answer[1200];
+	audit_ctx c;
+	result r;
+	int n;
+
+	n = snprintf(answer, sizeof(answer),
+		     "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"model\":\"gpt-4o-mini-2024-07-18\","
+		     "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"%0800d\"},"
+		     "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":256,\"completion_tokens\":200,"
+		     "\"total_tokens\":456}}", 0);
+	snprintf(path, sizeof(path), "/tmp/lrbench-audit-%ld.jsonl", (long)getpid());
+	c.fd = lr_audit_open(path);
+	if (c.fd < 0)
+		die("audit file", c.fd);
+	c.answer = answer;
+	c.len = (size_t)n;
+	printf("\n5. Auditing one request (usage from a %d-byte answer + price + record + one write)\n", n);
+	r = measure(work_audit, &c, 0, 5000, 50e6);
+	report("record built and written", r, 20e3, NULL);
+	close(c.fd);
+	unlink(path);
+}
+
 /* Compiles the rules, publishes them in a new segment and returns a
  * validated copy of the live table, as the shim holds it. */
 static lr_table *setup(publish_ctx *pc, lr_shm *rd, uint64_t *gen)
@@ -602,6 +672,7 @@ int main(void)
 	bench_publish(&pc); /* bumps the generation: part 1 is over by now */
 	bench_rewrite(&rd, t);
 	bench_detect();
+	bench_audit();
 
 	lr_shm_close(&rd);
 	free(t);

@@ -1,0 +1,165 @@
+/* lr_stats.c - shared live counters (see lr_stats.h). */
+#include "lr_stats.h"
+#include "lr_error.h"
+#include "lr_shm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CLAIM_SPINS 1000
+
+const char *lr_stats_name(const char *table, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s.stats", table);
+	return buf;
+}
+
+static int owner_ok(int fd, const char **why)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		*why = strerror(errno);
+		return 0;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		*why = "owned by another user";
+		return 0;
+	}
+	if ((size_t)st.st_size != 0 && (size_t)st.st_size != sizeof(lr_stats_seg)) {
+		*why = "not an llmroute counters segment (size)";
+		return 0;
+	}
+	return 1;
+}
+
+lr_stats_seg *lr_stats_open(const char *name, int create, int writable, const char **why)
+{
+	int fd = shm_open(name, (writable ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0) | O_CLOEXEC, 0666);
+	lr_stats_seg *s = MAP_FAILED;
+	struct stat st;
+	const char *dummy;
+
+	if (!why)
+		why = &dummy;
+	if (fd < 0) {
+		*why = strerror(errno);
+		return NULL;
+	}
+	if (!owner_ok(fd, why) || fstat(fd, &st) < 0)
+		goto out;
+	if (st.st_size == 0 && create) {
+		/* Every user's programs count here: see the header. */
+		if (fchmod(fd, 0666) < 0 || ftruncate(fd, sizeof(lr_stats_seg)) < 0) {
+			*why = strerror(errno);
+			goto out;
+		}
+	} else if ((size_t)st.st_size != sizeof(lr_stats_seg)) {
+		*why = "not an llmroute counters segment (size)";
+		goto out;
+	}
+	s = mmap(NULL, sizeof(*s), writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+	if (s == MAP_FAILED) {
+		*why = strerror(errno);
+		goto out;
+	}
+	if (st.st_size == 0 && create) {
+		memcpy(s->magic, LR_STATS_MAGIC, 8);
+		s->layout = LR_STATS_LAYOUT;
+		s->nslots = LR_STATS_SLOTS;
+	} else if (memcmp(s->magic, LR_STATS_MAGIC, 8) != 0 || s->layout != LR_STATS_LAYOUT ||
+		   s->nslots != LR_STATS_SLOTS) {
+		*why = "not an llmroute counters segment (magic or layout)";
+		munmap(s, sizeof(*s));
+		s = MAP_FAILED;
+	}
+out:
+	close(fd);
+	return s == MAP_FAILED ? NULL : s;
+}
+
+static uint64_t hash_key(int kind, const char *name)
+{
+	return lr_fnv1a64(name, strlen(name)) ^ (uint64_t)kind * 0x9e3779b97f4a7c15ULL;
+}
+
+static int slot_is(lr_stats_slot *sl, int kind, uint64_t h, const char *name)
+{
+	int spins = 0;
+	uint32_t st;
+
+	while ((st = atomic_load_explicit(&sl->state, memory_order_acquire)) == 1 &&
+	       spins++ < CLAIM_SPINS)
+		;
+	return st == 2 && sl->kind == (uint32_t)kind && sl->hash == h &&
+	       strncmp(sl->name, name, LR_STATS_NAME_MAX - 1) == 0;
+}
+
+static lr_stats_slot *find_or_claim(lr_stats_seg *s, int kind, const char *name)
+{
+	uint64_t h = hash_key(kind, name);
+	uint32_t i;
+
+	for (i = 0; i < LR_STATS_SLOTS; i++) {
+		lr_stats_slot *sl = &s->slot[(h + i) % LR_STATS_SLOTS];
+		uint32_t free_state = 0;
+		if (slot_is(sl, kind, h, name))
+			return sl;
+		if (atomic_compare_exchange_strong(&sl->state, &free_state, 1)) {
+			sl->kind = (uint32_t)kind;
+			sl->hash = h;
+			snprintf(sl->name, sizeof(sl->name), "%s", name);
+			atomic_store_explicit(&sl->state, 2, memory_order_release);
+			return sl;
+		}
+		/* claimed meanwhile: it may be ours now */
+		if (slot_is(sl, kind, h, name))
+			return sl;
+	}
+	return NULL;
+}
+
+int lr_stats_add(lr_stats_seg *s, int kind, const char *name, const lr_stats_delta *d)
+{
+	lr_stats_slot *sl;
+
+	if (!s || !name || !*name)
+		return LR_EINVAL;
+	sl = find_or_claim(s, kind, name);
+	if (!sl) {
+		atomic_fetch_add(&s->dropped, 1);
+		return LR_ETOOBIG;
+	}
+	atomic_fetch_add_explicit(&sl->requests, (uint64_t)d->requests_add, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sl->errors, (uint64_t)d->errors_add, memory_order_relaxed);
+	if (d->input_tokens > 0)
+		atomic_fetch_add_explicit(&sl->input_tokens, (uint64_t)d->input_tokens, memory_order_relaxed);
+	if (d->output_tokens > 0)
+		atomic_fetch_add_explicit(&sl->output_tokens, (uint64_t)d->output_tokens, memory_order_relaxed);
+	if (d->cost_usd > 0)
+		atomic_fetch_add_explicit(&sl->cost_nusd, (uint64_t)(d->cost_usd * 1e9 + 0.5), memory_order_relaxed);
+	if (d->duration_ms > 0)
+		atomic_fetch_add_explicit(&sl->latency_us, (uint64_t)(d->duration_ms * 1e3), memory_order_relaxed);
+	return 0;
+}
+
+void lr_stats_reset(lr_stats_seg *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < LR_STATS_SLOTS; i++) {
+		lr_stats_slot *sl = &s->slot[i];
+		atomic_store(&sl->requests, 0);
+		atomic_store(&sl->errors, 0);
+		atomic_store(&sl->input_tokens, 0);
+		atomic_store(&sl->output_tokens, 0);
+		atomic_store(&sl->cost_nusd, 0);
+		atomic_store(&sl->latency_us, 0);
+	}
+	atomic_store(&s->dropped, 0);
+}

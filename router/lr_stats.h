@@ -1,0 +1,68 @@
+/*
+ * lr_stats.h - live counters shared by every process on the host.
+ *
+ * A second shared-memory segment beside the routing table (its name is the
+ * table's plus ".stats"), so the table itself stays read-only for the shim.
+ * It is a fixed array of slots, one per (kind, name): a route or a model.
+ * A slot is claimed once with a compare-and-swap and then only ever added
+ * to with atomic adds, so any number of processes and threads update it
+ * without locks, and a reader sees each counter whole (never torn, though
+ * the counters of one slot are not a snapshot of one instant).
+ *
+ * The segment is created by `llmroutectl load` with mode 0666 so that
+ * programs of every user can count: the counters are advisory, and any
+ * local user can change them.  Routing never depends on them (yet).
+ */
+#ifndef LR_STATS_H
+#define LR_STATS_H
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LR_STATS_MAGIC "LLMRSTA\0"
+#define LR_STATS_LAYOUT 1u
+#define LR_STATS_SLOTS 1024
+#define LR_STATS_NAME_MAX 120
+
+enum { LR_STATS_ROUTE = 1, LR_STATS_MODEL = 2 };
+
+typedef struct {
+	_Atomic uint32_t state;     /* 0 free, 1 being claimed, 2 in use */
+	uint32_t kind;
+	uint64_t hash;
+	char name[LR_STATS_NAME_MAX];
+	_Atomic uint64_t requests, errors;
+	_Atomic uint64_t input_tokens, output_tokens;
+	_Atomic uint64_t cost_nusd;   /* cost in nano-dollars */
+	_Atomic uint64_t latency_us;  /* sum of request durations */
+} lr_stats_slot;
+
+typedef struct {
+	char magic[8];
+	uint32_t layout, nslots;
+	_Atomic uint64_t dropped;     /* updates that found no free slot */
+	uint64_t reserved[4];
+	lr_stats_slot slot[LR_STATS_SLOTS];
+} lr_stats_seg;
+
+typedef struct {
+	long long requests_add, errors_add, input_tokens, output_tokens;
+	double cost_usd, duration_ms;
+} lr_stats_delta;
+
+/* "NAME.stats" for table NAME, into buf.  Returns buf. */
+const char *lr_stats_name(const char *table, char *buf, size_t cap);
+
+/* Opens (creating with `create`, mode 0666) and maps the segment.
+ * Returns the mapping or NULL (*why says why).  A reader (!writable) maps it
+ * read-only.  The segment must carry our magic, layout and size. */
+lr_stats_seg *lr_stats_open(const char *name, int create, int writable, const char **why);
+
+/* Adds d to the slot (kind, name), claiming it if new.  Returns 0, or
+ * LR_ETOOBIG when every slot is taken (counted in `dropped`). */
+int lr_stats_add(lr_stats_seg *s, int kind, const char *name, const lr_stats_delta *d);
+
+/* Zeroes every counter (names stay). */
+void lr_stats_reset(lr_stats_seg *s);
+
+#endif
