@@ -16,18 +16,19 @@ RUN=$BUILD/llmroute
 PY=/usr/bin/python3
 T=$(mktemp -d /tmp/llmroute-demo.XXXXXX)
 LLMROUTE_TABLE=/llmroute-demo-$$
-export LLMROUTE_TABLE
+LLMROUTE_AUDIT=$T/audit.jsonl
+export LLMROUTE_TABLE LLMROUTE_AUDIT
 mock=""
 
 cleanup() {
 	[ -n "$mock" ] && kill "$mock" 2>/dev/null
-	"$CTL" unload >/dev/null 2>&1
+	"$CTL" unload --force >/dev/null 2>&1
 	rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 
-if [ -t 1 ]; then b='\033[1m' n='\033[0m'; else b='' n=''; fi
-say() { printf "\n${b}== %s${n}\n" "$*"; }
+if [ -t 1 ]; then bold='\033[1m' plain='\033[0m'; else bold='' plain=''; fi
+say() { printf "\n${bold}== %s${plain}\n" "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 # What the mock received: request N onwards, one line each.
@@ -102,5 +103,10 @@ run "$CTL" route add premium --first --match 'model=gpt-4.1' --set model=gpt-4.1
 wait $client
 received $((n + 1))
 echo "   the same process followed the new route from its next request on (no restart)"
+
+say "6. What did it cost, and what did routing save? (every request was audited)"
+run "$CTL" audit --savings
+echo
+run "$CTL" stats
 
 say "Done. More: llmroutectl --help, README.md"
