@@ -308,6 +308,11 @@ static void result_rec(lr_audit_rec *rec, lr_xfer *x, long status, int rc, char 
 	rec->status = (int)status;
 	rec->duration_ms = (double)(end - x->start_ns) / 1e6;
 	rec->ttfb_ms = x->first_ns ? (double)(x->first_ns - x->start_ns) / 1e6 : -1;
+	/* A refused or failed call is not billed: no estimate for it. */
+	if ((rc > 0 || status >= 400) && x->usage.estimated) {
+		rec->input_tokens = rec->output_tokens = 0;
+		rec->tokens_estimated = 0;
+	}
 	if (x->has_price)
 		rec->cost_usd = lr_price_cost(&x->price, rec->input_tokens, rec->output_tokens);
 	if (rc > 0)

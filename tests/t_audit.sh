@@ -93,7 +93,7 @@ check "deny: a record with error.type denied, nothing sent" sh -c \
 	"tail -n 1 '$A' | grep -q '\"error.type\":\"denied\"' && tail -n 1 '$A' | grep -q '\"llmroute.rule\":\"no-o1-pro\"'"
 curl -sS -o /dev/null -X POST "$MOCK/_mock/fault" -d '{"match":"model=gpt-4o-mini","fault":"429","count":1}'
 shim $C https://api.openai.com/v1/chat/completions -d "$chat"
-check "upstream 429: status and error.type" rec "r['http.response.status_code'] == 429 and r['error.type'] == 'http_429'"
+check "upstream 429: status, error.type, nothing billed" rec "r['http.response.status_code'] == 429 and r['error.type'] == 'http_429' and r['gen_ai.usage.output_tokens'] == 0 and r['llmroute.cost_usd'] == 0 and not r['llmroute.tokens_estimated']"
 shim $C http://127.0.0.1:1/v1/chat/completions -d "$chat" 2>/dev/null
 check "connection refused: error.type, no status" sh -c \
 	"tail -n 1 '$A' | grep -q '\"error.type\":\"COULDNT_CONNECT\"' && tail -n 1 '$A' | grep -q '\"http.response.status_code\":null'"

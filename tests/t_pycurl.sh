@@ -6,6 +6,10 @@ lr_setup pycurl
 start_mock
 OAI=https://api.openai.com/v1/chat/completions
 client() { shim "$PY" "$ROOT/tests/clients/pycurl_client.py" "$@"; }
+# Audited too, so that sanitized runs cover the audit path (Python takes an
+# ASan runtime in LD_PRELOAD; Debian's curl binary does not).
+LLMROUTE_AUDIT=$T/audit.jsonl
+export LLMROUTE_AUDIT
 
 load_rules '{"routes": [
  {"name": "mini", "match": {"model": "gpt-4*"}, "set": {"model": "gpt-4o-mini", "endpoint": "'"$MOCK"'/v1"}},
@@ -45,3 +49,10 @@ touch "$T/sync2/go"
 wait $cpid
 check "no table yet: first request as asked" grep -qx "live 1 gpt-4o" "$T/live2"
 check "table loaded later: the very next request is routed" grep -qx "live 2 late-model" "$T/live2"
+
+check "audit: one valid record per LLM request (9), the denied one included" "$PY" -c "
+import json
+r = [json.loads(l) for l in open('$T/audit.jsonl')]
+assert len(r) == 9, len(r)
+assert sum(1 for x in r if x['error.type'] == 'denied') == 1
+assert all(x['process.executable.name'].startswith('python') for x in r)"

@@ -8,7 +8,7 @@
 # multi, dup and reset modes of multi_client.  Any ThreadSanitizer report
 # fails the test (halt_on_error=1).  The TSan runtime comes from the
 # programs themselves, so LD_PRELOAD names only the shim.
-# needs: unsanitized
+# needs: unsanitized (it builds its own ThreadSanitizer copy)
 . "$(dirname "$0")/lib.sh"
 lr_setup tsan
 

@@ -1,6 +1,7 @@
 #!/bin/sh
-# tests/fuzz/run.sh - build and run the libFuzzer target for the JSON scanner
-# and body rewriter (tests/fuzz/fuzz_body.c).
+# tests/fuzz/run.sh - build and run the libFuzzer targets: the JSON scanner
+# and body rewriter (fuzz_body.c) and the response usage parser
+# (fuzz_usage.c), each for FUZZ_SECONDS.
 #
 #   BUILD=build FUZZ_SECONDS=20 sh tests/fuzz/run.sh
 #
@@ -19,14 +20,23 @@ FUZZ_CC=${FUZZ_CC:-clang}
 out="$BUILD/fuzz"
 corpus="$out/corpus_body"
 
-mkdir -p "$corpus"
-if ! "$FUZZ_CC" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Irouter tests/fuzz/fuzz_body.c router/lr_body.c router/lr_json.c \
-	router/lr_error.c -o "$out/fuzz_body" -lm; then
-	echo "run.sh: cannot build the fuzzer (needs clang with libFuzzer)" >&2
-	exit 2
-fi
+mkdir -p "$corpus" "$out/corpus_usage"
+
+# build NAME SOURCES...: one libFuzzer binary in $out.
+build() {
+	name=$1
+	shift
+	if ! "$FUZZ_CC" -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-Irouter "$@" -o "$out/$name" -lm; then
+		echo "run.sh: cannot build $name (needs clang with libFuzzer)" >&2
+		exit 2
+	fi
+}
+build fuzz_body tests/fuzz/fuzz_body.c router/lr_body.c router/lr_json.c router/lr_error.c
+build fuzz_usage tests/fuzz/fuzz_usage.c router/lr_usage.c router/lr_json.c router/lr_error.c \
+	router/lr_detect.c router/lr_url.c router/lr_body.c router/lr_request.c router/lr_match.c \
+	router/lr_glob.c
 
 for f in tests/data/bodies/*.json tests/data/bodies/*.expected; do
 	[ -f "$f" ] && cp "$f" "$corpus/seed-$(basename "$f")"
@@ -56,11 +66,20 @@ cat > "$out/json.dict" <<'EOF'
 "\xf0\x9f\x98\x80"
 EOF
 
+# The usage parser starts from the mock's real answers, if a test left some.
+printf '\001{"model":"m","usage":{"prompt_tokens":3,"completion_tokens":4}}' >"$out/corpus_usage/seed-openai"
+printf '\012data: {"type":"message_delta","usage":{"output_tokens":4}}\n\n' >"$out/corpus_usage/seed-sse"
+
 status=0
-"$out/fuzz_body" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
-	-artifact_prefix="$out/" -dict="$out/json.dict" -print_final_stats=1 \
-	"$corpus" || status=$?
-if [ "$status" -ne 0 ]; then
-	echo "run.sh: fuzz_body found a problem (exit $status); see $out/" >&2
-fi
-exit "$status"
+for name in fuzz_body fuzz_usage; do
+	c=$corpus
+	[ "$name" = fuzz_usage ] && c=$out/corpus_usage
+	"$out/$name" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+		-artifact_prefix="$out/$name-" -dict="$out/json.dict" -print_final_stats=1 \
+		"$c" || status=$?
+	if [ "$status" -ne 0 ]; then
+		echo "run.sh: $name found a problem (exit $status); see $out/" >&2
+		exit "$status"
+	fi
+done
+exit 0

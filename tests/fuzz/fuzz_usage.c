@@ -1,0 +1,35 @@
+/*
+ * fuzz_usage.c - libFuzzer target for the response usage parser
+ * (router/lr_usage.c).  The first input byte picks the format, the stream
+ * flag and the slice size the rest is fed in; the invariants are that
+ * nothing crashes, a response with bytes always ends with counts, and the
+ * model is a terminated string.
+ */
+#include "lr_usage.h"
+
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+	lr_usage u;
+	size_t i = 0, k, step;
+
+	if (!n)
+		return 0;
+	lr_usage_init(&u, d[0] % 6, (d[0] >> 3) & 1, n * 3);
+	step = 1 + (d[0] >> 4);
+	d++;
+	n--;
+	while (i < n) {
+		k = n - i < step ? n - i : step;
+		lr_usage_feed(&u, (const char *)d + i, k);
+		i += k;
+	}
+	lr_usage_finish(&u);
+	if (u.response_bytes && (u.input_tokens < 0 || u.output_tokens < 0))
+		__builtin_trap();
+	if (!memchr(u.model, 0, sizeof(u.model)))
+		__builtin_trap();
+	return 0;
+}
