@@ -104,19 +104,22 @@ static int build_url(const lr_table *t, const lr_route *r, const lr_detect *d,
 	return 0;
 }
 
-static void plan_credentials(const lr_table *t, const lr_route *r, lr_plan *p)
+static void plan_credentials(const lr_table *t, const lr_route *r, lr_getenv_fn getkey,
+			     lr_plan *p)
 {
 	p->key_env = lr_table_str(t, r->set_key_env);
-	if (p->key_env)
+	if (p->key_env && getkey && !(p->key = getkey(p->key_env)))
+		p->key_missing = 1;
+	if (p->key_env && !p->key_missing)
 		p->cred = LR_CRED_REPLACE;
-	else if (p->host_changed && !(r->flags & LR_ROUTE_KEEP_CREDENTIALS))
+	else if (p->host_changed && (p->key_missing || !(r->flags & LR_ROUTE_KEEP_CREDENTIALS)))
 		p->cred = LR_CRED_DROP;
 	else
 		p->cred = LR_CRED_KEEP;
 }
 
 int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
-		 const char *url, size_t n, lr_plan *p)
+		 const char *url, size_t n, lr_getenv_fn getkey, lr_plan *p)
 {
 	const lr_route *r = dec->route;
 
@@ -130,15 +133,10 @@ int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
 	p->model = lr_table_str(t, r->set_model);
 	p->model_in_path = p->model && d->model_len > 0;
 	p->host_changed = r->set_endpoint.off && !same_origin(t, r, &d->url);
-	plan_credentials(t, r, p);
+	plan_credentials(t, r, getkey, p);
 	if (!r->set_endpoint.off && !p->model_in_path)
 		return 0;
 	return build_url(t, r, d, url, p);
-}
-
-void lr_plan_key_missing(lr_plan *p)
-{
-	p->cred = p->host_changed ? LR_CRED_DROP : LR_CRED_KEEP;
 }
 
 void lr_plan_free(lr_plan *p)

@@ -27,20 +27,25 @@ typedef struct {
 	int model_in_path;      /* the model was rewritten in the URL instead */
 	int host_changed;       /* scheme, host or port differ from the app's */
 	int cred;               /* enum lr_cred */
-	const char *key_env;    /* LR_CRED_REPLACE: the variable to read */
+	const char *key_env;    /* the route's key variable, or NULL */
+	const char *key;        /* LR_CRED_REPLACE: its value (not owned) */
+	int key_missing;        /* key_env named but unset: fell back (below) */
 	const char *auth_header;/* header carrying the key for this format */
 	int auth_bearer;        /* value is "Bearer KEY" rather than "KEY" */
 } lr_plan;
 
-/* Builds the plan for `url` (n bytes), detected as `d`, decided as `dec`
- * from table `t`.  Strings in the plan point into `t` except `url`.
- * Returns 0 or LR_ENOMEM.  Call lr_plan_free() after. */
-int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
-		 const char *url, size_t n, lr_plan *p);
+/* Reads an environment variable in the app's process (secure_getenv). */
+typedef char *(*lr_getenv_fn)(const char *name);
 
-/* If the key is missing at apply time (variable unset), the transport calls
- * this to fall back to the safe rule: drop when the host changed, else keep. */
-void lr_plan_key_missing(lr_plan *p);
+/* Builds the plan for `url` (n bytes), detected as `d`, decided as `dec`
+ * from table `t`.  `getkey` reads the route's key variable; if it is unset
+ * the plan falls back to the safe rule (drop when the host changed, else
+ * keep) before the URL is built, and sets key_missing.  getkey NULL means
+ * "assume it is set" (explain).  Strings in the plan point into `t` or the
+ * environment, except `url`.  Returns 0 or LR_ENOMEM.  Call lr_plan_free()
+ * after. */
+int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
+		 const char *url, size_t n, lr_getenv_fn getkey, lr_plan *p);
 
 void lr_plan_free(lr_plan *p);
 

@@ -11,7 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CLAIM_SPINS 1000
+/* A name is looked for in at most this many slots from its hash: with the
+ * segment writable by every user, no update may cost more than a bounded
+ * scan, whatever state someone left the slots in. */
+#define MAX_PROBES 64
 
 const char *lr_stats_name(const char *table, char *buf, size_t cap)
 {
@@ -88,14 +91,12 @@ static uint64_t hash_key(int kind, const char *name)
 	return lr_fnv1a64(name, strlen(name)) ^ (uint64_t)kind * 0x9e3779b97f4a7c15ULL;
 }
 
+/* A slot being claimed (state 1) is skipped, not waited for: at worst a
+ * name gets two slots, which the readers add up. */
 static int slot_is(lr_stats_slot *sl, int kind, uint64_t h, const char *name)
 {
-	int spins = 0;
-	uint32_t st;
+	uint32_t st = atomic_load_explicit(&sl->state, memory_order_acquire);
 
-	while ((st = atomic_load_explicit(&sl->state, memory_order_acquire)) == 1 &&
-	       spins++ < CLAIM_SPINS)
-		;
 	return st == 2 && sl->kind == (uint32_t)kind && sl->hash == h &&
 	       strncmp(sl->name, name, LR_STATS_NAME_MAX - 1) == 0;
 }
@@ -105,7 +106,7 @@ static lr_stats_slot *find_or_claim(lr_stats_seg *s, int kind, const char *name)
 	uint64_t h = hash_key(kind, name);
 	uint32_t i;
 
-	for (i = 0; i < LR_STATS_SLOTS; i++) {
+	for (i = 0; i < MAX_PROBES; i++) {
 		lr_stats_slot *sl = &s->slot[(h + i) % LR_STATS_SLOTS];
 		uint32_t free_state = 0;
 		if (slot_is(sl, kind, h, name))

@@ -3,7 +3,9 @@
  *
  * A second shared-memory segment beside the routing table (its name is the
  * table's plus ".stats"), so the table itself stays read-only for the shim.
- * It is a fixed array of slots, one per (kind, name): a route or a model.
+ * It is a fixed array of slots, one per (kind, name): a route or a model
+ * (rarely two, when two processes claim one name at once: readers add up
+ * slots with the same kind and name).
  * A slot is claimed once with a compare-and-swap and then only ever added
  * to with atomic adds, so any number of processes and threads update it
  * without locks, and a reader sees each counter whole (never torn, though

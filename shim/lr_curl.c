@@ -46,15 +46,17 @@ static void set_str(char **slot, const char *v)
 static int interesting(CURLoption opt)
 {
 	switch (opt) {
-	case CURLOPT_URL: case CURLOPT_POSTFIELDS: case CURLOPT_COPYPOSTFIELDS:
+	case CURLOPT_URL: case CURLOPT_CURLU:
+	case CURLOPT_POSTFIELDS: case CURLOPT_COPYPOSTFIELDS:
 	case CURLOPT_POSTFIELDSIZE: case CURLOPT_POSTFIELDSIZE_LARGE:
+	case CURLOPT_POST: case CURLOPT_HTTPGET: case CURLOPT_UPLOAD: case CURLOPT_NOBODY:
+	case CURLOPT_MIMEPOST: case CURLOPT_HTTPPOST:
 	case CURLOPT_HTTPHEADER: case CURLOPT_ERRORBUFFER:
 	case CURLOPT_READFUNCTION: case CURLOPT_READDATA:
 	case CURLOPT_SEEKFUNCTION: case CURLOPT_SEEKDATA:
 	case CURLOPT_INFILESIZE: case CURLOPT_INFILESIZE_LARGE:
 	case CURLOPT_XOAUTH2_BEARER: case CURLOPT_USERPWD:
 	case CURLOPT_USERNAME: case CURLOPT_PASSWORD:
-	case CURLOPT_HTTPGET: case CURLOPT_MIMEPOST: case CURLOPT_HTTPPOST:
 	case CURLOPT_WRITEFUNCTION: case CURLOPT_WRITEDATA:
 	case CURLOPT_HEADERFUNCTION: case CURLOPT_HEADERDATA:
 		return 1;
@@ -63,30 +65,60 @@ static int interesting(CURLoption opt)
 	}
 }
 
-/* Copies as many bytes as libcurl does.  post_size stays what the app set
- * (-1: strlen): restore puts it back into libcurl, where a stale length
- * would cut the app's next COPYPOSTFIELDS body short. */
 static void record_copy_post(lr_easy *e, const char *p)
 {
 	size_t n = e->post_size >= 0 ? (size_t)e->post_size : (p ? strlen(p) : 0);
 
 	free(e->post_copy);
 	e->post_copy = p ? malloc(n + 1) : NULL;
+	e->post_copy_len = e->post_copy ? n : 0;
 	if (e->post_copy) {
 		memcpy(e->post_copy, p, n);
 		e->post_copy[n] = '\0';
 	}
 	e->post = e->post_copy;
+	e->method = LR_M_POST;
+}
+
+/* A size larger than libcurl's private copy makes libcurl drop the copy. */
+static void record_post_size(lr_easy *e, curl_off_t size)
+{
+	e->post_size = size;
+	if (e->post && e->post == e->post_copy && size > (curl_off_t)e->post_copy_len)
+		e->post = NULL;
+}
+
+/* USERPWD sets both halves, split at the first colon, as libcurl does. */
+static void record_userpwd(lr_easy *e, const char *v)
+{
+	const char *colon = v ? strchr(v, ':') : NULL;
+
+	free(e->user);
+	free(e->pass);
+	e->user = v ? (colon ? strndup(v, (size_t)(colon - v)) : strdup(v)) : NULL;
+	e->pass = colon ? strdup(colon + 1) : NULL;
+}
+
+static void record_method(lr_easy *e, CURLoption opt, long l)
+{
+	switch (opt) {
+	case CURLOPT_POST: e->method = l ? LR_M_POST : LR_M_GET; break;
+	case CURLOPT_HTTPGET: if (l) e->method = LR_M_GET; break;
+	case CURLOPT_UPLOAD: e->method = l ? LR_M_PUT : LR_M_GET; break;
+	case CURLOPT_NOBODY: e->method = l ? LR_M_HEAD : (e->method == LR_M_HEAD ? LR_M_GET : e->method); break;
+	default: e->method = LR_M_OTHER_BODY; break; /* MIMEPOST, HTTPPOST */
+	}
 }
 
 static void record(lr_easy *e, CURLoption opt, long l, void *p, curl_off_t o)
 {
 	switch (opt) {
 	case CURLOPT_URL: set_str(&e->url, p); break;
-	case CURLOPT_POSTFIELDS: e->post = p; break;
+	case CURLOPT_CURLU: e->curlu = p != NULL; break;
+	case CURLOPT_POSTFIELDS: e->post = p; e->method = LR_M_POST; break;
 	case CURLOPT_COPYPOSTFIELDS: record_copy_post(e, p); break;
-	case CURLOPT_POSTFIELDSIZE: e->post_size = l; break;
-	case CURLOPT_POSTFIELDSIZE_LARGE: e->post_size = o; break;
+	case CURLOPT_POSTFIELDSIZE: record_post_size(e, l); break;
+	case CURLOPT_POSTFIELDSIZE_LARGE: record_post_size(e, o); break;
 	case CURLOPT_HTTPHEADER: e->headers = p; break;
 	case CURLOPT_ERRORBUFFER: e->errbuf = p; break;
 	case CURLOPT_READFUNCTION: memcpy(&e->read_cb, &p, sizeof(p)); break;
@@ -100,16 +132,10 @@ static void record(lr_easy *e, CURLoption opt, long l, void *p, curl_off_t o)
 	case CURLOPT_INFILESIZE: e->infile_size = l; break;
 	case CURLOPT_INFILESIZE_LARGE: e->infile_size = o; break;
 	case CURLOPT_XOAUTH2_BEARER: set_str(&e->bearer, p); break;
-	case CURLOPT_USERPWD: set_str(&e->userpwd, p); break;
-	case CURLOPT_USERNAME: set_str(&e->username, p); break;
-	case CURLOPT_PASSWORD: set_str(&e->password, p); break;
-	case CURLOPT_HTTPGET:
-	case CURLOPT_MIMEPOST:
-	case CURLOPT_HTTPPOST:
-		/* the body now comes from elsewhere: not a JSON body we can read */
-		e->post = NULL;
-		break;
-	default: break;
+	case CURLOPT_USERPWD: record_userpwd(e, p); break;
+	case CURLOPT_USERNAME: set_str(&e->user, p); break;
+	case CURLOPT_PASSWORD: set_str(&e->pass, p); break;
+	default: record_method(e, opt, l); break;
 	}
 }
 
@@ -138,7 +164,8 @@ LR_EXPORT CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
 	va_end(ap);
 	if (!lib || !lib->easy_setopt)
 		return CURLE_FAILED_INIT;
-	if (lr_depth == 0 && h && interesting(opt) && !lr_disabled()) {
+	if (lr_depth == 0 && h && interesting(opt) && !lr_disabled() &&
+	    !lr_curl_is_internal(CALLER)) {
 		lr_easy *e = lr_easy_get(h, 1);
 		if (e) {
 			if (e->lib < 0)
@@ -199,6 +226,8 @@ LR_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 
 	if (!lib || !lib->multi_add_handle)
 		return CURLM_INTERNAL_ERROR;
+	CURLMcode rc;
+
 	if (lr_depth == 0 && !lr_disabled() && (e = lr_easy_get(h, 0))) {
 		if (lr_curl_prepare(lib, e) == LR_PREP_DENY) {
 			/* libcurl fails it at once; info_read reports our reason */
@@ -208,7 +237,17 @@ LR_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 		lr_easy_put(e);
 	}
 	errno = saved;
-	return lib->multi_add_handle(m, h);
+	rc = lib->multi_add_handle(m, h);
+	if (rc != CURLM_OK && lr_depth == 0 && (e = lr_easy_get(h, 0))) {
+		/* not added (already in a multi, called from a callback...):
+		 * the handle must hold the app's values again */
+		saved = errno;
+		lr_xfer_free(e);
+		lr_curl_restore(lib, e);
+		lr_easy_put(e);
+		errno = saved;
+	}
+	return rc;
 }
 
 LR_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
@@ -222,7 +261,8 @@ LR_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
 		return CURLM_INTERNAL_ERROR;
 	rc = lib->multi_remove_handle(m, h);
 	saved = errno;
-	if (lr_depth == 0 && (e = lr_easy_get(h, 0))) {
+	/* Refused (e.g. called from a callback): the transfer goes on. */
+	if (rc == CURLM_OK && lr_depth == 0 && (e = lr_easy_get(h, 0))) {
 		lr_xfer_end(lib, e, -1); /* if the app never read the result */
 		lr_curl_restore(lib, e);
 		lr_easy_put(e);
@@ -254,6 +294,24 @@ LR_EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *left)
 	}
 	errno = saved;
 	return msg;
+}
+
+/* A new handle may reuse the address of one libcurl freed internally
+ * (curl_multi_cleanup of its own handles): start with no record. */
+LR_EXPORT CURL *curl_easy_init(void)
+{
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
+	CURL *h;
+	int saved;
+
+	if (!lib || !lib->easy_init)
+		return NULL;
+	h = lib->easy_init();
+	saved = errno;
+	if (h && lr_depth == 0)
+		lr_easy_drop(h);
+	errno = saved;
+	return h;
 }
 
 LR_EXPORT void curl_easy_cleanup(CURL *h)
@@ -295,14 +353,18 @@ LR_EXPORT CURL *curl_easy_duphandle(CURL *h)
 		return NULL;
 	d = lib->easy_duphandle(h);
 	saved = errno;
-	if (d && lr_depth == 0 && !lr_disabled()) {
+	/* Any depth: an app may duplicate from inside a callback mid-transfer. */
+	if (d && !lr_disabled() && !lr_curl_is_internal(CALLER)) {
 		lr_easy_dup(h, d);
-		/* Copied mid-transfer, the copy holds our values: give it the app's. */
+		/* Copied while our values were set, the copy holds them (and
+		 * callbacks pointing at the original's record): give it the
+		 * app's, every one of them. */
 		if ((e = lr_easy_get(h, 0))) {
 			int applied = e->applied;
 			lr_easy_put(e);
 			if (applied && (e = lr_easy_get(d, 0))) {
 				e->applied = e->changed_url = e->changed_body = e->changed_headers = 1;
+				e->changed_creds = e->changed_read = e->changed_write = 1;
 				lr_curl_restore(lib, e);
 				lr_easy_put(e);
 			}

@@ -197,10 +197,15 @@ typedef struct {
 	int from_read;  /* body came from the app's read callback */
 } body_src;
 
+/* The body libcurl will send, as its method says: POSTFIELDS for a POST
+ * that has them, else the read callback for a POST or an upload; a GET or
+ * HEAD sends none, whatever options are left over from earlier. */
 static int gather_body(lr_easy *e, body_src *b)
 {
 	memset(b, 0, sizeof(*b));
-	if (e->post) {
+	if (e->method != LR_M_POST && e->method != LR_M_PUT)
+		return 0;
+	if (e->method == LR_M_POST && e->post) {
 		b->body = e->post;
 		b->len = e->post_size >= 0 ? (size_t)e->post_size : strlen(e->post);
 		return 0;
@@ -264,11 +269,7 @@ static int compute(lr_easy *e, const body_src *b, lr_plan *p, changes *c)
 		if (c->body)
 			j.body_len = (long long)c->body_len;
 	}
-	if (p->cred == LR_CRED_REPLACE && !(j.key = secure_getenv(p->key_env))) {
-		lr_log(LR_LOG_ERROR, "route key variable $%s is not set: %s", p->key_env,
-		       p->host_changed ? "sending no key" : "keeping the app's key");
-		lr_plan_key_missing(p);
-	}
+	j.key = p->key;
 	if (p->host_changed)
 		new_host(p->url, j.host, sizeof(j.host));
 	rc = build_headers(e, &j, &c->headers);
@@ -284,11 +285,9 @@ static void clear_creds(const lr_curl_lib *lib, lr_easy *e)
 {
 	if (e->bearer)
 		lib->easy_setopt(e->h, CURLOPT_XOAUTH2_BEARER, (char *)NULL);
-	if (e->userpwd)
-		lib->easy_setopt(e->h, CURLOPT_USERPWD, (char *)NULL);
-	if (e->username)
+	if (e->user)
 		lib->easy_setopt(e->h, CURLOPT_USERNAME, (char *)NULL);
-	if (e->password)
+	if (e->pass)
 		lib->easy_setopt(e->h, CURLOPT_PASSWORD, (char *)NULL);
 	e->changed_creds = 1;
 }
@@ -357,8 +356,11 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 	changes c;
 	int rc, out = LR_PREP_PASS;
 
-	if (lr_plan_make(t, d, &r->det, e->url, strlen(e->url), &p) < 0)
+	if (lr_plan_make(t, d, &r->det, e->url, strlen(e->url), secure_getenv, &p) < 0)
 		return LR_PREP_PASS;
+	if (p.key_missing)
+		lr_log(LR_LOG_ERROR, "route key variable $%s is not set: %s", p.key_env,
+		       p.host_changed ? "sending no key" : "keeping the app's key");
 	rc = compute(e, b, &p, &c);
 	if (rc == 0) {
 		log_route(t, d, r, &p, c.url);
@@ -403,9 +405,12 @@ int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e)
 	body_src b;
 	int out;
 
+	lr_curl_restore(lib, e); /* a transfer that never ended: undo it first */
 	lr_easy_clear_applied(e);
 	lr_xfer_free(e);
-	if (!e->url || lr_detect_url(e->url, strlen(e->url), &det) < 0)
+	if (e->curlu && e->url)
+		lr_log(LR_LOG_DEBUG, "CURLOPT_CURLU is set: the request is not routed");
+	if (e->curlu || !e->url || lr_detect_url(e->url, strlen(e->url), &det) < 0)
 		return LR_PREP_PASS;
 	if (gather_body(e, &b) < 0)
 		return LR_PREP_PASS; /* nothing was read: the app's callback is intact */
@@ -440,12 +445,8 @@ void lr_curl_restore(const lr_curl_lib *lib, lr_easy *e)
 		lib->easy_setopt(e->h, CURLOPT_HTTPHEADER, e->headers);
 	if (e->changed_creds) {
 		lib->easy_setopt(e->h, CURLOPT_XOAUTH2_BEARER, e->bearer);
-		if (e->userpwd)
-			lib->easy_setopt(e->h, CURLOPT_USERPWD, e->userpwd);
-		if (e->username)
-			lib->easy_setopt(e->h, CURLOPT_USERNAME, e->username);
-		if (e->password)
-			lib->easy_setopt(e->h, CURLOPT_PASSWORD, e->password);
+		lib->easy_setopt(e->h, CURLOPT_USERNAME, e->user);
+		lib->easy_setopt(e->h, CURLOPT_PASSWORD, e->pass);
 	}
 	lr_easy_clear_applied(e);
 }

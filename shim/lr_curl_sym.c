@@ -75,6 +75,35 @@ static int known_base(const void *base)
 	return 0;
 }
 
+static void set_range(lr_curl_lib *l, const struct dl_phdr_info *info)
+{
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	int i;
+
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (info->dlpi_addr + ph->p_vaddr < lo)
+			lo = info->dlpi_addr + ph->p_vaddr;
+		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
+			hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+	}
+	l->lo = lo;
+	l->hi = hi;
+}
+
+int lr_curl_is_internal(const void *caller)
+{
+	uintptr_t a = (uintptr_t)caller;
+	int i, n = atomic_load(&nlibs);
+
+	for (i = 0; i < n; i++)
+		if (a >= libs[i].lo && a < libs[i].hi)
+			return 1;
+	return 0;
+}
+
 static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	const char *name = info->dlpi_name, *slash;
@@ -98,6 +127,7 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 	if (!l->easy_setopt || !dladdr((void *)l->easy_setopt, &di) || known_base(di.dli_fbase))
 		return 0;
 	l->base = di.dli_fbase;
+	set_range(l, info);
 	atomic_store(&nlibs, n + 1);
 	lr_log(LR_LOG_DEBUG, "found libcurl %s", name);
 	return 0;

@@ -13,12 +13,14 @@
 #ifndef LR_CURL_SYM_H
 #define LR_CURL_SYM_H
 #include <curl/curl.h>
+#include <stdint.h>
 
 #define LR_CURL_MAX_LIBS 4
 
 typedef struct {
 	void *handle;  /* dlopen(RTLD_NOLOAD) handle, never closed */
 	void *base;    /* load address, to recognize calls from libcurl itself */
+	uintptr_t lo, hi; /* its mapped range */
 	CURL *(*easy_init)(void);
 	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
 	CURLcode (*easy_perform)(CURL *);
@@ -35,6 +37,10 @@ typedef struct {
 /* The library that code at `caller` (a return address) binds curl_* to.
  * Returns NULL when no libcurl is loaded.  Never returns our own hooks. */
 const lr_curl_lib *lr_curl_lib_for_caller(const void *caller);
+
+/* Is `caller` (a return address) inside a libcurl?  Then libcurl is
+ * calling its own API (DoH probes, connection upkeep): not the app. */
+int lr_curl_is_internal(const void *caller);
 
 /* The library at index i of the registry, or NULL. */
 const lr_curl_lib *lr_curl_lib_at(int i);

@@ -27,6 +27,7 @@
 #undef curl_easy_setopt
 
 /* The hooks, defined in lr_curl.c. */
+extern CURL *curl_easy_init(void);
 extern CURLcode curl_easy_setopt(CURL *, CURLoption, ...);
 extern CURLcode curl_easy_perform(CURL *);
 extern void curl_easy_cleanup(CURL *);
@@ -49,6 +50,7 @@ static void resolve(void)
 static void patch_deepbind(void)
 {
 	const lr_got_hook hooks[] = {
+		{"curl_easy_init", (void *)curl_easy_init},
 		{"curl_easy_setopt", (void *)curl_easy_setopt},
 		{"curl_easy_perform", (void *)curl_easy_perform},
 		{"curl_easy_cleanup", (void *)curl_easy_cleanup},
@@ -74,13 +76,15 @@ LR_EXPORT void *dlopen(const char *file, int mode)
 	pthread_once(&once, resolve);
 	if (!real_dlopen)
 		return NULL;
+	/* A no-load lookup (ours among them) loads nothing new. */
+	if (!(mode & RTLD_NOLOAD))
+		lr_curl_sym_invalidate(); /* before the load: it may be the last act */
 	if (!file || !strchr(file, '/') || lr_disabled())
 		return real_dlopen(file, mode);
 	h = real_dlopen(file, mode);
 	if (!h)
 		return h;
 	saved = errno;
-	lr_curl_sym_invalidate();
 	if (mode & RTLD_DEEPBIND)
 		patch_deepbind();
 	errno = saved;

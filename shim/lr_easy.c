@@ -65,10 +65,12 @@ void lr_easy_clear_app(lr_easy *e)
 	free(e->url);
 	free(e->post_copy);
 	free(e->bearer);
-	free(e->userpwd);
-	free(e->username);
-	free(e->password);
-	e->url = e->post_copy = e->bearer = e->userpwd = e->username = e->password = NULL;
+	free(e->user);
+	free(e->pass);
+	e->url = e->post_copy = e->bearer = e->user = e->pass = NULL;
+	e->post_copy_len = 0;
+	e->method = LR_M_GET;
+	e->curlu = 0;
 	e->post = NULL;
 	e->post_size = e->infile_size = -1;
 	e->headers = NULL;
@@ -126,15 +128,14 @@ void lr_easy_dup(CURL *src, CURL *dst)
 		d->url = dup_or_null(s->url);
 		d->post = s->post;
 		d->post_size = s->post_size;
-		if (s->post_copy) {
-			size_t n = s->post_size >= 0 ? (size_t)s->post_size : strlen(s->post_copy);
+		if (s->post_copy && s->post == s->post_copy) {
+			size_t n = s->post_copy_len;
 			d->post_copy = malloc(n + 1);
 			if (d->post_copy) {
 				memcpy(d->post_copy, s->post_copy, n + 1);
-				d->post = d->post_copy;
-			} else {
-				d->post = NULL;
+				d->post_copy_len = n;
 			}
+			d->post = d->post_copy;
 		}
 		d->headers = s->headers;
 		d->errbuf = s->errbuf;
@@ -148,9 +149,10 @@ void lr_easy_dup(CURL *src, CURL *dst)
 		d->seek_data = s->seek_data;
 		d->infile_size = s->infile_size;
 		d->bearer = dup_or_null(s->bearer);
-		d->userpwd = dup_or_null(s->userpwd);
-		d->username = dup_or_null(s->username);
-		d->password = dup_or_null(s->password);
+		d->user = dup_or_null(s->user);
+		d->pass = dup_or_null(s->pass);
+		d->method = s->method;
+		d->curlu = s->curlu;
 		lr_easy_put(d);
 	}
 	lr_easy_put(s);

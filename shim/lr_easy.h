@@ -21,6 +21,10 @@
 
 #define LR_EASY_MAX 65536
 
+/* The request method libcurl will use, mirrored from the options that set
+ * it (last one wins, as in libcurl's setopt.c). */
+enum lr_method { LR_M_GET, LR_M_POST, LR_M_PUT, LR_M_HEAD, LR_M_OTHER_BODY };
+
 typedef struct lr_easy {
 	CURL *h;
 	int lib;                      /* registry index of its libcurl */
@@ -37,7 +41,10 @@ typedef struct lr_easy {
 	curl_seek_callback seek_cb;
 	void *seek_data;
 	curl_off_t infile_size;       /* -1 unknown */
-	char *bearer, *userpwd, *username, *password; /* copies, to restore */
+	char *bearer, *user, *pass;   /* effective credentials, as libcurl keeps them */
+	size_t post_copy_len;
+	int method;                   /* enum lr_method: what libcurl will send */
+	int curlu;                    /* CURLOPT_CURLU set: the URL is not ours to see */
 	curl_write_callback write_cb, header_cb;
 	void *write_data, *header_data;
 	/* what the shim changed for the current transfer */

@@ -252,6 +252,7 @@ static void emit(const lr_audit_rec *rec, const lr_table *t)
 {
 	char line[LR_AUDIT_MAX_LINE];
 	int n = lr_audit_format(rec, line, sizeof(line)), fd;
+	lr_stats_seg *seg;
 	lr_stats_delta dl = {1, rec->error_type != NULL, rec->input_tokens, rec->output_tokens,
 			     rec->cost_usd, rec->duration_ms};
 
@@ -263,12 +264,13 @@ static void emit(const lr_audit_rec *rec, const lr_table *t)
 	} else if (fd < 0 && audit_path[0]) {
 		atomic_fetch_add(&dropped, 1);
 	}
-	if (stats_target()) {
-		lr_stats_add(stats, LR_STATS_ROUTE, rec->rule ? rec->rule : "(none)", &dl);
-		if (rec->request_model && *rec->request_model)
-			lr_stats_add(stats, LR_STATS_MODEL, rec->request_model, &dl);
-	}
+	seg = stats_target();
 	pthread_mutex_unlock(&mu);
+	if (seg) { /* lock-free: see lr_stats.h */
+		lr_stats_add(seg, LR_STATS_ROUTE, rec->rule ? rec->rule : "(none)", &dl);
+		if (rec->request_model && *rec->request_model)
+			lr_stats_add(seg, LR_STATS_MODEL, rec->request_model, &dl);
+	}
 }
 
 static void base_rec(lr_audit_rec *rec, const lr_xfer *x)

@@ -136,7 +136,7 @@ static void print_plan(const lr_table *t, const lr_decision *d, const lr_request
 	size_t nlen = 0;
 	int rc;
 
-	if (lr_plan_make(t, d, &r->det, o->url, strlen(o->url), &p) < 0)
+	if (lr_plan_make(t, d, &r->det, o->url, strlen(o->url), NULL, &p) < 0)
 		ctl_die(EX_SYSTEM, "out of memory");
 	printf("url:         %s%s%s\n", o->url, p.url ? " -> " : " (unchanged)", p.url ? p.url : "");
 	if (p.model)

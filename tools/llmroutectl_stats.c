@@ -16,6 +16,35 @@ static const char stats_usage[] =
 	"  and per model, summed over every process since the last reset.\n"
 	"  --reset zeroes them.\n";
 
+typedef struct {
+	unsigned long long requests, errors, in, out, cost_nusd, latency_us;
+} totals;
+
+/* Sums every slot of this kind and name (two processes claiming one name
+ * at once can give it two slots).  Returns 0 if an earlier slot had it. */
+static int gather(const lr_stats_seg *s, uint32_t i, totals *t)
+{
+	const lr_stats_slot *a = &s->slot[i];
+	uint32_t k;
+
+	memset(t, 0, sizeof(*t));
+	for (k = 0; k < LR_STATS_SLOTS; k++) {
+		const lr_stats_slot *b = &s->slot[k];
+		if (atomic_load(&b->state) != 2 || b->kind != a->kind ||
+		    strncmp(b->name, a->name, sizeof(a->name)) != 0)
+			continue;
+		if (k < i)
+			return 0;
+		t->requests += atomic_load(&b->requests);
+		t->errors += atomic_load(&b->errors);
+		t->in += atomic_load(&b->input_tokens);
+		t->out += atomic_load(&b->output_tokens);
+		t->cost_nusd += atomic_load(&b->cost_nusd);
+		t->latency_us += atomic_load(&b->latency_us);
+	}
+	return 1;
+}
+
 static void print_kind(const lr_stats_seg *s, int kind, const char *title)
 {
 	uint32_t i;
@@ -23,18 +52,15 @@ static void print_kind(const lr_stats_seg *s, int kind, const char *title)
 
 	for (i = 0; i < LR_STATS_SLOTS; i++) {
 		const lr_stats_slot *sl = &s->slot[i];
-		unsigned long long req = atomic_load(&sl->requests);
-		if (atomic_load(&sl->state) != 2 || sl->kind != (uint32_t)kind)
+		totals t;
+		if (atomic_load(&sl->state) != 2 || sl->kind != (uint32_t)kind || !gather(s, i, &t))
 			continue;
 		if (!any++)
 			printf("%-28s %9s %7s %12s %12s %12s %10s\n", title, "REQUESTS", "ERRORS",
 			       "TOKENS_IN", "TOKENS_OUT", "COST_USD", "MEAN_MS");
-		printf("%-28.28s %9llu %7llu %12llu %12llu %12.6f %10.1f\n", sl->name, req,
-		       (unsigned long long)atomic_load(&sl->errors),
-		       (unsigned long long)atomic_load(&sl->input_tokens),
-		       (unsigned long long)atomic_load(&sl->output_tokens),
-		       (double)atomic_load(&sl->cost_nusd) / 1e9,
-		       req ? (double)atomic_load(&sl->latency_us) / 1e3 / (double)req : 0.0);
+		printf("%-28.28s %9llu %7llu %12llu %12llu %12.6f %10.1f\n", sl->name, t.requests,
+		       t.errors, t.in, t.out, (double)t.cost_nusd / 1e9,
+		       t.requests ? (double)t.latency_us / 1e3 / (double)t.requests : 0.0);
 	}
 	if (!any)
 		printf("%s: nothing counted yet\n", title);
@@ -47,17 +73,18 @@ static cJSON *json_kind(const lr_stats_seg *s, int kind)
 
 	for (i = 0; i < LR_STATS_SLOTS; i++) {
 		const lr_stats_slot *sl = &s->slot[i];
+		totals t;
 		cJSON *o;
-		if (atomic_load(&sl->state) != 2 || sl->kind != (uint32_t)kind)
+		if (atomic_load(&sl->state) != 2 || sl->kind != (uint32_t)kind || !gather(s, i, &t))
 			continue;
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "name", sl->name);
-		cJSON_AddNumberToObject(o, "requests", (double)atomic_load(&sl->requests));
-		cJSON_AddNumberToObject(o, "errors", (double)atomic_load(&sl->errors));
-		cJSON_AddNumberToObject(o, "input_tokens", (double)atomic_load(&sl->input_tokens));
-		cJSON_AddNumberToObject(o, "output_tokens", (double)atomic_load(&sl->output_tokens));
-		cJSON_AddNumberToObject(o, "cost_usd", (double)atomic_load(&sl->cost_nusd) / 1e9);
-		cJSON_AddNumberToObject(o, "latency_ms_sum", (double)atomic_load(&sl->latency_us) / 1e3);
+		cJSON_AddNumberToObject(o, "requests", (double)t.requests);
+		cJSON_AddNumberToObject(o, "errors", (double)t.errors);
+		cJSON_AddNumberToObject(o, "input_tokens", (double)t.in);
+		cJSON_AddNumberToObject(o, "output_tokens", (double)t.out);
+		cJSON_AddNumberToObject(o, "cost_usd", (double)t.cost_nusd / 1e9);
+		cJSON_AddNumberToObject(o, "latency_ms_sum", (double)t.latency_us / 1e3);
 		cJSON_AddItemToArray(a, o);
 	}
 	return a;

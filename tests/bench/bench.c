@@ -383,7 +383,7 @@ static long rewrite_once(const rewrite_ctx *c, char **url_out, char **body_out)
 	lr_decide(c->t, &r.f, &d);
 	if (d.action != LR_ACTION_ROUTE)
 		return LR_EINVAL;
-	if ((rc = lr_plan_make(c->t, &d, &r.det, c->url, c->ulen, &p)) < 0)
+	if ((rc = lr_plan_make(c->t, &d, &r.det, c->url, c->ulen, NULL, &p)) < 0)
 		return rc;
 	rc = lr_body_set_model(c->body, c->blen, p.model, &out, &olen);
 	if (rc > 0 && body_out)

@@ -81,7 +81,7 @@ static void check_plan(const char *name, const cJSON *exp, const lr_table *t,
 	char *nb = NULL;
 	size_t nlen = 0;
 
-	CHECK(lr_plan_make(t, d, &r->det, url, strlen(url), &p) == 0);
+	CHECK(lr_plan_make(t, d, &r->det, url, strlen(url), NULL, &p) == 0);
 	EXPECT_STR(name, "url", p.url ? p.url : url);
 	EXPECT_STR(name, "new_model", p.model);
 	EXPECT_STR(name, "cred", cred_name(p.cred));
