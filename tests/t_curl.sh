@@ -19,6 +19,8 @@ load_rules '{"routes": [
   "set": {"endpoint": "'"$MOCK"'/v1", "keep_credentials": true}},
  {"name": "claude", "match": {"provider": "anthropic"},
   "set": {"model": "claude-3-5-haiku-latest", "endpoint": "'"$MOCK"'/v1", "api_key_env": "LR_TEST_KEY"}},
+ {"name": "gem-same-host", "match": {"model": "gemini-2.0-pro"},
+  "set": {"model": "gemini-2.0-flash", "api_key_env": "LR_UNSET_KEY"}},
  {"name": "gemini", "match": {"provider": "gcp.gemini"},
   "set": {"model": "gemini-1.5-flash", "endpoint": "'"$MOCK"'/v1beta"}},
  {"name": "no-o1-pro", "match": {"model": "o1-pro"}, "deny": "o1-pro is not allowed here"}
@@ -92,6 +94,9 @@ shim $C "https://generativelanguage.googleapis.com/v1beta/models/gemini-1.5-pro:
 	-H 'x-goog-api-key: AIza-app' -d '{"contents":[{"parts":[{"text":"hi"}]}]}' >"$T/out"
 check "gemini: model swapped in the path, key dropped from header and query" last_req \
 	"d['path'] == '/v1beta/models/gemini-1.5-flash:generateContent' and 'key=' not in d['query'] and 'x-goog-api-key' not in d['headers']"
+shim $C "$MOCK/v1beta/models/gemini-2.0-pro:generateContent?key=AIza-app" -d '{"contents":[]}' >"$T/out" 2>"$T/err"
+check "gemini, same host, key variable unset: the app's key= stays" last_req \
+	"d['path'] == '/v1beta/models/gemini-2.0-flash:generateContent' and d['query'] == 'key=AIza-app'"
 shim $C "$OAI" -H 'Authorization: Bearer sk-keep' -d '{"model":"kept-1"}' >"$T/out"
 check "keep_credentials: the app's key goes to the new host" last_req "d['headers']['authorization'] == 'Bearer sk-keep'"
 shim $C "$OAI" -u user:pw -d '{"model":"gpt-4o"}' >"$T/out"
