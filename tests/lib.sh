@@ -8,6 +8,7 @@
 #                       (d = its log record) must be true
 #   ok / fail MSG       report one check
 #   expect_fail CMD...  CMD must exit non-zero
+#   expect CODE PAT CMD... CMD must exit CODE and print PAT (stdout or stderr)
 # Every script gets its own table name, temp dir and mock, all removed at
 # exit, so scripts can run in any order.
 PY=/usr/bin/python3
@@ -61,6 +62,19 @@ check() {
 
 expect_fail() {
 	! "$@"
+}
+
+# expect CODE PATTERN CMD...: exit code CODE and PATTERN in the output.
+expect() {
+	code=$1 pat=$2
+	shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" -eq "$code" ] && grep -q -- "$pat" "$T/err" "$T/out"; then
+		ok "exit $code /$pat/: $*"
+	else
+		fail "expected exit $code and /$pat/ from: $* (got $rc: $(cat "$T/err"))"
+	fi
 }
 
 start_mock() {

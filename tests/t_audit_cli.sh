@@ -51,19 +51,6 @@ row() {
 	if [ "$got" = "$3" ]; then ok "$2: $3"; else fail "$2: expected '$3', got '$got'"; fi
 }
 
-# expect CODE PATTERN CMD...: exit code CODE and PATTERN in the output.
-expect() {
-	code=$1 pat=$2
-	shift 2
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	if [ "$rc" -eq "$code" ] && grep -q -- "$pat" "$T/err" "$T/out"; then
-		ok "exit $code /$pat/: $*"
-	else
-		fail "expected exit $code and /$pat/ from: $* (got $rc: $(cat "$T/err"))"
-	fi
-}
-
 # By model (the default): requests errors in out cost unpriced p50 p95.
 check "by model: runs" sh -c "'$CTL' audit '$A' >'$T/model' 2>'$T/model.err'"
 row "$T/model" MODEL "REQUESTS ERRORS TOKENS_IN TOKENS_OUT COST_USD UNPRICED P50_MS P95_MS"

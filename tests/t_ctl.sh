@@ -8,19 +8,6 @@ good='{"audit": "/tmp/x.jsonl", "routes": [
   {"name": "no-o1-pro", "match": {"model": "o1-pro"}, "deny": "o1-pro is not allowed here"}]}'
 printf '%s\n' "$good" >"$T/good.json"
 
-# expect CODE PATTERN CMD...: exit code CODE and stderr matching PATTERN.
-expect() {
-	code=$1 pat=$2
-	shift 2
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	if [ "$rc" -eq "$code" ] && grep -q -- "$pat" "$T/err" "$T/out"; then
-		ok "exit $code /$pat/: $*"
-	else
-		fail "expected exit $code and /$pat/ from: $* (got $rc: $(cat "$T/err"))"
-	fi
-}
-
 unchanged() { # the live table is still generation $1 with its routes
 	"$CTL" show --json >"$T/show.json" &&
 		json_ok "$T/show.json" "d['generation'] == $1 and [r['name'] for r in d['rules']['routes']] == $2"
