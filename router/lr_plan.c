@@ -104,12 +104,24 @@ static int build_url(const lr_table *t, const lr_route *r, const lr_detect *d,
 	return 0;
 }
 
+/* A key becomes a header value: control bytes (CR, LF...) would let the
+ * environment inject headers, so such a key counts as missing. */
+static int key_ok(const char *k)
+{
+	for (; *k; k++)
+		if ((unsigned char)*k < 0x20 || *k == 0x7f)
+			return 0;
+	return 1;
+}
+
 static void plan_credentials(const lr_table *t, const lr_route *r, lr_getenv_fn getkey,
 			     lr_plan *p)
 {
 	p->key_env = lr_table_str(t, r->set_key_env);
-	if (p->key_env && getkey && !(p->key = getkey(p->key_env)))
+	if (p->key_env && getkey && (!(p->key = getkey(p->key_env)) || !*p->key || !key_ok(p->key))) {
+		p->key = NULL;
 		p->key_missing = 1;
+	}
 	if (p->key_env && !p->key_missing)
 		p->cred = LR_CRED_REPLACE;
 	else if (p->host_changed && (p->key_missing || !(r->flags & LR_ROUTE_KEEP_CREDENTIALS)))

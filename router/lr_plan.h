@@ -29,7 +29,8 @@ typedef struct {
 	int cred;               /* enum lr_cred */
 	const char *key_env;    /* the route's key variable, or NULL */
 	const char *key;        /* LR_CRED_REPLACE: its value (not owned) */
-	int key_missing;        /* key_env named but unset: fell back (below) */
+	int key_missing;        /* key_env unset, empty or with control bytes:
+				 * fell back (below) */
 	const char *auth_header;/* header carrying the key for this format */
 	int auth_bearer;        /* value is "Bearer KEY" rather than "KEY" */
 } lr_plan;

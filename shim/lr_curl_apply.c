@@ -359,7 +359,7 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 	if (lr_plan_make(t, d, &r->det, e->url, strlen(e->url), secure_getenv, &p) < 0)
 		return LR_PREP_PASS;
 	if (p.key_missing)
-		lr_log(LR_LOG_ERROR, "route key variable $%s is not set: %s", p.key_env,
+		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s", p.key_env,
 		       p.host_changed ? "sending no key" : "keeping the app's key");
 	rc = compute(e, b, &p, &c);
 	if (rc == 0) {

@@ -105,6 +105,9 @@ shim $C "$OAI" -H 'Authorization: Bearer sk-app' -d '{"model":"keyed-x"}' >"$T/o
 check "key variable unset: an error says why" grep -q 'LR_TEST_KEY is not set' "$T/err"
 check "key variable unset: no key at all on the new host" last_req "'authorization' not in d['headers']"
 
+LR_TEST_KEY="$(printf 'sk-x\r\nX-Injected: 1')" shim $C "$OAI" -d '{"model":"keyed-x"}' >"$T/out" 2>"$T/err"
+check "a key with CR/LF is refused, not injected" last_req "'x-injected' not in d['headers'] and 'authorization' not in d['headers']"
+
 # non-LLM traffic is untouched
 printf '{"model":"gpt-4o","note":"not an LLM call"}' >"$T/echo.json"
 shim $C "$MOCK/echo" --data-binary @"$T/echo.json" -o "$T/echo.out"

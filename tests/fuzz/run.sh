@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/fuzz/run.sh - build and run the libFuzzer targets: the JSON scanner
-# and body rewriter (fuzz_body.c) and the response usage parser
-# (fuzz_usage.c), each for FUZZ_SECONDS.
+# and body rewriter (fuzz_body.c), the response usage parser
+# (fuzz_usage.c) and the HTTP/1.1 request framer (fuzz_http.c), each for
+# FUZZ_SECONDS.
 #
 #   BUILD=build FUZZ_SECONDS=20 sh tests/fuzz/run.sh
 #
@@ -20,7 +21,7 @@ FUZZ_CC=${FUZZ_CC:-clang}
 out="$BUILD/fuzz"
 corpus="$out/corpus_body"
 
-mkdir -p "$corpus" "$out/corpus_usage"
+mkdir -p "$corpus" "$out/corpus_usage" "$out/corpus_http"
 
 # build NAME SOURCES...: one libFuzzer binary in $out.
 build() {
@@ -37,6 +38,7 @@ build fuzz_body tests/fuzz/fuzz_body.c router/lr_body.c router/lr_json.c router/
 build fuzz_usage tests/fuzz/fuzz_usage.c router/lr_usage.c router/lr_json.c router/lr_error.c \
 	router/lr_detect.c router/lr_url.c router/lr_body.c router/lr_request.c router/lr_match.c \
 	router/lr_glob.c
+build fuzz_http tests/fuzz/fuzz_http.c router/lr_http.c router/lr_json.c router/lr_error.c
 
 for f in tests/data/bodies/*.json tests/data/bodies/*.expected; do
 	[ -f "$f" ] && cp "$f" "$corpus/seed-$(basename "$f")"
@@ -70,12 +72,32 @@ EOF
 printf '\001{"model":"m","usage":{"prompt_tokens":3,"completion_tokens":4}}' >"$out/corpus_usage/seed-openai"
 printf '\012data: {"type":"message_delta","usage":{"output_tokens":4}}\n\n' >"$out/corpus_usage/seed-sse"
 
+# HTTP framer seeds: a flags byte (1 = hold; 073 = hold + body + replace
+# key + target + host), a split seed, then the stream.
+printf '\001\045POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer k\r\nContent-Length: 17\r\n\r\n{"model":"gpt-4"}' >"$out/corpus_http/seed-cl"
+printf '\073\011POST /v1/messages HTTP/1.1\r\nx-api-key: k\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n0\r\nX-T: 1\r\n\r\nGET / HTTP/1.0\n\n' >"$out/corpus_http/seed-chunked"
+cat > "$out/http.dict" <<'EOF'
+"\x0d\x0a\x0d\x0a"
+" HTTP/1.1\x0d\x0a"
+"Content-Length: "
+"Transfer-Encoding: chunked\x0d\x0a"
+"Expect: 100-continue\x0d\x0a"
+"Authorization: Bearer "
+"x-api-key: "
+"Upgrade: "
+"0\x0d\x0a\x0d\x0a"
+"PRI * HTTP/2.0"
+"\x16\x03\x01"
+EOF
+
 status=0
-for name in fuzz_body fuzz_usage; do
+for name in fuzz_body fuzz_usage fuzz_http; do
 	c=$corpus
+	d=$out/json.dict
 	[ "$name" = fuzz_usage ] && c=$out/corpus_usage
+	[ "$name" = fuzz_http ] && c=$out/corpus_http && d=$out/http.dict
 	"$out/$name" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
-		-artifact_prefix="$out/$name-" -dict="$out/json.dict" -print_final_stats=1 \
+		-artifact_prefix="$out/$name-" -dict="$d" -print_final_stats=1 \
 		"$c" || status=$?
 	if [ "$status" -ne 0 ]; then
 		echo "run.sh: $name found a problem (exit $status); see $out/" >&2
