@@ -5,9 +5,12 @@
  * call unchanged; curl_easy_perform and curl_multi_add_handle route the
  * transfer; curl_easy_cleanup / reset / duphandle and
  * curl_multi_remove_handle / info_read keep the per-handle records right.
- * Every hook: saves errno, runs our part only at depth 0 (the app, not
- * libcurl calling itself) and when the shim is enabled, and forwards to the
- * libcurl the caller was bound to.  With no real function to call, it
+ * Every hook saves errno, does its part only for the app's own calls and
+ * when the shim is enabled, and forwards to the libcurl the caller was
+ * bound to.  "The app's own": curl_easy_setopt ignores calls made from
+ * inside libcurl (lr_curl_is_internal: DoH probes and the like); the
+ * transfer hooks ignore calls nested in a curl_easy_perform (lr_depth),
+ * which is how libcurl drives its own multi interface.  With no real function to call, it
  * returns the error libcurl gives for a handle it cannot use.
  */
 #include "lr_curl_apply.h"
@@ -164,8 +167,9 @@ LR_EXPORT CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
 	va_end(ap);
 	if (!lib || !lib->easy_setopt)
 		return CURLE_FAILED_INIT;
-	if (lr_depth == 0 && h && interesting(opt) && !lr_disabled() &&
-	    !lr_curl_is_internal(CALLER)) {
+	/* The app's calls are recorded, including those from its callbacks
+	 * during a transfer; libcurl's calls to itself are not. */
+	if (h && interesting(opt) && !lr_disabled() && !lr_curl_is_internal(CALLER)) {
 		lr_easy *e = lr_easy_get(h, 1);
 		if (e) {
 			if (e->lib < 0)
