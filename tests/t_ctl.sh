@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 lr_setup ctl
 
-good='{"audit": "/tmp/x.jsonl", "routes": [
+good='{"audit": "/tmp/x.jsonl", "prices": {"local-*": {"input_per_mtok": 0.5, "output_per_mtok": 1}}, "routes": [
   {"name": "defs-to-mini", "match": {"model": "gpt-4*", "host": "api.openai.com"}, "set": {"model": "gpt-4o-mini"}},
   {"name": "no-o1-pro", "match": {"model": "o1-pro"}, "deny": "o1-pro is not allowed here"}]}'
 printf '%s\n' "$good" >"$T/good.json"
@@ -19,6 +19,7 @@ expect 3 "no table published" "$CTL" show
 expect 0 "generation 1: 2 routes" "$CTL" load "$T/good.json"
 expect 0 "generation 1, published" "$CTL" show
 check "show lists the routes" grep -q "defs-to-mini.*model=gpt-4\* host=api.openai.com.*model=gpt-4o-mini" "$T/out"
+check "show lists the prices" grep -q 'price local-\*: \$0.5 in, \$1 out per million tokens' "$T/out"
 check "show --json round-trips the rules" sh -c "'$CTL' show --json > '$T/s.json'"
 check "show --json has the generation and audit" json_ok "$T/s.json" "d['generation'] == 1 and d['rules']['audit'] == '/tmp/x.jsonl'"
 before='["defs-to-mini", "no-o1-pro"]'

@@ -249,6 +249,11 @@ static void show_text(const lr_shm *s, const lr_table *t, uint64_t gen)
 	       lr_shm_name(), (unsigned long long)gen, ts, s->hdr->publisher_uid, t->nroutes);
 	if (t->audit.off)
 		printf("audit %s\n", lr_table_str(t, t->audit));
+	for (i = 0; i < t->nprices; i++) {
+		const lr_price_rec *p = &lr_table_prices(t)[i];
+		printf("price %s: $%g in, $%g out per million tokens\n", lr_table_str(t, p->glob),
+		       p->input_per_mtok, p->output_per_mtok);
+	}
 	if (t->nroutes)
 		printf("%3s  %-20s %-8s %-40s %s\n", "#", "NAME", "STATE", "MATCH", "ACTION");
 	for (i = 0; i < t->nroutes; i++)
