@@ -78,7 +78,23 @@ static void put_str(out *o, const char *s)
 
 static void key(out *o, const char *k)
 {
-	putf(o, ",\"%s\":", k);
+	put(o, ",\"", 2);
+	put(o, k, strlen(k));
+	put(o, "\":", 2);
+}
+
+/* Integers by hand: printf's machinery is most of a record's cost. */
+static void put_ll(out *o, long long v)
+{
+	char b[24], *p = b + sizeof(b);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	put(o, p, (size_t)(b + sizeof(b) - p));
 }
 
 static void put_int_or_null(out *o, long long v)
@@ -86,7 +102,31 @@ static void put_int_or_null(out *o, long long v)
 	if (v < 0)
 		put(o, "null", 4);
 	else
-		putf(o, "%lld", v);
+		put_ll(o, v);
+}
+
+/* Milliseconds with three decimals, from whole microseconds. */
+static void put_ms(out *o, double ms)
+{
+	long long us = (long long)(ms * 1000.0 + 0.5);
+	char frac[4];
+
+	if (us < 0)
+		us = 0;
+	put_ll(o, us / 1000);
+	frac[0] = '.';
+	frac[1] = (char)('0' + us / 100 % 10);
+	frac[2] = (char)('0' + us / 10 % 10);
+	frac[3] = (char)('0' + us % 10);
+	put(o, frac, 4);
+}
+
+static void put_bool(out *o, int b)
+{
+	if (b)
+		put(o, "true", 4);
+	else
+		put(o, "false", 5);
 }
 
 static void put_time(out *o, int64_t ms)
@@ -112,7 +152,7 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 	key(&o, "gen_ai.usage.input_tokens"); put_int_or_null(&o, r->input_tokens);
 	key(&o, "gen_ai.usage.output_tokens"); put_int_or_null(&o, r->output_tokens);
 	key(&o, "server.address"); put_str(&o, r->server_address);
-	key(&o, "server.port"); putf(&o, "%d", r->server_port);
+	key(&o, "server.port"); put_ll(&o, r->server_port);
 	key(&o, "http.response.status_code"); put_int_or_null(&o, r->status > 0 ? r->status : -1);
 	key(&o, "error.type"); put_str(&o, r->error_type);
 	key(&o, "llmroute.rule"); put_str(&o, r->rule);
@@ -120,23 +160,23 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 	key(&o, "llmroute.original_model"); put_str(&o, r->original_model);
 	key(&o, "llmroute.original_server"); put_str(&o, r->original_server);
 	key(&o, "llmroute.transport"); put_str(&o, r->transport);
-	key(&o, "llmroute.stream"); putf(&o, "%s", r->stream ? "true" : "false");
-	key(&o, "llmroute.duration_ms"); putf(&o, "%.3f", r->duration_ms);
+	key(&o, "llmroute.stream"); put_bool(&o, r->stream);
+	key(&o, "llmroute.duration_ms"); put_ms(&o, r->duration_ms);
 	key(&o, "llmroute.ttfb_ms");
 	if (r->ttfb_ms < 0)
 		put(&o, "null", 4);
 	else
-		putf(&o, "%.3f", r->ttfb_ms);
-	key(&o, "llmroute.request_bytes"); putf(&o, "%lld", r->request_bytes);
-	key(&o, "llmroute.response_bytes"); putf(&o, "%lld", r->response_bytes);
+		put_ms(&o, r->ttfb_ms);
+	key(&o, "llmroute.request_bytes"); put_ll(&o, r->request_bytes);
+	key(&o, "llmroute.response_bytes"); put_ll(&o, r->response_bytes);
 	key(&o, "llmroute.cost_usd");
 	if (r->cost_usd < 0)
 		put(&o, "null", 4);
 	else
 		putf(&o, "%.9g", r->cost_usd);
-	key(&o, "llmroute.tokens_estimated"); putf(&o, "%s", r->tokens_estimated ? "true" : "false");
-	key(&o, "llmroute.table_generation"); putf(&o, "%llu", r->generation);
-	key(&o, "process.pid"); putf(&o, "%ld", r->pid);
+	key(&o, "llmroute.tokens_estimated"); put_bool(&o, r->tokens_estimated);
+	key(&o, "llmroute.table_generation"); put_ll(&o, (long long)r->generation);
+	key(&o, "process.pid"); put_ll(&o, r->pid);
 	key(&o, "process.executable.name"); put_str(&o, r->process);
 	put(&o, "}\n", 2);
 	if (o.full)

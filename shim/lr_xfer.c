@@ -251,13 +251,15 @@ static const char *curl_error_type(int rc)
 static void emit(const lr_audit_rec *rec, const lr_table *t)
 {
 	char line[LR_AUDIT_MAX_LINE];
-	int n = lr_audit_format(rec, line, sizeof(line)), fd;
+	int n = 0, fd;
 	lr_stats_seg *seg;
 	lr_stats_delta dl = {1, rec->error_type != NULL, rec->input_tokens, rec->output_tokens,
 			     rec->cost_usd, rec->duration_ms};
 
 	pthread_mutex_lock(&mu);
 	fd = audit_target(t);
+	if (fd >= 0) /* formatted only when written: counters need no line */
+		n = lr_audit_format(rec, line, sizeof(line));
 	if (n > 0 && fd >= 0 && lr_audit_write(fd, line, (size_t)n) < 0) {
 		atomic_fetch_add(&dropped, 1);
 		lr_log_once(LR_LOG_ERROR, 71, "cannot write to audit file %s: records are dropped", audit_path);

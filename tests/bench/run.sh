@@ -245,3 +245,38 @@ printf '{"routes":[{"name":"openai-to-mock","match":{"host":"api.openai.com"},"s
 echo "  mock upstream: Python, 127.0.0.1:$MOCK_PORT (its per-request cost dominates and is the same for both)"
 bench_routed
 bench_echo
+
+# 7. What the shim costs per request in instructions (callgrind counts
+# instructions, so this does not move with the machine's load): the
+# difference between a 50-request and a 10-request run of one curl process,
+# per request, with the shim (routed and counted) and without.
+instructions() { # SHIM CONFIG -> total instructions of the curl process
+	rm -f "$T"/cg.*
+	if [ "$1" = 1 ]; then
+		valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$T/cg.%p" \
+			env LD_PRELOAD="$LIB" curl -sS -K "$2" >/dev/null 2>&1
+	else
+		valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$T/cg.%p" \
+			env -u LD_PRELOAD curl -sS -K "$2" >/dev/null 2>&1
+	fi
+	f=$(ls -S "$T"/cg.* | head -n 1)
+	callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+}
+bench_instructions() {
+	command -v valgrind >/dev/null 2>&1 || { echo "7. (valgrind not installed: instruction counts skipped)"; return; }
+	for n in 10 50; do
+		REQS=$n gen_config "https://api.openai.com/v1/chat/completions" gpt-4o >"$T/i$n-routed.conf"
+		REQS=$n gen_config "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" gpt-4o-mini >"$T/i$n-direct.conf"
+	done
+	a10=$(instructions 1 "$T/i10-routed.conf"); a50=$(instructions 1 "$T/i50-routed.conf")
+	b10=$(instructions 0 "$T/i10-direct.conf"); b50=$(instructions 0 "$T/i50-direct.conf")
+	echo
+	echo "7. Instructions per request in the curl process (callgrind, (50-run - 10-run) / 40)"
+	awk -v a10="$a10" -v a50="$a50" -v b10="$b10" -v b50="$b50" 'BEGIN {
+		a = (a50 - a10) / 40; b = (b50 - b10) / 40
+		printf "  %-48s %9.0f instructions\n", "with the shim (routed, counted)", a
+		printf "  %-48s %9.0f instructions\n", "without the shim", b
+		printf "  %-48s %9.0f instructions (%+.1f%% of the client side)\n", "added by the shim", a - b, (a - b) * 100 / b
+		printf "  %-48s %9.0f instructions\n", "added once, at process start", (a10 - 10 * a) - (b10 - 10 * b) }'
+}
+bench_instructions
