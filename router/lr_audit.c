@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,10 +50,31 @@ static void putf(out *o, const char *fmt, ...)
 		o->len += (size_t)n;
 }
 
-/* A JSON string, or null.  Control bytes are escaped; anything else,
- * including UTF-8, is copied (names and models only, never text). */
-static void put_str(out *o, const char *s)
+#define MAX_STR 256 /* bytes of one value; longer ones are cut */
+
+/* Length of the valid UTF-8 sequence at s, or 0. */
+static size_t utf8_len(const unsigned char *s)
 {
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	n = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (n == 0 || (n == 2 && s[0] < 0xc2))
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* A JSON string, or null.  Control bytes are escaped, invalid UTF-8 (a
+ * process name can be anything) becomes U+FFFD, and a value is cut at
+ * MAX_STR bytes: names and models only, never text. */
+static void put_str(out *o, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t used = 0, k;
 	char esc[8];
 
 	if (!s) {
@@ -60,17 +82,20 @@ static void put_str(out *o, const char *s)
 		return;
 	}
 	put(o, "\"", 1);
-	for (; *s && !o->full; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
+	for (; *s && !o->full && used < MAX_STR; s += k, used += k) {
+		k = utf8_len(s);
+		if (k == 0) {
+			put(o, "\\ufffd", 6);
+			k = 1;
+		} else if (*s == '"' || *s == '\\') {
 			esc[0] = '\\';
-			esc[1] = (char)c;
+			esc[1] = (char)*s;
 			put(o, esc, 2);
-		} else if (c < 0x20) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *s);
 			put(o, esc, 6);
 		} else {
-			put(o, (const char *)&c, 1);
+			put(o, (const char *)s, k);
 		}
 	}
 	put(o, "\"", 1);
@@ -152,7 +177,7 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 	key(&o, "gen_ai.usage.input_tokens"); put_int_or_null(&o, r->input_tokens);
 	key(&o, "gen_ai.usage.output_tokens"); put_int_or_null(&o, r->output_tokens);
 	key(&o, "server.address"); put_str(&o, r->server_address);
-	key(&o, "server.port"); put_ll(&o, r->server_port);
+	key(&o, "server.port"); put_int_or_null(&o, r->server_port > 0 ? r->server_port : -1);
 	key(&o, "http.response.status_code"); put_int_or_null(&o, r->status > 0 ? r->status : -1);
 	key(&o, "error.type"); put_str(&o, r->error_type);
 	key(&o, "llmroute.rule"); put_str(&o, r->rule);
@@ -187,9 +212,18 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 
 int lr_audit_open(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	/* O_NONBLOCK and a regular file only: a FIFO or a device must not
+	 * make the app wait for a reader that never comes. */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
+	struct stat st;
 
-	return fd < 0 ? LR_EIO : fd;
+	if (fd < 0)
+		return LR_EIO;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return LR_EIO;
+	}
+	return fd;
 }
 
 int lr_audit_write(int fd, const char *line, size_t len)

@@ -65,8 +65,8 @@ typedef struct {
  * are escaped and cut to fit).  Returns the length, or LR_ETOOBIG. */
 int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap);
 
-/* Opens `path` for appending (O_APPEND | O_CREAT, mode 0640).  Returns the
- * descriptor or LR_EIO. */
+/* Opens `path` for appending (O_APPEND | O_CREAT, mode 0640); only a
+ * regular file is accepted.  Returns the descriptor or LR_EIO. */
 int lr_audit_open(const char *path);
 
 /* Writes one formatted line with a single write(2): on an O_APPEND

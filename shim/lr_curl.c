@@ -61,11 +61,21 @@ static int interesting(CURLoption opt)
 	case CURLOPT_XOAUTH2_BEARER: case CURLOPT_USERPWD:
 	case CURLOPT_USERNAME: case CURLOPT_PASSWORD:
 	case CURLOPT_WRITEFUNCTION: case CURLOPT_WRITEDATA:
-	case CURLOPT_HEADERFUNCTION: case CURLOPT_HEADERDATA:
+	case CURLOPT_HEADERFUNCTION: case CURLOPT_HEADERDATA: case CURLOPT_HEADER:
 		return 1;
 	default:
 		return 0;
 	}
+}
+
+/* Is opt one of the callbacks our own stand in front of right now? */
+static int ours_in_front(const lr_easy *e, CURLoption opt)
+{
+	if (opt == CURLOPT_WRITEFUNCTION || opt == CURLOPT_WRITEDATA)
+		return e->changed_write;
+	if (opt == CURLOPT_HEADERFUNCTION || opt == CURLOPT_HEADERDATA)
+		return e->changed_header;
+	return 0;
 }
 
 static void record_copy_post(lr_easy *e, const char *p)
@@ -132,6 +142,7 @@ static void record(lr_easy *e, CURLoption opt, long l, void *p, curl_off_t o)
 	case CURLOPT_WRITEDATA: e->write_data = p; break;
 	case CURLOPT_HEADERFUNCTION: memcpy(&e->header_cb, &p, sizeof(p)); break;
 	case CURLOPT_HEADERDATA: e->header_data = p; break;
+	case CURLOPT_HEADER: e->header_opt = l != 0; break;
 	case CURLOPT_INFILESIZE: e->infile_size = l; break;
 	case CURLOPT_INFILESIZE_LARGE: e->infile_size = o; break;
 	case CURLOPT_XOAUTH2_BEARER: set_str(&e->bearer, p); break;
@@ -172,10 +183,19 @@ LR_EXPORT CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
 	if (h && interesting(opt) && !lr_disabled() && !lr_curl_is_internal(CALLER)) {
 		lr_easy *e = lr_easy_get(h, 1);
 		if (e) {
+			int ours;
 			if (e->lib < 0)
 				e->lib = lr_curl_lib_index(lib);
 			record(e, opt, l, p, o);
+			ours = ours_in_front(e, opt);
 			lr_easy_put(e);
+			/* Our write callback reads the app's choice at each call:
+			 * passing this on would put the app's callback in front
+			 * of ours with our userdata, or the reverse. */
+			if (ours) {
+				errno = saved;
+				return CURLE_OK;
+			}
 		}
 	}
 	errno = saved;

@@ -2,6 +2,7 @@
 #include "lr_easy.h"
 #include "lr_xfer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,8 @@ lr_easy *lr_easy_get(CURL *h, int create)
 		e->h = h;
 		e->post_size = -1;
 		e->infile_size = -1;
+		e->write_data = stdout; /* libcurl's defaults, so a restore */
+		e->read_data = stdin;   /* gives back what the app had */
 		e->lib = -1;
 		pthread_mutex_init(&e->mu, NULL);
 		HASH_ADD_PTR(table, h, e);
@@ -76,9 +79,10 @@ void lr_easy_clear_app(lr_easy *e)
 	e->headers = NULL;
 	e->errbuf = NULL;
 	e->read_cb = NULL;
-	e->read_data = NULL;
+	e->read_data = stdin;
 	e->write_cb = e->header_cb = NULL;
-	e->write_data = e->header_data = NULL;
+	e->write_data = stdout;
+	e->header_data = NULL;
 	e->seek_cb = NULL;
 	e->seek_data = NULL;
 }

@@ -59,6 +59,8 @@ typedef struct lr_easy {
 	struct curl_slist *new_headers;
 	char *deny_msg;               /* set while a denied multi transfer runs */
 	int changed_write;            /* our write callback is in front */
+	int changed_header;           /* and our header callback */
+	int header_opt;               /* CURLOPT_HEADER: headers reach the write callback */
 	struct lr_xfer *x;            /* audit of the current LLM transfer */
 	UT_hash_handle hh;
 } lr_easy;

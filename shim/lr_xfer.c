@@ -35,6 +35,7 @@ typedef struct lr_xfer {
 	char original_model[LR_MODEL_MAX], sent_model[LR_MODEL_MAX];
 	char original_server[300], server[256];
 	int port, stream, has_price;
+	int in_headers, body_started; /* CURLOPT_HEADER bookkeeping */
 	lr_price price;
 	long long request_bytes;
 	unsigned long long generation;
@@ -45,6 +46,7 @@ static int audit_fd = -1;
 static char audit_path[4096];
 static lr_stats_seg *stats;
 static _Atomic unsigned long long dropped;
+static time_t audit_retry_at, stats_retry_at; /* after a failed open */
 
 static const char *const action_names[] = {"none", "pass", "route", "deny"};
 
@@ -79,14 +81,16 @@ static int audit_target(const lr_table *t)
 		path = lr_table_str(t, t->audit);
 	if (!path || !*path)
 		return -1;
-	if (audit_fd >= 0 && strcmp(path, audit_path) == 0)
-		return audit_fd;
+	if (strcmp(path, audit_path) == 0 && (audit_fd >= 0 || time(NULL) < audit_retry_at))
+		return audit_fd; /* open, or failed less than a second ago */
 	if (audit_fd >= 0)
 		close(audit_fd);
 	snprintf(audit_path, sizeof(audit_path), "%s", path);
 	audit_fd = lr_audit_open(path);
-	if (audit_fd < 0)
+	if (audit_fd < 0) {
+		audit_retry_at = time(NULL) + 1;
 		lr_log_once(LR_LOG_ERROR, 70, "cannot open audit file %s: records are dropped", path);
+	}
 	return audit_fd;
 }
 
@@ -95,8 +99,12 @@ static lr_stats_seg *stats_target(void)
 {
 	char name[300];
 
-	if (!stats)
+	/* A missing segment is looked for again at most once a second. */
+	if (!stats && time(NULL) >= stats_retry_at) {
 		stats = lr_stats_open(lr_stats_name(lr_shm_name(), name, sizeof(name)), 0, 1, NULL);
+		if (!stats)
+			stats_retry_at = time(NULL) + 1;
+	}
 	return stats;
 }
 
@@ -181,11 +189,29 @@ static size_t app_write(curl_write_callback cb, char *p, size_t size, size_t n, 
 	return fwrite(p, size, n, data ? data : stdout);
 }
 
+/* With CURLOPT_HEADER, libcurl writes each header line of each response
+ * (a 100 Continue, redirects, the answer) to the write callback, one line a
+ * call, before the body: those are not fed to the usage parser. */
+static int header_line(lr_xfer *x, const char *p, size_t n)
+{
+	if (!x->body_started && n >= 5 && memcmp(p, "HTTP/", 5) == 0)
+		x->in_headers = 1;
+	if (!x->in_headers) {
+		x->body_started = 1;
+		return 0;
+	}
+	if ((n == 2 && p[0] == '\r' && p[1] == '\n') || (n == 1 && p[0] == '\n'))
+		x->in_headers = 0;
+	return 1;
+}
+
 static size_t audit_write(char *p, size_t size, size_t n, void *ud)
 {
 	lr_easy *e = ud;
 	size_t r = app_write(e->write_cb, p, size, n, e->write_data);
 
+	if (e->header_opt && e->x && r == size * n && header_line(e->x, p, r))
+		return r;
 	/* Only bytes the app took: after a pause, libcurl delivers them again. */
 	if (r == size * n && e->x) {
 		if (!e->x->first_ns)
@@ -201,6 +227,9 @@ static size_t audit_header(char *p, size_t size, size_t n, void *ud)
 {
 	lr_easy *e = ud;
 
+	/* the app may have set a header function since (lr_curl.c keeps it) */
+	if (e->header_cb)
+		return e->header_cb(p, size, n, e->header_data);
 	return app_write(e->write_cb, p, size, n, e->header_data);
 }
 
@@ -213,6 +242,7 @@ void lr_xfer_install(const lr_curl_lib *lib, lr_easy *e)
 	if (!e->header_cb && e->header_data) {
 		lib->easy_setopt(e->h, CURLOPT_HEADERFUNCTION, audit_header);
 		lib->easy_setopt(e->h, CURLOPT_HEADERDATA, e);
+		e->changed_header = 1;
 	}
 	e->changed_write = 1;
 	e->applied = 1;
@@ -226,7 +256,7 @@ void lr_xfer_uninstall(const lr_curl_lib *lib, lr_easy *e)
 	lib->easy_setopt(e->h, CURLOPT_WRITEDATA, e->write_data);
 	lib->easy_setopt(e->h, CURLOPT_HEADERFUNCTION, e->header_cb);
 	lib->easy_setopt(e->h, CURLOPT_HEADERDATA, e->header_data);
-	e->changed_write = 0;
+	e->changed_write = e->changed_header = 0;
 }
 
 /* --- the record ------------------------------------------------------------ */
@@ -260,7 +290,7 @@ static void emit(const lr_audit_rec *rec, const lr_table *t)
 	fd = audit_target(t);
 	if (fd >= 0) /* formatted only when written: counters need no line */
 		n = lr_audit_format(rec, line, sizeof(line));
-	if (n > 0 && fd >= 0 && lr_audit_write(fd, line, (size_t)n) < 0) {
+	if (fd >= 0 && (n <= 0 || lr_audit_write(fd, line, (size_t)n) < 0)) {
 		atomic_fetch_add(&dropped, 1);
 		lr_log_once(LR_LOG_ERROR, 71, "cannot write to audit file %s: records are dropped", audit_path);
 	} else if (fd < 0 && audit_path[0]) {
@@ -317,10 +347,12 @@ static void result_rec(lr_audit_rec *rec, lr_xfer *x, long status, int rc, char 
 		rec->input_tokens = rec->output_tokens = 0;
 		rec->tokens_estimated = 0;
 	}
-	if (x->has_price)
+	if (x->has_price && (rec->input_tokens >= 0 || rec->output_tokens >= 0))
 		rec->cost_usd = lr_price_cost(&x->price, rec->input_tokens, rec->output_tokens);
 	if (rc > 0)
 		rec->error_type = curl_error_type(rc);
+	else if (rc < 0 && status <= 0) /* removed before any answer was read */
+		rec->error_type = "incomplete";
 	else if (status >= 400) {
 		snprintf(errtype, cap, "http_%03d", (int)(status % 1000));
 		rec->error_type = errtype;

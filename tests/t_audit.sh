@@ -161,6 +161,26 @@ done
 LLMROUTE_AUDIT=/proc/llmroute-audit.jsonl shim curl -sS --max-time 10 "$MOCK/v1/chat/completions" -d "$chat" >"$T/out" 2>"$T/err"
 check "unwritable audit path: the app still succeeds" grep -q '"object": "chat.completion"' "$T/out"
 check "unwritable audit path: said once on stderr" grep -q "cannot open audit file" "$T/err"
-LLMROUTE_AUDIT=/dev/full shim curl -sS --max-time 10 "$MOCK/v1/chat/completions" -d "$chat" >"$T/out" 2>"$T/err"
-check "full disk: the app still succeeds" grep -q '"object": "chat.completion"' "$T/out"
-check "full disk: the loss is reported" grep -q "cannot write to audit file" "$T/err"
+# A write that fails (here: a file size limit of 0, with SIGXFSZ ignored
+# so the write returns EFBIG as on a full disk) loses the record, not the app.
+# Output goes through a pipe: the limit applies to every regular file.
+: >"$T/full.jsonl"
+LLMROUTE_AUDIT="$T/full.jsonl" sh -c 'trap "" XFSZ; ulimit -f 0; exec "$@"' sh \
+	"$LAUNCHER" curl -sS --max-time 10 "$MOCK/v1/chat/completions" -d "$chat" 2>&1 | cat >"$T/out"
+check "failed write (full disk): the app still succeeds" grep -q '"object": "chat.completion"' "$T/out"
+check "failed write (full disk): the loss is reported" grep -q "cannot write to audit file" "$T/out"
+mkfifo "$T/fifo"
+LLMROUTE_AUDIT="$T/fifo" timeout 10 "$LAUNCHER" curl -sS --max-time 5 "$MOCK/v1/chat/completions" -d "$chat" >"$T/out" 2>"$T/err"
+check "an audit path that is a FIFO with no reader: refused, the app does not hang" \
+	grep -q '"object": "chat.completion"' "$T/out"
+LLMROUTE_AUDIT="$T/odd.jsonl" LD_PRELOAD="$LIB" "$PY" -c "
+import os, subprocess
+args = [b'-sS', b'-o', b'/dev/null', b'$MOCK/v1/chat/completions', b'-d', b'{\"model\":\"m\"}']
+for name in (b'caf\xe9-tool', b'x' * 5000):
+    subprocess.run([name] + args, executable='/usr/bin/curl')" 2>/dev/null
+check "odd process names (invalid UTF-8, 5 KB): records valid JSON, names cut" "$PY" -c "
+import json
+r = [json.loads(l) for l in open('$T/odd.jsonl')]
+assert len(r) == 2, len(r)
+assert r[0]['process.executable.name'] == 'caf\ufffd-tool', r[0]['process.executable.name']
+assert len(r[1]['process.executable.name']) == 256"

@@ -43,3 +43,20 @@ ROUTE_KEY=ROUTE-SECRET shim "$B/edge_curlu" "$MOCK_PORT" >"$T/out" 2>&1
 check "CURLOPT_CURLU: sent where libcurl says, with the app's own key" \
 	last_req "d['path'] == '/partner/v1/chat/completions' and d['headers'].get('authorization') == 'Bearer APP-KEY'"
 check "CURLOPT_CURLU: the route's key went nowhere" sh -c "! grep -q ROUTE-SECRET '$T/mock.log'"
+
+# Found by a second review of the audit path (audit on, as above).
+shim "$B/edge_default_stdout" "$MOCK_PORT" >"$T/out" 2>"$T/err"
+check "no WRITEDATA (stdout): the next transfer on the handle still writes to stdout" sh -c \
+	"grep -q 'rc1=0' '$T/err' && grep -q 'rc2=0' '$T/err' && grep -q 'mock reply' '$T/out'"
+for mode in 1 2; do
+	shim "$B/edge_callback_switch" "$MOCK_PORT" $mode >"$T/out" 2>"$T/err"
+	check "callback switched mid-transfer (mode $mode): the app's own userdata, all bytes" sh -c \
+		"! grep -q WRONG '$T/err' && grep -Eq 'rc=0 n=[1-9]' '$T/out'"
+done
+shim "$B/edge_header_in_body" "$MOCK_PORT" '{"model":"gpt-4o-mini","messages":[]}' "$T/hdr.out" >/dev/null
+check "CURLOPT_HEADER: the app still gets headers and body" sh -c "head -n 1 '$T/hdr.out' | grep -q '^HTTP/1' && grep -q 'mock reply' '$T/hdr.out'"
+check "CURLOPT_HEADER: tokens come from the body, not an estimate over the headers" "$PY" -c "
+import json
+r = [json.loads(l) for l in open('$T/audit.jsonl')][-1]
+assert r['gen_ai.usage.output_tokens'] == 4 and not r['llmroute.tokens_estimated'], r
+assert r['gen_ai.response.model'] == 'gpt-4o-mini', r"

@@ -35,7 +35,7 @@ static const char audit_usage[] =
 	"  summarize an audit file: per group and in total, requests, errors,\n"
 	"  tokens in and out, cost, and exact p50 / p95 of llmroute.duration_ms.\n"
 	"  COST_USD counts a record with no price as 0; UNPRICED says how many.\n"
-	"  FILE       default: the live table's \"audit\", else $LLMROUTE_AUDIT; - is stdin\n"
+	"  FILE       default: $LLMROUTE_AUDIT, else the live table's \"audit\"; - is stdin\n"
 	"  --by       model sent (default), rule, process, server (host:port), day (UTC)\n"
 	"  --since    2026-11-01, 2026-11-01T08:00[:00] (UTC), or 30m, 24h, 7d ago\n"
 	"  --json     an array of objects: one per group, then the total (\"group\": null)\n"

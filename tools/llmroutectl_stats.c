@@ -58,7 +58,8 @@ static void print_kind(const lr_stats_seg *s, int kind, const char *title)
 		if (!any++)
 			printf("%-28s %9s %7s %12s %12s %12s %10s\n", title, "REQUESTS", "ERRORS",
 			       "TOKENS_IN", "TOKENS_OUT", "COST_USD", "MEAN_MS");
-		printf("%-28.28s %9llu %7llu %12llu %12llu %12.6f %10.1f\n", sl->name, t.requests,
+		printf("%-28.*s %9llu %7llu %12llu %12llu %12.6f %10.1f\n",
+		       (int)strnlen(sl->name, sizeof(sl->name)), sl->name, t.requests,
 		       t.errors, t.in, t.out, (double)t.cost_nusd / 1e9,
 		       t.requests ? (double)t.latency_us / 1e3 / (double)t.requests : 0.0);
 	}
@@ -68,6 +69,7 @@ static void print_kind(const lr_stats_seg *s, int kind, const char *title)
 
 static cJSON *json_kind(const lr_stats_seg *s, int kind)
 {
+	char name[LR_STATS_NAME_MAX + 1];
 	cJSON *a = cJSON_CreateArray();
 	uint32_t i;
 
@@ -78,7 +80,9 @@ static cJSON *json_kind(const lr_stats_seg *s, int kind)
 		if (atomic_load(&sl->state) != 2 || sl->kind != (uint32_t)kind || !gather(s, i, &t))
 			continue;
 		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "name", sl->name);
+		/* any user can write the segment: never trust its NUL */
+		snprintf(name, sizeof(name), "%.*s", (int)strnlen(sl->name, sizeof(sl->name)), sl->name);
+		cJSON_AddStringToObject(o, "name", name);
 		cJSON_AddNumberToObject(o, "requests", (double)t.requests);
 		cJSON_AddNumberToObject(o, "errors", (double)t.errors);
 		cJSON_AddNumberToObject(o, "input_tokens", (double)t.in);
