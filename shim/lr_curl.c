@@ -208,6 +208,24 @@ LR_EXPORT CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
 	return lib->easy_setopt(h, opt, p);
 }
 
+/* The end of a transfer: write its record (or drop it), then give the
+ * handle the app's own option values back. */
+static void finish(const lr_curl_lib *lib, CURL *h, int rc, int record)
+{
+	int saved = errno;
+	lr_easy *e = lr_easy_get(h, 0);
+
+	if (!e)
+		return;
+	if (record)
+		lr_xfer_end(lib, e, rc);
+	else
+		lr_xfer_free(e);
+	lr_curl_restore(lib, e);
+	lr_easy_put(e);
+	errno = saved;
+}
+
 LR_EXPORT CURLcode curl_easy_perform(CURL *h)
 {
 	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
@@ -232,13 +250,8 @@ LR_EXPORT CURLcode curl_easy_perform(CURL *h)
 	lr_depth++;
 	rc = lib->easy_perform(h);
 	lr_depth--;
-	if (prep == LR_PREP_ROUTED && (e = lr_easy_get(h, 0))) {
-		saved = errno;
-		lr_xfer_end(lib, e, rc);
-		lr_curl_restore(lib, e);
-		lr_easy_put(e);
-		errno = saved;
-	}
+	if (prep == LR_PREP_ROUTED)
+		finish(lib, h, rc, 1);
 	return rc;
 }
 
@@ -262,15 +275,10 @@ LR_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 	}
 	errno = saved;
 	rc = lib->multi_add_handle(m, h);
-	if (rc != CURLM_OK && lr_depth == 0 && (e = lr_easy_get(h, 0))) {
-		/* not added (already in a multi, called from a callback...):
-		 * the handle must hold the app's values again */
-		saved = errno;
-		lr_xfer_free(e);
-		lr_curl_restore(lib, e);
-		lr_easy_put(e);
-		errno = saved;
-	}
+	/* not added (already in a multi, called from a callback...): the
+	 * handle must hold the app's values again, and nothing is recorded */
+	if (rc != CURLM_OK && lr_depth == 0)
+		finish(lib, h, 0, 0);
 	return rc;
 }
 
@@ -278,20 +286,14 @@ LR_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
 {
 	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
 	CURLMcode rc;
-	int saved;
-	lr_easy *e;
 
 	if (!lib || !lib->multi_remove_handle)
 		return CURLM_INTERNAL_ERROR;
 	rc = lib->multi_remove_handle(m, h);
-	saved = errno;
-	/* Refused (e.g. called from a callback): the transfer goes on. */
-	if (rc == CURLM_OK && lr_depth == 0 && (e = lr_easy_get(h, 0))) {
-		lr_xfer_end(lib, e, -1); /* if the app never read the result */
-		lr_curl_restore(lib, e);
-		lr_easy_put(e);
-	}
-	errno = saved;
+	/* Refused (e.g. called from a callback): the transfer goes on.  The
+	 * record is written here if the app never read the result. */
+	if (rc == CURLM_OK && lr_depth == 0)
+		finish(lib, h, -1, 1);
 	return rc;
 }
 
