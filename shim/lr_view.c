@@ -118,15 +118,22 @@ const lr_table *lr_view_acquire(void)
 {
 	lr_shm_hdr *h = atomic_load_explicit(&live_hdr, memory_order_acquire);
 	unsigned long long gen;
+	int pass;
 
-	if (!h && !(h = attach()))
-		return NULL;
-	gen = atomic_load_explicit(&h->generation, memory_order_acquire);
-	if (gen != atomic_load_explicit(&current_gen, memory_order_relaxed)) {
-		pthread_mutex_lock(&swap_mu);
-		if (atomic_load(&live_hdr) == h)
-			refresh_locked(gen);
-		pthread_mutex_unlock(&swap_mu);
+	/* Twice at most: a retired segment found on the first pass is let go,
+	 * and the one that replaced it (unload, then load) is used at once. */
+	for (pass = 0; pass < 2; pass++) {
+		if (!h && !(h = attach()))
+			return NULL;
+		gen = atomic_load_explicit(&h->generation, memory_order_acquire);
+		if (gen != atomic_load_explicit(&current_gen, memory_order_relaxed)) {
+			pthread_mutex_lock(&swap_mu);
+			if (atomic_load(&live_hdr) == h)
+				refresh_locked(gen);
+			pthread_mutex_unlock(&swap_mu);
+		}
+		if ((h = atomic_load(&live_hdr)) != NULL)
+			break;
 	}
 	pthread_rwlock_rdlock(&rw);
 	if (!current) {

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct lr_xfer {
@@ -94,16 +95,43 @@ static int audit_target(const lr_table *t)
 	return audit_fd;
 }
 
-/* The counters segment beside the table, if `llmroutectl load` made one. */
+/* Identity of a shared-memory object (Linux keeps them in /dev/shm). */
+static ino_t shm_ino(const char *name)
+{
+	char path[320];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* The counters segment beside the table, if `llmroutectl load` made one.
+ * At most once a second, check it is still the same object (`unload
+ * --force` and `load` make a new one); a missing one is looked for again
+ * at most once a second.  A replaced mapping is left mapped: another
+ * thread may be adding to it this instant.  Called with mu held. */
 static lr_stats_seg *stats_target(void)
 {
+	static time_t check_at;
+	static ino_t ino;
+	time_t now = time(NULL);
 	char name[300];
 
-	/* A missing segment is looked for again at most once a second. */
-	if (!stats && time(NULL) >= stats_retry_at) {
-		stats = lr_stats_open(lr_stats_name(lr_shm_name(), name, sizeof(name)), 0, 1, NULL);
+	if (stats && now < check_at)
+		return stats;
+	lr_stats_name(lr_shm_name(), name, sizeof(name));
+	if (stats) {
+		check_at = now + 1;
+		if (shm_ino(name) == ino)
+			return stats;
+		stats = NULL;
+	}
+	if (now >= stats_retry_at) {
+		stats = lr_stats_open(name, 0, 1, NULL);
+		ino = stats ? shm_ino(name) : 0;
+		check_at = now + 1;
 		if (!stats)
-			stats_retry_at = time(NULL) + 1;
+			stats_retry_at = now + 1;
 	}
 	return stats;
 }

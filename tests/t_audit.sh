@@ -122,6 +122,23 @@ check "stats: a table" grep -q "^mini .* [0-9]" "$T/stats.txt"
 "$CTL" stats --json >"$T/stats.json"
 check "stats --reset zeroes the counters" json_ok "$T/stats.json" "all(x['requests'] == 0 for x in d['routes'] + d['models'])"
 
+# A running process follows the counters to a new segment after
+# `unload --force` and `load` (the pycurl client waits between requests).
+mkdir "$T/sync"
+LLMROUTE_AUDIT= shim "$PY" "$ROOT/tests/clients/pycurl_client.py" live "$MOCK/v1/chat/completions" gpt-4o "$T/sync" >"$T/live" &
+cpid=$!
+i=0
+while [ ! -f "$T/sync/ready" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+"$CTL" unload --force >/dev/null
+load_rules '{"routes": [{"name": "after-reload", "set": {"model": "gpt-4o-mini"}}]}'
+sleep 1.1 # the shim checks the counters segment's identity once a second
+touch "$T/sync/go"
+wait $cpid
+"$CTL" stats --json >"$T/stats.json"
+check "after unload --force and load, a running process follows the new table" grep -qx "live 2 gpt-4o-mini" "$T/live"
+check "counters: a running process counts into the new segment after a reload" json_ok "$T/stats.json" \
+	"[x for x in d['routes'] if x['name'] == 'after-reload'][0]['requests'] == 1"
+
 # 4 processes x 8 threads x 100 requests into one file.
 : >"$A"
 load_rules '{"routes": [{"name": "mini", "match": {"model": "gpt-4*"}, "set": {"model": "gpt-4o-mini", "endpoint": "'"$MOCK"'/v1"}},

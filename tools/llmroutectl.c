@@ -321,6 +321,12 @@ static int cmd_unload(int argc, char **argv)
 	}
 	if (force) {
 		char stats[300];
+		const char *why;
+		/* A valid table is retired first, so running programs let go. */
+		if (lr_shm_open_writer(lr_shm_name(), &w, 0, &why) == 0) {
+			lr_shm_remove(&w, lr_shm_name());
+			lr_shm_close(&w);
+		}
 		if (shm_unlink(lr_shm_name()) < 0 && errno != ENOENT)
 			ctl_die(EX_SYSTEM, "%s: %s", lr_shm_name(), strerror(errno));
 		shm_unlink(lr_stats_name(lr_shm_name(), stats, sizeof(stats)));
