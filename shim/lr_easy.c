@@ -150,6 +150,7 @@ void lr_easy_dup(CURL *src, CURL *dst)
 		d->write_data = s->write_data;
 		d->header_cb = s->header_cb;
 		d->header_data = s->header_data;
+		d->header_opt = s->header_opt;
 		d->seek_data = s->seek_data;
 		d->infile_size = s->infile_size;
 		d->bearer = dup_or_null(s->bearer);
