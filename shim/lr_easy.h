@@ -61,7 +61,7 @@ typedef struct lr_easy {
 	int changed_write;            /* our write callback is in front */
 	int changed_header;           /* and our header callback */
 	int header_opt;               /* CURLOPT_HEADER: headers reach the write callback */
-	struct lr_xfer *x;            /* audit of the current LLM transfer */
+	struct lr_rec *x;             /* audit of the current LLM transfer */
 	UT_hash_handle hh;
 } lr_easy;
 

@@ -43,7 +43,4 @@ void lr_xfer_denied(const lr_table *t, const lr_request *r, const lr_decision *d
 /* Frees a transfer's record without writing it. */
 void lr_xfer_free(lr_easy *e);
 
-/* Records that could not be written (disk full, unwritable file). */
-unsigned long long lr_xfer_dropped(void);
-
 #endif

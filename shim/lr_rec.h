@@ -1,0 +1,66 @@
+/*
+ * lr_rec.h - the audit record and live counters of one LLM request, for
+ * every transport (libcurl, plain sockets, TLS).
+ *
+ * A transport calls lr_rec_begin() once it has decided a request (NULL back
+ * means nobody listens: no audit file, no counters segment), feeds the
+ * response body the app received through lr_rec_body(), and ends it with
+ * lr_rec_end(), which writes one audit line and adds to the counters.  A
+ * denied request is recorded at once with lr_rec_denied().  The transport
+ * owns the lr_rec until it ends or frees it; nothing here is shared between
+ * two requests, except the audit descriptor and the counters mapping,
+ * which are looked up under one mutex.
+ */
+#ifndef LR_REC_H
+#define LR_REC_H
+#include "lr_match.h"
+#include "lr_plan.h"
+#include "lr_price.h"
+#include "lr_request.h"
+#include "lr_table.h"
+#include "lr_usage.h"
+#include <stdint.h>
+
+typedef struct lr_rec {
+	lr_usage usage;
+	int64_t start_ns, first_ns;
+	char rule[72];
+	const char *action, *provider, *operation, *transport;
+	char original_model[LR_MODEL_MAX], sent_model[LR_MODEL_MAX];
+	char original_server[300], server[256];
+	int port, stream, has_price;
+	int in_headers, body_started; /* for the libcurl transport's CURLOPT_HEADER */
+	lr_price price;
+	long long request_bytes;
+	unsigned long long generation;
+} lr_rec;
+
+/* Starts the record of a request decided as d from table t (its view lock
+ * held); p may be NULL (not routed).  sent_url is where it goes, body the
+ * body sent.  transport is a static string ("curl", "socket", "tls").
+ * Returns NULL when nobody listens or memory is short. */
+lr_rec *lr_rec_begin(const lr_table *t, const lr_request *r, const lr_decision *d,
+		     const lr_plan *p, const char *sent_url, const char *body, size_t blen,
+		     const char *transport);
+
+/* n bytes of response body the app received (time of first byte, usage). */
+void lr_rec_body(lr_rec *x, const char *p, size_t n);
+
+/* Completes the record, writes it, frees x.  status <= 0: no answer came.
+ * error_type: NULL to derive it from the status ("http_NNN" from 400). */
+void lr_rec_end(lr_rec *x, long status, const char *error_type);
+
+/* Records a denied request (nothing was sent). */
+void lr_rec_denied(const lr_table *t, const lr_request *r, const lr_decision *d,
+		   size_t blen, const char *transport);
+
+/* Frees a record without writing it (NULL is fine). */
+void lr_rec_free(lr_rec *x);
+
+/* Does the request ask for a streamed answer? */
+int lr_rec_wants_stream(const lr_request *r, const char *body, size_t blen);
+
+/* Records that could not be written (disk full, unwritable file). */
+unsigned long long lr_rec_dropped(void);
+
+#endif
