@@ -1,6 +1,9 @@
 /* lr_match.c - first-match route selection (see lr_match.h). */
 #include "lr_match.h"
+#include "lr_error.h"
 #include "lr_glob.h"
+#include <string.h>
+#include <strings.h>
 
 void lr_features_set(lr_features *f, int field, const char *s, size_t n)
 {
@@ -56,4 +59,53 @@ int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
 		return 0;
 	}
 	return 0;
+}
+
+static int claims(const lr_table *t, const lr_route *r, const char *host, size_t n)
+{
+	const lr_cond *c = lr_table_conds(t) + r->cond_first;
+	const char *scheme = lr_table_str(t, r->ep_scheme);
+	uint32_t i;
+	int hosts = 0;
+
+	if (!(r->flags & LR_ROUTE_ENABLED) || (r->flags & LR_ROUTE_DENY) || !r->set_endpoint.off ||
+	    !scheme || strcasecmp(scheme, "http") != 0)
+		return 0;
+	for (i = 0; i < r->cond_count; i++) {
+		if (c[i].field != LR_F_HOST)
+			continue;
+		if (strcmp(lr_table_str(t, c[i].str), "*") == 0 ||
+		    !lr_glob_match(lr_table_str(t, c[i].str), host, n, 1))
+			return 0;
+		hosts++;
+	}
+	return hosts > 0;
+}
+
+int lr_claim_host(const lr_table *t, const char *host, size_t n)
+{
+	const lr_route *routes;
+	uint32_t i;
+
+	if (!t || !host)
+		return LR_ENOTFOUND;
+	routes = lr_table_routes(t);
+	for (i = 0; i < t->nroutes; i++)
+		if (claims(t, &routes[i], host, n))
+			return (int)i;
+	return LR_ENOTFOUND;
+}
+
+int lr_route_find(const lr_table *t, const char *name)
+{
+	const lr_route *routes;
+	uint32_t i;
+
+	if (!t || !name)
+		return LR_ENOTFOUND;
+	routes = lr_table_routes(t);
+	for (i = 0; i < t->nroutes; i++)
+		if (strcmp(lr_table_str(t, routes[i].name), name) == 0)
+			return (int)i;
+	return LR_ENOTFOUND;
 }

@@ -40,4 +40,19 @@ int lr_cond_holds(const lr_table *t, const lr_cond *c, const lr_features *f);
 /* Decides.  Always succeeds (returns 0); a NULL table decides NONE. */
 int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d);
 
+/*
+ * Which route claims connections to `host` (n bytes), for the socket
+ * transport's endpoint redirection: the first enabled route, in table
+ * order, that does not deny, whose endpoint is http://, and that has at
+ * least one host condition, every one of which matches `host` and none of
+ * which is the bare "*" (a route must name the hosts whose connections it
+ * takes).  The route's other conditions are not looked at: they are not
+ * known before the request is written.  Returns the route index, or
+ * LR_ENOTFOUND (also for a NULL table).
+ */
+int lr_claim_host(const lr_table *t, const char *host, size_t n);
+
+/* Index of the route named `name`, or LR_ENOTFOUND. */
+int lr_route_find(const lr_table *t, const char *name);
+
 #endif

@@ -1,0 +1,634 @@
+/*
+ * lr_conn.c - route and audit HTTP/1.1 requests on one connection (see the
+ * header).
+ *
+ * The write loop takes the app's bytes slice by slice.  Three kinds of
+ * bytes: head and held-body bytes go into the framer's buffer (the app is
+ * told they were written; they leave when we decide); pass-through body
+ * bytes of a socket go out straight from the app's buffer, one real send
+ * each, so the app sees the kernel's own partial writes and EAGAIN
+ * (`ahead` counts bytes framed but not yet sent: the app sends them again
+ * after a short write); and our own bytes (a released head, a rewritten
+ * request) go through an outbox that is always sent whole before the call
+ * returns, waiting for the socket if need be (bounded: SEND_WAIT_MS).
+ * TLS has no partial writes to report (SSL_write is all or nothing), so a
+ * TLS connection sends everything through the outbox.
+ */
+#include "lr_conn.h"
+#include "lr_body.h"
+#include "lr_error.h"
+#include "lr_log.h"
+#include "lr_plan.h"
+#include "lr_rec.h"
+#include "lr_request.h"
+#include "lr_shim.h"
+#include "lr_url.h"
+#include "lr_view.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#define SEND_WAIT_MS 30000 /* longest wait to send bytes the app believes sent */
+
+lr_conn *lr_conn_new(int kind, int fd, void *tls, const lr_conn_io *io)
+{
+	lr_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	pthread_mutex_init(&c->mu, NULL);
+	c->refs = 1;
+	c->kind = kind;
+	c->fd = fd;
+	c->tls = tls;
+	c->io = io;
+	lr_http_framer_init(&c->fr);
+	lr_http_resp_init(&c->rs);
+	return c;
+}
+
+/* --- the pending queue: requests sent, answers not yet complete ---------- */
+
+static lr_conn_pending *q_front(lr_conn *c)
+{
+	return c->qn ? &c->q[c->qh] : NULL;
+}
+
+static void q_pop(lr_conn *c)
+{
+	c->qh = (c->qh + 1) % LR_CONN_PENDING;
+	c->qn--;
+}
+
+/* Ends every record in flight (the connection ended or is no longer framed). */
+static void q_drain(lr_conn *c, const char *why)
+{
+	lr_conn_pending *e;
+
+	while ((e = q_front(c)) && !e->deny) {
+		lr_rec_end(e->rec, 0, why);
+		q_pop(c);
+	}
+}
+
+/* Queues a request just sent.  A full queue (a client pipelining more
+ * than LR_CONN_PENDING requests) stops pairing answers for good. */
+static void q_push(lr_conn *c, struct lr_rec *rec, int no_body, int deny)
+{
+	lr_conn_pending *e;
+
+	if (c->resp_off || c->qn == LR_CONN_PENDING) {
+		if (!c->resp_off)
+			q_drain(c, "unpaired");
+		c->resp_off = 1;
+		lr_rec_free(rec);
+		if (!deny)
+			return;
+	}
+	e = &c->q[(c->qh + c->qn) % LR_CONN_PENDING];
+	e->rec = rec;
+	e->no_body = no_body;
+	e->deny = deny;
+	c->qn++;
+}
+
+void lr_conn_free(lr_conn *c)
+{
+	if (!c)
+		return;
+	q_drain(c, "incomplete");
+	lr_http_framer_free(&c->fr);
+	free(c->out);
+	free(c->inject);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+/* --- sending our own bytes ------------------------------------------------- */
+
+/* Sends the outbox whole.  Returns 0, or -1 with errno (the connection is
+ * then broken for the app too: it is switched off). */
+static int flush(lr_conn *c)
+{
+	ssize_t r;
+
+	while (c->out_off < c->out_len) {
+		r = c->io->send(c, c->out + c->out_off, c->out_len - c->out_off);
+		if (r > 0) {
+			c->out_off += (size_t)r;
+		} else if (r < 0 && errno == EINTR) {
+			continue;
+		} else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (c->io->wait(c, SEND_WAIT_MS) < 0) {
+				errno = EAGAIN;
+				goto broken;
+			}
+		} else {
+			if (r == 0)
+				errno = EIO;
+			goto broken;
+		}
+	}
+	c->out_len = c->out_off = 0;
+	return 0;
+broken:
+	lr_log_once(LR_LOG_ERROR, 80, "could not send a held request: %s", strerror(errno));
+	c->out_len = c->out_off = 0;
+	c->state = LR_CONN_OFF;
+	return -1;
+}
+
+static int out_add(lr_conn *c, const char *p, size_t n)
+{
+	char *o;
+
+	if (!n)
+		return 0;
+	o = realloc(c->out, c->out_len + n);
+	if (!o)
+		return LR_ENOMEM;
+	memcpy(o + c->out_len, p, n);
+	c->out = o;
+	c->out_len += n;
+	return 0;
+}
+
+/* Sends what the framer holds, as the app wrote it. */
+static int release_held(lr_conn *c)
+{
+	lr_span h = lr_http_held(&c->fr);
+
+	c->unsent = 0;
+	if (out_add(c, h.p, h.len) < 0) {
+		errno = ENOMEM;
+		c->state = LR_CONN_OFF;
+		return -1;
+	}
+	return flush(c);
+}
+
+/* --- deciding ---------------------------------------------------------------- */
+
+static int method_is(const lr_http_req *q, const char *m)
+{
+	return q->method.len == strlen(m) && memcmp(q->method.p, m, q->method.len) == 0;
+}
+
+/* The URL the app meant: scheme, the Host it wrote (or the peer), target. */
+static int app_url(const lr_conn *c, char *buf, size_t cap)
+{
+	const lr_http_req *q = &c->fr.req;
+	const char *scheme = c->kind == LR_CONN_TLS ? "https" : "http";
+	int n;
+
+	if (q->target.len >= 7 && (strncasecmp(q->target.p, "http://", 7) == 0 ||
+				   strncasecmp(q->target.p, "https://", 8) == 0))
+		n = snprintf(buf, cap, "%.*s", (int)q->target.len, q->target.p);
+	else if (q->target.len && q->target.p[0] == '/' && q->host.p && q->host.len)
+		n = snprintf(buf, cap, "%s://%.*s%.*s", scheme, (int)q->host.len, q->host.p,
+			     (int)q->target.len, q->target.p);
+	else if (q->target.len && q->target.p[0] == '/' && c->peer[0])
+		n = snprintf(buf, cap, "%s://%s%.*s", scheme, c->peer, (int)q->target.len, q->target.p);
+	else
+		return LR_ENOTFOUND;
+	return n > 0 && (size_t)n < cap ? n : LR_ETOOBIG;
+}
+
+/* Does the route send requests where this connection really goes? */
+static int route_fits(const lr_conn *c, const lr_table *t, const lr_route *r)
+{
+	const char *h = lr_table_str(t, r->ep_host), *s = lr_table_str(t, r->ep_scheme);
+
+	return r->set_endpoint.off && h && s && strcasecmp(s, "http") == 0 &&
+	       strcasecmp(h, c->ep_host) == 0 && (int)r->ep_port == c->ep_port;
+}
+
+/*
+ * The decision for a request on a redirected connection: the connection
+ * already goes to the endpoint of the route that claimed it, so a request
+ * is handled by its own route if that one denies or sends to the same
+ * endpoint, and otherwise by the claiming route.  Returns 0, or
+ * LR_ENOTFOUND when the claiming route is gone or now points elsewhere.
+ */
+static int redirected_decision(const lr_conn *c, const lr_table *t, lr_decision *d)
+{
+	int i;
+
+	if (d->action == LR_ACTION_DENY || (d->route && route_fits(c, t, d->route)))
+		return 0;
+	i = lr_route_find(t, c->route);
+	if (i < 0 || !route_fits(c, t, &lr_table_routes(t)[i]))
+		return LR_ENOTFOUND;
+	d->index = i;
+	d->route = &lr_table_routes(t)[i];
+	d->action = LR_ACTION_ROUTE;
+	return 0;
+}
+
+typedef struct {
+	lr_request r;
+	lr_decision d;
+	lr_plan p;
+	int have_plan;
+	char url[8192];
+	size_t ulen;
+	const char *body;
+	size_t blen;
+} job;
+
+/* The edits the plan asks for, as lr_http_rewrite takes them. */
+static int edits_of(const job *j, lr_http_edits *e, char *body_new, size_t body_new_len,
+		    char *hostbuf, size_t hcap, char *auth, size_t acap)
+{
+	lr_url u;
+
+	memset(e, 0, sizeof(*e));
+	e->cred = j->p.cred;
+	if (j->p.url) {
+		if (lr_url_parse(j->p.url, strlen(j->p.url), &u) < 0)
+			return LR_EPARSE;
+		e->target.p = u.path;
+		e->target.len = (size_t)(j->p.url + u.end - u.path);
+		if (!e->target.len) {
+			e->target.p = "/";
+			e->target.len = 1;
+		}
+		if (j->p.host_changed) {
+			snprintf(hostbuf, hcap, "%.*s%s%.0d", (int)u.host_len, u.host,
+				 u.has_port ? ":" : "", u.has_port ? u.port : 0);
+			e->host.p = hostbuf;
+			e->host.len = strlen(hostbuf);
+		}
+	}
+	if (body_new) {
+		e->body.p = body_new;
+		e->body.len = body_new_len;
+	}
+	if (j->p.cred == LR_CRED_REPLACE) {
+		int bearer = j->p.auth_bearer || !j->p.auth_header;
+		e->auth_name = bearer ? "Authorization" : j->p.auth_header;
+		snprintf(auth, acap, "%s%s", bearer ? "Bearer " : "", j->p.key);
+		e->auth_value = auth;
+	}
+	return 0;
+}
+
+/* Rewrites the held request into the outbox.  0, or < 0 (nothing queued). */
+static int rewrite(lr_conn *c, job *j)
+{
+	char *nb = NULL, *out = NULL, host[300], auth[4200];
+	size_t nbl = 0, outlen = 0;
+	lr_http_edits e;
+	int rc;
+
+	if (j->p.model && !j->p.model_in_path) {
+		rc = lr_body_set_model(j->body, j->blen, j->p.model, &nb, &nbl);
+		if (rc < 0 && rc != LR_ENOTFOUND)
+			return rc;
+	}
+	rc = edits_of(j, &e, nb, nbl, host, sizeof(host), auth, sizeof(auth));
+	if (rc == 0)
+		rc = lr_http_rewrite(&c->fr.head, j->body, j->blen, &e, &out, &outlen);
+	explicit_bzero(auth, sizeof(auth));
+	if (rc == 0) {
+		free(c->out); /* the outbox is empty between calls */
+		c->out = out;
+		c->out_len = outlen;
+		c->out_off = 0;
+		j->body = nb ? nb : j->body;
+		j->blen = nb ? nbl : j->blen;
+		nb = NULL;
+	}
+	free(nb);
+	return rc;
+}
+
+/* The app will read our answer (after the answers to earlier requests),
+ * and nothing more goes out on this connection. */
+static void refuse(lr_conn *c, int status, const char *code, const char *msg)
+{
+	char *resp = NULL;
+	size_t n = 0;
+
+	c->state = LR_CONN_DENIED;
+	if (lr_http_error_response(status, code, msg, &resp, &n) == 0) {
+		c->inject = resp;
+		c->inject_len = n;
+	}
+	q_push(c, NULL, 0, 1);
+	if (c->io->shut) /* the server closes: a poller wakes up to read our answer */
+		c->io->shut(c);
+}
+
+/* A request on a redirected connection that no route rewrites still goes
+ * to the endpoint: Host made right, and never with the app's key.  Queues
+ * it in the outbox; 0 or < 0. */
+static int redirect_only(lr_conn *c)
+{
+	char host[300], *out = NULL;
+	size_t outlen = 0;
+	lr_span body = {0};
+	lr_http_edits e = {.cred = LR_CRED_DROP};
+	int rc;
+
+	snprintf(host, sizeof(host), "%s:%d", c->ep_host, c->ep_port);
+	e.host.p = host;
+	e.host.len = strlen(host);
+	if ((rc = lr_http_body(&c->fr, &body)) < 0 ||
+	    (rc = lr_http_rewrite(&c->fr.head, body.p, body.len, &e, &out, &outlen)) < 0)
+		return rc;
+	free(c->out);
+	c->out = out;
+	c->out_len = outlen;
+	c->out_off = 0;
+	return 0;
+}
+
+static void deny(lr_conn *c, const lr_table *t, job *j)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s",
+		 lr_table_str(t, j->d.route->name), lr_table_str(t, j->d.route->deny));
+	lr_log(LR_LOG_INFO, "%s (model %s)", msg, j->r.model[0] ? j->r.model : "(none)");
+	lr_rec_denied(t, &j->r, &j->d, j->blen, c->kind == LR_CONN_TLS ? "tls" : "socket");
+	refuse(c, 403, "llmroute_denied", msg);
+}
+
+static void log_unapplied(const lr_table *t, const job *j, const char *why)
+{
+	lr_log(LR_LOG_INFO, "route %s not applied (%s): request sent unchanged",
+	       lr_table_str(t, j->d.route->name), why);
+}
+
+/* Decides and sends (or refuses) the complete held request.  Returns 0 or
+ * -1 with errno (sending failed). */
+static int decide_held(lr_conn *c)
+{
+	const char *transport = c->kind == LR_CONN_TLS ? "tls" : "socket";
+	const lr_table *t;
+	struct lr_rec *rec = NULL;
+	lr_span body = {0};
+	job *j;
+	int n, routed = 0, no_body = method_is(&c->fr.req, "HEAD");
+	char *sent_url;
+
+	c->holding = 0;
+	c->unsent = 0; /* from here on, sent, refused or released */
+	j = calloc(1, sizeof(*j));
+	if (!j || lr_http_body(&c->fr, &body) < 0 || (n = app_url(c, j->url, sizeof(j->url))) < 0 ||
+	    lr_request_init(&j->r, j->url, (size_t)n, body.p, body.len, lr_process_name()) < 0) {
+		free(j);
+		q_push(c, NULL, no_body, 0);
+		if (c->redirected)
+			return redirect_only(c) == 0 ? flush(c) : (refuse(c, 503, "llmroute_no_route",
+				"llmroute: this connection was redirected and the request could not be sent safely"), 0);
+		return release_held(c);
+	}
+	j->ulen = (size_t)n;
+	j->body = body.p;
+	j->blen = body.len;
+	t = lr_view_acquire();
+	lr_decide(t, &j->r.f, &j->d);
+	if (c->redirected && redirected_decision(c, t, &j->d) < 0) {
+		lr_log(LR_LOG_ERROR, "route %s that redirected this connection is gone or moved: "
+		       "request sent to %s:%d without the app's key", c->route, c->ep_host, c->ep_port);
+		j->d.action = LR_ACTION_NONE;
+		j->d.route = NULL;
+		j->d.index = -1;
+	}
+	if (j->d.action == LR_ACTION_DENY) {
+		deny(c, t, j);
+		lr_view_release(t);
+		free(j);
+		return 0;
+	}
+	if (j->d.action == LR_ACTION_ROUTE &&
+	    lr_plan_make(t, &j->d, &j->r.det, j->url, j->ulen, secure_getenv, &j->p) == 0) {
+		j->have_plan = 1;
+		if (c->kind == LR_CONN_TLS && j->p.host_changed)
+			log_unapplied(t, j, "over TLS the endpoint cannot change after the handshake");
+		else if (rewrite(c, j) < 0)
+			log_unapplied(t, j, "the request could not be rewritten");
+		else
+			routed = 1;
+		if (routed && j->p.key_missing)
+			lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s",
+			       j->p.key_env, j->p.host_changed ? "sending no key" : "keeping the app's key");
+	}
+	if (!routed && c->redirected && redirect_only(c) < 0) {
+		refuse(c, 503, "llmroute_no_route",
+		       "llmroute: this connection was redirected and the request could not be sent safely");
+		if (j->have_plan)
+			lr_plan_free(&j->p);
+		lr_view_release(t);
+		free(j);
+		return 0;
+	}
+	sent_url = routed && j->p.url ? j->p.url : j->url;
+	rec = lr_rec_begin(t, &j->r, &j->d, routed ? &j->p : NULL, sent_url, j->body, j->blen, transport);
+	if (routed && j->body != body.p)
+		free((char *)j->body);
+	if (j->have_plan)
+		lr_plan_free(&j->p);
+	lr_view_release(t);
+	free(j);
+	q_push(c, rec, no_body, 0);
+	return routed || c->redirected ? flush(c) : release_held(c);
+}
+
+/* A head is complete (its body, if any, still to come). */
+static int on_head(lr_conn *c)
+{
+	lr_detect d;
+	char url[8192];
+	int n = app_url(c, url, sizeof(url));
+
+	if (n > 0 && lr_detect_url(url, (size_t)n, &d) == 0 && !c->fr.req.expect_continue &&
+	    lr_http_hold(&c->fr) == 0) {
+		c->holding = 1;
+		return 0;
+	}
+	if (c->redirected && n > 0) {
+		/* not ours to route, yet going to a host the app did not choose */
+		c->holding = lr_http_hold(&c->fr) == 0;
+		if (c->holding)
+			return 0;
+	}
+	q_push(c, NULL, method_is(&c->fr.req, "HEAD"), 0);
+	c->passing = 1;
+	return release_held(c);
+}
+
+/* The framer gave up on this connection: what it holds goes out as written. */
+static int give_up(lr_conn *c)
+{
+	lr_log(LR_LOG_DEBUG, "connection not framed as HTTP/1 (%d): passing it through", c->fr.stop);
+	if (c->fr.len && release_held(c) < 0)
+		return -1;
+	c->state = LR_CONN_OFF;
+	q_drain(c, "unframed");
+	c->resp_off = 1;
+	return 0;
+}
+
+/* One slice of app bytes.  Returns the bytes of it taken, or -1. */
+static ssize_t write_slice(lr_conn *c, const char *p, size_t n)
+{
+	size_t off = 0, k;
+	ssize_t r;
+	int ev;
+
+	while (off < n) {
+		if (c->state == LR_CONN_DENIED)
+			return (ssize_t)n; /* the app reads our refusal; its bytes go nowhere */
+		if (c->state == LR_CONN_OFF || c->ahead) {
+			k = c->state == LR_CONN_OFF ? n - off : (c->ahead < n - off ? c->ahead : n - off);
+			if (c->kind == LR_CONN_TLS) {
+				if (out_add(c, p + off, k) < 0 || flush(c) < 0)
+					return off ? (ssize_t)off : -1;
+				r = (ssize_t)k;
+			} else {
+				r = c->io->send(c, p + off, k);
+				if (r < 0)
+					return off ? (ssize_t)off : -1;
+			}
+			if (c->state != LR_CONN_OFF)
+				c->ahead -= (size_t)r;
+			off += (size_t)r;
+			if ((size_t)r < k)
+				return (ssize_t)off;
+			continue;
+		}
+		if (!c->started) {
+			int s = lr_http_sniff(p + off, n - off);
+			if (s < 0) {
+				c->state = LR_CONN_OFF;
+				c->resp_off = 1;
+				continue;
+			}
+			c->started = 1;
+		}
+		r = lr_http_feed(&c->fr, p + off, n - off);
+		if (r == LR_ETOOBIG && c->fr.stop == LR_HTTP_STOP_NONE) {
+			/* a held body over the cap: send it unrouted */
+			lr_log(LR_LOG_INFO, "request body over %zu bytes: sent unrouted", (size_t)LR_HTTP_MAX_BODY);
+			c->holding = 0;
+			c->passing = 1;
+			q_push(c, NULL, 0, 0);
+			if (release_held(c) < 0)
+				return off ? (ssize_t)off : -1;
+			continue;
+		}
+		if (r < 0) {
+			if (give_up(c) < 0)
+				return off ? (ssize_t)off : -1;
+			continue;
+		}
+		ev = c->fr.ev;
+		if (c->passing)
+			c->ahead = (size_t)r; /* sent by the next turn, from the app's buffer */
+		else if (r > 0) {
+			c->unsent = 1;
+			off += (size_t)r;
+		}
+		if ((ev & LR_HTTP_EV_DONE) && c->passing) {
+			c->passing = 0;
+		} else if (ev & LR_HTTP_EV_DONE) {
+			if (!c->holding && lr_http_hold(&c->fr) == 0) /* a bodiless request */
+				c->holding = 1;
+			if (decide_held(c) < 0)
+				return off ? (ssize_t)off : -1;
+		} else if (ev & LR_HTTP_EV_HEAD) {
+			if (on_head(c) < 0)
+				return off ? (ssize_t)off : -1;
+		}
+	}
+	return (ssize_t)off;
+}
+
+ssize_t lr_conn_write(lr_conn *c, const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+	ssize_t r;
+	int i;
+
+	for (i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_len)
+			continue;
+		r = write_slice(c, iov[i].iov_base, iov[i].iov_len);
+		if (r < 0)
+			return total ? (ssize_t)total : -1;
+		total += (size_t)r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	return (ssize_t)total;
+}
+
+/* --- the read side ---------------------------------------------------------- */
+
+static int resp_cb(void *ud, int ev, int status, const char *p, size_t n)
+{
+	lr_conn *c = ud;
+	lr_conn_pending *e = q_front(c);
+
+	if (!e || e->deny) /* an answer we did not ask for, or after our refusal */
+		return 1;
+	if (ev == LR_HTTP_RESP_HEAD)
+		return !e->no_body;
+	if (ev == LR_HTTP_RESP_BODY) {
+		lr_rec_body(e->rec, p, n);
+	} else {
+		lr_rec_end(e->rec, status, NULL);
+		q_pop(c);
+	}
+	return 1;
+}
+
+void lr_conn_read(lr_conn *c, const char *p, size_t n)
+{
+	if (n == 0) {
+		c->eof = 1;
+		if (!c->resp_off)
+			lr_http_resp_eof(&c->rs, resp_cb, c);
+		q_drain(c, "incomplete");
+		return;
+	}
+	if (c->resp_off)
+		return;
+	if (lr_http_resp_feed(&c->rs, p, n, resp_cb, c) < 0) {
+		c->resp_off = 1;
+		q_drain(c, "unframed");
+	}
+}
+
+size_t lr_conn_inject(lr_conn *c, void *buf, size_t cap, int peek)
+{
+	lr_conn_pending *e;
+	size_t k;
+
+	if (c->state != LR_CONN_DENIED || !c->inject)
+		return 0;
+	if (c->eof)
+		q_drain(c, "incomplete");
+	e = q_front(c);
+	if (!e || !e->deny) /* answers to earlier requests come first */
+		return 0;
+	k = c->inject_len - c->inject_off;
+	if (k > cap)
+		k = cap;
+	memcpy(buf, c->inject + c->inject_off, k);
+	if (!peek)
+		c->inject_off += k;
+	if (c->inject_off == c->inject_len) {
+		free(c->inject);
+		c->inject = NULL;
+		q_pop(c);
+	}
+	return k;
+}

@@ -1,0 +1,42 @@
+/*
+ * lr_resolve.h - endpoint redirection for any TCP client: name lookups of
+ * hosts a route claims, and the connects that follow them.
+ *
+ * A route claims a host when it names it in `match.host` and sends to an
+ * http:// endpoint (lr_claim_host).  A lookup of a claimed host
+ * (getaddrinfo, gethostbyname and friends) answers with a placeholder
+ * address, 198.18.X.Y (RFC 2544's benchmarking block, never routed on a
+ * real network), one per host name, which stands for "that host, decided
+ * at connect time".  The connect hook turns it into a real address with
+ * the table live at that moment:
+ *   - still claimed, port other than 443: the route's endpoint address and
+ *     port; the connection is marked redirected (lr_redirect);
+ *   - port 443 (the app is about to speak TLS, which a plaintext endpoint
+ *     cannot answer), or no longer claimed: the host's real address, looked
+ *     up then.
+ * Every other lookup and connect goes straight to libc.
+ */
+#ifndef LR_RESOLVE_H
+#define LR_RESOLVE_H
+#include <sys/socket.h>
+
+typedef struct {
+	char claimed_host[256];  /* the name the app looked up */
+	char route[128];         /* the claiming route */
+	char ep_host[256];       /* its endpoint */
+	int ep_port;
+} lr_redirect;
+
+enum {
+	LR_RESOLVE_AS_IS,        /* connect where the app asked */
+	LR_RESOLVE_REDIRECT,     /* connect to *to: a route's endpoint (rd filled) */
+	LR_RESOLVE_REAL,         /* connect to *to: the placeholder's real host */
+	LR_RESOLVE_FAIL,         /* a placeholder that cannot be resolved: fail
+	                          * the connect with EHOSTUNREACH */
+};
+
+/* What a connect to sa should do.  Cheap unless sa is a placeholder. */
+int lr_resolve_connect(const struct sockaddr *sa, socklen_t len,
+		       struct sockaddr_storage *to, socklen_t *tolen, lr_redirect *rd);
+
+#endif

@@ -1,0 +1,528 @@
+/*
+ * lr_sock.c - the socket hooks: connect, the send and receive calls, close
+ * and dup2, for programs that speak HTTP without libcurl.
+ *
+ * A TCP connection is tracked from its connect (when a routing table or an
+ * audit file exists, and the caller is not libcurl, whose requests its own
+ * hooks handle) until it is closed or turns out not to be HTTP/1.  Tracked
+ * descriptors index a table of lr_conn pointers; every hook on any other
+ * descriptor costs one bounds check and one load before the real call.
+ *
+ * Lifetime: the table holds one reference to each connection, each hook
+ * call in progress another; the last one out frees it.  close() takes the
+ * connection out of the table first, so a descriptor number reused by the
+ * next open() is never mistaken for the old connection.
+ */
+#include "lr_conn.h"
+#include "lr_curl_sym.h"
+#include "lr_log.h"
+#include "lr_resolve.h"
+#include "lr_shim.h"
+#include "lr_view.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define MAX_FD 65536 /* descriptors above are not tracked */
+
+static lr_conn *_Atomic *tab;
+static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* --- the real functions ------------------------------------------------------ */
+
+static struct {
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	int (*close)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fclose)(FILE *);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+} R;
+
+static void resolve_all(void)
+{
+#define GET(f) (*(void **)&R.f = dlsym(RTLD_NEXT, #f))
+	GET(connect); GET(write); GET(send); GET(sendto); GET(writev); GET(sendmsg);
+	GET(read); GET(recv); GET(recvfrom); GET(readv); GET(recvmsg);
+	GET(close); GET(dup2); GET(dup3); GET(fclose); GET(sendfile);
+#undef GET
+}
+
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+
+/* Every hook calls this first: one predictable branch once resolved. */
+#define REAL(f) (__builtin_expect(R.f != NULL, 1) ? R.f : (pthread_once(&real_once, resolve_all), R.f))
+
+__attribute__((constructor)) static void sock_init(void)
+{
+	pthread_once(&real_once, resolve_all);
+}
+
+/* --- how a tracked socket sends ------------------------------------------------ */
+
+static ssize_t io_send(lr_conn *c, const char *p, size_t n)
+{
+	if (c->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	return REAL(send)(c->fd, p, n, c->flags);
+}
+
+static int io_wait(lr_conn *c, int timeout_ms)
+{
+	struct pollfd pf = {.fd = c->fd, .events = POLLOUT};
+	int r;
+
+	do
+		r = poll(&pf, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r == 1 && !(pf.revents & (POLLERR | POLLNVAL)) ? 0 : -1;
+}
+
+static void io_shut(lr_conn *c)
+{
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_WR);
+}
+
+static const lr_conn_io sock_io = {io_send, io_wait, io_shut};
+
+/* --- the table ---------------------------------------------------------------- */
+
+static lr_conn *acquire(int fd)
+{
+	lr_conn *c;
+
+	if ((unsigned)fd >= MAX_FD || !atomic_load_explicit(&tab, memory_order_acquire) ||
+	    !atomic_load_explicit(&tab[fd], memory_order_relaxed))
+		return NULL;
+	pthread_mutex_lock(&tab_mu);
+	c = atomic_load(&tab[fd]);
+	if (c)
+		c->refs++;
+	pthread_mutex_unlock(&tab_mu);
+	return c;
+}
+
+static void release(lr_conn *c)
+{
+	int last;
+
+	pthread_mutex_lock(&tab_mu);
+	last = --c->refs == 0;
+	pthread_mutex_unlock(&tab_mu);
+	if (last)
+		lr_conn_free(c);
+}
+
+/* Takes fd's connection out of the table; returns it with the table's
+ * reference (the caller releases it), or NULL. */
+static lr_conn *take(int fd)
+{
+	lr_conn *c;
+
+	if ((unsigned)fd >= MAX_FD || !atomic_load_explicit(&tab, memory_order_acquire) ||
+	    !atomic_load_explicit(&tab[fd], memory_order_relaxed))
+		return NULL;
+	pthread_mutex_lock(&tab_mu);
+	c = atomic_exchange(&tab[fd], NULL);
+	pthread_mutex_unlock(&tab_mu);
+	return c;
+}
+
+/* Forgets fd's connection; its held bytes get one last try first. */
+static void untrack(int fd)
+{
+	lr_conn *c = take(fd);
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	if (c->unsent && c->state == LR_CONN_ON) {
+		lr_span h = lr_http_held(&c->fr);
+		c->flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+		io_send(c, h.p, h.len);
+	}
+	c->state = LR_CONN_OFF;
+	c->fd = -1; /* the number may be reused at once: never send on it again */
+	lr_http_framer_free(&c->fr);
+	pthread_mutex_unlock(&c->mu);
+	release(c);
+}
+
+static void track(int fd, const lr_redirect *rd, const struct sockaddr *peer)
+{
+	lr_conn *c, *_Atomic *t, *old;
+
+	if ((unsigned)fd >= MAX_FD)
+		return;
+	if (!atomic_load(&tab)) {
+		pthread_mutex_lock(&tab_mu);
+		if (!atomic_load(&tab) && (t = calloc(MAX_FD, sizeof(*t))))
+			atomic_store_explicit(&tab, t, memory_order_release);
+		pthread_mutex_unlock(&tab_mu);
+		if (!atomic_load(&tab))
+			return;
+	}
+	if (!(c = lr_conn_new(LR_CONN_SOCKET, fd, NULL, &sock_io)))
+		return;
+	if (peer->sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)peer;
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
+		snprintf(c->peer, sizeof(c->peer), "%s:%d", a, ntohs(s->sin_port));
+	} else {
+		const struct sockaddr_in6 *s = (const void *)peer;
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &s->sin6_addr, a, sizeof(a));
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%d", a, ntohs(s->sin6_port));
+	}
+	if (rd && rd->route[0]) {
+		c->redirected = 1;
+		snprintf(c->claimed_host, sizeof(c->claimed_host), "%s", rd->claimed_host);
+		snprintf(c->route, sizeof(c->route), "%s", rd->route);
+		snprintf(c->ep_host, sizeof(c->ep_host), "%s", rd->ep_host);
+		c->ep_port = rd->ep_port;
+	}
+	pthread_mutex_lock(&tab_mu);
+	old = atomic_exchange(&tab[fd], c);
+	pthread_mutex_unlock(&tab_mu);
+	if (old) { /* a connect on a descriptor we never saw closed */
+		pthread_mutex_lock(&old->mu);
+		old->fd = -1;
+		pthread_mutex_unlock(&old->mu);
+		release(old);
+	}
+}
+
+/* --- connect ---------------------------------------------------------------- */
+
+/* Is the caller libcurl?  Its transfers are routed by the libcurl hooks. */
+static int from_curl(const void *caller)
+{
+	Dl_info di;
+	const char *base;
+
+	if (lr_curl_is_internal(caller))
+		return 1;
+	if (!dladdr(caller, &di) || !di.dli_fname)
+		return 0;
+	base = strrchr(di.dli_fname, '/');
+	return strncmp(base ? base + 1 : di.dli_fname, "libcurl", 7) == 0;
+}
+
+/* Does anything here want to see HTTP traffic?  A table, or an audit file. */
+static int interested(void)
+{
+	const lr_table *t;
+	const char *a;
+
+	if (lr_disabled())
+		return 0;
+	t = lr_view_acquire();
+	lr_view_release(t);
+	if (t)
+		return 1;
+	a = secure_getenv("LLMROUTE_AUDIT");
+	return a && *a;
+}
+
+static int is_stream(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage to;
+	socklen_t tolen = 0;
+	lr_redirect rd;
+	const struct sockaddr *dst = sa;
+	int how, rc, e;
+
+	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return REAL(connect)(fd, sa, len);
+	untrack(fd);
+	if (from_curl(__builtin_return_address(0)) || !is_stream(fd))
+		return REAL(connect)(fd, sa, len);
+	how = lr_resolve_connect(sa, len, &to, &tolen, &rd);
+	if (how == LR_RESOLVE_FAIL) {
+		errno = EHOSTUNREACH;
+		return -1;
+	}
+	if (how != LR_RESOLVE_AS_IS) {
+		dst = (const struct sockaddr *)&to;
+		len = tolen;
+	}
+	rc = REAL(connect)(fd, dst, len);
+	e = errno;
+	if ((rc == 0 || e == EINPROGRESS) && (how == LR_RESOLVE_REDIRECT || interested()))
+		track(fd, how == LR_RESOLVE_REDIRECT ? &rd : NULL, dst);
+	errno = e;
+	return rc;
+}
+
+/* --- sending ------------------------------------------------------------------ */
+
+static ssize_t out(lr_conn *c, int fd, const struct iovec *iov, int cnt, int flags)
+{
+	ssize_t r;
+	int e, off;
+
+	pthread_mutex_lock(&c->mu);
+	c->flags = flags;
+	r = lr_conn_write(c, iov, cnt);
+	e = errno;
+	off = c->state == LR_CONN_OFF && c->fd == fd;
+	pthread_mutex_unlock(&c->mu);
+	if (off)
+		untrack(fd);
+	release(c);
+	errno = e;
+	return r;
+}
+
+LR_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	lr_conn *c = acquire(fd);
+	struct iovec v = {(void *)buf, n};
+
+	if (!c)
+		return REAL(write)(fd, buf, n);
+	return out(c, fd, &v, 1, 0);
+}
+
+LR_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	lr_conn *c = acquire(fd);
+	struct iovec v = {(void *)buf, n};
+
+	if (!c)
+		return REAL(send)(fd, buf, n, flags);
+	return out(c, fd, &v, 1, flags);
+}
+
+LR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			 const struct sockaddr *to, socklen_t tolen)
+{
+	lr_conn *c = acquire(fd);
+	struct iovec v = {(void *)buf, n};
+
+	if (!c)
+		return REAL(sendto)(fd, buf, n, flags, to, tolen);
+	if (to) { /* not the connected-stream use we frame */
+		release(c);
+		untrack(fd);
+		return REAL(sendto)(fd, buf, n, flags, to, tolen);
+	}
+	return out(c, fd, &v, 1, flags);
+}
+
+LR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	lr_conn *c = acquire(fd);
+
+	if (!c)
+		return REAL(writev)(fd, iov, cnt);
+	if (cnt < 0 || cnt > IOV_MAX) {
+		release(c);
+		return REAL(writev)(fd, iov, cnt);
+	}
+	return out(c, fd, iov, cnt, 0);
+}
+
+LR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	lr_conn *c = acquire(fd);
+
+	if (!c)
+		return REAL(sendmsg)(fd, m, flags);
+	if (!m || m->msg_name || m->msg_controllen || m->msg_iovlen > IOV_MAX) {
+		release(c);
+		untrack(fd);
+		return REAL(sendmsg)(fd, m, flags);
+	}
+	return out(c, fd, m->msg_iov, (int)m->msg_iovlen, flags);
+}
+
+LR_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	/* bytes we cannot see: the connection is no longer framed */
+	untrack(out_fd);
+	return REAL(sendfile)(out_fd, in_fd, offset, count);
+}
+
+/* --- receiving ---------------------------------------------------------------- */
+
+/* Our refusal, when due, instead of reading the socket. */
+static ssize_t inject(lr_conn *c, void *buf, size_t cap, int peek)
+{
+	size_t k;
+
+	pthread_mutex_lock(&c->mu);
+	k = lr_conn_inject(c, buf, cap, peek);
+	pthread_mutex_unlock(&c->mu);
+	return (ssize_t)k;
+}
+
+/* After a real read of r bytes into iov: feed the answer framer.  Returns
+ * what the app's call returns (our refusal may follow the peer's close). */
+static ssize_t received(lr_conn *c, const struct iovec *iov, int cnt, ssize_t r, int peek)
+{
+	int e = errno, i;
+	size_t left;
+	ssize_t k;
+
+	if (r < 0 || peek)
+		goto done;
+	pthread_mutex_lock(&c->mu);
+	if (r == 0) {
+		lr_conn_read(c, NULL, 0);
+	} else {
+		for (i = 0, left = (size_t)r; i < cnt && left; i++) {
+			size_t n = iov[i].iov_len < left ? iov[i].iov_len : left;
+			lr_conn_read(c, iov[i].iov_base, n);
+			left -= n;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (r == 0 && cnt > 0 && (k = inject(c, iov[0].iov_base, iov[0].iov_len, 0)) > 0)
+		r = k;
+done:
+	release(c);
+	errno = e;
+	return r;
+}
+
+LR_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	lr_conn *c = acquire(fd);
+	struct iovec v = {buf, n};
+	ssize_t k;
+
+	if (!c)
+		return REAL(read)(fd, buf, n);
+	if (n && (k = inject(c, buf, n, 0)) > 0) {
+		release(c);
+		return k;
+	}
+	return received(c, &v, 1, REAL(read)(fd, buf, n), 0);
+}
+
+LR_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	lr_conn *c = acquire(fd);
+	struct iovec v = {buf, n};
+	ssize_t k;
+
+	if (!c)
+		return REAL(recv)(fd, buf, n, flags);
+	if (n && (k = inject(c, buf, n, flags & MSG_PEEK)) > 0) {
+		release(c);
+		return k;
+	}
+	return received(c, &v, 1, REAL(recv)(fd, buf, n, flags), flags & MSG_PEEK);
+}
+
+LR_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
+			   socklen_t *fromlen)
+{
+	lr_conn *c = acquire(fd);
+	struct iovec v = {buf, n};
+	ssize_t k;
+
+	if (!c)
+		return REAL(recvfrom)(fd, buf, n, flags, from, fromlen);
+	if (n && (k = inject(c, buf, n, flags & MSG_PEEK)) > 0) {
+		release(c);
+		return k;
+	}
+	return received(c, &v, 1, REAL(recvfrom)(fd, buf, n, flags, from, fromlen), flags & MSG_PEEK);
+}
+
+LR_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	lr_conn *c = acquire(fd);
+	ssize_t k;
+
+	if (!c)
+		return REAL(readv)(fd, iov, cnt);
+	if (cnt > 0 && iov[0].iov_len && (k = inject(c, iov[0].iov_base, iov[0].iov_len, 0)) > 0) {
+		release(c);
+		return k;
+	}
+	return received(c, iov, cnt, REAL(readv)(fd, iov, cnt), 0);
+}
+
+LR_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	lr_conn *c = acquire(fd);
+	ssize_t k;
+
+	if (!c)
+		return REAL(recvmsg)(fd, m, flags);
+	if (m && m->msg_iovlen > 0 && m->msg_iov[0].iov_len &&
+	    (k = inject(c, m->msg_iov[0].iov_base, m->msg_iov[0].iov_len, flags & MSG_PEEK)) > 0) {
+		release(c);
+		return k;
+	}
+	k = REAL(recvmsg)(fd, m, flags);
+	return received(c, m ? m->msg_iov : NULL, m ? (int)m->msg_iovlen : 0, k, flags & MSG_PEEK);
+}
+
+/* --- the end of a descriptor ------------------------------------------------------ */
+
+LR_EXPORT int close(int fd)
+{
+	untrack(fd);
+	return REAL(close)(fd);
+}
+
+LR_EXPORT int dup2(int old, int fd)
+{
+	if (old != fd)
+		untrack(fd);
+	return REAL(dup2)(old, fd);
+}
+
+LR_EXPORT int dup3(int old, int fd, int flags)
+{
+	if (old != fd)
+		untrack(fd);
+	return REAL(dup3)(old, fd, flags);
+}
+
+LR_EXPORT int fclose(FILE *f)
+{
+	int fd = f ? fileno(f) : -1;
+
+	if (fd >= 0)
+		untrack(fd);
+	return REAL(fclose)(f);
+}
