@@ -51,6 +51,21 @@ lr_conn *lr_conn_new(int kind, int fd, void *tls, const lr_conn_io *io)
 	return c;
 }
 
+int lr_conn_wanted(void)
+{
+	const lr_table *t;
+	const char *a;
+
+	if (lr_disabled())
+		return 0;
+	t = lr_view_acquire();
+	lr_view_release(t);
+	if (t)
+		return 1;
+	a = secure_getenv("LLMROUTE_AUDIT");
+	return a && *a;
+}
+
 /* --- the pending queue: requests sent, answers not yet complete ---------- */
 
 static lr_conn_pending *q_front(lr_conn *c)

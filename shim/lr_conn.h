@@ -101,6 +101,10 @@ struct lr_conn {
 	int eof;
 };
 
+/* Does anything here want to see HTTP traffic: a table, or an audit file?
+ * (A connection made while nothing does is never tracked.) */
+int lr_conn_wanted(void);
+
 /* A new connection (refs 1); NULL on allocation failure. */
 lr_conn *lr_conn_new(int kind, int fd, void *tls, const lr_conn_io *io);
 

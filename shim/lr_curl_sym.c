@@ -204,3 +204,16 @@ out:
 	pthread_mutex_unlock(&mu);
 	return &libs[idx];
 }
+
+int lr_caller_is_curl(const void *caller)
+{
+	Dl_info di;
+	const char *base;
+
+	if (lr_curl_is_internal(caller))
+		return 1;
+	if (!dladdr(caller, &di) || !di.dli_fname)
+		return 0;
+	base = strrchr(di.dli_fname, '/');
+	return strncmp(base ? base + 1 : di.dli_fname, "libcurl", 7) == 0;
+}

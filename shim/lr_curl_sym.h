@@ -45,6 +45,11 @@ int lr_curl_is_internal(const void *caller);
 /* The library at index i of the registry, or NULL. */
 const lr_curl_lib *lr_curl_lib_at(int i);
 
+/* 1 if the code at `caller` belongs to any libcurl (registered or not:
+ * falls back to dladdr, about a microsecond).  The socket and TLS hooks
+ * leave libcurl's own traffic to the libcurl hooks. */
+int lr_caller_is_curl(const void *caller);
+
 /* Index of lib in the registry. */
 int lr_curl_lib_index(const lr_curl_lib *lib);
 

@@ -220,36 +220,6 @@ static void track(int fd, const lr_redirect *rd, const struct sockaddr *peer)
 
 /* --- connect ---------------------------------------------------------------- */
 
-/* Is the caller libcurl?  Its transfers are routed by the libcurl hooks. */
-static int from_curl(const void *caller)
-{
-	Dl_info di;
-	const char *base;
-
-	if (lr_curl_is_internal(caller))
-		return 1;
-	if (!dladdr(caller, &di) || !di.dli_fname)
-		return 0;
-	base = strrchr(di.dli_fname, '/');
-	return strncmp(base ? base + 1 : di.dli_fname, "libcurl", 7) == 0;
-}
-
-/* Does anything here want to see HTTP traffic?  A table, or an audit file. */
-static int interested(void)
-{
-	const lr_table *t;
-	const char *a;
-
-	if (lr_disabled())
-		return 0;
-	t = lr_view_acquire();
-	lr_view_release(t);
-	if (t)
-		return 1;
-	a = secure_getenv("LLMROUTE_AUDIT");
-	return a && *a;
-}
-
 static int is_stream(int fd)
 {
 	int type = 0;
@@ -269,7 +239,7 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
 		return REAL(connect)(fd, sa, len);
 	untrack(fd);
-	if (from_curl(__builtin_return_address(0)) || !is_stream(fd))
+	if (lr_caller_is_curl(__builtin_return_address(0)) || !is_stream(fd))
 		return REAL(connect)(fd, sa, len);
 	how = lr_resolve_connect(sa, len, &to, &tolen, &rd);
 	if (how == LR_RESOLVE_FAIL) {
@@ -282,7 +252,7 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	}
 	rc = REAL(connect)(fd, dst, len);
 	e = errno;
-	if ((rc == 0 || e == EINPROGRESS) && (how == LR_RESOLVE_REDIRECT || interested()))
+	if ((rc == 0 || e == EINPROGRESS) && (how == LR_RESOLVE_REDIRECT || lr_conn_wanted()))
 		track(fd, how == LR_RESOLVE_REDIRECT ? &rd : NULL, dst);
 	errno = e;
 	return rc;

@@ -1,0 +1,342 @@
+/*
+ * lr_ssl.c - the TLS hooks: the plaintext an app hands OpenSSL
+ * (SSL_write, SSL_write_ex) and gets back (SSL_read, SSL_read_ex) goes
+ * through the same connection engine as plain sockets (lr_conn.h), with
+ * transport "tls".
+ *
+ * libssl is never linked: the real functions are found at first use with
+ * RTLD_NEXT, or, when the app's libssl was loaded RTLD_LOCAL (Python's
+ * _ssl module), by its soname with RTLD_NOLOAD.  Sessions are kept in a
+ * hash keyed by the SSL pointer from their first write until SSL_free.
+ * A session that libcurl drives, or made while no table or audit file
+ * exists, is remembered as ignored and costs one lookup per call.
+ *
+ * The endpoint of a TLS session is fixed by its handshake: a route that
+ * would move the request to another host is not applied at all (logged,
+ * audited as sent); model, credential and deny rules apply as usual.
+ */
+#include "lr_conn.h"
+#include "lr_curl_sym.h"
+#include "lr_log.h"
+#include "lr_shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <uthash.h>
+
+/* OpenSSL's values (stable across 1.1 and 3.x) */
+#define SSL_ERROR_WANT_READ 2
+#define SSL_ERROR_WANT_WRITE 3
+#define SSL_ERROR_SYSCALL 5
+#define SSL_ERROR_ZERO_RETURN 6
+
+#define MAX_SESSIONS 65536 /* past this, new sessions are not tracked */
+
+typedef struct {
+	void *ssl;
+	lr_conn *c;            /* NULL: ignored */
+	UT_hash_handle hh;
+} session;
+
+static session *sessions;
+static unsigned nsessions;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+	int (*write)(void *, const void *, int);
+	int (*write_ex)(void *, const void *, size_t, size_t *);
+	int (*read)(void *, void *, int);
+	int (*read_ex)(void *, void *, size_t, size_t *);
+	void (*free)(void *);
+	int (*get_error)(const void *, int);
+	int (*get_fd)(const void *);
+} R;
+
+static void *sym(const char *name)
+{
+	static const char *const sonames[] = {"libssl.so.3", "libssl.so.1.1", "libssl.so"};
+	void *f = dlsym(RTLD_NEXT, name), *h;
+	size_t i;
+
+	for (i = 0; !f && i < sizeof(sonames) / sizeof(sonames[0]); i++) {
+		h = dlopen(sonames[i], RTLD_NOLOAD | RTLD_LAZY);
+		if (h) {
+			f = dlsym(h, name);
+			dlclose(h);
+		}
+	}
+	return f;
+}
+
+/* Resolved at first use, retried while missing (the app loads libssl
+ * when it likes). */
+static int resolve(void)
+{
+	if (R.get_error && R.get_fd)
+		return 0;
+	*(void **)&R.write = sym("SSL_write");
+	*(void **)&R.write_ex = sym("SSL_write_ex");
+	*(void **)&R.read = sym("SSL_read");
+	*(void **)&R.read_ex = sym("SSL_read_ex");
+	*(void **)&R.free = sym("SSL_free");
+	*(void **)&R.get_fd = sym("SSL_get_fd");
+	*(void **)&R.get_error = sym("SSL_get_error");
+	return R.get_error && R.get_fd ? 0 : -1;
+}
+
+/* --- how a session sends ------------------------------------------------------- */
+
+static ssize_t io_send(lr_conn *c, const char *p, size_t n)
+{
+	size_t w = 0;
+	int rc, err;
+
+	if (n > INT32_MAX)
+		n = INT32_MAX;
+	if (R.write_ex) {
+		rc = R.write_ex(c->tls, p, n, &w);
+	} else {
+		rc = R.write(c->tls, p, (int)n);
+		w = rc > 0 ? (size_t)rc : 0;
+		rc = rc > 0;
+	}
+	if (rc == 1)
+		return (ssize_t)w;
+	err = R.get_error(c->tls, 0);
+	c->flags = err; /* which way to wait */
+	errno = (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) ? EAGAIN : EIO;
+	return -1;
+}
+
+static int io_wait(lr_conn *c, int timeout_ms)
+{
+	struct pollfd pf = {.fd = R.get_fd(c->tls)};
+	int r;
+
+	pf.events = c->flags == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+	if (pf.fd < 0)
+		return -1;
+	do
+		r = poll(&pf, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r == 1 && !(pf.revents & POLLNVAL) ? 0 : -1;
+}
+
+static void io_shut(lr_conn *c)
+{
+	int fd = R.get_fd(c->tls);
+
+	if (fd >= 0)
+		shutdown(fd, SHUT_WR);
+}
+
+static const lr_conn_io tls_io = {io_send, io_wait, io_shut};
+
+/* --- sessions ---------------------------------------------------------------- */
+
+/* The session's connection with a reference for the caller, or NULL when
+ * it is ignored.  `caller` decides a session seen for the first time. */
+static lr_conn *acquire(void *ssl, const void *caller, int create)
+{
+	session *s;
+	lr_conn *c = NULL;
+
+	pthread_mutex_lock(&mu);
+	HASH_FIND_PTR(sessions, &ssl, s);
+	if (!s && create && nsessions < MAX_SESSIONS && (s = calloc(1, sizeof(*s)))) {
+		s->ssl = ssl;
+		if (!lr_caller_is_curl(caller) && lr_conn_wanted())
+			s->c = lr_conn_new(LR_CONN_TLS, -1, ssl, &tls_io);
+		HASH_ADD_PTR(sessions, ssl, s);
+		nsessions++;
+	}
+	if (s && s->c) {
+		c = s->c;
+		c->refs++;
+	}
+	pthread_mutex_unlock(&mu);
+	return c;
+}
+
+static void release(lr_conn *c)
+{
+	int last;
+
+	pthread_mutex_lock(&mu);
+	last = --c->refs == 0;
+	pthread_mutex_unlock(&mu);
+	if (last)
+		lr_conn_free(c);
+}
+
+/* A session no longer framed: keep it as ignored. */
+static void ignore(void *ssl)
+{
+	session *s;
+	lr_conn *c = NULL;
+
+	pthread_mutex_lock(&mu);
+	HASH_FIND_PTR(sessions, &ssl, s);
+	if (s) {
+		c = s->c;
+		s->c = NULL;
+	}
+	pthread_mutex_unlock(&mu);
+	if (c)
+		release(c);
+}
+
+/* --- the hooks ---------------------------------------------------------------- */
+
+/* Returns bytes taken, or -1 (the real session's error state says why). */
+static ssize_t out(lr_conn *c, const void *buf, size_t n)
+{
+	struct iovec v = {(void *)buf, n};
+	ssize_t r;
+	int off;
+
+	pthread_mutex_lock(&c->mu);
+	r = lr_conn_write(c, &v, 1);
+	off = c->state == LR_CONN_OFF;
+	pthread_mutex_unlock(&c->mu);
+	if (off)
+		ignore(c->tls);
+	release(c);
+	return r;
+}
+
+LR_EXPORT int SSL_write(void *ssl, const void *buf, int num)
+{
+	lr_conn *c;
+	ssize_t r;
+
+	if (resolve() < 0 || !R.write)
+		return -1;
+	if (num <= 0 || lr_disabled() || !(c = acquire(ssl, __builtin_return_address(0), 1)))
+		return R.write(ssl, buf, num);
+	r = out(c, buf, (size_t)num);
+	return r > 0 ? (int)r : -1;
+}
+
+LR_EXPORT int SSL_write_ex(void *ssl, const void *buf, size_t num, size_t *written)
+{
+	lr_conn *c;
+	ssize_t r;
+
+	if (resolve() < 0 || !R.write_ex)
+		return 0;
+	if (!num || lr_disabled() || !(c = acquire(ssl, __builtin_return_address(0), 1)))
+		return R.write_ex(ssl, buf, num, written);
+	r = out(c, buf, num);
+	if (r <= 0)
+		return 0;
+	if (written)
+		*written = (size_t)r;
+	return 1;
+}
+
+/* Our refusal, when due. */
+static size_t inject(lr_conn *c, void *buf, size_t n)
+{
+	size_t k;
+
+	pthread_mutex_lock(&c->mu);
+	k = lr_conn_inject(c, buf, n, 0);
+	pthread_mutex_unlock(&c->mu);
+	return k;
+}
+
+/* After a real read: n bytes (rc 1), or the session's end. */
+static size_t received(lr_conn *c, void *buf, size_t cap, int ok, size_t n, int rc)
+{
+	int e = errno, err = ok ? 0 : R.get_error(c->tls, rc);
+	size_t k = 0;
+
+	pthread_mutex_lock(&c->mu);
+	if (ok)
+		lr_conn_read(c, buf, n);
+	else if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && e == 0))
+		lr_conn_read(c, NULL, 0);
+	pthread_mutex_unlock(&c->mu);
+	if (!ok && err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
+		k = inject(c, buf, cap);
+	errno = e;
+	return k;
+}
+
+LR_EXPORT int SSL_read(void *ssl, void *buf, int num)
+{
+	lr_conn *c;
+	size_t k;
+	int rc;
+
+	if (resolve() < 0 || !R.read)
+		return -1;
+	if (num <= 0 || !(c = acquire(ssl, NULL, 0)))
+		return R.read(ssl, buf, num);
+	if ((k = inject(c, buf, (size_t)num)) > 0) {
+		release(c);
+		return (int)k;
+	}
+	rc = R.read(ssl, buf, num);
+	k = received(c, buf, (size_t)num, rc > 0, rc > 0 ? (size_t)rc : 0, rc);
+	release(c);
+	return k ? (int)k : rc;
+}
+
+LR_EXPORT int SSL_read_ex(void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	lr_conn *c;
+	size_t k, got = 0;
+	int rc;
+
+	if (resolve() < 0 || !R.read_ex)
+		return 0;
+	if (!num || !(c = acquire(ssl, NULL, 0)))
+		return R.read_ex(ssl, buf, num, readbytes);
+	if ((k = inject(c, buf, num)) == 0) {
+		rc = R.read_ex(ssl, buf, num, &got);
+		k = received(c, buf, num, rc == 1, got, rc);
+		if (!k) {
+			release(c);
+			if (readbytes)
+				*readbytes = got;
+			return rc;
+		}
+	}
+	release(c);
+	if (readbytes)
+		*readbytes = k;
+	return 1;
+}
+
+LR_EXPORT void SSL_free(void *ssl)
+{
+	session *s;
+	lr_conn *c = NULL;
+
+	if (resolve() < 0 || !R.free)
+		return;
+	pthread_mutex_lock(&mu);
+	HASH_FIND_PTR(sessions, &ssl, s);
+	if (s) {
+		HASH_DEL(sessions, s);
+		nsessions--;
+		c = s->c;
+		free(s);
+	}
+	pthread_mutex_unlock(&mu);
+	if (c) {
+		pthread_mutex_lock(&c->mu);
+		c->tls = NULL;
+		c->state = LR_CONN_OFF;
+		pthread_mutex_unlock(&c->mu);
+		release(c);
+	}
+	R.free(ssl);
+}
