@@ -61,7 +61,8 @@ int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
 	return 0;
 }
 
-static int claims(const lr_table *t, const lr_route *r, const char *host, size_t n)
+static int claims(const lr_table *t, const lr_route *r, const char *host, size_t n,
+		  const lr_features *f)
 {
 	const lr_cond *c = lr_table_conds(t) + r->cond_first;
 	const char *scheme = lr_table_str(t, r->ep_scheme);
@@ -72,8 +73,10 @@ static int claims(const lr_table *t, const lr_route *r, const char *host, size_t
 	    !scheme || strcasecmp(scheme, "http") != 0)
 		return 0;
 	for (i = 0; i < r->cond_count; i++) {
-		if (c[i].field != LR_F_HOST)
+		if (c[i].field == LR_F_PROCESS && lr_cond_holds(t, &c[i], f))
 			continue;
+		if (c[i].field != LR_F_HOST)
+			return 0; /* not known before the request is written */
 		if (strcmp(lr_table_str(t, c[i].str), "*") == 0 ||
 		    !lr_glob_match(lr_table_str(t, c[i].str), host, n, 1))
 			return 0;
@@ -82,16 +85,19 @@ static int claims(const lr_table *t, const lr_route *r, const char *host, size_t
 	return hosts > 0;
 }
 
-int lr_claim_host(const lr_table *t, const char *host, size_t n)
+int lr_claim_host(const lr_table *t, const char *host, size_t n, const char *process)
 {
 	const lr_route *routes;
+	lr_features f;
 	uint32_t i;
 
 	if (!t || !host)
 		return LR_ENOTFOUND;
+	memset(&f, 0, sizeof(f));
+	lr_features_set(&f, LR_F_PROCESS, process, process ? strlen(process) : 0);
 	routes = lr_table_routes(t);
 	for (i = 0; i < t->nroutes; i++)
-		if (claims(t, &routes[i], host, n))
+		if (claims(t, &routes[i], host, n, &f))
 			return (int)i;
 	return LR_ENOTFOUND;
 }

@@ -43,14 +43,16 @@ int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d);
 /*
  * Which route claims connections to `host` (n bytes), for the socket
  * transport's endpoint redirection: the first enabled route, in table
- * order, that does not deny, whose endpoint is http://, and that has at
- * least one host condition, every one of which matches `host` and none of
- * which is the bare "*" (a route must name the hosts whose connections it
- * takes).  The route's other conditions are not looked at: they are not
- * known before the request is written.  Returns the route index, or
- * LR_ENOTFOUND (also for a NULL table).
+ * order, that does not deny, whose endpoint is http://, and whose
+ * conditions are only on what is known before a request is written: at
+ * least one host condition, every one matching `host` and none the bare
+ * "*" (a route must name the hosts whose connections it takes), and
+ * optionally process conditions, which must hold for `process`.  A route
+ * that also tests the model, operation or provider never claims a
+ * connection: those differ request by request on one connection.  Returns
+ * the route index, or LR_ENOTFOUND (also for a NULL table).
  */
-int lr_claim_host(const lr_table *t, const char *host, size_t n);
+int lr_claim_host(const lr_table *t, const char *host, size_t n, const char *process);
 
 /* Index of the route named `name`, or LR_ENOTFOUND. */
 int lr_route_find(const lr_table *t, const char *name);

@@ -66,7 +66,7 @@ static int claimed(const char *host, lr_redirect *rd)
 	if (!host || !*host || lr_disabled())
 		return -1;
 	t = lr_view_acquire();
-	i = lr_claim_host(t, host, strlen(host));
+	i = lr_claim_host(t, host, strlen(host), lr_process_name());
 	if (i >= 0 && rd) {
 		const lr_route *r = &lr_table_routes(t)[i];
 		snprintf(rd->claimed_host, sizeof(rd->claimed_host), "%s", host);
@@ -113,6 +113,13 @@ static void placeholder(int slot, int v6, char *buf, size_t cap)
 	snprintf(buf, cap, "%s198.18.%d.%d", v6 ? "::ffff:" : "", (slot >> 8) & 255, slot & 255);
 }
 
+static int is_literal(const char *node)
+{
+	unsigned char b[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, node, b) == 1 || inet_pton(AF_INET6, node, b) == 1;
+}
+
 /* Should a lookup of node for service (hints h) be answered with a
  * placeholder?  Returns the slot, or < 0. */
 static int want_placeholder(const char *node, const char *service, const struct addrinfo *h)
@@ -121,6 +128,8 @@ static int want_placeholder(const char *node, const char *service, const struct 
 	    (h && h->ai_socktype && h->ai_socktype != SOCK_STREAM) ||
 	    (h && h->ai_family != AF_UNSPEC && h->ai_family != AF_INET && h->ai_family != AF_INET6))
 		return -1;
+	if (is_literal(node))
+		return -1; /* an address the app chose: it gets that address */
 	if (service && (strcmp(service, "443") == 0 || strcasecmp(service, "https") == 0))
 		return -1; /* TLS: the endpoint cannot be plaintext */
 	if (claimed(node, NULL) < 0)

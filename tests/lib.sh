@@ -140,3 +140,20 @@ d = json.load(open(sys.argv[1]))
 sys.exit(0 if eval(sys.argv[2], {"d": d}) else 1)
 PYEOF
 }
+
+# audit_ok FILE EXPR: EXPR over the audit records in FILE (a: a list, r: the
+# last one) must be true.
+audit_ok() {
+	"$PY" - "$1" "$2" <<'PYEOF'
+import json, sys
+try:
+    a = [json.loads(l) for l in open(sys.argv[1])]
+except FileNotFoundError:
+    a = []
+r = a[-1] if a else {}
+ok = eval(sys.argv[2], {"a": a, "r": r})
+if not ok:
+    sys.stderr.write("  %d audit records; last: %s\n" % (len(a), json.dumps(r)[:600]))
+sys.exit(0 if ok else 1)
+PYEOF
+}

@@ -30,13 +30,30 @@ if [ "$want" = test ]; then
 	need curl /usr/bin/curl
 	need python3 /usr/bin/python3
 	need python3-pycurl "/usr/lib/python3/dist-packages/pycurl*"
+	need python3-requests /usr/lib/python3/dist-packages/requests
+	need openssl /usr/bin/openssl
+	need nodejs /usr/bin/node
+	[ -e /usr/bin/node ] && need npm /usr/bin/npm
 	need php-cli /usr/bin/php
 	need php-curl "/usr/lib/php/*/curl.so"
 	need clang /usr/bin/clang
 	need libclang-rt-14-dev "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a"
 fi
 
-[ -z "$missing" ] && exit 0
+# The Node.js test client's packages (tests/node/package-lock.json), from
+# the npm registry, once.
+node_packages() {
+	[ "$want" = test ] || return 0
+	dir=$(cd "$(dirname "$0")/../tests/node" && pwd)
+	[ -e "$dir/node_modules/openai/package.json" ] && return 0
+	echo "llmroute: installing the Node.js test packages in $dir" >&2
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+}
+
+if [ -z "$missing" ]; then
+	node_packages
+	exit 0
+fi
 
 cmd="apt-get install -y --no-install-recommends$missing"
 if [ "$(id -u)" != 0 ]; then
@@ -50,3 +67,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2 || true
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2
+node_packages

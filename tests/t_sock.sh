@@ -1,0 +1,132 @@
+# t_sock.sh - programs that speak HTTP without libcurl, under the shim:
+# Python's http.client and python3-requests over plain sockets and over
+# TLS (OpenSSL through Python's ssl module), to an endpoint a route claims
+# by host and to one reached through a redirected lookup and connect;
+# requests split into many writes and pipelined; streaming; denies read as
+# HTTP errors; unrelated socket traffic byte-identical; curl audited once.
+. "$(dirname "$0")/lib.sh"
+lr_setup sock
+start_mock
+A=$T/audit.jsonl
+LLMROUTE_AUDIT=$A
+export LLMROUTE_AUDIT
+C=$ROOT/tests/clients/http_client.py
+py() { shim "$PY" "$C" "$@"; }
+URL=$MOCK/v1/chat/completions
+
+# A throw-away certificate for a local TLS upstream that the clients trust.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
+	-subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+"$PY" "$ROOT/tools/mock_upstream.py" --port-file "$T/tls.port" --log "$T/tls.log" \
+	--tls-cert "$T/cert.pem" --tls-key "$T/key.pem" 2>"$T/tls.err" &
+tls_pid=$!
+i=0
+while [ ! -s "$T/tls.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+TURL=https://127.0.0.1:$(cat "$T/tls.port")/v1/chat/completions
+trap 'kill $tls_pid 2>/dev/null; lr_cleanup' EXIT
+
+ROUTE_KEY=sk-route-key
+export ROUTE_KEY
+load_rules '{"routes": [
+ {"name": "mini", "match": {"host": "127.0.0.1", "model": "gpt-4*"}, "set": {"model": "gpt-4o-mini"}},
+ {"name": "keyed", "match": {"host": "127.0.0.1", "model": "claude-*"},
+  "set": {"model": "keyed-model", "api_key_env": "ROUTE_KEY"}},
+ {"name": "moved", "match": {"host": "127.0.0.1", "model": "move-me"},
+  "set": {"model": "moved-model", "endpoint": "http://127.0.0.2:9/v1"}},
+ {"name": "no-o1", "match": {"model": "o1-pro"}, "deny": "o1-pro is not allowed here"},
+ {"name": "redir", "match": {"host": "api.llm.test"},
+  "set": {"endpoint": "'"$MOCK"'/v1", "model": "small-1"}}]}'
+
+# --- plain sockets, endpoint claimed by host ---------------------------------
+py httpclient "$URL" gpt-4o 3 >"$T/out"
+check "http.client: 3 keep-alive requests routed" test "$(grep -c '^200 gpt-4o-mini$' "$T/out")" -eq 3
+check "http.client: the upstream saw the routed model" last_req "d['model'] == 'gpt-4o-mini'"
+check "http.client: the app's key kept (same host)" last_req "d['headers'].get('authorization') == 'Bearer sk-app-key'"
+check "http.client: Content-Length matches the rewritten body" last_req "int(d['headers']['content-length']) == len(d['raw'])"
+check "http.client: 3 audit lines, transport socket, tokens, status" audit_ok "$A" \
+	"len(a) == 3 and all(x['llmroute.transport'] == 'socket' and x['gen_ai.request.model'] == 'gpt-4o-mini' and x['llmroute.original_model'] == 'gpt-4o' and x['http.response.status_code'] == 200 and x['gen_ai.usage.input_tokens'] > 0 and not x['llmroute.tokens_estimated'] for x in a)"
+py requests "$URL" gpt-4-turbo 2 >"$T/out"
+check "requests: 2 requests on one session routed" test "$(grep -c '^200 gpt-4o-mini$' "$T/out")" -eq 2
+check "requests: audited" audit_ok "$A" "len(a) == 5 and r['llmroute.rule'] == 'mini'"
+py httpclient "$URL" claude-3-opus >"$T/out"
+check "api_key_env: the route's key replaces the app's" last_req \
+	"d['model'] == 'keyed-model' and d['headers'].get('authorization') == 'Bearer sk-route-key'"
+py httpclient "$URL" llama-3 >"$T/out"
+check "no route: sent exactly as written" last_req "d['model'] == 'llama-3' and d['headers'].get('authorization') == 'Bearer sk-app-key'"
+check "no route: audited as none" audit_ok "$A" "r['llmroute.action'] == 'none' and r['gen_ai.request.model'] == 'llama-3'"
+
+# --- requests split into many writes, and pipelined ----------------------------
+py split "$URL" gpt-4o >"$T/out"
+check "split into 7-byte writes: routed" grep -qx "200 gpt-4o-mini" "$T/out"
+check "split: body intact" last_req "json.loads(d['raw'])['messages'][0]['content'] == 'Define X'"
+n0=$(mock_count)
+py pipeline "$URL" gpt-4o >"$T/out"
+check "pipelined: both answered in order, both routed" test "$(grep -c '^200 gpt-4o-mini$' "$T/out")" -eq 2
+check "pipelined: two requests reached the upstream" test "$(mock_count)" -eq $((n0 + 2))
+check "pipelined: both audited" audit_ok "$A" "[x['gen_ai.request.model'] for x in a[-2:]] == ['gpt-4o-mini'] * 2"
+
+# --- streaming ------------------------------------------------------------------
+py stream "$URL" gpt-4o >"$T/out"
+check "SSE stream: answer read" grep -qx "200 stream True" "$T/out"
+check "SSE stream: usage from the final chunk" audit_ok "$A" \
+	"r['llmroute.stream'] and r['gen_ai.usage.output_tokens'] > 0 and not r['llmroute.tokens_estimated']"
+
+# --- deny ------------------------------------------------------------------------
+n0=$(mock_count)
+py httpclient "$URL" o1-pro >"$T/out"
+check "deny: http.client reads a 403 with the route's message" \
+	grep -qx "403 error llmroute: denied by route no-o1: o1-pro is not allowed here" "$T/out"
+py requests "$URL" o1-pro >"$T/out"
+check "deny: requests reads it too" grep -q "^403 error llmroute: denied by route no-o1" "$T/out"
+check "deny: nothing reached the upstream" test "$(mock_count)" -eq "$n0"
+check "deny: audited" audit_ok "$A" "r['error.type'] == 'denied' and r['llmroute.transport'] == 'socket'"
+
+# --- redirected lookup and connect ------------------------------------------------
+py httpclient http://api.llm.test/v1/chat/completions gpt-4o 2 >"$T/out"
+check "redirect: http.client to a host that does not exist reaches the route's endpoint" \
+	test "$(grep -c '^200 small-1$' "$T/out")" -eq 2
+check "redirect: Host is the endpoint's, the app's key dropped" last_req \
+	"d['headers']['host'] == '127.0.0.1:$MOCK_PORT' and 'authorization' not in d['headers'] and d['model'] == 'small-1'"
+py requests http://api.llm.test/v1/chat/completions gpt-4o 1 >"$T/out"
+check "redirect: requests too" grep -qx "200 small-1" "$T/out"
+check "redirect: audited with the original server" audit_ok "$A" \
+	"r['llmroute.original_server'] == 'api.llm.test:80' and r['server.port'] == $MOCK_PORT and r['llmroute.rule'] == 'redir'"
+check "redirect: lookups of other hosts untouched" "$PY" -c "
+import socket, sys
+sys.exit(socket.getaddrinfo('localhost', 80)[0][4][0] not in ('127.0.0.1', '::1'))"
+check "redirect: the claimed host resolves to a placeholder under the shim" shim "$PY" -c "
+import socket, sys
+sys.exit(not socket.gethostbyname('api.llm.test').startswith('198.18.'))"
+
+# --- TLS through OpenSSL -----------------------------------------------------------
+py httpclient "$TURL" gpt-4o 2 "$T/cert.pem" >"$T/out"
+check "TLS http.client: routed" test "$(grep -c '^200 gpt-4o-mini$' "$T/out")" -eq 2
+check "TLS: the upstream saw the routed model" sh -c "tail -1 '$T/tls.log' | grep -q '\"model\": \"gpt-4o-mini\"'"
+check "TLS: audited as tls with usage" audit_ok "$A" \
+	"r['llmroute.transport'] == 'tls' and r['gen_ai.request.model'] == 'gpt-4o-mini' and r['gen_ai.usage.input_tokens'] > 0"
+py requests "$TURL" gpt-4o 1 "$T/cert.pem" >"$T/out"
+check "TLS requests: routed" grep -qx "200 gpt-4o-mini" "$T/out"
+py stream "$TURL" gpt-4o 1 "$T/cert.pem" >"$T/out"
+check "TLS stream: usage from the stream" audit_ok "$A" "r['llmroute.transport'] == 'tls' and r['llmroute.stream'] and not r['llmroute.tokens_estimated']"
+py httpclient "$TURL" o1-pro 1 "$T/cert.pem" >"$T/out"
+check "TLS deny: read as a 403" grep -q "^403 error llmroute: denied by route no-o1" "$T/out"
+py httpclient "$TURL" move-me 1 "$T/cert.pem" >"$T/out"
+check "TLS: a route that moves the endpoint is not applied at all" sh -c \
+	"grep -qx '200 move-me' '$T/out' && tail -1 '$T/tls.log' | grep -q '\"model\": \"move-me\"'"
+
+# --- unrelated traffic --------------------------------------------------------------
+"$PY" "$ROOT/tests/clients/echo_client.py" >"$T/echo.plain"
+shim "$PY" "$ROOT/tests/clients/echo_client.py" >"$T/echo.shim"
+check "echo traffic byte-identical with and without the shim (10 cases)" \
+	sh -c "[ \$(wc -l <'$T/echo.plain') -eq 10 ] && cmp -s '$T/echo.plain' '$T/echo.shim'"
+
+# --- curl: its own hooks, not the socket layer ---------------------------------------
+# (not in sanitized runs: an ASan runtime preloaded into Debian's curl hangs it)
+[ -n "${SANITIZE:-}" ] && exit 0
+n0=$(wc -l <"$A")
+shim curl -sS --max-time 10 "$URL" -H 'Content-Type: application/json' \
+	-d '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}' >"$T/out"
+shim curl -sS --max-time 10 --cacert "$T/cert.pem" "$TURL" -H 'Content-Type: application/json' \
+	-d '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}' >>"$T/out"
+check "curl over http and https: each request audited once, as curl" audit_ok "$A" \
+	"len(a) == $n0 + 2 and [x['llmroute.transport'] for x in a[-2:]] == ['curl', 'curl']"
