@@ -15,12 +15,13 @@
  *   gen_ai.usage.output_tokens   integer or null
  *   server.address, server.port  where the request was sent
  *   http.response.status_code    integer, or null when no answer came
- *   error.type                   null, "denied", "http_NNN", or a libcurl error name
+ *   error.type                   null, "denied", "http_NNN", a libcurl error name,
+ *                                or "incomplete", "unframed", "unpaired"
  *   llmroute.rule                the matching route's name, or null
  *   llmroute.action              route, pass, deny, none
  *   llmroute.original_model      the model the app asked for
  *   llmroute.original_server     host:port the app asked for
- *   llmroute.transport           curl (socket, tls later)
+ *   llmroute.transport           curl, socket or tls
  *   llmroute.stream              true/false
  *   llmroute.duration_ms         start of the transfer to its end
  *   llmroute.ttfb_ms             start to the first response byte, or null

@@ -22,7 +22,7 @@
  * rewrite that fails) and the connection goes back to plain pass-through
  * from that byte on: what we held goes out exactly as written.
  *
- * Memory: about 16 KB per connection, plus one request's head (at most
+ * Memory: about 15 KB per connection, plus one request's head (at most
  * LR_HTTP_MAX_HEAD) and, while an LLM request is held, its body (at most
  * LR_HTTP_MAX_BODY; a larger one is sent unrouted).
  *

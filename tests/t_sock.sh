@@ -98,6 +98,10 @@ check "redirect: the claimed host resolves to a placeholder under the shim" shim
 import socket, sys
 sys.exit(not socket.gethostbyname('api.llm.test').startswith('198.18.'))"
 
+printf '{"model":"gpt-4o","messages":[]}' >"$T/body.json"
+expect 0 "route redir's endpoint $MOCK/v1" "$CTL" explain --url http://api.llm.test/v1/chat/completions --body "$T/body.json"
+expect 0 "not routed by this route at" "$CTL" explain --url https://api.llm.test/v1/chat/completions --body "$T/body.json"
+
 # --- TLS through OpenSSL -----------------------------------------------------------
 py httpclient "$TURL" gpt-4o 2 "$T/cert.pem" >"$T/out"
 check "TLS http.client: routed" test "$(grep -c '^200 gpt-4o-mini$' "$T/out")" -eq 2

@@ -128,6 +128,22 @@ static const char *cred_text(const lr_plan *p)
 	return "kept as the app sent them";
 }
 
+/* Socket transport: does a route take connections to this host? */
+static void print_claim(const lr_table *t, const lr_request *r)
+{
+	char host[256];
+	int i;
+
+	snprintf(host, sizeof(host), "%.*s", (int)r->det.url.host_len, r->det.url.host);
+	i = lr_claim_host(t, host, strlen(host), r->f.str[LR_F_PROCESS]);
+	if (i < 0)
+		return;
+	printf("connections: programs reached through sockets that look up %s get a\n"
+	       "             placeholder address; their connections on any port but 443 go to\n"
+	       "             route %s's endpoint %s\n", host,
+	       lr_table_str(t, lr_table_routes(t)[i].name), lr_table_str(t, lr_table_routes(t)[i].set_endpoint));
+}
+
 static void print_plan(const lr_table *t, const lr_decision *d, const lr_request *r,
 		       const opts *o, const char *body, size_t blen)
 {
@@ -145,9 +161,12 @@ static void print_plan(const lr_table *t, const lr_decision *d, const lr_request
 	printf("credentials: %s%s%s", p.auth_header ? p.auth_header : "(none)", ": ", cred_text(&p));
 	printf("%s\n", p.cred == LR_CRED_REPLACE ? p.key_env : "");
 	if (p.host_changed && r->det.url.tls)
-		printf("note:        libcurl programs are moved to the new endpoint; programs reached\n"
-		       "             through sockets/OpenSSL cannot be moved off an https:// endpoint,\n"
-		       "             whose TLS connection exists before the request is seen\n");
+		printf("note:        libcurl programs are moved to the new endpoint.  Programs reached\n"
+		       "             through OpenSSL (transport tls) are not routed by this route at\n"
+		       "             all: their TLS connection to %.*s is made before the request\n"
+		       "             is seen and cannot change, and a route is never half-applied\n",
+		       (int)r->det.url.host_len, r->det.url.host);
+	print_claim(t, r);
 	if (p.model && !p.model_in_path && body) {
 		rc = lr_body_set_model(body, blen, p.model, &nb, &nlen);
 		if (rc < 0)

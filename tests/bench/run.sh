@@ -10,6 +10,12 @@
 #      Target: median(a) / median(b) <= 1.05.
 #   6. REQS sequential non-LLM requests (POST /echo), with and without the
 #      shim (table loaded, nothing detected): both medians and the gap.
+#   7. Instructions per request (callgrind), when valgrind is installed.
+#   8. The shim's cost per write() on a TCP socket carrying no LLM traffic
+#      (tests/progs/bench_sockwrite.c).  Target: < 50 ns median.
+#   9. REQS sequential keep-alive requests from Python's http.client, (a)
+#      under the shim with the model rewritten on the socket, (b) without
+#      it, sending the rewritten model itself.  Target: ratio <= 1.05.
 #
 # Uses hyperfine when it is installed (never installs it), else a loop
 # timed with `date +%s%N`, runs alternating.  Timing never fails the run:
@@ -280,3 +286,44 @@ bench_instructions() {
 		printf "  %-48s %9.0f instructions\n", "added once, at process start", (a10 - 10 * a) - (b10 - 10 * b) }'
 }
 bench_instructions
+
+bench_sockwrite() {
+	echo
+	echo "8. Added cost of write() on a TCP socket that carries no LLM traffic" \
+		"(zero-byte writes, hook vs libc's write, median of 301 batches of 2000)"
+	for i in 1 2 3; do
+		LD_PRELOAD="$LIB" "$BUILD/tests/bench_sockwrite" || die "bench_sockwrite failed"
+	done | sort -n -k 3 | sed -n 2p | awk '{
+		printf "  %-48s %6.1f ns\n  %-48s %6.1f ns\n  %-48s %6.1f ns   target < 50  %s\n",
+			"write() through the shim", $1, "libc write()", $2, "added by the shim (middle of 3 runs)", $3,
+			($3 < 50 ? "ok" : "OVER TARGET") }'
+}
+
+bench_python() {
+	url=http://127.0.0.1:$MOCK_PORT/v1/chat/completions
+	printf '{"routes":[{"name":"py-mini","match":{"host":"127.0.0.1","model":"gpt-4o"},"set":{"model":"gpt-4o-mini"}}]}\n' \
+		>"$T/py-rules.json"
+	"$CTL" load "$T/py-rules.json" >/dev/null || die "cannot load the rules"
+	echo
+	echo "9. $REQS sequential keep-alive requests from Python http.client, one process;" \
+		"median of $RUNS runs each, alternating"
+	i=0
+	while [ "$i" -le "$RUNS" ]; do
+		a=$(env LD_PRELOAD="$LIB" "$PY" "$ROOT/tests/bench/py_keepalive.py" "$url" gpt-4o "$REQS") ||
+			die "python under the shim failed"
+		b=$(env -u LD_PRELOAD "$PY" "$ROOT/tests/bench/py_keepalive.py" "$url" gpt-4o-mini "$REQS") ||
+			die "python without the shim failed"
+		if [ "$i" -gt 0 ]; then # the first pair warms up
+			echo "$a" >>"$T/py_shim.ns"
+			echo "$b" >>"$T/py_plain.ns"
+		fi
+		i=$((i + 1))
+	done
+	line "(a) shim, model rewritten on the socket" py_shim
+	line "(b) no shim" py_plain
+	awk -v a="$(median "$T/py_shim.ns")" -v b="$(median "$T/py_plain.ns")" 'BEGIN {
+		printf "  %-48s %6.3f          target <= 1.05  %s\n", "ratio of the medians (a)/(b)", a / b,
+			(a / b <= 1.05 ? "ok" : "OVER TARGET") }'
+}
+bench_sockwrite
+bench_python

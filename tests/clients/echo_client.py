@@ -27,11 +27,14 @@ def serve(ls):
 
 
 def echo(c):
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        c.sendall(d)
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+    except OSError:  # the client reset a connection it replaced with dup2
+        pass
     c.close()
 
 
