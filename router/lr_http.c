@@ -627,13 +627,14 @@ static int head_step(lr_http_framer *f, const char *p, size_t n)
 		return fail(f, used, LR_HTTP_STOP_NOT_HTTP1);
 	if ((rc = append(f, p, (size_t)used)) < 0)
 		return fail(f, rc, stop_for(rc));
-	if ((rc = check_request_line(f)) < 0)
+	/* from here, an error takes back this call's bytes: the caller still
+	 * has them, and the buffer must hold only bytes consumed before */
+	if ((rc = check_request_line(f)) < 0 || (end && (rc = head_done(f, (size_t)used)) < 0) ||
+	    (!end && k < n && (rc = fail(f, LR_ETOOBIG, LR_HTTP_STOP_TOOBIG)) < 0)) {
+		f->len -= (size_t)used;
 		return rc;
-	if (end)
-		return head_done(f, (size_t)used);
-	if (k < n)
-		return fail(f, LR_ETOOBIG, LR_HTTP_STOP_TOOBIG);
-	return used;
+	}
+	return end ? rc : used;
 }
 
 /* --- framer: body ------------------------------------------------------------ */

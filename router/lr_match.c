@@ -101,17 +101,3 @@ int lr_claim_host(const lr_table *t, const char *host, size_t n, const char *pro
 			return (int)i;
 	return LR_ENOTFOUND;
 }
-
-int lr_route_find(const lr_table *t, const char *name)
-{
-	const lr_route *routes;
-	uint32_t i;
-
-	if (!t || !name)
-		return LR_ENOTFOUND;
-	routes = lr_table_routes(t);
-	for (i = 0; i < t->nroutes; i++)
-		if (strcmp(lr_table_str(t, routes[i].name), name) == 0)
-			return (int)i;
-	return LR_ENOTFOUND;
-}

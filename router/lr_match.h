@@ -54,7 +54,4 @@ int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d);
  */
 int lr_claim_host(const lr_table *t, const char *host, size_t n, const char *process);
 
-/* Index of the route named `name`, or LR_ENOTFOUND. */
-int lr_route_find(const lr_table *t, const char *name);
-
 #endif

@@ -9,10 +9,12 @@
  * each, so the app sees the kernel's own partial writes and EAGAIN
  * (`ahead` counts bytes framed but not yet sent: the app sends them again
  * after a short write); and our own bytes (a released head, a rewritten
- * request) go through an outbox that is always sent whole before the call
- * returns, waiting for the socket if need be (bounded: SEND_WAIT_MS).
- * TLS has no partial writes to report (SSL_write is all or nothing), so a
- * TLS connection sends everything through the outbox.
+ * request) go through an outbox, sent before anything else.  When the
+ * outbox cannot all go now, the app's call reports EAGAIN (see
+ * lr_conn_write) and nothing waits.  TLS has no partial writes to report
+ * (SSL_write is all or nothing), so a TLS connection sends everything
+ * through the outbox, and an unfinished record is retried from the same
+ * buffer, as OpenSSL requires.
  */
 #include "lr_conn.h"
 #include "lr_body.h"
@@ -32,7 +34,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#define SEND_WAIT_MS 30000 /* longest wait to send bytes the app believes sent */
+
 
 lr_conn *lr_conn_new(int kind, int fd, void *tls, const lr_conn_io *io)
 {
@@ -125,33 +127,35 @@ void lr_conn_free(lr_conn *c)
 
 /* --- sending our own bytes ------------------------------------------------- */
 
-/* Sends the outbox whole.  Returns 0, or -1 with errno (the connection is
- * then broken for the app too: it is switched off). */
+static int pending(const lr_conn *c)
+{
+	return c->out_off < c->out_len;
+}
+
+/* Sends as much of the outbox as the transport takes now.  Returns 0 (all
+ * sent, or it would block: pending() says which), or -1 with errno when
+ * the connection failed (it is then switched off). */
 static int flush(lr_conn *c)
 {
 	ssize_t r;
 
 	while (c->out_off < c->out_len) {
 		r = c->io->send(c, c->out + c->out_off, c->out_len - c->out_off);
-		if (r > 0) {
+		if (r > 0)
 			c->out_off += (size_t)r;
-		} else if (r < 0 && errno == EINTR) {
+		else if (r < 0 && errno == EINTR)
 			continue;
-		} else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (c->io->wait(c, SEND_WAIT_MS) < 0) {
-				errno = EAGAIN;
-				goto broken;
-			}
-		} else {
-			if (r == 0)
-				errno = EIO;
+		else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0; /* kept, the very same bytes at the same address */
+		else
 			goto broken;
-		}
 	}
 	c->out_len = c->out_off = 0;
 	return 0;
 broken:
-	lr_log_once(LR_LOG_ERROR, 80, "could not send a held request: %s", strerror(errno));
+	if (r == 0)
+		errno = EIO;
+	lr_log(LR_LOG_DEBUG, "connection failed while sending a held request: %s", strerror(errno));
 	c->out_len = c->out_off = 0;
 	c->state = LR_CONN_OFF;
 	return -1;
@@ -235,7 +239,7 @@ static int redirected_decision(const lr_conn *c, const lr_table *t, lr_decision 
 
 	if (d->action == LR_ACTION_DENY || (d->route && route_fits(c, t, d->route)))
 		return 0;
-	i = lr_route_find(t, c->route);
+	i = lr_table_find(t, c->route);
 	if (i < 0 || !route_fits(c, t, &lr_table_routes(t)[i]))
 		return LR_ENOTFOUND;
 	d->index = i;
@@ -330,6 +334,7 @@ static void refuse(lr_conn *c, int status, const char *code, const char *msg)
 	size_t n = 0;
 
 	c->state = LR_CONN_DENIED;
+	c->unsent = c->holding = c->passing = 0; /* what we held never goes */
 	if (lr_http_error_response(status, code, msg, &resp, &n) == 0) {
 		c->inject = resp;
 		c->inject_len = n;
@@ -468,22 +473,35 @@ static int on_head(lr_conn *c)
 		c->holding = 1;
 		return 0;
 	}
-	if (c->redirected && n > 0) {
-		/* not ours to route, yet going to a host the app did not choose */
-		c->holding = lr_http_hold(&c->fr) == 0;
-		if (c->holding)
-			return 0;
+	if (c->redirected) {
+		/* going to a host the app did not choose: held and rewritten, or
+		 * refused, never sent as written */
+		if (c->fr.req.expect_continue)
+			refuse(c, 417, "llmroute_expect",
+			       "llmroute: Expect: 100-continue is not supported on a redirected connection");
+		else if (n <= 0 || lr_http_hold(&c->fr) < 0)
+			refuse(c, 413, "llmroute_too_large",
+			       "llmroute: request too large to route on a redirected connection");
+		else
+			c->holding = 1;
+		return 0;
 	}
 	q_push(c, NULL, method_is(&c->fr.req, "HEAD"), 0);
 	c->passing = 1;
 	return release_held(c);
 }
 
-/* The framer gave up on this connection: what it holds goes out as written. */
+/* The framer gave up on this connection: what it holds goes out as written
+ * (never on a redirected one: held bytes may carry the app's key). */
 static int give_up(lr_conn *c)
 {
 	lr_log(LR_LOG_DEBUG, "connection not framed as HTTP/1 (%d): passing it through", c->fr.stop);
-	if (c->fr.len && release_held(c) < 0)
+	if (c->redirected) {
+		refuse(c, 502, "llmroute_unframed",
+		       "llmroute: a request on a redirected connection could not be parsed");
+		return 0;
+	}
+	if (c->unsent && release_held(c) < 0)
 		return -1;
 	c->state = LR_CONN_OFF;
 	q_drain(c, "unframed");
@@ -499,11 +517,13 @@ static ssize_t write_slice(lr_conn *c, const char *p, size_t n)
 	int ev;
 
 	while (off < n) {
+		if (pending(c))
+			return (ssize_t)off; /* our bytes first: see lr_conn_write */
 		if (c->state == LR_CONN_DENIED)
 			return (ssize_t)n; /* the app reads our refusal; its bytes go nowhere */
 		if (c->state == LR_CONN_OFF || c->ahead) {
 			k = c->state == LR_CONN_OFF ? n - off : (c->ahead < n - off ? c->ahead : n - off);
-			if (c->kind == LR_CONN_TLS) {
+			if (c->kind == LR_CONN_TLS) { /* all or nothing: through the outbox */
 				if (out_add(c, p + off, k) < 0 || flush(c) < 0)
 					return off ? (ssize_t)off : -1;
 				r = (ssize_t)k;
@@ -529,6 +549,11 @@ static ssize_t write_slice(lr_conn *c, const char *p, size_t n)
 			c->started = 1;
 		}
 		r = lr_http_feed(&c->fr, p + off, n - off);
+		if (r == LR_ETOOBIG && c->fr.stop == LR_HTTP_STOP_NONE && c->redirected) {
+			refuse(c, 413, "llmroute_too_large",
+			       "llmroute: request too large to route on a redirected connection");
+			continue;
+		}
 		if (r == LR_ETOOBIG && c->fr.stop == LR_HTTP_STOP_NONE) {
 			/* a held body over the cap: send it unrouted */
 			lr_log(LR_LOG_INFO, "request body over %zu bytes: sent unrouted", (size_t)LR_HTTP_MAX_BODY);
@@ -566,23 +591,86 @@ static ssize_t write_slice(lr_conn *c, const char *p, size_t n)
 	return (ssize_t)off;
 }
 
+/*
+ * The outbox (our bytes: a released head, a rewritten request) goes out
+ * before anything else.  When the transport cannot take all of it now
+ * (EAGAIN on a non-blocking socket, WANT_WRITE from OpenSSL), the app is
+ * told so: the call fails with EAGAIN (TLS: -1, the session's own
+ * WANT_WRITE) or, for a socket, returns what it took before.  The bytes of
+ * this call that we took anyway are `owed`: the app sends them again, as
+ * it must after a short write, and we skip them then.  So the app never
+ * believes a request is on its way while part of it is still with us, and
+ * OpenSSL retries the same record from the same buffer.
+ */
 ssize_t lr_conn_write(lr_conn *c, const struct iovec *iov, int iovcnt)
 {
-	size_t total = 0;
+	size_t skipped = 0, taken = 0, k, n;
+	const char *p;
 	ssize_t r;
 	int i;
 
+	if (pending(c) && flush(c) < 0)
+		return -1;
+	if (pending(c)) {
+		errno = EAGAIN;
+		return -1;
+	}
 	for (i = 0; i < iovcnt; i++) {
-		if (!iov[i].iov_len)
+		p = iov[i].iov_base;
+		n = iov[i].iov_len;
+		k = c->owed < n ? c->owed : n; /* sent by us already */
+		c->owed -= k;
+		skipped += k;
+		p += k;
+		n -= k;
+		if (!n)
 			continue;
-		r = write_slice(c, iov[i].iov_base, iov[i].iov_len);
-		if (r < 0)
-			return total ? (ssize_t)total : -1;
-		total += (size_t)r;
-		if ((size_t)r < iov[i].iov_len)
+		r = write_slice(c, p, n);
+		if (r < 0) {
+			if (skipped + taken == 0)
+				return -1;
+			break;
+		}
+		taken += (size_t)r;
+		if ((size_t)r < n || pending(c))
 			break;
 	}
-	return (ssize_t)total;
+	if (pending(c)) {
+		if (c->kind == LR_CONN_TLS || skipped == 0) {
+			c->owed += skipped + taken; /* TLS retries the whole call */
+			errno = EAGAIN;
+			return -1;
+		}
+		c->owed += taken;
+		return (ssize_t)skipped;
+	}
+	return (ssize_t)(skipped + taken);
+}
+
+/* Gives the connection's unsent bytes their last chance before the app's
+ * descriptor goes (close) or bytes we cannot see follow (sendfile): the
+ * outbox, then what the framer holds as written, never on a redirected
+ * connection (held bytes there may carry the app's key).  With wait_ms,
+ * waits for the socket as needed (bounded); else one non-blocking try. */
+int lr_conn_drain(lr_conn *c, int wait_ms)
+{
+	lr_span h;
+
+	if (c->redirected && c->unsent)
+		return -1;
+	if (c->unsent) {
+		h = lr_http_held(&c->fr);
+		c->unsent = 0;
+		if (out_add(c, h.p, h.len) < 0)
+			return -1;
+	}
+	while (pending(c)) {
+		if (flush(c) < 0)
+			return -1;
+		if (pending(c) && (wait_ms <= 0 || c->io->wait(c, wait_ms) < 0))
+			return -1;
+	}
+	return 0;
 }
 
 /* --- the read side ---------------------------------------------------------- */

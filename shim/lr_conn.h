@@ -52,8 +52,9 @@ typedef struct lr_conn lr_conn;
 
 /* How a connection sends.  send: one attempt with the app's semantics,
  * bytes sent or -1 with errno (EAGAIN when it would block).  wait: blocks
- * until a send may progress, at most timeout_ms; 0, or -1 (timeout,
- * error).  shut: stop sending (after a deny), may be NULL. */
+ * until a send may progress, at most timeout_ms (only lr_conn_drain uses
+ * it); 0, or -1 (timeout, error).  shut: stop sending (after a deny), may
+ * be NULL. */
 typedef struct {
 	ssize_t (*send)(lr_conn *c, const char *p, size_t n);
 	int (*wait)(lr_conn *c, int timeout_ms);
@@ -88,6 +89,7 @@ struct lr_conn {
 	int holding;           /* the current request is held for a decision */
 	int unsent;            /* the framer holds bytes the app wrote that are not sent */
 	size_t ahead;          /* framed bytes the app has not yet had sent */
+	size_t owed;           /* taken bytes the app will send again (lr_conn_write) */
 	char *out;             /* bytes of ours still to send */
 	size_t out_len, out_off;
 	lr_http_framer fr;
@@ -116,6 +118,10 @@ void lr_conn_free(lr_conn *c);
 /* The app writes iov; c->flags are its send flags.  Returns what the app's
  * call returns (bytes taken, or -1 with errno).  Called with c->mu held. */
 ssize_t lr_conn_write(lr_conn *c, const struct iovec *iov, int iovcnt);
+
+/* Sends what is still unsent (see lr_conn.c); 0, or -1 (nothing more can
+ * be done: the caller shuts the connection).  Called with c->mu held. */
+int lr_conn_drain(lr_conn *c, int wait_ms);
 
 /* Our answer to a refused request, when it is due: copies up to cap bytes
  * into buf and returns how many (0: nothing due now).  With peek the bytes

@@ -3,7 +3,7 @@
  * lr_resolve.h).
  *
  * Placeholders: slot i of `names` (a host name the app looked up) is
- * 198.18.(i >> 8).(i & 255), for IPv6 callers the IPv4-mapped form of
+ * 240.77.(i >> 8).(i & 255), for IPv6 callers the IPv4-mapped form of
  * the same.  Slots are never reused within a process (a placeholder an app
  * cached must keep its meaning); past LR_RESOLVE_SLOTS names, lookups are
  * no longer redirected.  Answers are built by calling the real resolver
@@ -11,6 +11,7 @@
  * results that freeaddrinfo frees.
  */
 #include "lr_resolve.h"
+#include "lr_curl_sym.h"
 #include "lr_log.h"
 #include "lr_match.h"
 #include "lr_shim.h"
@@ -30,7 +31,7 @@
 #include <strings.h>
 
 #define LR_RESOLVE_SLOTS 4096
-#define NET 0xC6120000u /* 198.18.0.0/16 */
+#define NET 0xF04D0000u /* 240.77.0.0/16 */
 
 static char (*names)[256];
 static _Atomic int nnames;
@@ -79,7 +80,7 @@ static int claimed(const char *host, lr_redirect *rd)
 }
 
 /* The placeholder slot for `host`, made if new; < 0 when out of slots.
- * Slot 0 is never used (198.18.0.0 is the network's own address). */
+ * Slot 0 is never used (240.77.0.0 names no host). */
 static int slot_of(const char *host)
 {
 	int i, n, out = -1;
@@ -110,7 +111,7 @@ static int slot_of(const char *host)
 /* The placeholder as text, for the real resolver to parse. */
 static void placeholder(int slot, int v6, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s198.18.%d.%d", v6 ? "::ffff:" : "", (slot >> 8) & 255, slot & 255);
+	snprintf(buf, cap, "%s240.77.%d.%d", v6 ? "::ffff:" : "", (slot >> 8) & 255, slot & 255);
 }
 
 static int is_literal(const char *node)
@@ -122,7 +123,8 @@ static int is_literal(const char *node)
 
 /* Should a lookup of node for service (hints h) be answered with a
  * placeholder?  Returns the slot, or < 0. */
-static int want_placeholder(const char *node, const char *service, const struct addrinfo *h)
+static int want_placeholder(const char *node, const char *service, const struct addrinfo *h,
+			    const void *caller)
 {
 	if (!node || (h && (h->ai_flags & AI_NUMERICHOST)) ||
 	    (h && h->ai_socktype && h->ai_socktype != SOCK_STREAM) ||
@@ -132,7 +134,7 @@ static int want_placeholder(const char *node, const char *service, const struct 
 		return -1; /* an address the app chose: it gets that address */
 	if (service && (strcmp(service, "443") == 0 || strcasecmp(service, "https") == 0))
 		return -1; /* TLS: the endpoint cannot be plaintext */
-	if (claimed(node, NULL) < 0)
+	if (claimed(node, NULL) < 0 || lr_caller_is_curl(caller))
 		return -1;
 	return slot_of(node);
 }
@@ -142,7 +144,7 @@ LR_EXPORT int getaddrinfo(const char *node, const char *service, const struct ad
 {
 	struct addrinfo h;
 	char lit[64];
-	int slot = want_placeholder(node, service, hints);
+	int slot = want_placeholder(node, service, hints, __builtin_return_address(0));
 
 	if (slot < 0)
 		return real_getaddrinfo(node, service, hints, res);
@@ -161,7 +163,7 @@ LR_EXPORT struct hostent *gethostbyname(const char *name)
 {
 	static ghbn_fn fn;
 	char lit[64];
-	int slot = want_placeholder(name, NULL, NULL);
+	int slot = want_placeholder(name, NULL, NULL, __builtin_return_address(0));
 
 	if (!fn)
 		fn = (ghbn_fn)real("gethostbyname");
@@ -177,7 +179,7 @@ LR_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 {
 	static ghbn2_fn fn;
 	char lit[64];
-	int slot = want_placeholder(name, NULL, NULL);
+	int slot = want_placeholder(name, NULL, NULL, __builtin_return_address(0));
 
 	if (!fn)
 		fn = (ghbn2_fn)real("gethostbyname2");
@@ -194,7 +196,7 @@ LR_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, 
 {
 	static ghbnr_fn fn;
 	char lit[64];
-	int slot = want_placeholder(name, NULL, NULL);
+	int slot = want_placeholder(name, NULL, NULL, __builtin_return_address(0));
 
 	if (!fn)
 		fn = (ghbnr_fn)real("gethostbyname_r");
@@ -211,7 +213,7 @@ LR_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, ch
 {
 	static ghbn2r_fn fn;
 	char lit[64];
-	int slot = want_placeholder(name, NULL, NULL);
+	int slot = want_placeholder(name, NULL, NULL, __builtin_return_address(0));
 
 	if (!fn)
 		fn = (ghbn2r_fn)real("gethostbyname2_r");
@@ -275,7 +277,7 @@ static int lookup(const char *host, int port, int fam, struct sockaddr_storage *
 	return rc;
 }
 
-int lr_resolve_connect(const struct sockaddr *sa, socklen_t len,
+int lr_resolve_connect(const struct sockaddr *sa, socklen_t len, int from_curl,
 		       struct sockaddr_storage *to, socklen_t *tolen, lr_redirect *rd)
 {
 	char host[256];
@@ -287,7 +289,7 @@ int lr_resolve_connect(const struct sockaddr *sa, socklen_t len,
 	snprintf(host, sizeof(host), "%s", names[slot]);
 	pthread_mutex_unlock(&mu);
 	memset(rd, 0, sizeof(*rd));
-	if (port != 443 && claimed(host, rd) >= 0 &&
+	if (!from_curl && port != 443 && claimed(host, rd) >= 0 &&
 	    lookup(rd->ep_host, rd->ep_port, sa->sa_family, to, tolen) == 0) {
 		lr_log(LR_LOG_INFO, "connection to %s:%d redirected to %s:%d by route %s", host, port,
 		       rd->ep_host, rd->ep_port, rd->route);

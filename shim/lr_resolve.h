@@ -5,8 +5,9 @@
  * A route claims a host when it names it in `match.host` and sends to an
  * http:// endpoint (lr_claim_host).  A lookup of a claimed host
  * (getaddrinfo, gethostbyname and friends) answers with a placeholder
- * address, 198.18.X.Y (RFC 2544's benchmarking block, never routed on a
- * real network), one per host name, which stands for "that host, decided
+ * address, 240.77.X.Y (in 240.0.0.0/4, reserved and never routed; not
+ * 198.18.0.0/15, which fake-IP proxies such as Clash hand out), one per
+ * host name, which stands for "that host, decided
  * at connect time".  The connect hook turns it into a real address with
  * the table live at that moment:
  *   - still claimed, port other than 443: the route's endpoint address and
@@ -14,7 +15,8 @@
  *   - port 443 (the app is about to speak TLS, which a plaintext endpoint
  *     cannot answer), or no longer claimed: the host's real address, looked
  *     up then.
- * Every other lookup and connect goes straight to libc.
+ * Lookups made by libcurl get real answers: its requests are routed by its
+ * own hooks.  Every other lookup and connect goes straight to libc.
  */
 #ifndef LR_RESOLVE_H
 #define LR_RESOLVE_H
@@ -35,8 +37,10 @@ enum {
 	                          * the connect with EHOSTUNREACH */
 };
 
-/* What a connect to sa should do.  Cheap unless sa is a placeholder. */
-int lr_resolve_connect(const struct sockaddr *sa, socklen_t len,
+/* What a connect to sa should do.  Cheap unless sa is a placeholder.
+ * from_curl: the caller is libcurl, whose requests its own hooks route: a
+ * placeholder then only ever means the real host (LR_RESOLVE_REAL). */
+int lr_resolve_connect(const struct sockaddr *sa, socklen_t len, int from_curl,
 		       struct sockaddr_storage *to, socklen_t *tolen, lr_redirect *rd);
 
 #endif

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <linux/close_range.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -59,6 +60,13 @@ static struct {
 	int (*dup3)(int, int, int);
 	int (*fclose)(FILE *);
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	ssize_t (*sendfile64)(int, int, off64_t *, size_t);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+	int (*close_range)(unsigned int, unsigned int, int);
+	void (*closefrom)(int);
+	ssize_t (*__read_chk)(int, void *, size_t, size_t);
+	ssize_t (*__recv_chk)(int, void *, size_t, size_t, int);
+	ssize_t (*__recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
 } R;
 
 static void resolve_all(void)
@@ -67,6 +75,8 @@ static void resolve_all(void)
 	GET(connect); GET(write); GET(send); GET(sendto); GET(writev); GET(sendmsg);
 	GET(read); GET(recv); GET(recvfrom); GET(readv); GET(recvmsg);
 	GET(close); GET(dup2); GET(dup3); GET(fclose); GET(sendfile);
+	GET(sendfile64); GET(sendmmsg); GET(close_range); GET(closefrom);
+	GET(__read_chk); GET(__recv_chk); GET(__recvfrom_chk);
 #undef GET
 }
 
@@ -88,6 +98,10 @@ static ssize_t io_send(lr_conn *c, const char *p, size_t n)
 		errno = EBADF;
 		return -1;
 	}
+	/* write() for the app's write calls: the same on a socket, and right
+	 * even if fd stopped being one behind our back (a raw close syscall) */
+	if (!c->flags)
+		return REAL(write)(c->fd, p, n);
 	return REAL(send)(c->fd, p, n, c->flags);
 }
 
@@ -153,24 +167,42 @@ static lr_conn *take(int fd)
 	return c;
 }
 
-/* Forgets fd's connection; its held bytes get one last try first. */
-static void untrack(int fd)
+/* Takes fd's connection out of the table only if it still is `want`
+ * (another thread may have closed fd and connected it anew meanwhile). */
+static lr_conn *take_if(int fd, lr_conn *want)
 {
-	lr_conn *c = take(fd);
+	lr_conn *c = want;
 
+	if ((unsigned)fd >= MAX_FD || !atomic_load(&tab))
+		return NULL;
+	pthread_mutex_lock(&tab_mu);
+	if (!atomic_compare_exchange_strong(&tab[fd], &c, NULL))
+		c = NULL;
+	pthread_mutex_unlock(&tab_mu);
+	return c;
+}
+
+/* Forgets a connection taken out of the table: unsent bytes get one last
+ * non-blocking try (lr_conn_drain: never raw on a redirected one). */
+static void forget(lr_conn *c)
+{
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->mu);
-	if (c->unsent && c->state == LR_CONN_ON) {
-		lr_span h = lr_http_held(&c->fr);
+	if (c->state == LR_CONN_ON && c->fd >= 0) {
 		c->flags = MSG_DONTWAIT | MSG_NOSIGNAL;
-		io_send(c, h.p, h.len);
+		lr_conn_drain(c, 0);
 	}
 	c->state = LR_CONN_OFF;
 	c->fd = -1; /* the number may be reused at once: never send on it again */
 	lr_http_framer_free(&c->fr);
 	pthread_mutex_unlock(&c->mu);
 	release(c);
+}
+
+static void untrack(int fd)
+{
+	forget(take(fd));
 }
 
 static void track(int fd, const lr_redirect *rd, const struct sockaddr *peer)
@@ -234,14 +266,12 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	socklen_t tolen = 0;
 	lr_redirect rd;
 	const struct sockaddr *dst = sa;
-	int how, rc, e;
+	int how, rc, e, curl;
 
 	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
 		return REAL(connect)(fd, sa, len);
-	untrack(fd);
-	if (lr_caller_is_curl(__builtin_return_address(0)) || !is_stream(fd))
-		return REAL(connect)(fd, sa, len);
-	how = lr_resolve_connect(sa, len, &to, &tolen, &rd);
+	curl = lr_caller_is_curl(__builtin_return_address(0));
+	how = lr_resolve_connect(sa, len, curl, &to, &tolen, &rd);
 	if (how == LR_RESOLVE_FAIL) {
 		errno = EHOSTUNREACH;
 		return -1;
@@ -252,8 +282,14 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	}
 	rc = REAL(connect)(fd, dst, len);
 	e = errno;
-	if ((rc == 0 || e == EINPROGRESS) && (how == LR_RESOLVE_REDIRECT || lr_conn_wanted()))
-		track(fd, how == LR_RESOLVE_REDIRECT ? &rd : NULL, dst);
+	/* a new connection replaces what was tracked on fd; a failed call
+	 * (EISCONN, EALREADY on a connection in progress) keeps it */
+	if (rc == 0 || e == EINPROGRESS) {
+		if (!curl && is_stream(fd) && (how == LR_RESOLVE_REDIRECT || lr_conn_wanted()))
+			track(fd, how == LR_RESOLVE_REDIRECT ? &rd : NULL, dst);
+		else
+			untrack(fd);
+	}
 	errno = e;
 	return rc;
 }
@@ -272,7 +308,7 @@ static ssize_t out(lr_conn *c, int fd, const struct iovec *iov, int cnt, int fla
 	off = c->state == LR_CONN_OFF && c->fd == fd;
 	pthread_mutex_unlock(&c->mu);
 	if (off)
-		untrack(fd);
+		forget(take_if(fd, c));
 	release(c);
 	errno = e;
 	return r;
@@ -298,6 +334,31 @@ LR_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	return out(c, fd, &v, 1, flags);
 }
 
+/*
+ * Bytes are about to go out on fd by a call we do not frame (sendfile, a
+ * sendto with an address, ancillary data).  What we hold goes first, in
+ * full (waiting for the socket, bounded), then fd is no longer tracked.
+ * When that cannot be done safely (a redirected connection holding part of
+ * a request) the connection is shut, so the call fails as on a broken
+ * connection rather than sending bytes out of order or to the wrong host.
+ */
+static void unseen_send(int fd)
+{
+	lr_conn *c = acquire(fd);
+	int rc;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->flags = MSG_NOSIGNAL;
+	rc = c->state == LR_CONN_ON ? lr_conn_drain(c, 30000) : 0;
+	if (rc < 0)
+		shutdown(fd, SHUT_RDWR);
+	pthread_mutex_unlock(&c->mu);
+	forget(take_if(fd, c));
+	release(c);
+}
+
 LR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			 const struct sockaddr *to, socklen_t tolen)
 {
@@ -308,7 +369,7 @@ LR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 		return REAL(sendto)(fd, buf, n, flags, to, tolen);
 	if (to) { /* not the connected-stream use we frame */
 		release(c);
-		untrack(fd);
+		unseen_send(fd);
 		return REAL(sendto)(fd, buf, n, flags, to, tolen);
 	}
 	return out(c, fd, &v, 1, flags);
@@ -335,7 +396,7 @@ LR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 		return REAL(sendmsg)(fd, m, flags);
 	if (!m || m->msg_name || m->msg_controllen || m->msg_iovlen > IOV_MAX) {
 		release(c);
-		untrack(fd);
+		unseen_send(fd);
 		return REAL(sendmsg)(fd, m, flags);
 	}
 	return out(c, fd, m->msg_iov, (int)m->msg_iovlen, flags);
@@ -343,9 +404,20 @@ LR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 
 LR_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-	/* bytes we cannot see: the connection is no longer framed */
-	untrack(out_fd);
+	unseen_send(out_fd);
 	return REAL(sendfile)(out_fd, in_fd, offset, count);
+}
+
+LR_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
+{
+	unseen_send(out_fd);
+	return REAL(sendfile64)(out_fd, in_fd, offset, count);
+}
+
+LR_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	unseen_send(fd);
+	return REAL(sendmmsg)(fd, v, n, flags);
 }
 
 /* --- receiving ---------------------------------------------------------------- */
@@ -495,4 +567,60 @@ LR_EXPORT int fclose(FILE *f)
 	if (fd >= 0)
 		untrack(fd);
 	return REAL(fclose)(f);
+}
+
+/* close_range and closefrom (Python's os.closerange, daemons) close many
+ * descriptors inside libc: forget every tracked one in the range. */
+static void untrack_range(unsigned first, unsigned last)
+{
+	unsigned fd;
+
+	if (!atomic_load(&tab))
+		return;
+	for (fd = first; fd <= last && fd < MAX_FD; fd++)
+		if (atomic_load_explicit(&tab[fd], memory_order_relaxed))
+			untrack((int)fd);
+}
+
+LR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		untrack_range(first, last);
+	if (!REAL(close_range)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return R.close_range(first, last, flags);
+}
+
+LR_EXPORT void closefrom(int lowfd)
+{
+	if (lowfd >= 0)
+		untrack_range((unsigned)lowfd, MAX_FD - 1);
+	if (REAL(closefrom))
+		R.closefrom(lowfd);
+}
+
+/* --- fortified reads (_FORTIFY_SOURCE builds call these instead) ------------- */
+
+LR_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (n > buflen || (unsigned)fd >= MAX_FD || !atomic_load(&tab) || !atomic_load(&tab[fd]))
+		return REAL(__read_chk)(fd, buf, n, buflen); /* it reports the overflow */
+	return read(fd, buf, n);
+}
+
+LR_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen || (unsigned)fd >= MAX_FD || !atomic_load(&tab) || !atomic_load(&tab[fd]))
+		return REAL(__recv_chk)(fd, buf, n, buflen, flags);
+	return recv(fd, buf, n, flags);
+}
+
+LR_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+				 struct sockaddr *from, socklen_t *fromlen)
+{
+	if (n > buflen || (unsigned)fd >= MAX_FD || !atomic_load(&tab) || !atomic_load(&tab[fd]))
+		return REAL(__recvfrom_chk)(fd, buf, n, buflen, flags, from, fromlen);
+	return recvfrom(fd, buf, n, flags, from, fromlen);
 }

@@ -96,7 +96,7 @@ import socket, sys
 sys.exit(socket.getaddrinfo('localhost', 80)[0][4][0] not in ('127.0.0.1', '::1'))"
 check "redirect: the claimed host resolves to a placeholder under the shim" shim "$PY" -c "
 import socket, sys
-sys.exit(not socket.gethostbyname('api.llm.test').startswith('198.18.'))"
+sys.exit(not socket.gethostbyname('api.llm.test').startswith('240.77.'))"
 
 printf '{"model":"gpt-4o","messages":[]}' >"$T/body.json"
 expect 0 "route redir's endpoint $MOCK/v1" "$CTL" explain --url http://api.llm.test/v1/chat/completions --body "$T/body.json"
@@ -124,13 +124,77 @@ shim "$PY" "$ROOT/tests/clients/echo_client.py" >"$T/echo.shim"
 check "echo traffic byte-identical with and without the shim (10 cases)" \
 	sh -c "[ \$(wc -l <'$T/echo.plain') -eq 10 ] && cmp -s '$T/echo.plain' '$T/echo.shim'"
 
+# --- corner cases, against raw recording servers (tests/clients/sink.py) ------------
+start_sink() { # NAME ARGS...: sets SINK_PORT
+	name=$1
+	shift
+	"$PY" "$ROOT/tests/clients/sink.py" "$T/$name.port" "$T/$name.log" "$@" 2>/dev/null &
+	echo $! >>"$T/sinks"
+	i=0
+	while [ ! -s "$T/$name.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	SINK_PORT=$(cat "$T/$name.port")
+}
+trap 'kill $tls_pid $(cat "$T/sinks" 2>/dev/null) 2>/dev/null; lr_cleanup' EXIT
+start_sink sink --answer
+SINK=$SINK_PORT
+start_sink slow --answer --slow 1
+SLOW=$SINK_PORT
+# sink_has NAME EXPR: EXPR over the connections' bytes (c: list of bytes)
+sink_has() {
+	sleep 0.3
+	"$PY" - "$T/$1.log" "$2" <<'PYEOF'
+import json, sys
+c = [bytes.fromhex(json.loads(l)["bytes"]) for l in open(sys.argv[1])]
+ok = eval(sys.argv[2], {"c": c})
+if not ok:
+    sys.stderr.write("  sink got: %r\n" % [x[:300] for x in c])
+sys.exit(0 if ok else 1)
+PYEOF
+}
+load_rules '{"routes": [
+ {"name": "mini", "match": {"host": "127.0.0.1", "model": "gpt-4*"}, "set": {"model": "gpt-4o-mini"}},
+ {"name": "no-o1", "match": {"model": "o1-pro"}, "deny": "o1-pro is not allowed here"},
+ {"name": "to-sink", "match": {"host": "sink.llm.test"}, "set": {"endpoint": "http://127.0.0.1:'"$SINK"'/v1"}}]}'
+edge() { shim "$PY" "$ROOT/tests/clients/sock_edge.py" "$@" 2>&1; }
+
+edge smtp 127.0.0.1 "$SINK" >/dev/null
+check "a line protocol that looks like HTTP goes out once, unchanged" \
+	sink_has sink "c[-1] == b'EHLO client.example.com\\r\\nQUIT\\r\\n'"
+: >"$T/sink.log"
+for c in "longurl 413 target over 8 KB" "malformed 502 unparseable head" \
+	"expect 417 Expect: 100-continue" "bigcl 413 Content-Length over 64 MiB"; do
+	set -- $c
+	edge "$1" sink.llm.test 80 >"$T/out"
+	shift
+	code=$1
+	shift
+	check "redirected, $*: refused $code" grep -q "answer HTTP/1.1 $code" "$T/out"
+done
+edge closemid sink.llm.test 80 >/dev/null
+edge sendfile sink.llm.test 80 >/dev/null
+check "redirected fallbacks (long URL, bad head, Expect, big body, close, sendfile): the app's key never reached the endpoint" \
+	sink_has sink "not any(b'sk-APP-SECRET' in x for x in c)"
+edge nonblock 127.0.0.1 "$SLOW" >"$T/out"
+check "non-blocking 12 MB LLM request to a slow reader: EAGAIN reached the app, answer read" \
+	sh -c "grep -q 'eagain True' '$T/out' && grep -q 'answer HTTP/1.1 200' '$T/out'"
+check "non-blocking: the request arrived whole, routed, its Content-Length right" sink_has slow "(
+len(c) == 1 and b'\"model\":\"gpt-4o-mini\"' in c[0] and
+int(c[0].split(b'Content-Length: ')[1].split(b'\\r\\n')[0]) == len(c[0].split(b'\\r\\n\\r\\n', 1)[1]))"
+shim "$BUILD/tests/fortify_read" "$SINK" o1-pro >"$T/out"
+check "a _FORTIFY_SOURCE reader (__read_chk) reads the 403 of a deny" grep -qx 'HTTP/1.1 403 Forbidden' "$T/out"
+
 # --- curl: its own hooks, not the socket layer ---------------------------------------
 # (not in sanitized runs: an ASan runtime preloaded into Debian's curl hangs it)
-[ -n "${SANITIZE:-}" ] && exit 0
-n0=$(wc -l <"$A")
-shim curl -sS --max-time 10 "$URL" -H 'Content-Type: application/json' \
-	-d '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}' >"$T/out"
-shim curl -sS --max-time 10 --cacert "$T/cert.pem" "$TURL" -H 'Content-Type: application/json' \
-	-d '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}' >>"$T/out"
-check "curl over http and https: each request audited once, as curl" audit_ok "$A" \
-	"len(a) == $n0 + 2 and [x['llmroute.transport'] for x in a[-2:]] == ['curl', 'curl']"
+if [ -z "${SANITIZE:-}" ]; then
+	n0=$(wc -l <"$A")
+	shim curl -sS --max-time 10 "$URL" -H 'Content-Type: application/json' \
+		-d '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}' >"$T/out"
+	shim curl -sS --max-time 10 --cacert "$T/cert.pem" "$TURL" -H 'Content-Type: application/json' \
+		-d '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}' >>"$T/out"
+	check "curl over http and https: each request audited once, as curl" audit_ok "$A" \
+		"len(a) == $n0 + 2 and [x['llmroute.transport'] for x in a[-2:]] == ['curl', 'curl']"
+	: >"$T/sink.log"
+	shim curl -sS --max-time 10 http://sink.llm.test/v1/models -H 'Authorization: Bearer sk-APP-SECRET' >"$T/out"
+	check "curl to a claimed host, not an LLM call: real lookup (no placeholder), fails as without the shim" \
+		sh -c "! grep -q ok '$T/out' && ! grep -q sk-APP-SECRET '$T/sink.log'"
+fi

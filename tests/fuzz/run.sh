@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/fuzz/run.sh - build and run the libFuzzer targets: the JSON scanner
 # and body rewriter (fuzz_body.c), the response usage parser
-# (fuzz_usage.c) and the HTTP/1.1 request framer (fuzz_http.c), each for
+# (fuzz_usage.c), the HTTP/1.1 request framer (fuzz_http.c) and the
+# response framer (fuzz_http_resp.c), each for
 # FUZZ_SECONDS.
 #
 #   BUILD=build FUZZ_SECONDS=20 sh tests/fuzz/run.sh
@@ -21,7 +22,7 @@ FUZZ_CC=${FUZZ_CC:-clang}
 out="$BUILD/fuzz"
 corpus="$out/corpus_body"
 
-mkdir -p "$corpus" "$out/corpus_usage" "$out/corpus_http"
+mkdir -p "$corpus" "$out/corpus_usage" "$out/corpus_http" "$out/corpus_resp"
 
 # build NAME SOURCES...: one libFuzzer binary in $out.
 build() {
@@ -39,6 +40,7 @@ build fuzz_usage tests/fuzz/fuzz_usage.c router/lr_usage.c router/lr_json.c rout
 	router/lr_detect.c router/lr_url.c router/lr_body.c router/lr_request.c router/lr_match.c \
 	router/lr_glob.c
 build fuzz_http tests/fuzz/fuzz_http.c router/lr_http.c router/lr_json.c router/lr_error.c
+build fuzz_http_resp tests/fuzz/fuzz_http_resp.c router/lr_http_resp.c router/lr_error.c
 
 for f in tests/data/bodies/*.json tests/data/bodies/*.expected; do
 	[ -f "$f" ] && cp "$f" "$corpus/seed-$(basename "$f")"
@@ -90,12 +92,16 @@ cat > "$out/http.dict" <<'EOF'
 "\x16\x03\x01"
 EOF
 
+printf '\000\007HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x\r\nabc\r\n0\r\nT: 1\r\n\r\n' >"$out/corpus_resp/seed-mixed"
+printf '\001\003HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nHTTP/1.0 204 No\r\n\r\nHTTP/1.0 200 OK\r\n\r\nrest' >"$out/corpus_resp/seed-head"
+
 status=0
-for name in fuzz_body fuzz_usage fuzz_http; do
+for name in fuzz_body fuzz_usage fuzz_http fuzz_http_resp; do
 	c=$corpus
 	d=$out/json.dict
 	[ "$name" = fuzz_usage ] && c=$out/corpus_usage
 	[ "$name" = fuzz_http ] && c=$out/corpus_http && d=$out/http.dict
+	[ "$name" = fuzz_http_resp ] && c=$out/corpus_resp && d=$out/http.dict
 	"$out/$name" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
 		-artifact_prefix="$out/$name-" -dict="$d" -print_final_stats=1 \
 		"$c" || status=$?

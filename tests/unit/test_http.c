@@ -1155,8 +1155,37 @@ static void test_guard_page(void)
 	munmap(map, (size_t)pg * 2);
 }
 
+/* A failing call keeps none of its bytes: the caller sends them itself,
+ * so anything left in the buffer would go out twice. */
+static void test_error_takes_back(void)
+{
+	static const char *const cases[] = {
+		"EHLO client.example.com\r\n",            /* a line protocol */
+		"GET foo\r\n",                             /* Redis inline */
+		"POST / HTTP/1.1\r\nBad : x\r\n\r\n",      /* whitespace before ':' */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		lr_http_framer f;
+		lr_http_framer_init(&f);
+		CHECK(lr_http_feed(&f, cases[i], strlen(cases[i])) < 0);
+		CHECK_INT(lr_http_held(&f).len, 0);
+		lr_http_framer_free(&f);
+	}
+	{ /* bytes of earlier calls stay; only the failing call's go */
+		lr_http_framer f;
+		lr_http_framer_init(&f);
+		CHECK_INT(lr_http_feed(&f, "POST / HTTP/1.1\r\n", 17), 17);
+		CHECK(lr_http_feed(&f, "Bad : x\r\n\r\n", 12) < 0);
+		CHECK_INT(lr_http_held(&f).len, 17);
+		lr_http_framer_free(&f);
+	}
+}
+
 int main(void)
 {
+	test_error_takes_back();
 	test_content_length();
 	test_events();
 	test_chunked();
