@@ -4,7 +4,8 @@
 # Starts the built-in mock upstream, publishes an example routing table
 # (in its own shared-memory segment, so a live /llmroute is not touched),
 # runs the stock `curl` against https://api.openai.com (routed to the mock:
-# no network needed), shows what the app asked for and what was sent, then
+# no network needed) and a Python standard-library client against a host
+# name a route claims, shows what the apps asked for and what was sent, then
 # edits a route while one long-running curl process keeps sending, and
 # shows its next requests following the new route without a restart.
 set -u
@@ -57,6 +58,8 @@ cat >"$T/routes.json" <<EOF2
   "routes": [
     {"name": "defs-to-mini", "match": {"model": "gpt-4*", "host": "api.openai.com"},
      "set": {"model": "gpt-4o-mini", "endpoint": "$MOCK/v1"}},
+    {"name": "internal-llm", "match": {"host": "llm.internal.example"},
+     "set": {"endpoint": "$MOCK/v1", "model": "llama3.1:8b"}},
     {"name": "legacy-local", "match": {"process": "legacy-*"},
      "set": {"endpoint": "$MOCK/v1", "model": "llama3.1:8b", "api_key_env": "LOCAL_KEY"}},
     {"name": "no-o1-pro", "match": {"model": "o1-pro"}, "deny": "o1-pro is not allowed here"}
@@ -76,6 +79,17 @@ echo
 echo "   app asked for: POST https://api.openai.com/v1/chat/completions  model=gpt-4o"
 received $((n + 1))
 echo "   (the app's key stayed home: the request went to another host)"
+
+say "2b. No libcurl: Python's standard library, on a host that does not even exist"
+n=$(count)
+run "$RUN" "$PY" -c 'import http.client, json
+c = http.client.HTTPConnection("llm.internal.example")
+c.request("POST", "/v1/chat/completions", json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "Define entropy"}]}),
+          {"Content-Type": "application/json", "Authorization": "Bearer sk-app-key"})
+r = c.getresponse()
+print(r.status, "answered by", json.loads(r.read())["model"])'
+received $((n + 1))
+echo "   (the shim answered the lookup, redirected the connection and rewrote the request on the socket)"
 
 say "3. A denied model: nothing is sent, curl reports the route's message"
 run "$RUN" curl -sS https://api.openai.com/v1/chat/completions -d '{"model": "o1-pro", "messages": []}'

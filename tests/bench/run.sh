@@ -16,6 +16,8 @@
 #   9. REQS sequential keep-alive requests from Python's http.client, (a)
 #      under the shim with the model rewritten on the socket, (b) without
 #      it, sending the rewritten model itself.  Target: ratio <= 1.05.
+#      9b: the same per-request cost with a C client and server, where
+#      nothing else moves (tests/progs/bench_sockreq.c).
 #
 # Uses hyperfine when it is installed (never installs it), else a loop
 # timed with `date +%s%N`, runs alternating.  Timing never fails the run:
@@ -324,6 +326,30 @@ bench_python() {
 	awk -v a="$(median "$T/py_shim.ns")" -v b="$(median "$T/py_plain.ns")" 'BEGIN {
 		printf "  %-48s %6.3f          target <= 1.05  %s\n", "ratio of the medians (a)/(b)", a / b,
 			(a / b <= 1.05 ? "ok" : "OVER TARGET") }'
+	paste "$T/py_shim.ns" "$T/py_plain.ns" | awk '{ printf "%.6f\n", $1 / $2 }' >"$T/py_ratio"
+	awk -v r="$(sort -n "$T/py_ratio" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" 'BEGIN {
+		printf "  %-48s %6.3f          (run i of (a) over run i of (b))\n", "median of the paired ratios", r }'
+}
+
+# 9b. The same cost without the Python mock's noise: a C client and a C
+# server thread in one process (tests/progs/bench_sockreq.c), 4000
+# keep-alive requests, routed on the socket vs not; 5 alternating pairs.
+bench_sockreq() {
+	echo
+	echo "9b. Per request, C client + in-process C server over loopback TCP (median of batches of 50;" \
+		"middle of 5 alternating runs)"
+	: >"$T/sr_a"
+	: >"$T/sr_b"
+	for i in 1 2 3 4 5; do
+		env LD_PRELOAD="$LIB" "$BUILD/tests/bench_sockreq" 4000 gpt-4o-mini >>"$T/sr_a" ||
+			die "bench_sockreq under the shim failed (not routed?)"
+		env -u LD_PRELOAD "$BUILD/tests/bench_sockreq" 4000 gpt-4o >>"$T/sr_b" ||
+			die "bench_sockreq failed"
+	done
+	awk -v a="$(median "$T/sr_a")" -v b="$(median "$T/sr_b")" 'BEGIN {
+		printf "  %-48s %8.1f us\n  %-48s %8.1f us\n  %-48s %+8.1f us per request\n",
+			"routed and counted by the shim", a / 1e3, "no shim", b / 1e3, "added by the shim", (a - b) / 1e3 }'
 }
 bench_sockwrite
 bench_python
+bench_sockreq
