@@ -16,6 +16,7 @@
 #include "lr_error.h"
 #include "lr_json.h"
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #define LR_SPLICE_INLINE 16
@@ -368,4 +369,128 @@ int lr_body_get_str(const char *body, size_t len, const char *key, char *out,
 	if (lr_json_type_of(last) != LR_JSON_STRING)
 		return LR_ENOTFOUND;
 	return lr_json_str_decode(last, out, cap);
+}
+
+/* body[0..at) + ins + body[at..len) */
+static int splice_in(const char *body, size_t len, size_t at, const char *ins, size_t n,
+		     char **out, size_t *outlen)
+{
+	char *o = malloc(len + n + 1);
+
+	if (!o)
+		return LR_ENOMEM;
+	memcpy(o, body, at);
+	memcpy(o + at, ins, n);
+	memcpy(o + at + n, body + at, len - at);
+	o[len + n] = '\0';
+	*out = o;
+	*outlen = len + n;
+	return 1;
+}
+
+/* Like splice_in, but replaces body[at..at+cut) with ins. */
+static int splice_over(const char *body, size_t len, size_t at, size_t cut, const char *ins, size_t n,
+		       char **out, size_t *outlen)
+{
+	char *o = malloc(len - cut + n + 1);
+
+	if (!o)
+		return LR_ENOMEM;
+	memcpy(o, body, at);
+	memcpy(o + at, ins, n);
+	memcpy(o + at + n, body + at + cut, len - at - cut);
+	o[len - cut + n] = '\0';
+	*out = o;
+	*outlen = len - cut + n;
+	return 1;
+}
+
+/* The top-level member `key` (last one wins), or an empty span. */
+static lr_span top_member(const char *body, size_t len, const char *key)
+{
+	const char *path[1] = {key};
+	lr_span v = {0};
+
+	if (lr_json_find(body, len, path, 1, &v) < 0)
+		v.p = NULL;
+	return v;
+}
+
+/* Just after the '[' of array v; 1 if the array is empty. */
+static size_t after_bracket(const char *body, lr_span v, int *empty)
+{
+	size_t at = (size_t)(v.p - body) + 1;
+	int ws = lr_json_skip_ws(v.p, v.len, 1);
+
+	*empty = ws > 0 && v.p[ws] == ']';
+	return at;
+}
+
+int lr_body_prepend_system(const char *body, size_t len, const char *text, int anthropic,
+	char **out, size_t *outlen)
+{
+	static const char *const strkeys[] = {"system", "instructions"};
+	size_t tl, cap, n, at;
+	char *enc = NULL, *ins = NULL, *old = NULL;
+	lr_span v;
+	int rc = LR_ENOTFOUND, empty, i;
+
+	*out = NULL;
+	*outlen = 0;
+	if (!body || !text || len > LR_BODY_MAX)
+		return LR_EINVAL;
+	tl = strlen(text);
+	for (i = 0; i < 2 && rc == LR_ENOTFOUND; i++) {
+		v = top_member(body, len, strkeys[i]);
+		if (v.p && lr_json_type_of(v) == LR_JSON_STRING) {
+			/* TEXT + blank line + the old text, as one string */
+			cap = tl + v.len + 3;
+			if (!(old = malloc(cap)) || !(enc = malloc(6 * cap + 3)))
+				goto nomem;
+			memcpy(old, text, tl);
+			memcpy(old + tl, "\n\n", 2);
+			n = tl + 2;
+			if ((rc = lr_json_str_decode(v, old + n, cap - n)) < 0)
+				goto done;
+			n += (size_t)rc;
+			if ((rc = lr_json_str_encode(old, n, enc, 6 * cap + 3)) < 0)
+				goto done;
+			rc = splice_over(body, len, (size_t)(v.p - body), v.len, enc, (size_t)rc, out, outlen);
+			goto done;
+		}
+		if (v.p && i == 0 && lr_json_type_of(v) == LR_JSON_ARRAY) { /* Anthropic blocks */
+			if (!(enc = malloc(6 * tl + 3)) || !(ins = malloc(6 * tl + 40)))
+				goto nomem;
+			if ((rc = lr_json_str_encode(text, tl, enc, 6 * tl + 3)) < 0)
+				goto done;
+			at = after_bracket(body, v, &empty);
+			n = (size_t)snprintf(ins, 6 * tl + 40, "{\"type\":\"text\",\"text\":%s}%s", enc, empty ? "" : ",");
+			rc = splice_in(body, len, at, ins, n, out, outlen);
+			goto done;
+		}
+	}
+	if (!(enc = malloc(6 * tl + 3)) || !(ins = malloc(6 * tl + 48)))
+		goto nomem;
+	if ((rc = lr_json_str_encode(text, tl, enc, 6 * tl + 3)) < 0)
+		goto done;
+	v = top_member(body, len, "messages");
+	if (anthropic && v.p) { /* Anthropic has no system message: a member */
+		lr_edit e = {"system", enc, LR_EDIT_SET_IF_ABSENT};
+		rc = lr_body_edit(body, len, &e, 1, out, outlen);
+	} else if (v.p && lr_json_type_of(v) == LR_JSON_ARRAY) {
+		at = after_bracket(body, v, &empty);
+		n = (size_t)snprintf(ins, 6 * tl + 48, "{\"role\":\"system\",\"content\":%s}%s", enc,
+				     empty ? "" : ",");
+		rc = splice_in(body, len, at, ins, n, out, outlen);
+	} else {
+		rc = LR_ENOTFOUND;
+	}
+	goto done;
+nomem:
+	rc = LR_ENOMEM;
+done:
+	free(enc);
+	free(ins);
+	free(old);
+	return rc;
 }

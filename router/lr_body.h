@@ -96,9 +96,23 @@ int lr_body_set_model(const char *body, size_t len, const char *model,
 	char **out, size_t *outlen);
 
 /*
- * Issue 6 (per-route overrides such as a prepended system prompt) plugs in
- * here as further lr_body_* functions built on the same plan/splice core in
- * lr_body.c; lr_body_prepend_system is deliberately not implemented yet.
+ * Puts the instruction `text` (plain UTF-8) before the request's own
+ * system prompt, touching nothing else:
+ *   - a "messages" array (OpenAI, Ollama chat): a {"role":"system",
+ *     "content":TEXT} message is inserted first;
+ *   - a string "system" or "instructions" (Anthropic, Ollama generate,
+ *     Responses): TEXT, a blank line, then the old text;
+ *   - an array "system" (Anthropic blocks): a {"type":"text","text":TEXT}
+ *     block is inserted first;
+ *   - an Anthropic body without "system" (the caller says so with
+ *     `anthropic`: Anthropic has no system role in its messages): a
+ *     "system" member is added.
+ * Returns 1 with out and outlen set as lr_body_edit does; LR_ENOTFOUND when the body
+ * has no place for a system prompt (a Gemini or embeddings body: nothing
+ * changed); LR_EPARSE / LR_ETOOBIG / LR_EINVAL (text not UTF-8) /
+ * LR_ENOMEM.
  */
+int lr_body_prepend_system(const char *body, size_t len, const char *text, int anthropic,
+	char **out, size_t *outlen);
 
 #endif

@@ -13,13 +13,33 @@ void lr_features_set(lr_features *f, int field, const char *s, size_t n)
 	f->len[field] = s ? n : 0;
 }
 
+void lr_features_num(lr_features *f, int field, double v)
+{
+	if (field >= LR_F_NUM && field < LR_F_NUM_END)
+		f->num[field - LR_F_NUM] = v;
+}
+
 int lr_cond_holds(const lr_table *t, const lr_cond *c, const lr_features *f)
 {
-	const char *s = f->str[c->field] ? f->str[c->field] : "";
+	const char *s;
+	double v;
 
-	/* Host names are case-insensitive; everything else is exact. */
+	if (c->field >= LR_F_NUM) {
+		v = f->num[c->field - LR_F_NUM];
+		switch (c->op) {
+		case LR_OP_GT: return v > c->num;
+		case LR_OP_GE: return v >= c->num;
+		case LR_OP_LT: return v < c->num;
+		case LR_OP_LE: return v <= c->num;
+		case LR_OP_EQ: return v == c->num;
+		}
+		return 0;
+	}
+	s = f->str[c->field] ? f->str[c->field] : "";
+	/* Host names and free text are case-insensitive; the rest is exact. */
 	return lr_glob_match(lr_table_str(t, c->str), s, f->len[c->field],
-			     c->field == LR_F_HOST);
+			     c->field == LR_F_HOST || c->field == LR_F_USER_TEXT ||
+			     c->field == LR_F_SYSTEM_TEXT);
 }
 
 static int route_matches(const lr_table *t, const lr_route *r, const lr_features *f)
@@ -52,7 +72,7 @@ int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
 		d->route = r;
 		if (r->flags & LR_ROUTE_DENY)
 			d->action = LR_ACTION_DENY;
-		else if (r->set_model.off || r->set_endpoint.off || r->set_key_env.off)
+		else if (r->set_model.off || r->set_endpoint.off || r->set_key_env.off || r->param_count)
 			d->action = LR_ACTION_ROUTE;
 		else
 			d->action = LR_ACTION_PASS;

@@ -15,6 +15,7 @@
 typedef struct {
 	const char *str[LR_F_NSTR]; /* NULL = the request has no such value */
 	size_t len[LR_F_NSTR];
+	double num[LR_F_NNUM];      /* numeric fields, by field - LR_F_NUM */
 } lr_features;
 
 enum lr_action {
@@ -33,8 +34,12 @@ typedef struct {
 /* Sets one string feature (s may be NULL). */
 void lr_features_set(lr_features *f, int field, const char *s, size_t n);
 
+/* Sets one numeric feature (field >= LR_F_NUM). */
+void lr_features_num(lr_features *f, int field, double v);
+
 /* Returns 1 if condition `c` of table `t` holds for `f`, else 0.  An absent
- * feature is matched as the empty string, so only `*` matches it. */
+ * string feature is matched as the empty string, so only `*` matches it.
+ * Host, user text and system text are matched ignoring ASCII case. */
 int lr_cond_holds(const lr_table *t, const lr_cond *c, const lr_features *f);
 
 /* Decides.  Always succeeds (returns 0); a NULL table decides NONE. */

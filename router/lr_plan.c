@@ -7,6 +7,7 @@
  * same drop rule as the auth headers.
  */
 #include "lr_plan.h"
+#include "lr_body.h"
 #include "lr_error.h"
 
 #include <stdlib.h>
@@ -155,4 +156,76 @@ void lr_plan_free(lr_plan *p)
 {
 	free(p->url);
 	p->url = NULL;
+}
+
+/* Replaces *cur (owned when *owned) by next when a step changed it. */
+static void step(char **cur, size_t *clen, int *owned, char *next, size_t nlen)
+{
+	if (!next)
+		return;
+	if (*owned)
+		free(*cur);
+	*cur = next;
+	*clen = nlen;
+	*owned = 1;
+}
+
+int lr_plan_body(const lr_table *t, const lr_decision *d, const lr_request *r, const lr_plan *p,
+		 const char *body, size_t len, char **out, size_t *outlen)
+{
+	const lr_param_rec *prm;
+	lr_edit e[LR_BODY_MAX_EDITS];
+	char *cur = (char *)body, *next = NULL;
+	size_t clen = len, nlen = 0, ne = 0;
+	uint32_t i;
+	int owned = 0, rc, changes = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	if (p->model && !p->model_in_path) {
+		if (!body)
+			return LR_ENOTFOUND;
+		if ((rc = lr_body_set_model(cur, clen, p->model, &next, &nlen)) < 0)
+			return rc;
+		step(&cur, &clen, &owned, next, nlen);
+		changes += rc;
+	}
+	if (d->route && d->route->param_count && body) {
+		prm = lr_table_params(t) + d->route->param_first;
+		for (i = 0; i < d->route->param_count && ne < LR_BODY_MAX_EDITS; i++) {
+			if (prm[i].op == LR_PARAM_SYSTEM_PREFIX)
+				continue;
+			e[ne].key = lr_table_str(t, prm[i].key);
+			e[ne].raw = lr_table_str(t, prm[i].raw);
+			e[ne].op = prm[i].op == LR_PARAM_CAP ? LR_EDIT_CAP : LR_EDIT_SET;
+			ne++;
+		}
+		if (ne) {
+			next = NULL;
+			if ((rc = lr_body_edit(cur, clen, e, ne, &next, &nlen)) < 0)
+				goto fail;
+			step(&cur, &clen, &owned, next, nlen);
+			changes += rc;
+		}
+		for (i = 0; i < d->route->param_count; i++) {
+			if (prm[i].op != LR_PARAM_SYSTEM_PREFIX)
+				continue;
+			next = NULL;
+			rc = lr_body_prepend_system(cur, clen, lr_table_str(t, prm[i].raw),
+						    r->det.format == LR_FMT_ANTHROPIC, &next, &nlen);
+			if (rc < 0 && rc != LR_ENOTFOUND)
+				goto fail;
+			step(&cur, &clen, &owned, next, nlen);
+			changes += rc > 0;
+		}
+	}
+	if (owned) {
+		*out = cur;
+		*outlen = clen;
+	}
+	return changes && owned ? changes : 0;
+fail:
+	if (owned)
+		free(cur);
+	return rc;
 }

@@ -14,6 +14,7 @@
 #define LR_PLAN_H
 #include "lr_detect.h"
 #include "lr_match.h"
+#include "lr_request.h"
 
 enum lr_cred {
 	LR_CRED_KEEP,    /* send the app's auth headers as they are */
@@ -49,5 +50,19 @@ int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
 		 const char *url, size_t n, lr_getenv_fn getkey, lr_plan *p);
 
 void lr_plan_free(lr_plan *p);
+
+/*
+ * The body to send for a routed request: the plan's model (unless it goes
+ * in the URL), then the route's parameter overrides (set, cap), then its
+ * system prefix, each touching nothing but its own member (lr_body.h).
+ * A system prefix the body has no place for (Gemini, embeddings) is left
+ * out.  Returns the number of changes: > 0 with a malloc'ed *out (and
+ * *outlen) the caller frees, 0 when the body stays as it is (*out NULL),
+ * or < 0 (the body cannot be rewritten: the transport then sends the
+ * request unrouted).  A plan with a model and a body without a "model"
+ * member is LR_ENOTFOUND, as lr_body_set_model.
+ */
+int lr_plan_body(const lr_table *t, const lr_decision *d, const lr_request *r, const lr_plan *p,
+		 const char *body, size_t len, char **out, size_t *outlen);
 
 #endif

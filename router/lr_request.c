@@ -16,6 +16,26 @@ static void model_from_path(lr_request *r, const char *url)
 	r->model_from_path = 1;
 }
 
+static void features(lr_request *r)
+{
+	const lr_extract *x = &r->x;
+	int stream = x->stream || r->det.stream_in_path;
+
+	/* Ollama streams unless told not to (embeddings never do) */
+	if (r->det.format == LR_FMT_OLLAMA && !x->stream_seen && strcmp(r->det.operation, "embeddings") != 0)
+		stream = 1;
+	lr_features_set(&r->f, LR_F_USER_TEXT, x->user, x->user_len);
+	lr_features_set(&r->f, LR_F_SYSTEM_TEXT, x->system, x->system_len);
+	lr_features_num(&r->f, LR_F_PROMPT_TOKENS, x->prompt_tokens);
+	lr_features_num(&r->f, LR_F_MAX_TOKENS, x->max_tokens);
+	lr_features_num(&r->f, LR_F_STREAM, stream);
+	lr_features_num(&r->f, LR_F_TOOLS, x->tools);
+	lr_features_num(&r->f, LR_F_IMAGES, x->images);
+	lr_features_num(&r->f, LR_F_JSON, x->json);
+	lr_features_num(&r->f, LR_F_MESSAGES, x->messages);
+	lr_features_num(&r->f, LR_F_INTENT_CONFIDENCE, 0);
+}
+
 int lr_request_init(lr_request *r, const char *url, size_t ulen,
 		    const char *body, size_t blen, const char *process)
 {
@@ -32,6 +52,11 @@ int lr_request_init(lr_request *r, const char *url, size_t ulen,
 		if (rc < 0)
 			r->model[0] = '\0';
 	}
+	if (body && blen && lr_extract_body(body, blen, &r->x) == 0)
+		r->body_ok = 1;
+	else if (!body || !blen)
+		lr_extract_body(NULL, 0, &r->x);
+	features(r);
 	lr_features_set(&r->f, LR_F_MODEL, r->model[0] ? r->model : NULL, strlen(r->model));
 	lr_features_set(&r->f, LR_F_HOST, r->det.url.host, r->det.url.host_len);
 	lr_features_set(&r->f, LR_F_OPERATION, r->det.operation, strlen(r->det.operation));

@@ -3,12 +3,15 @@
  *
  * Built from what every transport has: the URL, the body (if known yet) and
  * the process name.  It holds the detection result and the features the
- * route conditions test, with the model copied out (bodies are the app's
- * memory and may change after we look).  Building one allocates nothing.
+ * route conditions test (lr_extract.h), with the model and texts copied out
+ * (bodies are the app's memory and may change after we look).  Building one
+ * allocates nothing, except for a single text over LR_TEXT_MAX.  About
+ * 9 KB: fine on a stack.
  */
 #ifndef LR_REQUEST_H
 #define LR_REQUEST_H
 #include "lr_detect.h"
+#include "lr_extract.h"
 #include "lr_match.h"
 
 #define LR_MODEL_MAX 256
@@ -18,6 +21,9 @@ typedef struct {
 	char model[LR_MODEL_MAX]; /* as asked by the app; "" if none */
 	int model_from_path;
 	int body_ok;              /* the body parsed as a JSON object */
+	lr_extract x;             /* texts and numbers the policy looks at */
+	char intent[72];          /* set by lr_intent_apply; "" if none */
+	double intent_confidence;
 	lr_features f;
 } lr_request;
 

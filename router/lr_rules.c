@@ -3,11 +3,18 @@
  *
  * Schema (each level rejects keys it does not list):
  *   {"version": 1, "audit": PATH, "routes": [ROUTE...],
- *    "prices": {GLOB: {"input_per_mtok": N, "output_per_mtok": N}, ...}}
+ *    "prices": {GLOB: {"input_per_mtok": N, "output_per_mtok": N}, ...},
+ *    "intents": [{"name": NAME, "description": TEXT, "keywords": [TEXT...],
+ *                 "patterns": [REGEX...], "include_system": BOOL}...]}
  *   ROUTE = {"name": NAME, "description": TEXT, "enabled": BOOL,
- *            "match": {"model"|"host"|"operation"|"provider"|"process": GLOB},
+ *            "match": {"model"|"host"|"operation"|"provider"|"process"|
+ *                      "intent"|"user_text"|"system_text": GLOB,
+ *                      "prompt_tokens"|"max_tokens"|"messages"|
+ *                      "intent_confidence": N | {"gt"|"ge"|"lt"|"le"|"eq": N},
+ *                      "stream"|"tools"|"images"|"json": BOOL},
  *            "set": {"model": TEXT, "endpoint": URL, "api_key_env": VAR,
- *                    "keep_credentials": BOOL},
+ *                    "keep_credentials": BOOL, "params": {KEY: JSON},
+ *                    "cap": {KEY: N}, "system_prefix": TEXT},
  *            "deny": MESSAGE}
  * Adding a key means one row in a table below and one case where it is
  * stored.  The canonical JSON stored with the table is cJSON's rendering of
@@ -21,6 +28,7 @@
 #include "lr_url.h"
 
 #include <cjson/cJSON.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,15 +46,36 @@ typedef struct {
 	lr_table_builder *b;
 } ctx;
 
+enum { K_GLOB, K_NUM, K_BOOL };
+
 static const struct {
 	const char *key;
-	int field;
+	int field, kind;
 } match_keys[] = {
-	{"model", LR_F_MODEL},
-	{"host", LR_F_HOST},
-	{"operation", LR_F_OPERATION},
-	{"provider", LR_F_PROVIDER},
-	{"process", LR_F_PROCESS},
+	{"model", LR_F_MODEL, K_GLOB},
+	{"host", LR_F_HOST, K_GLOB},
+	{"operation", LR_F_OPERATION, K_GLOB},
+	{"provider", LR_F_PROVIDER, K_GLOB},
+	{"process", LR_F_PROCESS, K_GLOB},
+	{"intent", LR_F_INTENT, K_GLOB},
+	{"user_text", LR_F_USER_TEXT, K_GLOB},
+	{"system_text", LR_F_SYSTEM_TEXT, K_GLOB},
+	{"prompt_tokens", LR_F_PROMPT_TOKENS, K_NUM},
+	{"max_tokens", LR_F_MAX_TOKENS, K_NUM},
+	{"messages", LR_F_MESSAGES, K_NUM},
+	{"intent_confidence", LR_F_INTENT_CONFIDENCE, K_NUM},
+	{"stream", LR_F_STREAM, K_BOOL},
+	{"tools", LR_F_TOOLS, K_BOOL},
+	{"images", LR_F_IMAGES, K_BOOL},
+	{"json", LR_F_JSON, K_BOOL},
+};
+#define NMATCH (sizeof(match_keys) / sizeof(match_keys[0]))
+
+static const struct {
+	const char *key;
+	int op;
+} num_ops[] = {
+	{"gt", LR_OP_GT}, {"ge", LR_OP_GE}, {"lt", LR_OP_LT}, {"le", LR_OP_LE}, {"eq", LR_OP_EQ},
 };
 
 static void push(ctx *c, const char *key)
@@ -147,9 +176,46 @@ static int valid_env_name(const char *s)
 	return i <= 128;
 }
 
+static int add_cond(ctx *c, int field, int op, lr_ref str, double num)
+{
+	lr_cond cond = {0};
+
+	cond.field = (uint16_t)field;
+	cond.op = (uint16_t)op;
+	cond.str = str;
+	cond.num = num;
+	return lr_table_builder_cond(c->b, &cond);
+}
+
+/* A numeric condition: a number (equal to) or {"gt": N, "le": N, ...}. */
+static int parse_num_cond(ctx *c, const cJSON *v, int field)
+{
+	static const char *const allowed[] = {"gt", "ge", "lt", "le", "eq"};
+	const cJSON *x;
+	size_t i;
+	int rc, n = 0;
+
+	if (cJSON_IsNumber(v))
+		return add_cond(c, field, LR_OP_EQ, (lr_ref){0, 0}, v->valuedouble);
+	if (!cJSON_IsObject(v))
+		return fail(c, LR_EINVAL, "a number, or bounds such as {\"gt\": 8000}");
+	if ((rc = check_keys(c, v, allowed, 5)) < 0)
+		return rc;
+	for (i = 0; i < sizeof(num_ops) / sizeof(num_ops[0]); i++) {
+		if (!(x = cJSON_GetObjectItemCaseSensitive(v, num_ops[i].key)))
+			continue;
+		if (!cJSON_IsNumber(x))
+			return fail(c, LR_EINVAL, "\"%s\" needs a number", num_ops[i].key);
+		if ((rc = add_cond(c, field, num_ops[i].op, (lr_ref){0, 0}, x->valuedouble)) < 0)
+			return rc;
+		n++;
+	}
+	return n ? 0 : fail(c, LR_EINVAL, "bounds need at least one of gt, ge, lt, le, eq");
+}
+
 static int parse_match(ctx *c, const cJSON *m)
 {
-	static const char *const allowed[] = {"model", "host", "operation", "provider", "process"};
+	static const char *allowed[NMATCH];
 	const cJSON *v;
 	const char *why;
 	size_t i;
@@ -157,29 +223,36 @@ static int parse_match(ctx *c, const cJSON *m)
 
 	if (!cJSON_IsObject(m))
 		return fail(c, LR_EINVAL, "\"match\" must be an object");
-	if ((rc = check_keys(c, m, allowed, 5)) < 0)
+	for (i = 0; i < NMATCH; i++)
+		allowed[i] = match_keys[i].key;
+	if ((rc = check_keys(c, m, allowed, NMATCH)) < 0)
 		return rc;
-	for (i = 0; i < sizeof(match_keys) / sizeof(match_keys[0]); i++) {
-		lr_cond cond = {0};
+	for (i = 0; i < NMATCH; i++) {
 		v = cJSON_GetObjectItemCaseSensitive(m, match_keys[i].key);
 		if (!v)
 			continue;
 		push(c, match_keys[i].key);
-		if ((rc = want_string(c, v, "a match value")) < 0)
+		if (match_keys[i].kind == K_NUM) {
+			rc = parse_num_cond(c, v, match_keys[i].field);
+		} else if (match_keys[i].kind == K_BOOL) {
+			if (!cJSON_IsBool(v))
+				return fail(c, LR_EINVAL, "true or false");
+			rc = add_cond(c, match_keys[i].field, LR_OP_EQ, (lr_ref){0, 0}, cJSON_IsTrue(v) ? 1 : 0);
+		} else {
+			if ((rc = want_string(c, v, "a match value")) < 0)
+				return rc;
+			if (lr_glob_check(v->valuestring, &why) < 0)
+				return fail(c, LR_EINVAL, "bad glob \"%s\": %s", v->valuestring, why);
+			rc = add_cond(c, match_keys[i].field, LR_OP_GLOB,
+				      lr_table_builder_str(c->b, v->valuestring), 0);
+		}
+		if (rc < 0)
 			return rc;
-		if (lr_glob_check(v->valuestring, &why) < 0)
-			return fail(c, LR_EINVAL, "bad glob \"%s\": %s", v->valuestring, why);
 		pop(c);
-		cond.field = (uint16_t)match_keys[i].field;
-		cond.op = LR_OP_GLOB;
-		cond.str = lr_table_builder_str(c->b, v->valuestring);
-		if ((rc = lr_table_builder_cond(c->b, &cond)) < 0)
-			return rc;
 	}
 	return 0;
 }
 
-/* Splits the endpoint once here so the shim never parses it. */
 static int parse_endpoint(ctx *c, const char *ep, lr_route *r)
 {
 	lr_url u;
@@ -207,13 +280,14 @@ static int parse_endpoint(ctx *c, const char *ep, lr_route *r)
 
 static int parse_set(ctx *c, const cJSON *s, lr_route *r)
 {
-	static const char *const allowed[] = {"model", "endpoint", "api_key_env", "keep_credentials"};
+	static const char *const allowed[] = {"model", "endpoint", "api_key_env", "keep_credentials",
+					      "params", "cap", "system_prefix"};
 	const cJSON *v;
 	int rc;
 
 	if (!cJSON_IsObject(s))
 		return fail(c, LR_EINVAL, "\"set\" must be an object");
-	if ((rc = check_keys(c, s, allowed, 4)) < 0)
+	if ((rc = check_keys(c, s, allowed, 7)) < 0)
 		return rc;
 	if ((v = cJSON_GetObjectItemCaseSensitive(s, "model"))) {
 		push(c, "model");
@@ -245,6 +319,74 @@ static int parse_set(ctx *c, const cJSON *s, lr_route *r)
 		pop(c);
 		if (cJSON_IsTrue(v))
 			r->flags |= LR_ROUTE_KEEP_CREDENTIALS;
+	}
+	return 0;
+}
+
+/* Members an override may not touch: the model has set.model, and the
+ * others change what the app gets back in ways it did not ask for. */
+static int param_forbidden(const char *k)
+{
+	static const char *const no[] = {"model", "stream", "messages", "input", "contents", "prompt", "n"};
+	size_t i;
+
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (strcmp(k, no[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int add_param(ctx *c, int op, const char *key, const char *raw)
+{
+	lr_param_rec p = {0};
+
+	p.op = (uint32_t)op;
+	p.key = key ? lr_table_builder_str(c->b, key) : (lr_ref){0, 0};
+	p.raw = lr_table_builder_str(c->b, raw);
+	return lr_table_builder_param(c->b, &p);
+}
+
+/* set.params (SET), set.cap (CAP), set.system_prefix: after the route was
+ * added, since they attach to the route added last. */
+static int parse_params(ctx *c, const cJSON *s)
+{
+	static const char *const which[] = {"params", "cap"};
+	const cJSON *o, *v;
+	char *raw;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 2; i++) {
+		if (!(o = cJSON_GetObjectItemCaseSensitive(s, which[i])))
+			continue;
+		push(c, which[i]);
+		if (!cJSON_IsObject(o))
+			return fail(c, LR_EINVAL, "\"%s\" must be an object of request parameters", which[i]);
+		for (v = o->child; v; v = v->next) {
+			push(c, v->string);
+			if (param_forbidden(v->string))
+				return fail(c, LR_EINVAL, "\"%s\" cannot be overridden here", v->string);
+			if (i == 1 && !cJSON_IsNumber(v))
+				return fail(c, LR_EINVAL, "a cap is a number");
+			if (!(raw = cJSON_PrintUnformatted(v)))
+				return LR_ENOMEM;
+			rc = add_param(c, i == 0 ? LR_PARAM_SET : LR_PARAM_CAP, v->string, raw);
+			free(raw);
+			if (rc < 0)
+				return rc;
+			pop(c);
+		}
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(s, "system_prefix"))) {
+		push(c, "system_prefix");
+		if ((rc = want_string(c, v, "system_prefix (an instruction)")) < 0)
+			return rc;
+		if (!*v->valuestring)
+			return fail(c, LR_EINVAL, "system_prefix is empty");
+		pop(c);
+		if ((rc = add_param(c, LR_PARAM_SYSTEM_PREFIX, NULL, v->valuestring)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -311,6 +453,12 @@ static int parse_route(ctx *c, const cJSON *o)
 	}
 	if ((rc = lr_table_builder_route(c->b, &r)) < 0)
 		return rc;
+	if (set) {
+		push(c, "set");
+		if ((rc = parse_params(c, set)) < 0)
+			return rc;
+		pop(c);
+	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "match"))) {
 		push(c, "match");
 		if ((rc = parse_match(c, v)) < 0)
@@ -389,16 +537,102 @@ static int parse_prices(ctx *c, const cJSON *prices)
 	return 0;
 }
 
+static int parse_terms(ctx *c, const cJSON *o, const char *key, int kind)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key), *v;
+	lr_term_rec tm = {0};
+	regex_t re;
+	char msg[128];
+	int i = 0, rc;
+
+	if (!a)
+		return 0;
+	push(c, key);
+	if (!cJSON_IsArray(a))
+		return fail(c, LR_EINVAL, "\"%s\" must be an array of strings", key);
+	for (v = a->child; v; v = v->next, i++) {
+		push_index(c, i);
+		if ((rc = want_string(c, v, kind == LR_TERM_REGEX ? "a regular expression" : "a keyword")) < 0)
+			return rc;
+		if (!*v->valuestring)
+			return fail(c, LR_EINVAL, "empty");
+		if (kind == LR_TERM_REGEX) {
+			rc = regcomp(&re, v->valuestring, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+			if (rc != 0) {
+				regerror(rc, &re, msg, sizeof(msg));
+				return fail(c, LR_EINVAL, "bad regular expression \"%s\": %s", v->valuestring, msg);
+			}
+			regfree(&re);
+		}
+		pop(c);
+		tm.kind = (uint32_t)kind;
+		tm.str = lr_table_builder_str(c->b, v->valuestring);
+		if ((rc = lr_table_builder_term(c->b, &tm)) < 0)
+			return rc;
+	}
+	pop(c);
+	return 0;
+}
+
+/* "intents": [{"name", "keywords": [...], "patterns": [...], "include_system": BOOL}] */
+static int parse_intents(ctx *c, const cJSON *a)
+{
+	static const char *const allowed[] = {"name", "description", "keywords", "patterns", "include_system"};
+	const cJSON *o, *v;
+	lr_intent_rec in;
+	int i = 0, rc;
+
+	if (!cJSON_IsArray(a))
+		return fail(c, LR_EINVAL, "\"intents\" must be an array");
+	for (o = a->child; o; o = o->next, i++) {
+		push_index(c, i);
+		if (!cJSON_IsObject(o))
+			return fail(c, LR_EINVAL, "an intent must be an object");
+		if ((rc = check_keys(c, o, allowed, 5)) < 0)
+			return rc;
+		v = cJSON_GetObjectItemCaseSensitive(o, "name");
+		push(c, "name");
+		if (!cJSON_IsString(v) || !valid_name(v->valuestring))
+			return fail(c, LR_EINVAL, "an intent needs a name of 1-64 of A-Z a-z 0-9 _ . : -");
+		pop(c);
+		memset(&in, 0, sizeof(in));
+		in.name = lr_table_builder_str(c->b, v->valuestring);
+		if ((v = cJSON_GetObjectItemCaseSensitive(o, "include_system"))) {
+			push(c, "include_system");
+			if (!cJSON_IsBool(v))
+				return fail(c, LR_EINVAL, "true or false");
+			pop(c);
+			if (cJSON_IsTrue(v))
+				in.flags |= LR_INTENT_SYSTEM;
+		}
+		if ((rc = lr_table_builder_intent(c->b, &in)) < 0 ||
+		    (rc = parse_terms(c, o, "keywords", LR_TERM_KEYWORD)) < 0 ||
+		    (rc = parse_terms(c, o, "patterns", LR_TERM_REGEX)) < 0)
+			return rc;
+		if (!cJSON_GetObjectItemCaseSensitive(o, "keywords") &&
+		    !cJSON_GetObjectItemCaseSensitive(o, "patterns"))
+			return fail(c, LR_EINVAL, "an intent needs \"keywords\" or \"patterns\"");
+		pop(c);
+	}
+	return 0;
+}
+
 static int parse_top(ctx *c, const cJSON *root)
 {
-	static const char *const allowed[] = {"version", "audit", "routes", "prices"};
+	static const char *const allowed[] = {"version", "audit", "routes", "prices", "intents"};
 	const cJSON *v;
 	int rc;
 
 	if (!cJSON_IsObject(root))
 		return fail(c, LR_EINVAL, "the rules must be a JSON object");
-	if ((rc = check_keys(c, root, allowed, 4)) < 0)
+	if ((rc = check_keys(c, root, allowed, 5)) < 0)
 		return rc;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "intents"))) {
+		push(c, "intents");
+		if ((rc = parse_intents(c, v)) < 0)
+			return rc;
+		pop(c);
+	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "version"))) {
 		push(c, "version");
 		if (!cJSON_IsNumber(v) || v->valuedouble != 1)

@@ -19,6 +19,12 @@ struct lr_table_builder {
 	size_t nconds, cap_conds;
 	lr_price_rec *prices;
 	size_t nprices, cap_prices;
+	lr_param_rec *params;
+	size_t nparams, cap_params;
+	lr_intent_rec *intents;
+	size_t nintents, cap_intents;
+	lr_term_rec *terms;
+	size_t nterms, cap_terms;
 	char *pool;
 	size_t pool_len, cap_pool;
 	lr_ref audit, source;
@@ -65,6 +71,9 @@ void lr_table_builder_free(lr_table_builder *b)
 	free(b->routes);
 	free(b->conds);
 	free(b->prices);
+	free(b->params);
+	free(b->intents);
+	free(b->terms);
 	free(b->pool);
 	free(b);
 }
@@ -100,6 +109,8 @@ int lr_table_builder_route(lr_table_builder *b, const lr_route *r)
 	b->routes[b->nroutes] = *r;
 	b->routes[b->nroutes].cond_first = (uint32_t)b->nconds;
 	b->routes[b->nroutes].cond_count = 0;
+	b->routes[b->nroutes].param_first = (uint32_t)b->nparams;
+	b->routes[b->nroutes].param_count = 0;
 	b->nroutes++;
 	return 0;
 }
@@ -128,6 +139,45 @@ int lr_table_builder_price(lr_table_builder *b, const lr_price_rec *p)
 	return 0;
 }
 
+int lr_table_builder_param(lr_table_builder *b, const lr_param_rec *p)
+{
+	int rc;
+
+	if (b->nroutes == 0)
+		return LR_EINVAL;
+	if ((rc = grow((void **)&b->params, &b->cap_params, b->nparams + 1, sizeof(*p))) < 0)
+		return b->err = rc;
+	b->params[b->nparams++] = *p;
+	b->routes[b->nroutes - 1].param_count++;
+	return 0;
+}
+
+int lr_table_builder_intent(lr_table_builder *b, const lr_intent_rec *in)
+{
+	int rc;
+
+	if ((rc = grow((void **)&b->intents, &b->cap_intents, b->nintents + 1, sizeof(*in))) < 0)
+		return b->err = rc;
+	b->intents[b->nintents] = *in;
+	b->intents[b->nintents].term_first = (uint32_t)b->nterms;
+	b->intents[b->nintents].term_count = 0;
+	b->nintents++;
+	return 0;
+}
+
+int lr_table_builder_term(lr_table_builder *b, const lr_term_rec *tm)
+{
+	int rc;
+
+	if (b->nintents == 0)
+		return LR_EINVAL;
+	if ((rc = grow((void **)&b->terms, &b->cap_terms, b->nterms + 1, sizeof(*tm))) < 0)
+		return b->err = rc;
+	b->terms[b->nterms++] = *tm;
+	b->intents[b->nintents - 1].term_count++;
+	return 0;
+}
+
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source)
 {
 	b->audit = audit;
@@ -144,7 +194,10 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	size_t routes_off = align8(sizeof(lr_table));
 	size_t conds_off = align8(routes_off + b->nroutes * sizeof(lr_route));
 	size_t prices_off = align8(conds_off + b->nconds * sizeof(lr_cond));
-	size_t pool_off = align8(prices_off + b->nprices * sizeof(lr_price_rec));
+	size_t intents_off = align8(prices_off + b->nprices * sizeof(lr_price_rec));
+	size_t terms_off = align8(intents_off + b->nintents * sizeof(lr_intent_rec));
+	size_t params_off = align8(terms_off + b->nterms * sizeof(lr_term_rec));
+	size_t pool_off = align8(params_off + b->nparams * sizeof(lr_param_rec));
 	size_t size = align8(pool_off + b->pool_len);
 	lr_table *t;
 
@@ -164,6 +217,12 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	t->conds_off = (uint32_t)conds_off;
 	t->nprices = (uint32_t)b->nprices;
 	t->prices_off = (uint32_t)prices_off;
+	t->nintents = (uint32_t)b->nintents;
+	t->intents_off = (uint32_t)intents_off;
+	t->nterms = (uint32_t)b->nterms;
+	t->terms_off = (uint32_t)terms_off;
+	t->nparams = (uint32_t)b->nparams;
+	t->params_off = (uint32_t)params_off;
 	t->pool_off = (uint32_t)pool_off;
 	t->pool_len = (uint32_t)b->pool_len;
 	t->audit = b->audit;
@@ -174,6 +233,12 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 		memcpy((char *)t + conds_off, b->conds, b->nconds * sizeof(lr_cond));
 	if (b->nprices)
 		memcpy((char *)t + prices_off, b->prices, b->nprices * sizeof(lr_price_rec));
+	if (b->nintents)
+		memcpy((char *)t + intents_off, b->intents, b->nintents * sizeof(lr_intent_rec));
+	if (b->nterms)
+		memcpy((char *)t + terms_off, b->terms, b->nterms * sizeof(lr_term_rec));
+	if (b->nparams)
+		memcpy((char *)t + params_off, b->params, b->nparams * sizeof(lr_param_rec));
 	memcpy((char *)t + pool_off, b->pool, b->pool_len);
 	*out = t;
 	*len = size;
@@ -206,14 +271,37 @@ static int route_ok(const lr_table *t, const lr_route *r)
 	       ref_ok(t, r->deny) && r->ep_port <= 65535 &&
 	       r->cond_first <= t->nconds &&
 	       r->cond_count <= t->nconds - r->cond_first &&
+	       r->param_first <= t->nparams &&
+	       r->param_count <= t->nparams - r->param_first &&
 	       (r->set_endpoint.off == 0 || (r->ep_host.off && r->ep_scheme.off));
 }
 
 static int cond_ok(const lr_table *t, const lr_cond *c)
 {
-	if (c->field >= LR_F_NSTR || c->op != LR_OP_GLOB)
-		return 0;
-	return ref_ok(t, c->str) && c->str.off != 0;
+	if (c->field < LR_F_NSTR)
+		return c->op == LR_OP_GLOB && ref_ok(t, c->str) && c->str.off != 0;
+	return c->field >= LR_F_NUM && c->field < LR_F_NUM_END && c->op >= LR_OP_GT &&
+	       c->op <= LR_OP_EQ && c->num == c->num; /* not NaN */
+}
+
+static int intent_ok(const lr_table *t, const lr_intent_rec *in)
+{
+	return ref_ok(t, in->name) && in->name.off && in->term_first <= t->nterms &&
+	       in->term_count <= t->nterms - in->term_first;
+}
+
+static int term_ok(const lr_table *t, const lr_term_rec *tm)
+{
+	return (tm->kind == LR_TERM_KEYWORD || tm->kind == LR_TERM_REGEX) && ref_ok(t, tm->str) &&
+	       tm->str.off;
+}
+
+static int param_ok(const lr_table *t, const lr_param_rec *p)
+{
+	if (p->op == LR_PARAM_SYSTEM_PREFIX)
+		return ref_ok(t, p->raw) && p->raw.off && ref_ok(t, p->key);
+	return (p->op == LR_PARAM_SET || p->op == LR_PARAM_CAP) && ref_ok(t, p->key) && p->key.off &&
+	       ref_ok(t, p->raw) && p->raw.off;
 }
 
 int lr_table_validate(const void *blob, size_t len)
@@ -230,6 +318,9 @@ int lr_table_validate(const void *blob, size_t len)
 	if (!section_ok(len, t->routes_off, t->nroutes, sizeof(lr_route)) ||
 	    !section_ok(len, t->conds_off, t->nconds, sizeof(lr_cond)) ||
 	    !section_ok(len, t->prices_off, t->nprices, sizeof(lr_price_rec)) ||
+	    !section_ok(len, t->intents_off, t->nintents, sizeof(lr_intent_rec)) ||
+	    !section_ok(len, t->terms_off, t->nterms, sizeof(lr_term_rec)) ||
+	    !section_ok(len, t->params_off, t->nparams, sizeof(lr_param_rec)) ||
 	    !section_ok(len, t->pool_off, t->pool_len, 1) || t->pool_len == 0)
 		return LR_ECORRUPT;
 	if (!ref_ok(t, t->audit) || !ref_ok(t, t->source))
@@ -239,6 +330,15 @@ int lr_table_validate(const void *blob, size_t len)
 			return LR_ECORRUPT;
 	for (i = 0; i < t->nconds; i++)
 		if (!cond_ok(t, &lr_table_conds(t)[i]))
+			return LR_ECORRUPT;
+	for (i = 0; i < t->nintents; i++)
+		if (!intent_ok(t, &lr_table_intents(t)[i]))
+			return LR_ECORRUPT;
+	for (i = 0; i < t->nterms; i++)
+		if (!term_ok(t, &lr_table_terms(t)[i]))
+			return LR_ECORRUPT;
+	for (i = 0; i < t->nparams; i++)
+		if (!param_ok(t, &lr_table_params(t)[i]))
 			return LR_ECORRUPT;
 	for (i = 0; i < t->nprices; i++) {
 		const lr_price_rec *p = &lr_table_prices(t)[i];

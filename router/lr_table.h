@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define LR_TABLE_MAGIC "LRTABLE\0"
-#define LR_TABLE_LAYOUT 2u
+#define LR_TABLE_LAYOUT 3u
 #define LR_TABLE_MAX_SIZE (16u << 20) /* hard cap on a compiled table */
 
 /* A string in the pool: `len` bytes at `off`, NUL-terminated.  off == 0
@@ -30,19 +30,63 @@ typedef struct {
 	uint32_t off, len;
 } lr_ref;
 
-/* What a condition tests.  String fields are matched with globs. */
+/* What a condition tests.  String fields are matched with globs, numeric
+ * ones (from LR_F_NUM on) compared with `num`; booleans are numbers 0/1. */
 enum lr_field {
 	LR_F_MODEL,     /* model the app asked for */
 	LR_F_HOST,      /* host of the original URL (case-insensitive) */
 	LR_F_OPERATION, /* chat, completions, responses, embeddings, messages, generate */
 	LR_F_PROVIDER,  /* openai, anthropic, gcp.gemini, azure.ai.openai, ollama, ... */
 	LR_F_PROCESS,   /* executable name of the app */
-	LR_F_NSTR       /* number of string fields */
+	LR_F_INTENT,    /* the request's intent (lr_intent.h), "" if none */
+	LR_F_USER_TEXT, /* the last user message, text only (case-insensitive) */
+	LR_F_SYSTEM_TEXT, /* the system prompt, text only (case-insensitive) */
+	LR_F_NSTR,      /* number of string fields */
+	LR_F_NUM = 32,  /* numeric fields from here */
+	LR_F_PROMPT_TOKENS = LR_F_NUM, /* estimated prompt tokens */
+	LR_F_MAX_TOKENS,   /* max_tokens / max_output_tokens asked, -1 if none */
+	LR_F_STREAM,       /* 0/1: a streamed answer is asked */
+	LR_F_TOOLS,        /* 0/1: tools or functions are offered */
+	LR_F_IMAGES,       /* 0/1: the input has images */
+	LR_F_JSON,         /* 0/1: JSON / structured output is asked */
+	LR_F_MESSAGES,     /* number of messages (or input items) */
+	LR_F_INTENT_CONFIDENCE, /* 0..1, 0 when there is no intent */
+	LR_F_NUM_END
 };
+#define LR_F_NNUM (LR_F_NUM_END - LR_F_NUM)
 
 enum lr_op {
 	LR_OP_GLOB = 1, /* string field matches the glob in `str` */
+	LR_OP_GT, LR_OP_GE, LR_OP_LT, LR_OP_LE, LR_OP_EQ, /* numeric field vs `num` */
 };
+
+/* An intent: named class of requests, recognised by its terms. */
+enum lr_intent_flags {
+	LR_INTENT_SYSTEM = 1u << 0, /* the terms also look at the system prompt */
+};
+enum lr_term_kind {
+	LR_TERM_KEYWORD = 1, /* a word or phrase, case-insensitive, at word bounds */
+	LR_TERM_REGEX = 2,   /* a POSIX extended regular expression, case-insensitive */
+};
+typedef struct {
+	lr_ref name;
+	uint32_t flags;
+	uint32_t term_first, term_count;
+	uint32_t reserved;
+} lr_intent_rec;
+typedef struct {
+	uint32_t kind, reserved;
+	lr_ref str;
+} lr_term_rec;
+
+/* A request parameter a route sets or caps, or a system instruction it
+ * prepends (key absent, raw the instruction text). */
+enum lr_param_op { LR_PARAM_SET = 1, LR_PARAM_CAP = 2, LR_PARAM_SYSTEM_PREFIX = 3 };
+typedef struct {
+	uint32_t op, reserved;
+	lr_ref key;             /* top-level member name */
+	lr_ref raw;             /* SET/CAP: the value as JSON text; SYSTEM_PREFIX: plain text */
+} lr_param_rec;
 
 typedef struct {
 	uint16_t field, op;
@@ -67,6 +111,7 @@ typedef struct {
 	uint32_t ep_port;
 	lr_ref set_key_env;   /* name of an environment variable, never a key */
 	lr_ref deny;          /* message, when LR_ROUTE_DENY */
+	uint32_t param_first, param_count; /* request parameter edits (lr_param_rec) */
 } lr_route;
 
 /* A price from the rules file: USD per million tokens for models matching
@@ -84,6 +129,9 @@ typedef struct {
 	uint32_t nconds, conds_off;
 	uint32_t pool_off, pool_len;
 	uint32_t nprices, prices_off;
+	uint32_t nintents, intents_off;
+	uint32_t nterms, terms_off;
+	uint32_t nparams, params_off;
 	lr_ref audit;         /* audit file from the rules, may be absent */
 	lr_ref source;        /* canonical JSON of the rules */
 } lr_table;
@@ -116,6 +164,21 @@ static inline const lr_price_rec *lr_table_prices(const lr_table *t)
 	return (const lr_price_rec *)((const char *)t + t->prices_off);
 }
 
+static inline const lr_intent_rec *lr_table_intents(const lr_table *t)
+{
+	return (const lr_intent_rec *)((const char *)t + t->intents_off);
+}
+
+static inline const lr_term_rec *lr_table_terms(const lr_table *t)
+{
+	return (const lr_term_rec *)((const char *)t + t->terms_off);
+}
+
+static inline const lr_param_rec *lr_table_params(const lr_table *t)
+{
+	return (const lr_param_rec *)((const char *)t + t->params_off);
+}
+
 /* Index of the route called `name`, or LR_ENOTFOUND. */
 int lr_table_find(const lr_table *t, const char *name);
 
@@ -136,6 +199,11 @@ lr_ref lr_table_builder_str(lr_table_builder *b, const char *s);
 int lr_table_builder_route(lr_table_builder *b, const lr_route *r);
 int lr_table_builder_cond(lr_table_builder *b, const lr_cond *c);
 int lr_table_builder_price(lr_table_builder *b, const lr_price_rec *p);
+/* A parameter edit of the route added last. */
+int lr_table_builder_param(lr_table_builder *b, const lr_param_rec *p);
+/* An intent, then its terms (a term belongs to the intent added last). */
+int lr_table_builder_intent(lr_table_builder *b, const lr_intent_rec *in);
+int lr_table_builder_term(lr_table_builder *b, const lr_term_rec *tm);
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source);
 
 /* Lays the blob out.  Returns 0 and a malloc'ed blob (caller frees) in

@@ -19,6 +19,7 @@
 #include "lr_conn.h"
 #include "lr_body.h"
 #include "lr_error.h"
+#include "lr_intent.h"
 #include "lr_log.h"
 #include "lr_plan.h"
 #include "lr_rec.h"
@@ -249,6 +250,7 @@ static int redirected_decision(const lr_conn *c, const lr_table *t, lr_decision 
 }
 
 typedef struct {
+	const lr_table *t;
 	lr_request r;
 	lr_decision d;
 	lr_plan p;
@@ -304,11 +306,9 @@ static int rewrite(lr_conn *c, job *j)
 	lr_http_edits e;
 	int rc;
 
-	if (j->p.model && !j->p.model_in_path) {
-		rc = lr_body_set_model(j->body, j->blen, j->p.model, &nb, &nbl);
-		if (rc < 0 && rc != LR_ENOTFOUND)
-			return rc;
-	}
+	rc = lr_plan_body(j->t, &j->d, &j->r, &j->p, j->body, j->blen, &nb, &nbl);
+	if (rc < 0 && rc != LR_ENOTFOUND)
+		return rc;
 	rc = edits_of(j, &e, nb, nbl, host, sizeof(host), auth, sizeof(auth));
 	if (rc == 0)
 		rc = lr_http_rewrite(&c->fr.head, j->body, j->blen, &e, &out, &outlen);
@@ -413,6 +413,8 @@ static int decide_held(lr_conn *c)
 	j->body = body.p;
 	j->blen = body.len;
 	t = lr_view_acquire();
+	j->t = t;
+	lr_intent_apply(t, lr_view_intents(t), &j->r);
 	lr_decide(t, &j->r.f, &j->d);
 	if (c->redirected && redirected_decision(c, t, &j->d) < 0) {
 		lr_log(LR_LOG_ERROR, "route %s that redirected this connection is gone or moved: "

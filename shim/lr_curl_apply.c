@@ -11,6 +11,7 @@
 #include "lr_curl_apply.h"
 #include "lr_body.h"
 #include "lr_error.h"
+#include "lr_intent.h"
 #include "lr_log.h"
 #include "lr_plan.h"
 #include "lr_request.h"
@@ -254,16 +255,17 @@ static void free_changes(changes *c)
 }
 
 /* Everything the route needs, computed before anything is set. */
-static int compute(lr_easy *e, const body_src *b, lr_plan *p, changes *c)
+static int compute(lr_easy *e, const body_src *b, const lr_table *t, const lr_decision *d,
+		   const lr_request *r, lr_plan *p, changes *c)
 {
 	header_job j = {.plan = p, .body_len = -1};
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if (p->model && !p->model_in_path) {
-		if (!b->body)
+	if ((p->model && !p->model_in_path) || d->route->param_count) {
+		if (!b->body && p->model && !p->model_in_path)
 			return LR_ENOTFOUND;
-		rc = lr_body_set_model(b->body, b->len, p->model, &c->body, &c->body_len);
+		rc = lr_plan_body(t, d, r, p, b->body, b->len, &c->body, &c->body_len);
 		if (rc < 0 && rc != LR_ENOTFOUND)
 			return rc; /* unreadable body: fail open */
 		if (c->body)
@@ -361,7 +363,7 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 	if (p.key_missing)
 		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s", p.key_env,
 		       p.host_changed ? "sending no key" : "keeping the app's key");
-	rc = compute(e, b, &p, &c);
+	rc = compute(e, b, t, d, r, &p, &c);
 	if (rc == 0) {
 		log_route(t, d, r, &p, c.url);
 		lr_xfer_begin(e, t, r, d, &p, c.url ? c.url : e->url,
@@ -387,6 +389,7 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	if (lr_request_init(&r, e->url, strlen(e->url), b->body, b->len, lr_process_name()) < 0)
 		return LR_PREP_PASS;
 	t = lr_view_acquire();
+	lr_intent_apply(t, lr_view_intents(t), &r);
 	lr_decide(t, &r.f, &d);
 	if (d.action == LR_ACTION_DENY)
 		out = deny(e, t, &d, &r, b->len);

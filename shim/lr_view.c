@@ -8,6 +8,7 @@
  * loading their generation at that moment; there is one per `unload`.
  */
 #include "lr_view.h"
+#include "lr_intent.h"
 #include "lr_error.h"
 #include "lr_log.h"
 #include "lr_shm.h"
@@ -25,6 +26,7 @@ static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 static lr_shm seg = {.fd = -1};
 static _Atomic(lr_shm_hdr *) live_hdr;
 static lr_table *current;
+static lr_intent_cache *current_intents; /* the current table's compiled patterns */
 static _Atomic unsigned long long current_gen;
 
 static void attach_locked(void)
@@ -50,13 +52,19 @@ static void attach_locked(void)
 static void install(lr_table *t, unsigned long long gen)
 {
 	lr_table *old;
+	lr_intent_cache *old_ic, *ic = t ? lr_intent_cache_new(t) : NULL;
 
+	if (t && !ic)
+		lr_log_once(LR_LOG_ERROR, 60, "cannot compile the intents' patterns: keywords only");
 	pthread_rwlock_wrlock(&rw);
 	old = current;
+	old_ic = current_intents;
 	current = t;
+	current_intents = ic;
 	atomic_store(&current_gen, gen);
 	pthread_rwlock_unlock(&rw);
 	free(old);
+	lr_intent_cache_free(old_ic);
 }
 
 static void refresh_locked(unsigned long long want)
@@ -147,6 +155,11 @@ void lr_view_release(const lr_table *t)
 {
 	if (t)
 		pthread_rwlock_unlock(&rw);
+}
+
+const lr_intent_cache *lr_view_intents(const lr_table *t)
+{
+	return t && t == current ? current_intents : NULL;
 }
 
 unsigned long long lr_view_generation(void)

@@ -18,6 +18,11 @@
 const lr_table *lr_view_acquire(void);
 void lr_view_release(const lr_table *t);
 
+/* The compiled intent patterns of t (the table lr_view_acquire returned,
+ * still held), or NULL (keywords only). */
+struct lr_intent_cache;
+const struct lr_intent_cache *lr_view_intents(const lr_table *t);
+
 /* Generation of the table lr_view_acquire() returned last (for audit). */
 unsigned long long lr_view_generation(void);
 

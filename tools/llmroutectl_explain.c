@@ -2,8 +2,9 @@
  * llmroutectl_explain.c - `llmroutectl explain`: what would happen to a
  * request, and why, without sending anything.
  *
- * It runs the very functions the shim runs (lr_request_init, lr_decide,
- * lr_plan_make, lr_body_set_model) on the live table or on a rules file, and
+ * It runs the very functions the shim runs (lr_request_init,
+ * lr_intent_apply, lr_decide, lr_plan_make, lr_plan_body) on the live table
+ * or on a rules file, and
  * prints each route's verdict, so an operator can see why a rule did or did
  * not fire.
  */
@@ -11,6 +12,7 @@
 #include "lr_body.h"
 #include "lr_error.h"
 #include "lr_glob.h"
+#include "lr_intent.h"
 #include "lr_plan.h"
 #include "lr_request.h"
 #include "lr_table.h"
@@ -26,7 +28,11 @@ static const char explain_usage[] =
 	"  detection, each route's verdict, the rewritten URL, model and\n"
 	"  credentials.  --rules explains against a file instead of the live table.\n";
 
-static const char *field_name[LR_F_NSTR] = {"model", "host", "operation", "provider", "process"};
+static const char *field_name[LR_F_NSTR] = {"model", "host", "operation", "provider", "process",
+					    "intent", "user_text", "system_text"};
+static const char *num_name[LR_F_NNUM] = {"prompt_tokens", "max_tokens", "stream", "tools", "images",
+					  "json", "messages", "intent_confidence"};
+static const char *op_name[] = {"", "glob", ">", ">=", "<", "<=", "=="};
 
 typedef struct {
 	const char *url, *body_file, *process, *rules;
@@ -113,9 +119,13 @@ static void print_verdicts(const lr_table *t, const lr_request *r, int chosen)
 			puts(rt->cond_count ? "MATCH: every condition holds" : "MATCH: no conditions");
 			continue;
 		}
-		printf("no: %s \"%.*s\" does not match \"%s\"\n", field_name[c[k].field],
-		       (int)r->f.len[c[k].field], r->f.str[c[k].field] ? r->f.str[c[k].field] : "",
-		       lr_table_str(t, c[k].str));
+		if (c[k].field >= LR_F_NUM)
+			printf("no: %s is %g, not %s %g\n", num_name[c[k].field - LR_F_NUM],
+			       r->f.num[c[k].field - LR_F_NUM], op_name[c[k].op], c[k].num);
+		else
+			printf("no: %s \"%.*s\" does not match \"%s\"\n", field_name[c[k].field],
+			       (int)(r->f.len[c[k].field] > 80 ? 80 : r->f.len[c[k].field]),
+			       r->f.str[c[k].field] ? r->f.str[c[k].field] : "", lr_table_str(t, c[k].str));
 	}
 }
 
@@ -126,6 +136,38 @@ static const char *cred_text(const lr_plan *p)
 	case LR_CRED_DROP: return "dropped: the request leaves for another host";
 	}
 	return "kept as the app sent them";
+}
+
+static void print_params(const lr_table *t, const lr_decision *d)
+{
+	const lr_param_rec *p = lr_table_params(t) + d->route->param_first;
+	uint32_t i;
+
+	for (i = 0; i < d->route->param_count; i++) {
+		if (p[i].op == LR_PARAM_SYSTEM_PREFIX)
+			printf("system:      prepends \"%s\"\n", lr_table_str(t, p[i].raw));
+		else
+			printf("parameter:   %s %s %s\n", lr_table_str(t, p[i].key),
+			       p[i].op == LR_PARAM_CAP ? "capped at" : "set to", lr_table_str(t, p[i].raw));
+	}
+}
+
+/* The features the routes were tested on. */
+static void print_features(const lr_request *r)
+{
+	const lr_extract *x = &r->x;
+
+	printf("features:    prompt_tokens~%g max_tokens=%g stream=%s tools=%s images=%s json=%s messages=%g\n",
+	       r->f.num[LR_F_PROMPT_TOKENS - LR_F_NUM], x->max_tokens,
+	       r->f.num[LR_F_STREAM - LR_F_NUM] ? "yes" : "no", x->tools ? "yes" : "no",
+	       x->images ? "yes" : "no", x->json ? "yes" : "no", x->messages);
+	printf("user text:   \"%.*s%s\"\n", (int)(x->user_len > 100 ? 100 : x->user_len), x->user,
+	       x->user_len > 100 ? "..." : "");
+	if (x->system_len)
+		printf("system text: \"%.*s%s\"\n", (int)(x->system_len > 100 ? 100 : x->system_len),
+		       x->system, x->system_len > 100 ? "..." : "");
+	printf("intent:      %s (confidence %.2f)\n", r->intent[0] ? r->intent : "(none)",
+	       r->intent_confidence);
 }
 
 /* Socket transport: does a route take connections to this host? */
@@ -167,10 +209,13 @@ static void print_plan(const lr_table *t, const lr_decision *d, const lr_request
 		       "             is seen and cannot change, and a route is never half-applied\n",
 		       (int)r->det.url.host_len, r->det.url.host);
 	print_claim(t, r);
-	if (p.model && !p.model_in_path && body) {
-		rc = lr_body_set_model(body, blen, p.model, &nb, &nlen);
+	print_params(t, d);
+	if (body && ((p.model && !p.model_in_path) || d->route->param_count)) {
+		rc = lr_plan_body(t, d, r, &p, body, blen, &nb, &nlen);
 		if (rc < 0)
 			printf("body:        not rewritten (%s): the request would go out unchanged\n", lr_strerror(rc));
+		else if (!nb)
+			printf("body:        unchanged\n");
 		else if (o->show_body)
 			printf("body:\n%.*s\n", (int)nlen, nb);
 		else
@@ -188,6 +233,7 @@ int ctl_explain(int argc, char **argv)
 	lr_table *t;
 	lr_request r;
 	lr_decision d;
+	lr_intent_cache *ic;
 	static const char *action[] = {"none: no route matched, sent as the app made it",
 				       "pass: the route changes nothing", "route", "deny"};
 
@@ -206,6 +252,10 @@ int ctl_explain(int argc, char **argv)
 	       r.det.provider, lr_detect_format_name(r.det.format), r.det.operation,
 	       r.model[0] ? r.model : "(none)", r.model_from_path ? " (from the path)" : "",
 	       o.process ? o.process : "(not given)");
+	ic = t ? lr_intent_cache_new(t) : NULL;
+	lr_intent_apply(t, ic, &r);
+	lr_intent_cache_free(ic);
+	print_features(&r);
 	printf("table:       %s\nroutes:\n", label);
 	lr_decide(t, &r.f, &d);
 	print_verdicts(t, &r, d.index);

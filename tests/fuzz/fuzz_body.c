@@ -15,6 +15,7 @@
  *   - string encode/decode round-trips, and lr_json_num matches strtod.
  */
 #include "lr_body.h"
+#include "lr_extract.h"
 #include "lr_error.h"
 #include "lr_json.h"
 #include <stdint.h>
@@ -209,10 +210,39 @@ static void check_tokens(const char *s, size_t n)
 	ASSERT(line >= 1 && col >= 1);
 }
 
+/* Feature extraction keeps its texts in bounds, and a system prefix gives
+ * a valid object that still holds every byte of the original after the
+ * insertion point... checked here as: valid JSON, longer, and the old
+ * body's "model" unchanged. */
+static void check_policy(const char *s, size_t n)
+{
+	static lr_extract x;
+	char *out = NULL, m1[300], m2[300];
+	size_t outlen = 0;
+	lr_span v;
+	int rc;
+
+	if (lr_extract_body(s, n, &x) == 0) {
+		ASSERT(x.user_len < LR_TEXT_MAX && x.system_len < LR_TEXT_MAX);
+		ASSERT(x.user[x.user_len] == '\0' && x.system[x.system_len] == '\0');
+		ASSERT(x.prompt_tokens >= 0 && x.prompt_tokens <= (double)n);
+	}
+	rc = lr_body_prepend_system(s, n, "Be brief. \"quoted\" \u00e9", n & 1, &out, &outlen);
+	ASSERT(rc == 1 || rc == LR_ENOTFOUND || rc == LR_EPARSE || rc == LR_ETOOBIG || rc == LR_EINVAL);
+	ASSERT((rc == 1) == (out != NULL));
+	if (out) {
+		ASSERT(outlen > n && out[outlen] == '\0');
+		ASSERT(lr_json_find(out, outlen, NULL, 0, &v) == 0);
+		ASSERT(lr_body_get_str(s, n, "model", m1, sizeof(m1)) == lr_body_get_str(out, outlen, "model", m2, sizeof(m2)));
+		free(out);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
 
+	check_policy(s, size);
 	check_scanner(s, size);
 	check_set_model(s, size);
 	check_edit_list(s, size);

@@ -6,13 +6,16 @@
  *   {"name": ..., "rules": {RULES} , "url": ..., "body": {JSON} | "body_raw": "...",
  *    "process": ..., "expect": {"detected": bool, "provider", "operation",
  *    "model", "action": "none|pass|route|deny", "route", "url", "new_model",
- *    "cred": "keep|replace|drop", "body": "exact rewritten body"}}
+ *    "cred": "keep|replace|drop", "body": "exact body sent",
+ *    "intent", "user_text", "system_text",
+ *    "features": {"prompt_tokens": N, "stream": 0|1, ...}}}
  * Only the expectations a case names are checked.  This runs the same
  * functions, in the same order, as the shim and `llmroutectl explain`.
  */
 #include "lr_test.h"
 #include "lr_body.h"
 #include "lr_error.h"
+#include "lr_intent.h"
 #include "lr_plan.h"
 #include "lr_request.h"
 #include "lr_rules.h"
@@ -86,12 +89,32 @@ static void check_plan(const char *name, const cJSON *exp, const lr_table *t,
 	EXPECT_STR(name, "new_model", p.model);
 	EXPECT_STR(name, "cred", cred_name(p.cred));
 	if (want(exp, "body")) {
-		int rc = lr_body_set_model(body, blen, p.model, &nb, &nlen);
+		int rc = lr_plan_body(t, d, r, &p, body, blen, &nb, &nlen);
 		CHECK(rc >= 0);
-		EXPECT_STR(name, "body", nb);
+		EXPECT_STR(name, "body", nb ? nb : body);
 	}
 	free(nb);
 	lr_plan_free(&p);
+}
+
+/* "features": {"prompt_tokens": N, "max_tokens": N, "stream": 0/1, ...} */
+static void check_nums(const char *name, const cJSON *exp, const lr_request *r)
+{
+	static const char *const names[LR_F_NNUM] = {"prompt_tokens", "max_tokens", "stream", "tools",
+						       "images", "json", "messages", "intent_confidence"};
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(exp, "features"), *v;
+	int i;
+
+	for (i = 0; f && i < LR_F_NNUM; i++) {
+		if (!(v = cJSON_GetObjectItemCaseSensitive(f, names[i])))
+			continue;
+		lr_test_checks++;
+		if (!cJSON_IsNumber(v) || v->valuedouble != r->f.num[i]) {
+			lr_test_failed++;
+			fprintf(stderr, "case %s: %s is %g, expected %g\n", name, names[i], r->f.num[i],
+				cJSON_IsNumber(v) ? v->valuedouble : -999.0);
+		}
+	}
 }
 
 static void run_case(const cJSON *c)
@@ -108,6 +131,7 @@ static void run_case(const cJSON *c)
 	size_t tlen;
 	lr_request r;
 	lr_decision d;
+	lr_intent_cache *ic;
 	int rc;
 
 	if (raw)
@@ -131,6 +155,14 @@ static void run_case(const cJSON *c)
 	EXPECT_STR(name, "provider", r.det.provider);
 	EXPECT_STR(name, "operation", r.det.operation);
 	EXPECT_STR(name, "model", r.model);
+	ic = lr_intent_cache_new(t);
+	CHECK(ic != NULL);
+	lr_intent_apply(t, ic, &r);
+	lr_intent_cache_free(ic);
+	EXPECT_STR(name, "intent", r.intent[0] ? r.intent : "(none)");
+	EXPECT_STR(name, "user_text", r.x.user);
+	EXPECT_STR(name, "system_text", r.x.system);
+	check_nums(name, exp, &r);
 	lr_decide(t, &r.f, &d);
 	EXPECT_STR(name, "action", action_name(d.action));
 	EXPECT_STR(name, "route", d.route ? lr_table_str(t, d.route->name) : "(none)");
