@@ -204,8 +204,10 @@ static int parse_num_cond(ctx *c, const cJSON *v, int field)
 	for (i = 0; i < sizeof(num_ops) / sizeof(num_ops[0]); i++) {
 		if (!(x = cJSON_GetObjectItemCaseSensitive(v, num_ops[i].key)))
 			continue;
+		push(c, num_ops[i].key);
 		if (!cJSON_IsNumber(x))
 			return fail(c, LR_EINVAL, "\"%s\" needs a number", num_ops[i].key);
+		pop(c);
 		if ((rc = add_cond(c, field, num_ops[i].op, (lr_ref){0, 0}, x->valuedouble)) < 0)
 			return rc;
 		n++;
