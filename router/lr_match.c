@@ -61,6 +61,8 @@ int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
 	d->action = LR_ACTION_NONE;
 	d->index = -1;
 	d->route = NULL;
+	d->target = -1;
+	d->over_budget = 0;
 	if (!t)
 		return 0;
 	routes = lr_table_routes(t);
@@ -72,7 +74,8 @@ int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
 		d->route = r;
 		if (r->flags & LR_ROUTE_DENY)
 			d->action = LR_ACTION_DENY;
-		else if (r->set_model.off || r->set_endpoint.off || r->set_key_env.off || r->param_count)
+		else if (r->set_model.off || r->set_endpoint.off || r->set_key_env.off || r->param_count ||
+			 r->pool_count || r->budget_per)
 			d->action = LR_ACTION_ROUTE;
 		else
 			d->action = LR_ACTION_PASS;

@@ -29,6 +29,8 @@ typedef struct {
 	int action;           /* enum lr_action */
 	int index;            /* route index, -1 for LR_ACTION_NONE */
 	const lr_route *route;/* NULL for LR_ACTION_NONE */
+	int target;           /* catalogue target chosen (lr_choose.h), or -1 */
+	int over_budget;      /* the route's daily budget was reached */
 } lr_decision;
 
 /* Sets one string feature (s may be NULL). */

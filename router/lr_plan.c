@@ -131,10 +131,34 @@ static void plan_credentials(const lr_table *t, const lr_route *r, lr_getenv_fn 
 		p->cred = LR_CRED_KEEP;
 }
 
+/* A route as its chosen target makes it: model, endpoint, key, rule. */
+static void as_target(const lr_table *t, const lr_route *r, int target, lr_route *eff)
+{
+	const lr_target_rec *g = &lr_table_targets(t)[target];
+
+	*eff = *r;
+	eff->set_model = g->model;
+	eff->set_endpoint = g->endpoint;
+	eff->ep_scheme = g->ep_scheme;
+	eff->ep_host = g->ep_host;
+	eff->ep_base = g->ep_base;
+	eff->ep_port = g->ep_port;
+	eff->set_key_env = g->key_env;
+	eff->flags &= ~(uint32_t)LR_ROUTE_KEEP_CREDENTIALS;
+	if (g->flags & LR_TARGET_KEEP_CREDENTIALS)
+		eff->flags |= LR_ROUTE_KEEP_CREDENTIALS;
+}
+
 int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
 		 const char *url, size_t n, lr_getenv_fn getkey, lr_plan *p)
 {
 	const lr_route *r = dec->route;
+	lr_route eff;
+
+	if (r && dec->target >= 0 && (uint32_t)dec->target < t->ntargets) {
+		as_target(t, r, dec->target, &eff);
+		r = &eff;
+	}
 
 	(void)n;
 	memset(p, 0, sizeof(*p));

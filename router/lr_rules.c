@@ -44,6 +44,7 @@ typedef struct {
 	int depth;
 	lr_rules_error *err;
 	lr_table_builder *b;
+	int targets;            /* "targets" was parsed (routes may name them) */
 } ctx;
 
 enum { K_GLOB, K_NUM, K_BOOL };
@@ -255,7 +256,21 @@ static int parse_match(ctx *c, const cJSON *m)
 	return 0;
 }
 
+typedef struct {
+	lr_ref *endpoint, *scheme, *host, *base;
+	uint32_t *port;
+} ep_refs;
+
+static int parse_endpoint_into(ctx *c, const char *ep, ep_refs r);
+
 static int parse_endpoint(ctx *c, const char *ep, lr_route *r)
+{
+	ep_refs e = {&r->set_endpoint, &r->ep_scheme, &r->ep_host, &r->ep_base, &r->ep_port};
+
+	return parse_endpoint_into(c, ep, e);
+}
+
+static int parse_endpoint_into(ctx *c, const char *ep, ep_refs r)
 {
 	lr_url u;
 	char host[300], port[8], *base;
@@ -266,16 +281,16 @@ static int parse_endpoint(ctx *c, const char *ep, lr_route *r)
 	memcpy(host, u.host, u.host_len);
 	host[u.host_len] = '\0';
 	snprintf(port, sizeof(port), "%d", u.port);
-	r->set_endpoint = lr_table_builder_str(c->b, ep);
-	r->ep_scheme = lr_table_builder_str(c->b, u.tls ? "https" : "http");
-	r->ep_host = lr_table_builder_str(c->b, host);
-	r->ep_port = (uint32_t)u.port;
+	*r.endpoint = lr_table_builder_str(c->b, ep);
+	*r.scheme = lr_table_builder_str(c->b, u.tls ? "https" : "http");
+	*r.host = lr_table_builder_str(c->b, host);
+	*r.port = (uint32_t)u.port;
 	base = strndup(u.path, u.path_len);
 	if (!base)
 		return LR_ENOMEM;
 	while (u.path_len && base[u.path_len - 1] == '/')
 		base[--u.path_len] = '\0';
-	r->ep_base = lr_table_builder_str(c->b, base);
+	*r.base = lr_table_builder_str(c->b, base);
 	free(base);
 	return 0;
 }
@@ -395,13 +410,14 @@ static int parse_params(ctx *c, const cJSON *s)
 
 static int parse_route_head(ctx *c, const cJSON *o, lr_route *r)
 {
-	static const char *const allowed[] = {"name", "description", "enabled", "match", "set", "deny"};
+	static const char *const allowed[] = {"name", "description", "enabled", "match", "set", "deny",
+					      "pool", "budget"};
 	const cJSON *v;
 	int rc;
 
 	if (!cJSON_IsObject(o))
 		return fail(c, LR_EINVAL, "a route must be an object");
-	if ((rc = check_keys(c, o, allowed, 6)) < 0)
+	if ((rc = check_keys(c, o, allowed, 8)) < 0)
 		return rc;
 	v = cJSON_GetObjectItemCaseSensitive(o, "name");
 	if (!v)
@@ -412,6 +428,7 @@ static int parse_route_head(ctx *c, const cJSON *o, lr_route *r)
 	pop(c);
 	r->name = lr_table_builder_str(c->b, v->valuestring);
 	r->flags = LR_ROUTE_ENABLED;
+	r->budget_target = -1;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "description"))) {
 		push(c, "description");
 		if (!cJSON_IsString(v))
@@ -426,6 +443,246 @@ static int parse_route_head(ctx *c, const cJSON *o, lr_route *r)
 		if (cJSON_IsFalse(v))
 			r->flags &= ~(uint32_t)LR_ROUTE_ENABLED;
 	}
+	return 0;
+}
+
+static int want_number(ctx *c, const cJSON *o, const char *key, double lo, double hi, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v)
+		return 0;
+	push(c, key);
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
+		return fail(c, LR_EINVAL, "a number from %g to %g", lo, hi);
+	pop(c);
+	*out = v->valuedouble;
+	return 1;
+}
+
+static int target_index(ctx *c, const cJSON *v)
+{
+	int i;
+
+	if (!cJSON_IsString(v))
+		return fail(c, LR_EINVAL, "a target name from \"targets\"");
+	if (!c->targets || (i = lr_table_builder_find_target(c->b, v->valuestring)) < 0)
+		return fail(c, LR_EINVAL, "no target named \"%s\" in \"targets\"", v->valuestring);
+	return i;
+}
+
+/* "budget": {"usd_per_day": N, "per": "route"|"process"|"model",
+ *            "fallback": TARGET | "deny": MESSAGE} */
+static int parse_budget(ctx *c, const cJSON *o, lr_route *r)
+{
+	static const char *const allowed[] = {"usd_per_day", "per", "fallback", "deny"};
+	static const char *const pers[] = {"", "route", "process", "model"};
+	const cJSON *v;
+	int rc, i;
+
+	if (!cJSON_IsObject(o))
+		return fail(c, LR_EINVAL, "\"budget\" must be an object");
+	if ((rc = check_keys(c, o, allowed, 4)) < 0)
+		return rc;
+	if ((rc = want_number(c, o, "usd_per_day", 0, 1e12, &r->budget_usd)) <= 0)
+		return rc < 0 ? rc : fail(c, LR_EINVAL, "a budget needs \"usd_per_day\"");
+	r->budget_per = LR_BUDGET_ROUTE;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "per"))) {
+		push(c, "per");
+		for (i = 1; i <= 3 && !(cJSON_IsString(v) && strcmp(v->valuestring, pers[i]) == 0); i++)
+			;
+		if (i > 3)
+			return fail(c, LR_EINVAL, "\"route\", \"process\" or \"model\"");
+		pop(c);
+		r->budget_per = (uint32_t)i;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "fallback"))) {
+		push(c, "fallback");
+		if ((i = target_index(c, v)) < 0)
+			return i;
+		pop(c);
+		r->budget_target = i;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "deny"))) {
+		push(c, "deny");
+		if ((rc = want_string(c, v, "the message the app gets")) < 0)
+			return rc;
+		pop(c);
+		r->budget_deny = lr_table_builder_str(c->b, v->valuestring);
+	}
+	if (r->budget_target < 0 && !r->budget_deny.off)
+		return fail(c, LR_EINVAL, "a budget needs a \"fallback\" target or a \"deny\" message");
+	return 0;
+}
+
+/* "pool": {"targets": [NAME | {"target": NAME, "weight": N}...],
+ *          "weights": {"quality": N, "cost": N, "latency": N},
+ *          "expected_output_tokens": N} - the scalar part */
+static int parse_pool_head(ctx *c, const cJSON *o, lr_route *r)
+{
+	static const char *const allowed[] = {"targets", "weights", "expected_output_tokens"};
+	static const char *const wkeys[] = {"quality", "cost", "latency"};
+	const cJSON *w;
+	int rc;
+
+	if (!cJSON_IsObject(o))
+		return fail(c, LR_EINVAL, "\"pool\" must be an object");
+	if ((rc = check_keys(c, o, allowed, 3)) < 0)
+		return rc;
+	r->w_quality = 1;
+	r->w_cost = 1;
+	r->w_latency = 0.2;
+	r->expected_output = 500;
+	if ((w = cJSON_GetObjectItemCaseSensitive(o, "weights"))) {
+		push(c, "weights");
+		if (!cJSON_IsObject(w))
+			return fail(c, LR_EINVAL, "\"weights\" must be an object");
+		if ((rc = check_keys(c, w, wkeys, 3)) < 0 ||
+		    (rc = want_number(c, w, "quality", 0, 1000, &r->w_quality)) < 0 ||
+		    (rc = want_number(c, w, "cost", 0, 1000, &r->w_cost)) < 0 ||
+		    (rc = want_number(c, w, "latency", 0, 1000, &r->w_latency)) < 0)
+			return rc;
+		pop(c);
+	}
+	if ((rc = want_number(c, o, "expected_output_tokens", 0, 1e9, &r->expected_output)) < 0)
+		return rc;
+	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(o, "targets")) ||
+	    !cJSON_GetObjectItemCaseSensitive(o, "targets")->child)
+		return fail(c, LR_EINVAL, "a pool needs a non-empty \"targets\" array");
+	return 0;
+}
+
+static int parse_pool_members(ctx *c, const cJSON *o)
+{
+	static const char *const allowed[] = {"target", "weight"};
+	const cJSON *v, *a = cJSON_GetObjectItemCaseSensitive(o, "targets");
+	lr_pool_rec pr;
+	int i = 0, rc, k;
+
+	push(c, "targets");
+	for (v = a->child; v; v = v->next, i++) {
+		push_index(c, i);
+		memset(&pr, 0, sizeof(pr));
+		pr.weight = 1;
+		if (cJSON_IsObject(v)) {
+			if ((rc = check_keys(c, v, allowed, 2)) < 0 ||
+			    (rc = want_number(c, v, "weight", 0, 1000, &pr.weight)) < 0)
+				return rc;
+			push(c, "target");
+			k = target_index(c, cJSON_GetObjectItemCaseSensitive(v, "target"));
+			pop(c);
+		} else {
+			k = target_index(c, v);
+		}
+		if (k < 0)
+			return k;
+		pr.target = (uint32_t)k;
+		if ((rc = lr_table_builder_pool(c->b, &pr)) < 0)
+			return rc;
+		pop(c);
+	}
+	pop(c);
+	return 0;
+}
+
+/* "targets": {NAME: {"model", "endpoint", "api_key_env", "keep_credentials",
+ *   "input_per_mtok", "output_per_mtok", "context_window",
+ *   "quality": N | {INTENT|"*": N}}} */
+static int parse_target(ctx *c, const cJSON *o)
+{
+	static const char *const allowed[] = {"model", "endpoint", "api_key_env", "keep_credentials",
+					      "input_per_mtok", "output_per_mtok", "context_window",
+					      "quality", "description"};
+	lr_target_rec g;
+	ep_refs e = {&g.endpoint, &g.ep_scheme, &g.ep_host, &g.ep_base, &g.ep_port};
+	lr_quality_rec q;
+	const cJSON *v, *x;
+	int rc;
+
+	memset(&g, 0, sizeof(g));
+	g.input_per_mtok = g.output_per_mtok = -1;
+	g.quality = 0.5;
+	if (!valid_name(o->string))
+		return fail(c, LR_EINVAL, "a target name is 1-64 of A-Z a-z 0-9 _ . : -");
+	if (!cJSON_IsObject(o))
+		return fail(c, LR_EINVAL, "a target must be an object");
+	if ((rc = check_keys(c, o, allowed, 9)) < 0)
+		return rc;
+	g.name = lr_table_builder_str(c->b, o->string);
+	v = cJSON_GetObjectItemCaseSensitive(o, "model");
+	push(c, "model");
+	if ((rc = want_string(c, v, "the model name")) < 0)
+		return rc;
+	pop(c);
+	g.model = lr_table_builder_str(c->b, v->valuestring);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "endpoint"))) {
+		push(c, "endpoint");
+		if ((rc = want_string(c, v, "an endpoint URL")) < 0 ||
+		    (rc = parse_endpoint_into(c, v->valuestring, e)) < 0)
+			return rc;
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "api_key_env"))) {
+		push(c, "api_key_env");
+		if ((rc = want_string(c, v, "api_key_env")) < 0)
+			return rc;
+		if (!valid_env_name(v->valuestring))
+			return fail(c, LR_EINVAL, "api_key_env names an environment variable (letters, digits, _), not a key");
+		pop(c);
+		g.key_env = lr_table_builder_str(c->b, v->valuestring);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "keep_credentials"))) {
+		push(c, "keep_credentials");
+		if (!cJSON_IsBool(v))
+			return fail(c, LR_EINVAL, "true or false");
+		pop(c);
+		if (cJSON_IsTrue(v))
+			g.flags |= LR_TARGET_KEEP_CREDENTIALS;
+	}
+	if ((rc = want_number(c, o, "input_per_mtok", 0, 1e6, &g.input_per_mtok)) < 0 ||
+	    (rc = want_number(c, o, "output_per_mtok", 0, 1e6, &g.output_per_mtok)) < 0 ||
+	    (rc = want_number(c, o, "context_window", 0, 1e10, &g.context_window)) < 0)
+		return rc;
+	v = cJSON_GetObjectItemCaseSensitive(o, "quality");
+	if (v && cJSON_IsObject(v) && (x = cJSON_GetObjectItemCaseSensitive(v, "*")) && cJSON_IsNumber(x))
+		g.quality = x->valuedouble;
+	if (v && !cJSON_IsObject(v) && (rc = want_number(c, o, "quality", 0, 1, &g.quality)) < 0)
+		return rc;
+	if ((rc = lr_table_builder_target(c->b, &g)) < 0)
+		return rc;
+	if (v && cJSON_IsObject(v)) {
+		push(c, "quality");
+		for (x = v->child; x; x = x->next) {
+			push(c, x->string);
+			if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 1)
+				return fail(c, LR_EINVAL, "a quality is a number from 0 to 1");
+			pop(c);
+			if (strcmp(x->string, "*") == 0)
+				continue;
+			q.intent = lr_table_builder_str(c->b, x->string);
+			q.value = x->valuedouble;
+			if ((rc = lr_table_builder_quality(c->b, &q)) < 0)
+				return rc;
+		}
+		pop(c);
+	}
+	return 0;
+}
+
+static int parse_targets(ctx *c, const cJSON *o)
+{
+	const cJSON *v;
+	int rc;
+
+	if (!cJSON_IsObject(o))
+		return fail(c, LR_EINVAL, "\"targets\" must be an object of named targets");
+	for (v = o->child; v; v = v->next) {
+		push(c, v->string);
+		if ((rc = parse_target(c, v)) < 0)
+			return rc;
+		pop(c);
+	}
+	c->targets = 1;
 	return 0;
 }
 
@@ -453,11 +710,33 @@ static int parse_route(ctx *c, const cJSON *o)
 		r.flags |= LR_ROUTE_DENY;
 		r.deny = lr_table_builder_str(c->b, v->valuestring);
 	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "budget"))) {
+		push(c, "budget");
+		if ((rc = parse_budget(c, v, &r)) < 0)
+			return rc;
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "pool"))) {
+		push(c, "pool");
+		if (r.set_model.off || r.set_endpoint.off || r.set_key_env.off)
+			return fail(c, LR_EINVAL, "a route with a pool takes model, endpoint and key from its targets");
+		if (r.flags & LR_ROUTE_DENY)
+			return fail(c, LR_EINVAL, "a route either denies or has a pool");
+		if ((rc = parse_pool_head(c, v, &r)) < 0)
+			return rc;
+		pop(c);
+	}
 	if ((rc = lr_table_builder_route(c->b, &r)) < 0)
 		return rc;
 	if (set) {
 		push(c, "set");
 		if ((rc = parse_params(c, set)) < 0)
+			return rc;
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "pool"))) {
+		push(c, "pool");
+		if ((rc = parse_pool_members(c, v)) < 0)
 			return rc;
 		pop(c);
 	}
@@ -579,7 +858,8 @@ static int parse_terms(ctx *c, const cJSON *o, const char *key, int kind)
 /* "intents": [{"name", "keywords": [...], "patterns": [...], "include_system": BOOL}] */
 static int parse_intents(ctx *c, const cJSON *a)
 {
-	static const char *const allowed[] = {"name", "description", "keywords", "patterns", "include_system"};
+	static const char *const allowed[] = {"name", "description", "keywords", "patterns", "include_system",
+					      "min_quality"};
 	const cJSON *o, *v;
 	lr_intent_rec in;
 	int i = 0, rc;
@@ -590,7 +870,7 @@ static int parse_intents(ctx *c, const cJSON *a)
 		push_index(c, i);
 		if (!cJSON_IsObject(o))
 			return fail(c, LR_EINVAL, "an intent must be an object");
-		if ((rc = check_keys(c, o, allowed, 5)) < 0)
+		if ((rc = check_keys(c, o, allowed, 6)) < 0)
 			return rc;
 		v = cJSON_GetObjectItemCaseSensitive(o, "name");
 		push(c, "name");
@@ -598,6 +878,8 @@ static int parse_intents(ctx *c, const cJSON *a)
 			return fail(c, LR_EINVAL, "an intent needs a name of 1-64 of A-Z a-z 0-9 _ . : -");
 		pop(c);
 		memset(&in, 0, sizeof(in));
+		if ((rc = want_number(c, o, "min_quality", 0, 1, &in.min_quality)) < 0)
+			return rc;
 		in.name = lr_table_builder_str(c->b, v->valuestring);
 		if ((v = cJSON_GetObjectItemCaseSensitive(o, "include_system"))) {
 			push(c, "include_system");
@@ -621,14 +903,20 @@ static int parse_intents(ctx *c, const cJSON *a)
 
 static int parse_top(ctx *c, const cJSON *root)
 {
-	static const char *const allowed[] = {"version", "audit", "routes", "prices", "intents"};
+	static const char *const allowed[] = {"version", "audit", "routes", "prices", "intents", "targets"};
 	const cJSON *v;
 	int rc;
 
 	if (!cJSON_IsObject(root))
 		return fail(c, LR_EINVAL, "the rules must be a JSON object");
-	if ((rc = check_keys(c, root, allowed, 5)) < 0)
+	if ((rc = check_keys(c, root, allowed, 6)) < 0)
 		return rc;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "targets"))) {
+		push(c, "targets");
+		if ((rc = parse_targets(c, v)) < 0)
+			return rc;
+		pop(c);
+	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "intents"))) {
 		push(c, "intents");
 		if ((rc = parse_intents(c, v)) < 0)

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -144,9 +145,50 @@ int lr_stats_add(lr_stats_seg *s, int kind, const char *name, const lr_stats_del
 		atomic_fetch_add_explicit(&sl->output_tokens, (uint64_t)d->output_tokens, memory_order_relaxed);
 	if (d->cost_usd > 0)
 		atomic_fetch_add_explicit(&sl->cost_nusd, (uint64_t)(d->cost_usd * 1e9 + 0.5), memory_order_relaxed);
-	if (d->duration_ms > 0)
-		atomic_fetch_add_explicit(&sl->latency_us, (uint64_t)(d->duration_ms * 1e3), memory_order_relaxed);
+	if (d->duration_ms > 0) {
+		uint64_t x = (uint64_t)(d->duration_ms * 1e3), old, nu;
+		atomic_fetch_add_explicit(&sl->latency_us, x, memory_order_relaxed);
+		old = atomic_load_explicit(&sl->ema_us, memory_order_relaxed);
+		do /* the first sample sets it; each next one moves it 1/8 of the way */
+			nu = old ? old - old / 8 + x / 8 : (x ? x : 1);
+		while (!atomic_compare_exchange_weak(&sl->ema_us, &old, nu));
+	}
 	return 0;
+}
+
+int lr_stats_get(const lr_stats_seg *s, int kind, const char *name, lr_stats_totals *out)
+{
+	uint64_t h = hash_key(kind, name), ema = 0;
+	uint32_t i, found = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->ema_ms = -1;
+	if (!s || !name)
+		return LR_ENOTFOUND;
+	for (i = 0; i < MAX_PROBES; i++) {
+		lr_stats_slot *sl = (lr_stats_slot *)&s->slot[(h + i) % LR_STATS_SLOTS];
+		if (!slot_is(sl, kind, h, name))
+			continue;
+		found++;
+		out->requests += atomic_load_explicit(&sl->requests, memory_order_relaxed);
+		out->errors += atomic_load_explicit(&sl->errors, memory_order_relaxed);
+		out->cost_usd += (double)atomic_load_explicit(&sl->cost_nusd, memory_order_relaxed) / 1e9;
+		if (!ema)
+			ema = atomic_load_explicit(&sl->ema_us, memory_order_relaxed);
+	}
+	if (ema)
+		out->ema_ms = (double)ema / 1e3;
+	return found ? 0 : LR_ENOTFOUND;
+}
+
+const char *lr_stats_day_key(const char *name, long long now, char *buf, size_t cap)
+{
+	time_t t = (time_t)now;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, cap, "%.100s@%04d-%02d-%02d", name, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	return buf;
 }
 
 void lr_stats_reset(lr_stats_seg *s)
@@ -161,6 +203,7 @@ void lr_stats_reset(lr_stats_seg *s)
 		atomic_store(&sl->output_tokens, 0);
 		atomic_store(&sl->cost_nusd, 0);
 		atomic_store(&sl->latency_us, 0);
+		atomic_store(&sl->ema_us, 0);
 	}
 	atomic_store(&s->dropped, 0);
 }

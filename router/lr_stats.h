@@ -13,7 +13,9 @@
  *
  * The segment is created by `llmroutectl load` with mode 0666 so that
  * programs of every user can count: the counters are advisory, and any
- * local user can change them.  Routing never depends on them (yet).
+ * local user can change them.  Routing policy reads them (pool latency,
+ * daily budgets): a cost control among cooperating programs, not a
+ * security boundary.
  */
 #ifndef LR_STATS_H
 #define LR_STATS_H
@@ -22,11 +24,17 @@
 #include <stdint.h>
 
 #define LR_STATS_MAGIC "LLMRSTA\0"
-#define LR_STATS_LAYOUT 1u
+#define LR_STATS_LAYOUT 2u
 #define LR_STATS_SLOTS 1024
 #define LR_STATS_NAME_MAX 120
 
-enum { LR_STATS_ROUTE = 1, LR_STATS_MODEL = 2 };
+enum {
+	LR_STATS_ROUTE = 1, LR_STATS_MODEL = 2,
+	LR_STATS_TARGET = 3,      /* a catalogue target: its latency moving average */
+	LR_STATS_DAY_ROUTE = 4,   /* "NAME@YYYY-MM-DD" (UTC): spend per day, for budgets */
+	LR_STATS_DAY_PROCESS = 5,
+	LR_STATS_DAY_MODEL = 6,
+};
 
 typedef struct {
 	_Atomic uint32_t state;     /* 0 free, 1 being claimed, 2 in use */
@@ -37,6 +45,7 @@ typedef struct {
 	_Atomic uint64_t input_tokens, output_tokens;
 	_Atomic uint64_t cost_nusd;   /* cost in nano-dollars */
 	_Atomic uint64_t latency_us;  /* sum of request durations */
+	_Atomic uint64_t ema_us;      /* moving average of durations (1/8 weight to the newest) */
 } lr_stats_slot;
 
 typedef struct {
@@ -63,6 +72,19 @@ lr_stats_seg *lr_stats_open(const char *name, int create, int writable, const ch
 /* Adds d to the slot (kind, name), claiming it if new.  Returns 0, or
  * LR_ETOOBIG when every slot is taken (counted in `dropped`). */
 int lr_stats_add(lr_stats_seg *s, int kind, const char *name, const lr_stats_delta *d);
+
+typedef struct {
+	unsigned long long requests, errors;
+	double cost_usd;
+	double ema_ms;                /* < 0 when no duration was counted */
+} lr_stats_totals;
+
+/* Adds up the slots (kind, name) into *out.  Returns 0, or LR_ENOTFOUND
+ * when there is none (out zeroed, ema_ms -1). */
+int lr_stats_get(const lr_stats_seg *s, int kind, const char *name, lr_stats_totals *out);
+
+/* "NAME@YYYY-MM-DD" for unix time `now` (UTC), into buf. */
+const char *lr_stats_day_key(const char *name, long long now, char *buf, size_t cap);
 
 /* Zeroes every counter (names stay). */
 void lr_stats_reset(lr_stats_seg *s);

@@ -25,6 +25,12 @@ struct lr_table_builder {
 	size_t nintents, cap_intents;
 	lr_term_rec *terms;
 	size_t nterms, cap_terms;
+	lr_target_rec *targets;
+	size_t ntargets, cap_targets;
+	lr_quality_rec *qualities;
+	size_t nqualities, cap_qualities;
+	lr_pool_rec *pools;
+	size_t npools, cap_pools;
 	char *pool;
 	size_t pool_len, cap_pool;
 	lr_ref audit, source;
@@ -74,6 +80,9 @@ void lr_table_builder_free(lr_table_builder *b)
 	free(b->params);
 	free(b->intents);
 	free(b->terms);
+	free(b->targets);
+	free(b->qualities);
+	free(b->pools);
 	free(b->pool);
 	free(b);
 }
@@ -111,6 +120,8 @@ int lr_table_builder_route(lr_table_builder *b, const lr_route *r)
 	b->routes[b->nroutes].cond_count = 0;
 	b->routes[b->nroutes].param_first = (uint32_t)b->nparams;
 	b->routes[b->nroutes].param_count = 0;
+	b->routes[b->nroutes].pool_first = (uint32_t)b->npools;
+	b->routes[b->nroutes].pool_count = 0;
 	b->nroutes++;
 	return 0;
 }
@@ -178,6 +189,55 @@ int lr_table_builder_term(lr_table_builder *b, const lr_term_rec *tm)
 	return 0;
 }
 
+int lr_table_builder_target(lr_table_builder *b, const lr_target_rec *tg)
+{
+	int rc;
+
+	if ((rc = grow((void **)&b->targets, &b->cap_targets, b->ntargets + 1, sizeof(*tg))) < 0)
+		return b->err = rc;
+	b->targets[b->ntargets] = *tg;
+	b->targets[b->ntargets].q_first = (uint32_t)b->nqualities;
+	b->targets[b->ntargets].q_count = 0;
+	b->ntargets++;
+	return 0;
+}
+
+int lr_table_builder_find_target(const lr_table_builder *b, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < b->ntargets; i++)
+		if (strcmp(b->pool + b->targets[i].name.off, name) == 0)
+			return (int)i;
+	return LR_ENOTFOUND;
+}
+
+int lr_table_builder_quality(lr_table_builder *b, const lr_quality_rec *q)
+{
+	int rc;
+
+	if (b->ntargets == 0)
+		return LR_EINVAL;
+	if ((rc = grow((void **)&b->qualities, &b->cap_qualities, b->nqualities + 1, sizeof(*q))) < 0)
+		return b->err = rc;
+	b->qualities[b->nqualities++] = *q;
+	b->targets[b->ntargets - 1].q_count++;
+	return 0;
+}
+
+int lr_table_builder_pool(lr_table_builder *b, const lr_pool_rec *p)
+{
+	int rc;
+
+	if (b->nroutes == 0)
+		return LR_EINVAL;
+	if ((rc = grow((void **)&b->pools, &b->cap_pools, b->npools + 1, sizeof(*p))) < 0)
+		return b->err = rc;
+	b->pools[b->npools++] = *p;
+	b->routes[b->nroutes - 1].pool_count++;
+	return 0;
+}
+
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source)
 {
 	b->audit = audit;
@@ -197,7 +257,10 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	size_t intents_off = align8(prices_off + b->nprices * sizeof(lr_price_rec));
 	size_t terms_off = align8(intents_off + b->nintents * sizeof(lr_intent_rec));
 	size_t params_off = align8(terms_off + b->nterms * sizeof(lr_term_rec));
-	size_t pool_off = align8(params_off + b->nparams * sizeof(lr_param_rec));
+	size_t targets_off = align8(params_off + b->nparams * sizeof(lr_param_rec));
+	size_t qualities_off = align8(targets_off + b->ntargets * sizeof(lr_target_rec));
+	size_t pools_off = align8(qualities_off + b->nqualities * sizeof(lr_quality_rec));
+	size_t pool_off = align8(pools_off + b->npools * sizeof(lr_pool_rec));
 	size_t size = align8(pool_off + b->pool_len);
 	lr_table *t;
 
@@ -223,6 +286,12 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	t->terms_off = (uint32_t)terms_off;
 	t->nparams = (uint32_t)b->nparams;
 	t->params_off = (uint32_t)params_off;
+	t->ntargets = (uint32_t)b->ntargets;
+	t->targets_off = (uint32_t)targets_off;
+	t->nqualities = (uint32_t)b->nqualities;
+	t->qualities_off = (uint32_t)qualities_off;
+	t->npools = (uint32_t)b->npools;
+	t->pools_off = (uint32_t)pools_off;
 	t->pool_off = (uint32_t)pool_off;
 	t->pool_len = (uint32_t)b->pool_len;
 	t->audit = b->audit;
@@ -239,6 +308,12 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 		memcpy((char *)t + terms_off, b->terms, b->nterms * sizeof(lr_term_rec));
 	if (b->nparams)
 		memcpy((char *)t + params_off, b->params, b->nparams * sizeof(lr_param_rec));
+	if (b->ntargets)
+		memcpy((char *)t + targets_off, b->targets, b->ntargets * sizeof(lr_target_rec));
+	if (b->nqualities)
+		memcpy((char *)t + qualities_off, b->qualities, b->nqualities * sizeof(lr_quality_rec));
+	if (b->npools)
+		memcpy((char *)t + pools_off, b->pools, b->npools * sizeof(lr_pool_rec));
 	memcpy((char *)t + pool_off, b->pool, b->pool_len);
 	*out = t;
 	*len = size;
@@ -273,6 +348,9 @@ static int route_ok(const lr_table *t, const lr_route *r)
 	       r->cond_count <= t->nconds - r->cond_first &&
 	       r->param_first <= t->nparams &&
 	       r->param_count <= t->nparams - r->param_first &&
+	       r->pool_first <= t->npools && r->pool_count <= t->npools - r->pool_first &&
+	       r->budget_per <= LR_BUDGET_MODEL && ref_ok(t, r->budget_deny) &&
+	       (r->budget_target == -1 || (r->budget_target >= 0 && (uint32_t)r->budget_target < t->ntargets)) &&
 	       (r->set_endpoint.off == 0 || (r->ep_host.off && r->ep_scheme.off));
 }
 
@@ -294,6 +372,15 @@ static int term_ok(const lr_table *t, const lr_term_rec *tm)
 {
 	return (tm->kind == LR_TERM_KEYWORD || tm->kind == LR_TERM_REGEX) && ref_ok(t, tm->str) &&
 	       tm->str.off;
+}
+
+static int target_ok(const lr_table *t, const lr_target_rec *g)
+{
+	return ref_ok(t, g->name) && g->name.off && ref_ok(t, g->model) && ref_ok(t, g->endpoint) &&
+	       ref_ok(t, g->ep_scheme) && ref_ok(t, g->ep_host) && ref_ok(t, g->ep_base) &&
+	       ref_ok(t, g->key_env) && g->ep_port <= 65535 && g->q_first <= t->nqualities &&
+	       g->q_count <= t->nqualities - g->q_first &&
+	       (g->endpoint.off == 0 || (g->ep_host.off && g->ep_scheme.off));
 }
 
 static int param_ok(const lr_table *t, const lr_param_rec *p)
@@ -321,6 +408,9 @@ int lr_table_validate(const void *blob, size_t len)
 	    !section_ok(len, t->intents_off, t->nintents, sizeof(lr_intent_rec)) ||
 	    !section_ok(len, t->terms_off, t->nterms, sizeof(lr_term_rec)) ||
 	    !section_ok(len, t->params_off, t->nparams, sizeof(lr_param_rec)) ||
+	    !section_ok(len, t->targets_off, t->ntargets, sizeof(lr_target_rec)) ||
+	    !section_ok(len, t->qualities_off, t->nqualities, sizeof(lr_quality_rec)) ||
+	    !section_ok(len, t->pools_off, t->npools, sizeof(lr_pool_rec)) ||
 	    !section_ok(len, t->pool_off, t->pool_len, 1) || t->pool_len == 0)
 		return LR_ECORRUPT;
 	if (!ref_ok(t, t->audit) || !ref_ok(t, t->source))
@@ -340,6 +430,15 @@ int lr_table_validate(const void *blob, size_t len)
 	for (i = 0; i < t->nparams; i++)
 		if (!param_ok(t, &lr_table_params(t)[i]))
 			return LR_ECORRUPT;
+	for (i = 0; i < t->ntargets; i++)
+		if (!target_ok(t, &lr_table_targets(t)[i]))
+			return LR_ECORRUPT;
+	for (i = 0; i < t->nqualities; i++)
+		if (!ref_ok(t, lr_table_qualities(t)[i].intent) || !lr_table_qualities(t)[i].intent.off)
+			return LR_ECORRUPT;
+	for (i = 0; i < t->npools; i++)
+		if (lr_table_pools(t)[i].target >= t->ntargets)
+			return LR_ECORRUPT;
 	for (i = 0; i < t->nprices; i++) {
 		const lr_price_rec *p = &lr_table_prices(t)[i];
 		if (!ref_ok(t, p->glob) || !p->glob.off || !(p->input_per_mtok >= 0) ||
@@ -355,6 +454,16 @@ int lr_table_find(const lr_table *t, const char *name)
 
 	for (i = 0; i < t->nroutes; i++)
 		if (strcmp(lr_table_str(t, lr_table_routes(t)[i].name), name) == 0)
+			return (int)i;
+	return LR_ENOTFOUND;
+}
+
+int lr_table_find_target(const lr_table *t, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->ntargets; i++)
+		if (strcmp(lr_table_str(t, lr_table_targets(t)[i].name), name) == 0)
 			return (int)i;
 	return LR_ENOTFOUND;
 }

@@ -73,7 +73,32 @@ typedef struct {
 	uint32_t flags;
 	uint32_t term_first, term_count;
 	uint32_t reserved;
+	double min_quality;     /* a pool target below this quality is dropped */
 } lr_intent_rec;
+
+/* A target of the model catalogue: a model at an endpoint, what it costs,
+ * how much it takes, and how good it is per intent (0..1, operator-set). */
+enum lr_target_flags { LR_TARGET_KEEP_CREDENTIALS = 1u << 0 };
+typedef struct {
+	lr_ref name, model, endpoint, ep_scheme, ep_host, ep_base, key_env;
+	uint32_t ep_port, flags;
+	double input_per_mtok, output_per_mtok; /* < 0: unknown */
+	double context_window;                  /* tokens; 0: unknown */
+	double quality;                         /* for intents not listed */
+	uint32_t q_first, q_count;              /* lr_quality_rec */
+} lr_target_rec;
+typedef struct {
+	lr_ref intent;
+	double value;
+} lr_quality_rec;
+/* One member of a route's pool. */
+typedef struct {
+	uint32_t target, reserved;
+	double weight;          /* multiplies the target's quality */
+} lr_pool_rec;
+
+/* What a daily budget counts. */
+enum lr_budget_per { LR_BUDGET_NONE, LR_BUDGET_ROUTE, LR_BUDGET_PROCESS, LR_BUDGET_MODEL };
 typedef struct {
 	uint32_t kind, reserved;
 	lr_ref str;
@@ -112,6 +137,13 @@ typedef struct {
 	lr_ref set_key_env;   /* name of an environment variable, never a key */
 	lr_ref deny;          /* message, when LR_ROUTE_DENY */
 	uint32_t param_first, param_count; /* request parameter edits (lr_param_rec) */
+	uint32_t pool_first, pool_count;   /* a pool of targets instead of one (lr_pool_rec) */
+	double w_quality, w_cost, w_latency; /* how a pool's candidates are scored */
+	double expected_output;            /* output tokens assumed when max_tokens is absent */
+	double budget_usd;                 /* per day; 0: none */
+	uint32_t budget_per;               /* enum lr_budget_per */
+	int32_t budget_target;             /* over budget: this target (index), or -1 */
+	lr_ref budget_deny;                /* over budget and no target: deny with this */
 } lr_route;
 
 /* A price from the rules file: USD per million tokens for models matching
@@ -132,6 +164,9 @@ typedef struct {
 	uint32_t nintents, intents_off;
 	uint32_t nterms, terms_off;
 	uint32_t nparams, params_off;
+	uint32_t ntargets, targets_off;
+	uint32_t nqualities, qualities_off;
+	uint32_t npools, pools_off;
 	lr_ref audit;         /* audit file from the rules, may be absent */
 	lr_ref source;        /* canonical JSON of the rules */
 } lr_table;
@@ -179,6 +214,24 @@ static inline const lr_param_rec *lr_table_params(const lr_table *t)
 	return (const lr_param_rec *)((const char *)t + t->params_off);
 }
 
+static inline const lr_target_rec *lr_table_targets(const lr_table *t)
+{
+	return (const lr_target_rec *)((const char *)t + t->targets_off);
+}
+
+static inline const lr_quality_rec *lr_table_qualities(const lr_table *t)
+{
+	return (const lr_quality_rec *)((const char *)t + t->qualities_off);
+}
+
+static inline const lr_pool_rec *lr_table_pools(const lr_table *t)
+{
+	return (const lr_pool_rec *)((const char *)t + t->pools_off);
+}
+
+/* Index of the target called `name`, or LR_ENOTFOUND. */
+int lr_table_find_target(const lr_table *t, const char *name);
+
 /* Index of the route called `name`, or LR_ENOTFOUND. */
 int lr_table_find(const lr_table *t, const char *name);
 
@@ -204,7 +257,14 @@ int lr_table_builder_param(lr_table_builder *b, const lr_param_rec *p);
 /* An intent, then its terms (a term belongs to the intent added last). */
 int lr_table_builder_intent(lr_table_builder *b, const lr_intent_rec *in);
 int lr_table_builder_term(lr_table_builder *b, const lr_term_rec *tm);
+/* A target, then its qualities; a pool member of the route added last. */
+int lr_table_builder_target(lr_table_builder *b, const lr_target_rec *tg);
+int lr_table_builder_quality(lr_table_builder *b, const lr_quality_rec *q);
+int lr_table_builder_pool(lr_table_builder *b, const lr_pool_rec *p);
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source);
+
+/* Index of a target added so far, by name, or LR_ENOTFOUND. */
+int lr_table_builder_find_target(const lr_table_builder *b, const char *name);
 
 /* Lays the blob out.  Returns 0 and a malloc'ed blob (caller frees) in
  * *out, its size in *len; or LR_ENOMEM / LR_ETOOBIG. */

@@ -18,6 +18,7 @@
  */
 #include "lr_conn.h"
 #include "lr_body.h"
+#include "lr_choose.h"
 #include "lr_error.h"
 #include "lr_intent.h"
 #include "lr_log.h"
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -373,7 +375,7 @@ static void deny(lr_conn *c, const lr_table *t, job *j)
 	char msg[1024];
 
 	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s",
-		 lr_table_str(t, j->d.route->name), lr_table_str(t, j->d.route->deny));
+		 lr_table_str(t, j->d.route->name), lr_decision_deny_message(t, &j->d));
 	lr_log(LR_LOG_INFO, "%s (model %s)", msg, j->r.model[0] ? j->r.model : "(none)");
 	lr_rec_denied(t, &j->r, &j->d, j->blen, c->kind == LR_CONN_TLS ? "tls" : "socket");
 	refuse(c, 403, "llmroute_denied", msg);
@@ -416,6 +418,7 @@ static int decide_held(lr_conn *c)
 	j->t = t;
 	lr_intent_apply(t, lr_view_intents(t), &j->r);
 	lr_decide(t, &j->r.f, &j->d);
+	lr_choose(t, &j->d, &j->r, lr_rec_live(), (long long)time(NULL), NULL);
 	if (c->redirected && redirected_decision(c, t, &j->d) < 0) {
 		lr_log(LR_LOG_ERROR, "route %s that redirected this connection is gone or moved: "
 		       "request sent to %s:%d without the app's key", c->route, c->ep_host, c->ep_port);

@@ -10,7 +10,9 @@
  */
 #include "lr_curl_apply.h"
 #include "lr_body.h"
+#include "lr_choose.h"
 #include "lr_error.h"
+#include "lr_rec.h"
 #include "lr_intent.h"
 #include "lr_log.h"
 #include "lr_plan.h"
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #define MAX_BODY (64u << 20) /* larger bodies are not read or rewritten */
@@ -342,7 +345,7 @@ static int deny(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_re
 	char msg[CURL_ERROR_SIZE];
 
 	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s",
-		 lr_table_str(t, d->route->name), lr_table_str(t, d->route->deny));
+		 lr_table_str(t, d->route->name), lr_decision_deny_message(t, d));
 	e->deny_msg = strdup(msg);
 	lr_log(LR_LOG_INFO, "%s (model %s)", msg, r->model[0] ? r->model : "(none)");
 	lr_xfer_denied(t, r, d, blen);
@@ -391,6 +394,7 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	t = lr_view_acquire();
 	lr_intent_apply(t, lr_view_intents(t), &r);
 	lr_decide(t, &r.f, &d);
+	lr_choose(t, &d, &r, lr_rec_live(), (long long)time(NULL), NULL);
 	if (d.action == LR_ACTION_DENY)
 		out = deny(e, t, &d, &r, b->len);
 	else if (d.action == LR_ACTION_ROUTE)

@@ -8,6 +8,7 @@
  */
 #include "lr_rec.h"
 #include "lr_audit.h"
+#include "lr_choose.h"
 #include "lr_error.h"
 #include "lr_json.h"
 #include "lr_log.h"
@@ -157,6 +158,8 @@ static void fill(lr_rec *x, const lr_table *t, const lr_request *r, const lr_dec
 		 const lr_plan *p, const char *sent_url)
 {
 	snprintf(x->rule, sizeof(x->rule), "%s", d->route ? lr_table_str(t, d->route->name) : "");
+	snprintf(x->target, sizeof(x->target), "%s",
+		 d->target >= 0 ? lr_table_str(t, lr_table_targets(t)[d->target].name) : "");
 	x->action = action_names[d->action];
 	x->provider = r->det.provider;
 	x->operation = r->det.otel_operation;
@@ -199,7 +202,61 @@ void lr_rec_body(lr_rec *x, const char *p, size_t n)
 	lr_usage_feed(&x->usage, p, n);
 }
 
-static void emit(const lr_audit_rec *rec, const lr_table *t)
+/* --- live numbers for policy -------------------------------------------------- */
+
+static double live_spent(void *ud, int per, const char *name)
+{
+	lr_stats_seg *seg;
+	lr_stats_totals tot;
+	char key[200];
+
+	(void)ud;
+	pthread_mutex_lock(&mu);
+	seg = stats_target();
+	pthread_mutex_unlock(&mu);
+	if (!seg)
+		return -1;
+	lr_stats_day_key(name, (long long)time(NULL), key, sizeof(key));
+	return lr_stats_get(seg, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, key, &tot) == 0 ? tot.cost_usd : 0;
+}
+
+static double live_latency(void *ud, const char *target)
+{
+	lr_stats_seg *seg;
+	lr_stats_totals tot;
+
+	(void)ud;
+	pthread_mutex_lock(&mu);
+	seg = stats_target();
+	pthread_mutex_unlock(&mu);
+	return seg && lr_stats_get(seg, LR_STATS_TARGET, target, &tot) == 0 ? tot.ema_ms : -1;
+}
+
+static const lr_live live = {live_spent, live_latency, NULL};
+
+const struct lr_live *lr_rec_live(void)
+{
+	return &live;
+}
+
+/* Today's spend per route, process and model (budgets), and the target's
+ * latency (pools).  Lock-free, see lr_stats.h. */
+static void count_policy(lr_stats_seg *seg, const lr_audit_rec *rec, const char *target,
+			 const lr_stats_delta *dl)
+{
+	char key[200];
+	long long now = rec->time_ms / 1000;
+
+	lr_stats_add(seg, LR_STATS_DAY_ROUTE, lr_stats_day_key(rec->rule ? rec->rule : "(none)", now, key, sizeof(key)), dl);
+	if (rec->process && *rec->process)
+		lr_stats_add(seg, LR_STATS_DAY_PROCESS, lr_stats_day_key(rec->process, now, key, sizeof(key)), dl);
+	if (rec->request_model && *rec->request_model)
+		lr_stats_add(seg, LR_STATS_DAY_MODEL, lr_stats_day_key(rec->request_model, now, key, sizeof(key)), dl);
+	if (target && *target && !rec->error_type)
+		lr_stats_add(seg, LR_STATS_TARGET, target, dl);
+}
+
+static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
 {
 	char line[LR_AUDIT_MAX_LINE];
 	int n = 0, fd;
@@ -223,6 +280,7 @@ static void emit(const lr_audit_rec *rec, const lr_table *t)
 		lr_stats_add(seg, LR_STATS_ROUTE, rec->rule ? rec->rule : "(none)", &dl);
 		if (rec->request_model && *rec->request_model)
 			lr_stats_add(seg, LR_STATS_MODEL, rec->request_model, &dl);
+		count_policy(seg, rec, target, &dl);
 	}
 }
 
@@ -290,7 +348,7 @@ void lr_rec_end(lr_rec *x, long status, const char *error_type)
 	base_rec(&rec, x);
 	result_rec(&rec, x, status, error_type, errtype, sizeof(errtype));
 	t = lr_view_acquire();
-	emit(&rec, t);
+	emit(&rec, t, x->target);
 	lr_view_release(t);
 	lr_rec_free(x);
 }
@@ -316,7 +374,7 @@ void lr_rec_denied(const lr_table *t, const lr_request *r, const lr_decision *d,
 	rec.error_type = "denied";
 	rec.input_tokens = rec.output_tokens = 0;
 	rec.cost_usd = 0;
-	emit(&rec, t);
+	emit(&rec, t, NULL);
 }
 
 void lr_rec_free(lr_rec *x)

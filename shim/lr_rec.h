@@ -25,6 +25,7 @@ typedef struct lr_rec {
 	lr_usage usage;
 	int64_t start_ns, first_ns;
 	char rule[72];
+	char target[72];              /* the catalogue target chosen, "" if none */
 	const char *action, *provider, *operation, *transport;
 	char original_model[LR_MODEL_MAX], sent_model[LR_MODEL_MAX];
 	char original_server[300], server[256];
@@ -59,6 +60,11 @@ void lr_rec_free(lr_rec *x);
 
 /* Does the request ask for a streamed answer? */
 int lr_rec_wants_stream(const lr_request *r, const char *body, size_t blen);
+
+/* The live numbers routing policy reads (lr_choose.h): today's spend and
+ * targets' latency, from the counters segment. */
+struct lr_live;
+const struct lr_live *lr_rec_live(void);
 
 /* Records that could not be written (disk full, unwritable file). */
 unsigned long long lr_rec_dropped(void);

@@ -11,7 +11,10 @@
 #include "llmroutectl.h"
 #include "lr_body.h"
 #include "lr_error.h"
+#include "lr_choose.h"
 #include "lr_glob.h"
+#include "lr_shm.h"
+#include "lr_stats.h"
 #include "lr_intent.h"
 #include "lr_plan.h"
 #include "lr_request.h"
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char explain_usage[] =
 	"usage: llmroutectl explain --url URL [--body FILE|-] [--process NAME]\n"
@@ -152,6 +156,53 @@ static void print_params(const lr_table *t, const lr_decision *d)
 	}
 }
 
+/* --- live numbers: the counters segment, read-only ---------------------------- */
+
+static double ex_spent(void *ud, int per, const char *name)
+{
+	lr_stats_totals tot;
+	char key[200];
+
+	lr_stats_day_key(name, (long long)time(NULL), key, sizeof(key));
+	return ud && lr_stats_get(ud, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, key, &tot) == 0 ? tot.cost_usd : 0;
+}
+
+static double ex_latency(void *ud, const char *target)
+{
+	lr_stats_totals tot;
+
+	return ud && lr_stats_get(ud, LR_STATS_TARGET, target, &tot) == 0 ? tot.ema_ms : -1;
+}
+
+static void print_choice(const lr_table *t, const lr_decision *d, const lr_choice *c)
+{
+	int k;
+
+	if (!d->route || (!d->route->pool_count && !d->route->budget_per))
+		return;
+	if (d->route->budget_per)
+		printf("budget:      %g USD/day per %s; spent today %g%s\n", d->route->budget_usd,
+		       d->route->budget_per == LR_BUDGET_ROUTE ? "route" :
+		       d->route->budget_per == LR_BUDGET_PROCESS ? "process" : "model",
+		       c->spent < 0 ? 0 : c->spent, d->over_budget ? " (reached)" : "");
+	if (c->ncands)
+		printf("candidates:  (score = %g x quality - %g x cost/max - %g x latency/max)\n",
+		       d->route->w_quality, d->route->w_cost, d->route->w_latency);
+	for (k = 0; k < c->ncands; k++) {
+		const lr_cand *cd = &c->cands[k];
+		printf("  %-20s quality %.2f  cost $%.6f  latency %s%.0f ms  ",
+		       lr_table_str(t, lr_table_targets(t)[cd->target].name), cd->quality, cd->cost,
+		       cd->latency_ms < 0 ? "~" : "", cd->latency_ms < 0 ? 0 : cd->latency_ms);
+		if (cd->dropped)
+			printf("dropped: %s\n", cd->dropped);
+		else
+			printf("score %.3f%s\n", cd->score, cd->target == d->target ? "  <- chosen" : "");
+	}
+	if (c->why)
+		printf("choice:      %s%s%s\n", c->why, d->target >= 0 ? ": " : "",
+		       d->target >= 0 ? lr_table_str(t, lr_table_targets(t)[d->target].name) : "");
+}
+
 /* The features the routes were tested on. */
 static void print_features(const lr_request *r)
 {
@@ -234,6 +285,9 @@ int ctl_explain(int argc, char **argv)
 	lr_request r;
 	lr_decision d;
 	lr_intent_cache *ic;
+	static lr_choice choice;
+	lr_live live = {ex_spent, ex_latency, NULL};
+	char sname[300];
 	static const char *action[] = {"none: no route matched, sent as the app made it",
 				       "pass: the route changes nothing", "route", "deny"};
 
@@ -258,11 +312,15 @@ int ctl_explain(int argc, char **argv)
 	print_features(&r);
 	printf("table:       %s\nroutes:\n", label);
 	lr_decide(t, &r.f, &d);
+	lr_stats_name(lr_shm_name(), sname, sizeof(sname));
+	live.ud = o.rules ? NULL : lr_stats_open(sname, 0, 0, NULL);
+	lr_choose(t, &d, &r, &live, (long long)time(NULL), &choice);
 	print_verdicts(t, &r, d.index);
+	print_choice(t, &d, &choice);
 	printf("decision:    %s%s%s%s\n", action[d.action], d.route ? " by route \"" : "",
 	       d.route ? lr_table_str(t, d.route->name) : "", d.route ? "\"" : "");
 	if (d.action == LR_ACTION_DENY)
-		printf("message:     %s\n", lr_table_str(t, d.route->deny));
+		printf("message:     %s\n", lr_decision_deny_message(t, &d));
 	if (d.action == LR_ACTION_ROUTE)
 		print_plan(t, &d, &r, &o, body, blen);
 	free(body);

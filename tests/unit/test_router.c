@@ -8,12 +8,15 @@
  *    "model", "action": "none|pass|route|deny", "route", "url", "new_model",
  *    "cred": "keep|replace|drop", "body": "exact body sent",
  *    "intent", "user_text", "system_text",
- *    "features": {"prompt_tokens": N, "stream": 0|1, ...}}}
+ *    "features": {"prompt_tokens": N, "stream": 0|1, ...},
+ *    "target": NAME, "candidates": {TARGET: "ok" | why dropped}},
+ *  "live": {"spent": {"route:N"|"process:N"|"model:N": USD}, "latency": {TARGET: ms}}}
  * Only the expectations a case names are checked.  This runs the same
  * functions, in the same order, as the shim and `llmroutectl explain`.
  */
 #include "lr_test.h"
 #include "lr_body.h"
+#include "lr_choose.h"
 #include "lr_error.h"
 #include "lr_intent.h"
 #include "lr_plan.h"
@@ -97,6 +100,48 @@ static void check_plan(const char *name, const cJSON *exp, const lr_table *t,
 	lr_plan_free(&p);
 }
 
+/* Fixed live numbers from the case: "live": {"spent": {"route:NAME": USD,
+ * "process:NAME": USD, "model:NAME": USD}, "latency": {"TARGET": ms}} */
+static double case_spent(void *ud, int per, const char *name)
+{
+	static const char *const pfx[] = {"", "route:", "process:", "model:"};
+	const cJSON *sp = cJSON_GetObjectItemCaseSensitive(ud, "spent");
+	char key[300];
+
+	snprintf(key, sizeof(key), "%s%s", pfx[per], name);
+	return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(sp, key)) ?
+		cJSON_GetObjectItemCaseSensitive(sp, key)->valuedouble : -1;
+}
+
+static double case_latency(void *ud, const char *target)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ud, "latency"), target);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* "target": NAME, "candidates": {"TARGET": "ok" | "dropped reason"} */
+static void check_choice(const char *name, const cJSON *exp, const lr_table *t, const lr_decision *d,
+			 const lr_choice *ch)
+{
+	const cJSON *cands = cJSON_GetObjectItemCaseSensitive(exp, "candidates"), *v;
+	int k;
+
+	EXPECT_STR(name, "target", d->target >= 0 ? lr_table_str(t, lr_table_targets(t)[d->target].name) : "(none)");
+	cJSON_ArrayForEach(v, cands) {
+		const char *got = "(not a candidate)";
+		for (k = 0; k < ch->ncands; k++)
+			if (!strcmp(lr_table_str(t, lr_table_targets(t)[ch->cands[k].target].name), v->string))
+				got = ch->cands[k].dropped ? ch->cands[k].dropped : "ok";
+		lr_test_checks++;
+		if (!cJSON_IsString(v) || strcmp(got, v->valuestring) != 0) {
+			lr_test_failed++;
+			fprintf(stderr, "case %s: candidate %s is \"%s\", expected \"%s\"\n", name, v->string, got,
+				cJSON_IsString(v) ? v->valuestring : "?");
+		}
+	}
+}
+
 /* "features": {"prompt_tokens": N, "max_tokens": N, "stream": 0/1, ...} */
 static void check_nums(const char *name, const cJSON *exp, const lr_request *r)
 {
@@ -132,6 +177,8 @@ static void run_case(const cJSON *c)
 	lr_request r;
 	lr_decision d;
 	lr_intent_cache *ic;
+	static lr_choice choice;
+	lr_live live = {case_spent, case_latency, NULL};
 	int rc;
 
 	if (raw)
@@ -164,6 +211,9 @@ static void run_case(const cJSON *c)
 	EXPECT_STR(name, "system_text", r.x.system);
 	check_nums(name, exp, &r);
 	lr_decide(t, &r.f, &d);
+	live.ud = (void *)cJSON_GetObjectItemCaseSensitive(c, "live");
+	lr_choose(t, &d, &r, &live, 1795000000, &choice);
+	check_choice(name, exp, t, &d, &choice);
 	EXPECT_STR(name, "action", action_name(d.action));
 	EXPECT_STR(name, "route", d.route ? lr_table_str(t, d.route->name) : "(none)");
 	check_plan(name, exp, t, &d, &r, url, body, body ? strlen(body) : 0);
