@@ -69,9 +69,9 @@ static void score_pool(const lr_table *t, const lr_decision *d, const lr_request
 {
 	const lr_route *rt = d->route;
 	const lr_pool_rec *pm = lr_table_pools(t) + rt->pool_first;
-	double floor = intent_floor(t, r->intent), need, max_cost = 0, max_lat = 0, lat_sum = 0;
+	double floor = intent_floor(t, r->intent), need, max_cost = 0, max_lat = 0;
 	uint32_t i;
-	int nlat = 0, k;
+	int k;
 
 	need = r->f.num[LR_F_PROMPT_TOKENS - LR_F_NUM] + out_tokens(rt, r);
 	for (i = 0; i < rt->pool_count && c->ncands < LR_MAX_CANDS; i++) {
@@ -93,17 +93,13 @@ static void score_pool(const lr_table *t, const lr_decision *d, const lr_request
 			continue;
 		if (cd->cost > max_cost)
 			max_cost = cd->cost;
-		if (cd->latency_ms >= 0) {
-			lat_sum += cd->latency_ms;
-			nlat++;
-			if (cd->latency_ms > max_lat)
-				max_lat = cd->latency_ms;
-		}
+		if (cd->latency_ms > max_lat)
+			max_lat = cd->latency_ms;
 	}
 	for (k = 0; k < c->ncands; k++) {
 		lr_cand *cd = &c->cands[k];
 		double cost = cd->cost < 0 ? max_cost : cd->cost; /* unknown: assume the dearest */
-		double lat = cd->latency_ms < 0 ? (nlat ? lat_sum / nlat : 0) : cd->latency_ms;
+		double lat = cd->latency_ms < 0 ? 0 : cd->latency_ms; /* untried: tried first */
 		if (cd->dropped)
 			continue;
 		cd->score = rt->w_quality * cd->quality - (max_cost > 0 ? rt->w_cost * cost / max_cost : 0) -

@@ -15,8 +15,10 @@
  *                                  - w_latency * latency / max_latency
  * where cost is the estimated USD of this request at the target's prices
  * (its own, else the rules' and built-in price lists), and latency the
- * moving average of the target's request durations in the live counters
- * (unknown counts as the mean of the known ones, or 0).  The highest score
+ * moving average of the target's request durations in the live counters.
+ * An untried target's latency counts as 0, so each target gets tried
+ * before the measured ones are compared (a slow target, once measured, is
+ * not retried while a faster one serves: known limit).  The highest score
  * wins; ties go to the cheaper, then to the earlier in the pool.  With no
  * candidate left the route falls back as its budget says, or, without
  * one, changes nothing (the request goes out as the app made it: never to

@@ -89,6 +89,12 @@ static cJSON *json_kind(const lr_stats_seg *s, int kind)
 		cJSON_AddNumberToObject(o, "output_tokens", (double)t.out);
 		cJSON_AddNumberToObject(o, "cost_usd", (double)t.cost_nusd / 1e9);
 		cJSON_AddNumberToObject(o, "latency_ms_sum", (double)t.latency_us / 1e3);
+		if (kind == LR_STATS_TARGET)
+			cJSON_AddNumberToObject(o, "latency_ms_moving_average",
+						(double)atomic_load(&sl->ema_us) / 1e3);
+		if (kind >= LR_STATS_DAY_ROUTE)
+			cJSON_AddStringToObject(o, "per", kind == LR_STATS_DAY_ROUTE ? "route" :
+						kind == LR_STATS_DAY_PROCESS ? "process" : "model");
 		cJSON_AddItemToArray(a, o);
 	}
 	return a;
@@ -96,7 +102,8 @@ static cJSON *json_kind(const lr_stats_seg *s, int kind)
 
 int ctl_stats(int argc, char **argv)
 {
-	int json = 0, reset = 0, i;
+	int json = 0, reset = 0, i, k;
+	cJSON *spend;
 	char name[300];
 	const char *why = "";
 	lr_stats_seg *s;
@@ -125,6 +132,15 @@ int ctl_stats(int argc, char **argv)
 		char *out;
 		cJSON_AddItemToObject(o, "routes", json_kind(s, LR_STATS_ROUTE));
 		cJSON_AddItemToObject(o, "models", json_kind(s, LR_STATS_MODEL));
+		cJSON_AddItemToObject(o, "targets", json_kind(s, LR_STATS_TARGET));
+		spend = cJSON_CreateArray();
+		for (k = LR_STATS_DAY_ROUTE; k <= LR_STATS_DAY_MODEL; k++) {
+			cJSON *part = json_kind(s, k), *x;
+			while ((x = cJSON_DetachItemFromArray(part, 0)))
+				cJSON_AddItemToArray(spend, x);
+			cJSON_Delete(part);
+		}
+		cJSON_AddItemToObject(o, "spend_today", spend);
 		cJSON_AddNumberToObject(o, "dropped", (double)atomic_load(&s->dropped));
 		out = cJSON_Print(o);
 		if (out)
@@ -136,5 +152,13 @@ int ctl_stats(int argc, char **argv)
 	print_kind(s, LR_STATS_ROUTE, "ROUTE");
 	putchar('\n');
 	print_kind(s, LR_STATS_MODEL, "MODEL");
+	putchar('\n');
+	print_kind(s, LR_STATS_TARGET, "TARGET");
+	putchar('\n');
+	print_kind(s, LR_STATS_DAY_ROUTE, "ROUTE@DAY (budgets)");
+	putchar('\n');
+	print_kind(s, LR_STATS_DAY_PROCESS, "PROCESS@DAY (budgets)");
+	putchar('\n');
+	print_kind(s, LR_STATS_DAY_MODEL, "MODEL@DAY (budgets)");
 	return EX_DONE;
 }
