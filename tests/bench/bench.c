@@ -22,6 +22,8 @@
  * /lrbench-PID, removed at exit.
  */
 #include "lr_body.h"
+#include "lr_choose.h"
+#include "lr_intent.h"
 #include "lr_audit.h"
 #include "lr_detect.h"
 #include "lr_price.h"
@@ -647,6 +649,187 @@ static lr_table *setup(publish_ctx *pc, lr_shm *rd, uint64_t *gen)
 	return copy;
 }
 
+/* ---- 6. the full policy decision ------------------------------------------- */
+
+#define NTARGETS 20
+
+typedef struct {
+	const lr_table *t;
+	lr_intent_cache *ic;
+	const char *body;
+	size_t blen;
+	int target, bad;
+} policy_ctx;
+
+static double fixed_spent(void *ud, int per, const char *name)
+{
+	(void)ud;
+	(void)per;
+	return name[strlen(name) - 1] == '7' ? 100 : 0.01; /* model t7 is over its budget */
+}
+
+static double fixed_latency(void *ud, const char *target)
+{
+	(void)ud;
+	return 100 + (double)(target[strlen(target) - 1] - '0') * 10;
+}
+
+static char *make_policy_rules(void)
+{
+	static const char *const intents[] = {"define", "compliance", "code", "summarize", "translate"};
+	size_t cap = 256 * 1024, n = 0;
+	char *s = malloc(cap);
+	int i, k;
+
+	if (!s)
+		die("malloc", LR_ENOMEM);
+	n += (size_t)snprintf(s + n, cap - n, "{\"targets\":{");
+	for (i = 0; i < NTARGETS; i++) {
+		n += (size_t)snprintf(s + n, cap - n, "%s\"t%d\":{\"model\":\"model-%d\",\"endpoint\":"
+				      "\"http://10.0.0.%d:8000/v1\",\"input_per_mtok\":%d,\"output_per_mtok\":%d,"
+				      "\"context_window\":%d,\"quality\":{", i ? "," : "", i, i, i + 1, i + 1,
+				      4 * (i + 1), 8000 + i * 4000);
+		for (k = 0; k < 5; k++)
+			n += (size_t)snprintf(s + n, cap - n, "%s\"%s\":0.%d", k ? "," : "", intents[k], (i * 7 + k * 3) % 9 + 1);
+		n += (size_t)snprintf(s + n, cap - n, ",\"*\":0.5}}");
+	}
+	n += (size_t)snprintf(s + n, cap - n, "},\"intents\":[");
+	for (k = 0; k < 5; k++)
+		n += (size_t)snprintf(s + n, cap - n,
+			"%s{\"name\":\"%s\",\"min_quality\":0.3,\"keywords\":[\"%s-a\",\"%s-b\",\"%s-c\",\"%s-d\",\"%s-e\","
+			"\"%s-f\",\"%s-g\",\"%s-h\"],\"patterns\":[\"%s-[0-9]+x\"]}", k ? "," : "", intents[k],
+			intents[k], intents[k], intents[k], intents[k], intents[k], intents[k], intents[k], intents[k],
+			intents[k]);
+	n += (size_t)snprintf(s + n, cap - n, ",{\"name\":\"hit\",\"keywords\":[\"needle\"]}],\"routes\":[");
+	for (i = 1; i < NROUTES; i++)
+		n += (size_t)snprintf(s + n, cap - n,
+			"{\"name\":\"r%d\",\"match\":{\"model\":\"m%d-*\",\"prompt_tokens\":{\"gt\":%d}},"
+			"\"set\":{\"model\":\"x\"}},", i, i, i * 10);
+	n += (size_t)snprintf(s + n, cap - n, "{\"name\":\"last\",\"match\":{\"intent\":\"hit\"},"
+			      "\"budget\":{\"usd_per_day\":1,\"per\":\"model\",\"fallback\":\"t0\"},"
+			      "\"pool\":{\"targets\":[");
+	for (i = 0; i < NTARGETS; i++)
+		n += (size_t)snprintf(s + n, cap - n, "%s\"t%d\"", i ? "," : "", i);
+	n += (size_t)snprintf(s + n, cap - n, "]}}]}");
+	if (n >= cap)
+		die("policy rules too long", LR_ETOOBIG);
+	return s;
+}
+
+/* A chat request whose last user message is 4 KB of text, the intent's
+ * keyword near its end. */
+static char *make_policy_body(size_t *len)
+{
+	size_t cap = 8192, n = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		die("malloc", LR_ENOMEM);
+	n += (size_t)snprintf(s, cap, "{\"model\":\"gpt-4o\",\"max_tokens\":300,\"messages\":["
+			      "{\"role\":\"system\",\"content\":\"You are terse.\"},{\"role\":\"user\",\"content\":\"");
+	while (n < 4000)
+		n += (size_t)snprintf(s + n, cap - n, "lorem ipsum dolor sit amet ");
+	n += (size_t)snprintf(s + n, cap - n, "needle\"}]}");
+	*len = n;
+	return s;
+}
+
+static void work_policy(void *p, size_t n)
+{
+	policy_ctx *c = p;
+	lr_live live = {fixed_spent, fixed_latency, NULL};
+	lr_request r;
+	lr_decision d;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (lr_request_init(&r, LLM_URL, strlen(LLM_URL), c->body, c->blen, PROCESS) < 0) {
+			c->bad = 1;
+			continue;
+		}
+		lr_intent_apply(c->t, c->ic, &r);
+		lr_decide(c->t, &r.f, &d);
+		lr_choose(c->t, &d, &r, &live, 1795000000, NULL);
+		c->target = d.target;
+		sink += (uint64_t)d.target;
+	}
+}
+
+typedef struct {
+	policy_ctx *c;
+	lr_request r;
+	int part;
+} part_ctx;
+
+/* One part of the decision alone, on a prepared request. */
+static void work_part(void *p, size_t n)
+{
+	part_ctx *pc = p;
+	lr_live live = {fixed_spent, fixed_latency, NULL};
+	lr_decision d;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (pc->part == 0) {
+			sink += (uint64_t)lr_request_init(&pc->r, LLM_URL, strlen(LLM_URL), pc->c->body, pc->c->blen, PROCESS);
+		} else if (pc->part == 1) {
+			lr_intent_apply(pc->c->t, pc->c->ic, &pc->r);
+		} else {
+			lr_decide(pc->c->t, &pc->r.f, &d);
+			if (pc->part == 3)
+				lr_choose(pc->c->t, &d, &pc->r, &live, 1795000000, NULL);
+			sink += (uint64_t)d.target;
+		}
+	}
+}
+
+static void bench_policy(void)
+{
+	char *rules = make_policy_rules();
+	void *blob = NULL;
+	size_t blen = 0;
+	lr_rules_error err;
+	policy_ctx c = {0};
+	result r;
+	int rc;
+
+	if ((rc = lr_rules_compile(rules, strlen(rules), &blob, &blen, &err)) < 0) {
+		fprintf(stderr, "bench: policy rules: %s %s\n", err.path, err.msg);
+		die("policy rules", rc);
+	}
+	c.t = blob;
+	c.ic = lr_intent_cache_new(c.t);
+	c.body = make_policy_body(&c.blen);
+	printf("\n6. Full policy decision: features + intent (6 intents, 41 terms) + %d routes + pool of %d"
+	       " targets with a per-model budget, %zu-byte body (4 KB user message)\n", NROUTES, NTARGETS, c.blen);
+	work_policy(&c, 1);
+	if (c.bad || c.target < 0)
+		die("the policy decision chose no target", 0);
+	printf("  %-50s %s\n", "chosen:", lr_table_str(c.t, lr_table_targets(c.t)[c.target].name));
+	r = measure(work_policy, &c, 100e3, 2000, 100e6);
+	report("request init + intent + decide + choose", r, 20e3, NULL);
+	{
+		static const char *const parts[] = {"  of which: request init (features, texts)", "  of which: intent",
+						    "  of which: decide (100 routes)", "  of which: decide + choose (pool of 20)"};
+		part_ctx *pc = calloc(1, sizeof(*pc));
+		int k;
+		if (!pc)
+			die("malloc", LR_ENOMEM);
+		pc->c = &c;
+		lr_request_init(&pc->r, LLM_URL, strlen(LLM_URL), c.body, c.blen, PROCESS);
+		lr_intent_apply(c.t, c.ic, &pc->r);
+		for (k = 0; k < 4; k++) {
+			pc->part = k;
+			report(parts[k], measure(work_part, pc, 100e3, 1000, 20e6), 0, "(informational)");
+		}
+		free(pc);
+	}
+	lr_intent_cache_free(c.ic);
+	free((char *)c.body);
+	free(blob);
+	free(rules);
+}
+
 int main(void)
 {
 	static const char small[] = "{\"model\":\"gpt-4o\",\"messages\":[]}";
@@ -673,6 +856,7 @@ int main(void)
 	bench_rewrite(&rd, t);
 	bench_detect();
 	bench_audit();
+	bench_policy();
 
 	lr_shm_close(&rd);
 	free(t);
