@@ -2,6 +2,7 @@
  * lr_intent.c - rule-based intents (see lr_intent.h).
  */
 #include "lr_intent.h"
+#include "lr_classify.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -326,6 +327,32 @@ static int slow_hits(const lr_table *t, const lr_intent_rec *in, const lr_reques
 	return 0;
 }
 
+static void set_intent(lr_request *r, const char *name, double conf)
+{
+	snprintf(r->intent, sizeof(r->intent), "%s", name);
+	r->intent_confidence = conf;
+	lr_features_set(&r->f, LR_F_INTENT, r->intent, strlen(r->intent));
+	lr_features_num(&r->f, LR_F_INTENT_CONFIDENCE, conf);
+}
+
+/* No rule named the intent: the learned classifier's best class, with its
+ * probability as the confidence. */
+static void classify(const lr_table *t, lr_request *r)
+{
+	double prob[LR_CLF_MAX_CLASSES];
+	lr_clf_vec *v;
+	int k;
+
+	if (!t->clf_classes || !r->x.user_len || !(v = malloc(sizeof(*v))))
+		return;
+	lr_clf_features(r->x.user, r->x.user_len, t->clf_dim, v);
+	k = v->n ? lr_clf_predict(v, lr_table_clf_weights(t), lr_table_clf_weights(t) +
+				  (size_t)t->clf_dim * t->clf_classes, t->clf_classes, prob) : -1;
+	if (k >= 0)
+		set_intent(r, lr_table_str(t, lr_table_clf_names(t)[k]), prob[k]);
+	free(v);
+}
+
 void lr_intent_apply(const lr_table *t, const lr_intent_cache *c, lr_request *r)
 {
 	unsigned char hit_user[256], hit_sys[256], *hu = hit_user, *hs = hit_sys;
@@ -334,7 +361,7 @@ void lr_intent_apply(const lr_table *t, const lr_intent_cache *c, lr_request *r)
 	uint32_t i;
 	int sys = 0;
 
-	if (!t || !t->nintents)
+	if (!t || (!t->nintents && !t->clf_classes))
 		return;
 	if (t->nintents > sizeof(hit_user) && !(hu = calloc(2, t->nintents)))
 		c = NULL; /* no memory: the slow way */
@@ -362,10 +389,8 @@ void lr_intent_apply(const lr_table *t, const lr_intent_cache *c, lr_request *r)
 	if (hu != hit_user)
 		free(hu);
 	free(lo);
-	if (i == t->nintents)
-		return;
-	strncpy(r->intent, lr_table_str(t, in->name), sizeof(r->intent) - 1);
-	r->intent_confidence = 1;
-	lr_features_set(&r->f, LR_F_INTENT, r->intent, strlen(r->intent));
-	lr_features_num(&r->f, LR_F_INTENT_CONFIDENCE, 1);
+	if (i < t->nintents)
+		set_intent(r, lr_table_str(t, in->name), 1);
+	else
+		classify(t, r);
 }

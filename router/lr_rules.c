@@ -21,6 +21,8 @@
  * the validated document, so `show` prints what was loaded.
  */
 #include "lr_rules.h"
+#include "lr_b64.h"
+#include "lr_classify.h"
 #include "lr_error.h"
 #include "lr_glob.h"
 #include "lr_json.h"
@@ -901,16 +903,87 @@ static int parse_intents(ctx *c, const cJSON *a)
 	return 0;
 }
 
+/* The model file `llmroutectl train` writes:
+ *   {"format": "llmroute-intents", "version": 1, "dim": N, "classes": [NAME...],
+ *    "bias": [N...], "weights": BASE64 of float32 little-endian [dim][classes]} */
+static int load_classifier(ctx *c, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL, *names[LR_CLF_MAX_CLASSES];
+	long n = -1, got;
+	cJSON *m = NULL, *v, *cls, *bias, *w;
+	float *weights = NULL, b[LR_CLF_MAX_CLASSES];
+	uint32_t dim, k = 0, i;
+	int rc = LR_EINVAL;
+
+	if (f && fseek(f, 0, SEEK_END) == 0)
+		n = ftell(f);
+	if (n < 0 || n > (64L << 20) || fseek(f, 0, SEEK_SET) != 0 || !(text = malloc((size_t)n + 1)) ||
+	    fread(text, 1, (size_t)n, f) != (size_t)n) {
+		if (f)
+			fclose(f);
+		free(text);
+		return fail(c, LR_EINVAL, "cannot read the classifier %s", path);
+	}
+	fclose(f);
+	text[n] = '\0';
+	m = cJSON_Parse(text);
+	v = cJSON_GetObjectItemCaseSensitive(m, "dim");
+	cls = cJSON_GetObjectItemCaseSensitive(m, "classes");
+	bias = cJSON_GetObjectItemCaseSensitive(m, "bias");
+	w = cJSON_GetObjectItemCaseSensitive(m, "weights");
+	if (!m || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "format")) ||
+	    strcmp(cJSON_GetObjectItemCaseSensitive(m, "format")->valuestring, "llmroute-intents") != 0 ||
+	    !cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > (1 << 20) || !cJSON_IsArray(cls) ||
+	    !cJSON_IsArray(bias) || !cJSON_IsString(w)) {
+		fail(c, LR_EINVAL, "%s is not a model file from `llmroutectl train`", path);
+		goto out;
+	}
+	dim = (uint32_t)v->valuedouble;
+	for (v = cls->child; v && k < LR_CLF_MAX_CLASSES; v = v->next, k++) {
+		if (!cJSON_IsString(v) || !valid_name(v->valuestring)) {
+			fail(c, LR_EINVAL, "%s: class %u is not a valid intent name", path, k);
+			goto out;
+		}
+		names[k] = v->valuestring;
+	}
+	for (i = 0, v = bias->child; v && i < k; v = v->next, i++)
+		b[i] = cJSON_IsNumber(v) ? (float)v->valuedouble : 0;
+	if (!k || v || i != k || (dim & (dim - 1)) || !(weights = malloc((size_t)dim * k * sizeof(float) + 4))) {
+		fail(c, LR_EINVAL, "%s: classes, bias or dim do not fit together", path);
+		goto out;
+	}
+	got = lr_b64_decode(w->valuestring, strlen(w->valuestring), weights);
+	if (got != (long)((size_t)dim * k * sizeof(float))) {
+		fail(c, LR_EINVAL, "%s: the weights are not %u x %u floats", path, dim, k);
+		goto out;
+	}
+	rc = lr_table_builder_classifier(c->b, dim, k, (const char *const *)names, weights, b);
+out:
+	free(weights);
+	cJSON_Delete(m);
+	free(text);
+	return rc;
+}
+
 static int parse_top(ctx *c, const cJSON *root)
 {
-	static const char *const allowed[] = {"version", "audit", "routes", "prices", "intents", "targets"};
+	static const char *const allowed[] = {"version", "audit", "routes", "prices", "intents", "targets",
+					      "classifier"};
 	const cJSON *v;
 	int rc;
 
 	if (!cJSON_IsObject(root))
 		return fail(c, LR_EINVAL, "the rules must be a JSON object");
-	if ((rc = check_keys(c, root, allowed, 6)) < 0)
+	if ((rc = check_keys(c, root, allowed, 7)) < 0)
 		return rc;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "classifier"))) {
+		push(c, "classifier");
+		if ((rc = want_string(c, v, "the path of a model file from `llmroutectl train`")) < 0 ||
+		    (rc = load_classifier(c, v->valuestring)) < 0)
+			return rc;
+		pop(c);
+	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "targets"))) {
 		push(c, "targets");
 		if ((rc = parse_targets(c, v)) < 0)

@@ -31,6 +31,9 @@ struct lr_table_builder {
 	size_t nqualities, cap_qualities;
 	lr_pool_rec *pools;
 	size_t npools, cap_pools;
+	uint32_t clf_classes, clf_dim;
+	lr_ref clf_names[64];
+	float *clf_weights;             /* dim * classes + classes */
 	char *pool;
 	size_t pool_len, cap_pool;
 	lr_ref audit, source;
@@ -83,6 +86,7 @@ void lr_table_builder_free(lr_table_builder *b)
 	free(b->targets);
 	free(b->qualities);
 	free(b->pools);
+	free(b->clf_weights);
 	free(b->pool);
 	free(b);
 }
@@ -202,6 +206,26 @@ int lr_table_builder_target(lr_table_builder *b, const lr_target_rec *tg)
 	return 0;
 }
 
+int lr_table_builder_classifier(lr_table_builder *b, uint32_t dim, uint32_t n, const char *const *names,
+				const float *weights, const float *bias)
+{
+	size_t nw = (size_t)dim * n;
+	uint32_t i;
+
+	if (n == 0 || n > 64 || dim == 0 || (dim & (dim - 1)) || dim > (1u << 20))
+		return LR_EINVAL;
+	free(b->clf_weights);
+	if (!(b->clf_weights = malloc((nw + n) * sizeof(float))))
+		return b->err = LR_ENOMEM;
+	memcpy(b->clf_weights, weights, nw * sizeof(float));
+	memcpy(b->clf_weights + nw, bias, n * sizeof(float));
+	for (i = 0; i < n; i++)
+		b->clf_names[i] = lr_table_builder_str(b, names[i]);
+	b->clf_classes = n;
+	b->clf_dim = dim;
+	return 0;
+}
+
 int lr_table_builder_find_target(const lr_table_builder *b, const char *name)
 {
 	size_t i;
@@ -260,7 +284,10 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	size_t targets_off = align8(params_off + b->nparams * sizeof(lr_param_rec));
 	size_t qualities_off = align8(targets_off + b->ntargets * sizeof(lr_target_rec));
 	size_t pools_off = align8(qualities_off + b->nqualities * sizeof(lr_quality_rec));
-	size_t pool_off = align8(pools_off + b->npools * sizeof(lr_pool_rec));
+	size_t clf_names_off = align8(pools_off + b->npools * sizeof(lr_pool_rec));
+	size_t clf_weights_off = align8(clf_names_off + b->clf_classes * sizeof(lr_ref));
+	size_t pool_off = align8(clf_weights_off +
+				 ((size_t)b->clf_dim * b->clf_classes + b->clf_classes) * sizeof(float));
 	size_t size = align8(pool_off + b->pool_len);
 	lr_table *t;
 
@@ -292,6 +319,10 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	t->qualities_off = (uint32_t)qualities_off;
 	t->npools = (uint32_t)b->npools;
 	t->pools_off = (uint32_t)pools_off;
+	t->clf_classes = b->clf_classes;
+	t->clf_dim = b->clf_dim;
+	t->clf_names_off = (uint32_t)clf_names_off;
+	t->clf_weights_off = (uint32_t)clf_weights_off;
 	t->pool_off = (uint32_t)pool_off;
 	t->pool_len = (uint32_t)b->pool_len;
 	t->audit = b->audit;
@@ -314,6 +345,11 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 		memcpy((char *)t + qualities_off, b->qualities, b->nqualities * sizeof(lr_quality_rec));
 	if (b->npools)
 		memcpy((char *)t + pools_off, b->pools, b->npools * sizeof(lr_pool_rec));
+	if (b->clf_classes) {
+		memcpy((char *)t + clf_names_off, b->clf_names, b->clf_classes * sizeof(lr_ref));
+		memcpy((char *)t + clf_weights_off, b->clf_weights,
+		       ((size_t)b->clf_dim * b->clf_classes + b->clf_classes) * sizeof(float));
+	}
 	memcpy((char *)t + pool_off, b->pool, b->pool_len);
 	*out = t;
 	*len = size;
@@ -411,6 +447,10 @@ int lr_table_validate(const void *blob, size_t len)
 	    !section_ok(len, t->targets_off, t->ntargets, sizeof(lr_target_rec)) ||
 	    !section_ok(len, t->qualities_off, t->nqualities, sizeof(lr_quality_rec)) ||
 	    !section_ok(len, t->pools_off, t->npools, sizeof(lr_pool_rec)) ||
+	    t->clf_classes > 64 || (t->clf_dim & (t->clf_dim - 1)) || t->clf_dim > (1u << 20) ||
+	    (t->clf_classes && !t->clf_dim) ||
+	    !section_ok(len, t->clf_names_off, t->clf_classes, sizeof(lr_ref)) ||
+	    !section_ok(len, t->clf_weights_off, t->clf_classes * (t->clf_dim + 1), sizeof(float)) ||
 	    !section_ok(len, t->pool_off, t->pool_len, 1) || t->pool_len == 0)
 		return LR_ECORRUPT;
 	if (!ref_ok(t, t->audit) || !ref_ok(t, t->source))
@@ -429,6 +469,9 @@ int lr_table_validate(const void *blob, size_t len)
 			return LR_ECORRUPT;
 	for (i = 0; i < t->nparams; i++)
 		if (!param_ok(t, &lr_table_params(t)[i]))
+			return LR_ECORRUPT;
+	for (i = 0; i < t->clf_classes; i++)
+		if (!ref_ok(t, lr_table_clf_names(t)[i]) || !lr_table_clf_names(t)[i].off)
 			return LR_ECORRUPT;
 	for (i = 0; i < t->ntargets; i++)
 		if (!target_ok(t, &lr_table_targets(t)[i]))

@@ -167,6 +167,9 @@ typedef struct {
 	uint32_t ntargets, targets_off;
 	uint32_t nqualities, qualities_off;
 	uint32_t npools, pools_off;
+	uint32_t clf_classes, clf_dim;   /* learned intents (lr_classify.h); 0 classes: none */
+	uint32_t clf_names_off;          /* lr_ref[clf_classes]: the intents */
+	uint32_t clf_weights_off;        /* float[clf_dim][clf_classes], then float bias[clf_classes] */
 	lr_ref audit;         /* audit file from the rules, may be absent */
 	lr_ref source;        /* canonical JSON of the rules */
 } lr_table;
@@ -229,6 +232,16 @@ static inline const lr_pool_rec *lr_table_pools(const lr_table *t)
 	return (const lr_pool_rec *)((const char *)t + t->pools_off);
 }
 
+static inline const lr_ref *lr_table_clf_names(const lr_table *t)
+{
+	return (const lr_ref *)((const char *)t + t->clf_names_off);
+}
+
+static inline const float *lr_table_clf_weights(const lr_table *t)
+{
+	return (const float *)((const char *)t + t->clf_weights_off);
+}
+
 /* Index of the target called `name`, or LR_ENOTFOUND. */
 int lr_table_find_target(const lr_table *t, const char *name);
 
@@ -262,6 +275,12 @@ int lr_table_builder_target(lr_table_builder *b, const lr_target_rec *tg);
 int lr_table_builder_quality(lr_table_builder *b, const lr_quality_rec *q);
 int lr_table_builder_pool(lr_table_builder *b, const lr_pool_rec *p);
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source);
+
+/* The learned classifier: dim buckets (a power of two), n classes named
+ * names[], weights [dim][n] then bias [n] (copied).  Returns 0 or
+ * LR_EINVAL / LR_ENOMEM. */
+int lr_table_builder_classifier(lr_table_builder *b, uint32_t dim, uint32_t n, const char *const *names,
+				const float *weights, const float *bias);
 
 /* Index of a target added so far, by name, or LR_ENOTFOUND. */
 int lr_table_builder_find_target(const lr_table_builder *b, const char *name);

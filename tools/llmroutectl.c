@@ -29,7 +29,8 @@ static const char usage_text[] =
 	"  route del NAME | route enable NAME | route disable NAME\n"
 	"  explain --url URL [--body FILE|-] [--process NAME] [--rules FILE]\n"
 	"  unload [--force]   remove the live table (programs pass through)\n"
-	"  stats [--json] [--reset]   live counters per route and model\n"
+	"  stats [--json] [--reset]   live counters per route, model, target, day\n"
+	"  train EXAMPLES.jsonl [--out MODEL] [--no-publish]   learn intents, publish them\n"
 	"  audit [FILE] [--by model|rule|process|server|day] [--since TIME]\n"
 	"        [--json] [--savings] [--rules FILE]   summaries of an audit file\n"
 	"environment: LLMROUTE_TABLE (segment name, default /llmroute)\n"
@@ -349,7 +350,7 @@ int main(int argc, char **argv)
 	} verbs[] = {
 		{"load", cmd_load}, {"check", cmd_check}, {"show", cmd_show},
 		{"route", ctl_route}, {"explain", ctl_explain}, {"unload", cmd_unload},
-		{"stats", ctl_stats}, {"audit", ctl_audit},
+		{"stats", ctl_stats}, {"audit", ctl_audit}, {"train", ctl_train},
 	};
 	size_t i;
 

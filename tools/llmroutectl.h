@@ -40,7 +40,16 @@ int ctl_attach(lr_shm *s);
 /* Is `arg` one of -h / --help? */
 int ctl_is_help(const char *arg);
 
+struct cJSON;
+/* The live rules as cJSON (a fresh {"routes": []} when there is no table);
+ * w is a writer (ctl_open_writer). */
+struct cJSON *ctl_live_rules(const lr_shm *w);
+/* Compiles root and publishes it, dying on error (`what` names the edit). */
+void ctl_commit(lr_shm *w, struct cJSON *root, const char *what);
+void ctl_open_writer(lr_shm *w, int reinit);
+
 int ctl_route(int argc, char **argv);
+int ctl_train(int argc, char **argv);
 int ctl_explain(int argc, char **argv);
 int ctl_stats(int argc, char **argv);
 int ctl_audit(int argc, char **argv);

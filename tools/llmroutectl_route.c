@@ -30,7 +30,7 @@ static const char route_usage[] =
 	"  new routes go last (first match wins) unless --first or --before\n";
 
 /* The live rules as cJSON, or a fresh {"routes": []}. */
-static cJSON *live_rules(const lr_shm *w)
+cJSON *ctl_live_rules(const lr_shm *w)
 {
 	size_t len;
 	uint64_t gen;
@@ -60,7 +60,7 @@ static int route_index(cJSON *routes, const char *name)
 	return -1;
 }
 
-static void commit(lr_shm *w, cJSON *root, const char *what)
+void ctl_commit(lr_shm *w, cJSON *root, const char *what)
 {
 	char *text = cJSON_Print(root);
 	size_t blen;
@@ -208,7 +208,7 @@ static int route_add(lr_shm *w, cJSON *root, int argc, char **argv)
 	} else {
 		cJSON_AddItemToArray(routes, r);
 	}
-	commit(w, root, "route");
+	ctl_commit(w, root, "route");
 	return EX_DONE;
 }
 
@@ -228,7 +228,7 @@ static int route_change(lr_shm *w, cJSON *root, const char *verb, const char *na
 		if (!strcmp(verb, "disable"))
 			cJSON_AddFalseToObject(r, "enabled");
 	}
-	commit(w, root, "route");
+	ctl_commit(w, root, "route");
 	return EX_DONE;
 }
 
@@ -246,7 +246,7 @@ int ctl_route(int argc, char **argv)
 		return (argc > 1 && (ctl_is_help(argv[1]) || (argc > 2 && ctl_is_help(argv[2])))) ? EX_DONE : EX_USAGE;
 	}
 	ctl_open_writer(&w, 0);
-	root = live_rules(&w);
+	root = ctl_live_rules(&w);
 	rc = is_add ? route_add(&w, root, argc - 1, argv + 1)
 		    : route_change(&w, root, verb, argv[2]);
 	cJSON_Delete(root);
