@@ -182,6 +182,8 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 	key(&o, "error.type"); put_str(&o, r->error_type);
 	key(&o, "llmroute.rule"); put_str(&o, r->rule);
 	key(&o, "llmroute.action"); put_str(&o, r->action);
+	key(&o, "llmroute.target"); put_str(&o, r->target);
+	key(&o, "llmroute.intent"); put_str(&o, r->intent);
 	key(&o, "llmroute.original_model"); put_str(&o, r->original_model);
 	key(&o, "llmroute.original_server"); put_str(&o, r->original_server);
 	key(&o, "llmroute.transport"); put_str(&o, r->transport);

@@ -19,6 +19,8 @@
  *                                or "incomplete", "unframed", "unpaired"
  *   llmroute.rule                the matching route's name, or null
  *   llmroute.action              route, pass, deny, none
+ *   llmroute.target              the catalogue target a pool or budget chose, or null
+ *   llmroute.intent              the request's intent (rules or learned), or null
  *   llmroute.original_model      the model the app asked for
  *   llmroute.original_server     host:port the app asked for
  *   llmroute.transport           curl, socket or tls
@@ -49,6 +51,7 @@ typedef struct {
 	int status;                   /* <= 0 = null */
 	const char *error_type;       /* NULL = null */
 	const char *rule;             /* NULL = null */
+	const char *target, *intent;  /* NULL = null */
 	const char *action;
 	const char *original_model, *original_server;
 	const char *transport;

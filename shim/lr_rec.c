@@ -160,6 +160,7 @@ static void fill(lr_rec *x, const lr_table *t, const lr_request *r, const lr_dec
 	snprintf(x->rule, sizeof(x->rule), "%s", d->route ? lr_table_str(t, d->route->name) : "");
 	snprintf(x->target, sizeof(x->target), "%s",
 		 d->target >= 0 ? lr_table_str(t, lr_table_targets(t)[d->target].name) : "");
+	snprintf(x->intent, sizeof(x->intent), "%s", r->intent);
 	x->action = action_names[d->action];
 	x->provider = r->det.provider;
 	x->operation = r->det.otel_operation;
@@ -292,6 +293,8 @@ static void base_rec(lr_audit_rec *rec, const lr_rec *x)
 	rec->operation = x->operation;
 	rec->request_model = x->sent_model[0] ? x->sent_model : NULL;
 	rec->rule = x->rule[0] ? x->rule : NULL;
+	rec->target = x->target[0] ? x->target : NULL;
+	rec->intent = x->intent[0] ? x->intent : NULL;
 	rec->action = x->action;
 	rec->original_model = x->original_model[0] ? x->original_model : NULL;
 	rec->original_server = x->original_server;

@@ -26,6 +26,7 @@ typedef struct lr_rec {
 	int64_t start_ns, first_ns;
 	char rule[72];
 	char target[72];              /* the catalogue target chosen, "" if none */
+	char intent[72];              /* the request's intent, "" if none */
 	const char *action, *provider, *operation, *transport;
 	char original_model[LR_MODEL_MAX], sent_model[LR_MODEL_MAX];
 	char original_server[300], server[256];

@@ -53,7 +53,7 @@ check "socket transport: the same two decisions" sh -c "printf '200 gpt-4o-mini\
 check "socket transport, compliance: system instruction first" last_req \
 	"json.loads(d['raw'])['messages'][0]['content'] == 'Answer carefully and cite the policy.'"
 check "audit: each request names its route, curl and socket alike" audit_ok "$A" \
-	"[x['llmroute.rule'] for x in a] == ['define-small', 'compliance-big'] * 2 and [x['llmroute.transport'] for x in a] == ['curl', 'curl', 'socket', 'socket']"
+	"[x['llmroute.rule'] for x in a] == ['define-small', 'compliance-big'] * 2 and [x['llmroute.transport'] for x in a] == ['curl', 'curl', 'socket', 'socket'] and [x['llmroute.intent'] for x in a] == ['define', 'compliance'] * 2"
 
 # a long prompt, by estimated size
 long=$("$PY" -c "import json; print(json.dumps({'model': 'gpt-4o', 'messages': [{'role': 'user', 'content': 'summarize: ' + 'word ' * 2000}]}))")
