@@ -4,7 +4,9 @@
  * intent that asks, its system prompt).
  *
  * Intents are tried in file order; the first whose keyword or pattern
- * occurs wins, with confidence 1.  A keyword is a word or phrase matched
+ * occurs wins, with confidence 1.  When none does and the table carries a
+ * learned classifier (lr_classify.h), its most probable class is the
+ * intent, with that probability as the confidence.  A keyword is a word or phrase matched
  * ignoring ASCII case at word boundaries ("define" matches "Define X" but
  * not "predefined"); a pattern is a POSIX extended regular expression,
  * also case-insensitive.  No match: intent "" and confidence 0, which only
