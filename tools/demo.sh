@@ -52,10 +52,16 @@ while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 MOCK=http://127.0.0.1:$(cat "$T/port")
 : >"$T/mock.log"
 
-say "1. The routing table: cheap model for gpt-4*, a local endpoint for legacy apps, no o1-pro"
+say "1. The routing table: compliance questions to a careful model, cheap model for the rest of gpt-4*, a local endpoint for legacy apps, no o1-pro"
 cat >"$T/routes.json" <<EOF2
 {
+  "intents": [
+    {"name": "compliance", "keywords": ["gdpr", "hipaa", "compliance", "retention policy"]}
+  ],
   "routes": [
+    {"name": "compliance-careful", "match": {"intent": "compliance", "host": "api.openai.com"},
+     "set": {"model": "gpt-4.1", "endpoint": "$MOCK/v1", "params": {"temperature": 0},
+             "system_prefix": "Answer carefully and cite the relevant rule."}},
     {"name": "defs-to-mini", "match": {"model": "gpt-4*", "host": "api.openai.com"},
      "set": {"model": "gpt-4o-mini", "endpoint": "$MOCK/v1"}},
     {"name": "internal-llm", "match": {"host": "llm.internal.example"},
@@ -90,6 +96,13 @@ r = c.getresponse()
 print(r.status, "answered by", json.loads(r.read())["model"])'
 received $((n + 1))
 echo "   (the shim answered the lookup, redirected the connection and rewrote the request on the socket)"
+
+say "2c. Same app, same model asked, a compliance question: the intent picks a stronger model"
+n=$(count)
+run "$RUN" curl -sS -o /dev/null https://api.openai.com/v1/chat/completions -H 'Content-Type: application/json' \
+	-d '{"model": "gpt-4o", "messages": [{"role": "user", "content": "Does our GDPR retention policy allow 2 years of logs?"}]}'
+received $((n + 1))
+echo "   (intent \"compliance\": gpt-4.1, temperature 0, and a system instruction put first)"
 
 say "3. A denied model: nothing is sent, curl reports the route's message"
 run "$RUN" curl -sS https://api.openai.com/v1/chat/completions -d '{"model": "o1-pro", "messages": []}'
