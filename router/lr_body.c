@@ -388,23 +388,6 @@ static int splice_in(const char *body, size_t len, size_t at, const char *ins, s
 	return 1;
 }
 
-/* Like splice_in, but replaces body[at..at+cut) with ins. */
-static int splice_over(const char *body, size_t len, size_t at, size_t cut, const char *ins, size_t n,
-		       char **out, size_t *outlen)
-{
-	char *o = malloc(len - cut + n + 1);
-
-	if (!o)
-		return LR_ENOMEM;
-	memcpy(o, body, at);
-	memcpy(o + at, ins, n);
-	memcpy(o + at + n, body + at + cut, len - at - cut);
-	o[len - cut + n] = '\0';
-	*out = o;
-	*outlen = len - cut + n;
-	return 1;
-}
-
 /* The top-level member `key` (last one wins), or an empty span. */
 static lr_span top_member(const char *body, size_t len, const char *key)
 {
@@ -443,19 +426,16 @@ int lr_body_prepend_system(const char *body, size_t len, const char *text, int a
 	for (i = 0; i < 2 && rc == LR_ENOTFOUND; i++) {
 		v = top_member(body, len, strkeys[i]);
 		if (v.p && lr_json_type_of(v) == LR_JSON_STRING) {
-			/* TEXT + blank line + the old text, as one string */
-			cap = tl + v.len + 3;
+			/* TEXT and a blank line spliced in after the opening quote:
+			 * the old text's bytes stay exactly as they were */
+			cap = tl + 3;
 			if (!(old = malloc(cap)) || !(enc = malloc(6 * cap + 3)))
 				goto nomem;
 			memcpy(old, text, tl);
 			memcpy(old + tl, "\n\n", 2);
-			n = tl + 2;
-			if ((rc = lr_json_str_decode(v, old + n, cap - n)) < 0)
+			if ((rc = lr_json_str_encode(old, tl + 2, enc, 6 * cap + 3)) < 0)
 				goto done;
-			n += (size_t)rc;
-			if ((rc = lr_json_str_encode(old, n, enc, 6 * cap + 3)) < 0)
-				goto done;
-			rc = splice_over(body, len, (size_t)(v.p - body), v.len, enc, (size_t)rc, out, outlen);
+			rc = splice_in(body, len, (size_t)(v.p - body) + 1, enc + 1, (size_t)rc - 2, out, outlen);
 			goto done;
 		}
 		if (v.p && i == 0 && lr_json_type_of(v) == LR_JSON_ARRAY) { /* Anthropic blocks */

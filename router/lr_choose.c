@@ -47,9 +47,9 @@ double lr_choose_cost(const lr_table *t, const lr_target_rec *g, const lr_route 
 		out_tokens(rt, r) * p.output_per_mtok) / 1e6;
 }
 
-static double spent(const lr_live *live, int per, const char *name)
+static double spent(const lr_live *live, int per, const char *name, long long now)
 {
-	double v = live && live->spent && name ? live->spent(live->ud, per, name) : -1;
+	double v = live && live->spent && name ? live->spent(live->ud, per, name, now) : -1;
 
 	return v < 0 ? 0 : v;
 }
@@ -65,7 +65,7 @@ static const char *model_of(const lr_table *t, const lr_decision *d, const lr_re
 }
 
 static void score_pool(const lr_table *t, const lr_decision *d, const lr_request *r,
-		       const lr_live *live, lr_choice *c)
+		       const lr_live *live, long long now, lr_choice *c)
 {
 	const lr_route *rt = d->route;
 	const lr_pool_rec *pm = lr_table_pools(t) + rt->pool_first;
@@ -87,7 +87,7 @@ static void score_pool(const lr_table *t, const lr_decision *d, const lr_request
 		else if (quality_for(t, g, r->intent) < floor)
 			cd->dropped = "quality below the intent's floor";
 		else if (rt->budget_per == LR_BUDGET_MODEL &&
-			 spent(live, LR_BUDGET_MODEL, lr_table_str(t, g->model)) >= rt->budget_usd)
+			 spent(live, LR_BUDGET_MODEL, lr_table_str(t, g->model), now) >= rt->budget_usd)
 			cd->dropped = "over budget";
 		if (cd->dropped)
 			continue;
@@ -120,9 +120,8 @@ void lr_choose(const lr_table *t, lr_decision *d, const lr_request *r, const lr_
 	lr_choice scratch;
 	const lr_route *rt = d->route;
 	const char *name = NULL;
-	int k, best = -1, over = 0;
+	int k, best = -1, over = 0, budget_drops = 0;
 
-	(void)now;
 	if (!c)
 		c = &scratch; /* callers that do not look pass NULL: results unread */
 	memset(c, 0, sizeof(*c));
@@ -130,21 +129,19 @@ void lr_choose(const lr_table *t, lr_decision *d, const lr_request *r, const lr_
 	if (!t || !rt || d->action != LR_ACTION_ROUTE || (!rt->pool_count && !rt->budget_per))
 		return;
 	if (rt->pool_count) {
-		score_pool(t, d, r, live, c);
-		for (k = 0; k < c->ncands; k++)
+		score_pool(t, d, r, live, now, c);
+		for (k = 0; k < c->ncands; k++) {
+			budget_drops += c->cands[k].dropped && !strcmp(c->cands[k].dropped, "over budget");
 			if (!c->cands[k].dropped && (best < 0 || better(&c->cands[k], &c->cands[best])))
 				best = k;
+		}
 		if (best >= 0) {
 			d->target = c->cands[best].target;
 			c->why = "highest score";
-		} else if (rt->budget_per == LR_BUDGET_MODEL) {
-			over = 1; /* every model in the pool is over budget */
-		} else if (rt->budget_target < 0) {
-			d->action = LR_ACTION_PASS;
-			c->why = "no target can serve this request: sent as the app made it";
-			return;
 		}
 	}
+	/* Is the budget reached?  Per model with a pool: when its budget took
+	 * the last candidates away; otherwise by the day's spend. */
 	if (rt->budget_per == LR_BUDGET_ROUTE)
 		name = lr_table_str(t, rt->name);
 	else if (rt->budget_per == LR_BUDGET_PROCESS)
@@ -152,17 +149,30 @@ void lr_choose(const lr_table *t, lr_decision *d, const lr_request *r, const lr_
 	else if (rt->budget_per == LR_BUDGET_MODEL && !rt->pool_count)
 		name = model_of(t, d, r);
 	if (name) {
-		c->spent = spent(live, (int)rt->budget_per, name);
+		c->spent = spent(live, (int)rt->budget_per, name, now);
 		over = c->spent >= rt->budget_usd;
+	} else if (rt->budget_per == LR_BUDGET_MODEL) {
+		over = best < 0 && budget_drops > 0;
 	}
-	if (!over && !(rt->pool_count && best < 0))
+	if (!over) {
+		if (!rt->pool_count || best >= 0)
+			return;
+		if (rt->budget_target >= 0) { /* nothing can serve: the budget's target */
+			d->target = rt->budget_target;
+			c->why = "no candidate: the budget's fallback target";
+		} else {
+			d->action = LR_ACTION_PASS;
+			c->why = "no target can serve this request: sent as the app made it";
+		}
 		return;
-	d->over_budget = over;
+	}
+	d->over_budget = 1;
 	if (rt->budget_target >= 0) {
 		d->target = rt->budget_target;
-		c->why = over ? "over budget: the budget's fallback target" : "no candidate: the budget's fallback target";
+		c->why = "over budget: the budget's fallback target";
 	} else {
 		d->action = LR_ACTION_DENY;
+		d->target = -1;
 		c->why = "over budget: denied";
 	}
 }

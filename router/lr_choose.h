@@ -38,8 +38,9 @@
 #include "lr_table.h"
 
 typedef struct lr_live {
-	/* USD spent today by kind (LR_BUDGET_*) and name; < 0 or NULL: unknown (0) */
-	double (*spent)(void *ud, int per, const char *name);
+	/* USD spent on the day (UTC) of unix time `now`, by kind (LR_BUDGET_*)
+	 * and name; < 0 or NULL: unknown (0) */
+	double (*spent)(void *ud, int per, const char *name, long long now);
 	/* moving-average latency in ms of a target; < 0 or NULL: unknown */
 	double (*latency)(void *ud, const char *target);
 	void *ud;

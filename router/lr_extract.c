@@ -134,7 +134,9 @@ static void walk_turns(lr_span arr, lr_extract *x)
 				content_text(parts, x->system, &x->system_len, x);
 			continue;
 		}
-		if (lr_json_str_eq(role, "user") || !role.p) {
+		/* no role: a Gemini single turn (it has parts); a Responses item
+		 * that is not a message (function_call, ...) is no user turn */
+		if (lr_json_str_eq(role, "user") || (!role.p && member(m, "parts").p)) {
 			scan_images(parts, x);
 			last = parts.p ? parts : m;
 			continue;

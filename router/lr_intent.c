@@ -60,7 +60,8 @@ static int index_keywords(lr_intent_cache *c, const lr_table *t)
 		for (j = in[i].term_first; j < in[i].term_first + in[i].term_count; j++) {
 			const char *w = lr_table_str(t, tm[j].str);
 			kw_ent *e;
-			if (tm[j].kind != LR_TERM_KEYWORD || !*w)
+			if (tm[j].kind != LR_TERM_KEYWORD || !*w || c->nkws >= t->nterms ||
+			    off + tm[j].str.len + 1 > total)
 				continue;
 			e = &c->kws[c->nkws];
 			for (k = 0; w[k]; k++)
@@ -132,7 +133,15 @@ static char *required_literal(const char *re)
 				i++;
 			if (re[i] == ']')
 				i++;
-			while (re[i] && re[i] != ']')
+			while (re[i] && re[i] != ']') {
+				if (re[i] == '[')
+					return NULL; /* [:class:] and friends: no prefilter */
+				i++;
+			}
+			if (!re[i])
+				break;
+		} else if (ch == '{') { /* an interval's counts are not text */
+			while (re[i] && re[i] != '}')
 				i++;
 			if (!re[i])
 				break;

@@ -22,6 +22,7 @@
  */
 #include "lr_rules.h"
 #include "lr_b64.h"
+#include "lr_choose.h"
 #include "lr_classify.h"
 #include "lr_error.h"
 #include "lr_glob.h"
@@ -30,6 +31,7 @@
 #include "lr_url.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -488,6 +490,8 @@ static int parse_budget(ctx *c, const cJSON *o, lr_route *r)
 		return rc;
 	if ((rc = want_number(c, o, "usd_per_day", 0, 1e12, &r->budget_usd)) <= 0)
 		return rc < 0 ? rc : fail(c, LR_EINVAL, "a budget needs \"usd_per_day\"");
+	if (r->budget_usd <= 0)
+		return fail(c, LR_EINVAL, "usd_per_day must be more than 0");
 	r->budget_per = LR_BUDGET_ROUTE;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "per"))) {
 		push(c, "per");
@@ -564,6 +568,8 @@ static int parse_pool_members(ctx *c, const cJSON *o)
 	push(c, "targets");
 	for (v = a->child; v; v = v->next, i++) {
 		push_index(c, i);
+		if (i == LR_MAX_CANDS)
+			return fail(c, LR_EINVAL, "a pool has at most %d targets", LR_MAX_CANDS);
 		memset(&pr, 0, sizeof(pr));
 		pr.weight = 1;
 		if (cJSON_IsObject(v)) {
@@ -953,7 +959,15 @@ static int load_classifier(ctx *c, const char *path)
 		fail(c, LR_EINVAL, "%s: classes, bias or dim do not fit together", path);
 		goto out;
 	}
-	got = lr_b64_decode(w->valuestring, strlen(w->valuestring), weights);
+	/* exactly the base64 of dim x k floats: checked before decoding into them */
+	got = strlen(w->valuestring) == 4 * (((size_t)dim * k * sizeof(float) + 2) / 3) ?
+		lr_b64_decode(w->valuestring, strlen(w->valuestring), weights) : -1;
+	for (i = 0; got == (long)((size_t)dim * k * sizeof(float)) && i < dim * k; i++)
+		if (!isfinite(weights[i]))
+			got = -1;
+	for (i = 0; i < k; i++)
+		if (!isfinite(b[i]))
+			got = -1;
 	if (got != (long)((size_t)dim * k * sizeof(float))) {
 		fail(c, LR_EINVAL, "%s: the weights are not %u x %u floats", path, dim, k);
 		goto out;

@@ -158,13 +158,14 @@ int lr_stats_add(lr_stats_seg *s, int kind, const char *name, const lr_stats_del
 
 int lr_stats_get(const lr_stats_seg *s, int kind, const char *name, lr_stats_totals *out)
 {
-	uint64_t h = hash_key(kind, name), ema = 0;
+	uint64_t h, ema = 0;
 	uint32_t i, found = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->ema_ms = -1;
 	if (!s || !name)
 		return LR_ENOTFOUND;
+	h = hash_key(kind, name);
 	for (i = 0; i < MAX_PROBES; i++) {
 		lr_stats_slot *sl = (lr_stats_slot *)&s->slot[(h + i) % LR_STATS_SLOTS];
 		if (!slot_is(sl, kind, h, name))

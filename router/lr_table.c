@@ -9,6 +9,7 @@
 #include "lr_table.h"
 #include "lr_error.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -387,6 +388,8 @@ static int route_ok(const lr_table *t, const lr_route *r)
 	       r->pool_first <= t->npools && r->pool_count <= t->npools - r->pool_first &&
 	       r->budget_per <= LR_BUDGET_MODEL && ref_ok(t, r->budget_deny) &&
 	       (r->budget_target == -1 || (r->budget_target >= 0 && (uint32_t)r->budget_target < t->ntargets)) &&
+	       isfinite(r->w_quality) && isfinite(r->w_cost) && isfinite(r->w_latency) &&
+	       isfinite(r->expected_output) && isfinite(r->budget_usd) &&
 	       (r->set_endpoint.off == 0 || (r->ep_host.off && r->ep_scheme.off));
 }
 
@@ -401,7 +404,7 @@ static int cond_ok(const lr_table *t, const lr_cond *c)
 static int intent_ok(const lr_table *t, const lr_intent_rec *in)
 {
 	return ref_ok(t, in->name) && in->name.off && in->term_first <= t->nterms &&
-	       in->term_count <= t->nterms - in->term_first;
+	       in->term_count <= t->nterms - in->term_first && isfinite(in->min_quality);
 }
 
 static int term_ok(const lr_table *t, const lr_term_rec *tm)
@@ -416,7 +419,9 @@ static int target_ok(const lr_table *t, const lr_target_rec *g)
 	       ref_ok(t, g->ep_scheme) && ref_ok(t, g->ep_host) && ref_ok(t, g->ep_base) &&
 	       ref_ok(t, g->key_env) && g->ep_port <= 65535 && g->q_first <= t->nqualities &&
 	       g->q_count <= t->nqualities - g->q_first &&
-	       (g->endpoint.off == 0 || (g->ep_host.off && g->ep_scheme.off));
+	       (g->endpoint.off == 0 || (g->ep_host.off && g->ep_scheme.off)) &&
+	       isfinite(g->input_per_mtok) && isfinite(g->output_per_mtok) &&
+	       isfinite(g->context_window) && isfinite(g->quality);
 }
 
 static int param_ok(const lr_table *t, const lr_param_rec *p)
@@ -430,7 +435,7 @@ static int param_ok(const lr_table *t, const lr_param_rec *p)
 int lr_table_validate(const void *blob, size_t len)
 {
 	const lr_table *t = blob;
-	uint32_t i;
+	uint32_t i, next;
 
 	if (len < sizeof(*t) || memcmp(t->magic, LR_TABLE_MAGIC, 8) != 0)
 		return LR_EVERSION;
@@ -461,9 +466,13 @@ int lr_table_validate(const void *blob, size_t len)
 	for (i = 0; i < t->nconds; i++)
 		if (!cond_ok(t, &lr_table_conds(t)[i]))
 			return LR_ECORRUPT;
-	for (i = 0; i < t->nintents; i++)
-		if (!intent_ok(t, &lr_table_intents(t)[i]))
+	for (i = 0, next = 0; i < t->nintents; i++) {
+		/* terms belong to one intent each, in order (lr_intent.c indexes
+		 * them into arrays of nterms entries) */
+		if (!intent_ok(t, &lr_table_intents(t)[i]) || lr_table_intents(t)[i].term_first != next)
 			return LR_ECORRUPT;
+		next += lr_table_intents(t)[i].term_count;
+	}
 	for (i = 0; i < t->nterms; i++)
 		if (!term_ok(t, &lr_table_terms(t)[i]))
 			return LR_ECORRUPT;
@@ -472,6 +481,15 @@ int lr_table_validate(const void *blob, size_t len)
 			return LR_ECORRUPT;
 	for (i = 0; i < t->clf_classes; i++)
 		if (!ref_ok(t, lr_table_clf_names(t)[i]) || !lr_table_clf_names(t)[i].off)
+			return LR_ECORRUPT;
+	for (i = 0; i < t->clf_classes * (t->clf_dim + 1); i++) /* NaN would poison every score */
+		if (!isfinite(lr_table_clf_weights(t)[i]))
+			return LR_ECORRUPT;
+	for (i = 0; i < t->nqualities; i++)
+		if (!isfinite(lr_table_qualities(t)[i].value))
+			return LR_ECORRUPT;
+	for (i = 0; i < t->npools; i++)
+		if (!isfinite(lr_table_pools(t)[i].weight))
 			return LR_ECORRUPT;
 	for (i = 0; i < t->ntargets; i++)
 		if (!target_ok(t, &lr_table_targets(t)[i]))

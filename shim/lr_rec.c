@@ -170,6 +170,14 @@ static void fill(lr_rec *x, const lr_table *t, const lr_request *r, const lr_dec
 		 (int)r->det.url.host_len, r->det.url.host, r->det.url.port);
 	host_port(sent_url, x->server, sizeof(x->server), &x->port);
 	x->has_price = lr_price_lookup(t, x->sent_model, &x->price) == 0;
+	if (d->target >= 0) { /* a catalogue target's own prices come first */
+		const lr_target_rec *g = &lr_table_targets(t)[d->target];
+		if (g->input_per_mtok >= 0 && g->output_per_mtok >= 0) {
+			x->price.input_per_mtok = g->input_per_mtok;
+			x->price.output_per_mtok = g->output_per_mtok;
+			x->has_price = 1;
+		}
+	}
 	x->generation = lr_view_generation();
 }
 
@@ -205,7 +213,7 @@ void lr_rec_body(lr_rec *x, const char *p, size_t n)
 
 /* --- live numbers for policy -------------------------------------------------- */
 
-static double live_spent(void *ud, int per, const char *name)
+static double live_spent(void *ud, int per, const char *name, long long now)
 {
 	lr_stats_seg *seg;
 	lr_stats_totals tot;
@@ -217,7 +225,7 @@ static double live_spent(void *ud, int per, const char *name)
 	pthread_mutex_unlock(&mu);
 	if (!seg)
 		return -1;
-	lr_stats_day_key(name, (long long)time(NULL), key, sizeof(key));
+	lr_stats_day_key(name, now, key, sizeof(key));
 	return lr_stats_get(seg, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, key, &tot) == 0 ? tot.cost_usd : 0;
 }
 

@@ -158,12 +158,12 @@ static void print_params(const lr_table *t, const lr_decision *d)
 
 /* --- live numbers: the counters segment, read-only ---------------------------- */
 
-static double ex_spent(void *ud, int per, const char *name)
+static double ex_spent(void *ud, int per, const char *name, long long now)
 {
 	lr_stats_totals tot;
 	char key[200];
 
-	lr_stats_day_key(name, (long long)time(NULL), key, sizeof(key));
+	lr_stats_day_key(name, now, key, sizeof(key));
 	return ud && lr_stats_get(ud, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, key, &tot) == 0 ? tot.cost_usd : 0;
 }
 

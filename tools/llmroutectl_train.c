@@ -73,6 +73,10 @@ static void read_examples(const char *path, uint32_t dim, dataset *d)
 		sp = cJSON_GetObjectItemCaseSensitive(o, "split");
 		if (!cJSON_IsString(t) || !cJSON_IsString(in) || !*in->valuestring)
 			ctl_die(EX_INVALID, "%s:%d: want {\"text\": STRING, \"intent\": STRING}", path, lineno);
+		if (strlen(in->valuestring) > 64 ||
+		    strspn(in->valuestring, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") !=
+			    strlen(in->valuestring))
+			ctl_die(EX_INVALID, "%s:%d: an intent name is 1-64 of A-Z a-z 0-9 _ . : -", path, lineno);
 		if (d->n == d->cap) {
 			d->cap = d->cap ? 2 * d->cap : 256;
 			if (!(d->ex = realloc(d->ex, (size_t)d->cap * sizeof(example))))

@@ -661,8 +661,9 @@ typedef struct {
 	int target, bad;
 } policy_ctx;
 
-static double fixed_spent(void *ud, int per, const char *name)
+static double fixed_spent(void *ud, int per, const char *name, long long now)
 {
+	(void)now;
 	(void)ud;
 	(void)per;
 	return name[strlen(name) - 1] == '7' ? 100 : 0.01; /* model t7 is over its budget */

@@ -102,8 +102,9 @@ static void check_plan(const char *name, const cJSON *exp, const lr_table *t,
 
 /* Fixed live numbers from the case: "live": {"spent": {"route:NAME": USD,
  * "process:NAME": USD, "model:NAME": USD}, "latency": {"TARGET": ms}} */
-static double case_spent(void *ud, int per, const char *name)
+static double case_spent(void *ud, int per, const char *name, long long now)
 {
+	(void)now;
 	static const char *const pfx[] = {"", "route:", "process:", "model:"};
 	const cJSON *sp = cJSON_GetObjectItemCaseSensitive(ud, "spent");
 	char key[300];
