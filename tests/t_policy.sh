@@ -60,6 +60,11 @@ long=$("$PY" -c "import json; print(json.dumps({'model': 'gpt-4o', 'messages': [
 shim curl -sS --max-time 10 "$URL" -H 'Content-Type: application/json' -d "$long" >/dev/null
 check "prompt_tokens > 2000: the long-context model" last_req "d['model'] == 'gpt-4.1-long'"
 
+# show lists every kind of condition and action
+"$CTL" show >"$T/show"
+check "show: intent, numeric bound and overrides listed" sh -c \
+	"grep -q 'intent=define' '$T/show' && grep -q 'prompt_tokens>2000' '$T/show' && grep -q 'overrides=2' '$T/show'"
+
 # explain says why
 printf '%s' "$policy" >"$T/policy.json"
 expect 0 "intent:      compliance (confidence 1.00)" "$CTL" explain --url "$URL" --body "$T/policy.json"

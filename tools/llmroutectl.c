@@ -210,7 +210,11 @@ static int cmd_load(int argc, char **argv)
 
 /* --- show --------------------------------------------------------------- */
 
-static const char *field_names[LR_F_NSTR] = {"model", "host", "operation", "provider", "process"};
+static const char *field_names[LR_F_NSTR] = {"model", "host", "operation", "provider", "process",
+					    "intent", "user_text", "system_text"};
+static const char *num_names[LR_F_NNUM] = {"prompt_tokens", "max_tokens", "stream", "tools", "images",
+					   "json", "messages", "intent_confidence"};
+static const char *op_names[] = {"", "=", ">", ">=", "<", "<=", "=="};
 
 static void print_route(const lr_table *t, int i, const lr_route *r)
 {
@@ -219,9 +223,14 @@ static void print_route(const lr_table *t, int i, const lr_route *r)
 	size_t n = 0;
 	uint32_t k;
 
-	for (k = 0; k < r->cond_count && n < sizeof(match); k++)
-		n += (size_t)snprintf(match + n, sizeof(match) - n, "%s%s=%s", k ? " " : "",
-				      field_names[c[k].field], lr_table_str(t, c[k].str));
+	for (k = 0; k < r->cond_count && n < sizeof(match); k++) {
+		if (c[k].field >= LR_F_NUM)
+			n += (size_t)snprintf(match + n, sizeof(match) - n, "%s%s%s%g", k ? " " : "",
+					      num_names[c[k].field - LR_F_NUM], op_names[c[k].op], c[k].num);
+		else
+			n += (size_t)snprintf(match + n, sizeof(match) - n, "%s%s=%s", k ? " " : "",
+					      field_names[c[k].field], lr_table_str(t, c[k].str));
+	}
 	n = 0;
 	if (r->flags & LR_ROUTE_DENY)
 		snprintf(act, sizeof(act), "deny \"%s\"", lr_table_str(t, r->deny));
@@ -233,6 +242,14 @@ static void print_route(const lr_table *t, int i, const lr_route *r)
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "key=$%s ", lr_table_str(t, r->set_key_env));
 	if ((r->flags & LR_ROUTE_KEEP_CREDENTIALS) && n < sizeof(act))
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "keep_credentials ");
+	for (k = 0; k < r->pool_count && n < sizeof(act); k++)
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "%s%s%s", k ? "," : "pool=",
+				      lr_table_str(t, lr_table_targets(t)[lr_table_pools(t)[r->pool_first + k].target].name),
+				      k + 1 == r->pool_count ? " " : "");
+	if (r->param_count && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "overrides=%u ", r->param_count);
+	if (r->budget_per && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "budget=%g/day ", r->budget_usd);
 	if (!act[0])
 		snprintf(act, sizeof(act), "pass");
 	printf("%3d  %-20s %-8s %-40s %s\n", i + 1, lr_table_str(t, r->name),
