@@ -17,8 +17,9 @@
  * (its own, else the rules' and built-in price lists), and latency the
  * moving average of the target's request durations in the live counters.
  * An untried target's latency counts as 0, so each target gets tried
- * before the measured ones are compared (a slow target, once measured, is
- * not retried while a faster one serves: known limit).  The highest score
+ * before the measured ones are compared; the shim also forgets a latency
+ * not measured for a minute, so a target once slow is tried again about
+ * once a minute and comes back when it has recovered.  The highest score
  * wins; ties go to the cheaper, then to the earlier in the pool.  With no
  * candidate left the route falls back as its budget says, or, without
  * one, changes nothing (the request goes out as the app made it: never to

@@ -152,6 +152,7 @@ int lr_stats_add(lr_stats_seg *s, int kind, const char *name, const lr_stats_del
 		do /* the first sample sets it; each next one moves it 1/8 of the way */
 			nu = old ? old - old / 8 + x / 8 : (x ? x : 1);
 		while (!atomic_compare_exchange_weak(&sl->ema_us, &old, nu));
+		atomic_store_explicit(&sl->last_s, (uint64_t)time(NULL), memory_order_relaxed);
 	}
 	return 0;
 }
@@ -176,6 +177,8 @@ int lr_stats_get(const lr_stats_seg *s, int kind, const char *name, lr_stats_tot
 		out->cost_usd += (double)atomic_load_explicit(&sl->cost_nusd, memory_order_relaxed) / 1e9;
 		if (!ema)
 			ema = atomic_load_explicit(&sl->ema_us, memory_order_relaxed);
+		if ((long long)atomic_load_explicit(&sl->last_s, memory_order_relaxed) > out->last_s)
+			out->last_s = (long long)atomic_load_explicit(&sl->last_s, memory_order_relaxed);
 	}
 	if (ema)
 		out->ema_ms = (double)ema / 1e3;
@@ -205,6 +208,7 @@ void lr_stats_reset(lr_stats_seg *s)
 		atomic_store(&sl->cost_nusd, 0);
 		atomic_store(&sl->latency_us, 0);
 		atomic_store(&sl->ema_us, 0);
+		atomic_store(&sl->last_s, 0);
 	}
 	atomic_store(&s->dropped, 0);
 }

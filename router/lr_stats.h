@@ -46,6 +46,7 @@ typedef struct {
 	_Atomic uint64_t cost_nusd;   /* cost in nano-dollars */
 	_Atomic uint64_t latency_us;  /* sum of request durations */
 	_Atomic uint64_t ema_us;      /* moving average of durations (1/8 weight to the newest) */
+	_Atomic uint64_t last_s;      /* unix time of the last duration counted */
 } lr_stats_slot;
 
 typedef struct {
@@ -77,6 +78,7 @@ typedef struct {
 	unsigned long long requests, errors;
 	double cost_usd;
 	double ema_ms;                /* < 0 when no duration was counted */
+	long long last_s;             /* unix time of the last duration, 0 if none */
 } lr_stats_totals;
 
 /* Adds up the slots (kind, name) into *out.  Returns 0, or LR_ENOTFOUND

@@ -213,6 +213,22 @@ void lr_rec_body(lr_rec *x, const char *p, size_t n)
 
 /* --- live numbers for policy -------------------------------------------------- */
 
+/* Seconds after which a target's latency counts as unknown again (and so
+ * the target is tried): LLMROUTE_LATENCY_STALE_S, default 60. */
+static long stale_s(void)
+{
+	static long v = -1;
+	const char *e;
+
+	if (v < 0) {
+		e = secure_getenv("LLMROUTE_LATENCY_STALE_S");
+		v = e && *e ? strtol(e, NULL, 10) : 60;
+		if (v < 0)
+			v = 60;
+	}
+	return v;
+}
+
 static double live_spent(void *ud, int per, const char *name, long long now)
 {
 	lr_stats_seg *seg;
@@ -238,7 +254,11 @@ static double live_latency(void *ud, const char *target)
 	pthread_mutex_lock(&mu);
 	seg = stats_target();
 	pthread_mutex_unlock(&mu);
-	return seg && lr_stats_get(seg, LR_STATS_TARGET, target, &tot) == 0 ? tot.ema_ms : -1;
+	if (!seg || lr_stats_get(seg, LR_STATS_TARGET, target, &tot) < 0)
+		return -1;
+	/* not measured for a while: unknown again, so a target once slow gets
+	 * tried again, about once per stale_s() */
+	return time(NULL) - tot.last_s > stale_s() ? -1 : tot.ema_ms;
 }
 
 static const lr_live live = {live_spent, live_latency, NULL};

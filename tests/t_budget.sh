@@ -52,6 +52,12 @@ printf '{"model": "ask-twins", "messages": []}' >"$T/twins.json"
 "$CTL" explain --url "$MOCK/v1/chat/completions" --body "$T/twins.json" >"$T/explain" 2>&1
 check "explain: east dropped behind on observed latency, west chosen" sh -c \
 	"grep -Eq 'east .*latency [0-9]{3} ms' '$T/explain' && grep -q 'west.*<- chosen' '$T/explain'"
+# A latency not measured for LLMROUTE_LATENCY_STALE_S (60 by default) is
+# forgotten: east, no longer slow, is tried again and wins back.
+curl -sS -o /dev/null -X POST "$MOCK/_mock/reset"
+sleep 2.1
+LLMROUTE_LATENCY_STALE_S=1 shim "$PY" "$T/app.py" "$MOCK_PORT" ask-twins 1 >"$T/t3"
+check "twins: east's stale latency is forgotten, east is tried again" grep -qx "200 twin-east" "$T/t3"
 "$CTL" stats --json >"$T/stats.json"
 check "stats: today's spend per route counted across both processes" json_ok "$T/stats.json" \
 	"any(x['name'].startswith('capped@') and x['per'] == 'route' and x['requests'] == 3 and x['cost_usd'] >= 0.0001 for x in d['spend_today']) and [x['name'] for x in d['targets'] if x['latency_ms_moving_average'] > 300] == ['east']"

@@ -167,11 +167,17 @@ static double ex_spent(void *ud, int per, const char *name, long long now)
 	return ud && lr_stats_get(ud, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, key, &tot) == 0 ? tot.cost_usd : 0;
 }
 
+/* As the shim (shim/lr_rec.c): a latency older than
+ * LLMROUTE_LATENCY_STALE_S (60) seconds counts as unknown. */
 static double ex_latency(void *ud, const char *target)
 {
+	const char *e = getenv("LLMROUTE_LATENCY_STALE_S");
+	long stale = e && *e ? strtol(e, NULL, 10) : 60;
 	lr_stats_totals tot;
 
-	return ud && lr_stats_get(ud, LR_STATS_TARGET, target, &tot) == 0 ? tot.ema_ms : -1;
+	if (!ud || lr_stats_get(ud, LR_STATS_TARGET, target, &tot) < 0)
+		return -1;
+	return time(NULL) - tot.last_s > (stale < 0 ? 60 : stale) ? -1 : tot.ema_ms;
 }
 
 static void print_choice(const lr_table *t, const lr_decision *d, const lr_choice *c)
