@@ -185,14 +185,67 @@ int lr_stats_get(const lr_stats_seg *s, int kind, const char *name, lr_stats_tot
 	return found ? 0 : LR_ENOTFOUND;
 }
 
-const char *lr_stats_day_key(const char *name, long long now, char *buf, size_t cap)
+const char *lr_stats_day_str(unsigned long long day, char *buf, size_t cap)
 {
-	time_t t = (time_t)now;
+	time_t t = (time_t)(day * 86400);
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
-	snprintf(buf, cap, "%.100s@%04d-%02d-%02d", name, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	snprintf(buf, cap, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 	return buf;
+}
+
+static void zero(lr_stats_slot *sl)
+{
+	atomic_store(&sl->requests, 0);
+	atomic_store(&sl->errors, 0);
+	atomic_store(&sl->input_tokens, 0);
+	atomic_store(&sl->output_tokens, 0);
+	atomic_store(&sl->cost_nusd, 0);
+	atomic_store(&sl->latency_us, 0);
+}
+
+int lr_stats_add_day(lr_stats_seg *s, int kind, const char *name, long long now, const lr_stats_delta *d)
+{
+	uint64_t today = now > 0 ? (uint64_t)now / 86400 : 0, old;
+	lr_stats_slot *sl;
+
+	if (!s || !name || !*name)
+		return LR_EINVAL;
+	if (!(sl = find_or_claim(s, kind, name))) {
+		atomic_fetch_add(&s->dropped, 1);
+		return LR_ETOOBIG;
+	}
+	old = atomic_load(&sl->day);
+	/* one process wins the change of day and starts the slot afresh; an
+	 * add racing with it at midnight may land on either day */
+	if (old < today && atomic_compare_exchange_strong(&sl->day, &old, today))
+		zero(sl);
+	if (old > today) /* a clock behind the others': count nothing */
+		return 0;
+	return lr_stats_add(s, kind, name, d);
+}
+
+int lr_stats_get_day(const lr_stats_seg *s, int kind, const char *name, long long now, lr_stats_totals *out)
+{
+	uint64_t today = now > 0 ? (uint64_t)now / 86400 : 0, h;
+	uint32_t i, found = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->ema_ms = -1;
+	if (!s || !name)
+		return LR_ENOTFOUND;
+	h = hash_key(kind, name);
+	for (i = 0; i < MAX_PROBES; i++) {
+		lr_stats_slot *sl = (lr_stats_slot *)&s->slot[(h + i) % LR_STATS_SLOTS];
+		if (!slot_is(sl, kind, h, name) || atomic_load(&sl->day) != today)
+			continue;
+		found++;
+		out->requests += atomic_load_explicit(&sl->requests, memory_order_relaxed);
+		out->errors += atomic_load_explicit(&sl->errors, memory_order_relaxed);
+		out->cost_usd += (double)atomic_load_explicit(&sl->cost_nusd, memory_order_relaxed) / 1e9;
+	}
+	return found ? 0 : LR_ENOTFOUND;
 }
 
 void lr_stats_reset(lr_stats_seg *s)
@@ -209,6 +262,7 @@ void lr_stats_reset(lr_stats_seg *s)
 		atomic_store(&sl->latency_us, 0);
 		atomic_store(&sl->ema_us, 0);
 		atomic_store(&sl->last_s, 0);
+		atomic_store(&sl->day, 0);
 	}
 	atomic_store(&s->dropped, 0);
 }

@@ -31,8 +31,8 @@
 enum {
 	LR_STATS_ROUTE = 1, LR_STATS_MODEL = 2,
 	LR_STATS_TARGET = 3,      /* a catalogue target: its latency moving average */
-	LR_STATS_DAY_ROUTE = 4,   /* "NAME@YYYY-MM-DD" (UTC): spend per day, for budgets */
-	LR_STATS_DAY_PROCESS = 5,
+	LR_STATS_DAY_ROUTE = 4,   /* spend on the slot's day (UTC), for budgets: the */
+	LR_STATS_DAY_PROCESS = 5, /* first add on a new day starts the slot afresh */
 	LR_STATS_DAY_MODEL = 6,
 };
 
@@ -47,6 +47,7 @@ typedef struct {
 	_Atomic uint64_t latency_us;  /* sum of request durations */
 	_Atomic uint64_t ema_us;      /* moving average of durations (1/8 weight to the newest) */
 	_Atomic uint64_t last_s;      /* unix time of the last duration counted */
+	_Atomic uint64_t day;         /* day kinds: the day (since 1970, UTC) counted */
 } lr_stats_slot;
 
 typedef struct {
@@ -85,8 +86,17 @@ typedef struct {
  * when there is none (out zeroed, ema_ms -1). */
 int lr_stats_get(const lr_stats_seg *s, int kind, const char *name, lr_stats_totals *out);
 
-/* "NAME@YYYY-MM-DD" for unix time `now` (UTC), into buf. */
-const char *lr_stats_day_key(const char *name, long long now, char *buf, size_t cap);
+/* For the day kinds: adds d to (kind, name) for the UTC day of unix time
+ * `now`; a slot still holding an earlier day is zeroed first, so one slot
+ * per name serves every day.  Returns as lr_stats_add. */
+int lr_stats_add_day(lr_stats_seg *s, int kind, const char *name, long long now, const lr_stats_delta *d);
+
+/* For the day kinds: what (kind, name) counted on the UTC day of `now`
+ * (zero when its slot holds another day).  Returns as lr_stats_get. */
+int lr_stats_get_day(const lr_stats_seg *s, int kind, const char *name, long long now, lr_stats_totals *out);
+
+/* "YYYY-MM-DD" for a day number, into buf. */
+const char *lr_stats_day_str(unsigned long long day, char *buf, size_t cap);
 
 /* Zeroes every counter (names stay). */
 void lr_stats_reset(lr_stats_seg *s);

@@ -233,7 +233,6 @@ static double live_spent(void *ud, int per, const char *name, long long now)
 {
 	lr_stats_seg *seg;
 	lr_stats_totals tot;
-	char key[200];
 
 	(void)ud;
 	pthread_mutex_lock(&mu);
@@ -241,8 +240,7 @@ static double live_spent(void *ud, int per, const char *name, long long now)
 	pthread_mutex_unlock(&mu);
 	if (!seg)
 		return -1;
-	lr_stats_day_key(name, now, key, sizeof(key));
-	return lr_stats_get(seg, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, key, &tot) == 0 ? tot.cost_usd : 0;
+	return lr_stats_get_day(seg, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, name, now, &tot) == 0 ? tot.cost_usd : 0;
 }
 
 static double live_latency(void *ud, const char *target)
@@ -273,14 +271,13 @@ const struct lr_live *lr_rec_live(void)
 static void count_policy(lr_stats_seg *seg, const lr_audit_rec *rec, const char *target,
 			 const lr_stats_delta *dl)
 {
-	char key[200];
 	long long now = rec->time_ms / 1000;
 
-	lr_stats_add(seg, LR_STATS_DAY_ROUTE, lr_stats_day_key(rec->rule ? rec->rule : "(none)", now, key, sizeof(key)), dl);
+	lr_stats_add_day(seg, LR_STATS_DAY_ROUTE, rec->rule ? rec->rule : "(none)", now, dl);
 	if (rec->process && *rec->process)
-		lr_stats_add(seg, LR_STATS_DAY_PROCESS, lr_stats_day_key(rec->process, now, key, sizeof(key)), dl);
+		lr_stats_add_day(seg, LR_STATS_DAY_PROCESS, rec->process, now, dl);
 	if (rec->request_model && *rec->request_model)
-		lr_stats_add(seg, LR_STATS_DAY_MODEL, lr_stats_day_key(rec->request_model, now, key, sizeof(key)), dl);
+		lr_stats_add_day(seg, LR_STATS_DAY_MODEL, rec->request_model, now, dl);
 	if (target && *target && !rec->error_type)
 		lr_stats_add(seg, LR_STATS_TARGET, target, dl);
 }

@@ -60,4 +60,4 @@ LLMROUTE_LATENCY_STALE_S=1 shim "$PY" "$T/app.py" "$MOCK_PORT" ask-twins 1 >"$T/
 check "twins: east's stale latency is forgotten, east is tried again" grep -qx "200 twin-east" "$T/t3"
 "$CTL" stats --json >"$T/stats.json"
 check "stats: today's spend per route counted across both processes" json_ok "$T/stats.json" \
-	"any(x['name'].startswith('capped@') and x['per'] == 'route' and x['requests'] == 3 and x['cost_usd'] >= 0.0001 for x in d['spend_today']) and [x['name'] for x in d['targets'] if x['latency_ms_moving_average'] > 300] == ['east']"
+	"any(x['name'] == 'capped' and x['day'] == __import__('time').strftime('%Y-%m-%d', __import__('time').gmtime()) and x['per'] == 'route' and x['requests'] == 3 and x['cost_usd'] >= 0.0001 for x in d['spend_today']) and [x['name'] for x in d['targets'] if x['latency_ms_moving_average'] > 300] == ['east']"

@@ -161,10 +161,9 @@ static void print_params(const lr_table *t, const lr_decision *d)
 static double ex_spent(void *ud, int per, const char *name, long long now)
 {
 	lr_stats_totals tot;
-	char key[200];
 
-	lr_stats_day_key(name, now, key, sizeof(key));
-	return ud && lr_stats_get(ud, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, key, &tot) == 0 ? tot.cost_usd : 0;
+	return ud && lr_stats_get_day(ud, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, name, now, &tot) == 0 ?
+		tot.cost_usd : 0;
 }
 
 /* As the shim (shim/lr_rec.c): a latency older than

@@ -58,6 +58,15 @@ static void print_kind(const lr_stats_seg *s, int kind, const char *title)
 		if (!any++)
 			printf("%-28s %9s %7s %12s %12s %12s %10s\n", title, "REQUESTS", "ERRORS",
 			       "TOKENS_IN", "TOKENS_OUT", "COST_USD", "MEAN_MS");
+		if (kind >= LR_STATS_DAY_ROUTE) { /* name@day */
+			char nm[LR_STATS_NAME_MAX + 16], day[16];
+			snprintf(nm, sizeof(nm), "%.*s@%s", (int)strnlen(sl->name, sizeof(sl->name)), sl->name,
+				 lr_stats_day_str(atomic_load(&sl->day), day, sizeof(day)));
+			printf("%-28s %9llu %7llu %12llu %12llu %12.6f %10.1f\n", nm, t.requests, t.errors, t.in,
+			       t.out, (double)t.cost_nusd / 1e9,
+			       t.requests ? (double)t.latency_us / 1e3 / (double)t.requests : 0.0);
+			continue;
+		}
 		printf("%-28.*s %9llu %7llu %12llu %12llu %12.6f %10.1f\n",
 		       (int)strnlen(sl->name, sizeof(sl->name)), sl->name, t.requests,
 		       t.errors, t.in, t.out, (double)t.cost_nusd / 1e9,
@@ -92,9 +101,12 @@ static cJSON *json_kind(const lr_stats_seg *s, int kind)
 		if (kind == LR_STATS_TARGET)
 			cJSON_AddNumberToObject(o, "latency_ms_moving_average",
 						(double)atomic_load(&sl->ema_us) / 1e3);
-		if (kind >= LR_STATS_DAY_ROUTE)
+		if (kind >= LR_STATS_DAY_ROUTE) {
+			char day[16];
 			cJSON_AddStringToObject(o, "per", kind == LR_STATS_DAY_ROUTE ? "route" :
 						kind == LR_STATS_DAY_PROCESS ? "process" : "model");
+			cJSON_AddStringToObject(o, "day", lr_stats_day_str(atomic_load(&sl->day), day, sizeof(day)));
+		}
 		cJSON_AddItemToArray(a, o);
 	}
 	return a;
