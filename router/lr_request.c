@@ -3,6 +3,7 @@
 #include "lr_body.h"
 #include "lr_error.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static void model_from_path(lr_request *r, const char *url)
@@ -36,12 +37,33 @@ static void features(lr_request *r)
 	lr_features_num(&r->f, LR_F_INTENT_CONFIDENCE, 0);
 }
 
+void lr_request_features(lr_request *r, const char *body, size_t blen)
+{
+	if (body && blen && lr_extract_body(body, blen, &r->x) == 0)
+		r->body_ok = 1;
+	else if (!body || !blen)
+		lr_extract_body(NULL, 0, &r->x);
+	features(r);
+}
+
 int lr_request_init(lr_request *r, const char *url, size_t ulen,
 		    const char *body, size_t blen, const char *process)
 {
+	return lr_request_init_as(r, url, ulen, body, blen, process, 1);
+}
+
+int lr_request_init_as(lr_request *r, const char *url, size_t ulen, const char *body, size_t blen,
+		       const char *process, int want_features)
+{
 	int rc;
 
-	memset(r, 0, sizeof(*r));
+	/* the 8 KB of texts are written by the extractor, not cleared here */
+	memset(r, 0, offsetof(lr_request, x));
+	r->x.user[0] = r->x.system[0] = '\0';
+	r->x.user_len = r->x.system_len = 0;
+	r->x.max_tokens = -1;
+	r->x.prompt_tokens = r->x.messages = 0;
+	r->x.stream = r->x.tools = r->x.images = r->x.json = r->x.stream_seen = 0;
 	if (lr_detect_url(url, ulen, &r->det) < 0)
 		return LR_ENOTFOUND;
 	if (r->det.model_len) {
@@ -52,11 +74,10 @@ int lr_request_init(lr_request *r, const char *url, size_t ulen,
 		if (rc < 0)
 			r->model[0] = '\0';
 	}
-	if (body && blen && lr_extract_body(body, blen, &r->x) == 0)
-		r->body_ok = 1;
-	else if (!body || !blen)
-		lr_extract_body(NULL, 0, &r->x);
-	features(r);
+	if (want_features)
+		lr_request_features(r, body, blen);
+	else
+		lr_features_num(&r->f, LR_F_MAX_TOKENS, -1);
 	lr_features_set(&r->f, LR_F_MODEL, r->model[0] ? r->model : NULL, strlen(r->model));
 	lr_features_set(&r->f, LR_F_HOST, r->det.url.host, r->det.url.host_len);
 	lr_features_set(&r->f, LR_F_OPERATION, r->det.operation, strlen(r->det.operation));

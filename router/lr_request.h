@@ -21,15 +21,26 @@ typedef struct {
 	char model[LR_MODEL_MAX]; /* as asked by the app; "" if none */
 	int model_from_path;
 	int body_ok;              /* the body parsed as a JSON object */
-	lr_extract x;             /* texts and numbers the policy looks at */
 	char intent[72];          /* set by lr_intent_apply; "" if none */
 	double intent_confidence;
 	lr_features f;
+	lr_extract x;             /* texts and numbers the policy looks at (last:
+	                           * lr_request_init clears only what comes before) */
 } lr_request;
 
-/* Detects and extracts.  `body` may be NULL (blen 0) when not known.
- * Returns 0 for an LLM API request, LR_ENOTFOUND for anything else. */
+/* Detects and takes the model; features as lr_request_features when
+ * `features`, else texts empty and numbers 0 (max_tokens -1).  `body` may
+ * be NULL (blen 0) when not known.  Returns 0 for an LLM API request,
+ * LR_ENOTFOUND for anything else. */
+int lr_request_init_as(lr_request *r, const char *url, size_t ulen, const char *body, size_t blen,
+		       const char *process, int features);
+
+/* lr_request_init_as with features. */
 int lr_request_init(lr_request *r, const char *url, size_t ulen,
 		    const char *body, size_t blen, const char *process);
+
+/* Reads the policy features (lr_extract.h) from the body: the transports
+ * call it only for tables that test them (LR_NEED_FEATURES). */
+void lr_request_features(lr_request *r, const char *body, size_t blen);
 
 #endif

@@ -274,6 +274,29 @@ static size_t align8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
+static uint32_t needs_of(const lr_table_builder *b)
+{
+	uint32_t n = 0;
+	size_t i;
+
+	if (b->nintents || b->clf_classes)
+		n |= LR_NEED_FEATURES;
+	for (i = 0; i < b->nconds; i++)
+		if (b->conds[i].field >= LR_F_INTENT)
+			n |= LR_NEED_FEATURES;
+	for (i = 0; i < b->nroutes; i++) {
+		if (b->routes[i].pool_count)
+			n |= LR_NEED_FEATURES; /* prompt size: cost and context window */
+		if (b->routes[i].budget_per == LR_BUDGET_ROUTE)
+			n |= LR_NEED_DAY_ROUTE;
+		else if (b->routes[i].budget_per == LR_BUDGET_PROCESS)
+			n |= LR_NEED_DAY_PROCESS;
+		else if (b->routes[i].budget_per == LR_BUDGET_MODEL)
+			n |= LR_NEED_DAY_MODEL;
+	}
+	return n;
+}
+
 int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 {
 	size_t routes_off = align8(sizeof(lr_table));
@@ -320,6 +343,7 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	t->qualities_off = (uint32_t)qualities_off;
 	t->npools = (uint32_t)b->npools;
 	t->pools_off = (uint32_t)pools_off;
+	t->needs = needs_of(b);
 	t->clf_classes = b->clf_classes;
 	t->clf_dim = b->clf_dim;
 	t->clf_names_off = (uint32_t)clf_names_off;

@@ -104,6 +104,15 @@ typedef struct {
 	lr_ref str;
 } lr_term_rec;
 
+/* What a table makes the transports compute per request (set by the
+ * builder from the routes, so a table without policy costs nothing for it). */
+enum lr_table_needs {
+	LR_NEED_FEATURES = 1u << 0,    /* texts and numbers (lr_extract.h) */
+	LR_NEED_DAY_ROUTE = 1u << 1,   /* day spend per route, process, model (budgets) */
+	LR_NEED_DAY_PROCESS = 1u << 2,
+	LR_NEED_DAY_MODEL = 1u << 3,
+};
+
 /* A request parameter a route sets or caps, or a system instruction it
  * prepends (key absent, raw the instruction text). */
 enum lr_param_op { LR_PARAM_SET = 1, LR_PARAM_CAP = 2, LR_PARAM_SYSTEM_PREFIX = 3 };
@@ -167,6 +176,7 @@ typedef struct {
 	uint32_t ntargets, targets_off;
 	uint32_t nqualities, qualities_off;
 	uint32_t npools, pools_off;
+	uint32_t needs;                  /* LR_NEED_*: what requests must carry for this table */
 	uint32_t clf_classes, clf_dim;   /* learned intents (lr_classify.h); 0 classes: none */
 	uint32_t clf_names_off;          /* lr_ref[clf_classes]: the intents */
 	uint32_t clf_weights_off;        /* float[clf_dim][clf_classes], then float bias[clf_classes] */

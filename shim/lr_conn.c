@@ -403,7 +403,7 @@ static int decide_held(lr_conn *c)
 	c->unsent = 0; /* from here on, sent, refused or released */
 	j = calloc(1, sizeof(*j));
 	if (!j || lr_http_body(&c->fr, &body) < 0 || (n = app_url(c, j->url, sizeof(j->url))) < 0 ||
-	    lr_request_init(&j->r, j->url, (size_t)n, body.p, body.len, lr_process_name()) < 0) {
+	    lr_request_init_as(&j->r, j->url, (size_t)n, body.p, body.len, lr_process_name(), 0) < 0) {
 		free(j);
 		q_push(c, NULL, no_body, 0);
 		if (c->redirected)
@@ -416,6 +416,8 @@ static int decide_held(lr_conn *c)
 	j->blen = body.len;
 	t = lr_view_acquire();
 	j->t = t;
+	if (t && (t->needs & LR_NEED_FEATURES))
+		lr_request_features(&j->r, body.p, body.len);
 	lr_intent_apply(t, lr_view_intents(t), &j->r);
 	lr_decide(t, &j->r.f, &j->d);
 	lr_choose(t, &j->d, &j->r, lr_rec_live(), (long long)time(NULL), NULL);

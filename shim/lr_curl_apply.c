@@ -389,9 +389,11 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	lr_decision d;
 	int out = LR_PREP_PASS;
 
-	if (lr_request_init(&r, e->url, strlen(e->url), b->body, b->len, lr_process_name()) < 0)
+	if (lr_request_init_as(&r, e->url, strlen(e->url), b->body, b->len, lr_process_name(), 0) < 0)
 		return LR_PREP_PASS;
 	t = lr_view_acquire();
+	if (t && (t->needs & LR_NEED_FEATURES))
+		lr_request_features(&r, b->body, b->len);
 	lr_intent_apply(t, lr_view_intents(t), &r);
 	lr_decide(t, &r.f, &d);
 	lr_choose(t, &d, &r, lr_rec_live(), (long long)time(NULL), NULL);

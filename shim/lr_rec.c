@@ -269,14 +269,16 @@ const struct lr_live *lr_rec_live(void)
 /* Today's spend per route, process and model (budgets), and the target's
  * latency (pools).  Lock-free, see lr_stats.h. */
 static void count_policy(lr_stats_seg *seg, const lr_audit_rec *rec, const char *target,
-			 const lr_stats_delta *dl)
+			 const lr_stats_delta *dl, uint32_t needs)
 {
 	long long now = rec->time_ms / 1000;
 
-	lr_stats_add_day(seg, LR_STATS_DAY_ROUTE, rec->rule ? rec->rule : "(none)", now, dl);
-	if (rec->process && *rec->process)
+	/* only the kinds some budget of the table reads */
+	if (needs & LR_NEED_DAY_ROUTE)
+		lr_stats_add_day(seg, LR_STATS_DAY_ROUTE, rec->rule ? rec->rule : "(none)", now, dl);
+	if ((needs & LR_NEED_DAY_PROCESS) && rec->process && *rec->process)
 		lr_stats_add_day(seg, LR_STATS_DAY_PROCESS, rec->process, now, dl);
-	if (rec->request_model && *rec->request_model)
+	if ((needs & LR_NEED_DAY_MODEL) && rec->request_model && *rec->request_model)
 		lr_stats_add_day(seg, LR_STATS_DAY_MODEL, rec->request_model, now, dl);
 	if (target && *target && !rec->error_type)
 		lr_stats_add(seg, LR_STATS_TARGET, target, dl);
@@ -306,7 +308,7 @@ static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
 		lr_stats_add(seg, LR_STATS_ROUTE, rec->rule ? rec->rule : "(none)", &dl);
 		if (rec->request_model && *rec->request_model)
 			lr_stats_add(seg, LR_STATS_MODEL, rec->request_model, &dl);
-		count_policy(seg, rec, target, &dl);
+		count_policy(seg, rec, target, &dl, t ? t->needs : 0);
 	}
 }
 
