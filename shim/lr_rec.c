@@ -211,6 +211,13 @@ void lr_rec_body(lr_rec *x, const char *p, size_t n)
 	lr_usage_feed(&x->usage, p, n);
 }
 
+static void forget_pid(void);
+
+void lr_rec_atfork(void)
+{
+	pthread_atfork(NULL, NULL, forget_pid);
+}
+
 /* --- live numbers for policy -------------------------------------------------- */
 
 /* Seconds after which a target's latency counts as unknown again (and so
@@ -312,6 +319,25 @@ static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
 	}
 }
 
+/* getpid() is a system call on this glibc: once per process (a forked
+ * child starts over). */
+static pid_t cached_pid;
+
+static void forget_pid(void)
+{
+	cached_pid = 0;
+}
+
+static long my_pid(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, lr_rec_atfork);
+	if (!cached_pid)
+		cached_pid = getpid();
+	return (long)cached_pid;
+}
+
 static void base_rec(lr_audit_rec *rec, const lr_rec *x)
 {
 	memset(rec, 0, sizeof(*rec));
@@ -331,7 +357,7 @@ static void base_rec(lr_audit_rec *rec, const lr_rec *x)
 	rec->stream = x->stream;
 	rec->request_bytes = x->request_bytes;
 	rec->generation = x->generation;
-	rec->pid = (long)getpid();
+	rec->pid = my_pid();
 	rec->process = lr_process_name();
 	rec->input_tokens = rec->output_tokens = -1;
 	rec->cost_usd = -1;
