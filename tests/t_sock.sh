@@ -81,6 +81,24 @@ check "deny: requests reads it too" grep -q "^403 error llmroute: denied by rout
 check "deny: nothing reached the upstream" test "$(mock_count)" -eq "$n0"
 check "deny: audited" audit_ok "$A" "r['error.type'] == 'denied' and r['llmroute.transport'] == 'socket'"
 
+# --- a forked child audits under its own pid ------------------------------------
+cat >"$T/fork.py" <<PYEOF
+import http.client, json, os
+def ask():
+    c = http.client.HTTPConnection("127.0.0.1", $MOCK_PORT)
+    c.request("POST", "/v1/chat/completions", json.dumps({"model": "gpt-4o", "messages": []}), {"Content-Type": "application/json"})
+    c.getresponse().read()
+ask()
+pid = os.fork()
+if pid == 0:
+    ask()
+    print(os.getpid())
+    os._exit(0)
+os.waitpid(pid, 0)
+PYEOF
+child=$(shim "$PY" "$T/fork.py")
+check "fork: the child's record carries the child's pid" audit_ok "$A" "r['process.pid'] == $child and a[-2]['process.pid'] != $child"
+
 # --- redirected lookup and connect ------------------------------------------------
 py httpclient http://api.llm.test/v1/chat/completions gpt-4o 2 >"$T/out"
 check "redirect: http.client to a host that does not exist reaches the route's endpoint" \
