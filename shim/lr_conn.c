@@ -46,6 +46,9 @@ lr_conn *lr_conn_new(int kind, int fd, void *tls, const lr_conn_io *io)
 	if (!c)
 		return NULL;
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->rmu, NULL);
+	c->fds[0] = fd;
+	c->nfds = fd >= 0;
 	c->refs = 1;
 	c->kind = kind;
 	c->fd = fd;
@@ -95,9 +98,19 @@ static void q_drain(lr_conn *c, const char *why)
 	}
 }
 
-/* Queues a request just sent.  A full queue (a client pipelining more
- * than LR_CONN_PENDING requests) stops pairing answers for good. */
+/* Queues a request just sent (write side: takes rmu).  A full queue (a
+ * client pipelining more than LR_CONN_PENDING requests) stops pairing
+ * answers for good. */
+static void q_push_locked(lr_conn *c, struct lr_rec *rec, int no_body, int deny);
+
 static void q_push(lr_conn *c, struct lr_rec *rec, int no_body, int deny)
+{
+	pthread_mutex_lock(&c->rmu);
+	q_push_locked(c, rec, no_body, deny);
+	pthread_mutex_unlock(&c->rmu);
+}
+
+static void q_push_locked(lr_conn *c, struct lr_rec *rec, int no_body, int deny)
 {
 	lr_conn_pending *e;
 
@@ -125,6 +138,7 @@ void lr_conn_free(lr_conn *c)
 	free(c->out);
 	free(c->inject);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->rmu);
 	free(c);
 }
 
@@ -337,11 +351,14 @@ static void refuse(lr_conn *c, int status, const char *code, const char *msg)
 
 	c->state = LR_CONN_DENIED;
 	c->unsent = c->holding = c->passing = 0; /* what we held never goes */
-	if (lr_http_error_response(status, code, msg, &resp, &n) == 0) {
+	lr_http_error_response(status, code, msg, &resp, &n);
+	pthread_mutex_lock(&c->rmu);
+	if (resp) {
 		c->inject = resp;
 		c->inject_len = n;
 	}
-	q_push(c, NULL, 0, 1);
+	q_push_locked(c, NULL, 0, 1);
+	pthread_mutex_unlock(&c->rmu);
 	if (c->io->shut) /* the server closes: a poller wakes up to read our answer */
 		c->io->shut(c);
 }
@@ -511,8 +528,10 @@ static int give_up(lr_conn *c)
 	if (c->unsent && release_held(c) < 0)
 		return -1;
 	c->state = LR_CONN_OFF;
+	pthread_mutex_lock(&c->rmu);
 	q_drain(c, "unframed");
 	c->resp_off = 1;
+	pthread_mutex_unlock(&c->rmu);
 	return 0;
 }
 
@@ -550,7 +569,9 @@ static ssize_t write_slice(lr_conn *c, const char *p, size_t n)
 			int s = lr_http_sniff(p + off, n - off);
 			if (s < 0) {
 				c->state = LR_CONN_OFF;
+				pthread_mutex_lock(&c->rmu);
 				c->resp_off = 1;
+				pthread_mutex_unlock(&c->rmu);
 				continue;
 			}
 			c->started = 1;
@@ -659,6 +680,11 @@ ssize_t lr_conn_write(lr_conn *c, const struct iovec *iov, int iovcnt)
  * outbox, then what the framer holds as written, never on a redirected
  * connection (held bytes there may carry the app's key).  With wait_ms,
  * waits for the socket as needed (bounded); else one non-blocking try. */
+int lr_conn_done(const lr_conn *c)
+{
+	return c->state == LR_CONN_OFF && !pending(c) && c->owed == 0;
+}
+
 int lr_conn_drain(lr_conn *c, int wait_ms)
 {
 	lr_span h;
@@ -722,7 +748,7 @@ size_t lr_conn_inject(lr_conn *c, void *buf, size_t cap, int peek)
 	lr_conn_pending *e;
 	size_t k;
 
-	if (c->state != LR_CONN_DENIED || !c->inject)
+	if (!c->inject)
 		return 0;
 	if (c->eof)
 		q_drain(c, "incomplete");

@@ -67,9 +67,17 @@ typedef struct {
 	int deny;              /* our refusal goes here */
 } lr_conn_pending;
 
+#define LR_CONN_MAXFD 8    /* descriptors (dup) sharing one tracked connection */
+
 struct lr_conn {
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;    /* the write side; held across the app's write calls */
+	pthread_mutex_t rmu;   /* the read side: answers, pending queue, our refusal.
+	                        * Never held across a system call, so a reader is
+	                        * never stuck behind a writer blocked in send */
 	int refs;              /* owned by the transport's table */
+	int fds[LR_CONN_MAXFD];/* the descriptors that name it (dup, dup2, F_DUPFD) */
+	int nfds;
+	_Atomic int closed;    /* its last descriptor was closed: send nothing more */
 	int kind;              /* LR_CONN_SOCKET, LR_CONN_TLS */
 	int state;
 	int fd;                /* the socket (TLS: the session's, or -1) */
@@ -115,6 +123,10 @@ lr_conn *lr_conn_new(int kind, int fd, void *tls, const lr_conn_io *io);
  * is still the app's (see lr_sock.c). */
 void lr_conn_free(lr_conn *c);
 
+/* 1 when the connection is off for good and owes nothing (no bytes of ours
+ * waiting, none the app must send again): the transport may forget it. */
+int lr_conn_done(const lr_conn *c);
+
 /* The app writes iov; c->flags are its send flags.  Returns what the app's
  * call returns (bytes taken, or -1 with errno).  Called with c->mu held. */
 ssize_t lr_conn_write(lr_conn *c, const struct iovec *iov, int iovcnt);
@@ -125,10 +137,10 @@ int lr_conn_drain(lr_conn *c, int wait_ms);
 
 /* Our answer to a refused request, when it is due: copies up to cap bytes
  * into buf and returns how many (0: nothing due now).  With peek the bytes
- * stay.  Called with c->mu held. */
+ * stay.  Called with c->rmu held. */
 size_t lr_conn_inject(lr_conn *c, void *buf, size_t cap, int peek);
 
-/* The app received n bytes (n == 0: the peer closed).  Called with c->mu
+/* The app received n bytes (n == 0: the peer closed).  Called with c->rmu
  * held. */
 void lr_conn_read(lr_conn *c, const char *p, size_t n);
 

@@ -22,6 +22,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <poll.h>
@@ -56,7 +58,10 @@ static struct {
 	ssize_t (*readv)(int, const struct iovec *, int);
 	ssize_t (*recvmsg)(int, struct msghdr *, int);
 	int (*close)(int);
+	int (*dup)(int);
 	int (*dup2)(int, int);
+	int (*fcntl)(int, int, ...);
+	int (*fcntl64)(int, int, ...);
 	int (*dup3)(int, int, int);
 	int (*fclose)(FILE *);
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
@@ -74,7 +79,7 @@ static void resolve_all(void)
 #define GET(f) (*(void **)&R.f = dlsym(RTLD_NEXT, #f))
 	GET(connect); GET(write); GET(send); GET(sendto); GET(writev); GET(sendmsg);
 	GET(read); GET(recv); GET(recvfrom); GET(readv); GET(recvmsg);
-	GET(close); GET(dup2); GET(dup3); GET(fclose); GET(sendfile);
+	GET(close); GET(dup); GET(dup2); GET(dup3); GET(fcntl); GET(fcntl64); GET(fclose); GET(sendfile);
 	GET(sendfile64); GET(sendmmsg); GET(close_range); GET(closefrom);
 	GET(__read_chk); GET(__recv_chk); GET(__recvfrom_chk);
 #undef GET
@@ -94,7 +99,7 @@ __attribute__((constructor)) static void sock_init(void)
 
 static ssize_t io_send(lr_conn *c, const char *p, size_t n)
 {
-	if (c->fd < 0) {
+	if (c->fd < 0 || atomic_load(&c->closed)) { /* the number may name another file now */
 		errno = EBADF;
 		return -1;
 	}
@@ -182,27 +187,79 @@ static lr_conn *take_if(int fd, lr_conn *want)
 	return c;
 }
 
-/* Forgets a connection taken out of the table: unsent bytes get one last
- * non-blocking try (lr_conn_drain: never raw on a redirected one). */
-static void forget(lr_conn *c)
+/* Forgets descriptor fd of connection c (taken out of the table with the
+ * table's reference).  While other descriptors still name the connection
+ * (dup), only fd goes.  With the last one, unsent bytes get one last
+ * non-blocking try (lr_conn_drain: never raw on a redirected one) - unless
+ * another thread is inside a write on it: then close must not wait for
+ * that write, and the connection is just marked closed. */
+static void forget(lr_conn *c, int fd)
 {
+	int i, left;
+
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->mu);
-	if (c->state == LR_CONN_ON && c->fd >= 0) {
-		c->flags = MSG_DONTWAIT | MSG_NOSIGNAL;
-		lr_conn_drain(c, 0);
+	pthread_mutex_lock(&tab_mu);
+	for (i = 0; i < c->nfds; i++) {
+		if (c->fds[i] == fd) {
+			c->fds[i] = c->fds[--c->nfds];
+			break;
+		}
 	}
-	c->state = LR_CONN_OFF;
-	c->fd = -1; /* the number may be reused at once: never send on it again */
-	lr_http_framer_free(&c->fr);
-	pthread_mutex_unlock(&c->mu);
+	left = c->nfds;
+	if (left && c->fd == fd)
+		c->fd = c->fds[0];
+	pthread_mutex_unlock(&tab_mu);
+	if (left) {
+		release(c);
+		return;
+	}
+	atomic_store(&c->closed, 1);
+	if (pthread_mutex_trylock(&c->mu) == 0) {
+		if (c->state == LR_CONN_ON && c->fd >= 0) {
+			atomic_store(&c->closed, 0); /* the fd is still ours for this last try */
+			c->flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+			lr_conn_drain(c, 0);
+			atomic_store(&c->closed, 1);
+		}
+		c->state = LR_CONN_OFF;
+		c->fd = -1;
+		lr_http_framer_free(&c->fr);
+		pthread_mutex_unlock(&c->mu);
+	}
 	release(c);
 }
 
 static void untrack(int fd)
 {
-	forget(take(fd));
+	forget(take(fd), fd);
+}
+
+/* newfd now names the same connection as oldfd (dup, dup2, dup3,
+ * F_DUPFD): track it too, so bytes written through the copy are framed
+ * like the rest (on a redirected connection they must never go raw).  A
+ * connection already named by LR_CONN_MAXFD descriptors is shut instead:
+ * the copy would escape the framing. */
+static void share(int oldfd, int newfd)
+{
+	lr_conn *c = acquire(oldfd), *_Atomic *t = atomic_load(&tab);
+	int ok = 0;
+
+	if (!c)
+		return;
+	if ((unsigned)newfd < MAX_FD) {
+		pthread_mutex_lock(&tab_mu);
+		if (!atomic_load(&t[newfd]) && c->nfds < LR_CONN_MAXFD) {
+			c->fds[c->nfds++] = newfd;
+			c->refs++; /* the new entry's */
+			atomic_store(&t[newfd], c);
+			ok = 1;
+		}
+		pthread_mutex_unlock(&tab_mu);
+	}
+	if (!ok && c->redirected)
+		shutdown(oldfd, SHUT_RDWR);
+	release(c);
 }
 
 static void track(int fd, const lr_redirect *rd, const struct sockaddr *peer)
@@ -242,12 +299,8 @@ static void track(int fd, const lr_redirect *rd, const struct sockaddr *peer)
 	pthread_mutex_lock(&tab_mu);
 	old = atomic_exchange(&tab[fd], c);
 	pthread_mutex_unlock(&tab_mu);
-	if (old) { /* a connect on a descriptor we never saw closed */
-		pthread_mutex_lock(&old->mu);
-		old->fd = -1;
-		pthread_mutex_unlock(&old->mu);
-		release(old);
-	}
+	if (old) /* a connect on a descriptor we never saw closed */
+		forget(old, fd);
 }
 
 /* --- connect ---------------------------------------------------------------- */
@@ -305,10 +358,10 @@ static ssize_t out(lr_conn *c, int fd, const struct iovec *iov, int cnt, int fla
 	c->flags = flags;
 	r = lr_conn_write(c, iov, cnt);
 	e = errno;
-	off = c->state == LR_CONN_OFF && c->fd == fd;
+	off = lr_conn_done(c);
 	pthread_mutex_unlock(&c->mu);
 	if (off)
-		forget(take_if(fd, c));
+		forget(take_if(fd, c), fd);
 	release(c);
 	errno = e;
 	return r;
@@ -342,21 +395,29 @@ LR_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
  * a request) the connection is shut, so the call fails as on a broken
  * connection rather than sending bytes out of order or to the wrong host.
  */
-static void unseen_send(int fd)
+static int unseen_send(int fd)
 {
 	lr_conn *c = acquire(fd);
-	int rc;
+	int rc = 0;
 
 	if (!c)
-		return;
+		return 0;
 	pthread_mutex_lock(&c->mu);
 	c->flags = MSG_NOSIGNAL;
-	rc = c->state == LR_CONN_ON ? lr_conn_drain(c, 30000) : 0;
+	/* on a redirected connection, bytes we cannot see may carry the app's
+	 * key to a host it did not choose: refused */
+	if (c->redirected && c->state != LR_CONN_OFF)
+		rc = -1;
+	else if (c->state == LR_CONN_ON)
+		rc = lr_conn_drain(c, 30000);
 	if (rc < 0)
 		shutdown(fd, SHUT_RDWR);
 	pthread_mutex_unlock(&c->mu);
-	forget(take_if(fd, c));
+	forget(take_if(fd, c), fd);
 	release(c);
+	if (rc < 0)
+		errno = EPIPE;
+	return rc;
 }
 
 LR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -367,11 +428,10 @@ LR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 
 	if (!c)
 		return REAL(sendto)(fd, buf, n, flags, to, tolen);
-	if (to) { /* not the connected-stream use we frame */
-		release(c);
-		unseen_send(fd);
-		return REAL(sendto)(fd, buf, n, flags, to, tolen);
-	}
+	/* an address on a connected stream socket is ignored by the kernel:
+	 * framed like a send */
+	(void)to;
+	(void)tolen;
 	return out(c, fd, &v, 1, flags);
 }
 
@@ -394,9 +454,10 @@ LR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 
 	if (!c)
 		return REAL(sendmsg)(fd, m, flags);
-	if (!m || m->msg_name || m->msg_controllen || m->msg_iovlen > IOV_MAX) {
+	if (!m || m->msg_controllen || m->msg_iovlen > IOV_MAX) { /* msg_name: as sendto */
 		release(c);
-		unseen_send(fd);
+		if (unseen_send(fd) < 0)
+			return -1;
 		return REAL(sendmsg)(fd, m, flags);
 	}
 	return out(c, fd, m->msg_iov, (int)m->msg_iovlen, flags);
@@ -404,19 +465,22 @@ LR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 
 LR_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-	unseen_send(out_fd);
+	if (unseen_send(out_fd) < 0)
+		return -1;
 	return REAL(sendfile)(out_fd, in_fd, offset, count);
 }
 
 LR_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
-	unseen_send(out_fd);
+	if (unseen_send(out_fd) < 0)
+		return -1;
 	return REAL(sendfile64)(out_fd, in_fd, offset, count);
 }
 
 LR_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
-	unseen_send(fd);
+	if (unseen_send(fd) < 0)
+		return -1;
 	return REAL(sendmmsg)(fd, v, n, flags);
 }
 
@@ -427,9 +491,9 @@ static ssize_t inject(lr_conn *c, void *buf, size_t cap, int peek)
 {
 	size_t k;
 
-	pthread_mutex_lock(&c->mu);
+	pthread_mutex_lock(&c->rmu);
 	k = lr_conn_inject(c, buf, cap, peek);
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->rmu);
 	return (ssize_t)k;
 }
 
@@ -443,7 +507,7 @@ static ssize_t received(lr_conn *c, const struct iovec *iov, int cnt, ssize_t r,
 
 	if (r < 0 || peek)
 		goto done;
-	pthread_mutex_lock(&c->mu);
+	pthread_mutex_lock(&c->rmu);
 	if (r == 0) {
 		lr_conn_read(c, NULL, 0);
 	} else {
@@ -453,7 +517,7 @@ static ssize_t received(lr_conn *c, const struct iovec *iov, int cnt, ssize_t r,
 			left -= n;
 		}
 	}
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->rmu);
 	if (r == 0 && cnt > 0 && (k = inject(c, iov[0].iov_base, iov[0].iov_len, 0)) > 0)
 		r = k;
 done:
@@ -546,18 +610,77 @@ LR_EXPORT int close(int fd)
 	return REAL(close)(fd);
 }
 
+LR_EXPORT int dup(int old)
+{
+	int fd = REAL(dup)(old), e = errno;
+
+	if (fd >= 0)
+		share(old, fd);
+	errno = e;
+	return fd;
+}
+
 LR_EXPORT int dup2(int old, int fd)
 {
+	int r, e;
+
 	if (old != fd)
 		untrack(fd);
-	return REAL(dup2)(old, fd);
+	r = REAL(dup2)(old, fd);
+	e = errno;
+	if (r >= 0 && old != fd)
+		share(old, r);
+	errno = e;
+	return r;
 }
 
 LR_EXPORT int dup3(int old, int fd, int flags)
 {
+	int r, e;
+
 	if (old != fd)
 		untrack(fd);
-	return REAL(dup3)(old, fd, flags);
+	r = REAL(dup3)(old, fd, flags);
+	e = errno;
+	if (r >= 0)
+		share(old, r);
+	errno = e;
+	return r;
+}
+
+/* fcntl is variadic; every command reads at most one argument, an int or
+ * a pointer, which a long carries on this ABI.  F_DUPFD and
+ * F_DUPFD_CLOEXEC make a descriptor that must be tracked like dup's. */
+static int fcntl_common(int (*fn)(int, int, ...), int fd, int cmd, long arg)
+{
+	int r = fn(fd, cmd, arg), e = errno;
+
+	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+		share(fd, r);
+	errno = e;
+	return r;
+}
+
+LR_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	return fcntl_common(REAL(fcntl), fd, cmd, arg);
+}
+
+LR_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	return fcntl_common(REAL(fcntl64) ? REAL(fcntl64) : REAL(fcntl), fd, cmd, arg);
 }
 
 LR_EXPORT int fclose(FILE *f)

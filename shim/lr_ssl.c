@@ -202,7 +202,7 @@ static ssize_t out(lr_conn *c, const void *buf, size_t n)
 
 	pthread_mutex_lock(&c->mu);
 	r = lr_conn_write(c, &v, 1);
-	off = c->state == LR_CONN_OFF;
+	off = lr_conn_done(c); /* not while OpenSSL still has our record to retry */
 	pthread_mutex_unlock(&c->mu);
 	if (off)
 		ignore(c->tls);
@@ -245,9 +245,9 @@ static size_t inject(lr_conn *c, void *buf, size_t n)
 {
 	size_t k;
 
-	pthread_mutex_lock(&c->mu);
+	pthread_mutex_lock(&c->rmu);
 	k = lr_conn_inject(c, buf, n, 0);
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->rmu);
 	return k;
 }
 
@@ -257,12 +257,12 @@ static size_t received(lr_conn *c, void *buf, size_t cap, int ok, size_t n, int 
 	int e = errno, err = ok ? 0 : R.get_error(c->tls, rc);
 	size_t k = 0;
 
-	pthread_mutex_lock(&c->mu);
+	pthread_mutex_lock(&c->rmu);
 	if (ok)
 		lr_conn_read(c, buf, n);
 	else if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && e == 0))
 		lr_conn_read(c, NULL, 0);
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->rmu);
 	if (!ok && err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
 		k = inject(c, buf, cap);
 	errno = e;

@@ -190,14 +190,43 @@ for c in "longurl 413 target over 8 KB" "malformed 502 unparseable head" \
 done
 edge closemid sink.llm.test 80 >/dev/null
 edge sendfile sink.llm.test 80 >/dev/null
-check "redirected fallbacks (long URL, bad head, Expect, big body, close, sendfile): the app's key never reached the endpoint" \
+edge dup sink.llm.test 80 >"$T/out.dup"
+edge sendto sink.llm.test 80 >"$T/out.sendto"
+check "redirected fallbacks (long URL, bad head, Expect, big body, close, sendfile, dup, sendto): the app's key never reached the endpoint" \
 	sink_has sink "not any(b'sk-APP-SECRET' in x for x in c)"
+check "redirected: a request written through dup() or sendto() is routed like any other" sh -c \
+	"grep -q 'answer HTTP/1.1 200' '$T/out.dup' && grep -q 'answer HTTP/1.1 200' '$T/out.sendto'"
 edge nonblock 127.0.0.1 "$SLOW" >"$T/out"
 check "non-blocking 12 MB LLM request to a slow reader: EAGAIN reached the app, answer read" \
 	sh -c "grep -q 'eagain True' '$T/out' && grep -q 'answer HTTP/1.1 200' '$T/out'"
 check "non-blocking: the request arrived whole, routed, its Content-Length right" sink_has slow "(
 len(c) == 1 and b'\"model\":\"gpt-4o-mini\"' in c[0] and
 int(c[0].split(b'Content-Length: ')[1].split(b'\\r\\n')[0]) == len(c[0].split(b'\\r\\n\\r\\n', 1)[1]))"
+# a head over the framer's cap, non-blocking, small send buffer, slow reader
+: >"$T/slow.log"
+edge bighead 127.0.0.1 "$SLOW" >"$T/out"
+check "a 70 KB head on a non-blocking socket arrives byte-exact, once" sink_has slow \
+	"c[-1] == b'GET /x HTTP/1.1\\r\\nHost: a\\r\\nX-Big: ' + b'A' * 70000 + b'\\r\\n\\r\\nGET /y HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n'"
+"$PY" -c '
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 0)); s.listen(4)
+open("'"$T"'/echo.port", "w").write(str(s.getsockname()[1]))
+def h(c):
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        c.sendall(d)
+    c.close()
+while True:
+    c, _ = s.accept(); threading.Thread(target=h, args=(c,), daemon=True).start()
+' &
+echo $! >>"$T/sinks"
+i=0
+while [ ! -s "$T/echo.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+edge duplex 127.0.0.1 "$(cat "$T/echo.port")" >"$T/out"
+check "a writer and a reader on one socket: no deadlock, every byte echoed" grep -qx "echoed True" "$T/out"
+edge closer 127.0.0.1 0 >"$T/out"
+check "dup2 over a socket whose writer is blocked returns at once" grep -qx "dup2 took 0.0 s" "$T/out"
 shim "$BUILD/tests/fortify_read" "$SINK" o1-pro >"$T/out"
 check "a _FORTIFY_SOURCE reader (__read_chk) reads the 403 of a deny" grep -qx 'HTTP/1.1 403 Forbidden' "$T/out"
 

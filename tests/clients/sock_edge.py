@@ -9,6 +9,12 @@ usage: sock_edge.py CASE HOST PORT
   sendfile   redirected: the body by socket.sendfile (sendfile64)
   nonblock   a 12 MB LLM request on a non-blocking socket to a server that
              reads late: EAGAIN reaches the app, the request arrives whole
+  dup        redirected: the request written through socket.dup()
+  sendto     redirected: the request written with sendto(peer address)
+  bighead    a 70 KB head (over the framer's cap) on a non-blocking socket
+             with a small send buffer, to a server that reads late
+  duplex     one thread sends 32 MB while another reads the echo
+  closer     dup2 over a socket whose writer is blocked must return at once
 Prints what the app saw; the test checks what the server got."""
 import select
 import socket
@@ -35,6 +41,26 @@ def answer(s):
         print("answer error", type(e).__name__)
 
 
+if case == "closer":  # needs its own never-reading peer
+    import os
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    w = socket.create_connection(srv.getsockname())
+    peer, _ = srv.accept()
+    def writer():
+        try:
+            w.sendall(b"POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 100000000\r\n\r\n" + b"x" * 100000000)
+        except OSError:
+            pass
+    threading.Thread(target=writer, daemon=True).start()
+    time.sleep(1)
+    t0 = time.time()
+    threading.Timer(5, peer.close).start()
+    os.dup2(os.open("/dev/null", os.O_RDWR), w.fileno())
+    print("dup2 took %.1f s" % (time.time() - t0))
+    sys.exit(0)
 s = socket.create_connection((host, port), timeout=10)
 try:
     if case == "smtp":
@@ -64,6 +90,48 @@ try:
         s.sendall(head())
         s.sendfile(f)
         answer(s)
+    elif case == "dup":
+        d = s.dup()
+        d.sendall(head() + body)
+        answer(d)
+        d.close()
+    elif case == "sendto":
+        s.sendto(head() + body, s.getpeername())
+        answer(s)
+    elif case == "bighead":
+        s.close()
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        s.connect((host, port))
+        s.setblocking(False)
+        buf = b"GET /x HTTP/1.1\r\nHost: a\r\nX-Big: " + b"A" * 70000 + b"\r\n\r\nGET /y HTTP/1.1\r\nHost: a\r\n\r\n"
+        off = 0
+        while off < len(buf):
+            try:
+                off += s.send(buf[off:off + 8192])
+            except BlockingIOError:
+                select.select([], [s], [], 5)
+        s.setblocking(True)
+        time.sleep(2.5)
+        print("sent", len(buf), "digest", hash(buf) & 0xffff)
+    elif case == "duplex":
+        import threading
+        n, got = 32 << 20, [0]
+        def rd():
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                got[0] += len(d)
+        s.settimeout(None)
+        t = threading.Thread(target=rd, daemon=True)
+        t.start()
+        head_ = b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % n
+        s.sendall(head_)
+        s.sendall(b"x" * n)
+        s.shutdown(socket.SHUT_WR)
+        t.join(30)
+        print("echoed", got[0] == n + len(head_))
     elif case == "nonblock":
         big = b'{"model":"gpt-4o","pad":"' + b"x" * (12 << 20) + b'"}'
         req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: " + host.encode() +
