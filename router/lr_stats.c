@@ -126,17 +126,9 @@ static lr_stats_slot *find_or_claim(lr_stats_seg *s, int kind, const char *name)
 	return NULL;
 }
 
-int lr_stats_add(lr_stats_seg *s, int kind, const char *name, const lr_stats_delta *d)
+/* Adds d to a claimed slot: atomic adds only (see the header). */
+static void add_to(lr_stats_slot *sl, const lr_stats_delta *d)
 {
-	lr_stats_slot *sl;
-
-	if (!s || !name || !*name)
-		return LR_EINVAL;
-	sl = find_or_claim(s, kind, name);
-	if (!sl) {
-		atomic_fetch_add(&s->dropped, 1);
-		return LR_ETOOBIG;
-	}
 	atomic_fetch_add_explicit(&sl->requests, (uint64_t)d->requests_add, memory_order_relaxed);
 	atomic_fetch_add_explicit(&sl->errors, (uint64_t)d->errors_add, memory_order_relaxed);
 	if (d->input_tokens > 0)
@@ -154,12 +146,28 @@ int lr_stats_add(lr_stats_seg *s, int kind, const char *name, const lr_stats_del
 		while (!atomic_compare_exchange_weak(&sl->ema_us, &old, nu));
 		atomic_store_explicit(&sl->last_s, (uint64_t)time(NULL), memory_order_relaxed);
 	}
+}
+
+int lr_stats_add(lr_stats_seg *s, int kind, const char *name, const lr_stats_delta *d)
+{
+	lr_stats_slot *sl;
+
+	if (!s || !name || !*name)
+		return LR_EINVAL;
+	sl = find_or_claim(s, kind, name);
+	if (!sl) {
+		atomic_fetch_add(&s->dropped, 1);
+		return LR_ETOOBIG;
+	}
+	add_to(sl, d);
 	return 0;
 }
 
-int lr_stats_get(const lr_stats_seg *s, int kind, const char *name, lr_stats_totals *out)
+/* Sums the slots (kind, name); with only_day, those holding that day. */
+static int gather(const lr_stats_seg *s, int kind, const char *name, int only_day, uint64_t day,
+		  lr_stats_totals *out)
 {
-	uint64_t h, ema = 0;
+	uint64_t h, ema = 0, last;
 	uint32_t i, found = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -169,7 +177,7 @@ int lr_stats_get(const lr_stats_seg *s, int kind, const char *name, lr_stats_tot
 	h = hash_key(kind, name);
 	for (i = 0; i < MAX_PROBES; i++) {
 		lr_stats_slot *sl = (lr_stats_slot *)&s->slot[(h + i) % LR_STATS_SLOTS];
-		if (!slot_is(sl, kind, h, name))
+		if (!slot_is(sl, kind, h, name) || (only_day && atomic_load(&sl->day) != day))
 			continue;
 		found++;
 		out->requests += atomic_load_explicit(&sl->requests, memory_order_relaxed);
@@ -177,12 +185,18 @@ int lr_stats_get(const lr_stats_seg *s, int kind, const char *name, lr_stats_tot
 		out->cost_usd += (double)atomic_load_explicit(&sl->cost_nusd, memory_order_relaxed) / 1e9;
 		if (!ema)
 			ema = atomic_load_explicit(&sl->ema_us, memory_order_relaxed);
-		if ((long long)atomic_load_explicit(&sl->last_s, memory_order_relaxed) > out->last_s)
-			out->last_s = (long long)atomic_load_explicit(&sl->last_s, memory_order_relaxed);
+		last = atomic_load_explicit(&sl->last_s, memory_order_relaxed);
+		if ((long long)last > out->last_s)
+			out->last_s = (long long)last;
 	}
 	if (ema)
 		out->ema_ms = (double)ema / 1e3;
 	return found ? 0 : LR_ENOTFOUND;
+}
+
+int lr_stats_get(const lr_stats_seg *s, int kind, const char *name, lr_stats_totals *out)
+{
+	return gather(s, kind, name, 0, 0, out);
 }
 
 const char *lr_stats_day_str(unsigned long long day, char *buf, size_t cap)
@@ -221,31 +235,14 @@ int lr_stats_add_day(lr_stats_seg *s, int kind, const char *name, long long now,
 	 * add racing with it at midnight may land on either day */
 	if (old < today && atomic_compare_exchange_strong(&sl->day, &old, today))
 		zero(sl);
-	if (old > today) /* a clock behind the others': count nothing */
-		return 0;
-	return lr_stats_add(s, kind, name, d);
+	if (old <= today) /* a clock behind the others' counts nothing */
+		add_to(sl, d);
+	return 0;
 }
 
 int lr_stats_get_day(const lr_stats_seg *s, int kind, const char *name, long long now, lr_stats_totals *out)
 {
-	uint64_t today = now > 0 ? (uint64_t)now / 86400 : 0, h;
-	uint32_t i, found = 0;
-
-	memset(out, 0, sizeof(*out));
-	out->ema_ms = -1;
-	if (!s || !name)
-		return LR_ENOTFOUND;
-	h = hash_key(kind, name);
-	for (i = 0; i < MAX_PROBES; i++) {
-		lr_stats_slot *sl = (lr_stats_slot *)&s->slot[(h + i) % LR_STATS_SLOTS];
-		if (!slot_is(sl, kind, h, name) || atomic_load(&sl->day) != today)
-			continue;
-		found++;
-		out->requests += atomic_load_explicit(&sl->requests, memory_order_relaxed);
-		out->errors += atomic_load_explicit(&sl->errors, memory_order_relaxed);
-		out->cost_usd += (double)atomic_load_explicit(&sl->cost_nusd, memory_order_relaxed) / 1e9;
-	}
-	return found ? 0 : LR_ENOTFOUND;
+	return gather(s, kind, name, 1, now > 0 ? (uint64_t)now / 86400 : 0, out);
 }
 
 void lr_stats_reset(lr_stats_seg *s)
@@ -254,12 +251,7 @@ void lr_stats_reset(lr_stats_seg *s)
 
 	for (i = 0; i < LR_STATS_SLOTS; i++) {
 		lr_stats_slot *sl = &s->slot[i];
-		atomic_store(&sl->requests, 0);
-		atomic_store(&sl->errors, 0);
-		atomic_store(&sl->input_tokens, 0);
-		atomic_store(&sl->output_tokens, 0);
-		atomic_store(&sl->cost_nusd, 0);
-		atomic_store(&sl->latency_us, 0);
+		zero(sl);
 		atomic_store(&sl->ema_us, 0);
 		atomic_store(&sl->last_s, 0);
 		atomic_store(&sl->day, 0);

@@ -387,6 +387,14 @@ static int redirect_only(lr_conn *c)
 	return 0;
 }
 
+/* A request on a redirected connection that cannot be sent safely. */
+static int refuse_unsafe(lr_conn *c)
+{
+	refuse(c, 503, "llmroute_no_route",
+	       "llmroute: this connection was redirected and the request could not be sent safely");
+	return 0;
+}
+
 static void deny(lr_conn *c, const lr_table *t, job *j)
 {
 	char msg[1024];
@@ -423,10 +431,9 @@ static int decide_held(lr_conn *c)
 	    lr_request_init_as(&j->r, j->url, (size_t)n, body.p, body.len, lr_process_name(), 0) < 0) {
 		free(j);
 		q_push(c, NULL, no_body, 0);
-		if (c->redirected)
-			return redirect_only(c) == 0 ? flush(c) : (refuse(c, 503, "llmroute_no_route",
-				"llmroute: this connection was redirected and the request could not be sent safely"), 0);
-		return release_held(c);
+		if (c->redirected && redirect_only(c) < 0)
+			return refuse_unsafe(c);
+		return c->redirected ? flush(c) : release_held(c);
 	}
 	j->ulen = (size_t)n;
 	j->body = body.p;
@@ -465,8 +472,7 @@ static int decide_held(lr_conn *c)
 			       j->p.key_env, j->p.host_changed ? "sending no key" : "keeping the app's key");
 	}
 	if (!routed && c->redirected && redirect_only(c) < 0) {
-		refuse(c, 503, "llmroute_no_route",
-		       "llmroute: this connection was redirected and the request could not be sent safely");
+		refuse_unsafe(c);
 		if (j->have_plan)
 			lr_plan_free(&j->p);
 		lr_view_release(t);

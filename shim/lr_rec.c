@@ -211,13 +211,6 @@ void lr_rec_body(lr_rec *x, const char *p, size_t n)
 	lr_usage_feed(&x->usage, p, n);
 }
 
-static void forget_pid(void);
-
-void lr_rec_atfork(void)
-{
-	pthread_atfork(NULL, NULL, forget_pid);
-}
-
 /* --- live numbers for policy -------------------------------------------------- */
 
 /* Seconds after which a target's latency counts as unknown again (and so
@@ -328,11 +321,16 @@ static void forget_pid(void)
 	cached_pid = 0;
 }
 
+static void watch_fork(void)
+{
+	pthread_atfork(NULL, NULL, forget_pid);
+}
+
 static long my_pid(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	pthread_once(&once, lr_rec_atfork);
+	pthread_once(&once, watch_fork);
 	if (!cached_pid)
 		cached_pid = getpid();
 	return (long)cached_pid;

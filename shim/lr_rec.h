@@ -67,9 +67,6 @@ int lr_rec_wants_stream(const lr_request *r, const char *body, size_t blen);
 struct lr_live;
 const struct lr_live *lr_rec_live(void);
 
-/* Registers the fork handler that makes a child look up its own pid. */
-void lr_rec_atfork(void);
-
 /* Records that could not be written (disk full, unwritable file). */
 unsigned long long lr_rec_dropped(void);
 

@@ -277,7 +277,7 @@ static int lookup(const char *host, int port, int fam, struct sockaddr_storage *
 	return rc;
 }
 
-int lr_resolve_connect(const struct sockaddr *sa, socklen_t len, int from_curl,
+int lr_resolve_connect(const struct sockaddr *sa, socklen_t len, const void *caller,
 		       struct sockaddr_storage *to, socklen_t *tolen, lr_redirect *rd)
 {
 	char host[256];
@@ -289,7 +289,7 @@ int lr_resolve_connect(const struct sockaddr *sa, socklen_t len, int from_curl,
 	snprintf(host, sizeof(host), "%s", names[slot]);
 	pthread_mutex_unlock(&mu);
 	memset(rd, 0, sizeof(*rd));
-	if (!from_curl && port != 443 && claimed(host, rd) >= 0 &&
+	if (port != 443 && !lr_caller_is_curl(caller) && claimed(host, rd) >= 0 &&
 	    lookup(rd->ep_host, rd->ep_port, sa->sa_family, to, tolen) == 0) {
 		lr_log(LR_LOG_INFO, "connection to %s:%d redirected to %s:%d by route %s", host, port,
 		       rd->ep_host, rd->ep_port, rd->route);

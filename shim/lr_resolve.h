@@ -38,9 +38,10 @@ enum {
 };
 
 /* What a connect to sa should do.  Cheap unless sa is a placeholder.
- * from_curl: the caller is libcurl, whose requests its own hooks route: a
- * placeholder then only ever means the real host (LR_RESOLVE_REAL). */
-int lr_resolve_connect(const struct sockaddr *sa, socklen_t len, int from_curl,
+ * caller: the connect's caller; if it is libcurl, whose requests its own
+ * hooks route, a placeholder only ever means the real host
+ * (LR_RESOLVE_REAL).  Looked at only for placeholders. */
+int lr_resolve_connect(const struct sockaddr *sa, socklen_t len, const void *caller,
 		       struct sockaddr_storage *to, socklen_t *tolen, lr_redirect *rd);
 
 #endif

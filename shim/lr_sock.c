@@ -315,16 +315,16 @@ static int is_stream(int fd)
 
 LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
+	const void *caller = __builtin_return_address(0);
 	struct sockaddr_storage to;
 	socklen_t tolen = 0;
 	lr_redirect rd;
 	const struct sockaddr *dst = sa;
-	int how, rc, e, curl;
+	int how, rc, e;
 
 	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
 		return REAL(connect)(fd, sa, len);
-	curl = lr_caller_is_curl(__builtin_return_address(0));
-	how = lr_resolve_connect(sa, len, curl, &to, &tolen, &rd);
+	how = lr_resolve_connect(sa, len, caller, &to, &tolen, &rd);
 	if (how == LR_RESOLVE_FAIL) {
 		errno = EHOSTUNREACH;
 		return -1;
@@ -336,9 +336,11 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	rc = REAL(connect)(fd, dst, len);
 	e = errno;
 	/* a new connection replaces what was tracked on fd; a failed call
-	 * (EISCONN, EALREADY on a connection in progress) keeps it */
+	 * (EISCONN, EALREADY on a connection in progress) keeps it.  The
+	 * cheap questions first: the caller lookup may cost a dladdr. */
 	if (rc == 0 || e == EINPROGRESS) {
-		if (!curl && is_stream(fd) && (how == LR_RESOLVE_REDIRECT || lr_conn_wanted()))
+		if ((how == LR_RESOLVE_REDIRECT || lr_conn_wanted()) && is_stream(fd) &&
+		    !lr_caller_is_curl(caller))
 			track(fd, how == LR_RESOLVE_REDIRECT ? &rd : NULL, dst);
 		else
 			untrack(fd);
