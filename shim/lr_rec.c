@@ -314,11 +314,11 @@ static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
 
 /* getpid() is a system call on this glibc: once per process (a forked
  * child starts over). */
-static pid_t cached_pid;
+static _Atomic pid_t cached_pid;
 
 static void forget_pid(void)
 {
-	cached_pid = 0;
+	atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
 }
 
 static void watch_fork(void)
@@ -329,11 +329,15 @@ static void watch_fork(void)
 static long my_pid(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pid_t p;
 
 	pthread_once(&once, watch_fork);
-	if (!cached_pid)
-		cached_pid = getpid();
-	return (long)cached_pid;
+	p = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+	if (!p) {
+		p = getpid();
+		atomic_store_explicit(&cached_pid, p, memory_order_relaxed);
+	}
+	return (long)p;
 }
 
 static void base_rec(lr_audit_rec *rec, const lr_rec *x)

@@ -49,7 +49,7 @@ tsan() {
 # no_report WHAT: stderr of the last run holds no ThreadSanitizer report.
 no_report() {
 	if grep -q "ThreadSanitizer" "$T/err"; then
-		sed -n '1,60p' "$T/err" >&2
+		sed -n '/ThreadSanitizer/,+60p' "$T/err" | head -80 >&2
 		fail "$1: ThreadSanitizer reported nothing"
 	else
 		ok "$1: ThreadSanitizer reported nothing"
