@@ -155,9 +155,167 @@ curl -sS --max-time 5 -o /dev/null -d '{"model":"drop-me"}' "$base/v1/chat/compl
 logged=$((logged + 1))
 [ "$rc" = 52 ] || [ "$rc" = 56 ] || fail "drop made curl exit $rc, not 52 or 56"
 
+# JSON mode: the reply text is {"reply": "mock reply from MODEL"}, 5 words.
+reply='{"reply": "mock reply from m"}'
+req -d '{"model":"m","response_format":{"type":"json_object"}}' "$base/v1/chat/completions" ||
+	fail "chat json request"
+logged=$((logged + 1))
+check "$dir/out" "d['choices'][0]['message']['content'] == '$reply'
+	and d['usage']['completion_tokens'] == 5" "chat json_object reply"
+req -d '{"model":"m","text":{"format":{"type":"json_schema","name":"r","schema":{}}}}' \
+	"$base/v1/responses" || fail "responses json request"
+logged=$((logged + 1))
+check "$dir/out" "d['output'][0]['content'][0]['text'] == '$reply'" "responses json_schema reply"
+req -d '{"generationConfig":{"responseMimeType":"application/json"}}' \
+	"$base/v1beta/models/m:generateContent" || fail "gemini json request"
+logged=$((logged + 1))
+check "$dir/out" "d['candidates'][0]['content']['parts'][0]['text'] == '$reply'
+	and d['usageMetadata']['candidatesTokenCount'] == 5" "gemini json reply"
+req -d '{"model":"m","stream":false,"format":"json"}' "$base/api/chat" || fail "ollama json request"
+logged=$((logged + 1))
+check "$dir/out" "d['message']['content'] == '$reply' and d['eval_count'] == 5" "ollama format json reply"
+req -d '{"model":"m","stream":false,"format":{"type":"object"}}' "$base/api/generate" ||
+	fail "ollama schema request"
+logged=$((logged + 1))
+check "$dir/out" "d['response'] == '$reply'" "ollama format schema reply"
+req -d '{"model":"m","response_format":{"type":"text"}}' "$base/v1/chat/completions" ||
+	fail "chat text-format request"
+logged=$((logged + 1))
+check "$dir/out" "d['choices'][0]['message']['content'] == 'mock reply from m'" \
+	"chat text format is not JSON mode"
+req -d '{"model":"m","max_tokens":9}' "$base/v1/messages" || fail "anthropic plain request"
+logged=$((logged + 1))
+check "$dir/out" "d['content'][0]['text'] == 'mock reply from m'" "anthropic has no JSON mode"
+
+# afault KIND: the next LLM request gets answer fault KIND (logged in $faults).
+faults=""
+afault() {
+	req -d "{\"match\":\"*\",\"fault\":\"$1\",\"count\":1}" "$base/_mock/fault" ||
+		fail "adding fault $1"
+	faults="$faults $1"
+}
+
+# empty: "" and 0 output tokens, streamed or not.
+afault empty
+req -D "$dir/hdr" -d '{"model":"m"}' "$base/v1/chat/completions" || fail "empty request"
+logged=$((logged + 1))
+check "$dir/out" "d['choices'][0]['message']['content'] == '' and d['usage']['completion_tokens'] == 0
+	and d['choices'][0]['finish_reason'] == 'stop'" "empty chat answer"
+[ "$(header x-mock-fault)" = empty ] || fail "empty answer without x-mock-fault: empty"
+[ "$(header x-mock-output-tokens)" = 0 ] || fail "empty answer x-mock-output-tokens"
+afault empty
+req -N -d '{"model":"m","stream":true}' "$base/v1/messages" || fail "empty anthropic stream"
+logged=$((logged + 1))
+grep -q '"text_delta", "text": ""' "$dir/out" || fail "empty anthropic stream has no empty delta"
+grep -q '"text_delta", "text": "[^"]' "$dir/out" && fail "empty anthropic stream has text"
+grep -q '"usage": {"output_tokens": 0}' "$dir/out" || fail "empty anthropic stream usage"
+
+# length: each API's finish reason says the limit was hit; the text is kept.
+length_case() { # PATH BODY EXPR
+	afault length
+	req -d "$2" "$base$1" || fail "length request $1"
+	logged=$((logged + 1))
+	check "$dir/out" "$3" "length answer of $1"
+}
+length_case /v1/chat/completions '{"model":"m"}' "d['choices'][0]['finish_reason'] == 'length'
+	and d['choices'][0]['message']['content'] == 'mock reply from m'"
+length_case /v1/completions '{"model":"m"}' "d['choices'][0]['finish_reason'] == 'length'"
+length_case /v1/responses '{"model":"m"}' "d['status'] == 'incomplete'
+	and d['incomplete_details'] == {'reason': 'max_output_tokens'}"
+length_case /v1/messages '{"model":"m"}' "d['stop_reason'] == 'max_tokens'"
+length_case /v1beta/models/m:generateContent '{}' "d['candidates'][0]['finishReason'] == 'MAX_TOKENS'"
+length_case /api/chat '{"model":"m","stream":false}' "d['done_reason'] == 'length'"
+length_case /api/generate '{"model":"m","stream":false}' "d['done_reason'] == 'length'
+	and d['response'] == 'mock reply from m'"
+afault length
+req -N -d '{"model":"m","stream":true}' "$base/v1/chat/completions" || fail "length chat stream"
+logged=$((logged + 1))
+grep -q '"finish_reason": "length"' "$dir/out" || fail "length chat stream has no finish_reason length"
+grep -q '"finish_reason": "stop"' "$dir/out" && fail "length chat stream still says stop"
+afault length
+req -N -d '{"model":"m","stream":true}' "$base/v1/responses" || fail "length responses stream"
+logged=$((logged + 1))
+grep -q '^event: response.incomplete$' "$dir/out" || fail "length responses stream lacks response.incomplete"
+grep -q '^event: response.completed$' "$dir/out" && fail "length responses stream has response.completed"
+afault length
+req -N -d '{"model":"m"}' "$base/api/generate" || fail "length ollama stream"
+logged=$((logged + 1))
+tail -n 1 "$dir/out" | grep -q '"done_reason": "length"' || fail "length ollama stream done_reason"
+
+# refusal: the refusal text; OpenAI's refusal field in JSON mode.
+refusal="I'm sorry, but I can't help with that."
+afault refusal
+req -D "$dir/hdr" -d '{"model":"m"}' "$base/v1/chat/completions" || fail "refusal request"
+logged=$((logged + 1))
+check "$dir/out" "d['choices'][0]['message']['content'] == \"$refusal\"
+	and d['choices'][0]['message']['refusal'] is None and d['usage']['completion_tokens'] == 8" \
+	"refusal chat answer"
+[ "$(header x-mock-fault)" = refusal ] || fail "refusal answer without x-mock-fault: refusal"
+afault refusal
+req -d '{"model":"m","response_format":{"type":"json_schema"}}' "$base/v1/chat/completions" ||
+	fail "refusal json request"
+logged=$((logged + 1))
+check "$dir/out" "d['choices'][0]['message']['content'] is None
+	and d['choices'][0]['message']['refusal'] == \"$refusal\"" "refusal chat answer in JSON mode"
+afault refusal
+req -d '{"model":"m","text":{"format":{"type":"json_object"}}}' "$base/v1/responses" ||
+	fail "refusal responses request"
+logged=$((logged + 1))
+check "$dir/out" "d['output'][0]['content'] == [{'type': 'refusal', 'refusal': \"$refusal\"}]" \
+	"refusal responses answer in JSON mode"
+afault refusal
+req -d '{}' "$base/v1beta/models/m:generateContent" || fail "refusal gemini request"
+logged=$((logged + 1))
+check "$dir/out" "d['candidates'][0]['content']['parts'][0]['text'] == \"$refusal\"" \
+	"refusal gemini answer"
+afault refusal
+req -N -d '{"model":"m","stream":true}' "$base/v1/chat/completions" || fail "refusal chat stream"
+logged=$((logged + 1))
+"$PY" - "$dir/out" "$refusal" <<'EOF' || fail "refusal chat stream text"
+import json, sys
+chunks = [json.loads(l[6:]) for l in open(sys.argv[1]) if l.startswith("data: {")]
+text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+sys.exit(0 if text == sys.argv[2] else 1)
+EOF
+
+# badjson: the JSON reply in a ```json fence, which a JSON parser rejects.
+afault badjson
+req -d '{"model":"m","response_format":{"type":"json_object"}}' "$base/v1/chat/completions" ||
+	fail "badjson request"
+logged=$((logged + 1))
+check "$dir/out" "d['choices'][0]['message']['content'] == '\`\`\`json\n' + '$reply' + '\n\`\`\`'
+	and d['usage']['completion_tokens'] == 7" "badjson chat answer"
+"$PY" -c 'import json, sys; json.loads(json.load(open(sys.argv[1]))["choices"][0]["message"]["content"])' \
+	"$dir/out" 2>/dev/null && fail "badjson chat answer is valid JSON"
+afault badjson
+req -d '{"model":"m","stream":false,"format":"json"}' "$base/api/chat" || fail "badjson ollama request"
+logged=$((logged + 1))
+check "$dir/out" "d['message']['content'] == '\`\`\`json\n' + '$reply' + '\n\`\`\`'" "badjson ollama answer"
+
+# Embeddings have no text: an answer fault is used up but changes nothing.
+afault empty
+req -D "$dir/hdr" -d '{"model":"e","input":"x"}' "$base/v1/embeddings" || fail "faulted embeddings"
+logged=$((logged + 1))
+check "$dir/out" "len(d['data'][0]['embedding']) == 8" "embeddings under an answer fault"
+[ -z "$(header x-mock-fault)" ] || fail "embeddings answer says x-mock-fault"
+req "$base/_mock/faults" || fail "GET /_mock/faults"
+check "$dir/out" "d == [{'match': 'model=drop-*', 'fault': 'drop', 'count': None}]" \
+	"answer faults left after count=1"
+
+# A bad kind is refused by the control API and the command line, naming the
+# answer faults.
+code=$(req -w '%{http_code}' -d '{"match":"*","fault":"garbled"}' "$base/_mock/fault") ||
+	fail "bad fault kind request"
+[ "$code" = 400 ] || fail "bad fault kind gave $code, not 400"
+check "$dir/out" "'refusal, badjson or long=BYTES' in d['error']['message']" "bad fault kind message"
+"$PY" "$root/tools/mock_upstream.py" --fault '*:nope' 2>"$dir/err" && fail "--fault '*:nope' accepted"
+grep -q 'refusal, badjson or long=BYTES' "$dir/err" || fail "--fault error does not name the answer faults"
+"$PY" "$root/tools/mock_upstream.py" --help | tr -s ' \n' '  ' | grep -q 'empty, length, refusal, badjson or long=BYTES' ||
+	fail "--help does not name the answer faults"
+
 # The log: one line per request, with all headers and the body.
 [ "$(wc -l <"$dir/log")" -eq "$logged" ] || fail "log has $(wc -l <"$dir/log") lines, want $logged"
-"$PY" - "$dir/log" <<'EOF' || fail "log content"
+"$PY" - "$dir/log" "$faults" <<'EOF' || fail "log content"
 import base64, hashlib, json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 def need(ok, what):
@@ -176,7 +334,27 @@ need(lines[3]["model"] == "gemini-1.5-flash" and lines[3]["query"] == "key=k", "
 echo = [e for e in lines if e["path"] == "/echo"][0]
 need(echo["headers"].get("transfer-encoding") == "chunked", "echo was not chunked")
 need(echo["body"] == "chunked upload body\n", "echo body")
-need([e["fault"] for e in lines if e["fault"]] == ["429", "drop"], "fault fields")
+need([e["fault"] for e in lines if e["fault"]] == ["429", "drop"] + sys.argv[2].split(),
+     "fault fields")
+EOF
+
+# long=N: the reply padded to N bytes (for benchmarks of big answers).
+afault long=300
+req -d '{"model":"m","messages":[]}' "$base/v1/chat/completions" || fail "long=300 request"
+logged=$((logged + 1))
+check "$dir/out" "len(d['choices'][0]['message']['content']) == 300 and d['choices'][0]['message']['content'].startswith('mock reply from m lorem')" "long=300 answer"
+
+# /_mock/responses: digests of exactly what was sent, head and body.
+req -D "$dir/hdr" -d '{"model":"m","messages":[]}' "$base/v1/chat/completions" || fail "request for /_mock/responses"
+logged=$((logged + 1))
+cp "$dir/out" "$dir/body"
+req "$base/_mock/responses" || fail "GET /_mock/responses"
+"$PY" - "$dir/out" "$dir/body" "$dir/hdr" <<'EOF' || fail "/_mock/responses digests"
+import hashlib, json, sys
+r = json.load(open(sys.argv[1]))[-1]
+body, head = open(sys.argv[2], "rb").read(), open(sys.argv[3], "rb").read()
+sys.exit(0 if r["status"] == 200 and r["body_sha256"] == hashlib.sha256(body).hexdigest()
+         and r["head_sha256"] == hashlib.sha256(head).hexdigest() else 1)
 EOF
 
 # The in-memory log matches; reset clears it.
@@ -185,6 +363,8 @@ check "$dir/out" "len(d) == $logged" "/_mock/requests length"
 req -X POST "$base/_mock/reset" || fail "reset"
 req "$base/_mock/requests" || fail "GET /_mock/requests after reset"
 check "$dir/out" "d == []" "/_mock/requests after reset"
+req "$base/_mock/responses" || fail "GET /_mock/responses after reset"
+check "$dir/out" "d == []" "/_mock/responses after reset"
 kill -0 "$pid" 2>/dev/null || fail "mock died"
 
 echo "t_mock_upstream: ok ($logged requests)"

@@ -19,9 +19,40 @@ input tokens = max(1, len(request body bytes) // 4), the reply text is
 carries x-mock-input-tokens, x-mock-output-tokens, x-mock-model and
 x-mock-request (the log sequence number).
 
-Faults (429/500/503, slow=MS, drop, hang) can be injected with --fault or at
-run time through the control API under /_mock/.  Every request except control
+JSON mode: when the request asks for JSON output (OpenAI chat
+response_format.type json_object or json_schema, Responses text.format.type
+the same, Gemini generationConfig.responseMimeType "application/json", Ollama
+"format": "json" or a schema object; Anthropic has no such flag), the reply
+text is {"reply": "mock reply from MODEL"} (5 words, so 5 output tokens).
+
+Faults can be injected with --fault or at run time through the control API
+under /_mock/.  Error faults answer instead of the API: 429/500/503 (an error
+object in the API's shape), slow=MS (answers late), drop (closes without an
+answer), hang (answers nothing until the client gives up).  Answer faults
+still answer 200 in the API's shape, streamed or not, but change the answer
+of the APIs with text (chat, completions, responses, Anthropic, Gemini,
+Ollama chat and generate; embeddings and /echo answer as usual):
+  empty    the reply text is "" (0 output tokens);
+  length   the reply text is unchanged but the answer says the token limit
+           cut it: finish_reason "length" (chat, completions), Responses
+           status "incomplete" + incomplete_details.reason
+           "max_output_tokens" (streamed: the last event is
+           response.incomplete), stop_reason "max_tokens", finishReason
+           "MAX_TOKENS", done_reason "length";
+  refusal  the reply text is "I'm sorry, but I can't help with that."; in
+           JSON mode, not streamed, OpenAI chat puts it in message.refusal
+           with content null and Responses in a {"type": "refusal"} part,
+           as OpenAI does for structured outputs;
+  badjson  the reply text is the JSON-mode reply in a ```json fence, JSON
+           mode or not (the answer a strict JSON parser rejects);
+  long=N   the reply text is padded with " lorem" words to N bytes (for
+           benchmarks of large answers).
+Answers changed by a fault carry x-mock-fault.  Every request except control
 requests is logged, in memory and optionally as JSON lines in --log FILE.
+GET /_mock/requests lists the logged requests; GET /_mock/responses lists
+what was sent back for each (status, SHA-256 of the exact head bytes and of
+the body payload, de-chunked), so tests can check that an app got an answer
+byte for byte; POST /_mock/reset clears faults, requests and responses.
 
 Standard library only; run it as /usr/bin/python3 tools/mock_upstream.py -h.
 """
@@ -47,7 +78,16 @@ import traceback
 MAX_BODY = 64 << 20          # larger request bodies are refused
 HANG_LIMIT_S = 60.0          # a "hang" fault gives up after this long
 IDLE_TIMEOUT_S = 120         # idle keep-alive connections are closed
-FAULT_KINDS = ("429", "500", "503", "drop", "hang")
+ANSWER_FAULTS = ("empty", "length", "refusal", "badjson")  # answered 200, changed
+FAULT_KINDS = ("429", "500", "503", "drop", "hang") + ANSWER_FAULTS
+FAULT_KIND_HELP = "429, 500, 503, slow=MS, drop, hang, empty, length, refusal, badjson or long=BYTES"
+
+
+def answer_fault(kind):
+    """Is this a fault that still answers 200, with a changed answer?"""
+    return kind in ANSWER_FAULTS or (kind or "").startswith("long=")
+REFUSAL_TEXT = "I'm sorry, but I can't help with that."
+JSON_FORMATS = ("json_object", "json_schema")
 FAULT_SPEC_RE = re.compile(r"^(?P<match>.+):(?P<kind>[^:,]+)(?:,count=(?P<count>\d+))?$")
 GEMINI_RE = re.compile(r"/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$")
 AZURE_RE = re.compile(r"/openai/deployments/(?P<dep>[^/]+)/")
@@ -74,8 +114,8 @@ class Fault:
         match, kind = str(match).strip(), str(kind).strip()
         if match != "*" and not re.match(r"^(model|path|method)=.+$", match):
             raise ValueError(f"bad fault match {match!r} (want *, model=GLOB, path=GLOB or method=GLOB)")
-        if kind not in FAULT_KINDS and not re.fullmatch(r"slow=\d+", kind):
-            raise ValueError(f"bad fault kind {kind!r} (want 429, 500, 503, slow=MS, drop or hang)")
+        if kind not in FAULT_KINDS and not re.fullmatch(r"(slow|long)=\d+", kind):
+            raise ValueError(f"bad fault kind {kind!r} (want {FAULT_KIND_HELP})")
         if count is not None and (isinstance(count, bool) or int(count) < 1):
             raise ValueError(f"bad fault count {count!r} (want a positive integer)")
         self.match, self.kind = match, kind
@@ -107,6 +147,7 @@ class State:
         self.lock = threading.Lock()
         self.faults = list(faults)
         self.entries = []
+        self.responses = []
         self.seq = 0
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
 
@@ -123,6 +164,7 @@ class State:
         with self.lock:
             self.faults.clear()
             self.entries.clear()
+            self.responses.clear()
 
     def take_fault(self, method, path, model):
         """Return the kind of the first matching fault and use it up once."""
@@ -150,6 +192,14 @@ class State:
     def requests(self):
         with self.lock:
             return list(self.entries)
+
+    def add_response(self, r):
+        with self.lock:
+            self.responses.append(r)
+
+    def sent_responses(self):
+        with self.lock:
+            return list(self.responses)
 
 
 # --------------------------------------------------------------------------
@@ -190,22 +240,69 @@ def body_text(body):
         return body.decode("latin-1")
 
 
+def json_asked(api, data):
+    """Whether the request asks for JSON output (Anthropic has no flag)."""
+    def member(obj, *keys):
+        for key in keys:
+            obj = obj.get(key) if isinstance(obj, dict) else None
+        return obj
+    if api == "chat":
+        return member(data, "response_format", "type") in JSON_FORMATS
+    if api == "responses":
+        return member(data, "text", "format", "type") in JSON_FORMATS
+    if api == "gemini":
+        return member(data, "generationConfig", "responseMimeType") == "application/json"
+    if api in ("ollama_chat", "ollama_generate"):
+        fmt = member(data, "format")
+        return fmt == "json" or isinstance(fmt, dict)
+    return False
+
+
+def reply_text(model, json_mode, fault):
+    """The reply of a call: plain or JSON, or what an answer fault makes it."""
+    plain = f"mock reply from {model}"
+    as_json = json.dumps({"reply": plain})
+    if fault == "empty":
+        return ""
+    if fault == "refusal":
+        return REFUSAL_TEXT
+    if fault == "badjson":
+        return f"```json\n{as_json}\n```"
+    if fault and fault.startswith("long="):  # padded to that many bytes
+        size = int(fault[5:])
+        return (plain + " lorem" * (size // 6 + 1))[:max(size, len(plain))]
+    return as_json if json_mode else plain
+
+
 class Call:
     """One LLM request and the deterministic numbers of its answer."""
 
-    def __init__(self, n, path, query, body, data, model):
+    def __init__(self, n, path, query, body, data, model, api=None, fault=None):
         self.n, self.path, self.query = n, path, query
         self.data = data
         self.model = model or "unknown"
-        self.reply = f"mock reply from {self.model}"
+        self.fault = fault if answer_fault(fault) else None
+        self.json_mode = json_asked(api, data)
+        self.reply = reply_text(self.model, self.json_mode, self.fault)
         self.in_tok = max(1, len(body) // 4)
         self.out_tok = len(self.reply.split())
         self.created = int(time.time())
 
     def headers(self):
-        return {"x-mock-input-tokens": str(self.in_tok),
-                "x-mock-output-tokens": str(self.out_tok),
-                "x-mock-model": self.model, "x-mock-request": str(self.n)}
+        out = {"x-mock-input-tokens": str(self.in_tok),
+               "x-mock-output-tokens": str(self.out_tok),
+               "x-mock-model": self.model, "x-mock-request": str(self.n)}
+        if self.fault:
+            out["x-mock-fault"] = self.fault
+        return out
+
+    def cut(self):
+        """True if the answer must say the token limit cut it."""
+        return self.fault == "length"
+
+    def refusal_field(self):
+        """OpenAI's refusal field instead of text: structured outputs only."""
+        return self.fault == "refusal" and self.json_mode and not self.streaming()
 
     def pieces(self, n):
         """The reply split at word boundaries into n parts that join back."""
@@ -241,14 +338,17 @@ def openai_chat(c):
              "total_tokens": c.in_tok + c.out_tok}
     base = {"id": f"chatcmpl-mock{c.n}", "created": c.created, "model": c.model,
             "system_fingerprint": None}
+    finish = "length" if c.cut() else "stop"
     if not c.streaming():
         message = {"role": "assistant", "content": c.reply, "refusal": None}
+        if c.refusal_field():
+            message.update(content=None, refusal=c.reply)
         return "json", {**base, "object": "chat.completion", "usage": usage, "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}]}
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]}
     deltas = [{"content": p} for p in c.pieces(3)]
     deltas[0]["role"] = "assistant"
     choices = [{"index": 0, "delta": d, "logprobs": None, "finish_reason": None} for d in deltas]
-    choices.append({"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"})
+    choices.append({"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish})
     return openai_stream(c, {**base, "object": "chat.completion.chunk"}, choices, usage)
 
 
@@ -257,11 +357,12 @@ def openai_completions(c):
              "total_tokens": c.in_tok + c.out_tok}
     base = {"id": f"cmpl-mock{c.n}", "object": "text_completion", "created": c.created,
             "model": c.model, "system_fingerprint": None}
+    finish = "length" if c.cut() else "stop"
     if not c.streaming():
         return "json", {**base, "usage": usage, "choices": [
-            {"text": c.reply, "index": 0, "logprobs": None, "finish_reason": "stop"}]}
+            {"text": c.reply, "index": 0, "logprobs": None, "finish_reason": finish}]}
     choices = [{"text": p, "index": 0, "logprobs": None, "finish_reason": None} for p in c.pieces(3)]
-    choices.append({"text": "", "index": 0, "logprobs": None, "finish_reason": "stop"})
+    choices.append({"text": "", "index": 0, "logprobs": None, "finish_reason": finish})
     return openai_stream(c, base, choices, usage)
 
 
@@ -282,10 +383,16 @@ def openai_responses(c):
              "output_tokens": c.out_tok, "output_tokens_details": {"reasoning_tokens": 0},
              "total_tokens": c.in_tok + c.out_tok}
     part = {"type": "output_text", "text": c.reply, "annotations": []}
-    item = {"type": "message", "id": f"msg_mock{c.n}", "status": "completed",
+    if c.refusal_field():
+        part = {"type": "refusal", "refusal": c.reply}
+    status = "incomplete" if c.cut() else "completed"
+    item = {"type": "message", "id": f"msg_mock{c.n}", "status": status,
             "role": "assistant", "content": [part]}
     done = {"id": f"resp_mock{c.n}", "object": "response", "created_at": c.created,
-            "status": "completed", "model": c.model, "output": [item], "usage": usage}
+            "status": status}
+    if c.cut():
+        done["incomplete_details"] = {"reason": "max_output_tokens"}
+    done.update(model=c.model, output=[item], usage=usage)
     if not c.streaming():
         return "json", done
     return "sse", responses_events(c, done, item, part)
@@ -293,6 +400,8 @@ def openai_responses(c):
 
 def responses_events(c, done, item, part):
     started = {**done, "status": "in_progress", "output": [], "usage": None}
+    if "incomplete_details" in started:
+        started["incomplete_details"] = None
     ids = {"item_id": item["id"], "output_index": 0, "content_index": 0}
     events = [("response.created", {"response": started}),
               ("response.in_progress", {"response": started}),
@@ -303,7 +412,7 @@ def responses_events(c, done, item, part):
     events += [("response.output_text.done", {**ids, "text": c.reply}),
                ("response.content_part.done", {**ids, "part": part}),
                ("response.output_item.done", {"output_index": 0, "item": item}),
-               ("response.completed", {"response": done})]
+               ("response.incomplete" if c.cut() else "response.completed", {"response": done})]
     return [(name, {"type": name, "sequence_number": i, **obj})
             for i, (name, obj) in enumerate(events)]
 
@@ -324,8 +433,9 @@ def openai_embeddings(c):
 
 
 def anthropic_messages(c):
+    stop = "max_tokens" if c.cut() else "end_turn"
     msg = {"id": f"msg_mock{c.n}", "type": "message", "role": "assistant", "model": c.model,
-           "content": [{"type": "text", "text": c.reply}], "stop_reason": "end_turn",
+           "content": [{"type": "text", "text": c.reply}], "stop_reason": stop,
            "stop_sequence": None,
            "usage": {"input_tokens": c.in_tok, "output_tokens": c.out_tok}}
     if not c.streaming():
@@ -337,7 +447,7 @@ def anthropic_messages(c):
     events += [("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}})
                for p in c.pieces(2)]
     events += [("content_block_stop", {"index": 0}),
-               ("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None},
+               ("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
                                   "usage": {"output_tokens": c.out_tok}}),
                ("message_stop", {})]
     return "sse", [(name, {"type": name, **obj}) for name, obj in events]
@@ -352,7 +462,7 @@ def gemini(c):
         cand = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
         out = {"candidates": [cand], "modelVersion": c.model, "responseId": f"mock{c.n}"}
         if last:
-            cand["finishReason"] = "STOP"
+            cand["finishReason"] = "MAX_TOKENS" if c.cut() else "STOP"
             out["usageMetadata"] = usage
         return out
 
@@ -377,7 +487,8 @@ def ollama_answer(c, content):
     """One JSON object, or NDJSON pieces unless "stream": false."""
     created = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime(c.created))
     base = {"model": c.model, "created_at": created}
-    final = {**base, "done": True, "done_reason": "stop", "total_duration": 1000000,
+    final = {**base, "done": True, "done_reason": "length" if c.cut() else "stop",
+             "total_duration": 1000000,
              "load_duration": 100000, "prompt_eval_count": c.in_tok,
              "prompt_eval_duration": 200000, "eval_count": c.out_tok, "eval_duration": 700000}
     if c.data.get("stream") is False:
@@ -448,6 +559,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def dispatch(self):
         self.started = False
+        self.cur_n = None
         try:
             self.handle_request()
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
@@ -525,11 +637,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         if length is not None:
             self.send_header("Content-Length", str(length))
+        self.cur_head = b"".join(self._headers_buffer) + b"\r\n"
+        self.cur_status = status
         self.end_headers()
+
+    def sent(self, body):
+        """Note what went out for a logged request (/_mock/responses)."""
+        if self.cur_n is not None:
+            self.server.state.add_response({
+                "request": self.cur_n, "status": self.cur_status,
+                "head_sha256": hashlib.sha256(self.cur_head).hexdigest(),
+                "body_sha256": hashlib.sha256(body).hexdigest(), "body_bytes": len(body)})
 
     def send_bytes(self, status, body, ctype, headers=None):
         self.send_head(status, {"Content-Type": ctype, **(headers or {})}, len(body))
         self.wfile.write(body)
+        self.sent(body)
 
     def send_json(self, status, obj, headers=None):
         body = json.dumps(obj).encode("utf-8")
@@ -543,13 +666,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = self.close_connection or not chunked
         self.send_head(200, {"Content-Type": ctype, "Cache-Control": "no-cache",
                              **framing, **headers})
+        payload = []
         for item in items:
             data = encode_event(kind, item)
+            payload.append(data)
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
             self.wfile.flush()
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+        self.sent(b"".join(payload))
 
     # ---- the request
 
@@ -565,17 +691,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = parse_json(body) if body else None
         api, model = classify(path), model_of(path, data)
         fault = self.server.state.take_fault(self.command, path, model)
-        n = self.server.state.record({
+        n = self.cur_n = self.server.state.record({
             "time": time.time(), "method": self.command, "path": path, "query": query,
             "headers": self.header_dict(), "body": body_text(body),
             "body_b64": base64.b64encode(body).decode("ascii"),
             "body_sha256": hashlib.sha256(body).hexdigest(), "model": model, "fault": fault})
         if fault and not self.apply_fault(fault, api, n):
             return
-        self.answer(api, n, path, query, body, data, model, error)
+        self.answer(api, n, path, query, body, data, model, error, fault)
 
     def apply_fault(self, fault, api, n):
-        """Carry out a fault; True if the request should still be answered."""
+        """Carry out a fault; True if the request should still be answered
+        (slow, or an answer fault, which Call carries out)."""
+        if answer_fault(fault):
+            return True
         if fault.startswith("slow="):
             time.sleep(int(fault[5:]) / 1000.0)
             return True
@@ -605,7 +734,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 return
 
-    def answer(self, api, n, path, query, body, data, model, error):
+    def answer(self, api, n, path, query, body, data, model, error, fault=None):
         mark = {"x-mock-request": str(n)}
         if error:
             return self.send_json(400, error_body(api, 400, error), mark)
@@ -615,7 +744,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(404, error_body(None, 404, f"no mock endpoint for {path}"), mark)
         if not isinstance(data, dict):
             return self.send_json(400, error_body(api, 400, "request body must be a JSON object"), mark)
-        call = Call(n, path, query, body, data, model)
+        text_api = api not in ("embeddings", "ollama_embed")
+        call = Call(n, path, query, body, data, model, api, fault if text_api else None)
         kind, payload = ANSWERS[api](call)
         if kind == "json":
             return self.send_json(200, payload, call.headers())
@@ -627,6 +757,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_bytes(200, b"ok", "text/plain")
         if path == "/_mock/requests" and method == "GET":
             return self.send_json(200, state.requests())
+        if path == "/_mock/responses" and method == "GET":
+            return self.send_json(200, state.sent_responses())
         if path == "/_mock/faults" and method == "GET":
             return self.send_json(200, state.list_faults())
         if path == "/_mock/reset" and method == "POST":
@@ -691,7 +823,7 @@ def parse_args(argv):
     p.add_argument("--tls-key", help="private key for --tls-cert (PEM)")
     p.add_argument("--fault", action="append", default=[], type=fault_arg, metavar="SPEC",
                    help="MATCH:KIND[,count=N]; MATCH is *, model=GLOB, path=GLOB or "
-                        "method=GLOB; KIND is 429, 500, 503, slow=MS, drop or hang")
+                        f"method=GLOB; KIND is {FAULT_KIND_HELP} (see the top of this file)")
     p.add_argument("--verbose", action="store_true", help="log each request to stderr")
     args = p.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
