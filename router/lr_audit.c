@@ -203,6 +203,14 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 		putf(&o, "%.9g", r->cost_usd);
 	key(&o, "llmroute.tokens_estimated"); put_bool(&o, r->tokens_estimated);
 	key(&o, "llmroute.table_generation"); put_ll(&o, (long long)r->generation);
+	if (r->attempt > 0) { /* only under a route with fallbacks, escalation or a cache */
+		key(&o, "llmroute.request_id"); put_str(&o, r->request_id);
+		key(&o, "llmroute.attempt"); put_ll(&o, r->attempt);
+		key(&o, "llmroute.via"); put_str(&o, r->via);
+		key(&o, "llmroute.delivered"); put_bool(&o, r->delivered);
+		key(&o, "llmroute.gate"); put_str(&o, r->gate);
+		key(&o, "llmroute.cache"); put_str(&o, r->cache);
+	}
 	key(&o, "process.pid"); put_ll(&o, r->pid);
 	key(&o, "process.executable.name"); put_str(&o, r->process);
 	put(&o, "}\n", 2);

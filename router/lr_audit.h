@@ -33,6 +33,16 @@
  *   llmroute.tokens_estimated    true when the counts are estimates
  *   llmroute.table_generation    generation of the routing table used
  *   process.pid, process.executable.name
+ * Only for a request under a route with fallbacks, escalation or a cache
+ * (one record per attempt, all with the app request's id):
+ *   llmroute.request_id          one id per request the app made
+ *   llmroute.attempt             1, 2, ... in the order they were sent
+ *   llmroute.via                 null (the first), "fallback", "retry"
+ *                                (after Retry-After), "escalation", "health"
+ *                                (the routed target was cooling down)
+ *   llmroute.delivered           true for the one answer the app got
+ *   llmroute.gate                the escalation condition this answer met, or null
+ *   llmroute.cache               "hit", "stored", "miss" or null (not cacheable)
  */
 #ifndef LR_AUDIT_H
 #define LR_AUDIT_H
@@ -63,6 +73,9 @@ typedef struct {
 	unsigned long long generation;
 	long pid;
 	const char *process;
+	int attempt;                  /* 0: no resilience fields */
+	const char *request_id, *via, *gate, *cache; /* NULL = null */
+	int delivered;
 } lr_audit_rec;
 
 /* Formats r as one JSON line ending in '\n' into buf (cap bytes; strings

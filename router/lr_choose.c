@@ -64,6 +64,31 @@ static const char *model_of(const lr_table *t, const lr_decision *d, const lr_re
 	return r->model;
 }
 
+static const char COOLING[] = "cooling down after failures";
+
+/* Every candidate left is cooling down: better to try one than to send
+ * the request nowhere, so they all come back. */
+static void undrop_cooling(lr_choice *c, double *max_cost, double *max_lat)
+{
+	int k, cooling = 0;
+
+	for (k = 0; k < c->ncands; k++) {
+		if (!c->cands[k].dropped)
+			return;
+		cooling += c->cands[k].dropped == COOLING;
+	}
+	for (k = 0; k < c->ncands && cooling; k++) {
+		lr_cand *cd = &c->cands[k];
+		if (cd->dropped != COOLING)
+			continue;
+		cd->dropped = NULL;
+		if (cd->cost > *max_cost)
+			*max_cost = cd->cost;
+		if (cd->latency_ms > *max_lat)
+			*max_lat = cd->latency_ms;
+	}
+}
+
 static void score_pool(const lr_table *t, const lr_decision *d, const lr_request *r,
 		       const lr_live *live, long long now, lr_choice *c)
 {
@@ -89,6 +114,8 @@ static void score_pool(const lr_table *t, const lr_decision *d, const lr_request
 		else if (rt->budget_per == LR_BUDGET_MODEL &&
 			 spent(live, LR_BUDGET_MODEL, lr_table_str(t, g->model), now) >= rt->budget_usd)
 			cd->dropped = "over budget";
+		else if (live && live->down && live->down(live->ud, lr_table_str(t, g->name), now))
+			cd->dropped = COOLING;
 		if (cd->dropped)
 			continue;
 		if (cd->cost > max_cost)
@@ -96,6 +123,7 @@ static void score_pool(const lr_table *t, const lr_decision *d, const lr_request
 		if (cd->latency_ms > max_lat)
 			max_lat = cd->latency_ms;
 	}
+	undrop_cooling(c, &max_cost, &max_lat);
 	for (k = 0; k < c->ncands; k++) {
 		lr_cand *cd = &c->cands[k];
 		double cost = cd->cost < 0 ? max_cost : cd->cost; /* unknown: assume the dearest */

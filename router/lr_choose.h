@@ -9,7 +9,9 @@
  *     expected output (max_tokens, else the pool's expected_output_tokens);
  *   - its quality for the request's intent is below the intent's
  *     min_quality;
- *   - the route's budget counts per model and that model is over it.
+ *   - the route's budget counts per model and that model is over it;
+ *   - it is cooling down after failures (lr_stats.h health), unless every
+ *     target left is: then they are tried anyway.
  * The rest are scored
  *     w_quality * quality * weight - w_cost * cost / max_cost
  *                                  - w_latency * latency / max_latency
@@ -44,6 +46,8 @@ typedef struct lr_live {
 	double (*spent)(void *ud, int per, const char *name, long long now);
 	/* moving-average latency in ms of a target; < 0 or NULL: unknown */
 	double (*latency)(void *ud, const char *target);
+	/* a target in cool-down after failures (lr_stats.h): 1; NULL: none */
+	int (*down)(void *ud, const char *target, long long now);
 	void *ud;
 } lr_live;
 

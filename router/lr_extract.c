@@ -206,8 +206,15 @@ static void one_member(lr_span k, lr_span v, lr_extract *x, size_t *input_bytes)
 			x->max_tokens = num_of(member(v, "maxOutputTokens"));
 		if (lr_json_str_eq(member(v, "responseMimeType"), "application/json"))
 			x->json = 1;
-	} else if (key_is(k, "options") && member(v, "num_predict").p) {
-		x->max_tokens = num_of(member(v, "num_predict"));
+		if (member(v, "temperature").p)
+			x->temperature = num_of(member(v, "temperature"));
+	} else if (key_is(k, "options")) { /* Ollama */
+		if (member(v, "num_predict").p)
+			x->max_tokens = num_of(member(v, "num_predict"));
+		if (member(v, "temperature").p)
+			x->temperature = num_of(member(v, "temperature"));
+	} else if (key_is(k, "temperature")) {
+		x->temperature = num_of(v);
 	} else if (key_is(k, "stream")) {
 		x->stream_seen = 1;
 		x->stream = lr_json_is_true(v);
@@ -232,7 +239,7 @@ int lr_extract_body(const char *body, size_t len, lr_extract *x)
 	x->user[0] = x->system[0] = '\0';
 	x->user_len = x->system_len = 0;
 	x->prompt_tokens = x->messages = 0;
-	x->max_tokens = -1;
+	x->max_tokens = x->temperature = -1;
 	x->stream = x->tools = x->images = x->json = x->stream_seen = 0;
 	if (!body || lr_json_iter_init(&it, body, len, 0) < 0)
 		return LR_EPARSE;

@@ -36,6 +36,7 @@ typedef struct {
 	size_t system_len;
 	double prompt_tokens;     /* estimate; 0 if no input was found */
 	double max_tokens;        /* -1 if not asked */
+	double temperature;       /* -1 if not asked (top level, generationConfig, options) */
 	int stream, tools, images, json;
 	int stream_seen;          /* "stream" was present (true or false) */
 	double messages;          /* messages / input items; 1 for a plain prompt */

@@ -35,6 +35,7 @@ static void features(lr_request *r)
 	lr_features_num(&r->f, LR_F_JSON, x->json);
 	lr_features_num(&r->f, LR_F_MESSAGES, x->messages);
 	lr_features_num(&r->f, LR_F_INTENT_CONFIDENCE, 0);
+	lr_features_num(&r->f, LR_F_TEMPERATURE, x->temperature);
 }
 
 void lr_request_features(lr_request *r, const char *body, size_t blen)

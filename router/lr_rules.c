@@ -10,17 +10,25 @@
  *            "match": {"model"|"host"|"operation"|"provider"|"process"|
  *                      "intent"|"user_text"|"system_text": GLOB,
  *                      "prompt_tokens"|"max_tokens"|"messages"|
- *                      "intent_confidence": N | {"gt"|"ge"|"lt"|"le"|"eq": N},
+ *                      "intent_confidence"|"temperature": N | {"gt"|"ge"|"lt"|"le"|"eq": N},
  *                      "stream"|"tools"|"images"|"json": BOOL},
  *            "set": {"model": TEXT, "endpoint": URL, "api_key_env": VAR,
  *                    "keep_credentials": BOOL, "params": {KEY: JSON},
  *                    "cap": {KEY: N}, "system_prefix": TEXT},
- *            "deny": MESSAGE}
+ *            "deny": MESSAGE,
+ *            "fallbacks": [TARGET | "original"...], "timeout_ms": N,
+ *            "retry_after_max_ms": N,
+ *            "escalate": {"when": ["empty"|"length"|"refusal"|"invalid_json"...],
+ *                         "refusal": REGEX, "to": [TARGET | "original"...]},
+ *            "cache": {"ttl_s": N, "max_temperature": N}}
+ *   top level also: "health": {"failures": N, "cooldown_s": N},
+ *                   "cache": {"size_mb": N, "max_entry_kb": N}
  * Adding a key means one row in a table below and one case where it is
  * stored.  The canonical JSON stored with the table is cJSON's rendering of
  * the validated document, so `show` prints what was loaded.
  */
 #include "lr_rules.h"
+#include "lr_answer.h"
 #include "lr_b64.h"
 #include "lr_choose.h"
 #include "lr_classify.h"
@@ -69,6 +77,7 @@ static const struct {
 	{"max_tokens", LR_F_MAX_TOKENS, K_NUM},
 	{"messages", LR_F_MESSAGES, K_NUM},
 	{"intent_confidence", LR_F_INTENT_CONFIDENCE, K_NUM},
+	{"temperature", LR_F_TEMPERATURE, K_NUM},
 	{"stream", LR_F_STREAM, K_BOOL},
 	{"tools", LR_F_TOOLS, K_BOOL},
 	{"images", LR_F_IMAGES, K_BOOL},
@@ -415,13 +424,14 @@ static int parse_params(ctx *c, const cJSON *s)
 static int parse_route_head(ctx *c, const cJSON *o, lr_route *r)
 {
 	static const char *const allowed[] = {"name", "description", "enabled", "match", "set", "deny",
-					      "pool", "budget"};
+					      "pool", "budget", "fallbacks", "timeout_ms",
+					      "retry_after_max_ms", "escalate", "cache"};
 	const cJSON *v;
 	int rc;
 
 	if (!cJSON_IsObject(o))
 		return fail(c, LR_EINVAL, "a route must be an object");
-	if ((rc = check_keys(c, o, allowed, 8)) < 0)
+	if ((rc = check_keys(c, o, allowed, 13)) < 0)
 		return rc;
 	v = cJSON_GetObjectItemCaseSensitive(o, "name");
 	if (!v)
@@ -433,6 +443,7 @@ static int parse_route_head(ctx *c, const cJSON *o, lr_route *r)
 	r->name = lr_table_builder_str(c->b, v->valuestring);
 	r->flags = LR_ROUTE_ENABLED;
 	r->budget_target = -1;
+	r->cache_max_temperature = -1;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "description"))) {
 		push(c, "description");
 		if (!cJSON_IsString(v))
@@ -518,6 +529,157 @@ static int parse_budget(ctx *c, const cJSON *o, lr_route *r)
 	}
 	if (r->budget_target < 0 && !r->budget_deny.off)
 		return fail(c, LR_EINVAL, "a budget needs a \"fallback\" target or a \"deny\" message");
+	return 0;
+}
+
+/* A chain target: a name from "targets", or "original" (the request as
+ * the app made it). */
+static int chain_target(ctx *c, const cJSON *v, uint32_t *out)
+{
+	int i;
+
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "original") == 0) {
+		*out = LR_TARGET_ORIGINAL;
+		return 0;
+	}
+	if ((i = target_index(c, v)) < 0)
+		return i;
+	*out = (uint32_t)i;
+	return 0;
+}
+
+/* A list of chain targets: fallbacks, or escalate.to. */
+static int parse_chain(ctx *c, const cJSON *a, int escalate)
+{
+	const cJSON *v;
+	uint32_t tg;
+	int i = 0, rc;
+
+	if (!cJSON_IsArray(a) || !a->child)
+		return fail(c, LR_EINVAL, "a non-empty array of target names (or \"original\")");
+	if (cJSON_GetArraySize(a) > LR_MAX_CHAIN)
+		return fail(c, LR_EINVAL, "at most %d targets", LR_MAX_CHAIN);
+	for (v = a->child; v; v = v->next, i++) {
+		push_index(c, i);
+		if ((rc = chain_target(c, v, &tg)) < 0)
+			return rc;
+		pop(c);
+		if ((rc = lr_table_builder_chain(c->b, tg, escalate)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* "escalate": {"when": [COND...], "refusal": ERE, "to": [TARGET...]} -
+ * the scalar part (the targets are added with the route). */
+static int parse_escalate_head(ctx *c, const cJSON *o, lr_route *r)
+{
+	static const char *const allowed[] = {"when", "refusal", "to"};
+	const cJSON *v, *w = cJSON_GetObjectItemCaseSensitive(o, "when");
+	regex_t re;
+	unsigned bit;
+	int i = 0, rc;
+
+	if (!cJSON_IsObject(o))
+		return fail(c, LR_EINVAL, "\"escalate\" must be an object");
+	if ((rc = check_keys(c, o, allowed, 3)) < 0)
+		return rc;
+	push(c, "when");
+	if (!cJSON_IsArray(w) || !w->child)
+		return fail(c, LR_EINVAL, "a non-empty array of \"empty\", \"length\", \"refusal\", \"invalid_json\"");
+	for (v = w->child; v; v = v->next, i++) {
+		push_index(c, i);
+		if (!cJSON_IsString(v) || !(bit = lr_gate_from_name(v->valuestring)))
+			return fail(c, LR_EINVAL, "\"empty\", \"length\", \"refusal\" or \"invalid_json\"");
+		pop(c);
+		r->escalate_when |= bit;
+	}
+	pop(c);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "refusal"))) {
+		push(c, "refusal");
+		if ((rc = want_string(c, v, "a regular expression (POSIX extended)")) < 0)
+			return rc;
+		if (regcomp(&re, v->valuestring, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
+			return fail(c, LR_EINVAL, "not a valid POSIX extended regular expression");
+		regfree(&re);
+		pop(c);
+		r->escalate_refusal = lr_table_builder_str(c->b, v->valuestring);
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(o, "to"))
+		return fail(c, LR_EINVAL, "\"escalate\" needs \"to\": the stronger targets");
+	return 0;
+}
+
+/* "cache": {"ttl_s": N, "max_temperature": N} */
+static int parse_route_cache(ctx *c, const cJSON *o, lr_route *r)
+{
+	static const char *const allowed[] = {"ttl_s", "max_temperature"};
+	double ttl = 0;
+	int rc;
+
+	if (!cJSON_IsObject(o))
+		return fail(c, LR_EINVAL, "\"cache\" must be an object");
+	if ((rc = check_keys(c, o, allowed, 2)) < 0)
+		return rc;
+	if ((rc = want_number(c, o, "ttl_s", 1, 30 * 86400, &ttl)) <= 0)
+		return rc < 0 ? rc : fail(c, LR_EINVAL, "\"cache\" needs \"ttl_s\" (seconds)");
+	r->cache_ttl_s = (uint32_t)ttl;
+	if ((rc = want_number(c, o, "max_temperature", 0, 100, &r->cache_max_temperature)) < 0)
+		return rc;
+	return 0;
+}
+
+/* The resilience keys of a route, except its chain targets. */
+static int parse_resil(ctx *c, const cJSON *o, lr_route *r)
+{
+	const cJSON *v;
+	double n;
+	int rc;
+
+	if ((rc = want_number(c, o, "timeout_ms", 1, 3600000, &n)) < 0)
+		return rc;
+	r->timeout_ms = rc ? (uint32_t)n : 0;
+	if ((rc = want_number(c, o, "retry_after_max_ms", 0, 600000, &n)) < 0)
+		return rc;
+	r->retry_after_max_ms = rc ? (uint32_t)n : 2000;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "escalate"))) {
+		push(c, "escalate");
+		if ((rc = parse_escalate_head(c, v, r)) < 0)
+			return rc;
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "cache"))) {
+		push(c, "cache");
+		if ((rc = parse_route_cache(c, v, r)) < 0)
+			return rc;
+		pop(c);
+	}
+	if ((r->flags & LR_ROUTE_DENY) && (cJSON_GetObjectItemCaseSensitive(o, "fallbacks") || r->escalate_when ||
+					    r->cache_ttl_s || r->timeout_ms))
+		return fail(c, LR_EINVAL, "a route that denies has no fallbacks, escalation or cache");
+	return 0;
+}
+
+/* The chain targets, added once the route itself is. */
+static int parse_chains(ctx *c, const cJSON *o)
+{
+	const cJSON *v;
+	int rc;
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "fallbacks"))) {
+		push(c, "fallbacks");
+		if ((rc = parse_chain(c, v, 0)) < 0)
+			return rc;
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "escalate"))) {
+		push(c, "escalate");
+		push(c, "to");
+		if ((rc = parse_chain(c, cJSON_GetObjectItemCaseSensitive(v, "to"), 1)) < 0)
+			return rc;
+		pop(c);
+		pop(c);
+	}
 	return 0;
 }
 
@@ -734,7 +896,11 @@ static int parse_route(ctx *c, const cJSON *o)
 			return rc;
 		pop(c);
 	}
+	if ((rc = parse_resil(c, o, &r)) < 0)
+		return rc;
 	if ((rc = lr_table_builder_route(c->b, &r)) < 0)
+		return rc;
+	if ((rc = parse_chains(c, o)) < 0)
 		return rc;
 	if (set) {
 		push(c, "set");
@@ -980,16 +1146,52 @@ out:
 	return rc;
 }
 
+/* "health": {"failures": N, "cooldown_s": N}, "cache": {"size_mb": N, "max_entry_kb": N} */
+static int parse_top_resil(ctx *c, const cJSON *root)
+{
+	static const char *const hkeys[] = {"failures", "cooldown_s"};
+	static const char *const ckeys[] = {"size_mb", "max_entry_kb"};
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "health");
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, "cache");
+	double fails = 0, cool = 0, size = 0, entry = 0;
+	int rc;
+
+	if (h) {
+		push(c, "health");
+		if (!cJSON_IsObject(h))
+			return fail(c, LR_EINVAL, "\"health\" must be an object");
+		if ((rc = check_keys(c, h, hkeys, 2)) < 0 ||
+		    (rc = want_number(c, h, "failures", 1, 1000, &fails)) < 0 ||
+		    (rc = want_number(c, h, "cooldown_s", 1, 86400, &cool)) < 0)
+			return rc;
+		pop(c);
+	}
+	if (k) {
+		push(c, "cache");
+		if (!cJSON_IsObject(k))
+			return fail(c, LR_EINVAL, "\"cache\" must be an object");
+		if ((rc = check_keys(c, k, ckeys, 2)) < 0 ||
+		    (rc = want_number(c, k, "size_mb", 1, 1024, &size)) < 0 ||
+		    (rc = want_number(c, k, "max_entry_kb", 1, 262144, &entry)) < 0)
+			return rc;
+		pop(c);
+	}
+	lr_table_builder_resil(c->b, (uint32_t)fails, (uint32_t)cool, (uint32_t)size, (uint32_t)entry);
+	return 0;
+}
+
 static int parse_top(ctx *c, const cJSON *root)
 {
 	static const char *const allowed[] = {"version", "audit", "routes", "prices", "intents", "targets",
-					      "classifier"};
+					      "classifier", "health", "cache"};
 	const cJSON *v;
 	int rc;
 
 	if (!cJSON_IsObject(root))
 		return fail(c, LR_EINVAL, "the rules must be a JSON object");
-	if ((rc = check_keys(c, root, allowed, 7)) < 0)
+	if ((rc = check_keys(c, root, allowed, 9)) < 0)
+		return rc;
+	if ((rc = parse_top_resil(c, root)) < 0)
 		return rc;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "classifier"))) {
 		push(c, "classifier");

@@ -217,6 +217,8 @@ static void zero(lr_stats_slot *sl)
 	atomic_store(&sl->output_tokens, 0);
 	atomic_store(&sl->cost_nusd, 0);
 	atomic_store(&sl->latency_us, 0);
+	atomic_store(&sl->fails_in_row, 0);
+	atomic_store(&sl->down_until, 0);
 }
 
 int lr_stats_add_day(lr_stats_seg *s, int kind, const char *name, long long now, const lr_stats_delta *d)
@@ -243,6 +245,60 @@ int lr_stats_add_day(lr_stats_seg *s, int kind, const char *name, long long now,
 int lr_stats_get_day(const lr_stats_seg *s, int kind, const char *name, long long now, lr_stats_totals *out)
 {
 	return gather(s, kind, name, 1, now > 0 ? (uint64_t)now / 86400 : 0, out);
+}
+
+/* Raises *v to at least x (never lowers: another process may have set a
+ * later end). */
+static void raise_to(_Atomic uint64_t *v, uint64_t x)
+{
+	uint64_t old = atomic_load(v);
+
+	while (old < x && !atomic_compare_exchange_weak(v, &old, x))
+		;
+}
+
+long long lr_stats_health_fail(lr_stats_seg *s, const char *name, long long now, unsigned threshold,
+			       unsigned cooldown_s, unsigned retry_after_s)
+{
+	lr_stats_slot *sl;
+	uint64_t row;
+
+	if (!s || !name || !*name || now <= 0 || !(sl = find_or_claim(s, LR_STATS_TARGET, name)))
+		return 0;
+	row = atomic_fetch_add(&sl->fails_in_row, 1) + 1;
+	if (threshold && row >= threshold)
+		raise_to(&sl->down_until, (uint64_t)now + cooldown_s);
+	if (retry_after_s)
+		raise_to(&sl->down_until, (uint64_t)now + (retry_after_s < cooldown_s ? retry_after_s : cooldown_s));
+	return (long long)atomic_load(&sl->down_until) > now ? (long long)atomic_load(&sl->down_until) : 0;
+}
+
+void lr_stats_health_ok(lr_stats_seg *s, const char *name)
+{
+	lr_stats_slot *sl;
+
+	if (!s || !name || !*name || !(sl = find_or_claim(s, LR_STATS_TARGET, name)))
+		return;
+	if (atomic_load(&sl->fails_in_row))
+		atomic_store(&sl->fails_in_row, 0);
+	if (atomic_load(&sl->down_until))
+		atomic_store(&sl->down_until, 0);
+}
+
+long long lr_stats_down_until(const lr_stats_seg *s, const char *name, long long now)
+{
+	uint64_t h, until = 0, u;
+	uint32_t i;
+
+	if (!s || !name)
+		return 0;
+	h = hash_key(LR_STATS_TARGET, name);
+	for (i = 0; i < MAX_PROBES; i++) {
+		lr_stats_slot *sl = (lr_stats_slot *)&s->slot[(h + i) % LR_STATS_SLOTS];
+		if (slot_is(sl, LR_STATS_TARGET, h, name) && (u = atomic_load(&sl->down_until)) > until)
+			until = u;
+	}
+	return (long long)until > now ? (long long)until : 0;
 }
 
 void lr_stats_reset(lr_stats_seg *s)

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #define LR_STATS_MAGIC "LLMRSTA\0"
-#define LR_STATS_LAYOUT 2u
+#define LR_STATS_LAYOUT 3u
 #define LR_STATS_SLOTS 1024
 #define LR_STATS_NAME_MAX 120
 
@@ -48,6 +48,8 @@ typedef struct {
 	_Atomic uint64_t ema_us;      /* moving average of durations (1/8 weight to the newest) */
 	_Atomic uint64_t last_s;      /* unix time of the last duration counted */
 	_Atomic uint64_t day;         /* day kinds: the day (since 1970, UTC) counted */
+	_Atomic uint64_t fails_in_row;/* TARGET: failed attempts since the last success */
+	_Atomic uint64_t down_until;  /* TARGET: unix time its cool-down ends, 0 if none */
 } lr_stats_slot;
 
 typedef struct {
@@ -97,6 +99,21 @@ int lr_stats_get_day(const lr_stats_seg *s, int kind, const char *name, long lon
 
 /* "YYYY-MM-DD" for a day number, into buf. */
 const char *lr_stats_day_str(unsigned long long day, char *buf, size_t cap);
+
+/*
+ * Health of a target (kind LR_STATS_TARGET), shared by every process:
+ * lr_stats_health_fail() counts a failed attempt; `threshold` failures in
+ * a row put the target in cool-down for `cooldown_s`, and a Retry-After of
+ * retry_after_s (> 0) does at once, for that long (capped at cooldown_s
+ * unless that is shorter).  Returns the end of the cool-down (unix time) or 0.
+ * lr_stats_health_ok() counts a success: the row and the cool-down end.
+ * lr_stats_down_until() is the cool-down's end if it is later than `now`,
+ * else 0.
+ */
+long long lr_stats_health_fail(lr_stats_seg *s, const char *name, long long now, unsigned threshold,
+			       unsigned cooldown_s, unsigned retry_after_s);
+void lr_stats_health_ok(lr_stats_seg *s, const char *name);
+long long lr_stats_down_until(const lr_stats_seg *s, const char *name, long long now);
 
 /* Zeroes every counter (names stay). */
 void lr_stats_reset(lr_stats_seg *s);

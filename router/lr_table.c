@@ -7,6 +7,7 @@
  * reads a table in the shim runs before it has passed.
  */
 #include "lr_table.h"
+#include "lr_answer.h"
 #include "lr_error.h"
 
 #include <math.h>
@@ -32,6 +33,9 @@ struct lr_table_builder {
 	size_t nqualities, cap_qualities;
 	lr_pool_rec *pools;
 	size_t npools, cap_pools;
+	lr_chain_rec *chains;
+	size_t nchains, cap_chains;
+	uint32_t health_failures, cooldown_s, cache_size_mb, cache_max_entry_kb;
 	uint32_t clf_classes, clf_dim;
 	lr_ref clf_names[64];
 	float *clf_weights;             /* dim * classes + classes */
@@ -87,6 +91,7 @@ void lr_table_builder_free(lr_table_builder *b)
 	free(b->targets);
 	free(b->qualities);
 	free(b->pools);
+	free(b->chains);
 	free(b->clf_weights);
 	free(b->pool);
 	free(b);
@@ -127,6 +132,9 @@ int lr_table_builder_route(lr_table_builder *b, const lr_route *r)
 	b->routes[b->nroutes].param_count = 0;
 	b->routes[b->nroutes].pool_first = (uint32_t)b->npools;
 	b->routes[b->nroutes].pool_count = 0;
+	b->routes[b->nroutes].chain_first = (uint32_t)b->nchains;
+	b->routes[b->nroutes].fallback_count = 0;
+	b->routes[b->nroutes].escalate_count = 0;
 	b->nroutes++;
 	return 0;
 }
@@ -263,6 +271,36 @@ int lr_table_builder_pool(lr_table_builder *b, const lr_pool_rec *p)
 	return 0;
 }
 
+int lr_table_builder_chain(lr_table_builder *b, uint32_t target, int escalate)
+{
+	lr_route *r;
+	int rc;
+
+	if (b->nroutes == 0)
+		return LR_EINVAL;
+	r = &b->routes[b->nroutes - 1];
+	if (!escalate && r->escalate_count)
+		return LR_EINVAL; /* fallbacks come first */
+	if ((rc = grow((void **)&b->chains, &b->cap_chains, b->nchains + 1, sizeof(lr_chain_rec))) < 0)
+		return b->err = rc;
+	b->chains[b->nchains].target = target;
+	b->chains[b->nchains++].reserved = 0;
+	if (escalate)
+		r->escalate_count++;
+	else
+		r->fallback_count++;
+	return 0;
+}
+
+void lr_table_builder_resil(lr_table_builder *b, uint32_t health_failures, uint32_t cooldown_s,
+			    uint32_t cache_size_mb, uint32_t cache_max_entry_kb)
+{
+	b->health_failures = health_failures;
+	b->cooldown_s = cooldown_s;
+	b->cache_size_mb = cache_size_mb;
+	b->cache_max_entry_kb = cache_max_entry_kb;
+}
+
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source)
 {
 	b->audit = audit;
@@ -287,6 +325,8 @@ static uint32_t needs_of(const lr_table_builder *b)
 	for (i = 0; i < b->nroutes; i++) {
 		if (b->routes[i].pool_count)
 			n |= LR_NEED_FEATURES; /* prompt size: cost and context window */
+		if (b->routes[i].escalate_when & LR_GATE_INVALID_JSON)
+			n |= LR_NEED_FEATURES; /* invalid_json: was JSON asked? */
 		if (b->routes[i].budget_per == LR_BUDGET_ROUTE)
 			n |= LR_NEED_DAY_ROUTE;
 		else if (b->routes[i].budget_per == LR_BUDGET_PROCESS)
@@ -308,7 +348,8 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	size_t targets_off = align8(params_off + b->nparams * sizeof(lr_param_rec));
 	size_t qualities_off = align8(targets_off + b->ntargets * sizeof(lr_target_rec));
 	size_t pools_off = align8(qualities_off + b->nqualities * sizeof(lr_quality_rec));
-	size_t clf_names_off = align8(pools_off + b->npools * sizeof(lr_pool_rec));
+	size_t chains_off = align8(pools_off + b->npools * sizeof(lr_pool_rec));
+	size_t clf_names_off = align8(chains_off + b->nchains * sizeof(lr_chain_rec));
 	size_t clf_weights_off = align8(clf_names_off + b->clf_classes * sizeof(lr_ref));
 	size_t pool_off = align8(clf_weights_off +
 				 ((size_t)b->clf_dim * b->clf_classes + b->clf_classes) * sizeof(float));
@@ -344,6 +385,12 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	t->npools = (uint32_t)b->npools;
 	t->pools_off = (uint32_t)pools_off;
 	t->needs = needs_of(b);
+	t->nchains = (uint32_t)b->nchains;
+	t->chains_off = (uint32_t)chains_off;
+	t->health_failures = b->health_failures ? b->health_failures : 3;
+	t->health_cooldown_s = b->cooldown_s ? b->cooldown_s : 30;
+	t->cache_size_mb = b->cache_size_mb ? b->cache_size_mb : 64;
+	t->cache_max_entry_kb = b->cache_max_entry_kb ? b->cache_max_entry_kb : 1024;
 	t->clf_classes = b->clf_classes;
 	t->clf_dim = b->clf_dim;
 	t->clf_names_off = (uint32_t)clf_names_off;
@@ -370,6 +417,8 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 		memcpy((char *)t + qualities_off, b->qualities, b->nqualities * sizeof(lr_quality_rec));
 	if (b->npools)
 		memcpy((char *)t + pools_off, b->pools, b->npools * sizeof(lr_pool_rec));
+	if (b->nchains)
+		memcpy((char *)t + chains_off, b->chains, b->nchains * sizeof(lr_chain_rec));
 	if (b->clf_classes) {
 		memcpy((char *)t + clf_names_off, b->clf_names, b->clf_classes * sizeof(lr_ref));
 		memcpy((char *)t + clf_weights_off, b->clf_weights,
@@ -414,6 +463,10 @@ static int route_ok(const lr_table *t, const lr_route *r)
 	       (r->budget_target == -1 || (r->budget_target >= 0 && (uint32_t)r->budget_target < t->ntargets)) &&
 	       isfinite(r->w_quality) && isfinite(r->w_cost) && isfinite(r->w_latency) &&
 	       isfinite(r->expected_output) && isfinite(r->budget_usd) &&
+	       r->chain_first <= t->nchains && r->fallback_count <= LR_MAX_CHAIN &&
+	       r->escalate_count <= LR_MAX_CHAIN &&
+	       r->fallback_count + r->escalate_count <= t->nchains - r->chain_first &&
+	       ref_ok(t, r->escalate_refusal) && isfinite(r->cache_max_temperature) &&
 	       (r->set_endpoint.off == 0 || (r->ep_host.off && r->ep_scheme.off));
 }
 
@@ -476,6 +529,7 @@ int lr_table_validate(const void *blob, size_t len)
 	    !section_ok(len, t->targets_off, t->ntargets, sizeof(lr_target_rec)) ||
 	    !section_ok(len, t->qualities_off, t->nqualities, sizeof(lr_quality_rec)) ||
 	    !section_ok(len, t->pools_off, t->npools, sizeof(lr_pool_rec)) ||
+	    !section_ok(len, t->chains_off, t->nchains, sizeof(lr_chain_rec)) ||
 	    t->clf_classes > 64 || (t->clf_dim & (t->clf_dim - 1)) || t->clf_dim > (1u << 20) ||
 	    (t->clf_classes && !t->clf_dim) ||
 	    !section_ok(len, t->clf_names_off, t->clf_classes, sizeof(lr_ref)) ||
@@ -523,6 +577,10 @@ int lr_table_validate(const void *blob, size_t len)
 			return LR_ECORRUPT;
 	for (i = 0; i < t->npools; i++)
 		if (lr_table_pools(t)[i].target >= t->ntargets)
+			return LR_ECORRUPT;
+	for (i = 0; i < t->nchains; i++)
+		if (lr_table_chains(t)[i].target >= t->ntargets &&
+		    lr_table_chains(t)[i].target != LR_TARGET_ORIGINAL)
 			return LR_ECORRUPT;
 	for (i = 0; i < t->nprices; i++) {
 		const lr_price_rec *p = &lr_table_prices(t)[i];

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define LR_TABLE_MAGIC "LRTABLE\0"
-#define LR_TABLE_LAYOUT 3u
+#define LR_TABLE_LAYOUT 4u
 #define LR_TABLE_MAX_SIZE (16u << 20) /* hard cap on a compiled table */
 
 /* A string in the pool: `len` bytes at `off`, NUL-terminated.  off == 0
@@ -51,6 +51,7 @@ enum lr_field {
 	LR_F_JSON,         /* 0/1: JSON / structured output is asked */
 	LR_F_MESSAGES,     /* number of messages (or input items) */
 	LR_F_INTENT_CONFIDENCE, /* 0..1, 0 when there is no intent */
+	LR_F_TEMPERATURE,  /* temperature asked, -1 if none */
 	LR_F_NUM_END
 };
 #define LR_F_NNUM (LR_F_NUM_END - LR_F_NUM)
@@ -96,6 +97,15 @@ typedef struct {
 	uint32_t target, reserved;
 	double weight;          /* multiplies the target's quality */
 } lr_pool_rec;
+
+/* A step of a route's resilience chain: a target tried when the one
+ * before failed (fallback) or answered poorly (escalation).  target is a
+ * target index, or LR_TARGET_ORIGINAL: the request as the app made it. */
+#define LR_TARGET_ORIGINAL 0xFFFFFFFFu
+#define LR_MAX_CHAIN 8 /* fallbacks, and escalations, per route */
+typedef struct {
+	uint32_t target, reserved;
+} lr_chain_rec;
 
 /* What a daily budget counts. */
 enum lr_budget_per { LR_BUDGET_NONE, LR_BUDGET_ROUTE, LR_BUDGET_PROCESS, LR_BUDGET_MODEL };
@@ -153,6 +163,15 @@ typedef struct {
 	uint32_t budget_per;               /* enum lr_budget_per */
 	int32_t budget_target;             /* over budget: this target (index), or -1 */
 	lr_ref budget_deny;                /* over budget and no target: deny with this */
+	/* resilience (lr_resil in the shim): chain records at chain_first,
+	 * fallbacks first, then escalation targets */
+	uint32_t chain_first, fallback_count, escalate_count;
+	uint32_t escalate_when;            /* LR_GATE_* conditions (lr_answer.h) */
+	lr_ref escalate_refusal;           /* ERE for refusals; absent: the default */
+	uint32_t timeout_ms;               /* an attempt with no answer head by then fails; 0: none */
+	uint32_t retry_after_max_ms;       /* a Retry-After up to this is waited for, then the same target again */
+	uint32_t cache_ttl_s;              /* 0: answers are not cached */
+	double cache_max_temperature;      /* cache only if temperature <= this; < 0: any request */
 } lr_route;
 
 /* A price from the rules file: USD per million tokens for models matching
@@ -180,6 +199,11 @@ typedef struct {
 	uint32_t clf_classes, clf_dim;   /* learned intents (lr_classify.h); 0 classes: none */
 	uint32_t clf_names_off;          /* lr_ref[clf_classes]: the intents */
 	uint32_t clf_weights_off;        /* float[clf_dim][clf_classes], then float bias[clf_classes] */
+	uint32_t nchains, chains_off;    /* lr_chain_rec */
+	uint32_t health_failures;        /* failures in a row that take a target out */
+	uint32_t health_cooldown_s;      /* for this long */
+	uint32_t cache_size_mb;          /* the response cache segment's size */
+	uint32_t cache_max_entry_kb;     /* larger answers are not cached */
 	lr_ref audit;         /* audit file from the rules, may be absent */
 	lr_ref source;        /* canonical JSON of the rules */
 } lr_table;
@@ -242,6 +266,11 @@ static inline const lr_pool_rec *lr_table_pools(const lr_table *t)
 	return (const lr_pool_rec *)((const char *)t + t->pools_off);
 }
 
+static inline const lr_chain_rec *lr_table_chains(const lr_table *t)
+{
+	return (const lr_chain_rec *)((const char *)t + t->chains_off);
+}
+
 static inline const lr_ref *lr_table_clf_names(const lr_table *t)
 {
 	return (const lr_ref *)((const char *)t + t->clf_names_off);
@@ -285,6 +314,11 @@ int lr_table_builder_target(lr_table_builder *b, const lr_target_rec *tg);
 int lr_table_builder_quality(lr_table_builder *b, const lr_quality_rec *q);
 int lr_table_builder_pool(lr_table_builder *b, const lr_pool_rec *p);
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source);
+/* A chain step of the route added last: fallbacks first, then escalations. */
+int lr_table_builder_chain(lr_table_builder *b, uint32_t target, int escalate);
+/* Table-wide resilience settings (0: the defaults). */
+void lr_table_builder_resil(lr_table_builder *b, uint32_t health_failures, uint32_t cooldown_s,
+			    uint32_t cache_size_mb, uint32_t cache_max_entry_kb);
 
 /* The learned classifier: dim buckets (a power of two), n classes named
  * names[], weights [dim][n] then bias [n] (copied).  Returns 0 or

@@ -259,7 +259,7 @@ static double live_latency(void *ud, const char *target)
 	return time(NULL) - tot.last_s > stale_s() ? -1 : tot.ema_ms;
 }
 
-static const lr_live live = {live_spent, live_latency, NULL};
+static const lr_live live = {live_spent, live_latency, NULL, NULL};
 
 const struct lr_live *lr_rec_live(void)
 {

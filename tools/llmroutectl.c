@@ -6,6 +6,8 @@
  * publishes anything: on any error the live table is left as it was.
  */
 #include "llmroutectl.h"
+#include "llmroutectl_cache.h"
+#include "lr_cache.h"
 #include "lr_error.h"
 #include "lr_stats.h"
 #include "lr_table.h"
@@ -30,6 +32,7 @@ static const char usage_text[] =
 	"  explain --url URL [--body FILE|-] [--process NAME] [--rules FILE]\n"
 	"  unload [--force]   remove the live table (programs pass through)\n"
 	"  stats [--json] [--reset]   live counters per route, model, target, day\n"
+	"  cache stats [--json] | cache clear   the response cache of this user\n"
 	"  train EXAMPLES.jsonl [--out MODEL] [--no-publish]   learn intents, publish them\n"
 	"  audit [FILE] [--by model|rule|process|server|day] [--since TIME]\n"
 	"        [--json] [--savings] [--rules FILE]   summaries of an audit file\n"
@@ -213,7 +216,7 @@ static int cmd_load(int argc, char **argv)
 static const char *field_names[LR_F_NSTR] = {"model", "host", "operation", "provider", "process",
 					    "intent", "user_text", "system_text"};
 static const char *num_names[LR_F_NNUM] = {"prompt_tokens", "max_tokens", "stream", "tools", "images",
-					   "json", "messages", "intent_confidence"};
+					   "json", "messages", "intent_confidence", "temperature"};
 static const char *op_names[] = {"", "=", ">", ">=", "<", "<=", "=="};
 
 static void print_route(const lr_table *t, int i, const lr_route *r)
@@ -250,6 +253,15 @@ static void print_route(const lr_table *t, int i, const lr_route *r)
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "overrides=%u ", r->param_count);
 	if (r->budget_per && n < sizeof(act))
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "budget=%g/day ", r->budget_usd);
+	for (k = 0; k < r->fallback_count + r->escalate_count && n < sizeof(act); k++) {
+		uint32_t g = lr_table_chains(t)[r->chain_first + k].target;
+		const char *pre = k == r->fallback_count ? (k ? " escalate=" : "escalate=") : k ? "," : "fallbacks=";
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "%s%s%s", pre,
+				      g == LR_TARGET_ORIGINAL ? "original" : lr_table_str(t, lr_table_targets(t)[g].name),
+				      k + 1 == r->fallback_count + r->escalate_count ? " " : "");
+	}
+	if (r->cache_ttl_s && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "cache=%us ", r->cache_ttl_s);
 	if (!act[0])
 		snprintf(act, sizeof(act), "pass");
 	printf("%3d  %-20s %-8s %-40s %s\n", i + 1, lr_table_str(t, r->name),
@@ -334,7 +346,7 @@ static int cmd_unload(int argc, char **argv)
 		      "  remove the live table; running programs pass everything through\n"
 		      "  the live counters stay (llmroutectl stats)\n"
 		      "  --force: also remove a segment that is not a valid llmroute table,\n"
-		      "  and the counters\n", stderr);
+		      "  the counters, and this user's response cache\n", stderr);
 		return ctl_is_help(argv[1]) ? EX_DONE : EX_USAGE;
 	}
 	if (force) {
@@ -348,7 +360,8 @@ static int cmd_unload(int argc, char **argv)
 		if (shm_unlink(lr_shm_name()) < 0 && errno != ENOENT)
 			ctl_die(EX_SYSTEM, "%s: %s", lr_shm_name(), strerror(errno));
 		shm_unlink(lr_stats_name(lr_shm_name(), stats, sizeof(stats)));
-		printf("removed %s and its counters\n", lr_shm_name());
+		lr_cache_unlink(lr_cache_name(lr_shm_name(), stats, sizeof(stats)));
+		printf("removed %s, its counters and this user's response cache\n", lr_shm_name());
 		return EX_DONE;
 	}
 	ctl_open_writer(&w, 0);
@@ -368,6 +381,7 @@ int main(int argc, char **argv)
 		{"load", cmd_load}, {"check", cmd_check}, {"show", cmd_show},
 		{"route", ctl_route}, {"explain", ctl_explain}, {"unload", cmd_unload},
 		{"stats", ctl_stats}, {"audit", ctl_audit}, {"train", ctl_train},
+		{"cache", ctl_cache},
 	};
 	size_t i;
 

@@ -14,6 +14,7 @@
 #include "lr_choose.h"
 #include "lr_glob.h"
 #include "lr_shm.h"
+#include "lr_answer.h"
 #include "lr_stats.h"
 #include "lr_intent.h"
 #include "lr_plan.h"
@@ -35,7 +36,7 @@ static const char explain_usage[] =
 static const char *field_name[LR_F_NSTR] = {"model", "host", "operation", "provider", "process",
 					    "intent", "user_text", "system_text"};
 static const char *num_name[LR_F_NNUM] = {"prompt_tokens", "max_tokens", "stream", "tools", "images",
-					  "json", "messages", "intent_confidence"};
+					  "json", "messages", "intent_confidence", "temperature"};
 static const char *op_name[] = {"", "glob", ">", ">=", "<", "<=", "=="};
 
 typedef struct {
@@ -156,6 +157,62 @@ static void print_params(const lr_table *t, const lr_decision *d)
 	}
 }
 
+/* --- resilience: fallbacks, health, escalation, cache ----------------------- */
+
+static const char *chain_name(const lr_table *t, uint32_t target)
+{
+	return target == LR_TARGET_ORIGINAL ? "original" : lr_table_str(t, lr_table_targets(t)[target].name);
+}
+
+static void print_cooling(const lr_stats_seg *seg, const char *name)
+{
+	long long until = seg ? lr_stats_down_until(seg, name, (long long)time(NULL)) : 0;
+
+	if (until)
+		printf("health:      %s cooling down for %lld s more\n", name, until - (long long)time(NULL));
+}
+
+static void print_resil(const lr_table *t, const lr_decision *d, const lr_stats_seg *seg)
+{
+	const lr_route *rt = d->route;
+	const lr_chain_rec *ch = lr_table_chains(t) + rt->chain_first;
+	char key[100];
+	uint32_t i, k;
+
+	if (!rt->fallback_count && !rt->escalate_count && !rt->cache_ttl_s)
+		return;
+	snprintf(key, sizeof(key), "route:%s", lr_table_str(t, rt->name));
+	print_cooling(seg, d->target >= 0 ? lr_table_str(t, lr_table_targets(t)[d->target].name) : key);
+	if (rt->fallback_count) {
+		printf("fallbacks:   ");
+		for (i = 0; i < rt->fallback_count; i++)
+			printf("%s%s", i ? ", " : "", chain_name(t, ch[i].target));
+		printf("  (on no connection, %s408, 429, 5xx; Retry-After up to %u ms waited for)\n",
+		       rt->timeout_ms ? "no answer head in time, " : "", rt->retry_after_max_ms);
+		for (i = 0; i < rt->fallback_count; i++)
+			if (ch[i].target != LR_TARGET_ORIGINAL)
+				print_cooling(seg, chain_name(t, ch[i].target));
+	}
+	if (rt->timeout_ms)
+		printf("time-out:    %u ms for the answer head, per attempt\n", rt->timeout_ms);
+	if (rt->escalate_count) {
+		printf("escalate:    when");
+		for (k = 1; k <= LR_GATE_INVALID_JSON; k <<= 1)
+			if (rt->escalate_when & k)
+				printf(" %s", lr_gate_name(k));
+		printf(" (non-streaming answers) to");
+		for (i = rt->fallback_count; i < rt->fallback_count + rt->escalate_count; i++)
+			printf(" %s", chain_name(t, ch[i].target));
+		printf("\n");
+	}
+	if (rt->cache_ttl_s) {
+		printf("cache:       answers kept %u s", rt->cache_ttl_s);
+		if (rt->cache_max_temperature >= 0)
+			printf(", for requests with temperature <= %g", rt->cache_max_temperature);
+		printf(" (llmroutectl cache stats)\n");
+	}
+}
+
 /* --- live numbers: the counters segment, read-only ---------------------------- */
 
 static double ex_spent(void *ud, int per, const char *name, long long now)
@@ -177,6 +234,11 @@ static double ex_latency(void *ud, const char *target)
 	if (!ud || lr_stats_get(ud, LR_STATS_TARGET, target, &tot) < 0)
 		return -1;
 	return time(NULL) - tot.last_s > (stale < 0 ? 60 : stale) ? -1 : tot.ema_ms;
+}
+
+static int ex_down(void *ud, const char *target, long long now)
+{
+	return ud && lr_stats_down_until(ud, target, now) > 0;
 }
 
 static void print_choice(const lr_table *t, const lr_decision *d, const lr_choice *c)
@@ -291,7 +353,7 @@ int ctl_explain(int argc, char **argv)
 	lr_decision d;
 	lr_intent_cache *ic;
 	static lr_choice choice;
-	lr_live live = {ex_spent, ex_latency, NULL};
+	lr_live live = {ex_spent, ex_latency, ex_down, NULL};
 	char sname[300];
 	static const char *action[] = {"none: no route matched, sent as the app made it",
 				       "pass: the route changes nothing", "route", "deny"};
@@ -328,6 +390,8 @@ int ctl_explain(int argc, char **argv)
 		printf("message:     %s\n", lr_decision_deny_message(t, &d));
 	if (d.action == LR_ACTION_ROUTE)
 		print_plan(t, &d, &r, &o, body, blen);
+	if (d.action == LR_ACTION_ROUTE || d.action == LR_ACTION_PASS)
+		print_resil(t, &d, live.ud);
 	free(body);
 	free(t);
 	return EX_DONE;

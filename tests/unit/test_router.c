@@ -10,7 +10,8 @@
  *    "intent", "user_text", "system_text",
  *    "features": {"prompt_tokens": N, "stream": 0|1, ...},
  *    "target": NAME, "candidates": {TARGET: "ok" | why dropped}},
- *  "live": {"spent": {"route:N"|"process:N"|"model:N": USD}, "latency": {TARGET: ms}}}
+ *  "live": {"spent": {"route:N"|"process:N"|"model:N": USD}, "latency": {TARGET: ms},
+ *           "down": [TARGET...]}}
  * Only the expectations a case names are checked.  This runs the same
  * functions, in the same order, as the shim and `llmroutectl explain`.
  */
@@ -121,6 +122,18 @@ static double case_latency(void *ud, const char *target)
 	return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
+/* "down": [TARGET...]: targets cooling down */
+static int case_down(void *ud, const char *target, long long now)
+{
+	const cJSON *v;
+
+	(void)now;
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(ud, "down"))
+		if (cJSON_IsString(v) && strcmp(v->valuestring, target) == 0)
+			return 1;
+	return 0;
+}
+
 /* "target": NAME, "candidates": {"TARGET": "ok" | "dropped reason"} */
 static void check_choice(const char *name, const cJSON *exp, const lr_table *t, const lr_decision *d,
 			 const lr_choice *ch)
@@ -179,7 +192,7 @@ static void run_case(const cJSON *c)
 	lr_decision d;
 	lr_intent_cache *ic;
 	static lr_choice choice;
-	lr_live live = {case_spent, case_latency, NULL};
+	lr_live live = {case_spent, case_latency, case_down, NULL};
 	int rc;
 
 	if (raw)

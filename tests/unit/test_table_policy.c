@@ -16,7 +16,9 @@
 static const char rules[] =
 	"{\"intents\": [{\"name\": \"a\", \"keywords\": [\"x\", \"y\"]}, {\"name\": \"b\", \"keywords\": [\"z\"]}],"
 	" \"targets\": {\"t\": {\"model\": \"m\", \"quality\": {\"a\": 0.5}}},"
-	" \"routes\": [{\"name\": \"r\", \"pool\": {\"targets\": [\"t\"]}, \"budget\": {\"usd_per_day\": 1, \"fallback\": \"t\"}}]}";
+	" \"routes\": [{\"name\": \"r\", \"pool\": {\"targets\": [\"t\"]}, \"budget\": {\"usd_per_day\": 1, \"fallback\": \"t\"},"
+	"  \"fallbacks\": [\"t\", \"original\"], \"escalate\": {\"when\": [\"length\"], \"to\": [\"t\"]},"
+	"  \"cache\": {\"ttl_s\": 60}}]}";
 
 static lr_table *fresh(size_t *len)
 {
@@ -61,6 +63,32 @@ int main(void)
 	CHECK_INT(lr_table_validate(t, len), LR_ECORRUPT);
 	r->w_cost = 1;
 	r->pool_count = 5;
+	CHECK_INT(lr_table_validate(t, len), LR_ECORRUPT);
+	free(t);
+
+	/* the resilience chain: fallbacks t, original; escalation t */
+	t = fresh(&len);
+	r = (lr_route *)((char *)t + t->routes_off);
+	CHECK_INT(t->nchains, 3);
+	CHECK_INT(r->fallback_count, 2);
+	CHECK_INT(r->escalate_count, 1);
+	CHECK_INT(lr_table_chains(t)[1].target, LR_TARGET_ORIGINAL);
+	CHECK_INT(t->health_failures, 3); /* the defaults */
+	CHECK_INT(t->health_cooldown_s, 30);
+	((lr_chain_rec *)((char *)t + t->chains_off))[2].target = 9; /* no such target */
+	CHECK_INT(lr_table_validate(t, len), LR_ECORRUPT);
+	((lr_chain_rec *)((char *)t + t->chains_off))[2].target = 0;
+	CHECK_INT(lr_table_validate(t, len), 0);
+	r->escalate_count = 2; /* past the chain array */
+	CHECK_INT(lr_table_validate(t, len), LR_ECORRUPT);
+	r->escalate_count = 1;
+	r->chain_first = 2; /* 3 records from 2: past the end */
+	CHECK_INT(lr_table_validate(t, len), LR_ECORRUPT);
+	r->chain_first = 0;
+	r->cache_max_temperature = NAN;
+	CHECK_INT(lr_table_validate(t, len), LR_ECORRUPT);
+	r->cache_max_temperature = -1;
+	t->nchains = 1u << 30; /* the section past the blob */
 	CHECK_INT(lr_table_validate(t, len), LR_ECORRUPT);
 	free(t);
 
