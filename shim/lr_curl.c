@@ -16,7 +16,9 @@
 #include "lr_curl_apply.h"
 #include "lr_curl_sym.h"
 #include "lr_easy.h"
+#include "lr_capture.h"
 #include "lr_log.h"
+#include "lr_resil.h"
 #include "lr_shim.h"
 #include "lr_xfer.h"
 
@@ -62,6 +64,8 @@ static int interesting(CURLoption opt)
 	case CURLOPT_USERNAME: case CURLOPT_PASSWORD:
 	case CURLOPT_WRITEFUNCTION: case CURLOPT_WRITEDATA:
 	case CURLOPT_HEADERFUNCTION: case CURLOPT_HEADERDATA: case CURLOPT_HEADER:
+	case CURLOPT_XFERINFOFUNCTION: case CURLOPT_PROGRESSFUNCTION: case CURLOPT_XFERINFODATA:
+	case CURLOPT_NOPROGRESS:
 		return 1;
 	default:
 		return 0;
@@ -75,6 +79,11 @@ static int ours_in_front(const lr_easy *e, CURLoption opt)
 		return e->changed_write;
 	if (opt == CURLOPT_HEADERFUNCTION || opt == CURLOPT_HEADERDATA)
 		return e->changed_header;
+	if (opt == CURLOPT_XFERINFOFUNCTION || opt == CURLOPT_PROGRESSFUNCTION ||
+	    opt == CURLOPT_XFERINFODATA || opt == CURLOPT_NOPROGRESS)
+		return e->changed_progress;
+	if (opt == CURLOPT_HEADER)
+		return e->changed_header_opt;
 	return 0;
 }
 
@@ -143,6 +152,10 @@ static void record(lr_easy *e, CURLoption opt, long l, void *p, curl_off_t o)
 	case CURLOPT_HEADERFUNCTION: memcpy(&e->header_cb, &p, sizeof(p)); break;
 	case CURLOPT_HEADERDATA: e->header_data = p; break;
 	case CURLOPT_HEADER: e->header_opt = l != 0; break;
+	case CURLOPT_XFERINFOFUNCTION: memcpy(&e->xferinfo_cb, &p, sizeof(p)); break;
+	case CURLOPT_PROGRESSFUNCTION: memcpy(&e->progress_cb, &p, sizeof(p)); break;
+	case CURLOPT_XFERINFODATA: e->progress_data = p; break;
+	case CURLOPT_NOPROGRESS: e->noprogress = l != 0; break;
 	case CURLOPT_INFILESIZE: e->infile_size = l; break;
 	case CURLOPT_INFILESIZE_LARGE: e->infile_size = o; break;
 	case CURLOPT_XOAUTH2_BEARER: set_str(&e->bearer, p); break;
@@ -221,6 +234,7 @@ static void finish(const lr_curl_lib *lib, CURL *h, int rc, int record)
 		lr_xfer_end(lib, e, rc);
 	else
 		lr_xfer_free(e);
+	lr_resil_free(e);
 	lr_curl_restore(lib, e);
 	lr_easy_put(e);
 	errno = saved;
@@ -229,14 +243,14 @@ static void finish(const lr_curl_lib *lib, CURL *h, int rc, int record)
 LR_EXPORT CURLcode curl_easy_perform(CURL *h)
 {
 	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
-	int saved = errno, prep = LR_PREP_PASS;
+	int saved = errno, prep = LR_PREP_PASS, rs = 0;
 	lr_easy *e = NULL;
 	CURLcode rc;
 
 	if (!lib || !lib->easy_perform)
 		return CURLE_FAILED_INIT;
 	if (lr_depth == 0 && !lr_disabled() && (e = lr_easy_get(h, 0))) {
-		prep = lr_curl_prepare(lib, e);
+		prep = lr_curl_prepare(lib, e, 1);
 		if (prep == LR_PREP_DENY) {
 			lr_curl_deny_errbuf(e);
 			lr_easy_clear_applied(e);
@@ -244,9 +258,18 @@ LR_EXPORT CURLcode curl_easy_perform(CURL *h)
 			errno = saved;
 			return CURLE_REMOTE_ACCESS_DENIED;
 		}
+		rs = e->rs != NULL;
 		lr_easy_put(e);
 	}
 	errno = saved;
+	if (rs) {
+		/* the record stays ours: this thread is inside the app's
+		 * perform on this handle, as its callbacks are */
+		rc = lr_resil_perform(lib, e);
+		finish(lib, h, rc, 1);
+		errno = saved;
+		return rc;
+	}
 	lr_depth++;
 	rc = lib->easy_perform(h);
 	lr_depth--;
@@ -266,7 +289,7 @@ LR_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 	CURLMcode rc;
 
 	if (lr_depth == 0 && !lr_disabled() && (e = lr_easy_get(h, 0))) {
-		if (lr_curl_prepare(lib, e) == LR_PREP_DENY) {
+		if (lr_curl_prepare(lib, e, 0) == LR_PREP_DENY) {
 			/* libcurl fails it at once; info_read reports our reason */
 			lib->easy_setopt(h, CURLOPT_URL, DENIED_URL);
 			e->applied = e->changed_url = 1;
@@ -363,6 +386,8 @@ LR_EXPORT void curl_easy_reset(CURL *h)
 	if (lr_depth == 0 && (e = lr_easy_get(h, 0))) {
 		lr_easy_clear_applied(e);
 		lr_easy_clear_app(e);
+		lr_resil_free(e);
+		lr_served_clear(e);
 		lr_easy_put(e);
 	}
 	errno = saved;
@@ -398,4 +423,33 @@ LR_EXPORT CURL *curl_easy_duphandle(CURL *h)
 	}
 	errno = saved;
 	return d;
+}
+
+/* Answers for an answer we served (a cache hit, an earlier attempt's):
+ * only when some handle has one, so other calls cost one atomic load.
+ * Every CURLINFO takes one pointer. */
+LR_EXPORT CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
+{
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
+	void *arg;
+	va_list ap;
+	lr_easy *e;
+	int saved, done = 0;
+
+	va_start(ap, info);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!lib || !lib->easy_getinfo)
+		return CURLE_BAD_FUNCTION_ARGUMENT;
+	if (atomic_load_explicit(&lr_served_handles, memory_order_relaxed) > 0 && lr_depth == 0) {
+		saved = errno;
+		if ((e = lr_easy_get(h, 0))) {
+			done = lr_served_getinfo(e, info, arg);
+			lr_easy_put(e);
+		}
+		errno = saved;
+		if (done)
+			return CURLE_OK;
+	}
+	return lib->easy_getinfo(h, info, arg);
 }

@@ -12,7 +12,9 @@
 #include "lr_body.h"
 #include "lr_choose.h"
 #include "lr_error.h"
+#include "lr_capture.h"
 #include "lr_rec.h"
+#include "lr_resil.h"
 #include "lr_intent.h"
 #include "lr_log.h"
 #include "lr_plan.h"
@@ -110,7 +112,7 @@ static int is_header(const char *line, const char *name)
 	return strncasecmp(line, name, n) == 0 && (line[n] == ':' || line[n] == ';');
 }
 
-static int is_auth_header(const char *line)
+int lr_curl_is_auth_header(const char *line)
 {
 	return is_header(line, "authorization") || is_header(line, "x-api-key") ||
 	       is_header(line, "x-goog-api-key") || is_header(line, "api-key");
@@ -160,7 +162,7 @@ static int build_headers(const lr_easy *e, const header_job *j, struct curl_slis
 	for (l = e->headers; l && rc == 0; l = l->next) {
 		if (!l->data)
 			continue;
-		if (drop && is_auth_header(l->data)) {
+		if (drop && lr_curl_is_auth_header(l->data)) {
 			changed = 1;
 		} else if (j->host[0] && is_header(l->data, "host")) {
 			rc = append(&head, &tail, fmt("Host: %s%s", j->host, NULL));
@@ -382,7 +384,7 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 	return out;
 }
 
-static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *b)
+static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *b, int resil_ok)
 {
 	const lr_table *t;
 	lr_request r;
@@ -397,18 +399,21 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	lr_intent_apply(t, lr_view_intents(t), &r);
 	lr_decide(t, &r.f, &d);
 	lr_choose(t, &d, &r, lr_rec_live(), (long long)time(NULL), NULL);
+	if (resil_ok && (d.action == LR_ACTION_ROUTE || d.action == LR_ACTION_PASS))
+		lr_resil_begin(e, t, &d, &r, b->body, b->len, b->from_read); /* before b->body may go */
 	if (d.action == LR_ACTION_DENY)
 		out = deny(e, t, &d, &r, b->len);
 	else if (d.action == LR_ACTION_ROUTE)
 		out = route(lib, e, b, t, &d, &r);
 	if (out == LR_PREP_PASS) /* audited as sent, routed or not */
 		lr_xfer_begin(e, t, &r, &d, NULL, e->url, b->body, b->len);
+	lr_resil_sent(e, t, &d);
 	lr_view_release(t);
 	lr_xfer_install(lib, e);
 	return out;
 }
 
-int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e)
+int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e, int resil_ok)
 {
 	lr_detect det;
 	body_src b;
@@ -417,22 +422,81 @@ int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e)
 	lr_curl_restore(lib, e); /* a transfer that never ended: undo it first */
 	lr_easy_clear_applied(e);
 	lr_xfer_free(e);
+	lr_resil_free(e);
+	lr_served_clear(e);
 	if (e->curlu && e->url)
 		lr_log(LR_LOG_DEBUG, "CURLOPT_CURLU is set: the request is not routed");
 	if (e->curlu || !e->url || lr_detect_url(e->url, strlen(e->url), &det) < 0)
 		return LR_PREP_PASS;
 	if (gather_body(e, &b) < 0)
 		return LR_PREP_PASS; /* nothing was read: the app's callback is intact */
-	out = decide_and_apply(lib, e, &b);
+	out = decide_and_apply(lib, e, &b, resil_ok);
 	if (b.from_read && out != LR_PREP_DENY)
 		install_feed(lib, e); /* we consumed the app's data: serve it */
-	return out == LR_PREP_PASS && e->applied ? LR_PREP_ROUTED : out;
+	if (out == LR_PREP_DENY)
+		lr_resil_free(e);
+	return out == LR_PREP_PASS && (e->applied || e->rs) ? LR_PREP_ROUTED : out;
+}
+
+/* The route's own target, for a route that sets none, is the app's. */
+static int route_sets(const lr_route *rt)
+{
+	return rt->set_model.off || rt->set_endpoint.off || rt->set_key_env.off || rt->param_count;
+}
+
+int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, const char *step)
+{
+	const lr_resil *rs = e->rs;
+	body_src b = {rs->app_body, rs->app_len, rs->from_read};
+	const lr_table *t;
+	lr_request r;
+	lr_decision d;
+	int ri, rc = 0;
+
+	lr_curl_restore(lib, e);
+	lr_xfer_free(e);
+	if (!e->url || lr_request_init_as(&r, e->url, strlen(e->url), b.body, b.len, lr_process_name(), 0) < 0)
+		return LR_EPARSE;
+	t = lr_view_acquire();
+	if (!t || (ri = lr_table_find(t, route_name)) < 0) {
+		lr_view_release(t);
+		return LR_ENOTFOUND;
+	}
+	if (t->needs & LR_NEED_FEATURES)
+		lr_request_features(&r, b.body, b.len);
+	lr_intent_apply(t, lr_view_intents(t), &r);
+	memset(&d, 0, sizeof(d));
+	d.index = ri;
+	d.route = &lr_table_routes(t)[ri];
+	d.target = -1;
+	d.action = LR_ACTION_ROUTE;
+	if (strcmp(step, "original") == 0 || (!step[0] && !route_sets(d.route) && !d.route->pool_count))
+		d.action = LR_ACTION_PASS;
+	else if (step[0] && (d.target = lr_table_find_target(t, step)) < 0)
+		rc = LR_ENOTFOUND;
+	if (rc == 0 && d.action == LR_ACTION_ROUTE && route(lib, e, &b, t, &d, &r) != LR_PREP_ROUTED)
+		rc = LR_EINVAL;
+	if (rc == 0 && d.action == LR_ACTION_PASS)
+		lr_xfer_begin(e, t, &r, &d, NULL, e->url, b.body, b.len);
+	lr_view_release(t);
+	if (rc == 0 && b.from_read) { /* the app's callback gave its data once: we serve it */
+		if (!e->new_body && (e->new_body = malloc(b.len + 1))) {
+			memcpy(e->new_body, b.body, b.len);
+			e->new_body_len = b.len;
+		}
+		if (!e->new_body)
+			return LR_ENOMEM;
+		e->read_pos = 0;
+		install_feed(lib, e);
+	}
+	return rc;
 }
 
 void lr_curl_restore(const lr_curl_lib *lib, lr_easy *e)
 {
 	if (!e->applied)
 		return;
+	lr_capture_uninstall(lib, e);
 	lr_xfer_uninstall(lib, e);
 	if (e->changed_url)
 		lib->easy_setopt(e->h, CURLOPT_URL, e->url);

@@ -22,8 +22,20 @@ enum lr_prep {
 };
 
 /* Decides and applies for the locked record e.  Never fails: anything
- * unexpected yields LR_PREP_PASS with the handle as the app left it. */
-int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e);
+ * unexpected yields LR_PREP_PASS with the handle as the app left it.
+ * resil_ok: the caller runs the transfer through lr_resil_perform() when
+ * e->rs is set (curl_easy_perform does; curl_multi does not). */
+int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e, int resil_ok);
+
+/* For the next attempt of a resilient transfer: puts the app's options
+ * back, then applies route `route_name` toward `step` (a target name,
+ * "original", or "" for the route's own target) from the live table, and
+ * begins that attempt's record.  0, or < 0 with the app's options in
+ * place (the route or target is gone, the body cannot be rewritten). */
+int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, const char *step);
+
+/* Is this header line a credential (Authorization, x-api-key, ...)? */
+int lr_curl_is_auth_header(const char *line);
 
 /* Restores the app's values, if prepare changed any. */
 void lr_curl_restore(const lr_curl_lib *lib, lr_easy *e);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #undef curl_easy_setopt
+#undef curl_easy_getinfo
 
 /* The hooks, defined in lr_curl.c. */
 extern CURL *curl_easy_init(void);
@@ -36,6 +37,7 @@ extern CURL *curl_easy_duphandle(CURL *);
 extern CURLMcode curl_multi_add_handle(CURLM *, CURL *);
 extern CURLMcode curl_multi_remove_handle(CURLM *, CURL *);
 extern CURLMsg *curl_multi_info_read(CURLM *, int *);
+extern CURLcode curl_easy_getinfo(CURL *, CURLINFO, ...);
 
 static void *(*real_dlopen)(const char *, int);
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -59,6 +61,7 @@ static void patch_deepbind(void)
 		{"curl_multi_add_handle", (void *)curl_multi_add_handle},
 		{"curl_multi_remove_handle", (void *)curl_multi_remove_handle},
 		{"curl_multi_info_read", (void *)curl_multi_info_read},
+		{"curl_easy_getinfo", (void *)curl_easy_getinfo},
 	};
 	int n = lr_got_patch_all(hooks, sizeof(hooks) / sizeof(hooks[0]), (void *)patch_deepbind);
 

@@ -1,5 +1,6 @@
 /* lr_easy.c - per-handle records (see lr_easy.h). */
 #include "lr_easy.h"
+#include "lr_resil.h"
 #include "lr_xfer.h"
 
 #include <stdio.h>
@@ -33,6 +34,7 @@ lr_easy *lr_easy_get(CURL *h, int create)
 		e->write_data = stdout; /* libcurl's defaults, so a restore */
 		e->read_data = stdin;   /* gives back what the app had */
 		e->lib = -1;
+		e->noprogress = 1;
 		pthread_mutex_init(&e->mu, NULL);
 		HASH_ADD_PTR(table, h, e);
 		count++;
@@ -85,10 +87,17 @@ void lr_easy_clear_app(lr_easy *e)
 	e->header_data = NULL;
 	e->seek_cb = NULL;
 	e->seek_data = NULL;
+	e->header_opt = 0;
+	e->xferinfo_cb = NULL;
+	e->progress_cb = NULL;
+	e->progress_data = NULL;
+	e->noprogress = 1;
 }
 
 static void free_record(lr_easy *e)
 {
+	lr_resil_free(e);
+	lr_served_clear(e);
 	lr_xfer_free(e);
 	lr_easy_clear_applied(e);
 	lr_easy_clear_app(e);
@@ -151,6 +160,10 @@ void lr_easy_dup(CURL *src, CURL *dst)
 		d->header_cb = s->header_cb;
 		d->header_data = s->header_data;
 		d->header_opt = s->header_opt;
+		d->xferinfo_cb = s->xferinfo_cb;
+		d->progress_cb = s->progress_cb;
+		d->progress_data = s->progress_data;
+		d->noprogress = s->noprogress;
 		d->seek_data = s->seek_data;
 		d->infile_size = s->infile_size;
 		d->bearer = dup_or_null(s->bearer);

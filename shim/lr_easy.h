@@ -61,6 +61,15 @@ typedef struct lr_easy {
 	int changed_write;            /* our write callback is in front */
 	int changed_header;           /* and our header callback */
 	int header_opt;               /* CURLOPT_HEADER: headers reach the write callback */
+	/* the app's progress callbacks, kept while ours stands in front (lr_resil.h) */
+	curl_xferinfo_callback xferinfo_cb;
+	curl_progress_callback progress_cb;
+	void *progress_data;
+	int noprogress;               /* the app's CURLOPT_NOPROGRESS (libcurl's default: 1) */
+	int changed_progress;         /* our progress callback is in front */
+	int changed_header_opt;       /* CURLOPT_HEADER is off while we capture */
+	struct lr_resil *rs;          /* fallbacks, escalation, cache of this transfer */
+	struct lr_served *served;     /* what curl_easy_getinfo answers for an answer we served */
 	struct lr_rec *x;             /* audit of the current LLM transfer */
 	UT_hash_handle hh;
 } lr_easy;

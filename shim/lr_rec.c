@@ -259,7 +259,28 @@ static double live_latency(void *ud, const char *target)
 	return time(NULL) - tot.last_s > stale_s() ? -1 : tot.ema_ms;
 }
 
-static const lr_live live = {live_spent, live_latency, NULL, NULL};
+static int live_down(void *ud, const char *target, long long now)
+{
+	lr_stats_seg *seg;
+
+	(void)ud;
+	pthread_mutex_lock(&mu);
+	seg = stats_target();
+	pthread_mutex_unlock(&mu);
+	return seg && lr_stats_down_until(seg, target, now) > 0;
+}
+
+static const lr_live live = {live_spent, live_latency, live_down, NULL};
+
+lr_stats_seg *lr_rec_stats(void)
+{
+	lr_stats_seg *seg;
+
+	pthread_mutex_lock(&mu);
+	seg = stats_target();
+	pthread_mutex_unlock(&mu);
+	return seg;
+}
 
 const struct lr_live *lr_rec_live(void)
 {
@@ -364,12 +385,18 @@ static void base_rec(lr_audit_rec *rec, const lr_rec *x)
 	rec->input_tokens = rec->output_tokens = -1;
 	rec->cost_usd = -1;
 	rec->ttfb_ms = -1;
+	rec->attempt = x->attempt;
+	rec->request_id = x->request_id;
+	rec->via = x->via;
+	rec->gate = x->gate;
+	rec->cache = x->cache;
+	rec->delivered = x->delivered;
 }
 
 static void result_rec(lr_audit_rec *rec, lr_rec *x, long status, const char *error_type,
 		       char *errtype, size_t cap)
 {
-	int64_t end = now_ns();
+	int64_t end = x->end_ns ? x->end_ns : now_ns();
 
 	lr_usage_finish(&x->usage);
 	rec->response_model = x->usage.model[0] ? x->usage.model : NULL;
@@ -387,6 +414,8 @@ static void result_rec(lr_audit_rec *rec, lr_rec *x, long status, const char *er
 	}
 	if (x->has_price && (rec->input_tokens >= 0 || rec->output_tokens >= 0))
 		rec->cost_usd = lr_price_cost(&x->price, rec->input_tokens, rec->output_tokens);
+	if (x->cache_hit) /* the tokens are the stored answer's; nobody paid for them now */
+		rec->cost_usd = 0;
 	if (error_type) {
 		rec->error_type = error_type;
 	} else if (status >= 400) {
@@ -406,7 +435,7 @@ void lr_rec_end(lr_rec *x, long status, const char *error_type)
 	base_rec(&rec, x);
 	result_rec(&rec, x, status, error_type, errtype, sizeof(errtype));
 	t = lr_view_acquire();
-	emit(&rec, t, x->target);
+	emit(&rec, t, x->cache_hit ? NULL : x->target); /* a hit says nothing of the target's latency */
 	lr_view_release(t);
 	lr_rec_free(x);
 }

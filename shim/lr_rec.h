@@ -17,6 +17,7 @@
 #include "lr_plan.h"
 #include "lr_price.h"
 #include "lr_request.h"
+#include "lr_stats.h"
 #include "lr_table.h"
 #include "lr_usage.h"
 #include <stdint.h>
@@ -24,6 +25,7 @@
 typedef struct lr_rec {
 	lr_usage usage;
 	int64_t start_ns, first_ns;
+	int64_t end_ns;               /* when it ended, if before lr_rec_end (0: at lr_rec_end) */
 	char rule[72];
 	char target[72];              /* the catalogue target chosen, "" if none */
 	char intent[72];              /* the request's intent, "" if none */
@@ -35,6 +37,11 @@ typedef struct lr_rec {
 	lr_price price;
 	long long request_bytes;
 	unsigned long long generation;
+	/* one attempt of a request under a resilient route (lr_resil.h) */
+	char request_id[24];
+	int attempt, delivered;       /* attempt 0: not such a request */
+	const char *via, *gate, *cache;
+	int cache_hit;                /* served from the cache: costs nothing */
 } lr_rec;
 
 /* Starts the record of a request decided as d from table t (its view lock
@@ -66,6 +73,9 @@ int lr_rec_wants_stream(const lr_request *r, const char *body, size_t blen);
  * targets' latency, from the counters segment. */
 struct lr_live;
 const struct lr_live *lr_rec_live(void);
+
+/* The counters segment, or NULL (for target health, lr_stats.h). */
+lr_stats_seg *lr_rec_stats(void);
 
 /* Records that could not be written (disk full, unwritable file). */
 unsigned long long lr_rec_dropped(void);

@@ -99,7 +99,7 @@ void lr_xfer_uninstall(const lr_curl_lib *lib, lr_easy *e)
 
 /* --- the record ------------------------------------------------------------ */
 
-static const char *curl_error_type(int rc)
+const char *lr_xfer_error_name(int rc)
 {
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST: return "COULDNT_RESOLVE_HOST";
@@ -126,7 +126,7 @@ void lr_xfer_end(const lr_curl_lib *lib, lr_easy *e, int rc)
 	if (lib->easy_getinfo)
 		lib->easy_getinfo(e->h, CURLINFO_RESPONSE_CODE, &status);
 	if (rc > 0)
-		err = curl_error_type(rc);
+		err = lr_xfer_error_name(rc);
 	else if (rc < 0 && status <= 0) /* removed before any answer was read */
 		err = "incomplete";
 	lr_rec_end(e->x, status, err);

@@ -40,6 +40,9 @@ void lr_xfer_end(const lr_curl_lib *lib, lr_easy *e, int rc);
 void lr_xfer_denied(const lr_table *t, const lr_request *r, const lr_decision *d,
 		    size_t blen);
 
+/* The audit's error.type for a libcurl result ("COULDNT_CONNECT", ...). */
+const char *lr_xfer_error_name(int rc);
+
 /* Frees a transfer's record without writing it. */
 void lr_xfer_free(lr_easy *e);
 

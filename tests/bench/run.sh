@@ -18,6 +18,9 @@
 #      it, sending the rewritten model itself.  Target: ratio <= 1.05.
 #      9b: the same per-request cost with a C client and server, where
 #      nothing else moves (tests/progs/bench_sockreq.c).
+#  10. A response cache hit for a ~4 KB answer, seen by a C libcurl app:
+#      curl_easy_perform to its return, the answer through the app's write
+#      callback (tests/progs/bench_cachehit.c).  Target: < 50 us median.
 #
 # Uses hyperfine when it is installed (never installs it), else a loop
 # timed with `date +%s%N`, runs alternating.  Timing never fails the run:
@@ -350,6 +353,27 @@ bench_sockreq() {
 		printf "  %-48s %8.1f us\n  %-48s %8.1f us\n  %-48s %+8.1f us per request\n",
 			"routed and counted by the shim", a / 1e3, "no shim", b / 1e3, "added by the shim", (a - b) / 1e3 }'
 }
+# 10. A cache hit: the first request fills the cache with a ~4 KB answer
+# (the mock's long=4096 fault), 2000 more are served from it.
+bench_cachehit() {
+	echo
+	echo "10. A response cache hit, 4 KB answer, C libcurl app (curl_easy_perform to return; 2000 hits)"
+	printf '{"routes":[{"name":"cached","match":{"model":"app-cached"},"set":{"model":"bench-cached","endpoint":"http://127.0.0.1:%s/v1"},"cache":{"ttl_s":600,"max_temperature":0}}]}\n' \
+		"$MOCK_PORT" >"$T/rules-cache.json"
+	"$CTL" load "$T/rules-cache.json" >/dev/null || die "cannot load the cache rules"
+	"$CTL" cache clear >/dev/null
+	curl -sS -o /dev/null -X POST "http://127.0.0.1:$MOCK_PORT/_mock/fault" \
+		-d '{"match":"model=bench-cached","fault":"long=4096","count":1}' || die "mock fault"
+	before=$(mock_count)
+	out=$(env LD_PRELOAD="$LIB" "$BUILD/tests/bench_cachehit" "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" \
+		2000 4096) || die "bench_cachehit failed"
+	[ "$(($(mock_count) - before))" -eq 1 ] || die "cache hits reached the mock"
+	echo "$out" | awk '{ printf "  %-48s %8.1f us (p99 %.1f us), answer %d bytes; target < 50 us\n",
+		"served from the cache (median)", $1, $2, $3 }'
+	"$CTL" cache stats | sed 's/^/  /' | grep -E 'hits|entries'
+	"$CTL" cache clear >/dev/null
+}
 bench_sockwrite
 bench_python
 bench_sockreq
+bench_cachehit

@@ -1,0 +1,103 @@
+/*
+ * lr_capture.h - hold back one libcurl answer until we know the app should
+ * have it, then hand it over as if it came from the network.
+ *
+ * Our write, header and (with a time-out) progress callbacks stand in front
+ * of the app's for one attempt of a resilient transfer (lr_resil.h):
+ *   - the answer head (status line, headers) is held;
+ *   - at the first body byte the status decides: a failure status (408,
+ *     429, 5xx) is swallowed whole (kept for a last resort); any other
+ *     status is passed on: the held head, then the body as it comes, with
+ *     the app's return codes (a pause included), unless the whole answer
+ *     must be held (`hold`: an escalation needs to read it first);
+ *   - bytes passed on are also kept up to max_body (for the cache);
+ *   - no answer head within timeout_ms aborts the attempt (libcurl checks
+ *     the progress callback about once a second while it waits).
+ * lr_capture_deliver() plays a held answer to the app's callbacks outside
+ * a transfer, reproducing libcurl's rules (CURLOPT_HEADER, HEADERDATA
+ * without a HEADERFUNCTION, fwrite to WRITEDATA or stdout by default).
+ *
+ * lr_served: after we delivered an answer libcurl did not just receive (a
+ * cache hit, or an earlier attempt's answer), curl_easy_getinfo answers
+ * for that answer: status, content type, sizes, times, protocol.
+ */
+#ifndef LR_CAPTURE_H
+#define LR_CAPTURE_H
+#include "lr_curl_sym.h"
+#include "lr_easy.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef struct {
+	char *p;
+	size_t len, cap;
+} lr_buf;
+
+/* Appends n bytes unless that would pass max.  0, LR_ETOOBIG or LR_ENOMEM. */
+int lr_buf_add(lr_buf *b, const void *p, size_t n, size_t max);
+void lr_buf_free(lr_buf *b);
+
+enum lr_cap_state {
+	LR_CAP_PENDING, /* nothing reached the app yet */
+	LR_CAP_PASS,    /* the head went to the app; the body follows as it comes */
+	LR_CAP_SWALLOW, /* a failure: kept, not passed on */
+};
+
+typedef struct lr_capture {
+	lr_buf hdr, body;
+	int state;
+	int hold;               /* hold the whole answer (until max_hold) */
+	size_t max_body;        /* bytes of a passed-on body kept (cache); 0: none */
+	int body_over;          /* the body passed max_body (or the hold cap) */
+	long status;            /* of the last answer head seen, 0 before */
+	long retry_after_s;     /* its Retry-After in seconds, -1 if none */
+	int got_head;
+	int app_stopped;        /* the app's callback refused data: its choice */
+	int timed_out;          /* our time-out aborted the attempt */
+	unsigned timeout_ms;
+	int64_t start_ns;
+} lr_capture;
+
+/* Is this a status after which another target should be tried? */
+int lr_capture_retryable(long status);
+
+/* Starts capturing a new attempt into c (emptied first). */
+void lr_capture_reset(lr_capture *c, int hold, size_t max_body, unsigned timeout_ms);
+void lr_capture_free(lr_capture *c);
+
+/* Puts our callbacks in front of the app's for the handle (its current
+ * capture is e->rs->cap); lr_capture_uninstall() puts the app's back. */
+void lr_capture_install(const lr_curl_lib *lib, lr_easy *e);
+void lr_capture_uninstall(const lr_curl_lib *lib, lr_easy *e);
+
+/* Plays what c holds and the app has not had (the head if still pending,
+ * the body if held) to the app's callbacks.  CURLE_OK, or
+ * CURLE_WRITE_ERROR when the app's callback refused it. */
+CURLcode lr_capture_deliver(lr_easy *e, lr_capture *c);
+
+/* --- answers for curl_easy_getinfo ----------------------------------- */
+
+typedef struct lr_served {
+	long status, header_size, http_version;
+	curl_off_t size_download;
+	char *content_type;
+	int cache_hit;          /* nothing was transferred: times, protocol too */
+	curl_off_t total_us;
+	long protocol;
+	char scheme[8];
+} lr_served;
+
+/* Number of handles with a served answer (a getinfo fast path). */
+extern _Atomic int lr_served_handles;
+
+/* Records that the app got c's answer without libcurl's last transfer
+ * having received it; total_us is how long serving took (cache hits). */
+void lr_served_set(lr_easy *e, const lr_capture *c, int cache_hit, int64_t total_us, const char *url);
+void lr_served_clear(lr_easy *e);
+
+/* Answers `info` for a served handle into arg: 1 if answered, 0 if
+ * libcurl should. */
+int lr_served_getinfo(const lr_easy *e, CURLINFO info, void *arg);
+
+#endif

@@ -1,0 +1,213 @@
+# t_resil.sh - "cheaper, and never worse": fallbacks on 429, 500, a slow
+# and a dropped upstream; Retry-After; streaming; the shared health
+# cool-down seen by a second process; escalation on a poor answer; the
+# response cache; and the audit of every attempt.  Apps are the curl
+# command line and Python with pycurl, unmodified; only the upstream is
+# mocked.  "Byte-exact" is checked against the mock's own record of what
+# it sent (/_mock/responses).
+. "$(dirname "$0")/lib.sh"
+lr_setup resil
+start_mock
+LLMROUTE_AUDIT=$T/audit.jsonl
+export LLMROUTE_AUDIT
+URL=$MOCK/v1/chat/completions
+cat >"$T/rules.in" <<EOF2
+{"targets": {
+   "cheap": {"model": "gpt-cheap", "endpoint": "$MOCK/v1", "input_per_mtok": 0.1, "output_per_mtok": 0.4},
+   "big": {"model": "gpt-big", "endpoint": "$MOCK/v1", "input_per_mtok": 2, "output_per_mtok": 8},
+   "flaky": {"model": "gpt-flaky", "endpoint": "$MOCK/v1"},
+   "steady": {"model": "gpt-steady", "endpoint": "$MOCK/v1"},
+   "dead": {"model": "gpt-dead", "endpoint": "http://127.0.0.1:9/v1"}},
+ "health": {"failures": 2, "cooldown_s": 60},
+ "cache": {"size_mb": 4, "max_entry_kb": 64},
+ "routes": [
+   {"name": "fb", "match": {"model": "app-fb"}, "pool": {"targets": ["cheap"]},
+    "fallbacks": ["big"], "timeout_ms": 1000, "retry_after_max_ms": 0},
+   {"name": "ra", "match": {"model": "app-ra"}, "pool": {"targets": ["cheap"]},
+    "fallbacks": ["big"], "retry_after_max_ms": 2000},
+   {"name": "dead", "match": {"model": "app-dead"}, "pool": {"targets": ["dead"]}, "fallbacks": ["original"]},
+   {"name": "health", "match": {"model": "app-health"}, "pool": {"targets": ["flaky"]}, "fallbacks": ["steady"]},
+   {"name": "esc", "match": {"model": "app-esc"}, "pool": {"targets": ["cheap"]},
+    "escalate": {"when": ["empty", "length", "refusal", "invalid_json"], "to": ["big"]}},
+   {"name": "cached", "match": {"model": "app-cached"}, "set": {"model": "gpt-cheap"},
+    "cache": {"ttl_s": 600, "max_temperature": 0}}]}
+EOF2
+"$CTL" load "$T/rules.in" >/dev/null || exit 1
+"$CTL" show >"$T/show"
+check "show: fallbacks, escalation and cache of the routes" sh -c \
+	"grep -q 'fallbacks=big ' '$T/show' && grep -q 'fallbacks=original' '$T/show' && grep -q 'escalate=big' '$T/show' && grep -q 'cache=600s' '$T/show'"
+
+fault() { # MODEL KIND [COUNT]
+	curl -sS -o /dev/null -X POST "$MOCK/_mock/fault" -d '{"match":"model='"$1"'","fault":"'"$2"'","count":'"${3:-1}"'}'
+}
+reset() {
+	curl -sS -o /dev/null -X POST "$MOCK/_mock/reset"
+	"$CTL" stats --reset >/dev/null
+	: >"$T/audit.jsonl"
+}
+body() { printf '{"model": "%s", "messages": [{"role": "user", "content": "hello there"}]%s}' "$1" "${2:-}"; }
+app_curl() { # MODEL OUT [EXTRA-JSON]: body to OUT.body, headers to OUT.head
+	body "$1" "${3:-}" >"$T/req.json"
+	shim curl -sS -D "$2.head" -o "$2.body" -w '%{http_code} %{content_type} %{size_download}\n' \
+		-H 'Content-Type: application/json' -H 'Authorization: Bearer sk-app' \
+		--data-binary @"$T/req.json" "$URL"
+}
+app_pycurl() { shim "$PY" "$ROOT/tests/clients/pycurl_resil.py" "$URL" "$@"; }
+if [ -n "${SANITIZE:-}" ]; then
+	# An ASan runtime in LD_PRELOAD hangs Debian's curl binary: sanitized
+	# runs send the same requests from pycurl, the way curl would.
+	app_curl() { app_pycurl "$1" "$2" single extra="${3:-}"; }
+fi
+# sent_ok N OUT: OUT.body (and OUT.head, when it exists) are byte for byte
+# what the mock sent for its Nth-last request.
+sent_ok() {
+	curl -sS "$MOCK/_mock/responses" >"$T/responses.json"
+	"$PY" - "$T/responses.json" "$1" "$2" <<'PYEOF'
+import hashlib, json, os, sys
+rs, n, out = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3]
+r = rs[-n]
+body = open(out + ".body", "rb").read()
+ok = hashlib.sha256(body).hexdigest() == r["body_sha256"]
+if os.path.exists(out + ".head"):
+    ok = ok and hashlib.sha256(open(out + ".head", "rb").read()).hexdigest() == r["head_sha256"]
+if not ok:
+    sys.stderr.write("  app got %d bytes %.200r; mock sent for request %s: %s\n" % (len(body), body, r["request"], r))
+sys.exit(0 if ok else 1)
+PYEOF
+}
+models_seen() { # the models the mock was asked for since the last reset, in order
+	curl -sS "$MOCK/_mock/requests" |
+		"$PY" -c 'import json,sys; print(" ".join(r["model"] for r in json.load(sys.stdin)))'
+}
+audit_is() { # EXPR over the list of audit records `a`
+	"$PY" - "$T/audit.jsonl" "$1" <<'PYEOF'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+ok = eval(sys.argv[2], {"a": a})
+if not ok:
+    for r in a:
+        sys.stderr.write("  %s %s %s %s attempt=%s via=%s delivered=%s gate=%s cache=%s\n" % (
+            r["llmroute.rule"], r["gen_ai.request.model"], r["http.response.status_code"], r["error.type"],
+            r.get("llmroute.attempt"), r.get("llmroute.via"), r.get("llmroute.delivered"),
+            r.get("llmroute.gate"), r.get("llmroute.cache")))
+sys.exit(0 if ok else 1)
+PYEOF
+}
+one_request_two_attempts='len(a) == 2 and a[0]["llmroute.request_id"] == a[1]["llmroute.request_id"] and [r["llmroute.attempt"] for r in a] == [1, 2] and [r["llmroute.delivered"] for r in a] == [False, True] and a[1]["llmroute.via"] == "fallback" and a[1]["gen_ai.request.model"] == "gpt-big"'
+
+# --- fallbacks: each fault, curl command line and pycurl ------------------
+for f in 429 500 slow=2500 drop; do
+	reset
+	fault gpt-cheap "$f"
+	app_curl app-fb "$T/c" >"$T/w"
+	check "curl, $f: the app got the fallback's answer, status 200" grep -q '^200 application/json' "$T/w"
+	check "curl, $f: body and headers byte-exact as the fallback sent them" sent_ok 1 "$T/c"
+	check "curl, $f: upstream asked cheap, then big" test "$(models_seen)" = "gpt-cheap gpt-big"
+	check "curl, $f: one request, two attempts in the audit" audit_is "$one_request_two_attempts"
+	reset
+	fault gpt-cheap "$f"
+	app_pycurl app-fb "$T/p" >"$T/w"
+	mv "$T/p.body1" "$T/p.body"
+	mv "$T/p.head1" "$T/p.head"
+	check "pycurl, $f: getinfo says 200, application/json" grep -q '^1 200 application/json' "$T/w"
+	check "pycurl, $f: body and headers byte-exact as the fallback sent them" sent_ok 1 "$T/p"
+	check "pycurl, $f: one request, two attempts in the audit" audit_is "$one_request_two_attempts"
+done
+reset
+fault gpt-cheap slow=2500
+app_curl app-fb "$T/c" >/dev/null
+check "slow: the first attempt ended by the first-byte time-out" \
+	audit_is 'a[0]["error.type"] == "first_byte_timeout" and a[0]["llmroute.duration_ms"] < 2400'
+reset
+fault gpt-cheap 429
+app_curl app-fb "$T/c" >/dev/null
+check "429: recorded as http_429, not delivered" audit_is 'a[0]["error.type"] == "http_429" and not a[0]["llmroute.delivered"]'
+
+# --- Retry-After within the bound: the same target after the wait ---------
+reset
+fault gpt-cheap 429
+start=$(date +%s%N)
+app_curl app-ra "$T/c" >"$T/w"
+waited=$(( ($(date +%s%N) - start) / 1000000 ))
+check "Retry-After 1 s (bound 2 s): the same target answered" test "$(models_seen)" = "gpt-cheap gpt-cheap"
+check "Retry-After: the app waited for it (${waited} ms)" test "$waited" -ge 1000
+check "Retry-After: audited as a retry" audit_is 'a[1]["llmroute.via"] == "retry" and a[1]["llmroute.delivered"]'
+check "Retry-After: byte-exact" sent_ok 1 "$T/c"
+
+# --- streaming falls back before anything reached the app -----------------
+reset
+fault gpt-cheap 500
+app_curl app-fb "$T/s" ', "stream": true' >"$T/w"
+check "stream, 500: the app got the fallback's event stream byte-exact" sent_ok 1 "$T/s"
+check "stream, 500: it is an event stream of big's" sh -c "grep -q 'gpt-big' '$T/s.body' && grep -q '^data: \[DONE\]' '$T/s.body'"
+
+# --- never worse: every target fails, the app gets the last failure as is --
+reset
+fault 'gpt-*' 500 2
+app_curl app-fb "$T/c" >"$T/w"
+check "all fail: the app gets the last answer as it came (500)" sh -c "grep -q '^500 ' '$T/w'"
+check "all fail: byte-exact" sent_ok 1 "$T/c"
+check "all fail: the last attempt is the one delivered" audit_is '[r["llmroute.delivered"] for r in a] == [False, True]'
+reset
+app_curl app-dead "$T/c" >"$T/w"
+check "a target that refuses connections: the app's own request as the fallback" test "$(models_seen)" = "app-dead"
+check "the \"original\" fallback kept the app's model and key" last_req "d['model'] == 'app-dead' and d['headers'].get('authorization') == 'Bearer sk-app'"
+check "original: audited as pass after COULDNT_CONNECT" \
+	audit_is 'a[0]["error.type"] == "COULDNT_CONNECT" and a[1]["llmroute.action"] == "pass" and a[1]["llmroute.delivered"]'
+
+# --- health: a second process skips the target cooling down --------------
+reset
+fault gpt-flaky 500 2
+app_curl app-health "$T/h1" >/dev/null
+app_curl app-health "$T/h2" >/dev/null
+check "process 1 and 2: flaky failed twice, steady answered" test "$(models_seen)" = "gpt-flaky gpt-steady gpt-flaky gpt-steady"
+: >"$T/audit.jsonl"
+app_pycurl app-health "$T/h3" >"$T/w"
+check "process 3 (pycurl): flaky is cooling down, not asked" test "$(models_seen)" = "gpt-flaky gpt-steady gpt-flaky gpt-steady gpt-steady"
+check "process 3: answered by steady, audited as sent for health" \
+	audit_is 'len(a) == 1 and a[0]["llmroute.via"] == "health" and a[0]["gen_ai.request.model"] == "gpt-steady"'
+body app-health >"$T/health.json"
+"$CTL" explain --url "$URL" --body "$T/health.json" >"$T/explain" 2>&1
+check "explain: flaky cooling down, steady next" sh -c "grep -q 'flaky .*cooling down' '$T/explain' && grep -q 'fallbacks: *steady' '$T/explain'"
+
+# --- escalation -----------------------------------------------------------
+for f in empty length refusal; do
+	reset
+	fault gpt-cheap "$f"
+	app_curl app-esc "$T/e" >"$T/w"
+	check "escalation, $f: the app got big's answer byte-exact" sent_ok 1 "$T/e"
+	check "escalation, $f: cheap, then big" test "$(models_seen)" = "gpt-cheap gpt-big"
+	check "escalation, $f: audited with the condition" \
+		audit_is 'a[0]["llmroute.gate"] == "'"$f"'" and not a[0]["llmroute.delivered"] and a[1]["llmroute.via"] == "escalation" and a[1]["llmroute.delivered"]'
+done
+reset
+fault gpt-cheap badjson
+app_pycurl app-esc "$T/e" json >"$T/w"
+check "escalation, invalid JSON asked as JSON (pycurl): big's answer" grep -q 'gpt-big' "$T/e.body1"
+check "escalation, invalid JSON: audited" audit_is 'a[0]["llmroute.gate"] == "invalid_json"'
+reset
+app_curl app-esc "$T/e" ', "response_format": {"type": "json_object"}' >/dev/null
+check "no escalation for a good answer: one request, cheap" test "$(models_seen)" = "gpt-cheap"
+
+# --- the response cache -----------------------------------------------------
+reset
+"$CTL" cache clear >/dev/null
+app_curl app-cached "$T/k1" ', "temperature": 0' >"$T/w1"
+n=$(mock_count)
+app_curl app-cached "$T/k2" ', "temperature": 0' >"$T/w2"
+check "cache, curl: the second request never reached the upstream" test "$(mock_count)" -eq "$n"
+check "cache, curl: the hit is byte-exact the first answer, headers too" sh -c "cmp -s '$T/k1.body' '$T/k2.body' && cmp -s '$T/k1.head' '$T/k2.head'"
+check "cache, curl: -w (getinfo) reads the same status, type and size" cmp -s "$T/w1" "$T/w2"
+check "cache: audited as stored, then hit at no cost" \
+	audit_is 'a[0]["llmroute.cache"] == "stored" and a[1]["llmroute.cache"] == "hit" and a[1]["llmroute.cost_usd"] == 0 and a[1]["llmroute.delivered"]'
+app_pycurl app-cached "$T/kp" temperature=0 n=2 >"$T/wp"
+check "cache, pycurl: its request (its own body) stored once, then hit" test "$(mock_count)" -eq $((n + 1))
+check "cache, pycurl: getinfo the same for the hit" sh -c "test \"\$(cut -d' ' -f2- '$T/wp' | sort -u | wc -l)\" -eq 1 && grep -q '^2 200 application/json' '$T/wp'"
+check "cache, pycurl: byte-exact" sh -c "cmp -s '$T/kp.body1' '$T/kp.body2' && cmp -s '$T/kp.head1' '$T/kp.head2'"
+app_curl app-cached "$T/k3" ', "temperature": 0.7' >/dev/null
+check "cache: temperature 0.7 is not cacheable, it goes upstream" test "$(mock_count)" -eq $((n + 2))
+"$CTL" cache stats --json >"$T/cs.json"
+check "cache stats --json: 2 hits, 2 stores, 2 entries" json_ok "$T/cs.json" 'd["hits"] == 2 and d["stores"] == 2 and d["entries"] == 2'
+"$CTL" cache clear >/dev/null
+app_curl app-cached "$T/k4" ', "temperature": 0' >/dev/null
+check "cache clear: the next request goes upstream again" test "$(mock_count)" -eq $((n + 3))
