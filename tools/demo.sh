@@ -58,7 +58,14 @@ cat >"$T/routes.json" <<EOF2
   "intents": [
     {"name": "compliance", "keywords": ["gdpr", "hipaa", "compliance", "retention policy"]}
   ],
+  "targets": {
+    "cheap": {"model": "gpt-4o-mini", "endpoint": "$MOCK/v1", "input_per_mtok": 0.15, "output_per_mtok": 0.6},
+    "strong": {"model": "gpt-4.1", "endpoint": "$MOCK/v1", "input_per_mtok": 2, "output_per_mtok": 8}
+  },
   "routes": [
+    {"name": "assistant-never-worse", "match": {"model": "assistant"}, "pool": {"targets": ["cheap"]},
+     "fallbacks": ["strong"], "escalate": {"when": ["empty", "length", "refusal"], "to": ["strong"]},
+     "cache": {"ttl_s": 600, "max_temperature": 0}},
     {"name": "compliance-careful", "match": {"intent": "compliance", "host": "api.openai.com"},
      "set": {"model": "gpt-4.1", "endpoint": "$MOCK/v1", "params": {"temperature": 0},
              "system_prefix": "Answer carefully and cite the relevant rule."}},
@@ -130,6 +137,44 @@ run "$CTL" route add premium --first --match 'model=gpt-4.1' --set model=gpt-4.1
 wait $client
 received $((n + 1))
 echo "   the same process followed the new route from its next request on (no restart)"
+
+say "5b. Cheaper, and never worse: fallback, escalation and the response cache (model \"assistant\")"
+ask() { "$RUN" curl -sS -o /dev/null -w "   app got HTTP %{http_code}, %{size_download} bytes\n" \
+	https://api.openai.com/v1/chat/completions -H 'Content-Type: application/json' \
+	-d "{\"model\": \"assistant\", \"temperature\": $1, \"messages\": [{\"role\": \"user\", \"content\": \"$2\"}]}"; }
+attempts() { # the audit records of the last request the app made
+	"$PY" - "$T/audit.jsonl" <<'EOF2'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+last = recs[-1]["llmroute.request_id"]
+for r in recs:
+    if r.get("llmroute.request_id") == last:
+        print("   audit: attempt %s %-12s status %s%s%s%s%s" % (r["llmroute.attempt"], r["gen_ai.request.model"],
+              r["http.response.status_code"], " " + r["error.type"] if r["error.type"] else "",
+              " gate=" + r["llmroute.gate"] if r["llmroute.gate"] else "",
+              " cache=%s cost=%s" % (r["llmroute.cache"], r["llmroute.cost_usd"]) if r["llmroute.cache"] else "",
+              "  <- what the app got" if r["llmroute.delivered"] else ""))
+EOF2
+}
+echo "   the cheap model is overloaded (the mock answers its next request 503):"
+curl -sS -o /dev/null -X POST "$MOCK/_mock/fault" -d '{"match": "model=gpt-4o-mini", "fault": "503", "count": 1}'
+n=$(count)
+ask 0.7 "Summarise our meeting notes"
+received $((n + 1))
+attempts
+echo "   the cheap model's answer is cut by its token limit (finish_reason length):"
+curl -sS -o /dev/null -X POST "$MOCK/_mock/fault" -d '{"match": "model=gpt-4o-mini", "fault": "length", "count": 1}'
+n=$(count)
+ask 0.7 "Write the release notes"
+received $((n + 1))
+attempts
+echo "   the same question twice at temperature 0: the second answer comes from the cache"
+n=$(count)
+ask 0 "Define entropy"
+ask 0 "Define entropy"
+echo "   upstream got $(($(count) - n)) request(s) for the two"
+attempts
+run "$CTL" cache stats
 
 say "6. What did it cost, and what did routing save? (every request was audited)"
 run "$CTL" audit --savings
