@@ -6,7 +6,9 @@ lr_setup php
 start_mock
 OAI=https://api.openai.com/v1/chat/completions
 
-load_rules '{"routes": [
+load_rules '{"targets": {"big": {"model": "gpt-big", "endpoint": "'"$MOCK"'/v1"}}, "routes": [
+ {"name": "fb", "match": {"model": "php-fb"}, "set": {"model": "gpt-cheap", "endpoint": "'"$MOCK"'/v1"},
+  "fallbacks": ["big"]},
  {"name": "mini", "match": {"model": "gpt-4*"}, "set": {"model": "gpt-4o-mini", "endpoint": "'"$MOCK"'/v1"}},
  {"name": "no-o1-pro", "match": {"model": "o1-pro"}, "deny": "o1-pro is not allowed here"}]}'
 
@@ -19,3 +21,12 @@ import json; r=[json.loads(l) for l in open('$T/mock.log')]
 assert len(r) == 3 and all(x['model'] == 'gpt-4o-mini' and 'authorization' not in x['headers'] for x in r)"
 shim php "$ROOT/tests/clients/php_client.php" "$OAI" o1-pro >"$T/out" 2>"$T/err"
 check "curl_exec: denied" grep -qx "exec error 9 llmroute: denied by route no-o1-pro: o1-pro is not allowed here" "$T/out"
+
+# A fallback through curl_exec: the cheap model answers 500, the app gets
+# the fallback's answer (curl_multi_exec transfers get one attempt).
+curl -sS -o /dev/null -X POST "$MOCK/_mock/fault" -d '{"match":"model=gpt-cheap","fault":"500","count":1}'
+shim php "$ROOT/tests/clients/php_client.php" "$OAI" php-fb >"$T/out" 2>"$T/err"
+check "curl_exec: a 500 falls back, the app gets the fallback's answer" grep -qx "exec gpt-big" "$T/out"
+check "curl_exec: the mock saw the failed attempt, then the fallback" "$PY" -c "
+import json; r=[json.loads(l)['model'] for l in open('$T/mock.log')][-3:]
+assert r == ['gpt-cheap', 'gpt-big', 'gpt-cheap'], r"
