@@ -30,7 +30,8 @@ cat >"$T/rules.in" <<EOF2
    {"name": "esc", "match": {"model": "app-esc"}, "pool": {"targets": ["cheap"]},
     "escalate": {"when": ["empty", "length", "refusal", "invalid_json"], "to": ["big"]}},
    {"name": "cached", "match": {"model": "app-cached"}, "set": {"model": "gpt-cheap"},
-    "cache": {"ttl_s": 600, "max_temperature": 0}}]}
+    "cache": {"ttl_s": 600, "max_temperature": 0}},
+   {"name": "brief", "match": {"model": "app-brief"}, "set": {"model": "gpt-brief"}, "cache": {"ttl_s": 1}}]}
 EOF2
 "$CTL" load "$T/rules.in" >/dev/null || exit 1
 "$CTL" show >"$T/show"
@@ -211,3 +212,17 @@ check "cache stats --json: 2 hits, 2 stores, 2 entries" json_ok "$T/cs.json" 'd[
 "$CTL" cache clear >/dev/null
 app_curl app-cached "$T/k4" ', "temperature": 0' >/dev/null
 check "cache clear: the next request goes upstream again" test "$(mock_count)" -eq $((n + 3))
+
+# TTL and the size bound.
+app_curl app-brief "$T/b1" >/dev/null
+app_curl app-brief "$T/b2" >/dev/null
+n=$(mock_count)
+sleep 2.1
+app_curl app-brief "$T/b3" >/dev/null
+check "cache: within its 1 s TTL a hit, after it the upstream again" \
+	sh -c "cmp -s '$T/b1.body' '$T/b2.body' && test $(mock_count) -eq $((n + 1))"
+fault gpt-brief long=70000
+app_curl app-brief "$T/b4" ', "user": "big"' >/dev/null
+app_curl app-brief "$T/b5" ', "user": "big"' >/dev/null
+check "cache: an answer over max_entry_kb (64) is not kept" test "$(mock_count)" -eq $((n + 3))
+check "cache: ... and the app got all of it" test "$(wc -c <"$T/b4.body")" -gt 70000
