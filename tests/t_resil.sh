@@ -167,6 +167,12 @@ app_pycurl app-health "$T/h3" >"$T/w"
 check "process 3 (pycurl): flaky is cooling down, not asked" test "$(models_seen)" = "gpt-flaky gpt-steady gpt-flaky gpt-steady gpt-steady"
 check "process 3: answered by steady, audited as sent for health" \
 	audit_is 'len(a) == 1 and a[0]["llmroute.via"] == "health" and a[0]["gen_ai.request.model"] == "gpt-steady"'
+"$CTL" stats >"$T/stats"
+"$CTL" stats --json >"$T/stats.json"
+check "stats: flaky's failures in a row and its cool-down" sh -c \
+	"grep -q '^flaky .* 2 failures in a row, cooling down for' '$T/stats'"
+check "stats --json: the same" json_ok "$T/stats.json" \
+	'[t for t in d["targets"] if t["name"] == "flaky" and t["failures_in_row"] == 2 and t["cooling_down_until"]]'
 body app-health >"$T/health.json"
 "$CTL" explain --url "$URL" --body "$T/health.json" >"$T/explain" 2>&1
 check "explain: flaky cooling down, steady next" sh -c "grep -q 'flaky .*cooling down' '$T/explain' && grep -q 'fallbacks: *steady' '$T/explain'"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char stats_usage[] =
 	"usage: llmroutectl stats [--json] [--reset]\n"
@@ -76,6 +77,34 @@ static void print_kind(const lr_stats_seg *s, int kind, const char *title)
 		printf("%s: nothing counted yet\n", title);
 }
 
+/* Targets that failed lately: their run of failures and cool-down. */
+static void print_health(const lr_stats_seg *s)
+{
+	long long now = (long long)time(NULL), until;
+	uint32_t i;
+	int any = 0;
+
+	for (i = 0; i < LR_STATS_SLOTS; i++) {
+		const lr_stats_slot *sl = &s->slot[i];
+		char name[LR_STATS_NAME_MAX + 1];
+		unsigned long long row;
+		if (atomic_load(&sl->state) != 2 || sl->kind != LR_STATS_TARGET)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)strnlen(sl->name, sizeof(sl->name)), sl->name);
+		row = atomic_load(&sl->fails_in_row);
+		until = lr_stats_down_until(s, name, now);
+		if (!row && !until)
+			continue;
+		if (!any++)
+			printf("HEALTH (fallbacks)\n");
+		printf("%-28s %llu failure%s in a row%s", name, row, row == 1 ? "" : "s", until ? ", cooling down for " : "\n");
+		if (until)
+			printf("%lld s more\n", until - now);
+	}
+	if (any)
+		putchar('\n');
+}
+
 static cJSON *json_kind(const lr_stats_seg *s, int kind)
 {
 	char name[LR_STATS_NAME_MAX + 1];
@@ -98,9 +127,16 @@ static cJSON *json_kind(const lr_stats_seg *s, int kind)
 		cJSON_AddNumberToObject(o, "output_tokens", (double)t.out);
 		cJSON_AddNumberToObject(o, "cost_usd", (double)t.cost_nusd / 1e9);
 		cJSON_AddNumberToObject(o, "latency_ms_sum", (double)t.latency_us / 1e3);
-		if (kind == LR_STATS_TARGET)
+		if (kind == LR_STATS_TARGET) {
+			long long until = lr_stats_down_until(s, name, (long long)time(NULL));
 			cJSON_AddNumberToObject(o, "latency_ms_moving_average",
 						(double)atomic_load(&sl->ema_us) / 1e3);
+			cJSON_AddNumberToObject(o, "failures_in_row", (double)atomic_load(&sl->fails_in_row));
+			if (until)
+				cJSON_AddNumberToObject(o, "cooling_down_until", (double)until);
+			else
+				cJSON_AddNullToObject(o, "cooling_down_until");
+		}
 		if (kind >= LR_STATS_DAY_ROUTE) {
 			char day[16];
 			cJSON_AddStringToObject(o, "per", kind == LR_STATS_DAY_ROUTE ? "route" :
@@ -167,6 +203,7 @@ int ctl_stats(int argc, char **argv)
 	putchar('\n');
 	print_kind(s, LR_STATS_TARGET, "TARGET");
 	putchar('\n');
+	print_health(s);
 	print_kind(s, LR_STATS_DAY_ROUTE, "ROUTE@DAY (budgets)");
 	putchar('\n');
 	print_kind(s, LR_STATS_DAY_PROCESS, "PROCESS@DAY (budgets)");
