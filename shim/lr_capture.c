@@ -191,7 +191,7 @@ static void head_line(lr_capture *c, const char *p, size_t n)
 	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
 		c->status = parse_status(p, n);
 		c->retry_after_s = -1;
-		c->got_head = 1;
+		c->got_head |= c->status >= 200; /* a 100 Continue is not the answer yet */
 	} else if (n > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
 		c->retry_after_s = parse_retry_after(p, n);
 	}
@@ -200,10 +200,10 @@ static void head_line(lr_capture *c, const char *p, size_t n)
 static size_t cap_header(char *p, size_t size, size_t nmemb, void *ud)
 {
 	lr_easy *e = ud;
-	lr_capture *c = &e->rs->cap;
+	lr_capture *c = e->rs ? &e->rs->cap : NULL;
 	size_t n = size * nmemb;
 
-	if (c->state == LR_CAP_PASS) /* trailers, or the head of a followed redirect */
+	if (!c || c->state == LR_CAP_PASS) /* no capture (a stray copy), trailers, a redirect's head */ /* trailers, or the head of a followed redirect */
 		return app_header(e, p, n);
 	head_line(c, p, n);
 	if (lr_buf_add(&c->hdr, p, n, MAX_HEAD) < 0) {
@@ -240,9 +240,11 @@ static size_t pass(lr_easy *e, lr_capture *c, char *p, size_t n)
 static size_t cap_write(char *p, size_t size, size_t nmemb, void *ud)
 {
 	lr_easy *e = ud;
-	lr_capture *c = &e->rs->cap;
+	lr_capture *c = e->rs ? &e->rs->cap : NULL;
 	size_t n = size * nmemb;
 
+	if (!c) /* a handle copied mid-transfer still pointing here: the app's */
+		return app_write(e->write_cb, p, n, e->write_data);
 	if (e->x)
 		lr_rec_body(e->x, p, n);
 	if (c->state == LR_CAP_PENDING && lr_capture_retryable(c->status))
@@ -269,9 +271,9 @@ static size_t cap_write(char *p, size_t size, size_t nmemb, void *ud)
 static int cap_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	lr_easy *e = ud;
-	lr_capture *c = &e->rs->cap;
+	lr_capture *c = e->rs ? &e->rs->cap : NULL;
 
-	if (c->timeout_ms && !c->got_head && mono_ns() - c->start_ns > (int64_t)c->timeout_ms * 1000000) {
+	if (c && c->timeout_ms && !c->got_head && mono_ns() - c->start_ns > (int64_t)c->timeout_ms * 1000000) {
 		c->timed_out = 1;
 		return 1;
 	}
@@ -401,7 +403,22 @@ static int timing(const lr_served *s, CURLINFO info, void *arg)
 	case CURLINFO_PRETRANSFER_TIME_T: case CURLINFO_SIZE_UPLOAD_T:
 		*(curl_off_t *)arg = 0;
 		return 1;
-	case CURLINFO_NUM_CONNECTS:
+	case CURLINFO_NUM_CONNECTS: case CURLINFO_REQUEST_SIZE:
+		*(long *)arg = 0;
+		return 1;
+	case CURLINFO_CONTENT_LENGTH_DOWNLOAD:
+		*(double *)arg = (double)s->size_download;
+		return 1;
+	case CURLINFO_CONTENT_LENGTH_DOWNLOAD_T:
+		*(curl_off_t *)arg = s->size_download;
+		return 1;
+	case CURLINFO_EFFECTIVE_METHOD:
+		*(const char **)arg = "POST";
+		return 1;
+	case CURLINFO_PRIMARY_IP: case CURLINFO_LOCAL_IP:
+		*(const char **)arg = "";
+		return 1;
+	case CURLINFO_PRIMARY_PORT: case CURLINFO_LOCAL_PORT:
 		*(long *)arg = 0;
 		return 1;
 	case CURLINFO_PROTOCOL:

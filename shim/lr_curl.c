@@ -416,6 +416,7 @@ LR_EXPORT CURL *curl_easy_duphandle(CURL *h)
 			if (applied && (e = lr_easy_get(d, 0))) {
 				e->applied = e->changed_url = e->changed_body = e->changed_headers = 1;
 				e->changed_creds = e->changed_read = e->changed_write = 1;
+				e->changed_header = e->changed_progress = e->changed_header_opt = 1;
 				lr_curl_restore(lib, e);
 				lr_easy_put(e);
 			}

@@ -313,6 +313,8 @@ static void apply(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const l
 		e->new_body_len = c->body_len;
 		e->read_tail = 0;
 		lib->easy_setopt(e->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body_len);
+		if (e->method == LR_M_POST) /* a POST's length is POSTFIELDSIZE's */
+			lib->easy_setopt(e->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
 	} else if (c->body) {
 		lib->easy_setopt(e->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
 		lib->easy_setopt(e->h, CURLOPT_POSTFIELDS, c->body);
@@ -444,51 +446,78 @@ static int route_sets(const lr_route *rt)
 	return rt->set_model.off || rt->set_endpoint.off || rt->set_key_env.off || rt->param_count;
 }
 
-int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, const char *step)
+/* The app's read callback gave its data once, to us: whatever goes out
+ * next (routed or as the app made it), our callback serves it. */
+static int serve_app_body(const lr_curl_lib *lib, lr_easy *e, const body_src *b)
+{
+	if (!e->new_body && (e->new_body = malloc(b->len + 1))) {
+		memcpy(e->new_body, b->body, b->len);
+		e->new_body_len = b->len;
+	}
+	if (!e->new_body)
+		return LR_ENOMEM;
+	e->read_pos = 0;
+	install_feed(lib, e);
+	return 0;
+}
+
+int lr_curl_as_app(const lr_curl_lib *lib, lr_easy *e)
 {
 	const lr_resil *rs = e->rs;
 	body_src b = {rs->app_body, rs->app_len, rs->from_read};
 	const lr_table *t;
 	lr_request r;
 	lr_decision d;
-	int ri, rc = 0;
+
+	lr_curl_restore(lib, e);
+	lr_xfer_free(e);
+	memset(&d, 0, sizeof(d));
+	d.action = LR_ACTION_NONE;
+	d.index = d.target = -1;
+	if (e->url && lr_request_init_as(&r, e->url, strlen(e->url), b.body, b.len, lr_process_name(), 0) == 0) {
+		t = lr_view_acquire();
+		lr_xfer_begin(e, t, &r, &d, NULL, e->url, b.body, b.len);
+		lr_view_release(t);
+	}
+	return b.from_read ? serve_app_body(lib, e, &b) : 0;
+}
+
+int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, const char *step)
+{
+	const lr_resil *rs = e->rs;
+	body_src b = {rs->app_body, rs->app_len, rs->from_read};
+	const lr_table *t = NULL;
+	lr_request r;
+	lr_decision d;
+	int ri = -1, rc = 0;
 
 	lr_curl_restore(lib, e);
 	lr_xfer_free(e);
 	if (!e->url || lr_request_init_as(&r, e->url, strlen(e->url), b.body, b.len, lr_process_name(), 0) < 0)
-		return LR_EPARSE;
-	t = lr_view_acquire();
-	if (!t || (ri = lr_table_find(t, route_name)) < 0) {
-		lr_view_release(t);
-		return LR_ENOTFOUND;
-	}
-	if (t->needs & LR_NEED_FEATURES)
-		lr_request_features(&r, b.body, b.len);
-	lr_intent_apply(t, lr_view_intents(t), &r);
-	memset(&d, 0, sizeof(d));
-	d.index = ri;
-	d.route = &lr_table_routes(t)[ri];
-	d.target = -1;
-	d.action = LR_ACTION_ROUTE;
-	if (strcmp(step, "original") == 0 || (!step[0] && !route_sets(d.route) && !d.route->pool_count))
-		d.action = LR_ACTION_PASS;
-	else if (step[0] && (d.target = lr_table_find_target(t, step)) < 0)
+		rc = LR_EPARSE;
+	else if (!(t = lr_view_acquire()) || (ri = lr_table_find(t, route_name)) < 0)
 		rc = LR_ENOTFOUND;
+	if (rc == 0) {
+		if (t->needs & LR_NEED_FEATURES)
+			lr_request_features(&r, b.body, b.len);
+		lr_intent_apply(t, lr_view_intents(t), &r);
+		memset(&d, 0, sizeof(d));
+		d.index = ri;
+		d.route = &lr_table_routes(t)[ri];
+		d.target = -1;
+		d.action = LR_ACTION_ROUTE;
+		if (strcmp(step, "original") == 0 || (!step[0] && !route_sets(d.route) && !d.route->pool_count))
+			d.action = LR_ACTION_PASS;
+		else if (step[0] && (d.target = lr_table_find_target(t, step)) < 0)
+			rc = LR_ENOTFOUND;
+	}
 	if (rc == 0 && d.action == LR_ACTION_ROUTE && route(lib, e, &b, t, &d, &r) != LR_PREP_ROUTED)
 		rc = LR_EINVAL;
 	if (rc == 0 && d.action == LR_ACTION_PASS)
 		lr_xfer_begin(e, t, &r, &d, NULL, e->url, b.body, b.len);
 	lr_view_release(t);
-	if (rc == 0 && b.from_read) { /* the app's callback gave its data once: we serve it */
-		if (!e->new_body && (e->new_body = malloc(b.len + 1))) {
-			memcpy(e->new_body, b.body, b.len);
-			e->new_body_len = b.len;
-		}
-		if (!e->new_body)
-			return LR_ENOMEM;
-		e->read_pos = 0;
-		install_feed(lib, e);
-	}
+	if (b.from_read && serve_app_body(lib, e, &b) < 0 && rc == 0)
+		rc = LR_ENOMEM;
 	return rc;
 }
 
@@ -513,6 +542,8 @@ void lr_curl_restore(const lr_curl_lib *lib, lr_easy *e)
 		lib->easy_setopt(e->h, CURLOPT_SEEKFUNCTION, e->seek_cb);
 		lib->easy_setopt(e->h, CURLOPT_SEEKDATA, e->seek_data);
 		lib->easy_setopt(e->h, CURLOPT_INFILESIZE_LARGE, e->infile_size);
+		if (e->method == LR_M_POST)
+			lib->easy_setopt(e->h, CURLOPT_POSTFIELDSIZE_LARGE, e->post_size);
 	}
 	if (e->changed_headers)
 		lib->easy_setopt(e->h, CURLOPT_HTTPHEADER, e->headers);

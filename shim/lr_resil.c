@@ -285,23 +285,39 @@ static int judge(const lr_capture *c, CURLcode rc)
 	return transport_failure(rc) ? FAILED : AS_IS;
 }
 
+/* How the attempt just performed went, for its record: the status (none
+ * for a failure before a final answer), and the error. */
+static void outcome(const lr_curl_lib *lib, lr_easy *e, CURLcode rc, long *status, const char **err)
+{
+	*status = 0;
+	*err = NULL;
+	if (lib->easy_getinfo)
+		lib->easy_getinfo(e->h, CURLINFO_RESPONSE_CODE, status);
+	if (rc != CURLE_OK && *status < 200)
+		*status = 0; /* a 100 Continue and then nothing is no answer */
+	if (e->rs->cap.timed_out)
+		*err = "first_byte_timeout";
+	else if (rc != CURLE_OK)
+		*err = lr_xfer_error_name(rc);
+}
+
+static void close_rec(lr_rec *x, long status, const char *err, int delivered, const char *gate)
+{
+	if (!x)
+		return;
+	x->delivered = delivered;
+	x->gate = gate;
+	lr_rec_end(x, status, err);
+}
+
 /* Ends the attempt's record (e->x) as it went. */
 static void end_attempt(const lr_curl_lib *lib, lr_easy *e, CURLcode rc, int delivered, const char *gate)
 {
-	long status = 0;
-	const char *err = NULL;
+	long status;
+	const char *err;
 
-	if (!e->x)
-		return;
-	if (lib->easy_getinfo)
-		lib->easy_getinfo(e->h, CURLINFO_RESPONSE_CODE, &status);
-	if (e->rs->cap.timed_out)
-		err = "first_byte_timeout";
-	else if (rc != CURLE_OK)
-		err = lr_xfer_error_name(rc);
-	e->x->delivered = delivered;
-	e->x->gate = gate;
-	lr_rec_end(e->x, status, err);
+	outcome(lib, e, rc, &status, &err);
+	close_rec(e->x, status, err, delivered, gate);
 	e->x = NULL;
 }
 
@@ -383,31 +399,50 @@ static CURLcode give_up(lr_easy *e, lr_resil *rs)
 	return rs->fail_rc;
 }
 
-/* After a failed attempt: the next one, or give up.  0: go on. */
+/* After a failed attempt: the next one, or give up.  0: go on.  The
+ * failed attempt's record is written once we know whether the app gets
+ * its answer (no next step, or the next cannot be sent). */
 static int after_failure(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLcode rc)
 {
 	lr_capture *c = &rs->cap;
-	long ra = c->retry_after_s;
-	int escalating = rs->cur > rs->nfall, next, same;
+	long ra = c->retry_after_s, status;
+	int escalating = rs->cur > rs->nfall, next, same, sent = 0;
+	const char *err;
 	struct timespec ts;
+	lr_rec *x = e->x;
 
-	health_fail(rs, ra);
+	/* a 4xx answer (only while escalating) is the target's, not its health's */
+	if (c->timed_out || lr_capture_retryable(c->status) || transport_failure(rc))
+		health_fail(rs, ra);
 	same = ra >= 0 && !rs->retried && (unsigned long)ra * 1000 <= rs->retry_after_max_ms;
 	next = same ? rs->cur : next_step(rs, escalating);
-	end_attempt(lib, e, rc, next < 0 && !rs->best_x, NULL);
+	outcome(lib, e, rc, &status, &err);
+	if (x)
+		x->end_ns = mono_ns();
+	e->x = NULL;
 	keep(&rs->fail, c);
 	rs->fail_rc = rc;
-	if (next < 0)
-		return -1;
-	if (same) {
-		rs->retried = 1;
-		ts.tv_sec = ra;
-		ts.tv_nsec = 0;
-		nanosleep(&ts, NULL);
+	if (next >= 0) {
+		if (same) {
+			rs->retried = 1;
+			ts.tv_sec = ra;
+			ts.tv_nsec = 0;
+			nanosleep(&ts, NULL);
+		}
+		sent = go(lib, e, rs, next, same ? "retry" : escalating ? "escalation" : "fallback") == 0;
 	}
-	if (go(lib, e, rs, next, same ? "retry" : escalating ? "escalation" : "fallback") < 0)
-		return -1;
-	return 0;
+	if (!sent && next >= 0 && !rs->best_x && rs->fail.timed_out && lr_curl_as_app(lib, e) == 0) {
+		/* we cut this request short and its next target is gone (the
+		 * table changed): it goes as the app made it, with no time-out
+		 * of ours, rather than fail because of us */
+		rs->attempt++;
+		rs->via = "original";
+		rs->no_timeout = 1;
+		stamp(e, rs);
+		sent = 1;
+	}
+	close_rec(x, status, err, !sent && !rs->best_x, NULL);
+	return sent ? 0 : -1;
 }
 
 /* Does the answer just held meet one of the route's escalation conditions?
@@ -490,6 +525,8 @@ static int serve_hit(lr_easy *e, lr_resil *rs, CURLcode *out)
 	c.hdr = (lr_buf){hit.headers, hit.headers_len, hit.headers_len};
 	c.body = (lr_buf){hit.body, hit.body_len, hit.body_len};
 	c.status = hit.status;
+	if (e->errbuf) /* as libcurl does at the start of a transfer */
+		e->errbuf[0] = '\0';
 	lr_served_set(e, &c, 1, (mono_ns() - t0) / 1000, e->url);
 	*out = lr_capture_deliver(e, &c);
 	if (e->served) /* the time the app waited for it */
@@ -526,20 +563,28 @@ CURLcode lr_resil_perform(const lr_curl_lib *lib, lr_easy *e)
 {
 	lr_resil *rs = e->rs;
 	CURLcode rc, out = CURLE_OK;
-	int hold;
+	int hold, verdict;
 
 	if (rs->cacheable && serve_hit(e, rs, &out))
 		return out;
 	skip_cooling(lib, e, rs);
 	for (;;) {
-		/* hold the whole answer only while a stronger step is left */
-		hold = rs->gate_when && !rs->stream && rs->nesc && rs->cur < rs->nfall + rs->nesc;
-		lr_capture_reset(&rs->cap, hold, rs->cacheable ? rs->max_entry : 0, rs->timeout_ms);
+		/* hold the whole answer while a stronger step is left, and while
+		 * escalating (the cheap answer stays the app's if this one is
+		 * worse); time the head out only while another step can answer */
+		hold = (rs->gate_when && !rs->stream && rs->nesc && rs->cur < rs->nfall + rs->nesc) ||
+		       rs->best_x;
+		lr_capture_reset(&rs->cap, hold, rs->cacheable ? rs->max_entry : 0,
+				 !rs->no_timeout && (next_step(rs, 0) >= 0 || rs->best_x) ? rs->timeout_ms : 0);
 		lr_capture_install(lib, e);
 		lr_depth++;
 		rc = lib->easy_perform(e->h);
 		lr_depth--;
-		switch (judge(&rs->cap, rc)) {
+		verdict = judge(&rs->cap, rc);
+		if (rs->best_x && rs->cap.state != LR_CAP_PASS && (verdict == AS_IS || verdict == ANSWERED) &&
+		    !rs->cap.app_stopped && (rc != CURLE_OK || rs->cap.status < 200 || rs->cap.status > 299))
+			verdict = FAILED; /* not better than the answer we have */
+		switch (verdict) {
 		case FAILED:
 			if (after_failure(lib, e, rs, rc) == 0)
 				continue;

@@ -1,7 +1,8 @@
 # t_edge.sh - libcurl corner cases a review found, each a small C program
 # (tests/progs/edge_*.c) run under the shim and checked at the upstream:
 # handles libcurl frees itself, duphandle after a route, an upload after
-# POSTFIELDS, credential order, COPYPOSTFIELDS sizes, CURLOPT_CURLU.
+# POSTFIELDS, credential order, COPYPOSTFIELDS sizes, CURLOPT_CURLU, a
+# read-callback POST sized by POSTFIELDSIZE.
 . "$(dirname "$0")/lib.sh"
 lr_setup edge
 start_mock
@@ -21,6 +22,12 @@ check "duphandle after a route: the copy works and writes to its own WRITEDATA" 
 	grep -Eq 'dup: rc=0, bytes to dup.s WRITEDATA: [1-9]' "$T/out"
 check "duphandle after a route: the copy carries the app's credentials again" \
 	last_req "d['path'] == '/v1/models' and d['headers'].get('authorization') == 'Basic YWxpY2U6c2VjcmV0'"
+
+shim "$B/edge_readpost_size" "$MOCK_PORT" >"$T/out" 2>&1
+check "read-callback POST sized by POSTFIELDSIZE, body rewritten: the new length goes out, twice" \
+	sh -c "grep -qx '1 rc=0 code=200' '$T/out' && grep -qx '2 rc=0 code=200' '$T/out'"
+check "read-callback POST: the upstream got the whole routed body" \
+	last_req "json.loads(d['raw'])['model'] == 'gpt-4o-mini' and json.loads(d['raw'])['messages'][0]['content'] == 'hi'"
 
 shim "$B/edge_stale_postfields" "$MOCK_PORT" >"$T/out" 2>&1
 check "upload after POSTFIELDS: the upload is what goes out" \

@@ -232,3 +232,44 @@ app_curl app-brief "$T/b4" ', "user": "big"' >/dev/null
 app_curl app-brief "$T/b5" ', "user": "big"' >/dev/null
 check "cache: an answer over max_entry_kb (64) is not kept" test "$(mock_count)" -eq $((n + 3))
 check "cache: ... and the app got all of it" test "$(wc -c <"$T/b4.body")" -gt 70000
+
+# --- review regressions -------------------------------------------------------
+# The last step of the chain runs with no time-out of ours: both slow, the
+# app still gets an answer (it would have without the shim).
+reset
+fault gpt-cheap slow=1500
+fault gpt-big slow=1500
+app_curl app-fb "$T/c" >"$T/w"
+check "time-out: the last step is not cut short, the app gets its answer" grep -q '^200 ' "$T/w"
+check "time-out: ... byte-exact as the fallback sent it" sent_ok 1 "$T/c"
+check "time-out: attempt 1 timed out, attempt 2 (not timed) delivered" \
+	audit_is 'a[0]["error.type"] == "first_byte_timeout" and a[1]["llmroute.delivered"] and a[1]["http.response.status_code"] == 200'
+# An escalation target that answers worse (a 400) does not replace the
+# cheap 2xx the app would have had.
+reset
+fault gpt-cheap length
+fault gpt-big 400
+app_curl app-esc "$T/e" >"$T/w"
+check "escalation answered 400: the app gets the cheap 200" grep -q '^200 ' "$T/w"
+check "escalation answered 400: ... byte-exact as cheap sent it" sent_ok 2 "$T/e"
+check "escalation answered 400: audited, the cheap answer delivered" \
+	audit_is 'a[0]["http.response.status_code"] == 400 and not a[0]["llmroute.delivered"] and a[1]["llmroute.gate"] == "length" and a[1]["llmroute.delivered"]'
+# A handle copied mid-transfer holds the app's options, not ours.
+reset
+shim "$BUILD/tests/dup_midxfer" "$URL" app-fb "$MOCK/_mock/health" >"$T/w" 2>&1
+check "duphandle inside a resilient transfer: the copy works, with the app's CURLOPT_HEADER" grep -q 'copy: rc=0 headers=yes' "$T/w"
+# A table change between attempts: the route is gone when attempt 1 times
+# out, so the request goes as the app made it (not failed by our time-out).
+reset
+fault gpt-cheap slow=2500
+sed 's/"name": "fb"/"name": "fb-renamed"/' "$T/rules.in" >"$T/rules2.in"
+app_curl app-fb "$T/g" >"$T/w" &
+app=$!
+sleep 0.3
+"$CTL" load "$T/rules2.in" >/dev/null
+wait $app
+check "table changed between attempts: the app's own request answered" grep -q '^200 ' "$T/w"
+check "table changed between attempts: upstream asked cheap, then the app's model" test "$(models_seen)" = "gpt-cheap app-fb"
+check "table changed between attempts: one answer delivered, as the app made it" \
+	audit_is 'len(a) == 2 and [r["llmroute.delivered"] for r in a] == [False, True] and a[1]["llmroute.via"] == "original"'
+"$CTL" load "$T/rules.in" >/dev/null

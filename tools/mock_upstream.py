@@ -26,7 +26,7 @@ the same, Gemini generationConfig.responseMimeType "application/json", Ollama
 text is {"reply": "mock reply from MODEL"} (5 words, so 5 output tokens).
 
 Faults can be injected with --fault or at run time through the control API
-under /_mock/.  Error faults answer instead of the API: 429/500/503 (an error
+under /_mock/.  Error faults answer instead of the API: 400/429/500/503 (an error
 object in the API's shape), slow=MS (answers late), drop (closes without an
 answer), hang (answers nothing until the client gives up).  Answer faults
 still answer 200 in the API's shape, streamed or not, but change the answer
@@ -79,8 +79,8 @@ MAX_BODY = 64 << 20          # larger request bodies are refused
 HANG_LIMIT_S = 60.0          # a "hang" fault gives up after this long
 IDLE_TIMEOUT_S = 120         # idle keep-alive connections are closed
 ANSWER_FAULTS = ("empty", "length", "refusal", "badjson")  # answered 200, changed
-FAULT_KINDS = ("429", "500", "503", "drop", "hang") + ANSWER_FAULTS
-FAULT_KIND_HELP = "429, 500, 503, slow=MS, drop, hang, empty, length, refusal, badjson or long=BYTES"
+FAULT_KINDS = ("400", "429", "500", "503", "drop", "hang") + ANSWER_FAULTS
+FAULT_KIND_HELP = "400, 429, 500, 503, slow=MS, drop, hang, empty, length, refusal, badjson or long=BYTES"
 
 
 def answer_fault(kind):
