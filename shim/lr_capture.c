@@ -229,6 +229,8 @@ static size_t pass(lr_easy *e, lr_capture *c, char *p, size_t n)
 	size_t r = app_write(e->write_cb, p, n, e->write_data);
 
 	if (r == n) {
+		if (e->x) /* after a pause, libcurl offers the same bytes again */
+			lr_rec_body(e->x, p, n);
 		if (!c->body_over && lr_buf_add(&c->body, p, n, c->max_body) < 0)
 			c->body_over = 1;
 	} else if (r != CURL_WRITEFUNC_PAUSE) {
@@ -245,8 +247,9 @@ static size_t cap_write(char *p, size_t size, size_t nmemb, void *ud)
 
 	if (!c) /* a handle copied mid-transfer still pointing here: the app's */
 		return app_write(e->write_cb, p, n, e->write_data);
-	if (e->x)
-		lr_rec_body(e->x, p, n);
+	if (e->x && c->state != LR_CAP_PASS && !(c->state == LR_CAP_PENDING && !c->hold &&
+						     !lr_capture_retryable(c->status)))
+		lr_rec_body(e->x, p, n); /* bytes we take; passed ones count when the app took them */
 	if (c->state == LR_CAP_PENDING && lr_capture_retryable(c->status))
 		c->state = LR_CAP_SWALLOW;
 	if (c->state == LR_CAP_SWALLOW) {

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +70,24 @@ static void step_name(const lr_table *t, uint32_t target, char *out)
 					 : lr_table_str(t, lr_table_targets(t)[target].name));
 }
 
+/* Headers that may say who is asking, beyond the providers' own key
+ * headers: gateways' keys, cookies, proxy credentials, tokens.  A name
+ * containing one of these words (any case) goes into the cache key. */
+static int secretish(const char *line)
+{
+	static const char *const words[] = {"auth", "key", "token", "cookie", "secret", "session", "user"};
+	const char *colon = strchr(line, ':');
+	size_t n = colon ? (size_t)(colon - line) : 0, i, k, w;
+
+	for (w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+		k = strlen(words[w]);
+		for (i = 0; i + k <= n; i++)
+			if (strncasecmp(line + i, words[w], k) == 0)
+				return 1;
+	}
+	return 0;
+}
+
 /* A cache hit needs the same request sent: the URL, the body and the
  * credentials that go with it (one key's answer is not another's). */
 static void cache_key(lr_easy *e, lr_resil *rs, const char *body, size_t blen)
@@ -88,7 +107,7 @@ static void cache_key(lr_easy *e, lr_resil *rs, const char *body, size_t blen)
 	}
 	acc = lr_cache_key_of(parts, n);
 	for (; l; l = l->next) { /* each credential header folds into the key */
-		if (!l->data || !lr_curl_is_auth_header(l->data))
+		if (!l->data || !(lr_curl_is_auth_header(l->data) || secretish(l->data)))
 			continue;
 		parts[0] = (lr_cache_part){&acc, sizeof(acc)};
 		parts[1] = (lr_cache_part){l->data, strlen(l->data)};

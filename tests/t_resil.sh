@@ -211,10 +211,14 @@ app_pycurl app-cached "$T/kp" temperature=0 n=2 >"$T/wp"
 check "cache, pycurl: its request (its own body) stored once, then hit" test "$(mock_count)" -eq $((n + 1))
 check "cache, pycurl: getinfo the same for the hit" sh -c "test \"\$(cut -d' ' -f2- '$T/wp' | sort -u | wc -l)\" -eq 1 && grep -q '^2 200 application/json' '$T/wp'"
 check "cache, pycurl: byte-exact" sh -c "cmp -s '$T/kp.body1' '$T/kp.body2' && cmp -s '$T/kp.head1' '$T/kp.head2'"
+app_pycurl app-cached "$T/kq" temperature=0 'header=x-portkey-api-key: tenant-a' >/dev/null
+app_pycurl app-cached "$T/kr" temperature=0 'header=x-portkey-api-key: tenant-b' >/dev/null
+check "cache: another tenant's gateway key (x-portkey-api-key) is another key" test "$(mock_count)" -eq $((n + 3))
+n=$((n + 2))
 app_curl app-cached "$T/k3" ', "temperature": 0.7' >/dev/null
 check "cache: temperature 0.7 is not cacheable, it goes upstream" test "$(mock_count)" -eq $((n + 2))
 "$CTL" cache stats --json >"$T/cs.json"
-check "cache stats --json: 2 hits, 2 stores, 2 entries" json_ok "$T/cs.json" 'd["hits"] == 2 and d["stores"] == 2 and d["entries"] == 2'
+check "cache stats --json: 2 hits, 4 stores, 4 entries" json_ok "$T/cs.json" 'd["hits"] == 2 and d["stores"] == 4 and d["entries"] == 4'
 "$CTL" cache clear >/dev/null
 app_curl app-cached "$T/k4" ', "temperature": 0' >/dev/null
 check "cache clear: the next request goes upstream again" test "$(mock_count)" -eq $((n + 3))
