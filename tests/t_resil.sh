@@ -59,20 +59,25 @@ if [ -n "${SANITIZE:-}" ]; then
 	# runs send the same requests from pycurl, the way curl would.
 	app_curl() { app_pycurl "$1" "$2" single extra="${3:-}"; }
 fi
-# sent_ok N OUT: OUT.body (and OUT.head, when it exists) are byte for byte
-# what the mock sent for its Nth-last request.
+# sent_ok MODEL OUT: OUT.body (and OUT.head, when it exists) are byte for
+# byte what the mock sent for the last request for MODEL since the reset
+# (matched by request number: a slow answer from an earlier case may still
+# be on its way).
 sent_ok() {
+	curl -sS "$MOCK/_mock/requests" >"$T/requests.json"
 	curl -sS "$MOCK/_mock/responses" >"$T/responses.json"
-	"$PY" - "$T/responses.json" "$1" "$2" <<'PYEOF'
+	"$PY" - "$T/requests.json" "$T/responses.json" "$1" "$2" <<'PYEOF'
 import hashlib, json, os, sys
-rs, n, out = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3]
-r = rs[-n]
+reqs, rs = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+model, out = sys.argv[3], sys.argv[4]
+n = [q["n"] for q in reqs if q["model"] == model][-1]
+r = [x for x in rs if x["request"] == n][-1]
 body = open(out + ".body", "rb").read()
 ok = hashlib.sha256(body).hexdigest() == r["body_sha256"]
 if os.path.exists(out + ".head"):
     ok = ok and hashlib.sha256(open(out + ".head", "rb").read()).hexdigest() == r["head_sha256"]
 if not ok:
-    sys.stderr.write("  app got %d bytes %.200r; mock sent for request %s: %s\n" % (len(body), body, r["request"], r))
+    sys.stderr.write("  app got %d bytes %.200r; mock sent for request %s: %s\n" % (len(body), body, n, r))
 sys.exit(0 if ok else 1)
 PYEOF
 }
@@ -97,12 +102,12 @@ PYEOF
 one_request_two_attempts='len(a) == 2 and a[0]["llmroute.request_id"] == a[1]["llmroute.request_id"] and [r["llmroute.attempt"] for r in a] == [1, 2] and [r["llmroute.delivered"] for r in a] == [False, True] and a[1]["llmroute.via"] == "fallback" and a[1]["gen_ai.request.model"] == "gpt-big"'
 
 # --- fallbacks: each fault, curl command line and pycurl ------------------
-for f in 429 500 slow=2500 drop; do
+for f in 429 500 slow=4000 drop; do
 	reset
 	fault gpt-cheap "$f"
 	app_curl app-fb "$T/c" >"$T/w"
 	check "curl, $f: the app got the fallback's answer, status 200" grep -q '^200 application/json' "$T/w"
-	check "curl, $f: body and headers byte-exact as the fallback sent them" sent_ok 1 "$T/c"
+	check "curl, $f: body and headers byte-exact as the fallback sent them" sent_ok gpt-big "$T/c"
 	check "curl, $f: upstream asked cheap, then big" test "$(models_seen)" = "gpt-cheap gpt-big"
 	check "curl, $f: one request, two attempts in the audit" audit_is "$one_request_two_attempts"
 	reset
@@ -111,14 +116,14 @@ for f in 429 500 slow=2500 drop; do
 	mv "$T/p.body1" "$T/p.body"
 	mv "$T/p.head1" "$T/p.head"
 	check "pycurl, $f: getinfo says 200, application/json" grep -q '^1 200 application/json' "$T/w"
-	check "pycurl, $f: body and headers byte-exact as the fallback sent them" sent_ok 1 "$T/p"
+	check "pycurl, $f: body and headers byte-exact as the fallback sent them" sent_ok gpt-big "$T/p"
 	check "pycurl, $f: one request, two attempts in the audit" audit_is "$one_request_two_attempts"
 done
 reset
-fault gpt-cheap slow=2500
+fault gpt-cheap slow=4000
 app_curl app-fb "$T/c" >/dev/null
 check "slow: the first attempt ended by the first-byte time-out" \
-	audit_is 'a[0]["error.type"] == "first_byte_timeout" and a[0]["llmroute.duration_ms"] < 2400'
+	audit_is 'a[0]["error.type"] == "first_byte_timeout" and a[0]["llmroute.duration_ms"] < 3900'
 reset
 fault gpt-cheap 429
 app_curl app-fb "$T/c" >/dev/null
@@ -133,13 +138,13 @@ waited=$(( ($(date +%s%N) - start) / 1000000 ))
 check "Retry-After 1 s (bound 2 s): the same target answered" test "$(models_seen)" = "gpt-cheap gpt-cheap"
 check "Retry-After: the app waited for it (${waited} ms)" test "$waited" -ge 1000
 check "Retry-After: audited as a retry" audit_is 'a[1]["llmroute.via"] == "retry" and a[1]["llmroute.delivered"]'
-check "Retry-After: byte-exact" sent_ok 1 "$T/c"
+check "Retry-After: byte-exact" sent_ok gpt-cheap "$T/c"
 
 # --- streaming falls back before anything reached the app -----------------
 reset
 fault gpt-cheap 500
 app_curl app-fb "$T/s" ', "stream": true' >"$T/w"
-check "stream, 500: the app got the fallback's event stream byte-exact" sent_ok 1 "$T/s"
+check "stream, 500: the app got the fallback's event stream byte-exact" sent_ok gpt-big "$T/s"
 check "stream, 500: it is an event stream of big's" sh -c "grep -q 'gpt-big' '$T/s.body' && grep -q '^data: \[DONE\]' '$T/s.body'"
 
 # --- never worse: every target fails, the app gets the last failure as is --
@@ -147,7 +152,7 @@ reset
 fault 'gpt-*' 500 2
 app_curl app-fb "$T/c" >"$T/w"
 check "all fail: the app gets the last answer as it came (500)" sh -c "grep -q '^500 ' '$T/w'"
-check "all fail: byte-exact" sent_ok 1 "$T/c"
+check "all fail: byte-exact" sent_ok gpt-big "$T/c"
 check "all fail: the last attempt is the one delivered" audit_is '[r["llmroute.delivered"] for r in a] == [False, True]'
 reset
 app_curl app-dead "$T/c" >"$T/w"
@@ -182,7 +187,7 @@ for f in empty length refusal; do
 	reset
 	fault gpt-cheap "$f"
 	app_curl app-esc "$T/e" >"$T/w"
-	check "escalation, $f: the app got big's answer byte-exact" sent_ok 1 "$T/e"
+	check "escalation, $f: the app got big's answer byte-exact" sent_ok gpt-big "$T/e"
 	check "escalation, $f: cheap, then big" test "$(models_seen)" = "gpt-cheap gpt-big"
 	check "escalation, $f: audited with the condition" \
 		audit_is 'a[0]["llmroute.gate"] == "'"$f"'" and not a[0]["llmroute.delivered"] and a[1]["llmroute.via"] == "escalation" and a[1]["llmroute.delivered"]'
@@ -241,11 +246,11 @@ check "cache: ... and the app got all of it" test "$(wc -c <"$T/b4.body")" -gt 7
 # The last step of the chain runs with no time-out of ours: both slow, the
 # app still gets an answer (it would have without the shim).
 reset
-fault gpt-cheap slow=1500
+fault gpt-cheap slow=4000
 fault gpt-big slow=1500
 app_curl app-fb "$T/c" >"$T/w"
 check "time-out: the last step is not cut short, the app gets its answer" grep -q '^200 ' "$T/w"
-check "time-out: ... byte-exact as the fallback sent it" sent_ok 1 "$T/c"
+check "time-out: ... byte-exact as the fallback sent it" sent_ok gpt-big "$T/c"
 check "time-out: attempt 1 timed out, attempt 2 (not timed) delivered" \
 	audit_is 'a[0]["error.type"] == "first_byte_timeout" and a[1]["llmroute.delivered"] and a[1]["http.response.status_code"] == 200'
 # An escalation target that answers worse (a 400) does not replace the
@@ -255,7 +260,7 @@ fault gpt-cheap length
 fault gpt-big 400
 app_curl app-esc "$T/e" >"$T/w"
 check "escalation answered 400: the app gets the cheap 200" grep -q '^200 ' "$T/w"
-check "escalation answered 400: ... byte-exact as cheap sent it" sent_ok 2 "$T/e"
+check "escalation answered 400: ... byte-exact as cheap sent it" sent_ok gpt-cheap "$T/e"
 check "escalation answered 400: audited, the cheap answer delivered" \
 	audit_is 'a[0]["http.response.status_code"] == 400 and not a[0]["llmroute.delivered"] and a[1]["llmroute.gate"] == "length" and a[1]["llmroute.delivered"]'
 # A handle copied mid-transfer holds the app's options, not ours.
@@ -265,11 +270,12 @@ check "duphandle inside a resilient transfer: the copy works, with the app's CUR
 # A table change between attempts: the route is gone when attempt 1 times
 # out, so the request goes as the app made it (not failed by our time-out).
 reset
-fault gpt-cheap slow=2500
+fault gpt-cheap slow=4000
 sed 's/"name": "fb"/"name": "fb-renamed"/' "$T/rules.in" >"$T/rules2.in"
 app_curl app-fb "$T/g" >"$T/w" &
 app=$!
-sleep 0.3
+i=0 # attempt 1 is under way once the mock has it (it answers 2.5 s later)
+while [ "$(models_seen)" != gpt-cheap ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 "$CTL" load "$T/rules2.in" >/dev/null
 wait $app
 check "table changed between attempts: the app's own request answered" grep -q '^200 ' "$T/w"
