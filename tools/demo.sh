@@ -156,18 +156,17 @@ for r in recs:
               "  <- what the app got" if r["llmroute.delivered"] else ""))
 EOF2
 }
+with_fault() { # KIND QUESTION: the mock's next gpt-4o-mini answer gets the fault
+	curl -sS -o /dev/null -X POST "$MOCK/_mock/fault" -d '{"match": "model=gpt-4o-mini", "fault": "'"$1"'", "count": 1}'
+	n=$(count)
+	ask 0.7 "$2"
+	received $((n + 1))
+	attempts
+}
 echo "   the cheap model is overloaded (the mock answers its next request 503):"
-curl -sS -o /dev/null -X POST "$MOCK/_mock/fault" -d '{"match": "model=gpt-4o-mini", "fault": "503", "count": 1}'
-n=$(count)
-ask 0.7 "Summarise our meeting notes"
-received $((n + 1))
-attempts
+with_fault 503 "Summarise our meeting notes"
 echo "   the cheap model's answer is cut by its token limit (finish_reason length):"
-curl -sS -o /dev/null -X POST "$MOCK/_mock/fault" -d '{"match": "model=gpt-4o-mini", "fault": "length", "count": 1}'
-n=$(count)
-ask 0.7 "Write the release notes"
-received $((n + 1))
-attempts
+with_fault length "Write the release notes"
 echo "   the same question twice at temperature 0: the second answer comes from the cache"
 n=$(count)
 ask 0 "Define entropy"
