@@ -39,7 +39,9 @@
  *   llmroute.attempt             1, 2, ... in the order they were sent
  *   llmroute.via                 null (the first), "fallback", "retry"
  *                                (after Retry-After), "escalation", "health"
- *                                (the routed target was cooling down)
+ *                                (the routed target was cooling down),
+ *                                "without_timeout" (a step we cut, sent again),
+ *                                "original" (the route is gone: decided afresh)
  *   llmroute.delivered           true for the one answer the app got
  *   llmroute.gate                the escalation condition this answer met, or null
  *   llmroute.cache               "hit", "stored", "miss" or null (not cacheable)

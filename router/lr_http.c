@@ -818,8 +818,7 @@ typedef struct {
 
 static int is_auth(const lr_http_header *hd)
 {
-	return lr_http_header_is(hd, "authorization") || lr_http_header_is(hd, "x-api-key") ||
-	       lr_http_header_is(hd, "x-goog-api-key") || lr_http_header_is(hd, "api-key");
+	return lr_plan_is_credential_header(hd->name.p, hd->name.len);
 }
 
 static lr_span line_end(lr_span line)

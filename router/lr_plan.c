@@ -253,3 +253,19 @@ fail:
 		free(cur);
 	return rc;
 }
+
+int lr_plan_is_credential_header(const char *name, size_t n)
+{
+	static const char *const words[] = {"auth", "key", "token", "cookie", "secret", "session"};
+	size_t i, k, w;
+
+	if (n >= 6 && strncasecmp(name, "proxy-", 6) == 0)
+		return 0; /* for the app's proxy, which the request still goes through */
+	for (w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+		k = strlen(words[w]);
+		for (i = 0; i + k <= n; i++)
+			if (strncasecmp(name + i, words[w], k) == 0)
+				return 1;
+	}
+	return 0;
+}

@@ -51,6 +51,15 @@ int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
 
 void lr_plan_free(lr_plan *p);
 
+/* Is a header named name[0..n) a credential, dropped (or replaced) with
+ * the app's key when a request leaves for another host?  The providers'
+ * key headers (Authorization, x-api-key, x-goog-api-key, api-key) and any
+ * name containing "auth", "key", "token", "cookie", "secret" or "session",
+ * in any case: gateways' keys (x-portkey-api-key,
+ * Ocp-Apim-Subscription-Key), cookies.  Proxy-* headers are not: they are
+ * for the app's proxy, which a routed request still goes through. */
+int lr_plan_is_credential_header(const char *name, size_t n);
+
 /*
  * The body to send for a routed request: the plan's model (unless it goes
  * in the URL), then the route's parameter overrides (set, cap), then its

@@ -224,12 +224,12 @@ static int start_passing(lr_easy *e, lr_capture *c)
 	return 0;
 }
 
-static size_t pass(lr_easy *e, lr_capture *c, char *p, size_t n)
+static size_t pass(lr_easy *e, lr_capture *c, char *p, size_t n, int counted)
 {
 	size_t r = app_write(e->write_cb, p, n, e->write_data);
 
 	if (r == n) {
-		if (e->x) /* after a pause, libcurl offers the same bytes again */
+		if (e->x && !counted) /* after a pause, libcurl offers the same bytes again */
 			lr_rec_body(e->x, p, n);
 		if (!c->body_over && lr_buf_add(&c->body, p, n, c->max_body) < 0)
 			c->body_over = 1;
@@ -265,10 +265,11 @@ static size_t cap_write(char *p, size_t size, size_t nmemb, void *ud)
 			c->app_stopped = 1;
 			return 0;
 		}
+		return pass(e, c, p, n, 1); /* counted above, as held */
 	}
 	if (c->state == LR_CAP_PENDING && start_passing(e, c) < 0)
 		return 0;
-	return pass(e, c, p, n);
+	return pass(e, c, p, n, 0);
 }
 
 static int cap_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -314,8 +315,15 @@ void lr_capture_uninstall(const lr_curl_lib *lib, lr_easy *e)
 	if (e->changed_header_opt)
 		lib->easy_setopt(e->h, CURLOPT_HEADER, (long)e->header_opt);
 	if (e->changed_progress) {
-		lib->easy_setopt(e->h, CURLOPT_XFERINFOFUNCTION, e->xferinfo_cb);
-		lib->easy_setopt(e->h, CURLOPT_PROGRESSFUNCTION, e->progress_cb);
+		/* libcurl keeps "a callback is set" from the last of the two set:
+		 * the app's own last, so a set one is not switched off */
+		if (e->xferinfo_cb) {
+			lib->easy_setopt(e->h, CURLOPT_PROGRESSFUNCTION, e->progress_cb);
+			lib->easy_setopt(e->h, CURLOPT_XFERINFOFUNCTION, e->xferinfo_cb);
+		} else {
+			lib->easy_setopt(e->h, CURLOPT_XFERINFOFUNCTION, e->xferinfo_cb);
+			lib->easy_setopt(e->h, CURLOPT_PROGRESSFUNCTION, e->progress_cb);
+		}
 		lib->easy_setopt(e->h, CURLOPT_XFERINFODATA, e->progress_data);
 		lib->easy_setopt(e->h, CURLOPT_NOPROGRESS, (long)e->noprogress);
 	}
@@ -409,12 +417,6 @@ static int timing(const lr_served *s, CURLINFO info, void *arg)
 	case CURLINFO_NUM_CONNECTS: case CURLINFO_REQUEST_SIZE:
 		*(long *)arg = 0;
 		return 1;
-	case CURLINFO_CONTENT_LENGTH_DOWNLOAD:
-		*(double *)arg = (double)s->size_download;
-		return 1;
-	case CURLINFO_CONTENT_LENGTH_DOWNLOAD_T:
-		*(curl_off_t *)arg = s->size_download;
-		return 1;
 	case CURLINFO_EFFECTIVE_METHOD:
 		*(const char **)arg = "POST";
 		return 1;
@@ -456,6 +458,12 @@ int lr_served_getinfo(const lr_easy *e, CURLINFO info, void *arg)
 		return 1;
 	case CURLINFO_HEADER_SIZE:
 		*(long *)arg = s->header_size;
+		return 1;
+	case CURLINFO_CONTENT_LENGTH_DOWNLOAD:
+		*(double *)arg = (double)s->size_download;
+		return 1;
+	case CURLINFO_CONTENT_LENGTH_DOWNLOAD_T:
+		*(curl_off_t *)arg = s->size_download;
 		return 1;
 	case CURLINFO_HTTP_VERSION:
 		*(long *)arg = s->http_version;

@@ -114,8 +114,9 @@ static int is_header(const char *line, const char *name)
 
 int lr_curl_is_auth_header(const char *line)
 {
-	return is_header(line, "authorization") || is_header(line, "x-api-key") ||
-	       is_header(line, "x-goog-api-key") || is_header(line, "api-key");
+	const char *colon = strchr(line, ':');
+
+	return colon && lr_plan_is_credential_header(line, (size_t)(colon - line));
 }
 
 static int append(struct curl_slist **head, struct curl_slist ***tail, char *line)
@@ -409,7 +410,8 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 		out = route(lib, e, b, t, &d, &r);
 	if (out == LR_PREP_PASS) /* audited as sent, routed or not */
 		lr_xfer_begin(e, t, &r, &d, NULL, e->url, b->body, b->len);
-	lr_resil_sent(e, t, &d);
+	if (resil_ok)
+		lr_resil_sent(e, t, &d);
 	lr_view_release(t);
 	lr_xfer_install(lib, e);
 	return out;
@@ -465,21 +467,14 @@ int lr_curl_as_app(const lr_curl_lib *lib, lr_easy *e)
 {
 	const lr_resil *rs = e->rs;
 	body_src b = {rs->app_body, rs->app_len, rs->from_read};
-	const lr_table *t;
-	lr_request r;
-	lr_decision d;
+	int out;
 
 	lr_curl_restore(lib, e);
 	lr_xfer_free(e);
-	memset(&d, 0, sizeof(d));
-	d.action = LR_ACTION_NONE;
-	d.index = d.target = -1;
-	if (e->url && lr_request_init_as(&r, e->url, strlen(e->url), b.body, b.len, lr_process_name(), 0) == 0) {
-		t = lr_view_acquire();
-		lr_xfer_begin(e, t, &r, &d, NULL, e->url, b.body, b.len);
-		lr_view_release(t);
-	}
-	return b.from_read ? serve_app_body(lib, e, &b) : 0;
+	out = decide_and_apply(lib, e, &b, 0);
+	if (b.from_read && out != LR_PREP_DENY && serve_app_body(lib, e, &b) < 0)
+		return LR_ENOMEM;
+	return out;
 }
 
 int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, const char *step)

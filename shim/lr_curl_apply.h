@@ -34,9 +34,11 @@ int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e, int resil_ok);
  * place (the route or target is gone, the body cannot be rewritten). */
 int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, const char *step);
 
-/* For a resilient transfer that can go nowhere else: puts the app's
- * options back and begins the record of sending its request as it made
- * it.  0 or LR_ENOMEM. */
+/* For a resilient transfer whose route is gone from the live table: puts
+ * the app's options back and decides its request afresh, as a new
+ * transfer would be (one attempt, no resilience).  LR_PREP_PASS,
+ * LR_PREP_ROUTED, LR_PREP_DENY (e->deny_msg set, the denial recorded), or
+ * LR_ENOMEM. */
 int lr_curl_as_app(const lr_curl_lib *lib, lr_easy *e);
 
 /* Is this header line a credential (Authorization, x-api-key, ...)? */

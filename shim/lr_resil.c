@@ -70,22 +70,17 @@ static void step_name(const lr_table *t, uint32_t target, char *out)
 					 : lr_table_str(t, lr_table_targets(t)[target].name));
 }
 
-/* Headers that may say who is asking, beyond the providers' own key
- * headers: gateways' keys, cookies, proxy credentials, tokens.  A name
- * containing one of these words (any case) goes into the cache key. */
-static int secretish(const char *line)
+/* Headers that change what the answer is, beyond the body: API version
+ * and beta-feature headers (anthropic-version, anthropic-beta,
+ * OpenAI-Beta) and what the app accepts. */
+static int shapes_answer(const char *line)
 {
-	static const char *const words[] = {"auth", "key", "token", "cookie", "secret", "session", "user"};
 	const char *colon = strchr(line, ':');
-	size_t n = colon ? (size_t)(colon - line) : 0, i, k, w;
+	size_t n = colon ? (size_t)(colon - line) : 0;
 
-	for (w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
-		k = strlen(words[w]);
-		for (i = 0; i + k <= n; i++)
-			if (strncasecmp(line + i, words[w], k) == 0)
-				return 1;
-	}
-	return 0;
+	return (n >= 5 && strncasecmp(line + n - 5, "-beta", 5) == 0) ||
+	       (n >= 8 && strncasecmp(line + n - 8, "-version", 8) == 0) ||
+	       (n == 6 && strncasecmp(line, "accept", 6) == 0);
 }
 
 /* A cache hit needs the same request sent: the URL, the body and the
@@ -106,8 +101,8 @@ static void cache_key(lr_easy *e, lr_resil *rs, const char *body, size_t blen)
 		parts[n++] = (lr_cache_part){e->pass ? e->pass : "", e->pass ? strlen(e->pass) : 0};
 	}
 	acc = lr_cache_key_of(parts, n);
-	for (; l; l = l->next) { /* each credential header folds into the key */
-		if (!l->data || !(lr_curl_is_auth_header(l->data) || secretish(l->data)))
+	for (; l; l = l->next) { /* who asks, and for what answer, fold in */
+		if (!l->data || !(lr_curl_is_auth_header(l->data) || shapes_answer(l->data)))
 			continue;
 		parts[0] = (lr_cache_part){&acc, sizeof(acc)};
 		parts[1] = (lr_cache_part){l->data, strlen(l->data)};
@@ -202,6 +197,7 @@ void lr_resil_begin(lr_easy *e, const lr_table *t, const lr_decision *d, const l
 	rs->app_body[blen] = '\0';
 	request_id(rs->request_id, sizeof(rs->request_id));
 	rs->attempt = 1;
+	rs->cut = -1;
 	lr_resil_free(e);
 	e->rs = rs;
 }
@@ -250,12 +246,12 @@ static int cooling(const lr_resil *rs, int step)
 	return lr_stats_down_until(lr_rec_stats(), key, (long long)time(NULL)) > 0;
 }
 
-static void health_fail(const lr_resil *rs, long retry_after_s)
+static void health_fail(const lr_resil *rs, int step, long retry_after_s)
 {
 	char key[LR_RESIL_NAME + 8];
 	long long until;
 
-	health_key(rs, rs->cur, key, sizeof(key));
+	health_key(rs, step, key, sizeof(key));
 	until = lr_stats_health_fail(lr_rec_stats(), key, (long long)time(NULL), rs->health_fails,
 				     rs->cooldown_s, retry_after_s > 0 ? (unsigned)retry_after_s : 0);
 	if (until)
@@ -392,6 +388,8 @@ static CURLcode serve_kept(lr_easy *e, lr_capture *c)
 {
 	/* first: the app's callbacks may ask curl_easy_getinfo about it */
 	lr_served_set(e, c, 0, 0, e->new_url ? e->new_url : e->url);
+	if (e->errbuf) /* a later attempt's error is not this answer's */
+		e->errbuf[0] = '\0';
 	return lr_capture_deliver(e, c);
 }
 
@@ -418,23 +416,50 @@ static CURLcode give_up(lr_easy *e, lr_resil *rs)
 	return rs->fail_rc;
 }
 
-/* After a failed attempt: the next one, or give up.  0: go on.  The
- * failed attempt's record is written once we know whether the app gets
- * its answer (no next step, or the next cannot be sent). */
+enum { GO_ON = 0, GIVE_UP = -1, DENIED = -2 };
+
+/* Nothing answered after we cut a slow step short: that step again, with
+ * no time-out of ours, or (its route gone from the live table) the app's
+ * request decided afresh.  GO_ON, GIVE_UP or DENIED. */
+static int without_timeout(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs)
+{
+	int pr;
+
+	rs->no_timeout = 1;
+	if (go(lib, e, rs, rs->cut, "without_timeout") == 0)
+		return GO_ON;
+	pr = lr_curl_as_app(lib, e);
+	if (pr == LR_PREP_DENY)
+		return DENIED;
+	if (pr < 0)
+		return GIVE_UP;
+	rs->attempt++;
+	rs->via = "original";
+	stamp(e, rs);
+	return GO_ON;
+}
+
+/* After a failed attempt: the next one, or give up.  The failed attempt's
+ * record is written once we know whether the app gets its answer (no next
+ * step, or the next cannot be sent). */
 static int after_failure(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLcode rc)
 {
 	lr_capture *c = &rs->cap;
 	long ra = c->retry_after_s, status;
-	int escalating = rs->cur > rs->nfall, next, same, sent = 0;
+	int escalating = rs->cur > rs->nfall, next, same, out = GIVE_UP;
 	const char *err;
 	struct timespec ts;
 	lr_rec *x = e->x;
 
-	/* a 4xx answer (only while escalating) is the target's, not its health's */
-	if (c->timed_out || lr_capture_retryable(c->status) || transport_failure(rc))
-		health_fail(rs, ra);
+	/* our own time-out counts against a target only once another step
+	 * answered in its place (after_answer); a 4xx (only while escalating)
+	 * is the request's, not the target's health */
+	if (!c->timed_out && (lr_capture_retryable(c->status) || transport_failure(rc)))
+		health_fail(rs, rs->cur, ra);
+	if (c->timed_out && rs->cut < 0)
+		rs->cut = rs->cur;
 	same = ra >= 0 && !rs->retried && (unsigned long)ra * 1000 <= rs->retry_after_max_ms;
-	next = same ? rs->cur : next_step(rs, escalating);
+	next = same ? rs->cur : rs->no_timeout ? -1 : next_step(rs, escalating);
 	outcome(lib, e, rc, &status, &err);
 	if (x)
 		x->end_ns = mono_ns();
@@ -448,20 +473,13 @@ static int after_failure(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLc
 			ts.tv_nsec = 0;
 			nanosleep(&ts, NULL);
 		}
-		sent = go(lib, e, rs, next, same ? "retry" : escalating ? "escalation" : "fallback") == 0;
+		if (go(lib, e, rs, next, same ? "retry" : escalating ? "escalation" : "fallback") == 0)
+			out = GO_ON;
 	}
-	if (!sent && next >= 0 && !rs->best_x && rs->fail.timed_out && lr_curl_as_app(lib, e) == 0) {
-		/* we cut this request short and its next target is gone (the
-		 * table changed): it goes as the app made it, with no time-out
-		 * of ours, rather than fail because of us */
-		rs->attempt++;
-		rs->via = "original";
-		rs->no_timeout = 1;
-		stamp(e, rs);
-		sent = 1;
-	}
-	close_rec(x, status, err, !sent && !rs->best_x, NULL);
-	return sent ? 0 : -1;
+	if (out != GO_ON && !rs->best_x && rs->cut >= 0 && !rs->no_timeout)
+		out = without_timeout(lib, e, rs);
+	close_rec(x, status, err, out == GIVE_UP && !rs->best_x, NULL);
+	return out;
 }
 
 /* Does the answer just held meet one of the route's escalation conditions?
@@ -505,6 +523,8 @@ static int after_answer(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLco
 	int next = -1;
 
 	health_ok(rs);
+	if (rs->cut >= 0 && rs->cut != rs->cur)
+		health_fail(rs, rs->cut, -1); /* slow while another step answered */
 	if (rs->cap.hold && rs->cap.state == LR_CAP_PENDING && (cond = gate(rs)))
 		next = next_step(rs, 1);
 	if (next >= 0) {
@@ -513,7 +533,7 @@ static int after_answer(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLco
 			e->x->gate = cond;
 			e->x->end_ns = mono_ns();
 		}
-		lr_rec_free(rs->best_x);
+		settle_best(rs); /* an earlier escalation's answer, replaced */
 		rs->best_x = e->x;
 		e->x = NULL;
 		keep(&rs->best, &rs->cap);
@@ -605,16 +625,22 @@ CURLcode lr_resil_perform(const lr_curl_lib *lib, lr_easy *e)
 			verdict = FAILED; /* not better than the answer we have */
 		switch (verdict) {
 		case FAILED:
-			if (after_failure(lib, e, rs, rc) == 0)
+			switch (after_failure(lib, e, rs, rc)) {
+			case GO_ON:
 				continue;
-			return give_up(e, rs);
+			case DENIED: /* the live table now refuses the request */
+				lr_curl_deny_errbuf(e);
+				return CURLE_REMOTE_ACCESS_DENIED;
+			default:
+				return give_up(e, rs);
+			}
 		case ANSWERED:
 			if (after_answer(lib, e, rs, &out))
 				continue;
 			return out;
 		default:
 			if (transport_failure(rc))
-				health_fail(rs, -1); /* mid-answer: too late to go elsewhere */
+				health_fail(rs, rs->cur, -1); /* mid-answer: too late to go elsewhere */
 			else if (rc == CURLE_OK)
 				health_ok(rs);
 			settle_best(rs);

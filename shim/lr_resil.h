@@ -69,7 +69,8 @@ typedef struct lr_resil {
 	lr_capture fail;              /* the last failed answer, the last resort */
 	struct lr_rec *best_x;        /* best's audit record, written at the end */
 	int retried;                  /* a Retry-After was waited for once already */
-	int no_timeout;               /* our time-out is off: the app's request as it made it */
+	int no_timeout;               /* our time-out is off (a cut step sent again, or the app's request) */
+	int cut;                      /* the first step our time-out cut short, -1 if none */
 	CURLcode fail_rc;             /* libcurl's result for `fail` */
 } lr_resil;
 

@@ -31,7 +31,10 @@ cat >"$T/rules.in" <<EOF2
     "escalate": {"when": ["empty", "length", "refusal", "invalid_json"], "to": ["big"]}},
    {"name": "cached", "match": {"model": "app-cached"}, "set": {"model": "gpt-cheap"},
     "cache": {"ttl_s": 600, "max_temperature": 0}},
-   {"name": "brief", "match": {"model": "app-brief"}, "set": {"model": "gpt-brief"}, "cache": {"ttl_s": 1}}]}
+   {"name": "brief", "match": {"model": "app-brief"}, "set": {"model": "gpt-brief"}, "cache": {"ttl_s": 1}},
+   {"name": "esc2", "match": {"model": "app-esc2"}, "pool": {"targets": ["cheap"]},
+    "escalate": {"when": ["length"], "to": ["big", "steady"]}},
+   {"name": "away", "match": {"model": "app-away"}, "set": {"model": "gpt-away", "endpoint": "$MOCK/v1"}}]}
 EOF2
 "$CTL" load "$T/rules.in" >/dev/null || exit 1
 "$CTL" show >"$T/show"
@@ -267,11 +270,18 @@ check "escalation answered 400: audited, the cheap answer delivered" \
 reset
 shim "$BUILD/tests/dup_midxfer" "$URL" app-fb "$MOCK/_mock/health" >"$T/w" 2>&1
 check "duphandle inside a resilient transfer: the copy works, with the app's CURLOPT_HEADER" grep -q 'copy: rc=0 headers=yes' "$T/w"
+# The app's own progress callback is back after the transfer, and libcurl
+# prints nothing of its own.
+shim "$BUILD/tests/progress_restore" "$URL" app-fb "$MOCK/_mock/health" >"$T/w" 2>"$T/err"
+check "progress callback: the app's, called in both transfers" \
+	sh -c "grep -qx 'first rc=0 calls=1' '$T/w' && grep -qx 'second rc=0 calls=1' '$T/w'"
+check "progress callback: nothing printed by libcurl on stderr" test ! -s "$T/err"
 # A table change between attempts: the route is gone when attempt 1 times
 # out, so the request goes as the app made it (not failed by our time-out).
 reset
 fault gpt-cheap slow=4000
-sed 's/"name": "fb"/"name": "fb-renamed"/' "$T/rules.in" >"$T/rules2.in"
+sed 's/"name": "fb", "match": {"model": "app-fb"}/"name": "fb-gone", "match": {"model": "app-nomore"}/' "$T/rules.in" >"$T/rules2.in"
+grep -q fb-gone "$T/rules2.in" || fail "rules2: the sed did not apply"
 app_curl app-fb "$T/g" >"$T/w" &
 app=$!
 i=0 # attempt 1 is under way once the mock has it (it answers 2.5 s later)
@@ -283,3 +293,51 @@ check "table changed between attempts: upstream asked cheap, then the app's mode
 check "table changed between attempts: one answer delivered, as the app made it" \
 	audit_is 'len(a) == 2 and [r["llmroute.delivered"] for r in a] == [False, True] and a[1]["llmroute.via"] == "original"'
 "$CTL" load "$T/rules.in" >/dev/null
+"$CTL" stats --reset >/dev/null # the cut above made cheap slow for health
+
+# We cut a slow step short and every later one failed: that step again,
+# with no time-out of ours (without the shim the app had its answer).
+reset
+fault gpt-cheap slow=4000
+fault gpt-big 500
+app_curl app-fb "$T/c" >"$T/w"
+check "cut short, fallback failed: the slow answer after all, 200" grep -q '^200 ' "$T/w"
+check "cut short, fallback failed: cheap, big, cheap again" test "$(models_seen)" = "gpt-cheap gpt-big gpt-cheap"
+check "cut short, fallback failed: byte-exact" sent_ok gpt-cheap "$T/c"
+check "cut short, fallback failed: audited" \
+	audit_is '[r["llmroute.via"] for r in a] == [None, "fallback", "without_timeout"] and [r["llmroute.delivered"] for r in a] == [False, False, True]'
+
+# A table change to a deny while attempt 1 is cut short: the request is
+# refused as a new one would be, nothing more is sent.
+reset
+fault gpt-cheap slow=4000
+cat >"$T/rules3.in" <<EOF2
+{"routes": [{"name": "no-fb", "match": {"model": "app-fb"}, "deny": "app-fb is off"}]}
+EOF2
+app_curl app-fb "$T/d" >"$T/w" 2>&1 &
+app=$!
+i=0
+while [ "$(models_seen)" != gpt-cheap ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+"$CTL" load "$T/rules3.in" >/dev/null
+wait $app
+check "table changed to a deny between attempts: nothing more sent" test "$(models_seen)" = "gpt-cheap"
+check "table changed to a deny: the app is refused with the new route's message" \
+	audit_is 'any(r["error.type"] == "denied" and r["llmroute.rule"] == "no-fb" for r in a) and not any(r.get("llmroute.delivered") for r in a)'
+check "table changed to a deny: the app's error says so (curl 9)" grep -Eq '\(9\)|error 9' "$T/w"
+"$CTL" load "$T/rules.in" >/dev/null
+
+# Two escalation steps: every answer is audited (and counted).
+reset
+fault gpt-cheap length
+fault gpt-big length
+app_curl app-esc2 "$T/e2" >/dev/null
+check "two escalation steps: three records, the last delivered" \
+	audit_is 'len(a) == 3 and sorted(r["gen_ai.request.model"] for r in a) == ["gpt-big", "gpt-cheap", "gpt-steady"] and [r["llmroute.delivered"] for r in a if r["gen_ai.request.model"] == "gpt-steady"] == [True]'
+
+# A request moved to another host drops every credential-like header:
+# gateway keys, subscription keys, cookies (the app's key stays home).
+reset
+shim "$PY" "$ROOT/tests/clients/pycurl_resil.py" "http://localhost:$MOCK_PORT/v1/chat/completions" app-away "$T/a" \
+	single 'header=x-portkey-api-key: pk-tenant|Ocp-Apim-Subscription-Key: sub-1|Cookie: session=abc|X-Trace: t1' >/dev/null
+check "another host: no Authorization, gateway key, subscription key or cookie; other headers kept" \
+	last_req "not any(k in d['headers'] for k in ('authorization', 'x-portkey-api-key', 'ocp-apim-subscription-key', 'cookie')) and d['headers'].get('x-trace') == 't1'"

@@ -881,17 +881,19 @@ static void test_rewrite_auth(void)
 		"x-goog-api-key: g\r\n"
 		"Api-Key: azure\r\n"
 		"Proxy-Authorization: Basic cHJveHk=\r\n"
-		"api-key-extra: kept\r\n"
-		"x-api-keys: kept\r\n"
+		"api-key-extra: dropped\r\n"
+		"x-api-keys: dropped\r\n"
+		"x-portkey-api-key: dropped\r\n"
+		"Cookie: session=dropped\r\n"
 		"anthropic-version: 2023-06-01\r\n"
 		"Content-Length: 2\r\n"
 		"\r\n"
 		"{}";
+	/* every credential-like name goes (api-key-extra, x-api-keys, a
+	 * gateway's key, a cookie); the proxy's credentials and the rest stay */
 #define KEPT "POST /v1/messages HTTP/1.1\r\n" \
 		"Host: api.anthropic.com\r\n" \
 		"Proxy-Authorization: Basic cHJveHk=\r\n" \
-		"api-key-extra: kept\r\n" \
-		"x-api-keys: kept\r\n" \
 		"anthropic-version: 2023-06-01\r\n" \
 		"Content-Length: 2\r\n"
 	lr_http_edits e = { .cred = LR_CRED_DROP };
