@@ -816,9 +816,10 @@ typedef struct {
 	size_t nheaders;        /* field lines emitted */
 } rewrite_ctx;
 
-static int is_auth(const lr_http_header *hd)
+static int is_auth(const lr_http_header *hd, int moved)
 {
-	return lr_plan_is_credential_header(hd->name.p, hd->name.len);
+	return moved ? lr_plan_is_credential_header(hd->name.p, hd->name.len)
+		     : lr_plan_is_key_header(hd->name.p, hd->name.len);
 }
 
 static lr_span line_end(lr_span line)
@@ -844,7 +845,7 @@ static void put_header(rewrite_ctx *c, sink *s, const lr_http_header *hd)
 	lr_span cl = { c->cl, strlen(c->cl) }, eol = line_end(hd->line);
 	uint64_t len;
 
-	if (e->cred != LR_CRED_KEEP && is_auth(hd))
+	if (e->cred != LR_CRED_KEEP && is_auth(hd, e->moved))
 		return;
 	if (c->ours && lr_http_header_is(hd, "expect") && span_ieq(hd->value, "100-continue"))
 		return;

@@ -51,13 +51,19 @@ int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
 
 void lr_plan_free(lr_plan *p);
 
-/* Is a header named name[0..n) a credential, dropped (or replaced) with
- * the app's key when a request leaves for another host?  The providers'
- * key headers (Authorization, x-api-key, x-goog-api-key, api-key) and any
- * name containing "auth", "key", "token", "cookie", "secret" or "session",
- * in any case: gateways' keys (x-portkey-api-key,
- * Ocp-Apim-Subscription-Key), cookies.  Proxy-* headers are not: they are
- * for the app's proxy, which a routed request still goes through. */
+/* Is a header named name[0..n) a provider's key header (Authorization,
+ * x-api-key, x-goog-api-key, api-key; any case)?  These are what a route's
+ * api_key_env replaces. */
+int lr_plan_is_key_header(const char *name, size_t n);
+
+/* Is it any credential, dropped (or replaced) when a request leaves for
+ * another host?  The key headers, and names containing "auth", "api-key",
+ * "apikey", "api_key", "token", "secret", "password", "credential", "jwt",
+ * "cookie" or "subscription-key" (any case): gateways' keys
+ * (Helicone-Auth, x-portkey-api-key, Ocp-Apim-Subscription-Key), cookies.
+ * Not Proxy-* headers (for the app's proxy), and not names that merely
+ * contain "key" or "session" (Idempotency-Key, x-session-affinity: the
+ * new endpoint may need them). */
 int lr_plan_is_credential_header(const char *name, size_t n);
 
 /*

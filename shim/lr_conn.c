@@ -285,6 +285,7 @@ static int edits_of(const job *j, lr_http_edits *e, char *body_new, size_t body_
 
 	memset(e, 0, sizeof(*e));
 	e->cred = j->p.cred;
+	e->moved = j->p.host_changed;
 	if (j->p.url) {
 		if (lr_url_parse(j->p.url, strlen(j->p.url), &u) < 0)
 			return LR_EPARSE;
@@ -371,7 +372,7 @@ static int redirect_only(lr_conn *c)
 	char host[300], *out = NULL;
 	size_t outlen = 0;
 	lr_span body = {0};
-	lr_http_edits e = {.cred = LR_CRED_DROP};
+	lr_http_edits e = {.cred = LR_CRED_DROP, .moved = 1};
 	int rc;
 
 	snprintf(host, sizeof(host), "%s:%d", c->ep_host, c->ep_port);

@@ -60,7 +60,7 @@ static int interesting(CURLoption opt)
 	case CURLOPT_READFUNCTION: case CURLOPT_READDATA:
 	case CURLOPT_SEEKFUNCTION: case CURLOPT_SEEKDATA:
 	case CURLOPT_INFILESIZE: case CURLOPT_INFILESIZE_LARGE:
-	case CURLOPT_XOAUTH2_BEARER: case CURLOPT_USERPWD:
+	case CURLOPT_XOAUTH2_BEARER: case CURLOPT_USERPWD: case CURLOPT_COOKIE:
 	case CURLOPT_USERNAME: case CURLOPT_PASSWORD:
 	case CURLOPT_WRITEFUNCTION: case CURLOPT_WRITEDATA:
 	case CURLOPT_HEADERFUNCTION: case CURLOPT_HEADERDATA: case CURLOPT_HEADER:
@@ -159,6 +159,7 @@ static void record(lr_easy *e, CURLoption opt, long l, void *p, curl_off_t o)
 	case CURLOPT_INFILESIZE: e->infile_size = l; break;
 	case CURLOPT_INFILESIZE_LARGE: e->infile_size = o; break;
 	case CURLOPT_XOAUTH2_BEARER: set_str(&e->bearer, p); break;
+	case CURLOPT_COOKIE: set_str(&e->cookie, p); break;
 	case CURLOPT_USERPWD: record_userpwd(e, p); break;
 	case CURLOPT_USERNAME: set_str(&e->user, p); break;
 	case CURLOPT_PASSWORD: set_str(&e->pass, p); break;
@@ -415,7 +416,7 @@ LR_EXPORT CURL *curl_easy_duphandle(CURL *h)
 			lr_easy_put(e);
 			if (applied && (e = lr_easy_get(d, 0))) {
 				e->applied = e->changed_url = e->changed_body = e->changed_headers = 1;
-				e->changed_creds = e->changed_read = e->changed_write = 1;
+				e->changed_creds = e->changed_read = e->changed_write = e->changed_cookie = 1;
 				e->changed_header = e->changed_progress = e->changed_header_opt = 1;
 				lr_curl_restore(lib, e);
 				lr_easy_put(e);

@@ -119,6 +119,18 @@ int lr_curl_is_auth_header(const char *line)
 	return colon && lr_plan_is_credential_header(line, (size_t)(colon - line));
 }
 
+/* Does a route drop this header line?  A key header whenever the app's key
+ * is dropped or replaced; every credential when the host changes. */
+static int dropped(const lr_plan *p, const char *line)
+{
+	const char *colon = strchr(line, ':');
+	size_t n = colon ? (size_t)(colon - line) : 0;
+
+	if (p->cred == LR_CRED_KEEP || !colon)
+		return 0;
+	return p->host_changed ? lr_plan_is_credential_header(line, n) : lr_plan_is_key_header(line, n);
+}
+
 static int append(struct curl_slist **head, struct curl_slist ***tail, char *line)
 {
 	struct curl_slist *n = line ? malloc(sizeof(*n)) : NULL;
@@ -157,13 +169,13 @@ typedef struct {
 static int build_headers(const lr_easy *e, const header_job *j, struct curl_slist **out)
 {
 	struct curl_slist *head = NULL, **tail = &head, *l;
-	int changed = 0, rc = 0, drop = j->plan->cred != LR_CRED_KEEP;
+	int changed = 0, rc = 0;
 	char len[32];
 
 	for (l = e->headers; l && rc == 0; l = l->next) {
 		if (!l->data)
 			continue;
-		if (drop && lr_curl_is_auth_header(l->data)) {
+		if (dropped(j->plan, l->data)) {
 			changed = 1;
 		} else if (j->host[0] && is_header(l->data, "host")) {
 			rc = append(&head, &tail, fmt("Host: %s%s", j->host, NULL));
@@ -289,7 +301,7 @@ static int compute(lr_easy *e, const body_src *b, const lr_table *t, const lr_de
 	return 0;
 }
 
-static void clear_creds(const lr_curl_lib *lib, lr_easy *e)
+static void clear_creds(const lr_curl_lib *lib, lr_easy *e, const lr_plan *p)
 {
 	if (e->bearer)
 		lib->easy_setopt(e->h, CURLOPT_XOAUTH2_BEARER, (char *)NULL);
@@ -297,6 +309,10 @@ static void clear_creds(const lr_curl_lib *lib, lr_easy *e)
 		lib->easy_setopt(e->h, CURLOPT_USERNAME, (char *)NULL);
 	if (e->pass)
 		lib->easy_setopt(e->h, CURLOPT_PASSWORD, (char *)NULL);
+	if (e->cookie && p->host_changed) { /* CURLOPT_COOKIE goes to any host */
+		lib->easy_setopt(e->h, CURLOPT_COOKIE, (char *)NULL);
+		e->changed_cookie = 1;
+	}
 	e->changed_creds = 1;
 }
 
@@ -329,7 +345,7 @@ static void apply(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const l
 		e->changed_headers = 1;
 	}
 	if (p->cred != LR_CRED_KEEP)
-		clear_creds(lib, e);
+		clear_creds(lib, e, p);
 	c->url = c->body = NULL;
 	c->headers = NULL;
 }
@@ -353,7 +369,16 @@ static int deny(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_re
 		 lr_table_str(t, d->route->name), lr_decision_deny_message(t, d));
 	e->deny_msg = strdup(msg);
 	lr_log(LR_LOG_INFO, "%s (model %s)", msg, r->model[0] ? r->model : "(none)");
-	lr_xfer_denied(t, r, d, blen);
+	if (e->rs) { /* a later attempt, decided afresh (lr_curl_as_app) */
+		lr_rec link;
+		memset(&link, 0, sizeof(link));
+		snprintf(link.request_id, sizeof(link.request_id), "%s", e->rs->request_id);
+		link.attempt = e->rs->attempt + 1;
+		link.via = "original";
+		lr_xfer_denied(t, r, d, blen, &link);
+	} else {
+		lr_xfer_denied(t, r, d, blen, NULL);
+	}
 	return e->deny_msg ? LR_PREP_DENY : LR_PREP_PASS;
 }
 
@@ -547,6 +572,8 @@ void lr_curl_restore(const lr_curl_lib *lib, lr_easy *e)
 		lib->easy_setopt(e->h, CURLOPT_USERNAME, e->user);
 		lib->easy_setopt(e->h, CURLOPT_PASSWORD, e->pass);
 	}
+	if (e->changed_cookie)
+		lib->easy_setopt(e->h, CURLOPT_COOKIE, e->cookie);
 	lr_easy_clear_applied(e);
 }
 

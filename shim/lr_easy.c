@@ -62,7 +62,7 @@ void lr_easy_clear_applied(lr_easy *e)
 	e->new_body_len = e->read_pos = e->replay_len = 0;
 	e->read_tail = 0;
 	e->applied = e->changed_url = e->changed_body = 0;
-	e->changed_headers = e->changed_creds = e->changed_read = 0;
+	e->changed_headers = e->changed_creds = e->changed_read = e->changed_cookie = 0;
 }
 
 void lr_easy_clear_app(lr_easy *e)
@@ -72,7 +72,8 @@ void lr_easy_clear_app(lr_easy *e)
 	free(e->bearer);
 	free(e->user);
 	free(e->pass);
-	e->url = e->post_copy = e->bearer = e->user = e->pass = NULL;
+	free(e->cookie);
+	e->url = e->post_copy = e->bearer = e->user = e->pass = e->cookie = NULL;
 	e->post_copy_len = 0;
 	e->method = LR_M_GET;
 	e->curlu = 0;
@@ -169,6 +170,7 @@ void lr_easy_dup(CURL *src, CURL *dst)
 		d->bearer = dup_or_null(s->bearer);
 		d->user = dup_or_null(s->user);
 		d->pass = dup_or_null(s->pass);
+		d->cookie = dup_or_null(s->cookie);
 		d->method = s->method;
 		d->curlu = s->curlu;
 		lr_easy_put(d);

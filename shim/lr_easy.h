@@ -42,6 +42,7 @@ typedef struct lr_easy {
 	void *seek_data;
 	curl_off_t infile_size;       /* -1 unknown */
 	char *bearer, *user, *pass;   /* effective credentials, as libcurl keeps them */
+	char *cookie;                 /* CURLOPT_COOKIE: sent to whatever host */
 	size_t post_copy_len;
 	int method;                   /* enum lr_method: what libcurl will send */
 	int curlu;                    /* CURLOPT_CURLU set: the URL is not ours to see */
@@ -50,6 +51,7 @@ typedef struct lr_easy {
 	/* what the shim changed for the current transfer */
 	int applied;                  /* options to restore after the transfer */
 	int changed_url, changed_body, changed_headers, changed_creds, changed_read;
+	int changed_cookie;
 	char *new_url;
 	char *new_body;
 	size_t new_body_len;

@@ -301,8 +301,12 @@ static void count_policy(lr_stats_seg *seg, const lr_audit_rec *rec, const char 
 		lr_stats_add_day(seg, LR_STATS_DAY_PROCESS, rec->process, now, dl);
 	if ((needs & LR_NEED_DAY_MODEL) && rec->request_model && *rec->request_model)
 		lr_stats_add_day(seg, LR_STATS_DAY_MODEL, rec->request_model, now, dl);
-	if (target && *target && !rec->error_type)
+	if (target && *target && !rec->error_type) {
 		lr_stats_add(seg, LR_STATS_TARGET, target, dl);
+	} else if (target && *target) { /* a failed attempt: counted, its time not averaged */
+		lr_stats_delta failed = {1, 1, 0, 0, 0, 0};
+		lr_stats_add(seg, LR_STATS_TARGET, target, &failed);
+	}
 }
 
 static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
@@ -443,6 +447,12 @@ void lr_rec_end(lr_rec *x, long status, const char *error_type)
 void lr_rec_denied(const lr_table *t, const lr_request *r, const lr_decision *d, size_t blen,
 		   const char *transport)
 {
+	lr_rec_denied_as(t, r, d, blen, transport, NULL);
+}
+
+void lr_rec_denied_as(const lr_table *t, const lr_request *r, const lr_decision *d, size_t blen,
+		      const char *transport, const lr_rec *link)
+{
 	lr_rec x;
 	lr_audit_rec rec;
 	int want;
@@ -455,6 +465,12 @@ void lr_rec_denied(const lr_table *t, const lr_request *r, const lr_decision *d,
 	memset(&x, 0, sizeof(x));
 	fill(&x, t, r, d, NULL, NULL);
 	x.transport = transport;
+	if (link) {
+		memcpy(x.request_id, link->request_id, sizeof(x.request_id));
+		x.attempt = link->attempt;
+		x.via = link->via;
+		x.delivered = 1;
+	}
 	x.request_bytes = (long long)blen;
 	base_rec(&rec, &x);
 	rec.server_address = NULL;

@@ -63,6 +63,11 @@ void lr_rec_end(lr_rec *x, long status, const char *error_type);
 void lr_rec_denied(const lr_table *t, const lr_request *r, const lr_decision *d,
 		   size_t blen, const char *transport);
 
+/* The same for a later attempt of a resilient request: the record carries
+ * link's request id, attempt and via, and is the one delivered. */
+void lr_rec_denied_as(const lr_table *t, const lr_request *r, const lr_decision *d,
+		      size_t blen, const char *transport, const lr_rec *link);
+
 /* Frees a record without writing it (NULL is fine). */
 void lr_rec_free(lr_rec *x);
 

@@ -80,7 +80,9 @@ static int shapes_answer(const char *line)
 
 	return (n >= 5 && strncasecmp(line + n - 5, "-beta", 5) == 0) ||
 	       (n >= 8 && strncasecmp(line + n - 8, "-version", 8) == 0) ||
-	       (n == 6 && strncasecmp(line, "accept", 6) == 0);
+	       (n == 6 && strncasecmp(line, "accept", 6) == 0) ||
+	       (n >= 6 && strncasecmp(line, "proxy-", 6) == 0) || /* proxy credentials */
+	       (n >= 7 && strncasecmp(line + n - 7, "session", 7) == 0);
 }
 
 /* A cache hit needs the same request sent: the URL, the body and the
@@ -100,6 +102,8 @@ static void cache_key(lr_easy *e, lr_resil *rs, const char *body, size_t blen)
 		parts[n++] = (lr_cache_part){e->user ? e->user : "", e->user ? strlen(e->user) : 0};
 		parts[n++] = (lr_cache_part){e->pass ? e->pass : "", e->pass ? strlen(e->pass) : 0};
 	}
+	if (!e->changed_cookie) /* CURLOPT_COOKIE: a session is who asks */
+		parts[n++] = (lr_cache_part){e->cookie ? e->cookie : "", e->cookie ? strlen(e->cookie) : 0};
 	acc = lr_cache_key_of(parts, n);
 	for (; l; l = l->next) { /* who asks, and for what answer, fold in */
 		if (!l->data || !(lr_curl_is_auth_header(l->data) || shapes_answer(l->data)))
@@ -614,7 +618,7 @@ CURLcode lr_resil_perform(const lr_curl_lib *lib, lr_easy *e)
 		hold = (rs->gate_when && !rs->stream && rs->nesc && rs->cur < rs->nfall + rs->nesc) ||
 		       rs->best_x;
 		lr_capture_reset(&rs->cap, hold, rs->cacheable ? rs->max_entry : 0,
-				 !rs->no_timeout && (next_step(rs, 0) >= 0 || rs->best_x) ? rs->timeout_ms : 0);
+				 !rs->no_timeout && next_step(rs, 0) >= 0 ? rs->timeout_ms : 0);
 		lr_capture_install(lib, e);
 		lr_depth++;
 		rc = lib->easy_perform(e->h);

@@ -133,9 +133,10 @@ void lr_xfer_end(const lr_curl_lib *lib, lr_easy *e, int rc)
 	e->x = NULL;
 }
 
-void lr_xfer_denied(const lr_table *t, const lr_request *r, const lr_decision *d, size_t blen)
+void lr_xfer_denied(const lr_table *t, const lr_request *r, const lr_decision *d, size_t blen,
+		    const lr_rec *link)
 {
-	lr_rec_denied(t, r, d, blen, "curl");
+	lr_rec_denied_as(t, r, d, blen, "curl", link);
 }
 
 void lr_xfer_free(lr_easy *e)

@@ -36,9 +36,10 @@ void lr_xfer_uninstall(const lr_curl_lib *lib, lr_easy *e);
  * result is not known (the app removed the handle without reading it). */
 void lr_xfer_end(const lr_curl_lib *lib, lr_easy *e, int rc);
 
-/* Records a denied request (nothing was sent). */
+/* Records a denied request (nothing was sent); link: NULL, or the audit
+ * fields of the resilient request it is a later attempt of. */
 void lr_xfer_denied(const lr_table *t, const lr_request *r, const lr_decision *d,
-		    size_t blen);
+		    size_t blen, const struct lr_rec *link);
 
 /* The audit's error.type for a libcurl result ("COULDNT_CONNECT", ...). */
 const char *lr_xfer_error_name(int rc);

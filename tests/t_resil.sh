@@ -34,7 +34,10 @@ cat >"$T/rules.in" <<EOF2
    {"name": "brief", "match": {"model": "app-brief"}, "set": {"model": "gpt-brief"}, "cache": {"ttl_s": 2}},
    {"name": "esc2", "match": {"model": "app-esc2"}, "pool": {"targets": ["cheap"]},
     "escalate": {"when": ["length"], "to": ["big", "steady"]}},
-   {"name": "away", "match": {"model": "app-away"}, "set": {"model": "gpt-away", "endpoint": "$MOCK/v1"}}]}
+   {"name": "away", "match": {"model": "app-away"}, "set": {"model": "gpt-away", "endpoint": "$MOCK/v1"}},
+   {"name": "samekey", "match": {"model": "app-samekey"}, "set": {"api_key_env": "RESIL_KEY"}},
+   {"name": "esct", "match": {"model": "app-esct"}, "pool": {"targets": ["cheap"]}, "timeout_ms": 1000,
+    "escalate": {"when": ["empty"], "to": ["big"]}}]}
 EOF2
 "$CTL" load "$T/rules.in" >/dev/null || exit 1
 "$CTL" show >"$T/show"
@@ -321,8 +324,8 @@ while [ "$(models_seen)" != gpt-cheap ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i
 "$CTL" load "$T/rules3.in" >/dev/null
 wait $app
 check "table changed to a deny between attempts: nothing more sent" test "$(models_seen)" = "gpt-cheap"
-check "table changed to a deny: the app is refused with the new route's message" \
-	audit_is 'any(r["error.type"] == "denied" and r["llmroute.rule"] == "no-fb" for r in a) and not any(r.get("llmroute.delivered") for r in a)'
+check "table changed to a deny: the refusal is the one delivered attempt of the request" \
+	audit_is '[(r["error.type"], r["llmroute.rule"], r["llmroute.attempt"], r["llmroute.via"]) for r in a if r["llmroute.delivered"]] == [("denied", "no-fb", 2, "original")] and len({r["llmroute.request_id"] for r in a}) == 1'
 check "table changed to a deny: the app's error says so (curl 9)" grep -Eq '\(9\)|error 9' "$T/w"
 "$CTL" load "$T/rules.in" >/dev/null
 
@@ -341,3 +344,34 @@ shim "$PY" "$ROOT/tests/clients/pycurl_resil.py" "http://localhost:$MOCK_PORT/v1
 	single 'header=x-portkey-api-key: pk-tenant|Ocp-Apim-Subscription-Key: sub-1|Cookie: session=abc|X-Trace: t1' >/dev/null
 check "another host: no Authorization, gateway key, subscription key or cookie; other headers kept" \
 	last_req "not any(k in d['headers'] for k in ('authorization', 'x-portkey-api-key', 'ocp-apim-subscription-key', 'cookie')) and d['headers'].get('x-trace') == 't1'"
+shim "$PY" "$ROOT/tests/clients/pycurl_resil.py" "http://localhost:$MOCK_PORT/v1/chat/completions" app-away "$T/a" \
+	single cookie='sid=COOKIE-SECRET' 'header=Helicone-Auth: Bearer gw|Idempotency-Key: idem-1|x-session-affinity: s7' >/dev/null
+check "another host: a CURLOPT_COOKIE cookie and Helicone-Auth dropped, Idempotency-Key and session affinity kept" \
+	last_req "'cookie' not in d['headers'] and 'helicone-auth' not in d['headers'] and d['headers'].get('idempotency-key') == 'idem-1' and d['headers'].get('x-session-affinity') == 's7'"
+# The same host with a key of the route's: only the provider key changes.
+RESIL_KEY=sk-route shim "$PY" "$ROOT/tests/clients/pycurl_resil.py" "$URL" app-samekey "$T/a" \
+	single 'header=Helicone-Auth: Bearer gw|Cookie: c=1' >/dev/null
+check "same host, api_key_env: the route's key, the gateway key and cookie kept" \
+	last_req "d['headers'].get('authorization') == 'Bearer sk-route' and d['headers'].get('helicone-auth') == 'Bearer gw' and d['headers'].get('cookie') == 'c=1'"
+
+# CURLOPT_COOKIE is part of the cache key: another session, another answer.
+reset
+app_pycurl app-cached "$T/ck1" temperature=0 cookie='session=TENANT-A' >/dev/null
+app_pycurl app-cached "$T/ck2" temperature=0 cookie='session=TENANT-B' >/dev/null
+check "cache: two CURLOPT_COOKIE sessions are two keys" test "$(models_seen)" = "gpt-cheap gpt-cheap"
+
+# The last escalation step is not cut by the time-out either.
+reset
+fault gpt-cheap empty
+fault gpt-big slow=2500
+app_curl app-esct "$T/et" >"$T/w"
+check "escalation: a slow stronger target is waited for (last step)" \
+	audit_is '[r["gen_ai.request.model"] for r in a if r["llmroute.delivered"]] == ["gpt-big"] and not any(r["error.type"] for r in a)'
+
+# stats: failed attempts count as the target's requests and errors.
+"$CTL" stats --reset >/dev/null
+fault gpt-cheap 500
+app_curl app-fb "$T/c" >/dev/null
+"$CTL" stats --json >"$T/stats.json"
+check "stats: a failed attempt is one of the target's requests and errors" json_ok "$T/stats.json" \
+	'[t for t in d["targets"] if t["name"] == "cheap" and t["requests"] == 1 and t["errors"] == 1]'

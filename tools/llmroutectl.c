@@ -7,6 +7,7 @@
  */
 #include "llmroutectl.h"
 #include "llmroutectl_cache.h"
+#include "lr_answer.h"
 #include "lr_cache.h"
 #include "lr_error.h"
 #include "lr_stats.h"
@@ -260,8 +261,18 @@ static void print_route(const lr_table *t, int i, const lr_route *r)
 				      g == LR_TARGET_ORIGINAL ? "original" : lr_table_str(t, lr_table_targets(t)[g].name),
 				      k + 1 == r->fallback_count + r->escalate_count ? " " : "");
 	}
+	if (r->timeout_ms && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "timeout=%ums ", r->timeout_ms);
+	if ((r->fallback_count || r->escalate_count) && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "retry_after<=%ums ", r->retry_after_max_ms);
+	for (k = 1; k <= LR_GATE_INVALID_JSON && n < sizeof(act); k <<= 1)
+		if (r->escalate_when & k)
+			n += (size_t)snprintf(act + n, sizeof(act) - n, "%s%s", lr_gate_name(k),
+					      (r->escalate_when & ~(2 * k - 1)) ? "," : " (escalate when) ");
 	if (r->cache_ttl_s && n < sizeof(act))
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "cache=%us ", r->cache_ttl_s);
+	if (r->cache_ttl_s && r->cache_max_temperature >= 0 && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "(temperature<=%g) ", r->cache_max_temperature);
 	if (!act[0])
 		snprintf(act, sizeof(act), "pass");
 	printf("%3d  %-20s %-8s %-40s %s\n", i + 1, lr_table_str(t, r->name),

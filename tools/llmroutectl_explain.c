@@ -187,14 +187,17 @@ static void print_resil(const lr_table *t, const lr_decision *d, const lr_stats_
 		printf("fallbacks:   ");
 		for (i = 0; i < rt->fallback_count; i++)
 			printf("%s%s", i ? ", " : "", chain_name(t, ch[i].target));
-		printf("  (on no connection, %s408, 429, 5xx; Retry-After up to %u ms waited for)\n",
+		printf("  (on no connection, %snothing or garbage back, a connection dropped before\n"
+		       "             the answer reached the app, 408, 429, 5xx; Retry-After up to %u ms waited for)\n",
 		       rt->timeout_ms ? "no answer head in time, " : "", rt->retry_after_max_ms);
 		for (i = 0; i < rt->fallback_count; i++)
 			if (ch[i].target != LR_TARGET_ORIGINAL)
 				print_cooling(seg, chain_name(t, ch[i].target));
 	}
 	if (rt->timeout_ms)
-		printf("time-out:    %u ms for the answer head, per attempt\n", rt->timeout_ms);
+		printf("time-out:    %u ms for the answer head, per attempt while a later step is left\n"
+		       "             (a step cut short is sent again without it if every later step fails)\n",
+		       rt->timeout_ms);
 	if (rt->escalate_count) {
 		printf("escalate:    when");
 		for (k = 1; k <= LR_GATE_INVALID_JSON; k <<= 1)

@@ -2,7 +2,7 @@
 """pycurl_resil.py - one chat request with pycurl, for the resilience tests.
 
 usage: pycurl_resil.py URL MODEL OUT [temperature=T] [stream] [json] [n=N]
-                        [single] [extra=', "KEY": JSON...'] [header='NAME: VALUE|NAME: VALUE...']
+                        [single] [extra=', "KEY": JSON...'] [header='NAME: VALUE|NAME: VALUE...'] [cookie=CURLOPT_COOKIE]
 
 Performs the request N times (default 1) on one easy handle; for each it
 writes the body the app's WRITEFUNCTION got to OUT.bodyK and the header
@@ -38,6 +38,8 @@ def main():
         c.setopt(pycurl.HTTPHEADER, ["Content-Type: application/json", "Authorization: Bearer sk-app"] +
                  (opts["header"].split("|") if "header" in opts else []))
         c.setopt(pycurl.POSTFIELDS, json.dumps(body))
+        if "cookie" in opts:
+            c.setopt(pycurl.COOKIE, opts["cookie"])
         c.setopt(pycurl.WRITEFUNCTION, got.append)
         c.setopt(pycurl.HEADERFUNCTION, head.append)
         tag = "" if "single" in opts else f"{k} "

@@ -889,8 +889,19 @@ static void test_rewrite_auth(void)
 		"Content-Length: 2\r\n"
 		"\r\n"
 		"{}";
-	/* every credential-like name goes (api-key-extra, x-api-keys, a
-	 * gateway's key, a cookie); the proxy's credentials and the rest stay */
+	/* on the same host, only the provider key headers go */
+#define SAME "POST /v1/messages HTTP/1.1\r\n" \
+		"Host: api.anthropic.com\r\n" \
+		"Proxy-Authorization: Basic cHJveHk=\r\n" \
+		"api-key-extra: dropped\r\n" \
+		"x-api-keys: dropped\r\n" \
+		"x-portkey-api-key: dropped\r\n" \
+		"Cookie: session=dropped\r\n" \
+		"anthropic-version: 2023-06-01\r\n" \
+		"Content-Length: 2\r\n"
+	/* moved to another host, every credential-like name goes too
+	 * (api-key-extra, x-api-keys, a gateway's key, a cookie); the proxy's
+	 * credentials and the rest stay */
 #define KEPT "POST /v1/messages HTTP/1.1\r\n" \
 		"Host: api.anthropic.com\r\n" \
 		"Proxy-Authorization: Basic cHJveHk=\r\n" \
@@ -898,6 +909,8 @@ static void test_rewrite_auth(void)
 		"Content-Length: 2\r\n"
 	lr_http_edits e = { .cred = LR_CRED_DROP };
 
+	RW(in, &e, SAME "\r\n{}");
+	e.moved = 1;
 	RW(in, &e, KEPT "\r\n{}");
 	e.cred = LR_CRED_REPLACE;
 	e.auth_name = "x-api-key";
@@ -910,6 +923,7 @@ static void test_rewrite_auth(void)
 	e.cred = LR_CRED_KEEP;
 	RW(in, &e, in);
 #undef KEPT
+#undef SAME
 }
 
 static void test_rewrite_chunked(void)
