@@ -17,6 +17,7 @@
 #include "lr_http.h"
 #include "lr_body.h"
 #include "lr_error.h"
+#include "lr_cred.h"
 #include "lr_json.h"
 #include "lr_plan.h"
 #include <limits.h>
@@ -818,8 +819,8 @@ typedef struct {
 
 static int is_auth(const lr_http_header *hd, int moved)
 {
-	return moved ? lr_plan_is_credential_header(hd->name.p, hd->name.len)
-		     : lr_plan_is_key_header(hd->name.p, hd->name.len);
+	return moved ? lr_cred_is_credential_header(hd->name.p, hd->name.len)
+		     : lr_cred_is_key_header(hd->name.p, hd->name.len);
 }
 
 static lr_span line_end(lr_span line)

@@ -222,7 +222,7 @@ int lr_http_body(lr_http_framer *f, lr_span *body);
  * What to change.  A span with p == NULL means "keep".  cred is an enum
  * lr_cred (lr_plan.h): KEEP sends the auth headers as they are; DROP removes
  * every Authorization, x-api-key, x-goog-api-key and api-key header (any
- * case), and with `moved` every credential header (lr_plan_is_credential_
+ * case), and with `moved` every credential header (lr_cred_is_credential_
  * header: the request leaves for another host); REPLACE removes the same
  * and adds "auth_name: auth_value" (both NUL-terminated, e.g.
  * "Authorization" and "Bearer sk-...").

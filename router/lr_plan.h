@@ -51,20 +51,6 @@ int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
 
 void lr_plan_free(lr_plan *p);
 
-/* Is a header named name[0..n) a provider's key header (Authorization,
- * x-api-key, x-goog-api-key, api-key; any case)?  These are what a route's
- * api_key_env replaces. */
-int lr_plan_is_key_header(const char *name, size_t n);
-
-/* Is it any credential, dropped (or replaced) when a request leaves for
- * another host?  The key headers, and names containing "auth", "api-key",
- * "apikey", "api_key", "token", "secret", "password", "credential", "jwt",
- * "cookie" or "subscription-key" (any case): gateways' keys
- * (Helicone-Auth, x-portkey-api-key, Ocp-Apim-Subscription-Key), cookies.
- * Not Proxy-* headers (for the app's proxy), and not names that merely
- * contain "key" or "session" (Idempotency-Key, x-session-affinity: the
- * new endpoint may need them). */
-int lr_plan_is_credential_header(const char *name, size_t n);
 
 /*
  * The body to send for a routed request: the plan's model (unless it goes

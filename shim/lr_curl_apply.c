@@ -11,6 +11,7 @@
 #include "lr_curl_apply.h"
 #include "lr_body.h"
 #include "lr_choose.h"
+#include "lr_cred.h"
 #include "lr_error.h"
 #include "lr_capture.h"
 #include "lr_rec.h"
@@ -116,7 +117,7 @@ int lr_curl_is_auth_header(const char *line)
 {
 	const char *colon = strchr(line, ':');
 
-	return colon && lr_plan_is_credential_header(line, (size_t)(colon - line));
+	return colon && lr_cred_is_credential_header(line, (size_t)(colon - line));
 }
 
 /* Does a route drop this header line?  A key header whenever the app's key
@@ -128,7 +129,7 @@ static int dropped(const lr_plan *p, const char *line)
 
 	if (p->cred == LR_CRED_KEEP || !colon)
 		return 0;
-	return p->host_changed ? lr_plan_is_credential_header(line, n) : lr_plan_is_key_header(line, n);
+	return p->host_changed ? lr_cred_is_credential_header(line, n) : lr_cred_is_key_header(line, n);
 }
 
 static int append(struct curl_slist **head, struct curl_slist ***tail, char *line)
