@@ -15,10 +15,15 @@
  *      nothing or garbage back, 408, 429, 5xx) before anything reached the
  *      app, counts it against the target's health and performs the same
  *      request again at the next target of the chain, after a Retry-After
- *      wait if it is short enough (then at the same target);
+ *      wait if it is short enough (then at the same target).  Our own
+ *      time-out is armed only while a later step is left; a step it cut is
+ *      sent again without it when every later step failed; a step whose
+ *      route or target left the live table is decided afresh
+ *      (lr_curl_as_app);
  *   5. for a non-streaming request under an escalation, holds the whole
  *      answer and, when it meets a condition (lr_answer.h), performs again
- *      at the next stronger target;
+ *      at the next stronger target; a stronger answer that fails or is not
+ *      a 2xx leaves the app the earlier one;
  *   6. delivers exactly one answer to the app, and stores it in the cache
  *      when the route caches and it is a 2xx.
  * Each attempt gets its own audit record, all with the request's id.
