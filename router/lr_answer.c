@@ -65,20 +65,6 @@ static const char *const names[] = {"empty", "length", "refusal", "invalid_json"
 
 /* --- small helpers ----------------------------------------------------- */
 
-/* A member of an object value (the last one if repeated, as the app's JSON
- * parser most likely sees it), or an empty span. */
-static lr_span member(lr_span obj, const char *key)
-{
-	lr_json_iter it;
-	lr_span k, v, found = {0};
-
-	if (lr_json_type_of(obj) != LR_JSON_OBJECT || lr_json_iter_init(&it, obj.p, obj.len, 0) < 0)
-		return found;
-	while (lr_json_obj_next(&it, &k, &v) == 1)
-		if (lr_json_str_eq(k, key))
-			found = v;
-	return found;
-}
 
 /* The first element of an array value, or an empty span. */
 static lr_span first_elem(lr_span arr)
@@ -189,9 +175,9 @@ static void add_parts(reader *r, lr_span parts, const char *text_type)
 	if (lr_json_type_of(parts) != LR_JSON_ARRAY || lr_json_arr_init(&it, parts.p, parts.len, 0) < 0)
 		return;
 	while (lr_json_arr_next(&it, &part) == 1) {
-		type = member(part, "type");
+		type = lr_json_member(part, "type");
 		if (!type.p || lr_json_str_eq(type, text_type))
-			add_text(r, member(part, "text"));
+			add_text(r, lr_json_member(part, "text"));
 	}
 }
 
@@ -211,17 +197,17 @@ static int read_choices(reader *r, const tops *t)
 
 	if (!is_object(c))
 		return 0;
-	msg = member(c, "message");
-	content = member(msg, "content");
+	msg = lr_json_member(c, "message");
+	content = lr_json_member(msg, "content");
 	if (lr_json_type_of(content) == LR_JSON_ARRAY)
 		add_parts(r, content, "text");
 	else
 		add_text(r, content);
-	add_text(r, member(c, "text"));     /* completions */
-	r->a->refusal_field |= nonempty_string(member(msg, "refusal"));
-	r->a->has_tool_call = nonempty_array(member(msg, "tool_calls")) ||
-		is_object(member(msg, "function_call"));
-	set_finish(r->a, member(c, "finish_reason"), reasons);
+	add_text(r, lr_json_member(c, "text"));     /* completions */
+	r->a->refusal_field |= nonempty_string(lr_json_member(msg, "refusal"));
+	r->a->has_tool_call = nonempty_array(lr_json_member(msg, "tool_calls")) ||
+		is_object(lr_json_member(msg, "function_call"));
+	set_finish(r->a, lr_json_member(c, "finish_reason"), reasons);
 	return 1;
 }
 
@@ -236,16 +222,16 @@ static int is_call_item(lr_span type)
 static void responses_message(reader *r, lr_span item)
 {
 	lr_json_iter it;
-	lr_span parts = member(item, "content"), part, type;
+	lr_span parts = lr_json_member(item, "content"), part, type;
 
 	if (lr_json_type_of(parts) != LR_JSON_ARRAY || lr_json_arr_init(&it, parts.p, parts.len, 0) < 0)
 		return;
 	while (lr_json_arr_next(&it, &part) == 1) {
-		type = member(part, "type");
+		type = lr_json_member(part, "type");
 		if (lr_json_str_eq(type, "output_text"))
-			add_text(r, member(part, "text"));
+			add_text(r, lr_json_member(part, "text"));
 		else if (lr_json_str_eq(type, "refusal"))
-			r->a->refusal_field |= nonempty_string(member(part, "refusal"));
+			r->a->refusal_field |= nonempty_string(lr_json_member(part, "refusal"));
 	}
 }
 
@@ -264,7 +250,7 @@ static int read_responses(reader *r, const tops *t)
 	if (lr_json_arr_init(&it, t->output.p, t->output.len, 0) < 0)
 		return 0;
 	while (lr_json_arr_next(&it, &item) == 1) {
-		type = member(item, "type");
+		type = lr_json_member(item, "type");
 		if (lr_json_str_eq(type, "message") && !seen++)
 			responses_message(r, item);
 		else
@@ -272,7 +258,7 @@ static int read_responses(reader *r, const tops *t)
 	}
 	set_finish(r->a, t->status, status);
 	if (lr_json_str_eq(t->status, "incomplete"))
-		set_finish(r->a, member(t->incomplete, "reason"), why);
+		set_finish(r->a, lr_json_member(t->incomplete, "reason"), why);
 	return 1;
 }
 
@@ -290,9 +276,9 @@ static int read_anthropic(reader *r, const tops *t)
 	if (lr_json_arr_init(&it, t->content.p, t->content.len, 0) < 0)
 		return 0;
 	while (lr_json_arr_next(&it, &block) == 1) {
-		type = member(block, "type");
+		type = lr_json_member(block, "type");
 		if (lr_json_str_eq(type, "text"))
-			add_text(r, member(block, "text"));
+			add_text(r, lr_json_member(block, "text"));
 		else if (lr_json_str_eq(type, "tool_use"))
 			r->a->has_tool_call = 1;
 	}
@@ -308,10 +294,10 @@ static void gemini_parts(reader *r, lr_span parts)
 	if (lr_json_type_of(parts) != LR_JSON_ARRAY || lr_json_arr_init(&it, parts.p, parts.len, 0) < 0)
 		return;
 	while (lr_json_arr_next(&it, &part) == 1) {
-		if (lr_json_is_true(member(part, "thought")))
+		if (lr_json_is_true(lr_json_member(part, "thought")))
 			continue;   /* a thinking summary, not the answer */
-		add_text(r, member(part, "text"));
-		r->a->has_tool_call |= member(part, "functionCall").p != NULL;
+		add_text(r, lr_json_member(part, "text"));
+		r->a->has_tool_call |= lr_json_member(part, "functionCall").p != NULL;
 	}
 }
 
@@ -324,7 +310,7 @@ static int read_gemini(reader *r, const tops *t)
 		{"PROHIBITED_CONTENT", LR_FINISH_OTHER, 1}, {"BLOCKLIST", LR_FINISH_OTHER, 1},
 		{"SPII", LR_FINISH_OTHER, 1}, {"IMAGE_SAFETY", LR_FINISH_OTHER, 1}, {NULL, 0, 0},
 	};
-	lr_span c = first_elem(t->candidates), block = member(t->feedback, "blockReason");
+	lr_span c = first_elem(t->candidates), block = lr_json_member(t->feedback, "blockReason");
 
 	if (nonempty_string(block) && !lr_json_str_eq(block, "BLOCK_REASON_UNSPECIFIED")) {
 		r->a->refusal_field = 1;
@@ -332,8 +318,8 @@ static int read_gemini(reader *r, const tops *t)
 	}
 	if (!is_object(c))
 		return r->a->refusal_field;
-	gemini_parts(r, member(member(c, "content"), "parts"));
-	set_finish(r->a, member(c, "finishReason"), reasons);
+	gemini_parts(r, lr_json_member(lr_json_member(c, "content"), "parts"));
+	set_finish(r->a, lr_json_member(c, "finishReason"), reasons);
 	return 1;
 }
 
@@ -347,8 +333,8 @@ static int read_ollama(reader *r, const tops *t, int chat)
 	if (chat ? !is_object(t->message) : lr_json_type_of(t->response) != LR_JSON_STRING)
 		return 0;
 	if (chat) {
-		add_text(r, member(t->message, "content"));
-		r->a->has_tool_call = nonempty_array(member(t->message, "tool_calls"));
+		add_text(r, lr_json_member(t->message, "content"));
+		r->a->has_tool_call = nonempty_array(lr_json_member(t->message, "tool_calls"));
 	} else {
 		add_text(r, t->response);
 	}

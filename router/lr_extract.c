@@ -56,27 +56,14 @@ static int key_is(lr_span k, const char *lit)
 	return lr_json_str_eq(k, lit);
 }
 
-/* A member of an object value, or an empty span. */
-static lr_span member(lr_span obj, const char *key)
-{
-	lr_json_iter it;
-	lr_span k, v, none = {0};
-
-	if (lr_json_type_of(obj) != LR_JSON_OBJECT || lr_json_iter_init(&it, obj.p, obj.len, 0) < 0)
-		return none;
-	while (lr_json_obj_next(&it, &k, &v) == 1)
-		if (key_is(k, key))
-			return v;
-	return none;
-}
 
 static int is_image_part(lr_span part)
 {
-	lr_span t = member(part, "type");
+	lr_span t = lr_json_member(part, "type");
 
 	return lr_json_str_eq(t, "image_url") || lr_json_str_eq(t, "input_image") ||
-	       lr_json_str_eq(t, "image") || member(part, "inlineData").p || member(part, "fileData").p ||
-	       member(part, "image_url").p;
+	       lr_json_str_eq(t, "image") || lr_json_member(part, "inlineData").p || lr_json_member(part, "fileData").p ||
+	       lr_json_member(part, "image_url").p;
 }
 
 /* Text of a content value (a string, or parts with "text"), into buf;
@@ -96,7 +83,7 @@ static void content_text(lr_span content, char *buf, size_t *len, lr_extract *x)
 		if (is_image_part(part))
 			x->images = 1;
 		else
-			add_text(buf, len, member(part, "text"));
+			add_text(buf, len, lr_json_member(part, "text"));
 	}
 }
 
@@ -127,8 +114,8 @@ static void walk_turns(lr_span arr, lr_extract *x)
 			last = m;
 			continue;
 		}
-		role = member(m, "role");
-		parts = member(m, "parts").p ? member(m, "parts") : member(m, "content");
+		role = lr_json_member(m, "role");
+		parts = lr_json_member(m, "parts").p ? lr_json_member(m, "parts") : lr_json_member(m, "content");
 		if (lr_json_str_eq(role, "system") || lr_json_str_eq(role, "developer")) {
 			if (!x->system_len)
 				content_text(parts, x->system, &x->system_len, x);
@@ -136,7 +123,7 @@ static void walk_turns(lr_span arr, lr_extract *x)
 		}
 		/* no role: a Gemini single turn (it has parts); a Responses item
 		 * that is not a message (function_call, ...) is no user turn */
-		if (lr_json_str_eq(role, "user") || (!role.p && member(m, "parts").p)) {
+		if (lr_json_str_eq(role, "user") || (!role.p && lr_json_member(m, "parts").p)) {
 			scan_images(parts, x);
 			last = parts.p ? parts : m;
 			continue;
@@ -152,7 +139,7 @@ static void walk_turns(lr_span arr, lr_extract *x)
 
 static void system_value(lr_span v, lr_extract *x)
 {
-	lr_span parts = member(v, "parts");
+	lr_span parts = lr_json_member(v, "parts");
 
 	x->system_len = 0;
 	x->system[0] = '\0';
@@ -202,17 +189,17 @@ static void one_member(lr_span k, lr_span v, lr_extract *x, size_t *input_bytes)
 		   key_is(k, "max_output_tokens")) {
 		x->max_tokens = num_of(v);
 	} else if (key_is(k, "generationConfig")) {
-		if (member(v, "maxOutputTokens").p)
-			x->max_tokens = num_of(member(v, "maxOutputTokens"));
-		if (lr_json_str_eq(member(v, "responseMimeType"), "application/json"))
+		if (lr_json_member(v, "maxOutputTokens").p)
+			x->max_tokens = num_of(lr_json_member(v, "maxOutputTokens"));
+		if (lr_json_str_eq(lr_json_member(v, "responseMimeType"), "application/json"))
 			x->json = 1;
-		if (member(v, "temperature").p)
-			x->temperature = num_of(member(v, "temperature"));
+		if (lr_json_member(v, "temperature").p)
+			x->temperature = num_of(lr_json_member(v, "temperature"));
 	} else if (key_is(k, "options")) { /* Ollama */
-		if (member(v, "num_predict").p)
-			x->max_tokens = num_of(member(v, "num_predict"));
-		if (member(v, "temperature").p)
-			x->temperature = num_of(member(v, "temperature"));
+		if (lr_json_member(v, "num_predict").p)
+			x->max_tokens = num_of(lr_json_member(v, "num_predict"));
+		if (lr_json_member(v, "temperature").p)
+			x->temperature = num_of(lr_json_member(v, "temperature"));
 	} else if (key_is(k, "temperature")) {
 		x->temperature = num_of(v);
 	} else if (key_is(k, "stream")) {
@@ -221,9 +208,9 @@ static void one_member(lr_span k, lr_span v, lr_extract *x, size_t *input_bytes)
 	} else if (key_is(k, "tools") || key_is(k, "functions")) {
 		x->tools |= nonempty_array(v);
 	} else if (key_is(k, "response_format")) {
-		x->json |= json_format(member(v, "type"));
+		x->json |= json_format(lr_json_member(v, "type"));
 	} else if (key_is(k, "text")) {
-		x->json |= json_format(member(member(v, "format"), "type"));
+		x->json |= json_format(lr_json_member(lr_json_member(v, "format"), "type"));
 	} else if (key_is(k, "format")) { /* Ollama: "json" or a schema */
 		x->json |= lr_json_str_eq(v, "json") || lr_json_type_of(v) == LR_JSON_OBJECT;
 	}

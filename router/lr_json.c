@@ -1042,3 +1042,16 @@ int lr_json_num(lr_span v, double *out)
 	errno = saved;
 	return 0;
 }
+
+lr_span lr_json_member(lr_span obj, const char *key)
+{
+	lr_json_iter it;
+	lr_span k, v, found = {0};
+
+	if (lr_json_type_of(obj) != LR_JSON_OBJECT || lr_json_iter_init(&it, obj.p, obj.len, 0) < 0)
+		return found;
+	while (lr_json_obj_next(&it, &k, &v) == 1)
+		if (lr_json_str_eq(k, key))
+			found = v;
+	return found;
+}

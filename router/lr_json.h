@@ -122,6 +122,11 @@ int lr_json_str_decode(lr_span rawstr, char *out, size_t cap);
  */
 int lr_json_str_encode(const char *in, size_t n, char *out, size_t cap);
 
+/* The value of member `key` of the object token obj (the LAST if the key
+ * repeats, as lr_json_find), or an empty span (p NULL) when obj is not an
+ * object or has no such member. */
+lr_span lr_json_member(lr_span obj, const char *key);
+
 /*
  * Walks from the top-level value down `path`: an element spelled "[N]"
  * (N decimal, at most 9 digits) indexes an array, anything else is an

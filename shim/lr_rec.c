@@ -229,49 +229,6 @@ static long stale_s(void)
 	return v;
 }
 
-static double live_spent(void *ud, int per, const char *name, long long now)
-{
-	lr_stats_seg *seg;
-	lr_stats_totals tot;
-
-	(void)ud;
-	pthread_mutex_lock(&mu);
-	seg = stats_target();
-	pthread_mutex_unlock(&mu);
-	if (!seg)
-		return -1;
-	return lr_stats_get_day(seg, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, name, now, &tot) == 0 ? tot.cost_usd : 0;
-}
-
-static double live_latency(void *ud, const char *target)
-{
-	lr_stats_seg *seg;
-	lr_stats_totals tot;
-
-	(void)ud;
-	pthread_mutex_lock(&mu);
-	seg = stats_target();
-	pthread_mutex_unlock(&mu);
-	if (!seg || lr_stats_get(seg, LR_STATS_TARGET, target, &tot) < 0)
-		return -1;
-	/* not measured for a while: unknown again, so a target once slow gets
-	 * tried again, about once per stale_s() */
-	return time(NULL) - tot.last_s > stale_s() ? -1 : tot.ema_ms;
-}
-
-static int live_down(void *ud, const char *target, long long now)
-{
-	lr_stats_seg *seg;
-
-	(void)ud;
-	pthread_mutex_lock(&mu);
-	seg = stats_target();
-	pthread_mutex_unlock(&mu);
-	return seg && lr_stats_down_until(seg, target, now) > 0;
-}
-
-static const lr_live live = {live_spent, live_latency, live_down, NULL};
-
 lr_stats_seg *lr_rec_stats(void)
 {
 	lr_stats_seg *seg;
@@ -281,6 +238,40 @@ lr_stats_seg *lr_rec_stats(void)
 	pthread_mutex_unlock(&mu);
 	return seg;
 }
+
+static double live_spent(void *ud, int per, const char *name, long long now)
+{
+	lr_stats_seg *seg = lr_rec_stats();
+	lr_stats_totals tot;
+
+	(void)ud;
+	if (!seg)
+		return -1;
+	return lr_stats_get_day(seg, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, name, now, &tot) == 0 ? tot.cost_usd : 0;
+}
+
+static double live_latency(void *ud, const char *target)
+{
+	lr_stats_seg *seg = lr_rec_stats();
+	lr_stats_totals tot;
+
+	(void)ud;
+	if (!seg || lr_stats_get(seg, LR_STATS_TARGET, target, &tot) < 0)
+		return -1;
+	/* not measured for a while: unknown again, so a target once slow gets
+	 * tried again, about once per stale_s() */
+	return time(NULL) - tot.last_s > stale_s() ? -1 : tot.ema_ms;
+}
+
+static int live_down(void *ud, const char *target, long long now)
+{
+	lr_stats_seg *seg = lr_rec_stats();
+
+	(void)ud;
+	return seg && lr_stats_down_until(seg, target, now) > 0;
+}
+
+static const lr_live live = {live_spent, live_latency, live_down, NULL};
 
 const struct lr_live *lr_rec_live(void)
 {

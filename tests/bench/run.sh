@@ -77,6 +77,17 @@ start_mock() {
 	MOCK_PORT=$(cat "$T/mock.port")
 }
 
+# ratios A B: the ratio of the medians of $T/A.ns over $T/B.ns against the
+# 1.05 target, and the median of the run-by-run ratios.
+ratios() {
+	awk -v a="$(median "$T/$1.ns")" -v b="$(median "$T/$2.ns")" 'BEGIN {
+		printf "  %-48s %6.3f          target <= 1.05  %s\n", "ratio of the medians (a)/(b)", a / b,
+			(a / b <= 1.05 ? "ok" : "OVER TARGET") }'
+	paste "$T/$1.ns" "$T/$2.ns" | awk '{ printf "%.6f\n", $1 / $2 }' >"$T/$1.ratio"
+	awk -v r="$(sort -n "$T/$1.ratio" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" 'BEGIN {
+		printf "  %-48s %6.3f          (run i of (a) over run i of (b))\n", "median of the paired ratios", r }'
+}
+
 mock_count() {
 	if [ -f "$T/mock.log" ]; then wc -l <"$T/mock.log" | tr -d ' '; else echo 0; fi
 }
@@ -201,12 +212,7 @@ bench_routed() {
 	esac
 	line "(a) shim, api.openai.com routed by the table" routed
 	line "(b) no shim, straight to the mock" direct
-	awk -v a="$(median "$T/routed.ns")" -v b="$(median "$T/direct.ns")" 'BEGIN {
-		printf "  %-48s %6.3f          target <= 1.05  %s\n", "ratio of the medians (a)/(b)", a / b,
-			(a / b <= 1.05 ? "ok" : "OVER TARGET") }'
-	paste "$T/routed.ns" "$T/direct.ns" | awk '{ printf "%.6f\n", $1 / $2 }' >"$T/ratio"
-	awk -v r="$(sort -n "$T/ratio" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" 'BEGIN {
-		printf "  %-48s %6.3f          (run i of (a) over run i of (b))\n", "median of the paired ratios", r }'
+	ratios routed direct
 }
 
 bench_echo() {
@@ -326,12 +332,7 @@ bench_python() {
 	done
 	line "(a) shim, model rewritten on the socket" py_shim
 	line "(b) no shim" py_plain
-	awk -v a="$(median "$T/py_shim.ns")" -v b="$(median "$T/py_plain.ns")" 'BEGIN {
-		printf "  %-48s %6.3f          target <= 1.05  %s\n", "ratio of the medians (a)/(b)", a / b,
-			(a / b <= 1.05 ? "ok" : "OVER TARGET") }'
-	paste "$T/py_shim.ns" "$T/py_plain.ns" | awk '{ printf "%.6f\n", $1 / $2 }' >"$T/py_ratio"
-	awk -v r="$(sort -n "$T/py_ratio" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" 'BEGIN {
-		printf "  %-48s %6.3f          (run i of (a) over run i of (b))\n", "median of the paired ratios", r }'
+	ratios py_shim py_plain
 }
 
 # 9b. The same cost without the Python mock's noise: a C client and a C

@@ -651,8 +651,25 @@ static void test_guard_page(void)
 	munmap(map, (size_t)pg * 2);
 }
 
+/* lr_json_member: the last of repeated keys, as lr_json_find; nothing for
+ * a missing key, a non-object, or a broken object. */
+static void test_member(void)
+{
+	lr_span v = lr_json_member(sp("{\"a\": 1, \"b\": {\"c\": 2}, \"a\": \"x\"}"), "a");
+
+	CHECK(v.p && v.len == 3 && memcmp(v.p, "\"x\"", 3) == 0);
+	v = lr_json_member(sp("{\"b\": {\"c\": 2}}"), "b");
+	CHECK(v.p && v.len == 8);
+	CHECK(lr_json_member(sp("{\"b\": 1}"), "a").p == NULL);
+	CHECK(lr_json_member(sp("[1, 2]"), "a").p == NULL);
+	CHECK(lr_json_member(sp("\"a\""), "a").p == NULL);
+	CHECK(lr_json_member(sp("{\"a\": }"), "a").p == NULL);
+	CHECK(lr_json_member(sp("{\"\\u0061\": 5}"), "a").p != NULL); /* keys compared decoded */
+}
+
 int main(void)
 {
+	test_member();
 	test_skip_valid();
 	test_skip_invalid();
 	test_skip_positions();
