@@ -36,6 +36,10 @@ lr_setup() {
 
 lr_cleanup() {
 	[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null
+	if [ -n "$U2" ]; then
+		pkill -KILL -u "$U2" 2>/dev/null
+		userdel "$U2" 2>/dev/null
+	fi
 	"$CTL" unload --force >/dev/null 2>&1
 	rm -rf "$T"
 	echo "$TNAME: $checks checks, $failed failed" >&2
@@ -156,4 +160,27 @@ if not ok:
     sys.stderr.write("  %d audit records; last: %s\n" % (len(a), json.dumps(r)[:600]))
 sys.exit(0 if ok else 1)
 PYEOF
+}
+
+# second_user: creates a throwaway unprivileged user for attack tests (needs
+# root; removed by lr_cleanup) and sets U2 (its name) and U2_UID.
+# as_user2 CMD... runs CMD as that user, with no supplementary groups.
+U2=""
+second_user() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "$TNAME: the attack tests need root to create a second user" >&2
+		exit 1
+	fi
+	U2="lr2u$$"
+	useradd --no-create-home --shell /usr/sbin/nologin "$U2" 2>"$T/useradd.err" || {
+		cat "$T/useradd.err" >&2
+		exit 1
+	}
+	U2_UID=$(id -u "$U2")
+	U2_GID=$(id -g "$U2")
+	chmod 0755 "$T"
+}
+
+as_user2() {
+	setpriv --reuid="$U2_UID" --regid="$U2_GID" --clear-groups --reset-env "$@"
 }
