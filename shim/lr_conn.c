@@ -574,6 +574,13 @@ static ssize_t write_slice(lr_conn *c, const char *p, size_t n)
 		}
 		if (!c->started) {
 			int s = lr_http_sniff(p + off, n - off);
+			if (s < 0 && c->redirected) {
+				/* not HTTP/1 (h2, TLS, a stray byte): on its way to a
+				 * host the app did not choose, it never goes */
+				refuse(c, 502, "llmroute_unframed",
+				       "llmroute: a redirected connection carries only HTTP/1 requests");
+				continue;
+			}
 			if (s < 0) {
 				c->state = LR_CONN_OFF;
 				pthread_mutex_lock(&c->rmu);

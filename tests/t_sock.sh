@@ -196,6 +196,16 @@ check "redirected fallbacks (long URL, bad head, Expect, big body, close, sendfi
 	sink_has sink "not any(b'sk-APP-SECRET' in x for x in c)"
 check "redirected: a request written through dup() or sendto() is routed like any other" sh -c \
 	"grep -q 'answer HTTP/1.1 200' '$T/out.dup' && grep -q 'answer HTTP/1.1 200' '$T/out.sendto'"
+# first bytes the framer does not take for HTTP/1, each followed by the key
+: >"$T/sink.log"
+for c in h2 lonecr tab longmethod garbage; do
+	edge $c sink.llm.test 80 >"$T/out"
+	check "redirected, not HTTP/1 ($c) first: the app reads a 502" grep -q "answer HTTP/1.1 502" "$T/out"
+done
+edge tls sink.llm.test 80 >"$T/out"
+check "redirected, a TLS client on the plain connection: its handshake fails" grep -q "tls error" "$T/out"
+check "redirected, not HTTP/1 first (h2, lone CR, tab, long method, binary, TLS): not a byte reached the endpoint" \
+	sink_has sink "len(c) == 6 and not any(c)"
 edge nonblock 127.0.0.1 "$SLOW" >"$T/out"
 check "non-blocking 12 MB LLM request to a slow reader: EAGAIN reached the app, answer read" \
 	sh -c "grep -q 'eagain True' '$T/out' && grep -q 'answer HTTP/1.1 200' '$T/out'"

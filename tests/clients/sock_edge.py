@@ -15,6 +15,12 @@ usage: sock_edge.py CASE HOST PORT
              with a small send buffer, to a server that reads late
   duplex     one thread sends 32 MB while another reads the echo
   closer     dup2 over a socket whose writer is blocked must return at once
+  h2, lonecr, tab, longmethod, garbage
+             redirected: first bytes that are not an HTTP/1 request (the
+             HTTP/2 preface, a lone CR, a tab after the method, a method
+             over 32 bytes, binary), each followed by the app's key
+  tls        redirected: Python's ssl (a real TLS client) on the plain
+             redirected connection
 Prints what the app saw; the test checks what the server got."""
 import select
 import socket
@@ -61,6 +67,13 @@ if case == "closer":  # needs its own never-reading peer
     os.dup2(os.open("/dev/null", os.O_RDWR), w.fileno())
     print("dup2 took %.1f s" % (time.time() - t0))
     sys.exit(0)
+NOT_HTTP1 = {
+    "h2": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    "lonecr": b"\rX",
+    "tab": b"POST\t/v1/chat/completions HTTP/1.1\r\n",
+    "longmethod": b"A" * 40 + b" /v1/chat/completions HTTP/1.1\r\n",
+    "garbage": b"\x00\x01\x02\x03 ",
+}
 s = socket.create_connection((host, port), timeout=10)
 try:
     if case == "smtp":
@@ -77,6 +90,18 @@ try:
         s.sendall(head(cl=70 << 20))
         s.sendall(body)
         answer(s)
+    elif case in NOT_HTTP1:
+        s.sendall(NOT_HTTP1[case] + head() + body)
+        answer(s)
+    elif case == "tls":
+        import ssl
+        ctx = ssl.create_default_context()
+        try:
+            t = ctx.wrap_socket(s, server_hostname=host)
+            t.sendall(head() + body)
+            answer(t)
+        except (ssl.SSLError, OSError) as e:
+            print("tls error", type(e).__name__)
     elif case == "closemid":
         s.sendall(head() + body[:10])
     elif case == "expect":
