@@ -15,21 +15,80 @@ int lr_cred_is_key_header(const char *name, size_t n)
 	       name_is(name, n, "x-goog-api-key") || name_is(name, n, "api-key");
 }
 
+static const char *const words[] = {"auth", "api-key", "apikey", "api_key", "token", "secret",
+				    "password", "credential", "jwt", "cookie", "subscription-key"};
+
+static int has_word(const char *name, size_t n, const char *const *w, size_t nw)
+{
+	size_t i, k;
+
+	for (; nw--; w++) {
+		k = strlen(*w);
+		for (i = 0; i + k <= n; i++)
+			if (strncasecmp(name + i, *w, k) == 0)
+				return 1;
+	}
+	return 0;
+}
+
 int lr_cred_is_credential_header(const char *name, size_t n)
 {
-	static const char *const words[] = {"auth", "api-key", "apikey", "api_key", "token", "secret",
-					    "password", "credential", "jwt", "cookie", "subscription-key"};
-	size_t i, k, w;
-
 	if (lr_cred_is_key_header(name, n))
 		return 1;
 	if (n >= 6 && strncasecmp(name, "proxy-", 6) == 0)
 		return 0; /* for the app's proxy, which the request still goes through */
-	for (w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
-		k = strlen(words[w]);
-		for (i = 0; i + k <= n; i++)
-			if (strncasecmp(name + i, words[w], k) == 0)
-				return 1;
+	return has_word(name, n, words, sizeof(words) / sizeof(words[0]));
+}
+
+static int hexval(unsigned char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The name as a server decodes it; -1 if it does not fit out[cap]. */
+static int decode(const char *s, size_t n, char *out, size_t cap, size_t *len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++, o++) {
+		if (o == cap)
+			return -1;
+		if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
+		    hexval((unsigned char)s[i + 2]) >= 0) {
+			out[o] = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+			i += 2;
+		} else {
+			out[o] = s[i] == '+' ? ' ' : s[i];
+		}
 	}
+	*len = o;
 	return 0;
+}
+
+static int key_param(const char *d, size_t n)
+{
+	return name_is(d, n, "key") || name_is(d, n, "api_key") || name_is(d, n, "api-key") ||
+	       name_is(d, n, "apikey") || name_is(d, n, "access_token");
+}
+
+int lr_cred_is_key_param(const char *name, size_t n)
+{
+	char d[256];
+	size_t len;
+
+	return decode(name, n, d, sizeof(d), &len) == 0 && key_param(d, len);
+}
+
+int lr_cred_is_credential_param(const char *name, size_t n)
+{
+	static const char *const more[] = {"signature"};
+	char d[256];
+	size_t len;
+
+	if (decode(name, n, d, sizeof(d), &len) < 0)
+		return 1;
+	return key_param(d, len) || has_word(d, len, words, sizeof(words) / sizeof(words[0])) ||
+	       has_word(d, len, more, 1) || name_is(d, len, "sig") || name_is(d, len, "pass") ||
+	       name_is(d, len, "passwd") || name_is(d, len, "pwd");
 }

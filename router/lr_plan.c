@@ -3,11 +3,13 @@
  *
  * URL = endpoint (or the original base) + operation path with the model
  * segment swapped when the model lives in the path + original query, where
- * a Gemini `key=` query parameter counts as a credential and follows the
- * same drop rule as the auth headers.
+ * credential parameters (lr_cred.h) follow the same rule as the auth
+ * headers.  A query is looked at only when the app's key is dropped or
+ * replaced.
  */
 #include "lr_plan.h"
 #include "lr_body.h"
+#include "lr_cred.h"
 #include "lr_error.h"
 
 #include <stdlib.h>
@@ -49,29 +51,73 @@ static int same_origin(const lr_table *t, const lr_route *r, const lr_url *u)
 	       strncasecmp(host, u->host, u->host_len) == 0;
 }
 
-/* Copies the query, minus a `key=` parameter when `drop_key`. */
-static void put_query(sbuf *b, const lr_url *u, int drop_key)
+/* Is query parameter q[0..n) ("name=value" or "name") one the credential
+ * rule drops?  The same rule as for headers (lr_curl_apply.c, lr_http.c):
+ * nothing when the app's key is kept; the key parameters when it is
+ * dropped or replaced (the route's key goes in the provider's header); every
+ * credential when the request leaves for another host. */
+static int param_dropped(const lr_plan *p, const char *q, size_t n)
+{
+	const char *eq = memchr(q, '=', n);
+	size_t k = eq ? (size_t)(eq - q) : n;
+
+	if (p->cred == LR_CRED_KEEP)
+		return 0;
+	return p->host_changed ? lr_cred_is_credential_param(q, k) : lr_cred_is_key_param(q, k);
+}
+
+/* Copies the query, minus the parameters the credential rule drops.
+ * Returns how many were dropped. */
+static int put_query(sbuf *b, const lr_url *u, const lr_plan *p)
 {
 	const char *q = u->query, *end = u->query + u->query_len;
-	int first = 1;
+	int first = 1, dropped = 0;
 
 	if (!u->has_query)
-		return;
-	if (!drop_key) {
+		return 0;
+	if (p->cred == LR_CRED_KEEP) {
 		put(b, "?", 1);
 		put(b, q, u->query_len);
-		return;
+		return 0;
 	}
 	while (q < end) {
 		const char *amp = memchr(q, '&', (size_t)(end - q));
 		size_t n = (size_t)((amp ? amp : end) - q);
-		if (!(n >= 4 && memcmp(q, "key=", 4) == 0)) {
+		if (param_dropped(p, q, n)) {
+			dropped++;
+		} else {
 			put(b, first ? "?" : "&", 1);
 			put(b, q, n);
 			first = 0;
 		}
 		q += n + (amp ? 1 : 0);
 	}
+	return dropped;
+}
+
+int lr_plan_strip_query(const lr_plan *p, const char *target, size_t n, char **out, size_t *outlen)
+{
+	const char *q = memchr(target, '?', n);
+	lr_url u = {0};
+	sbuf b = {0};
+	int dropped;
+
+	*out = NULL;
+	*outlen = 0;
+	if (!q || p->cred == LR_CRED_KEEP)
+		return 0;
+	u.has_query = 1;
+	u.query = q + 1;
+	u.query_len = n - (size_t)(q + 1 - target);
+	put(&b, target, (size_t)(q - target));
+	dropped = put_query(&b, &u, p);
+	if (b.err || !dropped) {
+		free(b.p);
+		return b.err;
+	}
+	*out = b.p;
+	*outlen = b.len;
+	return dropped;
 }
 
 static int build_url(const lr_table *t, const lr_route *r, const lr_detect *d,
@@ -80,6 +126,7 @@ static int build_url(const lr_table *t, const lr_route *r, const lr_detect *d,
 	sbuf b = {0};
 	size_t op = d->base_len, path_end;
 	const char *ep = lr_table_str(t, r->set_endpoint);
+	int dropped;
 
 	path_end = (size_t)(d->url.path - url) + d->url.path_len;
 	if (ep) {
@@ -96,9 +143,9 @@ static int build_url(const lr_table *t, const lr_route *r, const lr_detect *d,
 		op = d->model_off + d->model_len;
 	}
 	put(&b, url + op, path_end - op);
-	put_query(&b, &d->url, d->format == LR_FMT_GEMINI && p->cred != LR_CRED_KEEP);
-	if (b.err) {
-		free(b.p);
+	dropped = put_query(&b, &d->url, p);
+	if (b.err || (!ep && !p->model_in_path && !dropped)) {
+		free(b.p); /* an error, or the app's own URL */
 		return b.err;
 	}
 	p->url = b.p;
@@ -169,9 +216,10 @@ int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
 		return 0;
 	p->model = lr_table_str(t, r->set_model);
 	p->model_in_path = p->model && d->model_len > 0;
-	p->host_changed = r->set_endpoint.off && !same_origin(t, r, &d->url);
+	p->endpoint = r->set_endpoint.off != 0;
+	p->host_changed = p->endpoint && !same_origin(t, r, &d->url);
 	plan_credentials(t, r, getkey, p);
-	if (!r->set_endpoint.off && !p->model_in_path)
+	if (!p->endpoint && !p->model_in_path && (p->cred == LR_CRED_KEEP || !d->url.has_query))
 		return 0;
 	return build_url(t, r, d, url, p);
 }

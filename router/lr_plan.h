@@ -23,9 +23,13 @@ enum lr_cred {
 };
 
 typedef struct {
-	char *url;              /* new URL (malloc'ed) or NULL if unchanged */
+	char *url;              /* new URL (malloc'ed) or NULL if unchanged; a
+				 * credential in the query follows the header
+				 * rule (lr_cred_is_key_param) */
 	const char *model;      /* model to put in the body, or NULL */
 	int model_in_path;      /* the model was rewritten in the URL instead */
+	int endpoint;           /* the route names the endpoint: url says where
+				 * the request goes, and nothing else may */
 	int host_changed;       /* scheme, host or port differ from the app's */
 	int cred;               /* enum lr_cred */
 	const char *key_env;    /* the route's key variable, or NULL */
@@ -50,6 +54,13 @@ int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
 		 const char *url, size_t n, lr_getenv_fn getkey, lr_plan *p);
 
 void lr_plan_free(lr_plan *p);
+
+/* A request target (path, '?', query; n bytes) without the query
+ * parameters the credential rule of p (cred, host_changed) drops, for a
+ * request sent somewhere without a plan's URL.  Returns the number dropped:
+ * > 0 with a malloc'ed *out (*outlen bytes, NUL-terminated) the caller
+ * frees, 0 (*out NULL: the target stays), or LR_ENOMEM. */
+int lr_plan_strip_query(const lr_plan *p, const char *target, size_t n, char **out, size_t *outlen);
 
 
 /*

@@ -369,17 +369,25 @@ static void refuse(lr_conn *c, int status, const char *code, const char *msg)
  * it in the outbox; 0 or < 0. */
 static int redirect_only(lr_conn *c)
 {
-	char host[300], *out = NULL;
-	size_t outlen = 0;
+	char host[300], *out = NULL, *target = NULL;
+	size_t outlen = 0, tlen = 0;
 	lr_span body = {0};
 	lr_http_edits e = {.cred = LR_CRED_DROP, .moved = 1};
+	lr_plan p = {.cred = LR_CRED_DROP, .host_changed = 1};
 	int rc;
 
 	snprintf(host, sizeof(host), "%s:%d", c->ep_host, c->ep_port);
 	e.host.p = host;
 	e.host.len = strlen(host);
-	if ((rc = lr_http_body(&c->fr, &body)) < 0 ||
-	    (rc = lr_http_rewrite(&c->fr.head, body.p, body.len, &e, &out, &outlen)) < 0)
+	rc = lr_plan_strip_query(&p, c->fr.req.target.p, c->fr.req.target.len, &target, &tlen);
+	if (rc > 0) {
+		e.target.p = target;
+		e.target.len = tlen;
+	}
+	if (rc >= 0 && (rc = lr_http_body(&c->fr, &body)) >= 0)
+		rc = lr_http_rewrite(&c->fr.head, body.p, body.len, &e, &out, &outlen);
+	free(target);
+	if (rc < 0)
 		return rc;
 	free(c->out);
 	c->out = out;
