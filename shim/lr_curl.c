@@ -66,6 +66,7 @@ static int interesting(CURLoption opt)
 	case CURLOPT_HEADERFUNCTION: case CURLOPT_HEADERDATA: case CURLOPT_HEADER:
 	case CURLOPT_XFERINFOFUNCTION: case CURLOPT_PROGRESSFUNCTION: case CURLOPT_XFERINFODATA:
 	case CURLOPT_NOPROGRESS:
+	case CURLOPT_FOLLOWLOCATION: case CURLOPT_PORT: case CURLOPT_CONNECT_TO:
 		return 1;
 	default:
 		return 0;
@@ -163,6 +164,9 @@ static void record(lr_easy *e, CURLoption opt, long l, void *p, curl_off_t o)
 	case CURLOPT_USERPWD: record_userpwd(e, p); break;
 	case CURLOPT_USERNAME: set_str(&e->user, p); break;
 	case CURLOPT_PASSWORD: set_str(&e->pass, p); break;
+	case CURLOPT_FOLLOWLOCATION: e->follow = l; break;
+	case CURLOPT_PORT: e->port = l; break;
+	case CURLOPT_CONNECT_TO: e->connect_to = p; break;
 	default: record_method(e, opt, l); break;
 	}
 }
@@ -418,6 +422,7 @@ LR_EXPORT CURL *curl_easy_duphandle(CURL *h)
 				e->applied = e->changed_url = e->changed_body = e->changed_headers = 1;
 				e->changed_creds = e->changed_read = e->changed_write = e->changed_cookie = 1;
 				e->changed_header = e->changed_progress = e->changed_header_opt = 1;
+				e->changed_where = 1;
 				lr_curl_restore(lib, e);
 				lr_easy_put(e);
 			}

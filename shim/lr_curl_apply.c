@@ -317,6 +317,30 @@ static void clear_creds(const lr_curl_lib *lib, lr_easy *e, const lr_plan *p)
 	e->changed_creds = 1;
 }
 
+/*
+ * Where the routed request goes is the plan's URL, and only there: the
+ * app's CURLOPT_PORT and CURLOPT_CONNECT_TO were meant for its own URL
+ * (CONNECT_TO entries with an empty host match any), so for a route that
+ * names an endpoint they are cleared.  A transfer that carries a key the
+ * app did not send there (the route's, or the app's own to the route's
+ * endpoint) follows no redirect: a 3xx reaches the app as it came, since
+ * libcurl would send x-api-key and the like to wherever Location points.
+ */
+static void pin_destination(const lr_curl_lib *lib, lr_easy *e, const lr_plan *p)
+{
+	int keyed = p->cred == LR_CRED_REPLACE || (p->host_changed && p->cred == LR_CRED_KEEP);
+
+	if (p->endpoint && (e->port || e->connect_to)) {
+		lib->easy_setopt(e->h, CURLOPT_PORT, 0L);
+		lib->easy_setopt(e->h, CURLOPT_CONNECT_TO, (struct curl_slist *)NULL);
+		e->changed_where = 1;
+	}
+	if (keyed && e->follow) {
+		lib->easy_setopt(e->h, CURLOPT_FOLLOWLOCATION, 0L);
+		e->changed_where = 1;
+	}
+}
+
 static void apply(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr_plan *p, changes *c)
 {
 	e->applied = 1;
@@ -347,6 +371,7 @@ static void apply(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const l
 	}
 	if (p->cred != LR_CRED_KEEP)
 		clear_creds(lib, e, p);
+	pin_destination(lib, e, p);
 	c->url = c->body = NULL;
 	c->headers = NULL;
 }
@@ -575,6 +600,11 @@ void lr_curl_restore(const lr_curl_lib *lib, lr_easy *e)
 	}
 	if (e->changed_cookie)
 		lib->easy_setopt(e->h, CURLOPT_COOKIE, e->cookie);
+	if (e->changed_where) {
+		lib->easy_setopt(e->h, CURLOPT_FOLLOWLOCATION, e->follow);
+		lib->easy_setopt(e->h, CURLOPT_PORT, e->port);
+		lib->easy_setopt(e->h, CURLOPT_CONNECT_TO, e->connect_to);
+	}
 	lr_easy_clear_applied(e);
 }
 

@@ -63,6 +63,7 @@ void lr_easy_clear_applied(lr_easy *e)
 	e->read_tail = 0;
 	e->applied = e->changed_url = e->changed_body = 0;
 	e->changed_headers = e->changed_creds = e->changed_read = e->changed_cookie = 0;
+	e->changed_where = 0;
 }
 
 void lr_easy_clear_app(lr_easy *e)
@@ -93,6 +94,8 @@ void lr_easy_clear_app(lr_easy *e)
 	e->progress_cb = NULL;
 	e->progress_data = NULL;
 	e->noprogress = 1;
+	e->follow = e->port = 0;
+	e->connect_to = NULL;
 }
 
 static void free_record(lr_easy *e)
@@ -171,6 +174,9 @@ void lr_easy_dup(CURL *src, CURL *dst)
 		d->user = dup_or_null(s->user);
 		d->pass = dup_or_null(s->pass);
 		d->cookie = dup_or_null(s->cookie);
+		d->follow = s->follow;
+		d->port = s->port;
+		d->connect_to = s->connect_to;
 		d->method = s->method;
 		d->curlu = s->curlu;
 		lr_easy_put(d);

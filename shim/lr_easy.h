@@ -43,6 +43,9 @@ typedef struct lr_easy {
 	curl_off_t infile_size;       /* -1 unknown */
 	char *bearer, *user, *pass;   /* effective credentials, as libcurl keeps them */
 	char *cookie;                 /* CURLOPT_COOKIE: sent to whatever host */
+	long follow;                  /* CURLOPT_FOLLOWLOCATION */
+	long port;                    /* CURLOPT_PORT: overrides the URL's port */
+	struct curl_slist *connect_to;/* CURLOPT_CONNECT_TO (app-owned list) */
 	size_t post_copy_len;
 	int method;                   /* enum lr_method: what libcurl will send */
 	int curlu;                    /* CURLOPT_CURLU set: the URL is not ours to see */
@@ -52,6 +55,7 @@ typedef struct lr_easy {
 	int applied;                  /* options to restore after the transfer */
 	int changed_url, changed_body, changed_headers, changed_creds, changed_read;
 	int changed_cookie;
+	int changed_where;            /* FOLLOWLOCATION, PORT, CONNECT_TO cleared */
 	char *new_url;
 	char *new_body;
 	size_t new_body_len;

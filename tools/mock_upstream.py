@@ -28,7 +28,9 @@ text is {"reply": "mock reply from MODEL"} (5 words, so 5 output tokens).
 Faults can be injected with --fault or at run time through the control API
 under /_mock/.  Error faults answer instead of the API: 400/429/500/503 (an error
 object in the API's shape), slow=MS (answers late), drop (closes without an
-answer), hang (answers nothing until the client gives up).  Answer faults
+answer), hang (answers nothing until the client gives up), redirect=PORT
+(answers 307 with Location: http://127.0.0.1:PORT and the same path and
+query, as an endpoint that sends its clients to another host would).  Answer faults
 still answer 200 in the API's shape, streamed or not, but change the answer
 of the APIs with text (chat, completions, responses, Anthropic, Gemini,
 Ollama chat and generate; embeddings and /echo answer as usual):
@@ -80,7 +82,8 @@ HANG_LIMIT_S = 60.0          # a "hang" fault gives up after this long
 IDLE_TIMEOUT_S = 120         # idle keep-alive connections are closed
 ANSWER_FAULTS = ("empty", "length", "refusal", "badjson")  # answered 200, changed
 FAULT_KINDS = ("400", "429", "500", "503", "drop", "hang") + ANSWER_FAULTS
-FAULT_KIND_HELP = "400, 429, 500, 503, slow=MS, drop, hang, empty, length, refusal, badjson or long=BYTES"
+FAULT_KIND_HELP = ("400, 429, 500, 503, slow=MS, drop, hang, redirect=PORT, empty, length, refusal, "
+                   "badjson or long=BYTES")
 
 
 def answer_fault(kind):
@@ -114,7 +117,7 @@ class Fault:
         match, kind = str(match).strip(), str(kind).strip()
         if match != "*" and not re.match(r"^(model|path|method)=.+$", match):
             raise ValueError(f"bad fault match {match!r} (want *, model=GLOB, path=GLOB or method=GLOB)")
-        if kind not in FAULT_KINDS and not re.fullmatch(r"(slow|long)=\d+", kind):
+        if kind not in FAULT_KINDS and not re.fullmatch(r"(slow|long|redirect)=\d+", kind):
             raise ValueError(f"bad fault kind {kind!r} (want {FAULT_KIND_HELP})")
         if count is not None and (isinstance(count, bool) or int(count) < 1):
             raise ValueError(f"bad fault count {count!r} (want a positive integer)")
@@ -708,7 +711,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault.startswith("slow="):
             time.sleep(int(fault[5:]) / 1000.0)
             return True
-        if fault == "drop":
+        if fault.startswith("redirect="):
+            loc = f"http://127.0.0.1:{fault[9:]}{self.path if self.path.startswith('/') else '/'}"
+            self.send_json(307, error_body(api, 307, "mock fault redirect"),
+                           {"Location": loc, "x-mock-request": str(n), "x-mock-fault": fault})
+        elif fault == "drop":
             self.close_connection = True
         elif fault == "hang":
             self.hang()
