@@ -415,9 +415,17 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 {
 	lr_plan p;
 	changes c;
+	lr_detect det = r->det;
 	int rc, out = LR_PREP_PASS;
 
-	if (lr_plan_make(t, d, &r->det, e->url, strlen(e->url), secure_getenv, &p) < 0)
+	/* The origin the app addressed, and so the one its key was meant for:
+	 * CURLOPT_PORT overrides the URL's port.  A CONNECT_TO list may send
+	 * it anywhere: no endpoint counts as the same origin then. */
+	if (e->port > 0)
+		det.url.port = (int)e->port;
+	if (e->connect_to)
+		det.url.host_len = 0;
+	if (lr_plan_make(t, d, &det, e->url, strlen(e->url), secure_getenv, &p) < 0)
 		return LR_PREP_PASS;
 	if (p.key_missing)
 		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s", p.key_env,

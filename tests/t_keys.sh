@@ -25,6 +25,7 @@ export ROUTE_KEY
 # api.keys.test (socket transport) to the mock, dropping the app's key.
 load_rules '{"routes": [
  {"name": "ep", "match": {"host": "localhost"}, "set": {"endpoint": "'"$MOCK"'/v1", "api_key_env": "ROUTE_KEY"}},
+ {"name": "portsame", "match": {"host": "127.0.0.1", "model": "*-portkey"}, "set": {"endpoint": "'"$MOCK"'/v1"}},
  {"name": "same", "match": {"host": "127.0.0.1", "model": "*-keyed"}, "set": {"api_key_env": "ROUTE_KEY"}},
  {"name": "claim", "match": {"host": "api.keys.test"}, "set": {"endpoint": "'"$MOCK"'/v1"}}]}'
 routed_to_mock() { # N0: the mock logged a request since, with the route's key
@@ -81,6 +82,16 @@ for mode in port connect_to; do
 	check "$mode: the next, unrouted transfer goes where the app's option says" sh -c \
 		"grep -qx 'after rc=0 code=200' '$T/out' && grep -q '\"/echo\"' '$T/other.log'"
 done
+
+# CURLOPT_PORT names the origin the app addressed: the URL's port equals the
+# endpoint's, but the app's key was meant for its PORT, so it must not go.
+: >"$T/other.log"
+n0=$(mock_count)
+shim "$BUILD/tests/edge_port" "$MOCK_PORT" "$OTHER" port_same >"$T/out" 2>&1
+check "CURLOPT_PORT elsewhere: the routed request reached the endpoint" sh -c "[ \$(wc -l <'$T/mock.log') -gt $n0 ]"
+check "CURLOPT_PORT elsewhere: the app's key did not go to the endpoint" \
+	last_req "'authorization' not in d['headers'] and 'APP-PORTKEY' not in str(d)"
+check "CURLOPT_PORT elsewhere: nothing at the app's port" no_key_at_other
 
 # --- credentials in the query string ------------------------------------------------
 Q='api_key=APP-SECRET-1&x=1&%6Bey=APP-SECRET-2&Access_Token=APP-SECRET-3&sig=APP-SECRET-4&user=u'

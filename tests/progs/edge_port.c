@@ -4,7 +4,10 @@
  * host), aimed at OTHER.  A route that moves the request to an endpoint
  * must send it there, not to OTHER; the next, unrouted transfer on the
  * handle must see the app's option again.
- * usage: edge_port MOCK_PORT OTHER_PORT port|connect_to
+ * port_same: the URL names MOCK_PORT and CURLOPT_PORT names OTHER_PORT,
+ * with the app's key: a route to MOCK_PORT leaves the origin the app
+ * addressed, so the app's key must not go with it.
+ * usage: edge_port MOCK_PORT OTHER_PORT port|connect_to|port_same
  * Run by tests/t_keys.sh.
  */
 #include <curl/curl.h>
@@ -33,6 +36,23 @@ int main(int argc, char **argv)
 	snprintf(echo, sizeof(echo), "http://127.0.0.1:%s/echo", argv[1]);
 	snprintf(to, sizeof(to), "::127.0.0.1:%s", argv[2]);
 	h = curl_easy_init();
+	if (strcmp(argv[3], "port_same") == 0) {
+		struct curl_slist *hd = curl_slist_append(NULL, "Authorization: Bearer sk-APP-PORTKEY");
+
+		snprintf(llm, sizeof(llm), "http://127.0.0.1:%s/v1/chat/completions", argv[1]);
+		curl_easy_setopt(h, CURLOPT_PORT, atol(argv[2]));
+		curl_easy_setopt(h, CURLOPT_URL, llm);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{\"model\":\"gpt-4o-portkey\",\"messages\":[]}");
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+		rc1 = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code1);
+		printf("routed rc=%d code=%ld\n", rc1, code1);
+		curl_easy_cleanup(h);
+		curl_slist_free_all(hd);
+		return 0;
+	}
 	if (strcmp(argv[3], "port") == 0) {
 		curl_easy_setopt(h, CURLOPT_PORT, atol(argv[2]));
 	} else {
