@@ -133,8 +133,9 @@ static void init_seg(lr_stats_seg *s, int wipe)
 	atomic_store_explicit(&s->magic, magic_word(), memory_order_release);
 }
 
-/* Completes segment `id` (ours): a whole header, then mode 0666. */
-static int complete(int id, const char **note, const char **why)
+/* Completes segment `id` (ours): a whole header, then mode 0666.  Only a
+ * segment we did not just make gets a note. */
+static int complete(int id, int fresh, const char **note, const char **why)
 {
 	struct shmid_ds ds;
 	lr_stats_seg *s = shmat(id, NULL, 0);
@@ -147,7 +148,8 @@ static int complete(int id, const char **note, const char **why)
 	st = header_state(s);
 	if (st == LR_EBUSY) {
 		init_seg(s, 0);
-		*note = *note ? *note : "completed a counters segment left without a header by an interrupted load";
+		if (!fresh)
+			*note = "completed a counters segment left without a header by an interrupted load";
 	} else if (st == LR_EVERSION) {
 		init_seg(s, 1); /* a scribbled header: start the counters afresh */
 		*note = "the counters' header was damaged: counters reset";
@@ -164,7 +166,8 @@ static int complete(int id, const char **note, const char **why)
 			*why = strerror(errno);
 			return LR_EIO;
 		}
-		*note = *note ? *note : "opened the counters segment up to every user (mode 0666)";
+		if (!fresh)
+			*note = *note ? *note : "opened the counters segment up to every user (mode 0666)";
 	}
 	return 0;
 }
@@ -216,13 +219,13 @@ int lr_stats_ensure(const char *table, const char **note, const char **why)
 	for (tries = 0; tries < 4; tries++) {
 		id = existing(key, note, why);
 		if (id >= 0)
-			return complete(id, note, why);
+			return complete(id, 0, note, why);
 		if (id < -1)
 			return id;
 		/* 0600 until whole: nobody else can attach a half-made one */
 		id = shmget(key, sizeof(lr_stats_seg), IPC_CREAT | IPC_EXCL | 0600);
 		if (id >= 0)
-			return complete(id, note, why);
+			return complete(id, 1, note, why);
 		if (errno != EEXIST) {
 			*why = strerror(errno);
 			return LR_EIO;
