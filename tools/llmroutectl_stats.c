@@ -179,7 +179,9 @@ int ctl_stats(int argc, char **argv)
 	}
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
-		char *out;
+		char *out, key[16];
+		snprintf(key, sizeof(key), "0x%08x", (unsigned)lr_stats_key(lr_shm_name()));
+		cJSON_AddStringToObject(o, "key", key); /* System V key: ipcs -m */
 		cJSON_AddItemToObject(o, "routes", json_kind(s, LR_STATS_ROUTE));
 		cJSON_AddItemToObject(o, "models", json_kind(s, LR_STATS_MODEL));
 		cJSON_AddItemToObject(o, "targets", json_kind(s, LR_STATS_TARGET));
