@@ -24,6 +24,7 @@
  */
 #include "lr_cache.h"
 #include "lr_error.h"
+#include "lr_shm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +38,6 @@
 #include <unistd.h>
 
 #define LOCK_WAIT_NS 20000000L    /* the longest anyone waits for the lock */
-#define OPEN_WAIT_NS 50000000L    /* the longest an opener waits for a creator */
-#define OPEN_POLL_NS 1000000L
 #define MAX_WALK 65536            /* entries one put may walk the tail over */
 #define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~(uint64_t)((a) - 1))
 
@@ -263,76 +262,46 @@ static int init_mutex(pthread_mutex_t *m)
 	return e ? LR_EIO : 0;
 }
 
-/* We made the name with O_EXCL: size it, lay it out, and publish the magic
- * last so an opener never uses a half-built header. */
-static int init_segment(int fd, size_t size, lr_cache **out, const char **why)
+/* Lays out a new segment (lr_shm_create_atomic's init: nobody else can see
+ * it yet), the magic last. */
+static int init_segment(void *map, void *ctx)
 {
-	lr_cache_seg *s;
-	int rc;
+	lr_cache_seg *s = map;
 
-	/* the umask may have taken bits away; group/other must stay clear */
-	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)size) < 0) {
-		*why = "cannot size the new segment";
-		return LR_EIO;
-	}
-	rc = map_cache(fd, size, out, why);
-	if (rc < 0)
-		return rc;
-	s = (*out)->seg;
-	geometry(size, s);
+	geometry(*(size_t *)ctx, s);
 	s->layout = LR_CACHE_LAYOUT;
 	s->hdr_size = sizeof(*s);
-	if (init_mutex(&s->lock) < 0) {
-		lr_cache_close(*out);
-		*out = NULL;
-		*why = "cannot set up the shared lock";
+	if (init_mutex(&s->lock) < 0)
 		return LR_EIO;
-	}
 	atomic_store_explicit(&s->magic, magic_word(), memory_order_release);
 	return 0;
 }
 
-static void sleep_ns(long ns)
-{
-	struct timespec t = { 0, ns };
-
-	nanosleep(&t, NULL);
-}
-
-static long long mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-/* Owner and mode, then a size worth mapping; waits while a creator has not
- * sized the segment yet. */
-static int check_file(int fd, long long deadline, size_t *len, const char **why)
+/* Regular file, one name, ours, no group/other bits, a size a cache has:
+ * checked before anything is mapped. */
+static int check_file(int fd, size_t *len, const char **why)
 {
 	struct stat st;
 
-	for (;;) {
-		if (fstat(fd, &st) < 0) {
-			*why = "fstat failed";
-			return LR_EIO;
-		}
-		if (st.st_uid != geteuid()) {
-			*why = "owned by another user";
-			return LR_EUNTRUSTED;
-		}
-		if (st.st_mode & 077) {
-			*why = "accessible to group or others";
-			return LR_EUNTRUSTED;
-		}
-		if (st.st_size != 0)
-			break;
-		if (mono_ns() >= deadline) {
-			*why = "segment still being created";
-			return LR_EBUSY;
-		}
-		sleep_ns(OPEN_POLL_NS);
+	if (fstat(fd, &st) < 0) {
+		*why = "fstat failed";
+		return LR_EIO;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		*why = "not a regular file with one name (a hard link?)";
+		return LR_EUNTRUSTED;
+	}
+	if (st.st_uid != geteuid()) {
+		*why = "owned by another user";
+		return LR_EUNTRUSTED;
+	}
+	if (st.st_mode & 077) {
+		*why = "accessible to group or others";
+		return LR_EUNTRUSTED;
+	}
+	if (st.st_size == 0) {
+		*why = "left empty by an interrupted creator";
+		return LR_EBUSY;
 	}
 	if ((uint64_t)st.st_size < LR_CACHE_MIN_SIZE || (uint64_t)st.st_size > LR_CACHE_MAX_SIZE) {
 		*why = "not an llmroute cache (size)";
@@ -352,20 +321,20 @@ static int header_ok(const lr_cache_seg *s, size_t len)
 	       s->data_off == g.data_off && s->data_size == g.data_size;
 }
 
+/* Segments are created whole (lr_shm_create_atomic), so one with no magic
+ * was left by a creator of an older llmroute killed half-way: LR_EBUSY,
+ * which lr_cache_open with `create` replaces. */
 static int attach_segment(int fd, lr_cache **out, const char **why)
 {
-	long long deadline = mono_ns() + OPEN_WAIT_NS;
 	uint64_t m;
 	size_t len;
-	int rc = check_file(fd, deadline, &len, why);
+	int rc = check_file(fd, &len, why);
 
 	if (rc < 0 || (rc = map_cache(fd, len, out, why)) < 0)
 		return rc;
-	while ((m = atomic_load_explicit(&(*out)->seg->magic, memory_order_acquire)) == 0 &&
-	       mono_ns() < deadline)
-		sleep_ns(OPEN_POLL_NS);
+	m = atomic_load_explicit(&(*out)->seg->magic, memory_order_acquire);
 	if (m == 0) {
-		*why = "segment still being created";
+		*why = "left half-made by an interrupted creator";
 		rc = LR_EBUSY;
 	} else if (m != magic_word() || !header_ok((*out)->seg, len)) {
 		*why = "not an llmroute cache, or another layout version";
@@ -378,14 +347,17 @@ static int attach_segment(int fd, lr_cache **out, const char **why)
 	return rc;
 }
 
-/* Opens the name, or creates it exclusively; loops only when the name
- * vanishes or appears between our two calls. */
-static int open_fd(const char *name, int create, int *fd, int *created, const char **why)
+/* Opens the name, or creates a whole new segment under it; loops only when
+ * the name vanishes or appears between our two calls.  *out is set when we
+ * created it. */
+static int open_fd(const char *name, size_t size, int create, int *fd, lr_cache **out, const char **why)
 {
 	int tries;
+	void *map;
 
 	for (tries = 0; tries < 4; tries++) {
-		*fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+		/* O_NONBLOCK: a FIFO under the name must not hang us */
+		*fd = shm_open(name, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
 		if (*fd >= 0)
 			return 0;
 		if (errno == EACCES) {
@@ -400,16 +372,16 @@ static int open_fd(const char *name, int create, int *fd, int *created, const ch
 			*why = "no cache segment";
 			return LR_ENOTFOUND;
 		}
-		*fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		*fd = lr_shm_create_atomic(name, 0600, size, init_segment, &size, &map, why);
 		if (*fd >= 0) {
-			*created = 1;
-			return 0;
+			int rc = map_cache(*fd, size, out, why);
+			munmap(map, size);
+			return rc;
 		}
-		if (errno != EEXIST) {
-			*why = "cannot create the segment";
-			return LR_EIO;
-		}
+		if (*fd != LR_EBUSY)
+			return *fd;
 	}
+	*fd = -1;
 	*why = "segment name keeps appearing and vanishing";
 	return LR_EBUSY;
 }
@@ -417,22 +389,25 @@ static int open_fd(const char *name, int create, int *fd, int *created, const ch
 int lr_cache_open(const char *name, size_t size, int create, lr_cache **out, const char **why)
 {
 	const char *dummy;
-	int fd = -1, created = 0, rc;
+	int fd = -1, rc, pass;
 
 	if (!why)
 		why = &dummy;
 	*out = NULL;
-	rc = open_fd(name, create, &fd, &created, why);
-	if (rc < 0)
-		return rc;
-	if (created) {
-		rc = init_segment(fd, clamp_size(size), out, why);
-		if (rc < 0)
-			shm_unlink(name); /* a half-built segment would make every opener wait */
-	} else {
+	size = clamp_size(size);
+	for (pass = 0; pass < 2; pass++) {
+		rc = open_fd(name, size, create, &fd, out, why);
+		if (rc < 0 || *out)
+			break;
 		rc = attach_segment(fd, out, why);
+		close(fd); /* the mapping is all we need: no descriptor left in the host */
+		fd = -1;
+		if (rc != LR_EBUSY || !create)
+			break;
+		shm_unlink(name); /* half-made and ours (checked): make a whole one */
 	}
-	close(fd); /* the mapping is all we need: no descriptor left in the host */
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 

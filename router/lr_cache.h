@@ -17,7 +17,12 @@
  * damage shows as misses (LR_ENOTFOUND, LR_ECORRUPT), never as a crash or a
  * read outside the mapping.  (One exception no check can catch: a process
  * of the same user that shrinks the segment with ftruncate makes accesses
- * past the new end fault.)
+ * past the new end fault.  No other user can: the segment is used only if
+ * it is a regular file with one name, owned by us, mode 0600.)
+ *
+ * A segment is created whole under a temporary name and renamed into place
+ * (lr_shm_create_atomic), so a creator killed half-way leaves nothing under
+ * the name.
  *
  * This runs inside other people's processes: it never prints, never exits,
  * keeps no file descriptor open after lr_cache_open, and reports through
@@ -93,10 +98,11 @@ typedef struct lr_cache lr_cache;   /* opaque: the mapping and its checked geome
 
 /* Opens the segment `name`; with `create`, creates it if absent (mode 0600,
  * `size` bytes clamped to [1 MiB, 1 GiB], 0 meaning the default; an existing
- * segment keeps its size).  A segment another process is still creating is
- * waited for up to ~50 ms, then LR_EBUSY.  Returns 0 and *out (free with
- * lr_cache_close); LR_ENOTFOUND (no segment and !create); LR_EUNTRUSTED
- * (not owned by our euid, or any group/other permission bit; *why says
+ * segment keeps its size).  One of ours left half-made (empty, or no magic)
+ * by an older creator killed half-way is LR_EBUSY, or replaced with
+ * `create`.  Returns 0 and *out (free with lr_cache_close); LR_ENOTFOUND
+ * (no segment and !create); LR_EUNTRUSTED (not a regular file with one
+ * name, not owned by our euid, or any group/other permission bit; *why says
  * which); LR_EVERSION (wrong magic, layout or size); LR_EBUSY; LR_ENOMEM;
  * LR_EIO.  *why (may be NULL) is set to a static string on every error. */
 int lr_cache_open(const char *name, size_t size, int create, lr_cache **out, const char **why);

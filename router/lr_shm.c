@@ -10,8 +10,11 @@
 #include "lr_shm.h"
 #include "lr_error.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #define SNAPSHOT_TRIES 64
+#define SHM_DIR "/dev/shm" /* where glibc keeps shm_open's objects on Linux */
 
 uint64_t lr_fnv1a64(const void *p, size_t n)
 {
@@ -95,12 +99,16 @@ int lr_shm_attach(const char *name, lr_shm *s, const char **why)
 	if (!why)
 		why = &dummy;
 	memset(s, 0, sizeof(*s));
-	s->fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+	/* O_NONBLOCK: a FIFO planted under the name must not hang the host
+	 * (glibc's shm_open adds O_NOFOLLOW itself) */
+	s->fd = shm_open(name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
 	if (s->fd < 0) {
 		*why = strerror(errno);
 		return errno == ENOENT ? LR_ENOTFOUND : LR_EIO;
 	}
-	if (fstat(s->fd, &st) < 0 || !trusted(&st, why)) {
+	if (fstat(s->fd, &st) < 0 || !S_ISREG(st.st_mode) || !trusted(&st, why)) {
+		if (s->fd >= 0 && !S_ISREG(st.st_mode))
+			*why = "not a regular file";
 		close(s->fd);
 		return LR_EUNTRUSTED;
 	}
@@ -133,17 +141,45 @@ static void init_header(lr_shm_hdr *h)
 	h->slot_cap = LR_SHM_SLOT_CAP;
 }
 
-/* Makes the open, locked segment the right size and shape. */
+static int init_table(void *map, void *ctx)
+{
+	(void)ctx;
+	init_header(map);
+	return 0;
+}
+
+/* What a writer may open: a regular file with no other name (a hard link
+ * planted by someone else would make us write through to their file), owned
+ * by us or root.  Checked before the file is locked or changed at all. */
+static int writer_may_open(const struct stat *st, const char **why)
+{
+	if (!S_ISREG(st->st_mode)) {
+		*why = "not a regular file";
+		return LR_EUNTRUSTED;
+	}
+	if (st->st_nlink != 1) {
+		*why = "it has another name (a hard link): remove it with `llmroutectl unload --force`";
+		return LR_EUNTRUSTED;
+	}
+	if (st->st_uid != geteuid() && st->st_uid != 0) {
+		*why = "owned by another user";
+		return LR_EUNTRUSTED;
+	}
+	return 0;
+}
+
+/* The open, locked segment: a whole table of our layout (or, with reinit,
+ * anything that passed writer_may_open, rebuilt).  Only then its mode is
+ * put right: our umask or the owner's chmod may have changed it. */
 static int writer_prepare(lr_shm *s, const struct stat *st, int reinit, const char **why)
 {
-	int fresh = st->st_size == 0;
+	static const char *foreign = "not an llmroute table, or another layout version (use `llmroutectl unload --force`)";
 
-	/* Never grow or touch a segment we do not recognise. */
-	if (!fresh && !reinit && (size_t)st->st_size < map_size()) {
-		*why = "not an llmroute table, or another layout version (use `llmroutectl unload --force`)";
+	if (!reinit && (size_t)st->st_size < map_size()) {
+		*why = foreign;
 		return LR_EVERSION;
 	}
-	if ((fresh || reinit) && ftruncate(s->fd, (off_t)map_size()) < 0) {
+	if (reinit && ftruncate(s->fd, (off_t)map_size()) < 0) {
 		*why = strerror(errno);
 		return LR_EIO;
 	}
@@ -154,13 +190,43 @@ static int writer_prepare(lr_shm *s, const struct stat *st, int reinit, const ch
 		*why = strerror(errno);
 		return LR_EIO;
 	}
-	if (fresh || reinit) {
+	if (reinit) {
 		init_header(s->hdr);
 	} else if (!header_ok(s->hdr, (size_t)st->st_size)) {
-		*why = "not an llmroute table, or another layout version (use `llmroutectl unload --force`)";
+		*why = foreign;
 		return LR_EVERSION;
 	}
+	if ((st->st_mode & 0777) != 0644 && fchmod(s->fd, 0644) < 0) {
+		*why = strerror(errno);
+		return LR_EIO;
+	}
 	return 0;
+}
+
+/* Opens the existing segment, or creates a whole new one (a creator killed
+ * half-way leaves nothing under `name`). */
+static int writer_fd(const char *name, const char **why)
+{
+	int tries, fd;
+	void *map;
+
+	for (tries = 0; tries < 8; tries++) {
+		fd = shm_open(name, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
+		if (fd >= 0 || errno != ENOENT) {
+			if (fd < 0)
+				*why = errno == EACCES ? "owned by another user" : strerror(errno);
+			return fd >= 0 ? fd : errno == EACCES ? LR_EUNTRUSTED : LR_EIO;
+		}
+		fd = lr_shm_create_atomic(name, 0644, map_size(), init_table, NULL, &map, why);
+		if (fd >= 0) {
+			munmap(map, map_size());
+			return fd;
+		}
+		if (fd != LR_EBUSY)
+			return fd;
+	}
+	*why = "the name keeps appearing and vanishing";
+	return LR_EBUSY;
 }
 
 int lr_shm_open_writer(const char *name, lr_shm *s, int reinit, const char **why)
@@ -173,27 +239,23 @@ int lr_shm_open_writer(const char *name, lr_shm *s, int reinit, const char **why
 		why = &dummy;
 	memset(s, 0, sizeof(*s));
 	s->writable = 1;
-	s->fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (s->fd < 0) {
+	s->fd = writer_fd(name, why);
+	if (s->fd < 0)
+		return s->fd;
+	if (fstat(s->fd, &st) < 0) {
 		*why = strerror(errno);
-		return LR_EIO;
+		rc = LR_EIO;
+		goto fail;
 	}
+	if ((rc = writer_may_open(&st, why)) < 0)
+		goto fail;
 	if (flock(s->fd, LOCK_EX) < 0 || fstat(s->fd, &st) < 0) {
 		*why = strerror(errno);
 		rc = LR_EIO;
 		goto fail;
 	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		*why = "owned by another user";
-		rc = LR_EUNTRUSTED;
+	if ((rc = writer_may_open(&st, why)) < 0) /* again: we may have waited */
 		goto fail;
-	}
-	/* Our umask may have added or removed bits: the mode is part of trust. */
-	if ((st.st_mode & 0777) != 0644 && fchmod(s->fd, 0644) < 0) {
-		*why = strerror(errno);
-		rc = LR_EIO;
-		goto fail;
-	}
 	rc = writer_prepare(s, &st, reinit, why);
 	if (rc == 0)
 		return 0;
@@ -306,4 +368,117 @@ int lr_shm_remove(lr_shm *s, const char *name)
 		atomic_fetch_add(&s->hdr->generation, 1);
 	}
 	return shm_unlink(name) == 0 || errno == ENOENT ? 0 : LR_EIO;
+}
+
+/* Removes "<name>.new.<pid>.<n>" objects of ours whose process is gone: a
+ * creator killed between creating and renaming its temporary. */
+static void remove_stale_temps(const char *name)
+{
+	char prefix[300], path[600];
+	size_t plen;
+	DIR *d;
+	struct dirent *e;
+
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s.new.", name + 1);
+	if (plen >= sizeof(prefix) || !(d = opendir(SHM_DIR)))
+		return;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		char *end;
+		long pid;
+
+		if (strncmp(e->d_name, prefix, plen) != 0)
+			continue;
+		pid = strtol(e->d_name + plen, &end, 10);
+		if (pid <= 0 || *end != '.' || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		snprintf(path, sizeof(path), SHM_DIR "/%s", e->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+			unlink(path);
+	}
+	closedir(d);
+}
+
+/* A new temporary object of ours, under a name nobody else holds. */
+static int create_temp(const char *name, unsigned mode, char *tmp, size_t cap, const char **why)
+{
+	static _Atomic unsigned counter;
+	int tries, fd;
+
+	for (tries = 0; tries < 16; tries++) {
+		if ((size_t)snprintf(tmp, cap, "%s.new.%ld.%u", name, (long)getpid(), atomic_fetch_add(&counter, 1)) >= cap) {
+			*why = "segment name too long";
+			return LR_EINVAL;
+		}
+		fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST) { /* EEXIST: someone squats that name: next one */
+			*why = strerror(errno);
+			return LR_EIO;
+		}
+	}
+	*why = "cannot find a free temporary name";
+	return LR_EIO;
+}
+
+/* rename(from, to) unless `to` exists.  Returns 0, or -1 with errno
+ * (EEXIST when it does). */
+static int rename_noreplace(const char *from, const char *to)
+{
+	char a[600], b[600];
+
+	snprintf(a, sizeof(a), SHM_DIR "%s", from);
+	snprintf(b, sizeof(b), SHM_DIR "%s", to);
+	if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* no RENAME_NOREPLACE here: link() never replaces either */
+	if (link(a, b) < 0)
+		return -1;
+	unlink(a);
+	return 0;
+}
+
+int lr_shm_create_atomic(const char *name, unsigned mode, size_t size, int (*init)(void *map, void *ctx),
+			 void *ctx, void **map, const char **why)
+{
+	char tmp[300];
+	void *m = MAP_FAILED;
+	int fd, rc;
+
+	*map = NULL;
+	if (!name || name[0] != '/' || strchr(name + 1, '/')) {
+		*why = "bad segment name";
+		return LR_EINVAL;
+	}
+	remove_stale_temps(name);
+	fd = create_temp(name, mode, tmp, sizeof(tmp), why);
+	if (fd < 0)
+		return fd;
+	/* the umask may have taken bits away; this inode is ours (O_EXCL) */
+	if (fchmod(fd, (mode_t)mode) < 0 || ftruncate(fd, (off_t)size) < 0 ||
+	    (m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		*why = strerror(errno);
+		rc = LR_EIO;
+		goto fail;
+	}
+	if ((rc = init(m, ctx)) < 0) {
+		*why = "cannot set up the new segment";
+		goto fail;
+	}
+	if (rename_noreplace(tmp, name) < 0) {
+		rc = errno == EEXIST ? LR_EBUSY : LR_EIO;
+		*why = rc == LR_EBUSY ? "created meanwhile by another process" : strerror(errno);
+		goto fail;
+	}
+	*map = m;
+	return fd;
+fail:
+	if (m != MAP_FAILED)
+		munmap(m, size);
+	close(fd);
+	shm_unlink(tmp);
+	return rc;
 }

@@ -11,8 +11,15 @@
  * keeps what it had).
  *
  * Checking for a change is one atomic load of the generation
- * (lr_shm_generation).  Trust: a reader attaches only to a segment owned by
- * root or by its own effective uid and not writable by group or others.
+ * (lr_shm_generation).  Trust: a reader attaches only to a regular file
+ * owned by root or by its own effective uid and not writable by group or
+ * others, so only root or that uid can resize it under the readers.
+ *
+ * Creation is atomic (lr_shm_create_atomic): a segment is built whole under
+ * a temporary name and renamed into place only if the name is still free,
+ * so a writer killed at any point leaves no table or a complete one.  A
+ * writer opening an existing segment checks it (regular file, one link,
+ * owner, header) before it changes anything about it.
  */
 #ifndef LR_SHM_H
 #define LR_SHM_H
@@ -62,9 +69,10 @@ const char *lr_shm_name(void);
 int lr_shm_attach(const char *name, lr_shm *s, const char **why);
 
 /* Writer: opens or creates `name` (mode 0644) and takes the exclusive lock
- * that serializes all writers.  Refuses (LR_EUNTRUSTED) a segment owned by
- * another non-root user or writable by others, and a foreign one
- * (LR_EVERSION) unless `reinit`, which rebuilds the header.  */
+ * that serializes all writers.  Refuses (LR_EUNTRUSTED) anything but a
+ * regular file with one link owned by root or us, and a foreign one
+ * (LR_EVERSION) unless `reinit`, which rebuilds the header; all of it
+ * before it changes the file's mode or size. */
 int lr_shm_open_writer(const char *name, lr_shm *s, int reinit, const char **why);
 
 void lr_shm_close(lr_shm *s);
@@ -93,5 +101,16 @@ int lr_shm_publish(lr_shm *s, const void *data, size_t len, uint64_t *gen);
 int lr_shm_remove(lr_shm *s, const char *name);
 
 uint64_t lr_fnv1a64(const void *p, size_t n);
+
+/* Creates shared-memory object `name` whole or not at all: a new object
+ * under a temporary name "<name>.new.<pid>.<n>" (O_EXCL, `mode`), sized to
+ * `size`, mapped read-write and filled by init(map, ctx), then renamed to
+ * `name` only if that name is free.  Stray temporaries of dead processes of
+ * ours are removed on the way.  Returns a descriptor (O_RDWR) on the new
+ * object with *map its mapping (size bytes, the caller unmaps); LR_EBUSY
+ * when `name` exists (open that one); LR_EIO, LR_ENOMEM or init's error
+ * (*why says why). */
+int lr_shm_create_atomic(const char *name, unsigned mode, size_t size, int (*init)(void *map, void *ctx),
+			 void *ctx, void **map, const char **why);
 
 #endif

@@ -4,12 +4,11 @@
 #include "lr_shm.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 /* A name is looked for in at most this many slots from its hash: with the
@@ -17,74 +16,232 @@
  * scan, whatever state someone left the slots in. */
 #define MAX_PROBES 64
 
-const char *lr_stats_name(const char *table, char *buf, size_t cap)
+key_t lr_stats_key(const char *table)
 {
-	snprintf(buf, cap, "%s.stats", table);
-	return buf;
+	char buf[320];
+	int n = snprintf(buf, sizeof(buf), "llmroute counters %s", table ? table : "");
+	uint64_t h = lr_fnv1a64(buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	uint32_t k = (uint32_t)(h ^ (h >> 32));
+
+	return (key_t)(k == 0 || k == 0xffffffffu ? 0x4c52 : k); /* never IPC_PRIVATE */
 }
 
-static int owner_ok(int fd, const char **why)
+static uint64_t magic_word(void)
 {
-	struct stat st;
+	uint64_t m;
 
-	if (fstat(fd, &st) < 0) {
-		*why = strerror(errno);
+	memcpy(&m, LR_STATS_MAGIC, 8);
+	return m;
+}
+
+static int uid_ok(uid_t u)
+{
+	return u == 0 || u == geteuid();
+}
+
+static int fail(int *err, int rc, const char **why, const char *msg)
+{
+	if (err)
+		*err = rc;
+	if (why)
+		*why = msg;
+	return rc;
+}
+
+/* The trust rule on a segment's metadata (see the header). */
+static int meta_ok(const struct shmid_ds *ds, int *err, const char **why)
+{
+	if (!uid_ok(ds->shm_perm.cuid) || !uid_ok(ds->shm_perm.uid)) {
+		fail(err, LR_EUNTRUSTED, why, "made or owned by another user");
 		return 0;
 	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		*why = "owned by another user";
-		return 0;
-	}
-	if ((size_t)st.st_size != 0 && (size_t)st.st_size != sizeof(lr_stats_seg)) {
-		*why = "not an llmroute counters segment (size)";
+	if (ds->shm_segsz != sizeof(lr_stats_seg)) {
+		fail(err, LR_EVERSION, why, "not an llmroute counters segment (size)");
 		return 0;
 	}
 	return 1;
 }
 
-lr_stats_seg *lr_stats_open(const char *name, int create, int writable, const char **why)
+static int header_state(const lr_stats_seg *s)
 {
-	int fd = shm_open(name, (writable ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0) | O_CLOEXEC, 0666);
-	lr_stats_seg *s = MAP_FAILED;
-	struct stat st;
-	const char *dummy;
+	uint64_t m = atomic_load_explicit(&s->magic, memory_order_acquire);
 
-	if (!why)
-		why = &dummy;
-	if (fd < 0) {
-		*why = strerror(errno);
+	if (m == 0)
+		return LR_EBUSY;
+	return m == magic_word() && s->layout == LR_STATS_LAYOUT && s->nslots == LR_STATS_SLOTS ? 0 : LR_EVERSION;
+}
+
+lr_stats_seg *lr_stats_attach(const char *table, int writable, int *shmid, int *err, const char **why)
+{
+	struct shmid_ds ds;
+	lr_stats_seg *s;
+	int id = shmget(lr_stats_key(table), 0, 0), rc;
+
+	if (shmid)
+		*shmid = id;
+	if (id < 0) {
+		/* EACCES: still mode 0600, as its creator left it half-way */
+		fail(err, errno == ENOENT ? LR_ENOTFOUND : errno == EACCES ? LR_EBUSY : LR_EIO, why,
+		     errno == ENOENT ? "no counters segment" : errno == EACCES ? "not open to us (yet)" : strerror(errno));
 		return NULL;
 	}
-	if (!owner_ok(fd, why) || fstat(fd, &st) < 0)
-		goto out;
-	if (st.st_size == 0 && create) {
-		/* Every user's programs count here: see the header. */
-		if (fchmod(fd, 0666) < 0 || ftruncate(fd, sizeof(lr_stats_seg)) < 0) {
-			*why = strerror(errno);
-			goto out;
-		}
-	} else if ((size_t)st.st_size != sizeof(lr_stats_seg)) {
-		*why = "not an llmroute counters segment (size)";
-		goto out;
+	s = shmat(id, NULL, writable ? 0 : SHM_RDONLY);
+	if (s == (void *)-1) {
+		fail(err, errno == EACCES ? LR_EBUSY : LR_EIO, why, errno == EACCES ? "not open to us (yet)" : strerror(errno));
+		return NULL;
 	}
-	s = mmap(NULL, sizeof(*s), writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
-	if (s == MAP_FAILED) {
+	/* after shmat: the size and creator of this id can no longer change */
+	if (shmctl(id, IPC_STAT, &ds) < 0) {
+		fail(err, LR_ENOTFOUND, why, "removed meanwhile");
+		shmdt(s);
+		return NULL;
+	}
+	if (!meta_ok(&ds, err, why)) {
+		shmdt(s);
+		return NULL;
+	}
+	if ((rc = header_state(s)) < 0) {
+		fail(err, rc, why, rc == LR_EBUSY ? "its header is not written yet" : "not an llmroute counters segment (magic or layout)");
+		shmdt(s);
+		return NULL;
+	}
+	if (err)
+		*err = 0;
+	return s;
+}
+
+void lr_stats_detach(lr_stats_seg *s)
+{
+	if (s)
+		shmdt(s);
+}
+
+int lr_stats_current_id(const char *table)
+{
+	return shmget(lr_stats_key(table), 0, 0);
+}
+
+/* Writes a whole header over a segment we made (fresh, or left half-way);
+ * the magic last, so no reader uses a header not yet whole. */
+static void init_seg(lr_stats_seg *s, int wipe)
+{
+	atomic_store(&s->magic, 0);
+	if (wipe)
+		memset((char *)s + sizeof(s->magic), 0, sizeof(*s) - sizeof(s->magic));
+	s->layout = LR_STATS_LAYOUT;
+	s->nslots = LR_STATS_SLOTS;
+	atomic_store_explicit(&s->magic, magic_word(), memory_order_release);
+}
+
+/* Completes segment `id` (ours): a whole header, then mode 0666.  Only a
+ * segment we did not just make gets a note. */
+static int complete(int id, int fresh, const char **note, const char **why)
+{
+	struct shmid_ds ds;
+	lr_stats_seg *s = shmat(id, NULL, 0);
+	int st;
+
+	if (s == (void *)-1) {
 		*why = strerror(errno);
-		goto out;
+		return LR_EIO;
 	}
-	if (st.st_size == 0 && create) {
-		memcpy(s->magic, LR_STATS_MAGIC, 8);
-		s->layout = LR_STATS_LAYOUT;
-		s->nslots = LR_STATS_SLOTS;
-	} else if (memcmp(s->magic, LR_STATS_MAGIC, 8) != 0 || s->layout != LR_STATS_LAYOUT ||
-		   s->nslots != LR_STATS_SLOTS) {
-		*why = "not an llmroute counters segment (magic or layout)";
-		munmap(s, sizeof(*s));
-		s = MAP_FAILED;
+	st = header_state(s);
+	if (st == LR_EBUSY) {
+		init_seg(s, 0);
+		if (!fresh)
+			*note = "completed a counters segment left without a header by an interrupted load";
+	} else if (st == LR_EVERSION) {
+		init_seg(s, 1); /* a scribbled header: start the counters afresh */
+		*note = "the counters' header was damaged: counters reset";
 	}
-out:
-	close(fd);
-	return s == MAP_FAILED ? NULL : s;
+	shmdt(s);
+	if (shmctl(id, IPC_STAT, &ds) < 0) {
+		*why = strerror(errno);
+		return LR_EIO;
+	}
+	if ((ds.shm_perm.mode & 0777) != 0666) {
+		/* Every user's programs count here: see the header. */
+		ds.shm_perm.mode = (ds.shm_perm.mode & ~0777u) | 0666;
+		if (shmctl(id, IPC_SET, &ds) < 0) {
+			*why = strerror(errno);
+			return LR_EIO;
+		}
+		if (!fresh)
+			*note = *note ? *note : "opened the counters segment up to every user (mode 0666)";
+	}
+	return 0;
+}
+
+/* The id at `key` if it can be ours, -1 if the key is free (maybe freed
+ * here, as root), or an error (another user's segment). */
+static int existing(key_t key, const char **note, const char **why)
+{
+	static char msg[160];
+	struct shmid_ds ds;
+	int id = shmget(key, 0, 0);
+
+	if (id < 0 && errno == ENOENT)
+		return -1;
+	if (id < 0 || shmctl(id, IPC_STAT, &ds) < 0) {
+		snprintf(msg, sizeof(msg), "key 0x%08x is held by a segment we may not use (%s; see `ipcs -m`)",
+			 (unsigned)key, strerror(errno));
+		*why = msg;
+		return errno == EACCES ? LR_EUNTRUSTED : LR_EIO;
+	}
+	if (meta_ok(&ds, NULL, NULL))
+		return id;
+	if (uid_ok(ds.shm_perm.cuid) && uid_ok(ds.shm_perm.uid)) { /* ours, another size */
+		if (shmctl(id, IPC_RMID, NULL) < 0)
+			goto taken;
+		*note = "replaced a counters segment of another size (an older llmroute?)";
+		return -1;
+	}
+	if (geteuid() == 0 && shmctl(id, IPC_RMID, NULL) == 0) {
+		snprintf(msg, sizeof(msg), "removed a segment under the counters' key 0x%08x made by uid %u: not ours",
+			 (unsigned)key, (unsigned)ds.shm_perm.cuid);
+		*note = msg;
+		return -1;
+	}
+taken:
+	snprintf(msg, sizeof(msg), "key 0x%08x is held by a segment made by uid %u, %zu bytes (see `ipcs -m`; "
+		 "its owner or root can remove it with `ipcrm -M 0x%08x`)", (unsigned)key,
+		 (unsigned)ds.shm_perm.cuid, (size_t)ds.shm_segsz, (unsigned)key);
+	*why = msg;
+	return LR_EUNTRUSTED;
+}
+
+int lr_stats_ensure(const char *table, const char **note, const char **why)
+{
+	key_t key = lr_stats_key(table);
+	int tries, id;
+
+	*note = NULL;
+	for (tries = 0; tries < 4; tries++) {
+		id = existing(key, note, why);
+		if (id >= 0)
+			return complete(id, 0, note, why);
+		if (id < -1)
+			return id;
+		/* 0600 until whole: nobody else can attach a half-made one */
+		id = shmget(key, sizeof(lr_stats_seg), IPC_CREAT | IPC_EXCL | 0600);
+		if (id >= 0)
+			return complete(id, 1, note, why);
+		if (errno != EEXIST) {
+			*why = strerror(errno);
+			return LR_EIO;
+		}
+	}
+	*why = "the counters' key keeps changing hands";
+	return LR_EIO;
+}
+
+int lr_stats_remove(const char *table)
+{
+	int id = shmget(lr_stats_key(table), 0, 0);
+
+	if (id < 0)
+		return errno == ENOENT ? LR_ENOTFOUND : LR_EIO;
+	return shmctl(id, IPC_RMID, NULL) == 0 ? 0 : LR_EIO;
 }
 
 static uint64_t hash_key(int kind, const char *name)
@@ -204,7 +361,10 @@ const char *lr_stats_day_str(unsigned long long day, char *buf, size_t cap)
 	time_t t = (time_t)(day * 86400);
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
+	if (day > 100000000ULL || !gmtime_r(&t, &tm)) { /* any user can write the day */
+		snprintf(buf, cap, "day-%llu", day);
+		return buf;
+	}
 	snprintf(buf, cap, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 	return buf;
 }

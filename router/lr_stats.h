@@ -1,8 +1,9 @@
 /*
  * lr_stats.h - live counters shared by every process on the host.
  *
- * A second shared-memory segment beside the routing table (its name is the
- * table's plus ".stats"), so the table itself stays read-only for the shim.
+ * A System V shared-memory segment beside the routing table (its key is a
+ * hash of the table's name, lr_stats_key; `ipcs -m` lists it), so the
+ * table itself stays read-only for the shim.
  * It is a fixed array of slots, one per (kind, name): a route or a model
  * (rarely two, when two processes claim one name at once: readers add up
  * slots with the same kind and name).
@@ -11,20 +12,30 @@
  * without locks, and a reader sees each counter whole (never torn, though
  * the counters of one slot are not a snapshot of one instant).
  *
- * The segment is created by `llmroutectl load` with mode 0666 so that
- * programs of every user can count: the counters are advisory, and any
- * local user can change them.  Routing policy reads them (pool latency,
- * daily budgets): a cost control among cooperating programs, not a
- * security boundary.
+ * `llmroutectl load` creates the segment with mode 0666 so that programs
+ * of every user can count.  Its size is fixed when it is made and only its
+ * creator, its owner or root can remove it, so no other user can make a
+ * process that has it attached fault.  Any local user can change its
+ * contents: every read here is bounded (fixed slots, at most MAX_PROBES
+ * probes, names compared and printed with bounds), so arbitrary bytes give
+ * wrong numbers, never a crash.  The numbers are advisory: routing policy
+ * reads them (pool latency, daily budgets, cool-downs), a cost control
+ * among cooperating programs, not a security boundary.
+ *
+ * Trust: a segment is used only if its creator and owner are root or our
+ * effective uid, its size is ours and its header (magic stored last) is
+ * whole; a header not yet whole reads as "not yet" (LR_EBUSY), and the next
+ * `load` completes one left so by a killed creator.
  */
 #ifndef LR_STATS_H
 #define LR_STATS_H
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define LR_STATS_MAGIC "LLMRSTA\0"
-#define LR_STATS_LAYOUT 3u
+#define LR_STATS_LAYOUT 4u
 #define LR_STATS_SLOTS 1024
 #define LR_STATS_NAME_MAX 120
 
@@ -53,7 +64,7 @@ typedef struct {
 } lr_stats_slot;
 
 typedef struct {
-	char magic[8];
+	_Atomic uint64_t magic;       /* LR_STATS_MAGIC's 8 bytes, stored last (release) */
 	uint32_t layout, nslots;
 	_Atomic uint64_t dropped;     /* updates that found no free slot */
 	uint64_t reserved[4];
@@ -65,13 +76,37 @@ typedef struct {
 	double cost_usd, duration_ms;
 } lr_stats_delta;
 
-/* "NAME.stats" for table NAME, into buf.  Returns buf. */
-const char *lr_stats_name(const char *table, char *buf, size_t cap);
+/* The System V IPC key of the counters of table `table` (a hash of its
+ * name; never IPC_PRIVATE). */
+key_t lr_stats_key(const char *table);
 
-/* Opens (creating with `create`, mode 0666) and maps the segment.
- * Returns the mapping or NULL (*why says why).  A reader (!writable) maps it
- * read-only.  The segment must carry our magic, layout and size. */
-lr_stats_seg *lr_stats_open(const char *name, int create, int writable, const char **why);
+/* Attaches the counters of table `table`, read-write if `writable`.
+ * Returns the mapping (lr_stats_detach), or NULL with *err (may be NULL):
+ * LR_ENOTFOUND (none), LR_EBUSY (its header is not whole yet: try again
+ * later), LR_EUNTRUSTED (made or owned by another user), LR_EVERSION (not
+ * our size, magic or layout) or LR_EIO; *why (may be NULL) says why.
+ * *shmid (may be NULL) gets the segment's id. */
+lr_stats_seg *lr_stats_attach(const char *table, int writable, int *shmid, int *err, const char **why);
+void lr_stats_detach(lr_stats_seg *s);
+
+/* The id of the segment at the key of `table` now, or -1: one system call,
+ * for holders to notice that `unload --force` and `load` replaced it. */
+int lr_stats_current_id(const char *table);
+
+/* For `llmroutectl load`: makes the counters of `table` exist and be whole.
+ * A new segment is created exclusively, mode 0600, its header filled (magic
+ * last), then opened up to 0666.  One of ours left without a header, with a
+ * damaged one or a narrower mode is completed; as root, one made by another
+ * user or of another size under our key is removed first.  Returns 0 with
+ * *note NULL or a static sentence saying what was repaired or replaced;
+ * LR_EUNTRUSTED when another user's segment holds the key (*why names the
+ * key); LR_EIO. */
+int lr_stats_ensure(const char *table, const char **note, const char **why);
+
+/* Removes the counters of `table` (`unload --force`): the key is free at
+ * once, attached processes keep their mapping.  Returns 0, LR_ENOTFOUND
+ * or LR_EIO (not ours, errno says why). */
+int lr_stats_remove(const char *table);
 
 /* Adds d to the slot (kind, name), claiming it if new.  Returns 0, or
  * LR_ETOOBIG when every slot is taken (counted in `dropped`). */

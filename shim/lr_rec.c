@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -79,40 +78,28 @@ static int audit_target(const lr_table *t)
 	return audit_fd;
 }
 
-/* Identity of a shared-memory object (Linux keeps them in /dev/shm). */
-static ino_t shm_ino(const char *name)
-{
-	char path[320];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/dev/shm%s", name);
-	return stat(path, &st) == 0 ? st.st_ino : 0;
-}
-
 /* The counters segment beside the table, if `llmroutectl load` made one.
- * At most once a second, check it is still the same object (`unload
- * --force` and `load` make a new one); a missing one is looked for again
- * at most once a second.  A replaced mapping is left mapped: another
- * thread may be adding to it this instant.  Called with mu held. */
+ * At most once a second, check it is still the segment at the table's key
+ * (`unload --force` and `load` make a new one); a missing or unfinished one
+ * is looked for again at most once a second, for the life of the process.
+ * A replaced segment is left attached: another thread may be adding to it
+ * this instant.  Called with mu held. */
 static lr_stats_seg *stats_target(void)
 {
 	static time_t check_at;
-	static ino_t ino;
+	static int shmid = -1;
 	time_t now = time(NULL);
-	char name[300];
 
 	if (stats && now < check_at)
 		return stats;
-	lr_stats_name(lr_shm_name(), name, sizeof(name));
 	if (stats) {
 		check_at = now + 1;
-		if (shm_ino(name) == ino)
+		if (lr_stats_current_id(lr_shm_name()) == shmid)
 			return stats;
 		stats = NULL;
 	}
 	if (now >= stats_retry_at) {
-		stats = lr_stats_open(name, 0, 1, NULL);
-		ino = stats ? shm_ino(name) : 0;
+		stats = lr_stats_attach(lr_shm_name(), 1, &shmid, NULL, NULL);
 		check_at = now + 1;
 		if (!stats)
 			stats_retry_at = now + 1;

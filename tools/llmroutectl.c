@@ -177,14 +177,12 @@ void ctl_open_writer(lr_shm *w, int reinit)
 /* The counters segment beside the table; programs count only if it exists. */
 void ctl_ensure_stats(void)
 {
-	char name[300];
-	const char *why = "";
-	lr_stats_seg *s = lr_stats_open(lr_stats_name(lr_shm_name(), name, sizeof(name)), 1, 1, &why);
+	const char *why = "", *note = NULL;
 
-	if (!s)
-		fprintf(stderr, "llmroutectl: warning: no live counters at %s: %s\n", name, why);
-	else
-		munmap(s, sizeof(*s));
+	if (lr_stats_ensure(lr_shm_name(), &note, &why) < 0)
+		fprintf(stderr, "llmroutectl: warning: no live counters (budgets and health are off): %s\n", why);
+	else if (note)
+		fprintf(stderr, "llmroutectl: counters of %s: %s\n", lr_shm_name(), note);
 }
 
 static int cmd_load(int argc, char **argv)
@@ -202,9 +200,9 @@ static int cmd_load(int argc, char **argv)
 	text = ctl_read_file(argv[1], &len);
 	t = ctl_compile(argv[1], text, len, &blen); /* before touching the segment */
 	ctl_open_writer(&w, 0);
+	ctl_ensure_stats(); /* under the writer lock: one load makes or mends them */
 	publish_or_die(&w, t, blen, &gen);
 	lr_shm_close(&w);
-	ctl_ensure_stats();
 	printf("published %s generation %llu: %u routes\n", lr_shm_name(),
 	       (unsigned long long)gen, t->nroutes);
 	free(t);
@@ -370,7 +368,7 @@ static int cmd_unload(int argc, char **argv)
 		}
 		if (shm_unlink(lr_shm_name()) < 0 && errno != ENOENT)
 			ctl_die(EX_SYSTEM, "%s: %s", lr_shm_name(), strerror(errno));
-		shm_unlink(lr_stats_name(lr_shm_name(), stats, sizeof(stats)));
+		lr_stats_remove(lr_shm_name());
 		lr_cache_unlink(lr_cache_name(lr_shm_name(), stats, sizeof(stats)));
 		printf("removed %s, its counters and this user's response cache\n", lr_shm_name());
 		return EX_DONE;

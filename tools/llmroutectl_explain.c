@@ -357,7 +357,6 @@ int ctl_explain(int argc, char **argv)
 	lr_intent_cache *ic;
 	static lr_choice choice;
 	lr_live live = {ex_spent, ex_latency, ex_down, NULL};
-	char sname[300];
 	static const char *action[] = {"none: no route matched, sent as the app made it",
 				       "pass: the route changes nothing", "route", "deny"};
 
@@ -382,8 +381,7 @@ int ctl_explain(int argc, char **argv)
 	print_features(&r);
 	printf("table:       %s\nroutes:\n", label);
 	lr_decide(t, &r.f, &d);
-	lr_stats_name(lr_shm_name(), sname, sizeof(sname));
-	live.ud = o.rules ? NULL : lr_stats_open(sname, 0, 0, NULL);
+	live.ud = o.rules ? NULL : lr_stats_attach(lr_shm_name(), 0, NULL, NULL, NULL);
 	lr_choose(t, &d, &r, &live, (long long)time(NULL), &choice);
 	print_verdicts(t, &r, d.index);
 	print_choice(t, &d, &choice);

@@ -3,6 +3,7 @@
  * shim process adds to (router/lr_stats.h), per route and per model.
  */
 #include "llmroutectl.h"
+#include "lr_error.h"
 #include "lr_stats.h"
 
 #include <cjson/cJSON.h>
@@ -152,9 +153,9 @@ int ctl_stats(int argc, char **argv)
 {
 	int json = 0, reset = 0, i, k;
 	cJSON *spend;
-	char name[300];
 	const char *why = "";
 	lr_stats_seg *s;
+	int err;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -166,18 +167,21 @@ int ctl_stats(int argc, char **argv)
 			return ctl_is_help(argv[i]) ? EX_DONE : EX_USAGE;
 		}
 	}
-	lr_stats_name(lr_shm_name(), name, sizeof(name));
-	s = lr_stats_open(name, 0, reset, &why);
+	s = lr_stats_attach(lr_shm_name(), reset, NULL, &err, &why);
 	if (!s)
-		ctl_die(EX_NOTFOUND, "no counters at %s (%s); `llmroutectl load` creates them", name, why);
+		ctl_die(err == LR_ENOTFOUND ? EX_NOTFOUND : EX_SYSTEM,
+			"no usable counters for %s at key 0x%08x (%s); `llmroutectl load` makes or mends them",
+			lr_shm_name(), (unsigned)lr_stats_key(lr_shm_name()), why);
 	if (reset) {
 		lr_stats_reset(s);
-		printf("counters at %s reset\n", name);
+		printf("counters of %s reset\n", lr_shm_name());
 		return EX_DONE;
 	}
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
-		char *out;
+		char *out, key[16];
+		snprintf(key, sizeof(key), "0x%08x", (unsigned)lr_stats_key(lr_shm_name()));
+		cJSON_AddStringToObject(o, "key", key); /* System V key: ipcs -m */
 		cJSON_AddItemToObject(o, "routes", json_kind(s, LR_STATS_ROUTE));
 		cJSON_AddItemToObject(o, "models", json_kind(s, LR_STATS_MODEL));
 		cJSON_AddItemToObject(o, "targets", json_kind(s, LR_STATS_TARGET));

@@ -6,6 +6,9 @@
  * shows: route count and every route name carry the same generation tag.
  * Trust: a segment with mode 0666, or owned by another uid, is refused.
  * Damage: a foreign header and a flipped byte are reported, not used.
+ * Writers: a file with a second name (a hard link someone planted), an
+ * empty or foreign one, or a FIFO is refused before its mode or size is
+ * touched; creation leaves no temporary behind and sweeps dead ones.
  */
 #include "lr_test.h"
 #include "lr_error.h"
@@ -13,6 +16,7 @@
 #include "lr_shm.h"
 #include "lr_table.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +226,108 @@ static void test_damage(void)
 	close(fd);
 }
 
+/* A file of someone else's, "victim", size n and mode 0666. */
+static int make_victim(const char *vname, size_t n)
+{
+	int fd = shm_open(vname, O_RDWR | O_CREAT | O_EXCL, 0666);
+
+	if (fd < 0)
+		return -1;
+	if (fchmod(fd, 0666) < 0 || ftruncate(fd, (off_t)n) < 0 || (n && pwrite(fd, "victim", 6, 0) != 6)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int victim_intact(int fd, size_t n)
+{
+	struct stat st;
+	char buf[6] = "";
+
+	return fstat(fd, &st) == 0 && (st.st_mode & 0777) == 0666 && (size_t)st.st_size == n &&
+	       (!n || (pread(fd, buf, 6, 0) == 6 && memcmp(buf, "victim", 6) == 0));
+}
+
+static void test_writer_refuses(void)
+{
+	char vname[80], tname[80], a[120], b[120];
+	const char *why = NULL;
+	lr_shm w, s;
+	int fd, sizes[2] = {0, 64}, i;
+
+	snprintf(vname, sizeof(vname), "%s.victim", name);
+	snprintf(tname, sizeof(tname), "%s.t2", name);
+	snprintf(a, sizeof(a), "/dev/shm%s", vname);
+	snprintf(b, sizeof(b), "/dev/shm%s", tname);
+	for (i = 0; i < 2; i++) {
+		size_t n = (size_t)sizes[i];
+		fd = make_victim(vname, n);
+		CHECK(fd >= 0);
+		/* linked under a table name: refused, untouched */
+		CHECK_INT(link(a, b), 0);
+		CHECK_INT(lr_shm_open_writer(tname, &w, 0, &why), LR_EUNTRUSTED);
+		CHECK(why && strstr(why, "hard link"));
+		CHECK(victim_intact(fd, n));
+		unlink(b);
+		/* under the name alone (one link): not a table, still untouched */
+		CHECK_INT(rename(a, b), 0);
+		CHECK_INT(lr_shm_open_writer(tname, &w, 0, &why), LR_EVERSION);
+		CHECK(victim_intact(fd, n));
+		unlink(b);
+		close(fd);
+	}
+	/* a FIFO: refused at once, nobody hangs */
+	CHECK_INT(mkfifo(b, 0644), 0);
+	CHECK_INT(lr_shm_attach(tname, &s, &why), LR_EUNTRUSTED);
+	CHECK_INT(lr_shm_open_writer(tname, &w, 0, &why), LR_EUNTRUSTED);
+	unlink(b);
+}
+
+static int temps_of(const char *n)
+{
+	char prefix[80];
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+	int count = 0;
+
+	snprintf(prefix, sizeof(prefix), "%s.new.", n + 1);
+	while (d && (e = readdir(d)) != NULL)
+		count += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+	if (d)
+		closedir(d);
+	return count;
+}
+
+static void test_create_atomic(void)
+{
+	char tname[80], stale[120];
+	lr_shm w;
+	pid_t dead = fork();
+	int fd;
+
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	snprintf(tname, sizeof(tname), "%s.fresh", name);
+	/* what a creator killed before its rename leaves: swept, never used */
+	snprintf(stale, sizeof(stale), "%s.new.%d.0", tname, (int)dead);
+	fd = shm_open(stale, O_RDWR | O_CREAT | O_EXCL, 0644);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_INT(temps_of(tname), 1);
+	CHECK(lr_shm_open_writer(tname, &w, 0, NULL) == 0);
+	lr_shm_close(&w);
+	CHECK_INT(temps_of(tname), 0);
+	fd = shm_open(tname, O_RDONLY, 0);
+	{
+		struct stat st;
+		CHECK(fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink == 1 && (st.st_mode & 0777) == 0644);
+	}
+	close(fd);
+	shm_unlink(tname);
+}
+
 int main(void)
 {
 	snprintf(name, sizeof(name), "/lrtest-shm-%d", (int)getpid());
@@ -229,6 +335,8 @@ int main(void)
 	test_concurrency();
 	test_trust();
 	test_damage();
+	test_writer_refuses();
+	test_create_atomic();
 	shm_unlink(name);
 	return lr_test_done("test_shm");
 }

@@ -7,7 +7,6 @@
 #include "lr_stats.h"
 #include "lr_test.h"
 #include <stdio.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 int main(void)
@@ -19,8 +18,11 @@ int main(void)
 	const long long day1 = 1795000000, day2 = day1 + 86400;
 	int i;
 
-	snprintf(name, sizeof(name), "/lrtest-day-%ld.stats", (long)getpid());
-	s = lr_stats_open(name, 1, 1, NULL);
+	const char *note, *why;
+
+	snprintf(name, sizeof(name), "/lrtest-day-%ld", (long)getpid());
+	CHECK_INT(lr_stats_ensure(name, &note, &why), 0);
+	s = lr_stats_attach(name, 1, NULL, NULL, NULL);
 	CHECK(s != NULL);
 	if (!s)
 		return lr_test_done("test_stats_day");
@@ -45,6 +47,7 @@ int main(void)
 	CHECK_INT(atomic_load(&s->dropped), 0);
 	CHECK_INT(lr_stats_get_day(s, LR_STATS_DAY_ROUTE, "many", day1 + 2999LL * 86400, &t), 0);
 	CHECK_INT(t.requests, 1);
-	shm_unlink(name);
+	lr_stats_detach(s);
+	lr_stats_remove(name);
 	return lr_test_done("test_stats_day");
 }
