@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #define SNAPSHOT_TRIES 64
+#define LOCK_WAIT_MS 5000
 #define SHM_DIR "/dev/shm" /* where glibc keeps shm_open's objects on Linux */
 
 uint64_t lr_fnv1a64(const void *p, size_t n)
@@ -229,6 +230,28 @@ static int writer_fd(const char *name, const char **why)
 	return LR_EBUSY;
 }
 
+/* The writers' lock, waited for at most LOCK_WAIT_MS: anyone who can read
+ * the table can flock it too, and must not be able to hang `load`. */
+static int lock_bounded(int fd, const char **why)
+{
+	struct timespec pause = {0, 10 * 1000000};
+	int waited;
+
+	for (waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited += 10) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			*why = strerror(errno);
+			return LR_EIO;
+		}
+		if (waited >= LOCK_WAIT_MS) {
+			*why = "another process has held the table's lock for 5 s: a load still running, "
+			       "or a process of any user who can read the table (see `fuser -v`)";
+			return LR_EBUSY;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}
+
 int lr_shm_open_writer(const char *name, lr_shm *s, int reinit, const char **why)
 {
 	struct stat st;
@@ -249,7 +272,9 @@ int lr_shm_open_writer(const char *name, lr_shm *s, int reinit, const char **why
 	}
 	if ((rc = writer_may_open(&st, why)) < 0)
 		goto fail;
-	if (flock(s->fd, LOCK_EX) < 0 || fstat(s->fd, &st) < 0) {
+	if ((rc = lock_bounded(s->fd, why)) < 0)
+		goto fail;
+	if (fstat(s->fd, &st) < 0) {
 		*why = strerror(errno);
 		rc = LR_EIO;
 		goto fail;

@@ -69,7 +69,8 @@ const char *lr_shm_name(void);
 int lr_shm_attach(const char *name, lr_shm *s, const char **why);
 
 /* Writer: opens or creates `name` (mode 0644) and takes the exclusive lock
- * that serializes all writers.  Refuses (LR_EUNTRUSTED) anything but a
+ * that serializes all writers, waiting for it at most 5 s (then LR_EBUSY:
+ * any reader can hold it).  Refuses (LR_EUNTRUSTED) anything but a
  * regular file with one link owned by root or us, and a foreign one
  * (LR_EVERSION) unless `reinit`, which rebuilds the header; all of it
  * before it changes the file's mode or size. */

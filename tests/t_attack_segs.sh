@@ -176,3 +176,22 @@ shim curl -sS -o /dev/null -X POST -H 'Content-Type: application/json' -d @"$T/b
 	"$MOCK/v1/chat/completions"
 check "(e) after the next load the counters count" sh -c \
 	"'$CTL' stats --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if any(r[\"requests\"] for r in d[\"routes\"]) else 1)'"
+
+# (f) any user who can read the table can flock it: load waits a bounded
+# time, then says so (it must not hang)
+mkdir -p "$T/u2" && chmod 0777 "$T/u2"
+as_user2 "$PY" -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "rb")
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(12)' "/dev/shm/${LLMROUTE_TABLE#/}" "$T/u2/flocked" &
+locker=$!
+i=0
+while [ ! -e "$T/u2/flocked" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+t0=$(date +%s)
+expect 4 "held the table's lock" "$CTL" load "$T/rules.in"
+check "(f) load gave up within 8 s" test $(($(date +%s) - t0)) -le 8
+pkill -KILL -u "$U2" 2>/dev/null
+wait "$locker" 2>/dev/null
+check "(f) load works once the lock is let go" sh -c "'$CTL' load '$T/rules.in' >/dev/null"
