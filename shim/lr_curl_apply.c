@@ -71,10 +71,10 @@ static size_t fread_cb(char *buf, size_t size, size_t n, void *f)
 /* Reads the upload from the app's callback into e->new_body.  Returns 0 if
  * the whole body was read; 1 if the callback paused or aborted, in which
  * case what was read is replayed and then the app's callback takes over. */
-static int pre_read(lr_easy *e)
+static int pre_read(lr_easy *e, size_t want)
 {
 	curl_read_callback cb = e->read_cb ? e->read_cb : fread_cb;
-	size_t want = (size_t)e->infile_size, got = 0, r;
+	size_t got = 0, r;
 
 	e->new_body = malloc(want + 1);
 	if (!e->new_body)
@@ -222,6 +222,8 @@ typedef struct {
  * HEAD sends none, whatever options are left over from earlier. */
 static int gather_body(lr_easy *e, body_src *b)
 {
+	curl_off_t size;
+
 	memset(b, 0, sizeof(*b));
 	if (e->method != LR_M_POST && e->method != LR_M_PUT)
 		return 0;
@@ -230,9 +232,11 @@ static int gather_body(lr_easy *e, body_src *b)
 		b->len = e->post_size >= 0 ? (size_t)e->post_size : strlen(e->post);
 		return 0;
 	}
-	if ((e->read_cb || e->read_data) && e->infile_size >= 0 &&
-	    (unsigned long long)e->infile_size <= MAX_BODY) {
-		pre_read(e);
+	/* libcurl sizes a POST by POSTFIELDSIZE (INFILESIZE is for uploads);
+	 * INFILESIZE alone still counts for a POST, as it always has here */
+	size = e->method == LR_M_POST && e->post_size >= 0 ? e->post_size : e->infile_size;
+	if ((e->read_cb || e->read_data) && size >= 0 && (unsigned long long)size <= MAX_BODY) {
+		pre_read(e, (size_t)size);
 		if (!e->new_body)
 			return LR_ENOMEM;
 		b->body = e->new_body;
