@@ -215,6 +215,20 @@ static int method_is(const lr_http_req *q, const char *m)
 }
 
 /* The URL the app meant: scheme, the Host it wrote (or the peer), target. */
+/* buf[0..n) as libcurl would send it and routes match it (lr_url.h): the
+ * target and Host spelled otherwise ("/v1//chat/./completions",
+ * "Host: 127.0.0.%31") are matched as the server will read them. */
+static int canon_in_place(char *buf, size_t n, size_t cap)
+{
+	char *tmp = malloc(cap);
+	int rc = tmp ? lr_url_canon(buf, n, tmp, cap) : LR_ENOMEM;
+
+	if (rc >= 0)
+		memcpy(buf, tmp, (size_t)rc + 1);
+	free(tmp);
+	return rc;
+}
+
 static int app_url(const lr_conn *c, char *buf, size_t cap)
 {
 	const lr_http_req *q = &c->fr.req;
@@ -231,7 +245,9 @@ static int app_url(const lr_conn *c, char *buf, size_t cap)
 		n = snprintf(buf, cap, "%s://%s%.*s", scheme, c->peer, (int)q->target.len, q->target.p);
 	else
 		return LR_ENOTFOUND;
-	return n > 0 && (size_t)n < cap ? n : LR_ETOOBIG;
+	if (n <= 0 || (size_t)n >= cap)
+		return LR_ETOOBIG;
+	return lr_url_canon_needed(buf, (size_t)n) ? canon_in_place(buf, (size_t)n, cap) : n;
 }
 
 /* Does the route send requests where this connection really goes? */

@@ -211,6 +211,34 @@ static int build_headers(const lr_easy *e, const header_job *j, struct curl_slis
 
 /* --- prepare ------------------------------------------------------------ */
 
+/* The URL routing sees: the app's, as libcurl reads it (lr_url.h). */
+static const char *req_url(const lr_easy *e)
+{
+	return e->req_url ? e->req_url : e->url;
+}
+
+/* Fills e->req_url when the app's URL is spelled otherwise than libcurl
+ * sends it; a URL already so (nearly all) costs one scan.  Returns 0, or
+ * LR_EPARSE for a URL libcurl would not send as http(s). */
+static int canon_url(lr_easy *e)
+{
+	size_t n = strlen(e->url), cap;
+	int rc;
+
+	free(e->req_url);
+	e->req_url = NULL;
+	if (!lr_url_canon_needed(e->url, n))
+		return 0;
+	cap = n + 64; /* IPv4 forms and a guessed scheme grow it a little */
+	if (!(e->req_url = malloc(cap)))
+		return LR_ENOMEM;
+	if ((rc = lr_url_canon(e->url, n, e->req_url, cap)) < 0) {
+		free(e->req_url);
+		e->req_url = NULL;
+	}
+	return rc < 0 ? rc : 0;
+}
+
 typedef struct {
 	const char *body;
 	size_t len;
@@ -396,15 +424,19 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 	changes c;
 	int rc, out = LR_PREP_PASS;
 
-	if (lr_plan_make(t, d, &r->det, e->url, strlen(e->url), secure_getenv, &p) < 0)
+	if (lr_plan_make(t, d, &r->det, req_url(e), strlen(req_url(e)), secure_getenv, &p) < 0)
 		return LR_PREP_PASS;
 	if (p.key_missing)
 		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s", p.key_env,
 		       p.host_changed ? "sending no key" : "keeping the app's key");
 	rc = compute(e, b, t, d, r, &p, &c);
+	/* libcurl guesses the scheme of "host/path" (CURLOPT_DEFAULT_PROTOCOL
+	 * may say https): a new URL must not guess it for the app */
+	if (rc == 0 && c.url && e->req_url && !strstr(e->url, "://"))
+		rc = LR_EINVAL;
 	if (rc == 0) {
 		log_route(t, d, r, &p, c.url);
-		lr_xfer_begin(e, t, r, d, &p, c.url ? c.url : e->url,
+		lr_xfer_begin(e, t, r, d, &p, c.url ? c.url : req_url(e),
 			      c.body ? c.body : b->body, c.body ? c.body_len : b->len);
 		apply(lib, e, b, &p, &c);
 		out = LR_PREP_ROUTED;
@@ -424,7 +456,7 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	lr_decision d;
 	int out = LR_PREP_PASS;
 
-	if (lr_request_init_as(&r, e->url, strlen(e->url), b->body, b->len, lr_process_name(), 0) < 0)
+	if (lr_request_init_as(&r, req_url(e), strlen(req_url(e)), b->body, b->len, lr_process_name(), 0) < 0)
 		return LR_PREP_PASS;
 	t = lr_view_acquire();
 	if (t && (t->needs & LR_NEED_FEATURES))
@@ -439,7 +471,7 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	else if (d.action == LR_ACTION_ROUTE)
 		out = route(lib, e, b, t, &d, &r);
 	if (out == LR_PREP_PASS) /* audited as sent, routed or not */
-		lr_xfer_begin(e, t, &r, &d, NULL, e->url, b->body, b->len);
+		lr_xfer_begin(e, t, &r, &d, NULL, req_url(e), b->body, b->len);
 	if (resil_ok)
 		lr_resil_sent(e, t, &d);
 	lr_view_release(t);
@@ -460,7 +492,7 @@ int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e, int resil_ok)
 	lr_served_clear(e);
 	if (e->curlu && e->url)
 		lr_log(LR_LOG_DEBUG, "CURLOPT_CURLU is set: the request is not routed");
-	if (e->curlu || !e->url || lr_detect_url(e->url, strlen(e->url), &det) < 0)
+	if (e->curlu || !e->url || canon_url(e) < 0 || lr_detect_url(req_url(e), strlen(req_url(e)), &det) < 0)
 		return LR_PREP_PASS;
 	if (gather_body(e, &b) < 0)
 		return LR_PREP_PASS; /* nothing was read: the app's callback is intact */
@@ -518,7 +550,7 @@ int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, 
 
 	lr_curl_restore(lib, e);
 	lr_xfer_free(e);
-	if (!e->url || lr_request_init_as(&r, e->url, strlen(e->url), b.body, b.len, lr_process_name(), 0) < 0)
+	if (!e->url || lr_request_init_as(&r, req_url(e), strlen(req_url(e)), b.body, b.len, lr_process_name(), 0) < 0)
 		rc = LR_EPARSE;
 	else if (!(t = lr_view_acquire()) || (ri = lr_table_find(t, route_name)) < 0)
 		rc = LR_ENOTFOUND;
@@ -539,7 +571,7 @@ int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, 
 	if (rc == 0 && d.action == LR_ACTION_ROUTE && route(lib, e, &b, t, &d, &r) != LR_PREP_ROUTED)
 		rc = LR_EINVAL;
 	if (rc == 0 && d.action == LR_ACTION_PASS)
-		lr_xfer_begin(e, t, &r, &d, NULL, e->url, b.body, b.len);
+		lr_xfer_begin(e, t, &r, &d, NULL, req_url(e), b.body, b.len);
 	lr_view_release(t);
 	if (b.from_read && serve_app_body(lib, e, &b) < 0 && rc == 0)
 		rc = LR_ENOMEM;
