@@ -243,6 +243,7 @@ typedef struct {
 	const char *body;
 	size_t len;
 	int from_read;  /* body came from the app's read callback */
+	int unread;     /* there is a body, and it could not be read */
 } body_src;
 
 /* The body libcurl will send, as its method says: POSTFIELDS for a POST
@@ -253,6 +254,8 @@ static int gather_body(lr_easy *e, body_src *b)
 	curl_off_t size;
 
 	memset(b, 0, sizeof(*b));
+	if (e->method == LR_M_OTHER_BODY) /* a form: not a JSON body */
+		b->unread = 1;
 	if (e->method != LR_M_POST && e->method != LR_M_PUT)
 		return 0;
 	if (e->method == LR_M_POST && e->post) {
@@ -270,6 +273,8 @@ static int gather_body(lr_easy *e, body_src *b)
 		b->body = e->new_body;
 		b->len = e->new_body_len;
 		b->from_read = 1;
+	} else {
+		b->unread = 1; /* a size we do not know, or over the cap */
 	}
 	return 0;
 }
@@ -394,12 +399,13 @@ static void log_route(const lr_table *t, const lr_decision *d, const lr_request 
 }
 
 static int deny(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_request *r,
-		size_t blen)
+		size_t blen, int unread)
 {
 	char msg[CURL_ERROR_SIZE];
 
-	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s",
-		 lr_table_str(t, d->route->name), lr_decision_deny_message(t, d));
+	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s%s",
+		 lr_table_str(t, d->route->name), lr_decision_deny_message(t, d),
+		 unread ? " (the request body could not be read, and this route could match it)" : "");
 	e->deny_msg = strdup(msg);
 	lr_log(LR_LOG_INFO, "%s (model %s)", msg, r->model[0] ? r->model : "(none)");
 	if (e->rs) { /* a later attempt, decided afresh (lr_curl_as_app) */
@@ -454,7 +460,7 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	const lr_table *t;
 	lr_request r;
 	lr_decision d;
-	int out = LR_PREP_PASS;
+	int out = LR_PREP_PASS, unread;
 
 	if (lr_request_init_as(&r, req_url(e), strlen(req_url(e)), b->body, b->len, lr_process_name(), 0) < 0)
 		return LR_PREP_PASS;
@@ -464,10 +470,11 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	lr_intent_apply(t, lr_view_intents(t), &r);
 	lr_decide(t, &r.f, &d);
 	lr_choose(t, &d, &r, lr_rec_live(), (long long)time(NULL), NULL);
+	unread = lr_request_guard(t, &r, b->body, b->len, b->unread, &d);
 	if (resil_ok && (d.action == LR_ACTION_ROUTE || d.action == LR_ACTION_PASS))
 		lr_resil_begin(e, t, &d, &r, b->body, b->len, b->from_read); /* before b->body may go */
 	if (d.action == LR_ACTION_DENY)
-		out = deny(e, t, &d, &r, b->len);
+		out = deny(e, t, &d, &r, b->len, unread);
 	else if (d.action == LR_ACTION_ROUTE)
 		out = route(lib, e, b, t, &d, &r);
 	if (out == LR_PREP_PASS) /* audited as sent, routed or not */
@@ -528,7 +535,7 @@ static int serve_app_body(const lr_curl_lib *lib, lr_easy *e, const body_src *b)
 int lr_curl_as_app(const lr_curl_lib *lib, lr_easy *e)
 {
 	const lr_resil *rs = e->rs;
-	body_src b = {rs->app_body, rs->app_len, rs->from_read};
+	body_src b = {rs->app_body, rs->app_len, rs->from_read, 0};
 	int out;
 
 	lr_curl_restore(lib, e);
@@ -542,7 +549,7 @@ int lr_curl_as_app(const lr_curl_lib *lib, lr_easy *e)
 int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, const char *step)
 {
 	const lr_resil *rs = e->rs;
-	body_src b = {rs->app_body, rs->app_len, rs->from_read};
+	body_src b = {rs->app_body, rs->app_len, rs->from_read, 0};
 	const lr_table *t = NULL;
 	lr_request r;
 	lr_decision d;
