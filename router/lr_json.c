@@ -1111,3 +1111,92 @@ lr_span lr_json_member(lr_span obj, const char *key)
 			found = v;
 	return found;
 }
+
+int lr_json_utf8_seq(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	int k, i;
+
+	if (!n)
+		return 0;
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		k = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		k = 3;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		k = 4;
+	else
+		return 0; /* a continuation byte, an overlong lead, past U+10FFFF */
+	if (u[0] == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (u[0] == 0xed)
+		hi = 0x9f; /* a surrogate */
+	else if (u[0] == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (u[0] == 0xf4)
+		hi = 0x8f; /* past U+10FFFF */
+	if (n < (size_t)k || u[1] < lo || u[1] > hi)
+		return 0;
+	for (i = 2; i < k; i++)
+		if (u[i] < 0x80 || u[i] > 0xbf)
+			return 0;
+	return k;
+}
+
+static long lr_hex4_at(const char *s, size_t n)
+{
+	long v = 0;
+	size_t i;
+	int d;
+
+	if (n < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		d = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : (s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f' ? (s[i] | 0x20) - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+int lr_json_text_utf8(const char *s, size_t len, size_t *bad)
+{
+	size_t i = 0;
+	int in_str = 0, k;
+	long a, b;
+
+	while (i < len) {
+		if ((unsigned char)s[i] >= 0x80) {
+			if (!(k = lr_json_utf8_seq(s + i, len - i)))
+				goto bad;
+			i += (size_t)k;
+			continue;
+		}
+		if (s[i] == '"') {
+			in_str = !in_str;
+		} else if (in_str && s[i] == '\\' && i + 1 < len) {
+			if (s[i + 1] == 'u' && (a = lr_hex4_at(s + i + 2, len - i - 2)) >= 0) {
+				if (a >= 0xdc00 && a <= 0xdfff)
+					goto bad;
+				if (a >= 0xd800 && a <= 0xdbff) {
+					if (i + 12 > len || s[i + 6] != '\\' || s[i + 7] != 'u' ||
+					    (b = lr_hex4_at(s + i + 8, len - i - 8)) < 0xdc00 || b > 0xdfff)
+						goto bad;
+					i += 6;
+				}
+				i += 6;
+				continue;
+			}
+			i++;
+		}
+		i++;
+	}
+	return 0;
+bad:
+	*bad = i;
+	return LR_EPARSE;
+}

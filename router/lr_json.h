@@ -166,4 +166,16 @@ int lr_json_is_null(lr_span v);
  */
 int lr_json_num(lr_span v, double *out);
 
+/* Length (1-4) of the well-formed UTF-8 sequence at s[0..n), or 0 (an
+ * overlong, a surrogate, past U+10FFFF, truncated, a stray byte). */
+int lr_json_utf8_seq(const char *s, size_t n);
+
+/*
+ * Checks the text of a JSON document for what a JSON parser may let
+ * through but JSON forbids: bytes that are not well-formed UTF-8, and \u
+ * escapes naming a lone surrogate.  Returns 0, or LR_EPARSE with *bad the
+ * offset of the first offence.  Does not check the JSON grammar.
+ */
+int lr_json_text_utf8(const char *s, size_t len, size_t *bad);
+
 #endif
