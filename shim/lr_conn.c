@@ -547,7 +547,8 @@ static int on_head(lr_conn *c)
 			c->holding = 1;
 			return 0;
 		}
-		if (deny_unheld(c, url, (size_t)n))
+		/* a redirected connection refuses it below anyway */
+		if (!c->redirected && deny_unheld(c, url, (size_t)n))
 			return 0;
 	}
 	if (c->redirected) {
