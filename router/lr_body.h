@@ -74,11 +74,11 @@ int lr_body_get_str(const char *body, size_t len, const char *key, char *out,
  * byte-identical to the input except for the spliced tokens.  If 0 (nothing
  * to change) or on error, *out = NULL and *outlen = 0.  Errors: LR_EPARSE
  * (body is not exactly one JSON object plus whitespace), LR_ETOOBIG (body
- * over LR_BODY_MAX, output over LR_BODY_MAX_OUT, nesting deeper than
- * LR_JSON_MAX_DEPTH), LR_EINVAL (bad edit list: NULL key/raw, duplicate
+ * over LR_BODY_MAX, output over LR_BODY_MAX_OUT), LR_EINVAL (bad edit list: NULL key/raw, duplicate
  * keys, raw not one JSON value, CAP raw not a number, more than
  * LR_BODY_MAX_EDITS edits, key longer than LR_BODY_MAX_KEY or not UTF-8,
- * raw longer than LR_BODY_MAX_RAW; or NULL out/outlen), LR_ENOMEM.
+ * raw longer than LR_BODY_MAX_RAW; or NULL out/outlen), LR_ENOMEM (also
+ * for nesting past LR_JSON_MAX_DEPTH with no memory to track it).
  */
 int lr_body_edit(const char *body, size_t len, const lr_edit *edits,
 	size_t nedits, char **out, size_t *outlen);

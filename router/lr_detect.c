@@ -3,7 +3,11 @@
  *
  * Everything is suffix tests on the path: the cheapest thing that tells an
  * LLM call from the rest.  Most non-LLM URLs fail on the first byte compare
- * of each candidate suffix.
+ * of each candidate suffix.  The API's own segments compare ignoring ASCII
+ * case (/V1/Chat/Completions is detected: a deny must not depend on how the
+ * app spelled what the server accepts); models and deployments keep theirs.
+ * The URL is expected in lr_url_canon's form (dot segments, "//", host
+ * spellings): callers canonicalise first.
  */
 #include "lr_detect.h"
 #include "lr_error.h"
@@ -62,7 +66,8 @@ static int ends_with(const char *s, size_t n, const op_suffix *op, size_t *at)
 {
 	size_t k = op->len;
 
-	if (n < k || s[n - 1] != op->suffix[k - 1] || memcmp(s + n - k, op->suffix, k) != 0)
+	if (n < k || (s[n - 1] | 0x20) != (op->suffix[k - 1] | 0x20) ||
+	    strncasecmp(s + n - k, op->suffix, k) != 0)
 		return 0;
 	*at = n - k;
 	return 1;
@@ -78,8 +83,8 @@ static size_t seg_start(const char *p, size_t end)
 
 static int is_version_seg(const char *s, size_t n)
 {
-	return (n >= 2 && s[0] == 'v' && s[1] >= '0' && s[1] <= '9') ||
-	       (n == 6 && memcmp(s, "openai", 6) == 0);
+	return (n >= 2 && (s[0] | 0x20) == 'v' && s[1] >= '0' && s[1] <= '9') ||
+	       (n == 6 && strncasecmp(s, "openai", 6) == 0);
 }
 
 static void set_op(lr_detect *d, int fmt, const op_suffix *op, size_t base_in_path)
@@ -90,11 +95,22 @@ static void set_op(lr_detect *d, int fmt, const op_suffix *op, size_t base_in_pa
 	d->base_len = (size_t)(d->url.path - d->url.scheme) + base_in_path;
 }
 
+/* First `key` (k bytes, lower case) in p[0..n), ignoring ASCII case. */
+static const char *find_ci(const char *p, size_t n, const char *key, size_t k)
+{
+	size_t i;
+
+	for (i = 0; i + k <= n; i++)
+		if ((p[i] | 0x20) == key[0] && strncasecmp(p + i, key, k) == 0)
+			return p + i;
+	return NULL;
+}
+
 /* /openai/deployments/D/<openai op> */
 static int try_azure(lr_detect *d, const char *p, size_t n)
 {
 	static const char key[] = "/openai/deployments/";
-	const char *hit = memmem(p, n, key, sizeof(key) - 1);
+	const char *hit = find_ci(p, n, key, sizeof(key) - 1);
 	size_t dep, dep_end, at;
 	unsigned i;
 
@@ -158,7 +174,7 @@ static int try_gemini(lr_detect *d, const char *p, size_t n)
 		if (!ends_with(p, n, &gemini_ops[i], &at))
 			continue;
 		seg = seg_start(p, at);
-		if (seg == at || seg < 8 || memcmp(p + seg - 8, "/models/", 8) != 0)
+		if (seg == at || seg < 8 || strncasecmp(p + seg - 8, "/models/", 8) != 0)
 			return 0;
 		m = seg - 7; /* index of "models/" */
 		/* base: up to the version segment, the first segment of the path */

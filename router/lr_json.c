@@ -3,8 +3,9 @@
  *
  * Invariants: every read is guarded by an index < len check (inputs are not
  * NUL-terminated; the vector loads only run while 16 or 8 bytes remain);
- * nesting is tracked on a fixed char stack of LR_JSON_MAX_DEPTH, never on
- * the C stack; nothing allocates.
+ * nesting is tracked on a fixed char stack of LR_JSON_MAX_DEPTH levels and,
+ * only past that, one bit a level on the heap (lr_nest), never on the C
+ * stack; nothing else allocates.
  *
  * Speed: chat bodies are mostly string bytes, so strings are scanned 16
  * bytes at a time (SSE2; 8 with portable SWAR elsewhere) and only bytes that
@@ -364,13 +365,56 @@ static char lr_closer(char open)
 }
 
 /*
+ * The kinds of the open containers.  The first LR_JSON_MAX_DEPTH levels sit
+ * in a fixed array; nesting past that (bounded only by the input: two bytes
+ * a level) takes one bit a level on the heap, grown by doubling and freed by
+ * lr_skip, so only a document that deep ever allocates.
+ */
+typedef struct {
+	char small[LR_JSON_MAX_DEPTH];
+	unsigned char *big; /* bit k: level LR_JSON_MAX_DEPTH + k is an object */
+	size_t bits;        /* capacity of big, in bits */
+} lr_nest;
+
+static int lr_nest_push(lr_nest *n, size_t depth, char open)
+{
+	size_t k = depth - LR_JSON_MAX_DEPTH;
+	unsigned char *b;
+
+	if (depth < LR_JSON_MAX_DEPTH) {
+		n->small[depth] = open;
+		return 0;
+	}
+	if (k >= n->bits) {
+		if (!(b = realloc(n->big, n->bits ? n->bits / 4 : 512)))
+			return LR_ENOMEM;
+		n->big = b;
+		n->bits = n->bits ? 2 * n->bits : 4096;
+	}
+	if (open == '{')
+		n->big[k / 8] |= (unsigned char)(1u << (k % 8));
+	else
+		n->big[k / 8] &= (unsigned char)~(1u << (k % 8));
+	return 0;
+}
+
+static char lr_nest_at(const lr_nest *n, size_t depth)
+{
+	size_t k = depth - LR_JSON_MAX_DEPTH;
+
+	if (depth < LR_JSON_MAX_DEPTH)
+		return n->small[depth];
+	return (n->big[k / 8] >> (k % 8)) & 1 ? '{' : '[';
+}
+
+/*
  * After a value ended at s[i] inside `depth` open containers: closes those
  * that end here and steps over the next ','.  Returns the offset of what
- * comes next (a key if stack[*depth - 1] is '{', else a value; with
- * *depth == 0 the outermost value is complete) or LR_BAD.
+ * comes next (a key if the innermost open container is an object, else a
+ * value; with *depth == 0 the outermost value is complete) or LR_BAD.
  */
 static size_t lr_after_value(const char *s, size_t len, size_t i,
-	const char *stack, int *depth)
+	const lr_nest *nest, size_t *depth)
 {
 	while (*depth > 0) {
 		i = lr_ws(s, len, i);
@@ -378,7 +422,7 @@ static size_t lr_after_value(const char *s, size_t len, size_t i,
 			return LR_BAD;
 		if (s[i] == ',')
 			return i + 1;
-		if (s[i] != lr_closer(stack[*depth - 1]))
+		if (s[i] != lr_closer(lr_nest_at(nest, *depth - 1)))
 			return LR_BAD;
 		i++;
 		(*depth)--;
@@ -386,17 +430,10 @@ static size_t lr_after_value(const char *s, size_t len, size_t i,
 	return i;
 }
 
-/*
- * lr_json_skip_value with the nesting budget left: an iterator is already
- * one level inside its container, so the values it skips get one less and
- * iterating an object accepts exactly what skipping it whole accepts.
- * Nesting lives in `stack`, never on the C stack.
- */
-static int lr_skip(const char *s, size_t len, size_t *pos, int maxdepth)
+static int lr_skip_nested(const char *s, size_t len, size_t *pos, lr_nest *nest)
 {
-	char stack[LR_JSON_MAX_DEPTH];
-	int depth = 0, key = 0;
-	size_t i = *pos;
+	size_t depth = 0, i = *pos;
+	int key = 0;
 
 	for (;;) {
 		if (key && (i = lr_scan_key(s, len, i)) == LR_BAD)
@@ -405,31 +442,50 @@ static int lr_skip(const char *s, size_t len, size_t *pos, int maxdepth)
 		if (i >= len)
 			return LR_EPARSE;
 		if (s[i] == '{' || s[i] == '[') {
-			if (depth >= maxdepth)
-				return LR_ETOOBIG;
-			stack[depth] = s[i];
+			char open = s[i];
 			i = lr_ws(s, len, i + 1);
-			if (i >= len || s[i] != lr_closer(stack[depth])) {
-				key = stack[depth++] == '{';
+			if (i >= len || s[i] != lr_closer(open)) {
+				if (lr_nest_push(nest, depth, open) < 0)
+					return LR_ENOMEM;
+				depth++;
+				key = open == '{';
 				continue; /* first member or element follows */
 			}
 			i++; /* empty: a complete value */
 		} else if ((i = lr_scan_scalar(s, len, i)) == LR_BAD) {
 			return LR_EPARSE;
 		}
-		if ((i = lr_after_value(s, len, i, stack, &depth)) == LR_BAD)
+		if ((i = lr_after_value(s, len, i, nest, &depth)) == LR_BAD)
 			return LR_EPARSE;
 		if (depth == 0)
 			break;
-		key = stack[depth - 1] == '{';
+		key = lr_nest_at(nest, depth - 1) == '{';
 	}
 	*pos = i;
 	return 0;
 }
 
+/*
+ * lr_json_skip_value's work.  Nesting lives in an lr_nest, never on the C
+ * stack, and has no limit but the input, so a top-level key after a value
+ * nested 10,000 deep is still found.
+ */
+static int lr_skip(const char *s, size_t len, size_t *pos)
+{
+	lr_nest nest;
+	int rc;
+
+	nest.big = NULL;
+	nest.bits = 0;
+	rc = lr_skip_nested(s, len, pos, &nest);
+	if (nest.big)
+		free(nest.big);
+	return rc;
+}
+
 int lr_json_skip_value(const char *s, size_t len, size_t *pos)
 {
-	return lr_skip(s, len, pos, LR_JSON_MAX_DEPTH);
+	return lr_skip(s, len, pos);
 }
 
 static int lr_iter_start(lr_json_iter *it, const char *s, size_t len,
@@ -506,7 +562,7 @@ static int lr_iter_step(lr_json_iter *it, int kind)
 static int lr_iter_value(lr_json_iter *it, lr_span *value)
 {
 	size_t i = lr_ws(it->s, it->len, it->pos), start = i;
-	int rc = lr_skip(it->s, it->len, &i, LR_JSON_MAX_DEPTH - 1);
+	int rc = lr_skip(it->s, it->len, &i);
 
 	if (rc < 0)
 		return lr_iter_fail(it, rc);
@@ -1054,4 +1110,93 @@ lr_span lr_json_member(lr_span obj, const char *key)
 		if (lr_json_str_eq(k, key))
 			found = v;
 	return found;
+}
+
+int lr_json_utf8_seq(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	int k, i;
+
+	if (!n)
+		return 0;
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		k = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		k = 3;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		k = 4;
+	else
+		return 0; /* a continuation byte, an overlong lead, past U+10FFFF */
+	if (u[0] == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (u[0] == 0xed)
+		hi = 0x9f; /* a surrogate */
+	else if (u[0] == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (u[0] == 0xf4)
+		hi = 0x8f; /* past U+10FFFF */
+	if (n < (size_t)k || u[1] < lo || u[1] > hi)
+		return 0;
+	for (i = 2; i < k; i++)
+		if (u[i] < 0x80 || u[i] > 0xbf)
+			return 0;
+	return k;
+}
+
+static long lr_hex4_at(const char *s, size_t n)
+{
+	long v = 0;
+	size_t i;
+	int d;
+
+	if (n < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		d = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : (s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f' ? (s[i] | 0x20) - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+int lr_json_text_utf8(const char *s, size_t len, size_t *bad)
+{
+	size_t i = 0;
+	int in_str = 0, k;
+	long a, b;
+
+	while (i < len) {
+		if ((unsigned char)s[i] >= 0x80) {
+			if (!(k = lr_json_utf8_seq(s + i, len - i)))
+				goto bad;
+			i += (size_t)k;
+			continue;
+		}
+		if (s[i] == '"') {
+			in_str = !in_str;
+		} else if (in_str && s[i] == '\\' && i + 1 < len) {
+			if (s[i + 1] == 'u' && (a = lr_hex4_at(s + i + 2, len - i - 2)) >= 0) {
+				if (a >= 0xdc00 && a <= 0xdfff)
+					goto bad;
+				if (a >= 0xd800 && a <= 0xdbff) {
+					if (i + 12 > len || s[i + 6] != '\\' || s[i + 7] != 'u' ||
+					    (b = lr_hex4_at(s + i + 8, len - i - 8)) < 0xdc00 || b > 0xdfff)
+						goto bad;
+					i += 6;
+				}
+				i += 6;
+				continue;
+			}
+			i++;
+		}
+		i++;
+	}
+	return 0;
+bad:
+	*bad = i;
+	return LR_EPARSE;
 }

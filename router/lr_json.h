@@ -9,8 +9,11 @@
  * Invariants every function here keeps:
  *   - input is (pointer, length) and is NOT NUL-terminated; nothing reads at
  *     or past `len`, whatever the bytes are (NULs, invalid UTF-8, truncation);
- *   - nothing allocates and nothing recurses: nesting is tracked on a fixed
- *     stack and deeper than LR_JSON_MAX_DEPTH is LR_ETOOBIG;
+ *   - nothing recurses, and nesting has no limit but the input: the first
+ *     LR_JSON_MAX_DEPTH levels are tracked on a fixed stack, deeper ones
+ *     take one bit a level on the heap (freed before returning; LR_ENOMEM
+ *     if that fails), so a top-level key after a value nested 10,000 deep
+ *     is found.  Nothing else allocates;
  *   - acceptance is strict RFC 8259: valid escapes, no raw control bytes in
  *     strings, well-formed UTF-8 (no overlongs, no UTF-8-encoded surrogates),
  *     no leading zeros, no trailing commas, no comments, no BOM;
@@ -22,7 +25,7 @@
 #define LR_JSON_H
 #include <stddef.h>
 
-/* Deepest nesting of arrays/objects accepted; one more is LR_ETOOBIG. */
+/* Nesting tracked without allocating; deeper takes a bit a level. */
 #define LR_JSON_MAX_DEPTH 128
 
 /* A slice of the caller's buffer; never owns memory, never NUL-terminated. */
@@ -71,7 +74,8 @@ int lr_json_skip_ws(const char *s, size_t len, size_t pos);
  * Validates exactly one JSON value starting at *pos (leading whitespace is
  * skipped, trailing whitespace is not).  On success returns 0 and sets *pos
  * just past the value; on failure returns LR_EPARSE (malformed or truncated)
- * or LR_ETOOBIG (nesting deeper than LR_JSON_MAX_DEPTH) and leaves *pos.
+ * or LR_ENOMEM (no memory for nesting past LR_JSON_MAX_DEPTH) and leaves
+ * *pos.
  */
 int lr_json_skip_value(const char *s, size_t len, size_t *pos);
 
@@ -88,7 +92,7 @@ int lr_json_arr_init(lr_json_iter *it, const char *s, size_t len, size_t pos);
  * Next object member.  Returns 1 and sets *key to the raw key token
  * INCLUDING its quotes (escapes undecoded) and *value to the exact bytes of
  * the value token, both validated; 0 at the closing '}' (and on every later
- * call); LR_EPARSE / LR_ETOOBIG on malformed input (sticky: later calls
+ * call); LR_EPARSE / LR_ENOMEM on malformed input (sticky: later calls
  * return it again); LR_EINVAL if `it` iterates an array.
  */
 int lr_json_obj_next(lr_json_iter *it, lr_span *key, lr_span *value);
@@ -133,7 +137,7 @@ lr_span lr_json_member(lr_span obj, const char *key);
  * object key compared after decoding; with duplicate keys the LAST wins.
  * The whole document is validated first (one value, then only whitespace).
  * Returns 0 and sets *value to the raw value token; LR_ENOTFOUND if a step is
- * missing or has the wrong container type; LR_EPARSE / LR_ETOOBIG if the
+ * missing or has the wrong container type; LR_EPARSE / LR_ENOMEM if the
  * document is malformed or too deep.  npath == 0 yields the top-level value.
  */
 int lr_json_find(const char *s, size_t len, const char *const *path,
@@ -161,5 +165,17 @@ int lr_json_is_null(lr_span v);
  * become +-HUGE_VAL or 0 as strtod does; they are still numbers.
  */
 int lr_json_num(lr_span v, double *out);
+
+/* Length (1-4) of the well-formed UTF-8 sequence at s[0..n), or 0 (an
+ * overlong, a surrogate, past U+10FFFF, truncated, a stray byte). */
+int lr_json_utf8_seq(const char *s, size_t n);
+
+/*
+ * Checks the text of a JSON document for what a JSON parser may let
+ * through but JSON forbids: bytes that are not well-formed UTF-8, and \u
+ * escapes naming a lone surrogate.  Returns 0, or LR_EPARSE with *bad the
+ * offset of the first offence.  Does not check the JSON grammar.
+ */
+int lr_json_text_utf8(const char *s, size_t len, size_t *bad);
 
 #endif

@@ -84,6 +84,51 @@ int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
 	return 0;
 }
 
+/* 1: surely matches, 0: surely not, -1: depends on an unknown field. */
+static int route_could_match(const lr_table *t, const lr_route *r, const lr_features *f,
+			     unsigned long long unknown)
+{
+	const lr_cond *c = lr_table_conds(t) + r->cond_first;
+	uint32_t i;
+	int maybe = 0;
+
+	for (i = 0; i < r->cond_count; i++) {
+		if (c[i].field < 64 && (unknown >> c[i].field) & 1)
+			maybe = 1;
+		else if (!lr_cond_holds(t, &c[i], f))
+			return 0;
+	}
+	return maybe ? -1 : 1;
+}
+
+int lr_decide_unknown(const lr_table *t, const lr_features *f, unsigned long long unknown,
+		      lr_decision *d)
+{
+	const lr_route *routes;
+	uint32_t i;
+	int m;
+
+	if (!t)
+		return 0;
+	routes = lr_table_routes(t);
+	for (i = 0; i < t->nroutes; i++) {
+		const lr_route *r = &routes[i];
+		if (!(r->flags & LR_ROUTE_ENABLED) || !(m = route_could_match(t, r, f, unknown)))
+			continue;
+		if (r->flags & LR_ROUTE_DENY) {
+			d->action = LR_ACTION_DENY;
+			d->index = (int)i;
+			d->route = r;
+			d->target = -1;
+			d->over_budget = 0;
+			return 1;
+		}
+		if (m > 0)
+			return 0;
+	}
+	return 0;
+}
+
 static int claims(const lr_table *t, const lr_route *r, const char *host, size_t n,
 		  const lr_features *f)
 {

@@ -48,6 +48,17 @@ int lr_cond_holds(const lr_table *t, const lr_cond *c, const lr_features *f);
 int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d);
 
 /*
+ * The deny a request could meet when some of its features are unknown (its
+ * body could not be read): routes in table order, where a condition on a
+ * field whose bit (1 << field) is set in `unknown` may hold or not.  A route
+ * that surely matches (no unknown field) stops the walk: a later deny could
+ * not be reached.  Returns 1 with *d set to the first deny that could match
+ * (action LR_ACTION_DENY), else 0 with *d untouched.  Allocates nothing.
+ */
+int lr_decide_unknown(const lr_table *t, const lr_features *f, unsigned long long unknown,
+		      lr_decision *d);
+
+/*
  * Which route claims connections to `host` (n bytes), for the socket
  * transport's endpoint redirection: the first enabled route, in table
  * order, that does not deny, whose endpoint is http://, and whose

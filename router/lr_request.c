@@ -2,6 +2,7 @@
 #include "lr_request.h"
 #include "lr_body.h"
 #include "lr_error.h"
+#include "lr_json.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -72,6 +73,7 @@ int lr_request_init_as(lr_request *r, const char *url, size_t ulen, const char *
 	} else if (body && blen) {
 		rc = lr_body_get_str(body, blen, "model", r->model, sizeof(r->model));
 		r->body_ok = rc >= 0 || rc == LR_ENOTFOUND || rc == LR_ETOOBIG;
+		r->model_unread = rc < 0 && rc != LR_ENOTFOUND;
 		if (rc < 0)
 			r->model[0] = '\0';
 	}
@@ -86,4 +88,50 @@ int lr_request_init_as(lr_request *r, const char *url, size_t ulen, const char *
 	if (process)
 		lr_features_set(&r->f, LR_F_PROCESS, process, strlen(process));
 	return 0;
+}
+
+/* The fields a body gives: all but host, operation, provider and process. */
+static unsigned long long body_fields(int model_known)
+{
+	unsigned long long m = 0;
+	int k;
+
+	for (k = LR_F_NUM; k < LR_F_NUM_END; k++)
+		m |= 1ULL << k;
+	m |= 1ULL << LR_F_INTENT | 1ULL << LR_F_USER_TEXT | 1ULL << LR_F_SYSTEM_TEXT;
+	if (!model_known)
+		m |= 1ULL << LR_F_MODEL;
+	return m;
+}
+
+static int body_readable(const lr_request *r, const char *body, size_t blen)
+{
+	int at;
+	size_t pos;
+
+	if (!r->model_from_path)
+		return !r->model_unread;
+	if (r->body_ok)
+		return 1;
+	if (blen > LR_BODY_MAX || (at = lr_json_skip_ws(body, blen, 0)) < 0 || (size_t)at >= blen ||
+	    body[at] != '{')
+		return 0;
+	pos = (size_t)at;
+	return lr_json_skip_value(body, blen, &pos) == 0 && lr_json_skip_ws(body, blen, pos) == (int)blen;
+}
+
+int lr_request_guard(const lr_table *t, const lr_request *r, const char *body, size_t blen,
+		     int unread, lr_decision *d)
+{
+	lr_decision u;
+
+	if (!t || d->action == LR_ACTION_DENY || (!unread && (!body || !blen)))
+		return 0;
+	/* which denies could apply is cheap; reading a path-model body is not */
+	if (!lr_decide_unknown(t, &r->f, body_fields(r->model_from_path), &u))
+		return 0;
+	if (!unread && body_readable(r, body, blen))
+		return 0;
+	*d = u;
+	return 1;
 }

@@ -21,6 +21,8 @@ typedef struct {
 	char model[LR_MODEL_MAX]; /* as asked by the app; "" if none */
 	int model_from_path;
 	int body_ok;              /* the body parsed as a JSON object */
+	int model_unread;         /* a body was given, its model could not be read
+	                           * (not a JSON object, model over LR_MODEL_MAX) */
 	char intent[72];          /* set by lr_intent_apply; "" if none */
 	double intent_confidence;
 	lr_features f;
@@ -42,5 +44,20 @@ int lr_request_init(lr_request *r, const char *url, size_t ulen,
 /* Reads the policy features (lr_extract.h) from the body: the transports
  * call it only for tables that test them (LR_NEED_FEATURES). */
 void lr_request_features(lr_request *r, const char *body, size_t blen);
+
+/*
+ * A deny is a control: it must not fail open because the body could not be
+ * read.  Call after lr_decide when it did not deny, for an LLM request with
+ * a body: `unread` says the transport could not get the body at all (a read
+ * callback of unknown size, a multipart form, over the 64 MiB cap, an
+ * Expect: 100-continue), else `body` (blen bytes) is checked (for a model
+ * taken from the body, lr_request_init_as already did).  When the body
+ * cannot be read and some deny route could match whatever it says
+ * (lr_decide_unknown, the body's features unknown), sets *d to that deny and
+ * returns 1; else 0, *d untouched (the request goes on as decided).  One
+ * function for every transport.
+ */
+int lr_request_guard(const lr_table *t, const lr_request *r, const char *body, size_t blen,
+		     int unread, lr_decision *d);
 
 #endif

@@ -1250,6 +1250,21 @@ static int syntax_error(ctx *c)
 	return LR_EPARSE;
 }
 
+/* JSON text is UTF-8: cJSON would take any bytes, and `show --json` then
+ * print invalid JSON.  Returns 0 or LR_EPARSE with the place. */
+static int utf8_error(ctx *c)
+{
+	size_t off;
+
+	if (lr_json_text_utf8(c->text, c->len, &off) == 0)
+		return 0;
+	snprintf(c->err->msg, sizeof(c->err->msg), "%s",
+		 c->text[off] == '\\' ? "a \\u escape names a lone surrogate: not Unicode text"
+				     : "invalid UTF-8 (JSON text must be UTF-8)");
+	lr_json_linecol(c->text, c->len, off, &c->err->line, &c->err->col);
+	return LR_EPARSE;
+}
+
 static int finish(ctx *c, const cJSON *root, void **blob, size_t *blen)
 {
 	const cJSON *audit = cJSON_GetObjectItemCaseSensitive(root, "audit");
@@ -1273,6 +1288,8 @@ int lr_rules_compile(const char *text, size_t len, void **blob, size_t *blen,
 	int rc;
 
 	memset(err, 0, sizeof(*err));
+	if (utf8_error(&c) < 0)
+		return LR_EPARSE;
 	root = cJSON_ParseWithLength(text, len);
 	if (!root)
 		return syntax_error(&c);
@@ -1298,6 +1315,8 @@ int lr_rules_check_route(const char *json, lr_rules_error *err)
 	int rc;
 
 	memset(err, 0, sizeof(*err));
+	if (utf8_error(&c) < 0)
+		return LR_EPARSE;
 	root = cJSON_Parse(json);
 	if (!root)
 		return syntax_error(&c);

@@ -26,4 +26,26 @@ typedef struct {
  * absolute http:// or https:// URL with a host. */
 int lr_url_parse(const char *s, size_t n, lr_url *u);
 
+/*
+ * The URL as libcurl 7.88 sends it, and as routing matches it, so that no
+ * spelling libcurl accepts walks around a route:
+ *   - the scheme in lower case; none at all is http (as libcurl guesses;
+ *     a guess of another scheme, "ftp.host/...", is LR_EPARSE), and one to
+ *     three slashes after it;
+ *   - the host %-decoded, IPv4 in libcurl's octal, hex and short forms as
+ *     a dotted quad (0x7f.1 is 127.0.0.1), one trailing dot dropped (the
+ *     same host); IPv6 as written;
+ *   - the port without leading zeros; an empty port dropped;
+ *   - the path: %XX of unreserved bytes decoded, runs of '/' as one, "."
+ *     and ".." segments removed, "/" when empty;
+ *   - the query as written; the fragment dropped.
+ * lr_url_canon_needed() says, in one scan and without writing, whether the
+ * URL is already so (the common case): then callers use it as it is.
+ * lr_url_canon() writes the form to out[0..cap) with a NUL; returns its
+ * length, LR_EPARSE for what libcurl would not send as http(s), or
+ * LR_ETOOBIG when it does not fit.
+ */
+int lr_url_canon_needed(const char *s, size_t n);
+int lr_url_canon(const char *s, size_t n, char *out, size_t cap);
+
 #endif

@@ -215,6 +215,20 @@ static int method_is(const lr_http_req *q, const char *m)
 }
 
 /* The URL the app meant: scheme, the Host it wrote (or the peer), target. */
+/* buf[0..n) as libcurl would send it and routes match it (lr_url.h): the
+ * target and Host spelled otherwise ("/v1//chat/./completions",
+ * "Host: 127.0.0.%31") are matched as the server will read them. */
+static int canon_in_place(char *buf, size_t n, size_t cap)
+{
+	char *tmp = malloc(cap);
+	int rc = tmp ? lr_url_canon(buf, n, tmp, cap) : LR_ENOMEM;
+
+	if (rc >= 0)
+		memcpy(buf, tmp, (size_t)rc + 1);
+	free(tmp);
+	return rc;
+}
+
 static int app_url(const lr_conn *c, char *buf, size_t cap)
 {
 	const lr_http_req *q = &c->fr.req;
@@ -231,7 +245,9 @@ static int app_url(const lr_conn *c, char *buf, size_t cap)
 		n = snprintf(buf, cap, "%s://%s%.*s", scheme, c->peer, (int)q->target.len, q->target.p);
 	else
 		return LR_ENOTFOUND;
-	return n > 0 && (size_t)n < cap ? n : LR_ETOOBIG;
+	if (n <= 0 || (size_t)n >= cap)
+		return LR_ETOOBIG;
+	return lr_url_canon_needed(buf, (size_t)n) ? canon_in_place(buf, (size_t)n, cap) : n;
 }
 
 /* Does the route send requests where this connection really goes? */
@@ -404,12 +420,13 @@ static int refuse_unsafe(lr_conn *c)
 	return 0;
 }
 
-static void deny(lr_conn *c, const lr_table *t, job *j)
+static void deny(lr_conn *c, const lr_table *t, job *j, int unread)
 {
 	char msg[1024];
 
-	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s",
-		 lr_table_str(t, j->d.route->name), lr_decision_deny_message(t, &j->d));
+	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s%s",
+		 lr_table_str(t, j->d.route->name), lr_decision_deny_message(t, &j->d),
+		 unread ? " (the request body could not be read, and this route could match it)" : "");
 	lr_log(LR_LOG_INFO, "%s (model %s)", msg, j->r.model[0] ? j->r.model : "(none)");
 	lr_rec_denied(t, &j->r, &j->d, j->blen, c->kind == LR_CONN_TLS ? "tls" : "socket");
 	refuse(c, 403, "llmroute_denied", msg);
@@ -430,7 +447,7 @@ static int decide_held(lr_conn *c)
 	struct lr_rec *rec = NULL;
 	lr_span body = {0};
 	job *j;
-	int n, routed = 0, no_body = method_is(&c->fr.req, "HEAD");
+	int n, routed = 0, no_body = method_is(&c->fr.req, "HEAD"), unread;
 	char *sent_url;
 
 	c->holding = 0;
@@ -454,6 +471,7 @@ static int decide_held(lr_conn *c)
 	lr_intent_apply(t, lr_view_intents(t), &j->r);
 	lr_decide(t, &j->r.f, &j->d);
 	lr_choose(t, &j->d, &j->r, lr_rec_live(), (long long)time(NULL), NULL);
+	unread = lr_request_guard(t, &j->r, body.p, body.len, 0, &j->d);
 	if (c->redirected && redirected_decision(c, t, &j->d) < 0) {
 		lr_log(LR_LOG_ERROR, "route %s that redirected this connection is gone or moved: "
 		       "request sent to %s:%d without the app's key", c->route, c->ep_host, c->ep_port);
@@ -462,7 +480,7 @@ static int decide_held(lr_conn *c)
 		j->d.index = -1;
 	}
 	if (j->d.action == LR_ACTION_DENY) {
-		deny(c, t, j);
+		deny(c, t, j, unread);
 		lr_view_release(t);
 		free(j);
 		return 0;
@@ -500,6 +518,31 @@ static int decide_held(lr_conn *c)
 	return routed || c->redirected ? flush(c) : release_held(c);
 }
 
+/* An LLM request whose body the shim will not hold (too large, or
+ * Expect: 100-continue): decided on what is known, and refused when a deny
+ * could match whatever its body says (lr_request_guard).  Returns 1 if
+ * refused. */
+static int deny_unheld(lr_conn *c, const char *url, size_t n)
+{
+	const lr_table *t;
+	job *j = calloc(1, sizeof(*j));
+	int unread = 0, denied;
+
+	if (!j || lr_request_init_as(&j->r, url, n, NULL, 0, lr_process_name(), 0) < 0) {
+		free(j);
+		return 0;
+	}
+	t = lr_view_acquire();
+	lr_decide(t, &j->r.f, &j->d);
+	if (j->d.action != LR_ACTION_DENY)
+		unread = lr_request_guard(t, &j->r, NULL, 0, 1, &j->d);
+	if ((denied = j->d.action == LR_ACTION_DENY))
+		deny(c, t, j, unread);
+	lr_view_release(t);
+	free(j);
+	return denied;
+}
+
 /* A head is complete (its body, if any, still to come). */
 static int on_head(lr_conn *c)
 {
@@ -507,10 +550,14 @@ static int on_head(lr_conn *c)
 	char url[8192];
 	int n = app_url(c, url, sizeof(url));
 
-	if (n > 0 && lr_detect_url(url, (size_t)n, &d) == 0 && !c->fr.req.expect_continue &&
-	    lr_http_hold(&c->fr) == 0) {
-		c->holding = 1;
-		return 0;
+	if (n > 0 && lr_detect_url(url, (size_t)n, &d) == 0) {
+		if (!c->fr.req.expect_continue && lr_http_hold(&c->fr) == 0) {
+			c->holding = 1;
+			return 0;
+		}
+		/* a redirected connection refuses it below anyway */
+		if (!c->redirected && deny_unheld(c, url, (size_t)n))
+			return 0;
 	}
 	if (c->redirected) {
 		/* going to a host the app did not choose: held and rewritten, or

@@ -71,10 +71,10 @@ static size_t fread_cb(char *buf, size_t size, size_t n, void *f)
 /* Reads the upload from the app's callback into e->new_body.  Returns 0 if
  * the whole body was read; 1 if the callback paused or aborted, in which
  * case what was read is replayed and then the app's callback takes over. */
-static int pre_read(lr_easy *e)
+static int pre_read(lr_easy *e, size_t want)
 {
 	curl_read_callback cb = e->read_cb ? e->read_cb : fread_cb;
-	size_t want = (size_t)e->infile_size, got = 0, r;
+	size_t got = 0, r;
 
 	e->new_body = malloc(want + 1);
 	if (!e->new_body)
@@ -211,10 +211,39 @@ static int build_headers(const lr_easy *e, const header_job *j, struct curl_slis
 
 /* --- prepare ------------------------------------------------------------ */
 
+/* The URL routing sees: the app's, as libcurl reads it (lr_url.h). */
+static const char *req_url(const lr_easy *e)
+{
+	return e->req_url ? e->req_url : e->url;
+}
+
+/* Fills e->req_url when the app's URL is spelled otherwise than libcurl
+ * sends it; a URL already so (nearly all) costs one scan.  Returns 0, or
+ * LR_EPARSE for a URL libcurl would not send as http(s). */
+static int canon_url(lr_easy *e)
+{
+	size_t n = strlen(e->url), cap;
+	int rc;
+
+	free(e->req_url);
+	e->req_url = NULL;
+	if (!lr_url_canon_needed(e->url, n))
+		return 0;
+	cap = n + 64; /* IPv4 forms and a guessed scheme grow it a little */
+	if (!(e->req_url = malloc(cap)))
+		return LR_ENOMEM;
+	if ((rc = lr_url_canon(e->url, n, e->req_url, cap)) < 0) {
+		free(e->req_url);
+		e->req_url = NULL;
+	}
+	return rc < 0 ? rc : 0;
+}
+
 typedef struct {
 	const char *body;
 	size_t len;
 	int from_read;  /* body came from the app's read callback */
+	int unread;     /* there is a body, and it could not be read */
 } body_src;
 
 /* The body libcurl will send, as its method says: POSTFIELDS for a POST
@@ -222,7 +251,11 @@ typedef struct {
  * HEAD sends none, whatever options are left over from earlier. */
 static int gather_body(lr_easy *e, body_src *b)
 {
+	curl_off_t size;
+
 	memset(b, 0, sizeof(*b));
+	if (e->method == LR_M_OTHER_BODY) /* a form: not a JSON body */
+		b->unread = 1;
 	if (e->method != LR_M_POST && e->method != LR_M_PUT)
 		return 0;
 	if (e->method == LR_M_POST && e->post) {
@@ -230,14 +263,18 @@ static int gather_body(lr_easy *e, body_src *b)
 		b->len = e->post_size >= 0 ? (size_t)e->post_size : strlen(e->post);
 		return 0;
 	}
-	if ((e->read_cb || e->read_data) && e->infile_size >= 0 &&
-	    (unsigned long long)e->infile_size <= MAX_BODY) {
-		pre_read(e);
+	/* libcurl sizes a POST by POSTFIELDSIZE (INFILESIZE is for uploads);
+	 * INFILESIZE alone still counts for a POST, as it always has here */
+	size = e->method == LR_M_POST && e->post_size >= 0 ? e->post_size : e->infile_size;
+	if ((e->read_cb || e->read_data) && size >= 0 && (unsigned long long)size <= MAX_BODY) {
+		pre_read(e, (size_t)size);
 		if (!e->new_body)
 			return LR_ENOMEM;
 		b->body = e->new_body;
 		b->len = e->new_body_len;
 		b->from_read = 1;
+	} else {
+		b->unread = 1; /* a size we do not know, or over the cap */
 	}
 	return 0;
 }
@@ -387,12 +424,13 @@ static void log_route(const lr_table *t, const lr_decision *d, const lr_request 
 }
 
 static int deny(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_request *r,
-		size_t blen)
+		size_t blen, int unread)
 {
 	char msg[CURL_ERROR_SIZE];
 
-	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s",
-		 lr_table_str(t, d->route->name), lr_decision_deny_message(t, d));
+	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s%s",
+		 lr_table_str(t, d->route->name), lr_decision_deny_message(t, d),
+		 unread ? " (the request body could not be read, and this route could match it)" : "");
 	e->deny_msg = strdup(msg);
 	lr_log(LR_LOG_INFO, "%s (model %s)", msg, r->model[0] ? r->model : "(none)");
 	if (e->rs) { /* a later attempt, decided afresh (lr_curl_as_app) */
@@ -425,15 +463,19 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 		det.url.port = (int)e->port;
 	if (e->connect_to)
 		det.url.host_len = 0;
-	if (lr_plan_make(t, d, &det, e->url, strlen(e->url), secure_getenv, &p) < 0)
+	if (lr_plan_make(t, d, &det, req_url(e), strlen(req_url(e)), secure_getenv, &p) < 0)
 		return LR_PREP_PASS;
 	if (p.key_missing)
 		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s", p.key_env,
 		       p.host_changed ? "sending no key" : "keeping the app's key");
 	rc = compute(e, b, t, d, r, &p, &c);
+	/* libcurl guesses the scheme of "host/path" (CURLOPT_DEFAULT_PROTOCOL
+	 * may say https): a new URL must not guess it for the app */
+	if (rc == 0 && c.url && e->req_url && !strstr(e->url, "://"))
+		rc = LR_EINVAL;
 	if (rc == 0) {
 		log_route(t, d, r, &p, c.url);
-		lr_xfer_begin(e, t, r, d, &p, c.url ? c.url : e->url,
+		lr_xfer_begin(e, t, r, d, &p, c.url ? c.url : req_url(e),
 			      c.body ? c.body : b->body, c.body ? c.body_len : b->len);
 		apply(lib, e, b, &p, &c);
 		out = LR_PREP_ROUTED;
@@ -451,9 +493,9 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	const lr_table *t;
 	lr_request r;
 	lr_decision d;
-	int out = LR_PREP_PASS;
+	int out = LR_PREP_PASS, unread;
 
-	if (lr_request_init_as(&r, e->url, strlen(e->url), b->body, b->len, lr_process_name(), 0) < 0)
+	if (lr_request_init_as(&r, req_url(e), strlen(req_url(e)), b->body, b->len, lr_process_name(), 0) < 0)
 		return LR_PREP_PASS;
 	t = lr_view_acquire();
 	if (t && (t->needs & LR_NEED_FEATURES))
@@ -461,14 +503,15 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	lr_intent_apply(t, lr_view_intents(t), &r);
 	lr_decide(t, &r.f, &d);
 	lr_choose(t, &d, &r, lr_rec_live(), (long long)time(NULL), NULL);
+	unread = lr_request_guard(t, &r, b->body, b->len, b->unread, &d);
 	if (resil_ok && (d.action == LR_ACTION_ROUTE || d.action == LR_ACTION_PASS))
 		lr_resil_begin(e, t, &d, &r, b->body, b->len, b->from_read); /* before b->body may go */
 	if (d.action == LR_ACTION_DENY)
-		out = deny(e, t, &d, &r, b->len);
+		out = deny(e, t, &d, &r, b->len, unread);
 	else if (d.action == LR_ACTION_ROUTE)
 		out = route(lib, e, b, t, &d, &r);
 	if (out == LR_PREP_PASS) /* audited as sent, routed or not */
-		lr_xfer_begin(e, t, &r, &d, NULL, e->url, b->body, b->len);
+		lr_xfer_begin(e, t, &r, &d, NULL, req_url(e), b->body, b->len);
 	if (resil_ok)
 		lr_resil_sent(e, t, &d);
 	lr_view_release(t);
@@ -489,7 +532,7 @@ int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e, int resil_ok)
 	lr_served_clear(e);
 	if (e->curlu && e->url)
 		lr_log(LR_LOG_DEBUG, "CURLOPT_CURLU is set: the request is not routed");
-	if (e->curlu || !e->url || lr_detect_url(e->url, strlen(e->url), &det) < 0)
+	if (e->curlu || !e->url || canon_url(e) < 0 || lr_detect_url(req_url(e), strlen(req_url(e)), &det) < 0)
 		return LR_PREP_PASS;
 	if (gather_body(e, &b) < 0)
 		return LR_PREP_PASS; /* nothing was read: the app's callback is intact */
@@ -525,7 +568,7 @@ static int serve_app_body(const lr_curl_lib *lib, lr_easy *e, const body_src *b)
 int lr_curl_as_app(const lr_curl_lib *lib, lr_easy *e)
 {
 	const lr_resil *rs = e->rs;
-	body_src b = {rs->app_body, rs->app_len, rs->from_read};
+	body_src b = {rs->app_body, rs->app_len, rs->from_read, 0};
 	int out;
 
 	lr_curl_restore(lib, e);
@@ -539,7 +582,7 @@ int lr_curl_as_app(const lr_curl_lib *lib, lr_easy *e)
 int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, const char *step)
 {
 	const lr_resil *rs = e->rs;
-	body_src b = {rs->app_body, rs->app_len, rs->from_read};
+	body_src b = {rs->app_body, rs->app_len, rs->from_read, 0};
 	const lr_table *t = NULL;
 	lr_request r;
 	lr_decision d;
@@ -547,7 +590,7 @@ int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, 
 
 	lr_curl_restore(lib, e);
 	lr_xfer_free(e);
-	if (!e->url || lr_request_init_as(&r, e->url, strlen(e->url), b.body, b.len, lr_process_name(), 0) < 0)
+	if (!e->url || lr_request_init_as(&r, req_url(e), strlen(req_url(e)), b.body, b.len, lr_process_name(), 0) < 0)
 		rc = LR_EPARSE;
 	else if (!(t = lr_view_acquire()) || (ri = lr_table_find(t, route_name)) < 0)
 		rc = LR_ENOTFOUND;
@@ -568,7 +611,7 @@ int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, 
 	if (rc == 0 && d.action == LR_ACTION_ROUTE && route(lib, e, &b, t, &d, &r) != LR_PREP_ROUTED)
 		rc = LR_EINVAL;
 	if (rc == 0 && d.action == LR_ACTION_PASS)
-		lr_xfer_begin(e, t, &r, &d, NULL, e->url, b.body, b.len);
+		lr_xfer_begin(e, t, &r, &d, NULL, req_url(e), b.body, b.len);
 	lr_view_release(t);
 	if (b.from_read && serve_app_body(lib, e, &b) < 0 && rc == 0)
 		rc = LR_ENOMEM;

@@ -69,6 +69,8 @@ void lr_easy_clear_applied(lr_easy *e)
 void lr_easy_clear_app(lr_easy *e)
 {
 	free(e->url);
+	free(e->req_url);
+	e->req_url = NULL;
 	free(e->post_copy);
 	free(e->bearer);
 	free(e->user);

@@ -31,6 +31,8 @@ typedef struct lr_easy {
 	pthread_mutex_t mu;
 	/* the app's values */
 	char *url;                    /* copy */
+	char *req_url;                /* url as libcurl reads it (lr_url_canon), when
+				       * that differs: what is detected and matched */
 	const char *post;             /* POSTFIELDS pointer (app-owned) */
 	char *post_copy;              /* our copy, for COPYPOSTFIELDS */
 	curl_off_t post_size;         /* -1 = strlen */

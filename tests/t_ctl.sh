@@ -37,6 +37,13 @@ check "malformed JSON: table unchanged" unchanged 1 "$before"
 printf '{"routes": [{"name": "a"}, {"name": "a"}]}' >"$T/clash.json"
 expect 2 "used twice" "$CTL" load "$T/clash.json"
 check "name clash: table unchanged" unchanged 1 "$before"
+# JSON text is UTF-8 (issue 12, item 7): each bad sequence, raw or as a \u
+# escape, is refused at its line and column and the table stays as it was.
+for bad in '\300\257' '\355\240\200' '\364\220\200\200' '\342\202' '\377' '\\ud800' '\\udc00'; do
+	printf '{"routes": [\n {"name": "a", "deny": "no %b here"}]}\n' "$bad" >"$T/utf8.json"
+	expect 2 "utf8.json:2:.*\(invalid UTF-8\|lone surrogate\)" "$CTL" load "$T/utf8.json"
+	check "invalid UTF-8 ($bad): table unchanged" unchanged 1 "$before"
+done
 expect 2 "No such file" "$CTL" load "$T/missing.json"
 # Policy keys: bad regular expression, bad bounds, forbidden overrides.
 printf '{"intents": [\n {"name": "i", "patterns": ["(unclosed"]}], "routes": []}' >"$T/re.json"
@@ -144,3 +151,10 @@ expect 4 "not an llmroute table" "$CTL" load "$T/good.json"
 expect 4 "too small" "$CTL" show
 expect 0 "removed" "$CTL" unload --force
 expect 0 "generation 1" "$CTL" load "$T/good.json"
+
+# A valid non-ASCII rules file round-trips through show --json as JSON.
+printf '{"routes": [{"name": "cafe", "match": {"model": "m\303\251-*"}, "deny": "non \303\240 \\u00e9 \360\237\230\200 \\ud83d\\ude00 \342\202\254"}]}\n' >"$T/nonascii.json"
+expect 0 "generation" "$CTL" load "$T/nonascii.json"
+"$CTL" show --json >"$T/show.json"
+check "non-ASCII rules: show --json is valid JSON with the same text" json_ok "$T/show.json" \
+	"d['rules']['routes'][0]['deny'] == 'non \\u00e0 \\u00e9 \\U0001f600 \\U0001f600 \\u20ac' and d['rules']['routes'][0]['match']['model'] == 'm\\u00e9-*'"

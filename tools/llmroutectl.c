@@ -14,6 +14,7 @@
 #include "lr_table.h"
 
 #include <cjson/cJSON.h>
+#include "lr_json.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -299,6 +300,26 @@ static void show_text(const lr_shm *s, const lr_table *t, uint64_t gen)
 		print_route(t, (int)i, &lr_table_routes(t)[i]);
 }
 
+/* Prints cJSON's text as valid JSON whatever the table holds (one published
+ * before load checked UTF-8): a byte that is not well-formed UTF-8 can only
+ * sit inside a string there, and is printed as \ufffd. */
+static void put_json_text(const char *s)
+{
+	size_t n = strlen(s), i = 0;
+	int k;
+
+	while (i < n) {
+		if ((k = lr_json_utf8_seq(s + i, n - i)) > 0) {
+			fwrite(s + i, 1, (size_t)k, stdout);
+			i += (size_t)k;
+		} else {
+			fputs("\\ufffd", stdout);
+			i++;
+		}
+	}
+	putchar('\n');
+}
+
 static void show_json(const lr_shm *s, const lr_table *t, uint64_t gen)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -312,7 +333,7 @@ static void show_json(const lr_shm *s, const lr_table *t, uint64_t gen)
 	cJSON_AddItemToObject(o, "rules", rules ? rules : cJSON_CreateNull());
 	out = cJSON_Print(o);
 	if (out)
-		puts(out);
+		put_json_text(out);
 	free(out);
 	cJSON_Delete(o);
 }

@@ -19,6 +19,7 @@
 #include "lr_intent.h"
 #include "lr_plan.h"
 #include "lr_request.h"
+#include "lr_url.h"
 #include "lr_table.h"
 
 #include <stdio.h>
@@ -361,6 +362,11 @@ int ctl_explain(int argc, char **argv)
 				       "pass: the route changes nothing", "route", "deny"};
 
 	parse_opts(argc, argv, &o);
+	if (lr_url_canon_needed(o.url, strlen(o.url))) { /* as libcurl sends it (lr_url.h) */
+		static char canon[8192];
+		if (lr_url_canon(o.url, strlen(o.url), canon, sizeof(canon)) >= 0)
+			o.url = canon;
+	}
 	if (o.body_file)
 		body = ctl_read_file(o.body_file, &blen);
 	t = load_table(&o, label, sizeof(label));

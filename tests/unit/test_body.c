@@ -261,13 +261,28 @@ static void test_depth_bomb(void)
 	memset(s, '[', n);
 	CHECK_INT(lr_body_set_model(s, n, "m", &out, &outlen), LR_EPARSE);
 	memcpy(s, "{\"model\":\"a\",\"b\":", 17);
-	CHECK_INT(lr_body_set_model(s, n, "m", &out, &outlen), LR_ETOOBIG);
+	CHECK_INT(lr_body_set_model(s, n, "m", &out, &outlen), LR_EPARSE);
 	for (k = 17; k + 5 <= n; k += 5)
 		memcpy(s + k, "{\"a\":", 5);
-	CHECK_INT(lr_body_set_model(s, k, "m", &out, &outlen), LR_ETOOBIG);
+	CHECK_INT(lr_body_set_model(s, k, "m", &out, &outlen), LR_EPARSE);
 	CHECK(out == NULL);
 	free(s);
-	/* legitimately deep (but within the cap) is fine */
+	/* deep and well-formed: the model after it is found and replaced */
+	{
+		size_t d = 20000, i = 0;
+		char *b = malloc(2 * d + 64), m[16];
+		i += (size_t)sprintf(b, "{\"x\":");
+		memset(b + i, '[', d);
+		memset(b + i + d, ']', d);
+		i += 2 * d;
+		i += (size_t)sprintf(b + i, ",\"model\":\"a\"}");
+		CHECK_INT(lr_body_get_str(b, i, "model", m, sizeof m), 1);
+		CHECK_INT(lr_body_set_model(b, i, "m", &out, &outlen), 1);
+		CHECK(outlen == i && memcmp(out + i - 4, "\"m\"}", 4) == 0);
+		free(out);
+		free(b);
+	}
+	/* legitimately deep (within the fixed stack) is fine */
 	{
 		char buf[600];
 		size_t d = LR_JSON_MAX_DEPTH - 1, i = 0;

@@ -122,44 +122,70 @@ static void test_skip_positions(void)
 
 static void test_depth(void)
 {
-	size_t n = 100000, k;
-	char *s = malloc(2 * n + 16);
+	size_t n = 100000, k, d;
+	char *s = malloc(2 * n + 64);
 
-	/* exactly the cap is fine, one more is LR_ETOOBIG */
-	for (k = 0; k < LR_JSON_MAX_DEPTH; k++) {
-		s[k] = '[';
-		s[2 * LR_JSON_MAX_DEPTH - 1 - k] = ']';
+	/* the fixed stack and one more level: both fine, no limit */
+	for (d = LR_JSON_MAX_DEPTH; d <= LR_JSON_MAX_DEPTH + 1; d++) {
+		memset(s, '[', d);
+		memset(s + d, ']', d);
+		CHECK_INT(skip(s, 2 * d, NULL), 0);
 	}
-	CHECK_INT(skip(s, 2 * LR_JSON_MAX_DEPTH, NULL), 0);
-	memmove(s + 1, s, 2 * LR_JSON_MAX_DEPTH);
-	s[0] = '[';
-	s[2 * LR_JSON_MAX_DEPTH + 1] = ']';
-	CHECK_INT(skip(s, 2 * LR_JSON_MAX_DEPTH + 2, NULL), LR_ETOOBIG);
 	/* an iterator agrees with skipping its container whole */
 	{
 		lr_json_iter it;
 		lr_span v;
-		s[0] = '[';
-		memset(s + 1, '[', LR_JSON_MAX_DEPTH - 1);
-		memset(s + LR_JSON_MAX_DEPTH, ']', LR_JSON_MAX_DEPTH);
-		CHECK_INT(skip(s, 2 * LR_JSON_MAX_DEPTH, NULL), 0);
-		CHECK_INT(lr_json_arr_init(&it, s, 2 * LR_JSON_MAX_DEPTH, 0), 0);
+		d = LR_JSON_MAX_DEPTH + 1;
+		CHECK_INT(lr_json_arr_init(&it, s, 2 * d, 0), 0);
 		CHECK_INT(lr_json_arr_next(&it, &v), 1);
+		CHECK_INT((int)v.len, (int)(2 * d - 2));
 		CHECK_INT(lr_json_arr_next(&it, &v), 0);
-		memmove(s + 1, s, 2 * LR_JSON_MAX_DEPTH);
-		s[2 * LR_JSON_MAX_DEPTH + 1] = ']';
-		CHECK_INT(skip(s, 2 * LR_JSON_MAX_DEPTH + 2, NULL), LR_ETOOBIG);
-		CHECK_INT(lr_json_arr_init(&it, s, 2 * LR_JSON_MAX_DEPTH + 2, 0), 0);
-		CHECK_INT(lr_json_arr_next(&it, &v), LR_ETOOBIG);
 	}
-	/* 100000-deep bombs of both kinds, closed or not */
+	/* 100000-deep bombs of both kinds: unclosed is malformed, closed is a
+	 * value, a wrong closer that deep is still caught */
 	memset(s, '[', n);
-	CHECK_INT(skip(s, n, NULL), LR_ETOOBIG);
+	CHECK_INT(skip(s, n, NULL), LR_EPARSE);
 	memset(s + n, ']', n);
-	CHECK_INT(skip(s, 2 * n, NULL), LR_ETOOBIG);
+	CHECK_INT(skip(s, 2 * n, NULL), 0);
+	s[2 * n - 1000] = '}';
+	CHECK_INT(skip(s, 2 * n, NULL), LR_EPARSE);
+	s[2 * n - 1000] = ']';
+	s[n - 5000] = '{'; /* an object needs a key, deep down too */
+	CHECK_INT(skip(s, 2 * n, NULL), LR_EPARSE);
 	for (k = 0; k + 5 <= n; k += 5)
 		memcpy(s + k, "{\"a\":", 5);
-	CHECK_INT(skip(s, k, NULL), LR_ETOOBIG);
+	CHECK_INT(skip(s, k, NULL), LR_EPARSE);
+	free(s);
+}
+
+/* A top-level key after a value nested 10,000 deep, mixing objects and
+ * arrays, is found: the model key may come after any nesting. */
+static void test_depth_key_after(void)
+{
+	size_t d = 10000, i = 0, k;
+	char *s = malloc(8 * d + 64);
+	const char *path[] = {"model"};
+	lr_span v;
+
+	i += (size_t)sprintf(s, "{\"x\":");
+	for (k = 0; k < d; k++)
+		i += (size_t)sprintf(s + i, k % 2 ? "[" : "{\"a\":");
+	for (k = d; k-- > 0;)
+		s[i++] = k % 2 ? ']' : '}';
+	i += (size_t)sprintf(s + i, ",\"model\":\"gpt-4o\"}");
+	CHECK_INT(skip(s, i, NULL), 0);
+	CHECK_INT(lr_json_find(s, i, path, 1, &v), 0);
+	CHECK(v.len == 8 && memcmp(v.p, "\"gpt-4o\"", 8) == 0);
+	{
+		lr_json_iter it;
+		lr_span key;
+		int n = 0;
+		CHECK_INT(lr_json_iter_init(&it, s, i, 0), 0);
+		while (lr_json_obj_next(&it, &key, &v) == 1)
+			n++;
+		CHECK_INT(n, 2);
+		CHECK(lr_json_str_eq(key, "model"));
+	}
 	free(s);
 }
 
@@ -674,6 +700,7 @@ int main(void)
 	test_skip_invalid();
 	test_skip_positions();
 	test_depth();
+	test_depth_key_after();
 	test_skip_ws();
 	test_obj_iter();
 	test_obj_iter_errors();

@@ -23,6 +23,7 @@
 #include "lr_plan.h"
 #include "lr_request.h"
 #include "lr_rules.h"
+#include "lr_url.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -185,6 +186,7 @@ static void run_case(const cJSON *c)
 	const cJSON *bj = cJSON_GetObjectItemCaseSensitive(c, "body");
 	char *body = bj ? cJSON_PrintUnformatted(bj) : NULL;
 	const char *url = want(c, "url"), *raw = want(c, "body_raw");
+	static char canon[8192];
 	lr_rules_error e;
 	lr_table *t = NULL;
 	size_t tlen;
@@ -203,6 +205,9 @@ static void run_case(const cJSON *c)
 		CHECK(0);
 		goto out;
 	}
+	if (lr_url_canon_needed(url, strlen(url)) &&
+	    lr_url_canon(url, strlen(url), canon, sizeof(canon)) >= 0)
+		url = canon; /* as the transports do */
 	rc = lr_request_init(&r, url, strlen(url), body, body ? strlen(body) : 0, want(c, "process"));
 	if (cJSON_IsFalse(det)) {
 		CHECK_INT(rc, LR_ENOTFOUND);
@@ -225,6 +230,8 @@ static void run_case(const cJSON *c)
 	EXPECT_STR(name, "system_text", r.x.system);
 	check_nums(name, exp, &r);
 	lr_decide(t, &r.f, &d);
+	lr_request_guard(t, &r, body, body ? strlen(body) : 0,
+			 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "body_unread")), &d);
 	live.ud = (void *)cJSON_GetObjectItemCaseSensitive(c, "live");
 	lr_choose(t, &d, &r, &live, 1795000000, &choice);
 	check_choice(name, exp, t, &d, &choice);
