@@ -220,30 +220,165 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 	return (int)o.len;
 }
 
-int lr_audit_open(const char *path)
+/* May a symlink met on the way to the audit file be followed?  Only one
+ * that root or we made, in a directory that only root or we can change
+ * (or a sticky one, where nobody else can replace our link): the rule of
+ * Linux's fs.protected_symlinks plus the directory's owner, checked here
+ * because that sysctl may be off. */
+static int trusted_link(int dirfd, const char *name, uid_t me)
 {
-	/* O_NONBLOCK and a regular file only: a FIFO or a device must not
-	 * make the app wait for a reader that never comes. */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
-	struct stat st;
+	struct stat dir, lnk;
 
+	if (fstat(dirfd, &dir) < 0 || fstatat(dirfd, name, &lnk, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (!S_ISLNK(lnk.st_mode) || (lnk.st_uid != 0 && lnk.st_uid != me))
+		return 0;
+	if (dir.st_uid != 0 && dir.st_uid != me)
+		return 0;
+	return !(dir.st_mode & (S_IWGRP | S_IWOTH)) || (dir.st_mode & S_ISVTX);
+}
+
+/* The directory holding path's last component, opened O_PATH one
+ * component at a time; *base points at the last component.  Returns the
+ * descriptor, or -1 with *why set. */
+static int open_parent(const char *path, const char **base, const char **why)
+{
+	char comp[256];
+	const char *p = path, *slash;
+	uid_t me = geteuid();
+	int dirfd, next;
+
+	dirfd = open(*p == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		*why = "cannot open its directory";
+		return -1;
+	}
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!(slash = strchr(p, '/')))
+			break;
+		if ((size_t)(slash - p) >= sizeof(comp)) {
+			*why = "a directory name is too long";
+			goto fail;
+		}
+		memcpy(comp, p, (size_t)(slash - p));
+		comp[slash - p] = '\0';
+		p = slash;
+		next = openat(dirfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 && (errno == ENOTDIR || errno == ELOOP) && trusted_link(dirfd, comp, me))
+			next = openat(dirfd, comp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (next < 0) {
+			*why = errno == ENOTDIR || errno == ELOOP ?
+				"a directory on its path is a symlink that another user could have planted" :
+				"a directory on its path cannot be opened";
+			goto fail;
+		}
+		close(dirfd);
+		dirfd = next;
+	}
+	if (!*p) {
+		*why = "it names a directory";
+		goto fail;
+	}
+	*base = p;
+	return dirfd;
+fail:
+	close(dirfd);
+	return -1;
+}
+
+int lr_audit_open_why(const char *path, const char **why)
+{
+	const char *base, *dummy;
+	struct stat st;
+	uid_t me = geteuid();
+	int dirfd, fd;
+
+	if (!why)
+		why = &dummy;
+	if ((dirfd = open_parent(path, &base, why)) < 0)
+		return LR_EIO;
+	/* O_NOFOLLOW: a symlink planted as the file itself is refused.
+	 * O_NONBLOCK and a regular file only: a FIFO or a device must not make
+	 * the app wait for a reader that never comes. */
+	fd = openat(dirfd, base, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+		    O_NOFOLLOW, 0640);
+	if (fd < 0) /* ELOOP, or EACCES when fs.protected_symlinks is on */
+		*why = errno == ELOOP || (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+					  S_ISLNK(st.st_mode)) ?
+			"it is a symlink" : "it cannot be opened for appending";
+	close(dirfd);
 	if (fd < 0)
 		return LR_EIO;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return LR_EIO;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		*why = "it is not a regular file";
+	else if (st.st_uid != me && st.st_uid != 0)
+		*why = "another user owns it";
+	else if (st.st_nlink != 1)
+		*why = "it has other hard links";
+	else
+		return fd;
+	close(fd);
+	return LR_EIO;
+}
+
+int lr_audit_open(const char *path)
+{
+	return lr_audit_open_why(path, NULL);
+}
+
+/* Turns the n bytes of a record cut short at `end` (the offset after
+ * them) into a blank line: spaces ending in '\n', through a descriptor
+ * without O_APPEND (on Linux pwrite on an O_APPEND descriptor appends).
+ * Another writer may have appended after them already: only these bytes
+ * change.  Returns 0 or -1. */
+static int blank_out(int fd, off_t end, size_t n)
+{
+	char proc[64], sp[512];
+	off_t at = end - (off_t)n;
+	ssize_t w;
+	int wfd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((wfd = open(proc, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
+		return -1;
+	memset(sp, ' ', sizeof(sp));
+	while (at < end) {
+		size_t k = (size_t)(end - at) < sizeof(sp) ? (size_t)(end - at) : sizeof(sp);
+		if (at + (off_t)k == end)
+			sp[k - 1] = '\n';
+		w = pwrite(wfd, sp, k, at);
+		if (w <= 0 && errno != EINTR)
+			break;
+		if (w > 0)
+			at += w;
 	}
-	return fd;
+	close(wfd);
+	return at == end ? 0 : -1;
 }
 
 int lr_audit_write(int fd, const char *line, size_t len)
 {
 	ssize_t n;
+	off_t end;
 
 	do
 		n = write(fd, line, len);
 	while (n < 0 && errno == EINTR);
-	/* A short write to a regular file means the disk filled up mid-line:
-	 * the line is lost either way; say so. */
-	return n == (ssize_t)len ? 0 : LR_EIO;
+	if (n == (ssize_t)len)
+		return 0;
+	if (n <= 0)
+		return LR_EIO; /* nothing written: the record is absent */
+	/* A short write to a regular file means the disk filled up mid-line.
+	 * The part written must not stay: the next record would be glued to
+	 * it.  Our offset is just past our bytes (O_APPEND). */
+	end = lseek(fd, 0, SEEK_CUR);
+	if (end < n || blank_out(fd, end, (size_t)n) < 0) {
+		/* last resort, safe only if nobody wrote after us: cut it off */
+		struct stat st;
+		if (end >= n && fstat(fd, &st) == 0 && st.st_size == end)
+			(void)!ftruncate(fd, end - n);
+	}
+	return LR_EIO;
 }

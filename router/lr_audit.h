@@ -84,12 +84,21 @@ typedef struct {
  * are escaped and cut to fit).  Returns the length, or LR_ETOOBIG. */
 int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap);
 
-/* Opens `path` for appending (O_APPEND | O_CREAT, mode 0640); only a
- * regular file is accepted.  Returns the descriptor or LR_EIO. */
+/* Opens `path` for appending (O_APPEND | O_CREAT, mode 0640).  Refused:
+ * a symlink as the file itself; a symlink as a directory on the way unless
+ * root or the euid made it in a directory only they can change (or a
+ * sticky one); anything but a regular file; a file owned by another user
+ * than the euid or root; a file with other hard links.  Returns the
+ * descriptor, or LR_EIO with *why (static text; why may be NULL) saying
+ * which rule refused it. */
+int lr_audit_open_why(const char *path, const char **why);
 int lr_audit_open(const char *path);
 
 /* Writes one formatted line with a single write(2): on an O_APPEND
  * descriptor, lines from many processes and threads never interleave.
+ * A record is whole or absent: when the disk fills up mid-line, the bytes
+ * that went are overwritten with spaces ending in '\n' (a blank line,
+ * which readers skip), so the next record starts a line of its own.
  * Returns 0, or LR_EIO (disk full, closed, read-only: the record is lost,
  * the caller counts it). */
 int lr_audit_write(int fd, const char *line, size_t len);

@@ -13,6 +13,7 @@
  * the first library found.  Answers are cached per calling object.
  */
 #include "lr_curl_sym.h"
+#include "lr_fork.h"
 #include "lr_log.h"
 
 #include <dlfcn.h>
@@ -216,4 +217,9 @@ int lr_caller_is_curl(const void *caller)
 		return 0;
 	base = strrchr(di.dli_fname, '/');
 	return strncmp(base ? base + 1 : di.dli_fname, "libcurl", 7) == 0;
+}
+
+void lr_curl_sym_atfork(int phase)
+{
+	lr_fork_mutex(&mu, phase);
 }

@@ -1,5 +1,6 @@
 /* lr_easy.c - per-handle records (see lr_easy.h). */
 #include "lr_easy.h"
+#include "lr_fork.h"
 #include "lr_resil.h"
 #include "lr_xfer.h"
 
@@ -184,4 +185,9 @@ void lr_easy_dup(CURL *src, CURL *dst)
 		lr_easy_put(d);
 	}
 	lr_easy_put(s);
+}
+
+void lr_easy_atfork(int phase)
+{
+	lr_fork_mutex(&table_mu, phase);
 }

@@ -27,6 +27,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "lr_fork.h"
 #include "lr_got.h"
 #include "lr_error.h"
 
@@ -512,4 +513,9 @@ int lr_got_patch_all(const lr_got_hook *hooks, size_t nhooks, const void *self_a
 	if (!LR_GOT_SUPPORTED)
 		return LR_ENOTFOUND;
 	return lr_got_run(&job, lr_got_patch_all_cb);
+}
+
+void lr_got_atfork(int phase)
+{
+	lr_fork_mutex(&lr_got_lock, phase);
 }

@@ -1,5 +1,6 @@
 /* lr_log.c - diagnostics to stderr (see lr_log.h). */
 #include "lr_log.h"
+#include "lr_fork.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 
 static int level = -1;
 static pthread_once_t level_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t once_mu = PTHREAD_MUTEX_INITIALIZER; /* lr_log_once */
 
 static void read_level(void)
 {
@@ -69,22 +71,26 @@ void lr_log_once(int lvl, unsigned key, const char *fmt, ...)
 {
 	static unsigned seen[16];
 	static int nseen;
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	va_list ap;
 	int i, fresh = 1;
 
 	if (lvl > lr_log_level() || lvl == LR_LOG_OFF)
 		return;
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&once_mu);
 	for (i = 0; i < nseen && i < 16; i++)
 		if (seen[i] == key)
 			fresh = 0;
 	if (fresh)
 		seen[nseen++ % 16] = key;
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&once_mu);
 	if (!fresh)
 		return;
 	va_start(ap, fmt);
 	vlog(lvl, fmt, ap);
 	va_end(ap);
+}
+
+void lr_log_atfork(int phase)
+{
+	lr_fork_mutex(&once_mu, phase);
 }

@@ -5,11 +5,19 @@
  * if the configured path changes) and the counters mapping.  Both are
  * looked up under one mutex at the start and end of a request only; the
  * response path itself touches nothing shared.
+ *
+ * The audit descriptor is the one the shim keeps open in the host, which
+ * may close it under us (close, closefrom, close_range, dup2 over it: the
+ * socket hooks tell lr_rec_closing) and reuse the number for a file of its
+ * own.  Then it is forgotten, never written again, and the path is opened
+ * anew at the next record.  lr_rec_closing waits for a write in progress,
+ * so the number is never reused while we write to it.
  */
 #include "lr_rec.h"
 #include "lr_audit.h"
 #include "lr_choose.h"
 #include "lr_error.h"
+#include "lr_fork.h"
 #include "lr_json.h"
 #include "lr_log.h"
 #include "lr_shim.h"
@@ -26,7 +34,7 @@
 #include <unistd.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static int audit_fd = -1;
+static _Atomic int audit_fd = -1; /* read without mu only by lr_rec_closing */
 static char audit_path[4096];
 static lr_stats_seg *stats;
 static _Atomic unsigned long long dropped;
@@ -56,26 +64,49 @@ unsigned long long lr_rec_dropped(void)
 }
 
 /* The audit file: LLMROUTE_AUDIT wins over the table's "audit".  Opened
- * once per path; returns the descriptor or -1.  Called with mu held. */
+ * once per path (again after the host closed it); returns the descriptor
+ * or -1.  A refused file (lr_audit.h: symlinks, owner, hard links) is said
+ * once; the app goes on, unaudited.  Called with mu held. */
 static int audit_target(const lr_table *t)
 {
-	const char *path = secure_getenv("LLMROUTE_AUDIT");
+	const char *path = secure_getenv("LLMROUTE_AUDIT"), *why = "";
+	int fd = atomic_load_explicit(&audit_fd, memory_order_relaxed);
 
 	if ((!path || !*path) && t)
 		path = lr_table_str(t, t->audit);
 	if (!path || !*path)
 		return -1;
-	if (strcmp(path, audit_path) == 0 && (audit_fd >= 0 || time(NULL) < audit_retry_at))
-		return audit_fd; /* open, or failed less than a second ago */
-	if (audit_fd >= 0)
-		close(audit_fd);
+	if (strcmp(path, audit_path) == 0 && (fd >= 0 || time(NULL) < audit_retry_at))
+		return fd; /* open, or failed less than a second ago */
+	atomic_store(&audit_fd, -1); /* before close: lr_rec_closing must not wait on us */
+	if (fd >= 0)
+		close(fd);
 	snprintf(audit_path, sizeof(audit_path), "%s", path);
-	audit_fd = lr_audit_open(path);
-	if (audit_fd < 0) {
+	fd = lr_audit_open_why(path, &why);
+	if (fd < 0) {
 		audit_retry_at = time(NULL) + 1;
-		lr_log_once(LR_LOG_ERROR, 70, "cannot open audit file %s: records are dropped", path);
+		lr_log_once(LR_LOG_ERROR, 70, "cannot open audit file %s (%s): records are dropped",
+			    path, why);
+		return -1;
 	}
-	return audit_fd;
+	atomic_store(&audit_fd, fd);
+	return fd;
+}
+
+void lr_rec_closing(unsigned first, unsigned last)
+{
+	int fd = atomic_load_explicit(&audit_fd, memory_order_relaxed);
+
+	if (fd < 0 || (unsigned)fd < first || (unsigned)fd > last)
+		return;
+	pthread_mutex_lock(&mu); /* a write in progress ends first */
+	fd = atomic_load(&audit_fd);
+	if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last) {
+		atomic_store(&audit_fd, -1); /* the host closes it: not ours any more */
+		audit_path[0] = '\0';      /* reopened at the next record */
+		audit_retry_at = 0;
+	}
+	pthread_mutex_unlock(&mu);
 }
 
 /* The counters segment beside the table, if `llmroutectl load` made one.
@@ -316,26 +347,20 @@ static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
 }
 
 /* getpid() is a system call on this glibc: once per process (a forked
- * child starts over). */
+ * child starts over, lr_rec_atfork). */
 static _Atomic pid_t cached_pid;
 
-static void forget_pid(void)
+void lr_rec_atfork(int phase)
 {
-	atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
-}
-
-static void watch_fork(void)
-{
-	pthread_atfork(NULL, NULL, forget_pid);
+	lr_fork_mutex(&mu, phase);
+	if (phase == LR_FORK_CHILD)
+		atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
 }
 
 static long my_pid(void)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pid_t p;
+	pid_t p = atomic_load_explicit(&cached_pid, memory_order_relaxed);
 
-	pthread_once(&once, watch_fork);
-	p = atomic_load_explicit(&cached_pid, memory_order_relaxed);
 	if (!p) {
 		p = getpid();
 		atomic_store_explicit(&cached_pid, p, memory_order_relaxed);

@@ -85,4 +85,10 @@ lr_stats_seg *lr_rec_stats(void);
 /* Records that could not be written (disk full, unwritable file). */
 unsigned long long lr_rec_dropped(void);
 
+/* The host is about to close descriptors first..last (close, closefrom,
+ * close_range, dup2 onto one): if the audit file's is among them, it is
+ * forgotten (never closed or written by us again) and the path reopened
+ * at the next record.  One load and compare when it is not. */
+void lr_rec_closing(unsigned first, unsigned last);
+
 #endif

@@ -3,6 +3,7 @@
  * header): cache, health, fallbacks, escalation, and their audit.
  */
 #include "lr_resil.h"
+#include "lr_fork.h"
 #include "lr_answer.h"
 #include "lr_curl_apply.h"
 #include "lr_error.h"
@@ -653,4 +654,9 @@ CURLcode lr_resil_perform(const lr_curl_lib *lib, lr_easy *e)
 			return rc != CURLE_OK ? rc : out;
 		}
 	}
+}
+
+void lr_resil_atfork(int phase)
+{
+	lr_fork_mutex(&cache_mu, phase);
 }

@@ -11,6 +11,7 @@
  * results that freeaddrinfo frees.
  */
 #include "lr_resolve.h"
+#include "lr_fork.h"
 #include "lr_curl_sym.h"
 #include "lr_log.h"
 #include "lr_match.h"
@@ -300,4 +301,9 @@ int lr_resolve_connect(const struct sockaddr *sa, socklen_t len, const void *cal
 		return LR_RESOLVE_REAL;
 	lr_log(LR_LOG_INFO, "connection to %s:%d: host not found", host, port);
 	return LR_RESOLVE_FAIL;
+}
+
+void lr_resolve_atfork(int phase)
+{
+	lr_fork_mutex(&mu, phase);
 }

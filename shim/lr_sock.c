@@ -15,7 +15,9 @@
  */
 #include "lr_conn.h"
 #include "lr_curl_sym.h"
+#include "lr_fork.h"
 #include "lr_log.h"
+#include "lr_rec.h"
 #include "lr_resolve.h"
 #include "lr_shim.h"
 #include "lr_view.h"
@@ -609,6 +611,8 @@ LR_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 LR_EXPORT int close(int fd)
 {
 	untrack(fd);
+	if (fd >= 0)
+		lr_rec_closing((unsigned)fd, (unsigned)fd);
 	return REAL(close)(fd);
 }
 
@@ -626,8 +630,11 @@ LR_EXPORT int dup2(int old, int fd)
 {
 	int r, e;
 
-	if (old != fd)
+	if (old != fd) {
 		untrack(fd);
+		if (fd >= 0)
+			lr_rec_closing((unsigned)fd, (unsigned)fd);
+	}
 	r = REAL(dup2)(old, fd);
 	e = errno;
 	if (r >= 0 && old != fd)
@@ -640,8 +647,11 @@ LR_EXPORT int dup3(int old, int fd, int flags)
 {
 	int r, e;
 
-	if (old != fd)
+	if (old != fd) {
 		untrack(fd);
+		if (fd >= 0)
+			lr_rec_closing((unsigned)fd, (unsigned)fd);
+	}
 	r = REAL(dup3)(old, fd, flags);
 	e = errno;
 	if (r >= 0)
@@ -689,13 +699,16 @@ LR_EXPORT int fclose(FILE *f)
 {
 	int fd = f ? fileno(f) : -1;
 
-	if (fd >= 0)
+	if (fd >= 0) {
 		untrack(fd);
+		lr_rec_closing((unsigned)fd, (unsigned)fd);
+	}
 	return REAL(fclose)(f);
 }
 
 /* close_range and closefrom (Python's os.closerange, daemons) close many
- * descriptors inside libc: forget every tracked one in the range. */
+ * descriptors inside libc: forget every tracked one in the range, and the
+ * audit file's if it is in it (lr_rec_closing). */
 static void untrack_range(unsigned first, unsigned last)
 {
 	unsigned fd;
@@ -709,8 +722,10 @@ static void untrack_range(unsigned first, unsigned last)
 
 LR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-	if (!(flags & CLOSE_RANGE_CLOEXEC))
+	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
 		untrack_range(first, last);
+		lr_rec_closing(first, last);
+	}
 	if (!REAL(close_range)) {
 		errno = ENOSYS;
 		return -1;
@@ -720,8 +735,10 @@ LR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 
 LR_EXPORT void closefrom(int lowfd)
 {
-	if (lowfd >= 0)
+	if (lowfd >= 0) {
 		untrack_range((unsigned)lowfd, MAX_FD - 1);
+		lr_rec_closing((unsigned)lowfd, ~0u);
+	}
 	if (REAL(closefrom))
 		R.closefrom(lowfd);
 }
@@ -748,4 +765,9 @@ LR_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int
 	if (n > buflen || (unsigned)fd >= MAX_FD || !atomic_load(&tab) || !atomic_load(&tab[fd]))
 		return REAL(__recvfrom_chk)(fd, buf, n, buflen, flags, from, fromlen);
 	return recvfrom(fd, buf, n, flags, from, fromlen);
+}
+
+void lr_sock_atfork(int phase)
+{
+	lr_fork_mutex(&tab_mu, phase);
 }

@@ -16,6 +16,7 @@
  * audited as sent); model, credential and deny rules apply as usual.
  */
 #include "lr_conn.h"
+#include "lr_fork.h"
 #include "lr_curl_sym.h"
 #include "lr_log.h"
 #include "lr_shim.h"
@@ -339,4 +340,9 @@ LR_EXPORT void SSL_free(void *ssl)
 		release(c);
 	}
 	R.free(ssl);
+}
+
+void lr_ssl_atfork(int phase)
+{
+	lr_fork_mutex(&mu, phase);
 }

@@ -6,14 +6,23 @@
  * refresh holds it exclusively only to swap the pointer.  Mappings of
  * retired segments are never unmapped, because another thread may be
  * loading their generation at that moment; there is one per `unload`.
+ *
+ * No descriptor is kept: the segment is mapped, then its descriptor closed,
+ * so a host that closes descriptors it did not open (closefrom, a sweep of
+ * /proc/self/fd) cannot take the table away.  The trust rule is checked
+ * again at each new generation on a descriptor opened by name for that
+ * check only; if the name now names another segment, that one is attached.
  */
 #include "lr_view.h"
 #include "lr_intent.h"
 #include "lr_error.h"
+#include "lr_fork.h"
 #include "lr_log.h"
 #include "lr_shm.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -24,6 +33,8 @@
 static pthread_mutex_t swap_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 static lr_shm seg = {.fd = -1};
+static dev_t seg_dev; /* identity of the attached segment */
+static ino_t seg_ino;
 static _Atomic(lr_shm_hdr *) live_hdr;
 static lr_table *current;
 static lr_intent_cache *current_intents; /* the current table's compiled patterns */
@@ -38,6 +49,14 @@ static void attach_locked(void)
 		return;
 	rc = lr_shm_attach(lr_shm_name(), &seg, &why);
 	if (rc == 0) {
+		struct stat st;
+		seg_dev = seg_ino = 0;
+		if (fstat(seg.fd, &st) == 0) {
+			seg_dev = st.st_dev;
+			seg_ino = st.st_ino;
+		}
+		close(seg.fd); /* the mapping stays; see top */
+		seg.fd = -1;
 		atomic_store(&live_hdr, seg.hdr);
 		lr_log(LR_LOG_DEBUG, "attached to table %s", lr_shm_name());
 		return;
@@ -67,24 +86,41 @@ static void install(lr_table *t, unsigned long long gen)
 	lr_intent_cache_free(old_ic);
 }
 
+/* The trust rule on the attached segment, by its name: 0 (trusted), 1 (the
+ * name is gone or names another segment now: let this one go), -1. */
+static int check_trust(void)
+{
+	struct stat st;
+	int fd = shm_open(lr_shm_name(), O_RDONLY | O_CLOEXEC, 0), rc;
+
+	if (fd < 0)
+		return errno == ENOENT ? 1 : -1;
+	if (fstat(fd, &st) < 0)
+		rc = -1;
+	else if (st.st_dev != seg_dev || st.st_ino != seg_ino)
+		rc = 1;
+	else
+		rc = lr_shm_check_trust(fd, NULL) < 0 ? -1 : 0;
+	close(fd);
+	return rc;
+}
+
 static void refresh_locked(unsigned long long want)
 {
 	void *blob;
 	size_t len;
 	uint64_t gen;
-	int rc;
+	int rc, trust = 0;
 
 	if (atomic_load(&current_gen) == want)
 		return; /* another thread did it */
-	if (atomic_load(&seg.hdr->retired)) {
+	if (atomic_load(&seg.hdr->retired) || (trust = check_trust()) == 1) {
 		atomic_store(&live_hdr, NULL); /* mapping stays: see top */
-		close(seg.fd);
-		seg.fd = -1;
 		install(NULL, 0);
 		lr_log(LR_LOG_INFO, "table %s was unloaded: passing requests through", lr_shm_name());
 		return;
 	}
-	if (lr_shm_check_trust(seg.fd, NULL) < 0) { /* a chmod after attach counts */
+	if (trust < 0) { /* a chmod after attach counts */
 		lr_log_once(LR_LOG_ERROR, 40, "ignoring table %s: its owner or mode changed", lr_shm_name());
 		install(NULL, want);
 		return;
@@ -165,4 +201,14 @@ const lr_intent_cache *lr_view_intents(const lr_table *t)
 unsigned long long lr_view_generation(void)
 {
 	return atomic_load(&current_gen);
+}
+
+/* swap_mu is taken, so no thread is inside install(): the table pointer is
+ * consistent and rw can only be held by readers, threads the child does
+ * not have.  Waiting for rw itself could take long behind readers. */
+void lr_view_atfork(int phase)
+{
+	lr_fork_mutex(&swap_mu, phase);
+	if (phase == LR_FORK_CHILD)
+		pthread_rwlock_init(&rw, NULL);
 }

@@ -5,7 +5,9 @@
  *
  * The file is streamed, never loaded whole, so it may be any size.  Each
  * line has a hard cap (AUDIT_LINE_CAP); a line that is longer, is not a
- * JSON object, or has no valid "time" is skipped and counted, never fatal.
+ * JSON object, or has no valid "time" is skipped, counted and its number
+ * reported on stderr (the first BAD_LINES_SHOWN), never fatal; a blank
+ * line (a record the shim could not finish, lr_audit.h) is not counted.
  * Percentiles are exact: every duration is kept (at most AUDIT_MAX_RECORDS
  * in all) and sorted at the end.  Groups are kept in a hash table and
  * printed sorted by name, so the output is the same whatever the line order.
@@ -28,6 +30,7 @@
 #define AUDIT_MAX_RECORDS (1u << 24)
 #define AUDIT_KEY_MAX 256
 #define AUDIT_KEY_WIDTH 48 /* widest group name shown in the text table */
+#define BAD_LINES_SHOWN 10 /* line numbers of unreadable lines reported */
 
 static const char audit_usage[] =
 	"usage: llmroutectl audit [FILE] [--by model|rule|process|server|day]\n"
@@ -78,6 +81,7 @@ typedef struct {
 	size_t *slot, nslot;     /* open addressing: index into g plus 1, 0 = empty */
 	group total;
 	unsigned long long bad;
+	unsigned long long bad_line[BAD_LINES_SHOWN]; /* the first ones, 1-based */
 } summary;
 
 static void *xrealloc(void *p, size_t n)
@@ -516,13 +520,18 @@ static void summarize(FILE *f, const char *path, const opts *o, const lr_table *
 	char *buf = xrealloc(NULL, AUDIT_LINE_CAP);
 	cJSON *j;
 	long n;
+	unsigned long long line = 0;
 
 	while ((n = read_line(f, buf, AUDIT_LINE_CAP)) != -1) {
+		line++;
 		if (n >= 0 && blank(buf, buf + n))
-			continue;
+			continue; /* a record the shim could not finish is blanked */
 		j = n > 0 ? parse_line(buf, (size_t)n) : NULL;
-		if (!j || take(sm, j, o, prices) < 0)
+		if (!j || take(sm, j, o, prices) < 0) {
+			if (sm->bad < BAD_LINES_SHOWN)
+				sm->bad_line[sm->bad] = line;
 			sm->bad++;
+		}
 		cJSON_Delete(j);
 	}
 	if (ferror(f))
@@ -713,10 +722,14 @@ static void finish(summary *sm, const opts *o)
 		print_json(sm, o);
 	else
 		print_text(sm, o);
-	if (sm->bad)
+	if (sm->bad) {
 		fprintf(stderr, "llmroutectl: audit: %llu line%s skipped: not an audit record "
-			"(a JSON object with a \"time\") or longer than %d bytes\n",
+			"(a JSON object with a \"time\") or longer than %d bytes: line",
 			sm->bad, sm->bad == 1 ? "" : "s", AUDIT_LINE_CAP);
+		for (i = 0; i < sm->bad && i < BAD_LINES_SHOWN; i++)
+			fprintf(stderr, "%s %llu", i ? "," : "", sm->bad_line[i]);
+		fprintf(stderr, "%s\n", sm->bad > BAD_LINES_SHOWN ? ", ..." : "");
+	}
 	for (i = 0; i < sm->n; i++) {
 		group_free(sm->g[i]);
 		free(sm->g[i]);
