@@ -91,11 +91,12 @@ static void install(lr_table *t, unsigned long long gen)
 static int check_trust(void)
 {
 	struct stat st;
-	int fd = shm_open(lr_shm_name(), O_RDONLY | O_CLOEXEC, 0), rc;
+	/* O_NONBLOCK: a FIFO planted at the name must not hang the host */
+	int fd = shm_open(lr_shm_name(), O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0), rc;
 
 	if (fd < 0)
 		return errno == ENOENT ? 1 : -1;
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		rc = -1;
 	else if (st.st_dev != seg_dev || st.st_ino != seg_ino)
 		rc = 1;
