@@ -6,7 +6,9 @@
 # the counters while requests run: no crash; (d) `load` killed at random
 # points while it creates a fresh table: a plain `load` always works after,
 # with counters on; (e) counters left without a header by a killed creator
-# are completed by the next `load`.
+# are completed by the next `load`; (f) a flock by another user makes
+# `load` fail after 5 s, never hang.
+# needs: unsanitized (it runs Debian's curl binary, which an ASan runtime in LD_PRELOAD hangs)
 . "$(dirname "$0")/lib.sh"
 lr_setup attack
 second_user

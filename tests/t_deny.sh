@@ -2,6 +2,7 @@
 # spelling or body that used to skip it, with the curl command line, a C
 # program or Python, against the mock: denied, and the mock gets nothing.
 . "$(dirname "$0")/lib.sh"
+# needs: unsanitized (it runs Debian's curl binary, which an ASan runtime in LD_PRELOAD hangs)
 lr_setup deny
 start_mock
 B=$BUILD/tests
