@@ -25,7 +25,8 @@
  *                                out as the app made it; null: no route matched
  *   llmroute.not_applied         why not (lr_plan.h: "tls_cannot_move_host",
  *                                "socket_not_redirected", "body_not_rewritable",
- *                                "rewrite_failed", "no_memory"), or null
+ *                                "rewrite_failed", "no_memory",
+ *                                "url_without_scheme"), or null
  *   llmroute.target              the catalogue target a pool or budget chose, or null
  *   llmroute.intent              the request's intent (rules or learned), or null
  *   llmroute.original_model      the model the app asked for

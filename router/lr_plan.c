@@ -313,7 +313,7 @@ int lr_plan_carried(const lr_plan *p, int carrier)
 
 static const char *const unapplied_code[LR_UNAPPLIED_N] = {
 	NULL, "tls_cannot_move_host", "socket_not_redirected", "body_not_rewritable",
-	"rewrite_failed", "no_memory",
+	"rewrite_failed", "no_memory", "url_without_scheme",
 };
 
 static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
@@ -326,6 +326,8 @@ static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
 	"the body is not a JSON object the route can rewrite",
 	"the request head could not be rewritten",
 	"out of memory",
+	"the app's URL has no scheme (libcurl guesses it), so no new URL is built for it; "
+	"give the URL a scheme",
 };
 
 const char *lr_unapplied_code(int why)

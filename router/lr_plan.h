@@ -90,6 +90,7 @@ enum lr_unapplied {
 	LR_UNAPPLIED_BODY,        /* the body cannot be rewritten (not a JSON object, none) */
 	LR_UNAPPLIED_REWRITE,     /* the request head cannot be rewritten */
 	LR_UNAPPLIED_NOMEM,       /* out of memory */
+	LR_UNAPPLIED_SCHEME,      /* libcurl: the app's URL has no scheme to keep */
 	LR_UNAPPLIED_N
 };
 
