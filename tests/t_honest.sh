@@ -37,7 +37,7 @@ load_rules '{"routes": [
 # notapplied_ok TRANSPORT REASON N: the last N records are that route's
 # requests, not applied, sent as the app made them.
 notapplied_ok() {
-	audit_ok "$A" "all(x['llmroute.transport'] == '$1' and x['llmroute.applied'] is False and x['llmroute.not_applied'] == '$2' and x['llmroute.action'] == 'route' for x in a[-$3:])"
+	audit_ok "$A" "len(a) >= $3 and all(x['llmroute.transport'] == '$1' and x['llmroute.applied'] is False and x['llmroute.not_applied'] == '$2' and x['llmroute.action'] == 'route' for x in a[-$3:])"
 }
 # once_ok ERRFILE ROUTE REASON: one line at the default level says so.
 once_ok() {
