@@ -289,7 +289,6 @@ typedef struct {
 	int have_plan;
 	char url[8192];
 	size_t ulen;
-	char moved_url[8192 + 300]; /* a redirected connection's endpoint, unrouted */
 	const char *body;
 	size_t blen;
 } job;
@@ -438,23 +437,27 @@ static void deny(lr_conn *c, const lr_table *t, job *j, int unread)
 	refuse(c, 403, "llmroute_denied", msg);
 }
 
-/* Where the request went when the route was not applied: the app's URL,
- * or on a redirected connection the endpoint (redirect_only). */
-static const char *unrouted_url(const lr_conn *c, const job *j, char *buf, size_t cap)
+/* Where a request went that no route rewrote: the app's URL, or on a
+ * redirected connection the endpoint (redirect_only), into *moved (the
+ * caller frees it; NULL when short of memory: the app's URL then). */
+static const char *unrouted_url(const lr_conn *c, const job *j, char **moved)
 {
-	const lr_http_req *q = &c->fr.req;
-	const char *path = q->target.p;
-	size_t plen = q->target.len;
+	const char *path = c->fr.req.target.p;
+	size_t plen = c->fr.req.target.len, cap;
 	lr_url u;
 
+	*moved = NULL;
 	if (!c->redirected)
 		return j->url;
 	if (lr_url_parse(j->url, j->ulen, &u) == 0) {
 		path = u.path;
 		plen = (size_t)(j->url + u.end - u.path);
 	}
-	snprintf(buf, cap, "http://%s:%d%.*s", c->ep_host, c->ep_port, (int)plen, path);
-	return buf;
+	cap = plen + strlen(c->ep_host) + 32;
+	if (!(*moved = malloc(cap)))
+		return j->url;
+	snprintf(*moved, cap, "http://%s:%d%.*s", c->ep_host, c->ep_port, (int)plen, path);
+	return *moved;
 }
 
 /* Applies the plan of a routed request, or says why not.  1 when the
@@ -484,6 +487,7 @@ static int decide_held(lr_conn *c)
 	job *j;
 	int n, routed = 0, why = LR_UNAPPLIED_NONE, no_body = method_is(&c->fr.req, "HEAD"), unread;
 	const char *sent_url;
+	char *moved = NULL;
 
 	c->holding = 0;
 	c->unsent = 0; /* from here on, sent, refused or released */
@@ -538,11 +542,12 @@ static int decide_held(lr_conn *c)
 		free(j);
 		return 0;
 	}
-	sent_url = routed && j->p.url ? j->p.url : routed ? j->url : unrouted_url(c, j, j->moved_url, sizeof(j->moved_url));
+	sent_url = routed && j->p.url ? j->p.url : routed ? j->url : unrouted_url(c, j, &moved);
 	if (routed)
 		lr_rec_log_routed(t, &j->d, &j->r, j->p.model, sent_url, transport);
 	rec = lr_rec_begin(t, &j->r, &j->d, routed ? &j->p : NULL, sent_url, j->body, j->blen, transport);
 	lr_rec_unapplied(rec, t, why);
+	free(moved);
 	if (routed && j->body != body.p)
 		free((char *)j->body);
 	if (j->have_plan)

@@ -32,7 +32,8 @@ load_rules '{"routes": [
  {"name": "moved", "match": {"host": "127.0.0.1", "model": "move-me"},
   "set": {"model": "moved-model", "endpoint": "http://127.0.0.2:9/v1"}},
  {"name": "mini", "match": {"host": "127.0.0.1", "model": "gpt-4o"}, "set": {"model": "gpt-4o-mini"}},
- {"name": "raw", "match": {"host": "127.0.0.1", "process": "curl"}, "set": {"model": "raw-model"}}]}'
+ {"name": "raw", "match": {"host": "127.0.0.1", "process": "curl"}, "set": {"model": "raw-model"}},
+ {"name": "redir", "match": {"host": "api.honest.test"}, "set": {"endpoint": "'"$MOCK"'/v1", "model": "small-1"}}]}'
 
 # notapplied_ok TRANSPORT REASON N: the last N records are that route's
 # requests, not applied, sent as the app made them.
@@ -65,6 +66,20 @@ check "socket host move: audit applied false, socket_not_redirected" notapplied_
 check "socket host move: audit server is the app's" audit_ok "$A" \
 	"r['gen_ai.request.model'] == 'move-me' and r['server.port'] == $MOCK_PORT"
 check "socket host move: logged once at the default level for two requests" once_ok "$T/err" moved socket_not_redirected
+
+# --- a redirected connection: a body the route cannot rewrite still goes to the
+# endpoint (never to the app's host), and the record says where it went
+cat >"$T/raw.py" <<'PYEOF'
+import http.client
+c = http.client.HTTPConnection("api.honest.test", 80, timeout=10)
+c.request("POST", "/v1/chat/completions", "not json", {"Content-Type": "application/json"})
+print(c.getresponse().status)
+PYEOF
+shim "$PY" "$T/raw.py" >"$T/out" 2>"$T/err"
+check "redirected, body not JSON: reached the endpoint" last_req "d['raw'] == b'not json'"
+check "redirected, body not JSON: audit applied false, server the endpoint" audit_ok "$A" \
+	"r['llmroute.rule'] == 'redir' and r['llmroute.applied'] is False and r['llmroute.not_applied'] == 'body_not_rewritable' and r['server.port'] == $MOCK_PORT"
+check "redirected, body not JSON: logged once" once_ok "$T/err" redir body_not_rewritable
 
 # --- model-only routes apply on every transport ----------------------------------
 shim "$PY" "$C" httpclient "$URL" gpt-4o 1 >"$T/out" 2>"$T/err"
