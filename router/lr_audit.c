@@ -182,6 +182,12 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 	key(&o, "error.type"); put_str(&o, r->error_type);
 	key(&o, "llmroute.rule"); put_str(&o, r->rule);
 	key(&o, "llmroute.action"); put_str(&o, r->action);
+	key(&o, "llmroute.applied");
+	if (!r->action || !strcmp(r->action, "none"))
+		put(&o, "null", 4);
+	else
+		put_bool(&o, !r->not_applied);
+	key(&o, "llmroute.not_applied"); put_str(&o, r->not_applied);
 	key(&o, "llmroute.target"); put_str(&o, r->target);
 	key(&o, "llmroute.intent"); put_str(&o, r->intent);
 	key(&o, "llmroute.original_model"); put_str(&o, r->original_model);

@@ -19,6 +19,14 @@
  *                                or "incomplete", "unframed", "unpaired"
  *   llmroute.rule                the matching route's name, or null
  *   llmroute.action              route, pass, deny, none
+ *   llmroute.applied             true: the decision went out as decided (a route
+ *                                applied, a pass, a deny); false: a route was
+ *                                decided but not applied, and the request went
+ *                                out as the app made it; null: no route matched
+ *   llmroute.not_applied         why not (lr_plan.h: "tls_cannot_move_host",
+ *                                "socket_not_redirected", "body_not_rewritable",
+ *                                "rewrite_failed", "no_memory",
+ *                                "url_without_scheme"), or null
  *   llmroute.target              the catalogue target a pool or budget chose, or null
  *   llmroute.intent              the request's intent (rules or learned), or null
  *   llmroute.original_model      the model the app asked for
@@ -65,6 +73,7 @@ typedef struct {
 	const char *rule;             /* NULL = null */
 	const char *target, *intent;  /* NULL = null */
 	const char *action;
+	const char *not_applied;      /* NULL: applied (or no route) */
 	const char *original_model, *original_server;
 	const char *transport;
 	int stream;

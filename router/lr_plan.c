@@ -301,3 +301,48 @@ fail:
 		free(cur);
 	return rc;
 }
+
+/* --- decided but not applied ------------------------------------------------ */
+
+int lr_plan_carried(const lr_plan *p, int carrier)
+{
+	if (!p->host_changed || carrier == LR_CARRIER_CURL || carrier == LR_CARRIER_SOCKET_MOVED)
+		return LR_UNAPPLIED_NONE;
+	return carrier == LR_CARRIER_TLS ? LR_UNAPPLIED_TLS_HOST : LR_UNAPPLIED_SOCKET_HOST;
+}
+
+static const char *const unapplied_code[LR_UNAPPLIED_N] = {
+	NULL, "tls_cannot_move_host", "socket_not_redirected", "body_not_rewritable",
+	"rewrite_failed", "no_memory", "url_without_scheme",
+};
+
+static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
+	NULL,
+	"over TLS the connection's host is fixed before the request is seen; to move it, "
+	"point the program at an http:// URL whose host the route claims, or use a libcurl client",
+	"this plain connection was not redirected when it was made (a route claims a host only "
+	"when its conditions are on host and process alone and its endpoint is http://); "
+	"make the route claim the host, or use a libcurl client",
+	"the body is not a JSON object the route can rewrite",
+	"the request head could not be rewritten",
+	"out of memory",
+	"the app's URL has no scheme (libcurl guesses it), so no new URL is built for it; "
+	"give the URL a scheme",
+};
+
+const char *lr_unapplied_code(int why)
+{
+	return why > 0 && why < LR_UNAPPLIED_N ? unapplied_code[why] : NULL;
+}
+
+const char *lr_unapplied_advice(int why)
+{
+	return why > 0 && why < LR_UNAPPLIED_N ? unapplied_advice[why] : "";
+}
+
+int lr_unapplied_of(int rc, int body)
+{
+	if (rc == LR_ENOMEM)
+		return LR_UNAPPLIED_NOMEM;
+	return body ? LR_UNAPPLIED_BODY : LR_UNAPPLIED_REWRITE;
+}

@@ -77,4 +77,43 @@ int lr_plan_strip_query(const lr_plan *p, const char *target, size_t n, char **o
 int lr_plan_body(const lr_table *t, const lr_decision *d, const lr_request *r, const lr_plan *p,
 		 const char *body, size_t len, char **out, size_t *outlen);
 
+/*
+ * Decided but not applied.  A transport applies a route entirely or not at
+ * all; when it cannot, the request goes out as the app made it and says
+ * why with one of these (the audit's llmroute.not_applied, the log, the
+ * counters, explain).
+ */
+enum lr_unapplied {
+	LR_UNAPPLIED_NONE,        /* applied */
+	LR_UNAPPLIED_TLS_HOST,    /* over TLS the host is fixed at the handshake */
+	LR_UNAPPLIED_SOCKET_HOST, /* a plain connection not redirected at connect */
+	LR_UNAPPLIED_BODY,        /* the body cannot be rewritten (not a JSON object, none) */
+	LR_UNAPPLIED_REWRITE,     /* the request head cannot be rewritten */
+	LR_UNAPPLIED_NOMEM,       /* out of memory */
+	LR_UNAPPLIED_SCHEME,      /* libcurl: the app's URL has no scheme to keep */
+	LR_UNAPPLIED_N
+};
+
+/* How a request reaches the shim: what each can carry differs. */
+enum lr_carrier {
+	LR_CARRIER_CURL,          /* libcurl, easy or multi: the shim sets the URL */
+	LR_CARRIER_SOCKET_MOVED,  /* a plain socket redirected at connect to the
+				   * endpoint of the route that claims its host */
+	LR_CARRIER_SOCKET,        /* a plain socket to the host the app chose */
+	LR_CARRIER_TLS,           /* OpenSSL plaintext: the host is fixed */
+};
+
+/* Can `carrier` send plan p where it says?  LR_UNAPPLIED_NONE, or the
+ * reason it cannot (a connection already made cannot change its host; a
+ * redirected one goes where the claiming route sends it). */
+int lr_plan_carried(const lr_plan *p, int carrier);
+
+/* The reason's code for the audit ("tls_cannot_move_host", ...), and one
+ * sentence on what happened and what the user can do.  Static strings. */
+const char *lr_unapplied_code(int why);
+const char *lr_unapplied_advice(int why);
+
+/* The reason for an lr_plan_body or rewrite error code. */
+int lr_unapplied_of(int rc, int body);
+
 #endif

@@ -45,6 +45,8 @@ enum {
 	LR_STATS_DAY_ROUTE = 4,   /* spend on the slot's day (UTC), for budgets: the */
 	LR_STATS_DAY_PROCESS = 5, /* first add on a new day starts the slot afresh */
 	LR_STATS_DAY_MODEL = 6,
+	LR_STATS_UNAPPLIED = 7,   /* a route decided but not applied: the request
+				   * went out as the app made it (not in ROUTE) */
 };
 
 typedef struct {

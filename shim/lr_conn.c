@@ -331,8 +331,9 @@ static int edits_of(const job *j, lr_http_edits *e, char *body_new, size_t body_
 	return 0;
 }
 
-/* Rewrites the held request into the outbox.  0, or < 0 (nothing queued). */
-static int rewrite(lr_conn *c, job *j)
+/* Rewrites the held request into the outbox.  0, or < 0 (nothing queued)
+ * with *why (LR_UNAPPLIED_*). */
+static int rewrite(lr_conn *c, job *j, int *why)
 {
 	char *nb = NULL, *out = NULL, host[300], auth[4200];
 	size_t nbl = 0, outlen = 0;
@@ -340,8 +341,10 @@ static int rewrite(lr_conn *c, job *j)
 	int rc;
 
 	rc = lr_plan_body(j->t, &j->d, &j->r, &j->p, j->body, j->blen, &nb, &nbl);
-	if (rc < 0 && rc != LR_ENOTFOUND)
+	if (rc < 0 && rc != LR_ENOTFOUND) {
+		*why = lr_unapplied_of(rc, 1);
 		return rc;
+	}
 	rc = edits_of(j, &e, nb, nbl, host, sizeof(host), auth, sizeof(auth));
 	if (rc == 0)
 		rc = lr_http_rewrite(&c->fr.head, j->body, j->blen, &e, &out, &outlen);
@@ -355,6 +358,8 @@ static int rewrite(lr_conn *c, job *j)
 		j->blen = nb ? nbl : j->blen;
 		nb = NULL;
 	}
+	if (rc < 0)
+		*why = lr_unapplied_of(rc, 0);
 	free(nb);
 	return rc;
 }
@@ -432,10 +437,43 @@ static void deny(lr_conn *c, const lr_table *t, job *j, int unread)
 	refuse(c, 403, "llmroute_denied", msg);
 }
 
-static void log_unapplied(const lr_table *t, const job *j, const char *why)
+/* Where a request went that no route rewrote: the app's URL, or on a
+ * redirected connection the endpoint (redirect_only), into *moved (the
+ * caller frees it; NULL when short of memory: the app's URL then). */
+static const char *unrouted_url(const lr_conn *c, const job *j, char **moved)
 {
-	lr_log(LR_LOG_INFO, "route %s not applied (%s): request sent unchanged",
-	       lr_table_str(t, j->d.route->name), why);
+	const char *path = c->fr.req.target.p;
+	size_t plen = c->fr.req.target.len, cap;
+	lr_url u;
+
+	*moved = NULL;
+	if (!c->redirected)
+		return j->url;
+	if (lr_url_parse(j->url, j->ulen, &u) == 0) {
+		path = u.path;
+		plen = (size_t)(j->url + u.end - u.path);
+	}
+	cap = plen + strlen(c->ep_host) + 32;
+	if (!(*moved = malloc(cap)))
+		return j->url;
+	snprintf(*moved, cap, "http://%s:%d%.*s", c->ep_host, c->ep_port, (int)plen, path);
+	return *moved;
+}
+
+/* Applies the plan of a routed request, or says why not.  1 when the
+ * rewritten request is in the outbox. */
+static int apply_plan(lr_conn *c, job *j, int *why)
+{
+	int carrier = c->kind == LR_CONN_TLS ? LR_CARRIER_TLS :
+		      c->redirected ? LR_CARRIER_SOCKET_MOVED : LR_CARRIER_SOCKET;
+
+	*why = lr_plan_carried(&j->p, carrier);
+	if (*why || rewrite(c, j, why) < 0)
+		return 0;
+	if (j->p.key_missing)
+		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s",
+		       j->p.key_env, j->p.host_changed ? "sending no key" : "keeping the app's key");
+	return 1;
 }
 
 /* Decides and sends (or refuses) the complete held request.  Returns 0 or
@@ -447,8 +485,9 @@ static int decide_held(lr_conn *c)
 	struct lr_rec *rec = NULL;
 	lr_span body = {0};
 	job *j;
-	int n, routed = 0, no_body = method_is(&c->fr.req, "HEAD"), unread;
-	char *sent_url;
+	int n, routed = 0, why = LR_UNAPPLIED_NONE, no_body = method_is(&c->fr.req, "HEAD"), unread;
+	const char *sent_url;
+	char *moved = NULL;
 
 	c->holding = 0;
 	c->unsent = 0; /* from here on, sent, refused or released */
@@ -485,18 +524,15 @@ static int decide_held(lr_conn *c)
 		free(j);
 		return 0;
 	}
-	if (j->d.action == LR_ACTION_ROUTE &&
-	    lr_plan_make(t, &j->d, &j->r.det, j->url, j->ulen, secure_getenv, &j->p) == 0) {
-		j->have_plan = 1;
-		if (c->kind == LR_CONN_TLS && j->p.host_changed)
-			log_unapplied(t, j, "over TLS the endpoint cannot change after the handshake");
-		else if (rewrite(c, j) < 0)
-			log_unapplied(t, j, "the request could not be rewritten");
-		else
-			routed = 1;
-		if (routed && j->p.key_missing)
-			lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s",
-			       j->p.key_env, j->p.host_changed ? "sending no key" : "keeping the app's key");
+	if (j->d.action == LR_ACTION_ROUTE) {
+		if (lr_plan_make(t, &j->d, &j->r.det, j->url, j->ulen, secure_getenv, &j->p) == 0) {
+			j->have_plan = 1;
+			routed = apply_plan(c, j, &why);
+		} else {
+			why = LR_UNAPPLIED_NOMEM;
+		}
+		if (why)
+			lr_rec_log_unapplied(t, &j->d, &j->r, why, transport);
 	}
 	if (!routed && c->redirected && redirect_only(c) < 0) {
 		refuse_unsafe(c);
@@ -506,8 +542,12 @@ static int decide_held(lr_conn *c)
 		free(j);
 		return 0;
 	}
-	sent_url = routed && j->p.url ? j->p.url : j->url;
+	sent_url = routed && j->p.url ? j->p.url : routed ? j->url : unrouted_url(c, j, &moved);
+	if (routed)
+		lr_rec_log_routed(t, &j->d, &j->r, j->p.model, sent_url, transport);
 	rec = lr_rec_begin(t, &j->r, &j->d, routed ? &j->p : NULL, sent_url, j->body, j->blen, transport);
+	lr_rec_unapplied(rec, t, why);
+	free(moved);
 	if (routed && j->body != body.p)
 		free((char *)j->body);
 	if (j->have_plan)

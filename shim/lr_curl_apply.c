@@ -413,16 +413,6 @@ static void apply(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const l
 	c->headers = NULL;
 }
 
-static void log_route(const lr_table *t, const lr_decision *d, const lr_request *r,
-		      const lr_plan *p, const char *url)
-{
-	if (lr_log_level() < LR_LOG_INFO)
-		return;
-	lr_log(LR_LOG_INFO, "route %s: %s %s model %s -> %s%s%s", lr_table_str(t, d->route->name),
-	       r->det.provider, r->det.operation, r->model[0] ? r->model : "(none)",
-	       p->model ? p->model : r->model, url ? " url " : "", url ? url : "");
-}
-
 static int deny(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_request *r,
 		size_t blen, int unread)
 {
@@ -447,9 +437,10 @@ static int deny(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_re
 }
 
 /* Routes the transfer; returns LR_PREP_ROUTED only if every change was
- * made, else LR_PREP_PASS with nothing changed. */
+ * made, else LR_PREP_PASS with nothing changed and *why (LR_UNAPPLIED_*)
+ * saying why. */
 static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr_table *t,
-		 const lr_decision *d, const lr_request *r)
+		 const lr_decision *d, const lr_request *r, int *why)
 {
 	lr_plan p;
 	changes c;
@@ -463,25 +454,29 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 		det.url.port = (int)e->port;
 	if (e->connect_to)
 		det.url.host_len = 0;
-	if (lr_plan_make(t, d, &det, req_url(e), strlen(req_url(e)), secure_getenv, &p) < 0)
+	*why = LR_UNAPPLIED_NONE;
+	if (lr_plan_make(t, d, &det, req_url(e), strlen(req_url(e)), secure_getenv, &p) < 0) {
+		*why = LR_UNAPPLIED_NOMEM;
 		return LR_PREP_PASS;
+	}
 	if (p.key_missing)
 		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s", p.key_env,
 		       p.host_changed ? "sending no key" : "keeping the app's key");
 	rc = compute(e, b, t, d, r, &p, &c);
 	/* libcurl guesses the scheme of "host/path" (CURLOPT_DEFAULT_PROTOCOL
 	 * may say https): a new URL must not guess it for the app */
-	if (rc == 0 && c.url && e->req_url && !strstr(e->url, "://"))
+	if (rc == 0 && c.url && e->req_url && !strstr(e->url, "://")) {
 		rc = LR_EINVAL;
+		*why = LR_UNAPPLIED_SCHEME;
+	}
 	if (rc == 0) {
-		log_route(t, d, r, &p, c.url);
+		lr_rec_log_routed(t, d, r, p.model, c.url ? c.url : req_url(e), "curl");
 		lr_xfer_begin(e, t, r, d, &p, c.url ? c.url : req_url(e),
 			      c.body ? c.body : b->body, c.body ? c.body_len : b->len);
 		apply(lib, e, b, &p, &c);
 		out = LR_PREP_ROUTED;
-	} else {
-		lr_log(LR_LOG_DEBUG, "route %s not applied (%s): request sent unchanged",
-		       lr_table_str(t, d->route->name), lr_strerror(rc));
+	} else if (!*why) {
+		*why = lr_unapplied_of(rc, 1);
 	}
 	free_changes(&c);
 	lr_plan_free(&p);
@@ -493,7 +488,7 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	const lr_table *t;
 	lr_request r;
 	lr_decision d;
-	int out = LR_PREP_PASS, unread;
+	int out = LR_PREP_PASS, unread, why = LR_UNAPPLIED_NONE;
 
 	if (lr_request_init_as(&r, req_url(e), strlen(req_url(e)), b->body, b->len, lr_process_name(), 0) < 0)
 		return LR_PREP_PASS;
@@ -509,9 +504,14 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	if (d.action == LR_ACTION_DENY)
 		out = deny(e, t, &d, &r, b->len, unread);
 	else if (d.action == LR_ACTION_ROUTE)
-		out = route(lib, e, b, t, &d, &r);
-	if (out == LR_PREP_PASS) /* audited as sent, routed or not */
+		out = route(lib, e, b, t, &d, &r, &why);
+	if (out == LR_PREP_PASS) { /* audited as sent, routed or not */
 		lr_xfer_begin(e, t, &r, &d, NULL, req_url(e), b->body, b->len);
+		if (why) {
+			lr_rec_unapplied(e->x, t, why);
+			lr_rec_log_unapplied(t, &d, &r, why, "curl");
+		}
+	}
 	if (resil_ok)
 		lr_resil_sent(e, t, &d);
 	lr_view_release(t);
@@ -586,7 +586,7 @@ int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, 
 	const lr_table *t = NULL;
 	lr_request r;
 	lr_decision d;
-	int ri = -1, rc = 0;
+	int ri = -1, rc = 0, why;
 
 	lr_curl_restore(lib, e);
 	lr_xfer_free(e);
@@ -608,7 +608,7 @@ int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, 
 		else if (step[0] && (d.target = lr_table_find_target(t, step)) < 0)
 			rc = LR_ENOTFOUND;
 	}
-	if (rc == 0 && d.action == LR_ACTION_ROUTE && route(lib, e, &b, t, &d, &r) != LR_PREP_ROUTED)
+	if (rc == 0 && d.action == LR_ACTION_ROUTE && route(lib, e, &b, t, &d, &r, &why) != LR_PREP_ROUTED)
 		rc = LR_EINVAL;
 	if (rc == 0 && d.action == LR_ACTION_PASS)
 		lr_xfer_begin(e, t, &r, &d, NULL, req_url(e), b.body, b.len);

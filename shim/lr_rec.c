@@ -220,6 +220,38 @@ lr_rec *lr_rec_begin(const lr_table *t, const lr_request *r, const lr_decision *
 	return x;
 }
 
+void lr_rec_unapplied(lr_rec *x, const lr_table *t, int why)
+{
+	if (!x || !lr_unapplied_code(why))
+		return;
+	x->not_applied = lr_unapplied_code(why);
+	/* the app's model went out: its price, not a catalogue target's */
+	x->has_price = lr_price_lookup(t, x->sent_model, &x->price) == 0;
+}
+
+void lr_rec_log_unapplied(const lr_table *t, const lr_decision *d, const lr_request *r, int why,
+			  const char *transport)
+{
+	const char *name = d->route ? lr_table_str(t, d->route->name) : "";
+	unsigned key = (unsigned)lr_fnv1a64(name, strlen(name)) ^ (unsigned)why * 0x9e3779b9u;
+
+	lr_log_once(LR_LOG_ERROR, key, "route %s not applied (%s, %s): sent as the app made it, model %s to %.*s; %s",
+		    name, lr_unapplied_code(why), transport, r->model[0] ? r->model : "(none)",
+		    (int)r->det.url.host_len, r->det.url.host, lr_unapplied_advice(why));
+	lr_log(LR_LOG_INFO, "route %s not applied (%s, %s): model %s sent unchanged", name,
+	       lr_unapplied_code(why), transport, r->model[0] ? r->model : "(none)");
+}
+
+void lr_rec_log_routed(const lr_table *t, const lr_decision *d, const lr_request *r,
+		       const char *model, const char *url, const char *transport)
+{
+	if (lr_log_level() < LR_LOG_INFO || !d->route)
+		return;
+	lr_log(LR_LOG_INFO, "route %s (%s): %s %s model %s -> %s url %s", lr_table_str(t, d->route->name),
+	       transport, r->det.provider, r->det.operation, r->model[0] ? r->model : "(none)",
+	       model ? model : r->model[0] ? r->model : "(none)", url);
+}
+
 void lr_rec_body(lr_rec *x, const char *p, size_t n)
 {
 	if (!x || !n)
@@ -304,7 +336,7 @@ static void count_policy(lr_stats_seg *seg, const lr_audit_rec *rec, const char 
 	long long now = rec->time_ms / 1000;
 
 	/* only the kinds some budget of the table reads */
-	if (needs & LR_NEED_DAY_ROUTE)
+	if ((needs & LR_NEED_DAY_ROUTE) && !rec->not_applied) /* a route's spend is what it routed */
 		lr_stats_add_day(seg, LR_STATS_DAY_ROUTE, rec->rule ? rec->rule : "(none)", now, dl);
 	if ((needs & LR_NEED_DAY_PROCESS) && rec->process && *rec->process)
 		lr_stats_add_day(seg, LR_STATS_DAY_PROCESS, rec->process, now, dl);
@@ -339,7 +371,8 @@ static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
 	seg = stats_target();
 	pthread_mutex_unlock(&mu);
 	if (seg) { /* lock-free: see lr_stats.h */
-		lr_stats_add(seg, LR_STATS_ROUTE, rec->rule ? rec->rule : "(none)", &dl);
+		lr_stats_add(seg, rec->not_applied ? LR_STATS_UNAPPLIED : LR_STATS_ROUTE,
+			     rec->rule ? rec->rule : "(none)", &dl);
 		if (rec->request_model && *rec->request_model)
 			lr_stats_add(seg, LR_STATS_MODEL, rec->request_model, &dl);
 		count_policy(seg, rec, target, &dl, t ? t->needs : 0);
@@ -379,6 +412,7 @@ static void base_rec(lr_audit_rec *rec, const lr_rec *x)
 	rec->target = x->target[0] ? x->target : NULL;
 	rec->intent = x->intent[0] ? x->intent : NULL;
 	rec->action = x->action;
+	rec->not_applied = x->not_applied;
 	rec->original_model = x->original_model[0] ? x->original_model : NULL;
 	rec->original_server = x->original_server;
 	rec->server_address = x->server;
@@ -442,7 +476,8 @@ void lr_rec_end(lr_rec *x, long status, const char *error_type)
 	base_rec(&rec, x);
 	result_rec(&rec, x, status, error_type, errtype, sizeof(errtype));
 	t = lr_view_acquire();
-	emit(&rec, t, x->cache_hit ? NULL : x->target); /* a hit says nothing of the target's latency */
+	/* a hit, or a target not applied, says nothing of the target's latency */
+	emit(&rec, t, x->cache_hit || x->not_applied ? NULL : x->target);
 	lr_view_release(t);
 	lr_rec_free(x);
 }

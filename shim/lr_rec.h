@@ -30,6 +30,7 @@ typedef struct lr_rec {
 	char target[72];              /* the catalogue target chosen, "" if none */
 	char intent[72];              /* the request's intent, "" if none */
 	const char *action, *provider, *operation, *transport;
+	const char *not_applied;      /* the route was not applied: why (lr_plan.h) */
 	char original_model[LR_MODEL_MAX], sent_model[LR_MODEL_MAX];
 	char original_server[300], server[256];
 	int port, stream, has_price;
@@ -51,6 +52,23 @@ typedef struct lr_rec {
 lr_rec *lr_rec_begin(const lr_table *t, const lr_request *r, const lr_decision *d,
 		     const lr_plan *p, const char *sent_url, const char *body, size_t blen,
 		     const char *transport);
+
+/* The route decided for x was not applied (why: LR_UNAPPLIED_*): the
+ * request went out as the app made it, so x must have been begun with no
+ * plan and the app's URL.  Its price is the app's model's, and it is
+ * counted apart from the route's routed requests.  x may be NULL. */
+void lr_rec_unapplied(lr_rec *x, const lr_table *t, int why);
+
+/* Says so on stderr: the first time per process for each route and
+ * reason at the default level (error), with what the user can do; every
+ * time at info.  Call with the view lock held (t). */
+void lr_rec_log_unapplied(const lr_table *t, const lr_decision *d, const lr_request *r, int why,
+			  const char *transport);
+
+/* At info: one line per routed request, on every transport (the route,
+ * the model asked and sent, where it went). */
+void lr_rec_log_routed(const lr_table *t, const lr_decision *d, const lr_request *r,
+		       const char *model, const char *url, const char *transport);
 
 /* n bytes of response body the app received (time of first byte, usage). */
 void lr_rec_body(lr_rec *x, const char *p, size_t n);

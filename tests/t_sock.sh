@@ -118,7 +118,7 @@ sys.exit(not socket.gethostbyname('api.llm.test').startswith('240.77.'))"
 
 printf '{"model":"gpt-4o","messages":[]}' >"$T/body.json"
 expect 0 "route redir's endpoint $MOCK/v1" "$CTL" explain --url http://api.llm.test/v1/chat/completions --body "$T/body.json"
-expect 0 "not routed by this route at" "$CTL" explain --url https://api.llm.test/v1/chat/completions --body "$T/body.json"
+expect 0 "tls (system OpenSSL): *not applied (tls_cannot_move_host)" "$CTL" explain --url https://api.llm.test/v1/chat/completions --body "$T/body.json"
 
 # --- TLS through OpenSSL -----------------------------------------------------------
 py httpclient "$TURL" gpt-4o 2 "$T/cert.pem" >"$T/out"
@@ -135,6 +135,8 @@ check "TLS deny: read as a 403" grep -q "^403 error llmroute: denied by route no
 py httpclient "$TURL" move-me 1 "$T/cert.pem" >"$T/out"
 check "TLS: a route that moves the endpoint is not applied at all" sh -c \
 	"grep -qx '200 move-me' '$T/out' && tail -1 '$T/tls.log' | grep -q '\"model\": \"move-me\"'"
+check "TLS: and the audit says so" audit_ok "$A" \
+	"r['llmroute.rule'] == 'moved' and r['llmroute.applied'] is False and r['llmroute.not_applied'] == 'tls_cannot_move_host' and r['gen_ai.request.model'] == 'move-me'"
 
 # --- unrelated traffic --------------------------------------------------------------
 "$PY" "$ROOT/tests/clients/echo_client.py" >"$T/echo.plain"

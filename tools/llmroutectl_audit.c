@@ -39,7 +39,9 @@ static const char audit_usage[] =
 	"  tokens in and out, cost, and exact p50 / p95 of llmroute.duration_ms.\n"
 	"  COST_USD counts a record with no price as 0; UNPRICED says how many.\n"
 	"  FILE       default: $LLMROUTE_AUDIT, else the live table's \"audit\"; - is stdin\n"
-	"  --by       model sent (default), rule, process, server (host:port), day (UTC)\n"
+	"  --by       model sent (default), rule, process, server (host:port), day (UTC);\n"
+	"             by rule, requests a route matched but did not apply (the audit's\n"
+	"             llmroute.applied false) are the group \"RULE (not applied)\"\n"
 	"  --since    2026-11-01, 2026-11-01T08:00[:00] (UTC), or 30m, 24h, 7d ago\n"
 	"  --json     an array of objects: one per group, then the total (\"group\": null)\n"
 	"  --savings  also ASKED_USD (the same tokens on llmroute.original_model),\n"
@@ -318,7 +320,11 @@ static void group_key(int by, const cJSON *o, const char *time, char *key, size_
 		return;
 	}
 	s = str_of(o, field[by]);
-	snprintf(key, cap, "%s", s && *s ? s : "(none)");
+	/* a route decided but not applied did not route this request */
+	if (by == BY_RULE && s && *s && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "llmroute.applied")))
+		snprintf(key, cap, "%s (not applied)", s);
+	else
+		snprintf(key, cap, "%s", s && *s ? s : "(none)");
 }
 
 static int is_error(const cJSON *o)

@@ -308,6 +308,58 @@ static void print_claim(const lr_table *t, const lr_request *r)
 	       lr_table_str(t, lr_table_routes(t)[i].name), lr_table_str(t, lr_table_routes(t)[i].set_endpoint));
 }
 
+/* Does route `a` send to where the connections route `b` claims go? */
+static int same_endpoint(const lr_table *t, const lr_route *a, const lr_route *b)
+{
+	return a == b || (a->set_endpoint.off && b->set_endpoint.off &&
+			  !strcmp(lr_table_str(t, a->set_endpoint), lr_table_str(t, b->set_endpoint)));
+}
+
+static void print_carried(const char *what, int why)
+{
+	if (why)
+		printf("  %-31s not applied (%s): sent as the app made it;\n%34s%s\n", what,
+		       lr_unapplied_code(why), "", lr_unapplied_advice(why));
+	else
+		printf("  %-31s applied\n", what);
+}
+
+/* Per transport, what happens to this routed request: the same test the
+ * shim makes (lr_plan_carried), and body_why when the body cannot be
+ * rewritten on any of them. */
+static void print_transports(const lr_table *t, const lr_decision *d, const lr_request *r,
+			     const lr_plan *p, int body_why)
+{
+	char host[256];
+	int claim, tls = r->det.url.tls;
+
+	snprintf(host, sizeof(host), "%.*s", (int)r->det.url.host_len, r->det.url.host);
+	claim = tls || r->det.url.port == 443 ? -1 :
+		lr_claim_host(t, host, strlen(host), r->f.str[LR_F_PROCESS]);
+	printf("transports:\n");
+	print_carried("libcurl (easy and multi):", body_why ? body_why : lr_plan_carried(p, LR_CARRIER_CURL));
+	if (tls)
+		printf("  %-31s not this request: it is https://\n", "socket, redirected at connect:");
+	else if (claim < 0)
+		printf("  %-31s no connection to %s is redirected: no route claims the host\n",
+		       "socket, redirected at connect:", host);
+	else if (!same_endpoint(t, d->route, &lr_table_routes(t)[claim]))
+		printf("  %-31s handled by route %s, which claims %s: sent to its endpoint %s\n",
+		       "socket, redirected at connect:", lr_table_str(t, lr_table_routes(t)[claim].name), host,
+		       lr_table_str(t, lr_table_routes(t)[claim].set_endpoint));
+	else
+		print_carried("socket, redirected at connect:",
+			      body_why ? body_why : lr_plan_carried(p, LR_CARRIER_SOCKET_MOVED));
+	if (tls)
+		printf("  %-31s not this request: it is https://\n", "socket, not redirected:");
+	else
+		print_carried("socket, not redirected:", body_why ? body_why : lr_plan_carried(p, LR_CARRIER_SOCKET));
+	if (!tls)
+		printf("  %-31s not this request: it is http://\n", "tls (system OpenSSL):");
+	else
+		print_carried("tls (system OpenSSL):", body_why ? body_why : lr_plan_carried(p, LR_CARRIER_TLS));
+}
+
 static void print_plan(const lr_table *t, const lr_decision *d, const lr_request *r,
 		       const opts *o, const char *body, size_t blen)
 {
@@ -324,17 +376,12 @@ static void print_plan(const lr_table *t, const lr_decision *d, const lr_request
 		       p.model_in_path ? "in the URL path" : "in the body");
 	printf("credentials: %s%s%s", p.auth_header ? p.auth_header : "(none)", ": ", cred_text(&p));
 	printf("%s\n", p.cred == LR_CRED_REPLACE ? p.key_env : "");
-	if (p.host_changed && r->det.url.tls)
-		printf("note:        libcurl programs are moved to the new endpoint.  Programs reached\n"
-		       "             through OpenSSL (transport tls) are not routed by this route at\n"
-		       "             all: their TLS connection to %.*s is made before the request\n"
-		       "             is seen and cannot change, and a route is never half-applied\n",
-		       (int)r->det.url.host_len, r->det.url.host);
 	print_claim(t, r);
 	print_params(t, d);
+	rc = 0;
 	if (body && ((p.model && !p.model_in_path) || d->route->param_count)) {
 		rc = lr_plan_body(t, d, r, &p, body, blen, &nb, &nlen);
-		if (rc < 0)
+		if (rc < 0 && rc != LR_ENOTFOUND)
 			printf("body:        not rewritten (%s): the request would go out unchanged\n", lr_strerror(rc));
 		else if (!nb)
 			printf("body:        unchanged\n");
@@ -343,6 +390,7 @@ static void print_plan(const lr_table *t, const lr_decision *d, const lr_request
 		else
 			printf("body:        %zu -> %zu bytes (--show-body prints it)\n", blen, nlen);
 	}
+	print_transports(t, d, r, &p, rc < 0 && rc != LR_ENOTFOUND ? lr_unapplied_of(rc, 1) : 0);
 	free(nb);
 	lr_plan_free(&p);
 }

@@ -16,6 +16,9 @@ static const char stats_usage[] =
 	"usage: llmroutectl stats [--json] [--reset]\n"
 	"  requests, errors, tokens in and out, cost and mean latency per route\n"
 	"  and per model, summed over every process since the last reset.\n"
+	"  ROUTE (NOT APPLIED): requests a route matched but the transport could not\n"
+	"  route (sent as the app made it; see the audit's llmroute.not_applied),\n"
+	"  counted apart from the route's routed requests.\n"
 	"  --reset zeroes them.\n";
 
 typedef struct {
@@ -47,6 +50,11 @@ static int gather(const lr_stats_seg *s, uint32_t i, totals *t)
 	return 1;
 }
 
+static int is_day(int kind)
+{
+	return kind >= LR_STATS_DAY_ROUTE && kind <= LR_STATS_DAY_MODEL;
+}
+
 static void print_kind(const lr_stats_seg *s, int kind, const char *title)
 {
 	uint32_t i;
@@ -60,7 +68,7 @@ static void print_kind(const lr_stats_seg *s, int kind, const char *title)
 		if (!any++)
 			printf("%-28s %9s %7s %12s %12s %12s %10s\n", title, "REQUESTS", "ERRORS",
 			       "TOKENS_IN", "TOKENS_OUT", "COST_USD", "MEAN_MS");
-		if (kind >= LR_STATS_DAY_ROUTE) { /* name@day */
+		if (is_day(kind)) { /* name@day */
 			char nm[LR_STATS_NAME_MAX + 16], day[16];
 			snprintf(nm, sizeof(nm), "%.*s@%s", (int)strnlen(sl->name, sizeof(sl->name)), sl->name,
 				 lr_stats_day_str(atomic_load(&sl->day), day, sizeof(day)));
@@ -76,6 +84,20 @@ static void print_kind(const lr_stats_seg *s, int kind, const char *title)
 	}
 	if (!any)
 		printf("%s: nothing counted yet\n", title);
+}
+
+/* Routes matched but not applied: only when there are some. */
+static void print_unapplied(const lr_stats_seg *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < LR_STATS_SLOTS; i++)
+		if (atomic_load(&s->slot[i].state) == 2 && s->slot[i].kind == LR_STATS_UNAPPLIED)
+			break;
+	if (i == LR_STATS_SLOTS)
+		return;
+	print_kind(s, LR_STATS_UNAPPLIED, "ROUTE (NOT APPLIED)");
+	putchar('\n');
 }
 
 /* Targets that failed lately: their run of failures and cool-down. */
@@ -138,7 +160,7 @@ static cJSON *json_kind(const lr_stats_seg *s, int kind)
 			else
 				cJSON_AddNullToObject(o, "cooling_down_until");
 		}
-		if (kind >= LR_STATS_DAY_ROUTE) {
+		if (is_day(kind)) {
 			char day[16];
 			cJSON_AddStringToObject(o, "per", kind == LR_STATS_DAY_ROUTE ? "route" :
 						kind == LR_STATS_DAY_PROCESS ? "process" : "model");
@@ -183,6 +205,7 @@ int ctl_stats(int argc, char **argv)
 		snprintf(key, sizeof(key), "0x%08x", (unsigned)lr_stats_key(lr_shm_name()));
 		cJSON_AddStringToObject(o, "key", key); /* System V key: ipcs -m */
 		cJSON_AddItemToObject(o, "routes", json_kind(s, LR_STATS_ROUTE));
+		cJSON_AddItemToObject(o, "not_applied", json_kind(s, LR_STATS_UNAPPLIED));
 		cJSON_AddItemToObject(o, "models", json_kind(s, LR_STATS_MODEL));
 		cJSON_AddItemToObject(o, "targets", json_kind(s, LR_STATS_TARGET));
 		spend = cJSON_CreateArray();
@@ -203,6 +226,7 @@ int ctl_stats(int argc, char **argv)
 	}
 	print_kind(s, LR_STATS_ROUTE, "ROUTE");
 	putchar('\n');
+	print_unapplied(s);
 	print_kind(s, LR_STATS_MODEL, "MODEL");
 	putchar('\n');
 	print_kind(s, LR_STATS_TARGET, "TARGET");
