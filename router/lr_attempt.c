@@ -228,10 +228,20 @@ static lr_act after_all_failed(lr_attempt *a)
 	return give_up(a);
 }
 
+/* The next step after a failure at a->cur, or the end of the chain. */
+static lr_act next_after_failure(lr_attempt *a)
+{
+	int escalating = a->cur > a->nfall, next = a->no_timeout ? -1 : next_step(a, escalating);
+
+	if (next < 0)
+		return after_all_failed(a);
+	return send(next, escalating ? "escalation" : "fallback");
+}
+
 static lr_act after_failure(lr_attempt *a, const lr_outcome *o)
 {
 	long ra = o->retry_after_s;
-	int escalating = a->cur > a->nfall, same, next;
+	int same;
 	lr_act x;
 
 	/* our own time-out counts against a target only once another step
@@ -242,17 +252,14 @@ static lr_act after_failure(lr_attempt *a, const lr_outcome *o)
 	if (o->timeout != LR_TO_NONE && a->cut < 0)
 		a->cut = a->cur;
 	same = ra >= 0 && !a->retried && (unsigned long)ra * 1000 <= a->retry_after_max_ms;
-	next = same ? a->cur : a->no_timeout ? -1 : next_step(a, escalating);
-	if (next < 0)
-		x = after_all_failed(a);
-	else if (same) {
+	if (same) {
 		a->retried = 1;
 		x = act_of(LR_ACT_WAIT_SEND);
-		x.step = next;
+		x.step = a->cur;
 		x.via = "retry";
 		x.wait_ms = (unsigned)ra * 1000;
 	} else {
-		x = send(next, escalating ? "escalation" : "fallback");
+		x = next_after_failure(a);
 	}
 	x.keep = LR_KEEP_FAIL;
 	return x;
@@ -321,6 +328,14 @@ lr_act lr_attempt_judge(lr_attempt *a, const lr_outcome *o)
 		x.settle_best = 1;
 		return x;
 	}
+}
+
+lr_act lr_attempt_no_wait(lr_attempt *a, const lr_act *act)
+{
+	lr_act x = next_after_failure(a);
+
+	x.keep = act->keep;
+	return x;
 }
 
 lr_act lr_attempt_unsendable(lr_attempt *a, const lr_act *act)

@@ -167,6 +167,10 @@ void lr_attempt_sent(lr_attempt *a, const lr_act *act);
  * refusal). */
 lr_act lr_attempt_unsendable(lr_attempt *a, const lr_act *act);
 
+/* A WAIT_SEND the transport cannot wait for without blocking its app: the
+ * next step instead, as if the answer had named no Retry-After. */
+lr_act lr_attempt_no_wait(lr_attempt *a, const lr_act *act);
+
 /* The health key of step i ("route:NAME" for the route's own target). */
 void lr_attempt_health_key(const lr_attempt *a, int i, char *out, size_t cap);
 
