@@ -10,6 +10,7 @@
 #include "lr_error.h"
 #include "lr_extract.h"
 #include "lr_log.h"
+#include "lr_multi.h"
 #include "lr_rec.h"
 #include "lr_shm.h"
 #include "lr_shim.h"
@@ -536,6 +537,7 @@ CURLcode lr_resil_perform(const lr_curl_lib *lib, lr_easy *e)
 	lr_cache_hit hit;
 	lr_act x;
 	struct timespec ts;
+	const lr_curl_lib *inner;
 
 	x = lr_attempt_first(&rs->a, cache_lookup(rs, &hit));
 	if (x.kind == LR_ACT_SERVE_CACHE) {
@@ -553,9 +555,12 @@ CURLcode lr_resil_perform(const lr_curl_lib *lib, lr_easy *e)
 				e->x->start_ns = mono_ns();
 		}
 		arm(lib, e, rs);
+		inner = lr_multi_inner_lib;
+		lr_multi_inner_lib = lib;
 		lr_depth++;
 		rc = lib->easy_perform(e->h);
 		lr_depth--;
+		lr_multi_inner_lib = inner;
 		x = judge(lib, e, rs, rc);
 	}
 }
@@ -618,6 +623,18 @@ int lr_resil_multi_done(const lr_curl_lib *lib, lr_easy *e, CURLcode rc, int can
 		return LR_RESIL_DONE;
 	*wait_ms = x.kind == LR_ACT_WAIT_SEND ? x.wait_ms : 0;
 	return *wait_ms ? LR_RESIL_WAIT : LR_RESIL_AGAIN;
+}
+
+CURLcode lr_resil_give_up(const lr_curl_lib *lib, lr_easy *e)
+{
+	lr_resil *rs = e->rs;
+	lr_act x;
+
+	memset(&x, 0, sizeof(x));
+	x.kind = rs->a.have_best ? LR_ACT_DELIVER_BEST : LR_ACT_DELIVER_FAIL;
+	lr_rec_free(e->x); /* never sent; the failure before it was recorded as not delivered */
+	e->x = NULL;
+	return deliver(lib, e, rs, &x, CURLE_OK);
 }
 
 void lr_resil_multi_arm(const lr_curl_lib *lib, lr_easy *e)

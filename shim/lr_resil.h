@@ -104,6 +104,10 @@ int lr_resil_multi_start(const lr_curl_lib *lib, lr_easy *e);
 int lr_resil_multi_done(const lr_curl_lib *lib, lr_easy *e, CURLcode rc, int can_wait,
 			CURLcode *result, unsigned *wait_ms);
 
+/* The next attempt cannot be started (libcurl refused the handle): the
+ * app gets the best or last answer the request had; returns its result. */
+CURLcode lr_resil_give_up(const lr_curl_lib *lib, lr_easy *e);
+
 /* Just before the handle is added again: our callbacks for the attempt
  * (its time-out and record start now, not before a wait). */
 void lr_resil_multi_arm(const lr_curl_lib *lib, lr_easy *e);
