@@ -67,6 +67,7 @@ static void load_syms(lr_curl_lib *l)
 	LOAD(l, multi_poll, "curl_multi_poll");
 	LOAD(l, multi_wait, "curl_multi_wait");
 	LOAD(l, multi_timeout, "curl_multi_timeout");
+	LOAD(l, multi_socket_action, "curl_multi_socket_action");
 }
 
 static int known_base(const void *base)

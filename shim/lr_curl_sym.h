@@ -36,6 +36,7 @@ typedef struct {
 	CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd *, unsigned, int, int *);
 	CURLMcode (*multi_wait)(CURLM *, struct curl_waitfd *, unsigned, int, int *);
 	CURLMcode (*multi_timeout)(CURLM *, long *);
+	CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
 } lr_curl_lib;
 
 /* The library that code at `caller` (a return address) binds curl_* to.

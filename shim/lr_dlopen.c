@@ -43,6 +43,7 @@ extern CURLMcode curl_multi_poll(CURLM *, struct curl_waitfd[], unsigned, int, i
 extern CURLMcode curl_multi_wait(CURLM *, struct curl_waitfd[], unsigned, int, int *);
 extern CURLMcode curl_multi_timeout(CURLM *, long *);
 extern CURLMcode curl_multi_cleanup(CURLM *);
+extern CURLMcode curl_multi_socket_action(CURLM *, curl_socket_t, int, int *);
 
 static void *(*real_dlopen)(const char *, int);
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -72,6 +73,7 @@ static void patch_deepbind(void)
 		{"curl_multi_wait", (void *)curl_multi_wait},
 		{"curl_multi_timeout", (void *)curl_multi_timeout},
 		{"curl_multi_cleanup", (void *)curl_multi_cleanup},
+		{"curl_multi_socket_action", (void *)curl_multi_socket_action},
 	};
 	int n = lr_got_patch_all(hooks, sizeof(hooks) / sizeof(hooks[0]), (void *)patch_deepbind);
 

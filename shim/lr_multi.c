@@ -1,7 +1,7 @@
 /*
  * lr_multi.c - the curl_multi adapter of resilient transfers (see the
- * header), and the hooks only it needs: curl_multi_perform, _poll, _wait,
- * _timeout and _cleanup.  With no resilient transfer in a multi, each of
+ * header), and the hooks only it needs: curl_multi_perform, _socket_action,
+ * _poll, _wait, _timeout and _cleanup.  With no resilient transfer in a multi, each of
  * these costs one atomic load and forwards.
  */
 #include "lr_multi.h"
@@ -352,6 +352,32 @@ LR_EXPORT CURLMcode curl_multi_perform(CURLM *m, int *running)
 	due(lib, s);
 	errno = saved;
 	rc = lib->multi_perform(m, running);
+	saved = errno;
+	added = drain(lib, s, &over);
+	if (over && push(s, over) < 0)
+		lr_log(LR_LOG_ERROR, "multi message queue full");
+	if (running)
+		*running += added + (int)waiting_count(s);
+	errno = saved;
+	return rc;
+}
+
+/* An app driving the multi with sockets and a timer: no wake-up of ours
+ * would reach it, so nothing waits (s->driven stays 0); a transfer added
+ * again is still running. */
+LR_EXPORT CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t fd, int ev, int *running)
+{
+	const lr_curl_lib *lib = lib_of(CALLER);
+	mstate *s;
+	CURLMcode rc;
+	CURLMsg *over;
+	int saved, added;
+
+	if (!lib || !lib->multi_socket_action)
+		return CURLM_INTERNAL_ERROR;
+	if (!(s = state_of(m)))
+		return lib->multi_socket_action(m, fd, ev, running);
+	rc = lib->multi_socket_action(m, fd, ev, running);
 	saved = errno;
 	added = drain(lib, s, &over);
 	if (over && push(s, over) < 0)

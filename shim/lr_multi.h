@@ -14,8 +14,10 @@
  *   - a Retry-After is waited for without blocking: the handle stays out
  *     of the multi until it is due, counted in *running_handles, and
  *     curl_multi_poll/wait/timeout wait no longer than that.  An app that
- *     drives the multi only with curl_multi_socket_action gets no wake-up
- *     from us, so there the next step goes at once instead of waiting;
+ *     drives the multi only with curl_multi_socket_action and its own
+ *     timer gets no wake-up from us, so there the next step goes at once
+ *     instead of waiting (a transfer added again fires its timer callback
+ *     and stays counted in *running_handles);
  *   - a cache hit is pointed at a URL libcurl fails at once; when that
  *     DONE comes, the stored answer goes through the app's callbacks and
  *     the DONE says CURLE_OK.

@@ -213,6 +213,21 @@ static void retry_after(void)
 	x = lr_attempt_judge(&a, &o);
 	CHECK_INT(x.kind, LR_ACT_SEND);
 	CHECK_INT(x.step, 1);
+	/* a transport that cannot wait (an app driving curl_multi only with
+	 * socket_action): the next step at once, as if no Retry-After */
+	setup(&a, BIG, 1, NULL, 0);
+	a.retry_after_max_ms = 2000;
+	o.retry_after_s = 1;
+	x = judge(&a, o);
+	x = lr_attempt_no_wait(&a, &x);
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_INT(x.step, 1);
+	CHECK_STR(x.via, "fallback");
+	CHECK_INT(x.keep, LR_KEEP_FAIL);
+	setup(&a, NULL, 0, NULL, 0);
+	a.retry_after_max_ms = 2000;
+	x = judge(&a, o);
+	CHECK_INT(lr_attempt_no_wait(&a, &x).kind, LR_ACT_DELIVER_FAIL);
 	/* no chain left but a Retry-After: waited at the same target */
 	setup(&a, NULL, 0, NULL, 0);
 	a.retry_after_max_ms = 2000;
