@@ -323,11 +323,12 @@ CURLMsg *lr_multi_info_read(const lr_curl_lib *lib, CURLM *m, int *left)
 
 /* --- the hooks ----------------------------------------------------------------- */
 
-__thread const lr_curl_lib *lr_multi_inner_lib;
+__thread const lr_curl_lib *lr_multi_inner_lib __attribute__((tls_model("initial-exec")));
 
 /* Inside curl_easy_perform libcurl drives its own multi through these
  * hooks, many times a transfer: the library is the perform's, known
- * without looking the caller up. */
+ * without looking the caller up (perform, poll and wait test it first,
+ * one thread-local load: the easy path pays no more). */
 static const lr_curl_lib *lib_of(const void *caller)
 {
 	if (lr_depth && lr_multi_inner_lib)
@@ -335,9 +336,9 @@ static const lr_curl_lib *lib_of(const void *caller)
 	return lr_curl_lib_for_caller(caller);
 }
 
-LR_EXPORT CURLMcode curl_multi_perform(CURLM *m, int *running)
+static __attribute__((noinline)) CURLMcode app_perform(CURLM *m, int *running, const void *caller)
 {
-	const lr_curl_lib *lib = lib_of(CALLER);
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(caller);
 	mstate *s;
 	CURLMcode rc;
 	CURLMsg *over;
@@ -360,6 +361,15 @@ LR_EXPORT CURLMcode curl_multi_perform(CURLM *m, int *running)
 		*running += added + (int)waiting_count(s);
 	errno = saved;
 	return rc;
+}
+
+LR_EXPORT CURLMcode curl_multi_perform(CURLM *m, int *running)
+{
+	const lr_curl_lib *lib = lr_multi_inner_lib;
+
+	if (lib && lib->multi_perform) /* libcurl's own, inside curl_easy_perform */
+		return lib->multi_perform(m, running);
+	return app_perform(m, running, CALLER);
 }
 
 /* An app driving the multi with sockets and a timer: no wake-up of ours
@@ -390,7 +400,7 @@ LR_EXPORT CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t fd, int ev,
 
 /* Adds the handles now due; the app's wait, no longer than until the
  * next Retry-After is due. */
-static int capped(const lr_curl_lib *lib, CURLM *m, int timeout_ms)
+static int capped(const lr_curl_lib *lib, CURLM *m, int timeout_ms, int drive)
 {
 	mstate *s = state_of(m);
 	long next;
@@ -399,28 +409,39 @@ static int capped(const lr_curl_lib *lib, CURLM *m, int timeout_ms)
 	if (!s)
 		return timeout_ms;
 	saved = errno;
-	s->driven = 1;
+	s->driven |= drive; /* not curl_multi_timeout: socket_action apps call it too */
 	next = due(lib, s);
 	errno = saved;
 	return next >= 0 && (timeout_ms < 0 || next < timeout_ms) ? (int)next : timeout_ms;
 }
 
+static __attribute__((noinline)) CURLMcode app_poll(CURLM *m, struct curl_waitfd extra[], unsigned n,
+						     int timeout_ms, int *ret, const void *caller, int wait)
+{
+	const lr_curl_lib *lib = lr_curl_lib_for_caller(caller);
+
+	if (!lib || !(wait ? lib->multi_wait : lib->multi_poll))
+		return CURLM_INTERNAL_ERROR;
+	timeout_ms = capped(lib, m, timeout_ms, 1);
+	return wait ? lib->multi_wait(m, extra, n, timeout_ms, ret) : lib->multi_poll(m, extra, n, timeout_ms, ret);
+}
+
 LR_EXPORT CURLMcode curl_multi_poll(CURLM *m, struct curl_waitfd extra[], unsigned n, int timeout_ms, int *ret)
 {
-	const lr_curl_lib *lib = lib_of(CALLER);
+	const lr_curl_lib *lib = lr_multi_inner_lib;
 
-	if (!lib || !lib->multi_poll)
-		return CURLM_INTERNAL_ERROR;
-	return lib->multi_poll(m, extra, n, capped(lib, m, timeout_ms), ret);
+	if (lib && lib->multi_poll) /* libcurl's own, inside curl_easy_perform */
+		return lib->multi_poll(m, extra, n, timeout_ms, ret);
+	return app_poll(m, extra, n, timeout_ms, ret, CALLER, 0);
 }
 
 LR_EXPORT CURLMcode curl_multi_wait(CURLM *m, struct curl_waitfd extra[], unsigned n, int timeout_ms, int *ret)
 {
-	const lr_curl_lib *lib = lib_of(CALLER);
+	const lr_curl_lib *lib = lr_multi_inner_lib;
 
-	if (!lib || !lib->multi_wait)
-		return CURLM_INTERNAL_ERROR;
-	return lib->multi_wait(m, extra, n, capped(lib, m, timeout_ms), ret);
+	if (lib && lib->multi_wait) /* libcurl's own, inside curl_easy_perform */
+		return lib->multi_wait(m, extra, n, timeout_ms, ret);
+	return app_poll(m, extra, n, timeout_ms, ret, CALLER, 1);
 }
 
 LR_EXPORT CURLMcode curl_multi_timeout(CURLM *m, long *ms)
@@ -431,7 +452,7 @@ LR_EXPORT CURLMcode curl_multi_timeout(CURLM *m, long *ms)
 
 	if (!lib || !lib->multi_timeout)
 		return CURLM_INTERNAL_ERROR;
-	next = capped(lib, m, -1);
+	next = capped(lib, m, -1, 0);
 	rc = lib->multi_timeout(m, ms);
 	if (rc == CURLM_OK && ms && next >= 0 && (*ms < 0 || *ms > next))
 		*ms = next;

@@ -31,7 +31,7 @@
 
 /* The libcurl whose curl_easy_perform this thread is inside (set around
  * the real call): libcurl's own multi calls need no caller lookup. */
-extern __thread const lr_curl_lib *lr_multi_inner_lib;
+extern __thread const lr_curl_lib *lr_multi_inner_lib __attribute__((tls_model("initial-exec")));
 
 /* Any multi state at all?  The hooks' fast path. */
 int lr_multi_any(void);
