@@ -136,7 +136,7 @@ static int run_perform(CURLM *m)
 
 int main(int argc, char **argv)
 {
-	static char bodies[MAXT][256], idx[MAXT][8], path[MAXT][512];
+	static char bodies[MAXT][256], idx[MAXT][12], path[MAXT][512];
 	struct curl_slist *hdrs = NULL;
 	const char *out = getenv("MULTI_OUT");
 	CURLM *m;
