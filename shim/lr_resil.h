@@ -1,6 +1,7 @@
 /*
  * lr_resil.h - "cheaper, and never worse": fallbacks, escalation and the
- * response cache for a libcurl transfer made with curl_easy_perform.
+ * response cache for a libcurl transfer (curl_easy_perform here; the
+ * curl_multi adapter, lr_multi.h, drives the same steps without a loop).
  *
  * When the route that decided a transfer names fallbacks, an escalation
  * or a cache, lr_curl_prepare() attaches an lr_resil to the handle and the
