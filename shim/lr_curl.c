@@ -18,6 +18,7 @@
 #include "lr_easy.h"
 #include "lr_capture.h"
 #include "lr_log.h"
+#include "lr_multi.h"
 #include "lr_resil.h"
 #include "lr_shim.h"
 #include "lr_xfer.h"
@@ -251,6 +252,7 @@ LR_EXPORT CURLcode curl_easy_perform(CURL *h)
 	int saved = errno, prep = LR_PREP_PASS, rs = 0;
 	lr_easy *e = NULL;
 	CURLcode rc;
+	const lr_curl_lib *inner;
 
 	if (!lib || !lib->easy_perform)
 		return CURLE_FAILED_INIT;
@@ -275,9 +277,12 @@ LR_EXPORT CURLcode curl_easy_perform(CURL *h)
 		errno = saved;
 		return rc;
 	}
+	inner = lr_multi_inner_lib;
+	lr_multi_inner_lib = lib; /* libcurl's own multi calls, in there */
 	lr_depth++;
 	rc = lib->easy_perform(h);
 	lr_depth--;
+	lr_multi_inner_lib = inner;
 	if (prep == LR_PREP_ROUTED)
 		finish(lib, h, rc, 1);
 	return rc;
@@ -286,7 +291,7 @@ LR_EXPORT CURLcode curl_easy_perform(CURL *h)
 LR_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 {
 	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
-	int saved = errno;
+	int saved = errno, resil = 0;
 	lr_easy *e;
 
 	if (!lib || !lib->multi_add_handle)
@@ -294,15 +299,20 @@ LR_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 	CURLMcode rc;
 
 	if (lr_depth == 0 && !lr_disabled() && (e = lr_easy_get(h, 0))) {
-		if (lr_curl_prepare(lib, e, 0) == LR_PREP_DENY) {
+		if (lr_curl_prepare(lib, e, 1) == LR_PREP_DENY) {
 			/* libcurl fails it at once; info_read reports our reason */
 			lib->easy_setopt(h, CURLOPT_URL, DENIED_URL);
 			e->applied = e->changed_url = 1;
+		} else if (e->rs) { /* fallbacks, escalation, cache: lr_multi.h */
+			lr_multi_start(lib, e);
+			resil = 1;
 		}
 		lr_easy_put(e);
 	}
 	errno = saved;
 	rc = lib->multi_add_handle(m, h);
+	if (rc == CURLM_OK && resil)
+		lr_multi_track(m);
 	/* not added (already in a multi, called from a callback...): the
 	 * handle must hold the app's values again, and nothing is recorded */
 	if (rc != CURLM_OK && lr_depth == 0)
@@ -320,8 +330,11 @@ LR_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
 	rc = lib->multi_remove_handle(m, h);
 	/* Refused (e.g. called from a callback): the transfer goes on.  The
 	 * record is written here if the app never read the result. */
-	if (rc == CURLM_OK && lr_depth == 0)
+	if (rc == CURLM_OK && lr_depth == 0) {
 		finish(lib, h, -1, 1);
+		if (lr_multi_any()) /* out of our queue and wait list too */
+			lr_multi_forget(h);
+	}
 	return rc;
 }
 
@@ -334,7 +347,7 @@ LR_EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *left)
 
 	if (!lib || !lib->multi_info_read)
 		return NULL;
-	msg = lib->multi_info_read(m, left);
+	msg = lr_depth ? lib->multi_info_read(m, left) : lr_multi_info_read(lib, m, left);
 	if (!msg || msg->msg != CURLMSG_DONE || lr_depth)
 		return msg;
 	saved = errno;
@@ -373,8 +386,11 @@ LR_EXPORT void curl_easy_cleanup(CURL *h)
 	const lr_curl_lib *lib = lr_curl_lib_for_caller(CALLER);
 	int saved = errno;
 
-	if (lr_depth == 0)
+	if (lr_depth == 0) {
 		lr_easy_drop(h);
+		if (lr_multi_any())
+			lr_multi_forget(h);
+	}
 	errno = saved;
 	if (lib && lib->easy_cleanup)
 		lib->easy_cleanup(h);

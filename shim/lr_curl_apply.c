@@ -427,7 +427,7 @@ static int deny(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_re
 		lr_rec link;
 		memset(&link, 0, sizeof(link));
 		snprintf(link.request_id, sizeof(link.request_id), "%s", e->rs->request_id);
-		link.attempt = e->rs->attempt + 1;
+		link.attempt = e->rs->a.attempt + 1;
 		link.via = "original";
 		lr_xfer_denied(t, r, d, blen, &link);
 	} else {

@@ -23,8 +23,9 @@ enum lr_prep {
 
 /* Decides and applies for the locked record e.  Never fails: anything
  * unexpected yields LR_PREP_PASS with the handle as the app left it.
- * resil_ok: the caller runs the transfer through lr_resil_perform() when
- * e->rs is set (curl_easy_perform does; curl_multi does not). */
+ * resil_ok: the caller runs the attempts of a resilient transfer when
+ * e->rs is set (curl_easy_perform through lr_resil_perform(), curl_multi
+ * through lr_multi.h). */
 int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e, int resil_ok);
 
 /* For the next attempt of a resilient transfer: puts the app's options

@@ -64,6 +64,11 @@ static void load_syms(lr_curl_lib *l)
 	LOAD(l, multi_remove_handle, "curl_multi_remove_handle");
 	LOAD(l, multi_info_read, "curl_multi_info_read");
 	LOAD(l, multi_cleanup, "curl_multi_cleanup");
+	LOAD(l, multi_perform, "curl_multi_perform");
+	LOAD(l, multi_poll, "curl_multi_poll");
+	LOAD(l, multi_wait, "curl_multi_wait");
+	LOAD(l, multi_timeout, "curl_multi_timeout");
+	LOAD(l, multi_socket_action, "curl_multi_socket_action");
 }
 
 static int known_base(const void *base)

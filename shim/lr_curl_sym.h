@@ -32,6 +32,11 @@ typedef struct {
 	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
 	CURLMsg *(*multi_info_read)(CURLM *, int *);
 	CURLMcode (*multi_cleanup)(CURLM *);
+	CURLMcode (*multi_perform)(CURLM *, int *);
+	CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd *, unsigned, int, int *);
+	CURLMcode (*multi_wait)(CURLM *, struct curl_waitfd *, unsigned, int, int *);
+	CURLMcode (*multi_timeout)(CURLM *, long *);
+	CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
 } lr_curl_lib;
 
 /* The library that code at `caller` (a return address) binds curl_* to.

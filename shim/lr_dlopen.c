@@ -38,6 +38,12 @@ extern CURLMcode curl_multi_add_handle(CURLM *, CURL *);
 extern CURLMcode curl_multi_remove_handle(CURLM *, CURL *);
 extern CURLMsg *curl_multi_info_read(CURLM *, int *);
 extern CURLcode curl_easy_getinfo(CURL *, CURLINFO, ...);
+extern CURLMcode curl_multi_perform(CURLM *, int *);
+extern CURLMcode curl_multi_poll(CURLM *, struct curl_waitfd[], unsigned, int, int *);
+extern CURLMcode curl_multi_wait(CURLM *, struct curl_waitfd[], unsigned, int, int *);
+extern CURLMcode curl_multi_timeout(CURLM *, long *);
+extern CURLMcode curl_multi_cleanup(CURLM *);
+extern CURLMcode curl_multi_socket_action(CURLM *, curl_socket_t, int, int *);
 
 static void *(*real_dlopen)(const char *, int);
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -62,6 +68,12 @@ static void patch_deepbind(void)
 		{"curl_multi_remove_handle", (void *)curl_multi_remove_handle},
 		{"curl_multi_info_read", (void *)curl_multi_info_read},
 		{"curl_easy_getinfo", (void *)curl_easy_getinfo},
+		{"curl_multi_perform", (void *)curl_multi_perform},
+		{"curl_multi_poll", (void *)curl_multi_poll},
+		{"curl_multi_wait", (void *)curl_multi_wait},
+		{"curl_multi_timeout", (void *)curl_multi_timeout},
+		{"curl_multi_cleanup", (void *)curl_multi_cleanup},
+		{"curl_multi_socket_action", (void *)curl_multi_socket_action},
 	};
 	int n = lr_got_patch_all(hooks, sizeof(hooks) / sizeof(hooks[0]), (void *)patch_deepbind);
 

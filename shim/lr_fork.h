@@ -43,6 +43,7 @@ void lr_sock_atfork(int phase);
 void lr_curl_sym_atfork(int phase);
 void lr_view_atfork(int phase);
 void lr_resil_atfork(int phase);
+void lr_multi_atfork(int phase);
 void lr_resolve_atfork(int phase);
 void lr_rec_atfork(int phase);
 void lr_log_atfork(int phase);

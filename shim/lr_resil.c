@@ -1,6 +1,8 @@
 /*
  * lr_resil.c - the attempts of one resilient libcurl transfer (see the
- * header): cache, health, fallbacks, escalation, and their audit.
+ * header): lr_attempt's actions turned into libcurl calls (cache, health,
+ * fallbacks, escalation, and their audit), for curl_easy_perform here and
+ * for curl_multi (lr_multi.c).
  */
 #include "lr_resil.h"
 #include "lr_fork.h"
@@ -9,6 +11,7 @@
 #include "lr_error.h"
 #include "lr_extract.h"
 #include "lr_log.h"
+#include "lr_multi.h"
 #include "lr_rec.h"
 #include "lr_shm.h"
 #include "lr_shim.h"
@@ -64,12 +67,6 @@ static lr_cache *cache_get(size_t size)
 }
 
 /* --- setting up ------------------------------------------------------------ */
-
-static void step_name(const lr_table *t, uint32_t target, char *out)
-{
-	snprintf(out, LR_RESIL_NAME, "%s", target == LR_TARGET_ORIGINAL ? "original"
-					 : lr_table_str(t, lr_table_targets(t)[target].name));
-}
 
 /* Headers that change what the answer is, beyond the body: API version
  * and beta-feature headers (anthropic-version, anthropic-beta,
@@ -155,54 +152,59 @@ static void stamp(lr_easy *e, lr_resil *rs)
 	if (!e->x)
 		return;
 	snprintf(e->x->request_id, sizeof(e->x->request_id), "%s", rs->request_id);
-	e->x->attempt = rs->attempt;
-	e->x->via = rs->via;
+	e->x->attempt = rs->a.attempt;
+	e->x->via = rs->a.via;
 	e->x->cache = rs->cacheable ? "miss" : NULL;
+}
+
+/* --- health, for the engine ------------------------------------------------- */
+
+static int env_cooling(void *ud, const char *key)
+{
+	(void)ud;
+	return lr_stats_down_until(lr_rec_stats(), key, (long long)time(NULL)) > 0;
+}
+
+static void env_health_fail(void *ud, const char *key, long retry_after_s)
+{
+	const lr_resil *rs = ud;
+	long long until;
+
+	until = lr_stats_health_fail(lr_rec_stats(), key, (long long)time(NULL), rs->health_fails,
+				     rs->cooldown_s, retry_after_s > 0 ? (unsigned)retry_after_s : 0);
+	if (until)
+		lr_log(LR_LOG_INFO, "target %s cools down until %lld", key, until);
+}
+
+static void env_health_ok(void *ud, const char *key)
+{
+	(void)ud;
+	lr_stats_health_ok(lr_rec_stats(), key);
 }
 
 void lr_resil_begin(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_request *r,
 		    const char *body, size_t blen, int from_read)
 {
-	const lr_route *rt = d->route;
-	const lr_chain_rec *ch;
+	lr_attempt_env env = {env_cooling, env_health_fail, env_health_ok, NULL};
 	lr_resil *rs;
-	uint32_t i;
 
-	if (!rt || !(rt->fallback_count || rt->escalate_count || rt->cache_ttl_s))
+	if (!lr_attempt_wanted(d) || !(rs = calloc(1, sizeof(*rs))))
 		return;
-	if (!(rs = calloc(1, sizeof(*rs))))
-		return;
-	ch = lr_table_chains(t) + rt->chain_first;
-	snprintf(rs->route, sizeof(rs->route), "%s", lr_table_str(t, rt->name));
-	if (d->target >= 0)
-		step_name(t, (uint32_t)d->target, rs->step[0]);
-	for (i = 0; i < rt->fallback_count + rt->escalate_count; i++)
-		step_name(t, ch[i].target, rs->step[1 + i]);
-	rs->nfall = (int)rt->fallback_count;
-	rs->nesc = (int)rt->escalate_count;
-	rs->gate_when = rt->escalate_count ? rt->escalate_when : 0;
-	rs->refusal = rt->escalate_refusal.off ? strdup(lr_table_str(t, rt->escalate_refusal)) : NULL;
-	rs->timeout_ms = rt->timeout_ms;
-	rs->retry_after_max_ms = rt->retry_after_max_ms;
+	env.ud = rs;
 	rs->health_fails = t->health_failures;
 	rs->cooldown_s = t->health_cooldown_s;
-	rs->stream = lr_rec_wants_stream(r, body, blen);
-	rs->json_asked = r->x.json;
-	rs->format = r->det.format;
-	rs->operation = r->det.operation;
-	rs->from_read = from_read;
-	rs->app_len = blen;
-	if (!(rs->app_body = malloc(blen + 1))) {
-		free(rs->refusal);
+	if (lr_attempt_init(&rs->a, t, d, &env, lr_rec_wants_stream(r, body, blen), r->x.json, r->det.format,
+			    r->det.operation) < 0 || !(rs->app_body = malloc(blen + 1))) {
+		lr_attempt_free(&rs->a);
 		free(rs);
 		return;
 	}
+	rs->from_read = from_read;
+	rs->app_len = blen;
 	if (blen)
 		memcpy(rs->app_body, body, blen);
 	rs->app_body[blen] = '\0';
 	request_id(rs->request_id, sizeof(rs->request_id));
-	rs->attempt = 1;
-	rs->cut = -1;
 	lr_resil_free(e);
 	e->rs = rs;
 }
@@ -225,55 +227,14 @@ void lr_resil_free(lr_easy *e)
 	lr_capture_free(&rs->best);
 	lr_capture_free(&rs->fail);
 	lr_rec_free(rs->best_x);
+	lr_rec_free(rs->fail_x);
+	lr_attempt_free(&rs->a);
 	free(rs->app_body);
-	free(rs->refusal);
 	free(rs);
 	e->rs = NULL;
 }
 
-/* --- health --------------------------------------------------------------- */
-
-/* Health is counted per catalogue target; the route's own target (or the
- * app's request) under the route's name. */
-static void health_key(const lr_resil *rs, int step, char *out, size_t cap)
-{
-	if (rs->step[step][0] && strcmp(rs->step[step], "original") != 0)
-		snprintf(out, cap, "%s", rs->step[step]);
-	else
-		snprintf(out, cap, "route:%s", rs->route);
-}
-
-static int cooling(const lr_resil *rs, int step)
-{
-	char key[LR_RESIL_NAME + 8];
-
-	health_key(rs, step, key, sizeof(key));
-	return lr_stats_down_until(lr_rec_stats(), key, (long long)time(NULL)) > 0;
-}
-
-static void health_fail(const lr_resil *rs, int step, long retry_after_s)
-{
-	char key[LR_RESIL_NAME + 8];
-	long long until;
-
-	health_key(rs, step, key, sizeof(key));
-	until = lr_stats_health_fail(lr_rec_stats(), key, (long long)time(NULL), rs->health_fails,
-				     rs->cooldown_s, retry_after_s > 0 ? (unsigned)retry_after_s : 0);
-	if (until)
-		lr_log(LR_LOG_INFO, "target %s cools down until %lld", key, until);
-}
-
-static void health_ok(const lr_resil *rs)
-{
-	char key[LR_RESIL_NAME + 8];
-
-	health_key(rs, rs->cur, key, sizeof(key));
-	lr_stats_health_ok(lr_rec_stats(), key);
-}
-
-/* --- attempts -------------------------------------------------------------- */
-
-enum { FAILED, ANSWERED, AS_IS };
+/* --- outcomes and records ---------------------------------------------------- */
 
 /* libcurl results after which another target may do better (nothing of
  * the answer reached the app). */
@@ -290,24 +251,28 @@ static int transport_failure(CURLcode rc)
 	}
 }
 
-static int judge(const lr_capture *c, CURLcode rc)
+/* The attempt just performed, for the engine. */
+static void outcome_of(const lr_capture *c, CURLcode rc, lr_outcome *o)
 {
-	if (c->app_stopped)
-		return AS_IS; /* the app's choice */
-	if (c->state == LR_CAP_PASS) /* the app has this answer, or part of it */
-		return rc == CURLE_OK ? ANSWERED : AS_IS;
-	if (rc == CURLE_ABORTED_BY_CALLBACK)
-		return c->timed_out ? FAILED : AS_IS;
-	if ((rc == CURLE_OK || rc == CURLE_HTTP_RETURNED_ERROR) && lr_capture_retryable(c->status))
-		return FAILED;
-	if (rc == CURLE_OK)
-		return ANSWERED;
-	return transport_failure(rc) ? FAILED : AS_IS;
+	memset(o, 0, sizeof(*o));
+	o->status = c->status;
+	o->fail = rc == CURLE_OK ? LR_OUT_OK
+		: rc == CURLE_HTTP_RETURNED_ERROR ? LR_OUT_HTTP_ERROR
+		: rc == CURLE_ABORTED_BY_CALLBACK ? LR_OUT_ABORTED
+		: transport_failure(rc) ? LR_OUT_TRANSPORT : LR_OUT_OTHER;
+	o->timeout = c->timed_out ? LR_TO_HEAD : LR_TO_NONE;
+	o->passed = c->state == LR_CAP_PASS;
+	o->app_bytes = o->passed ? c->body.len : 0;
+	o->app_stopped = c->app_stopped;
+	o->retry_after_s = c->retry_after_s;
+	o->held = c->hold && c->state == LR_CAP_PENDING;
+	o->body = c->body.p;
+	o->body_len = c->body.len;
 }
 
 /* How the attempt just performed went, for its record: the status (none
  * for a failure before a final answer), and the error. */
-static void outcome(const lr_curl_lib *lib, lr_easy *e, CURLcode rc, long *status, const char **err)
+static void rec_outcome(const lr_curl_lib *lib, lr_easy *e, CURLcode rc, long *status, const char **err)
 {
 	*status = 0;
 	*err = NULL;
@@ -330,72 +295,12 @@ static void close_rec(lr_rec *x, long status, const char *err, int delivered, co
 	lr_rec_end(x, status, err);
 }
 
-/* Ends the attempt's record (e->x) as it went. */
-static void end_attempt(const lr_curl_lib *lib, lr_easy *e, CURLcode rc, int delivered, const char *gate)
+/* The judged failed attempt's record, now that we know whether the app
+ * gets its answer. */
+static void close_fail(lr_resil *rs, int delivered)
 {
-	long status;
-	const char *err;
-
-	outcome(lib, e, rc, &status, &err);
-	close_rec(e->x, status, err, delivered, gate);
-	e->x = NULL;
-}
-
-/* The next step after rs->cur in the phase (fallbacks, or escalations
- * when `escalate`): the first not cooling down, else the first. */
-static int next_step(const lr_resil *rs, int escalate)
-{
-	int from, to = rs->nfall + rs->nesc, i;
-
-	if (rs->cur > rs->nfall) { /* escalating: the next stronger one */
-		from = rs->cur + 1;
-	} else if (escalate) {
-		from = rs->nfall + 1;
-	} else {
-		from = rs->cur + 1;
-		to = rs->nfall;
-	}
-	for (i = from; i <= to; i++)
-		if (!cooling(rs, i))
-			return i;
-	return from <= to ? from : -1;
-}
-
-/* Sends the request again, at step `step`.  0, or < 0 when it cannot be
- * (the route or target is gone from the live table). */
-static int go(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, int step, const char *via)
-{
-	int rc = lr_curl_reroute(lib, e, rs->route, rs->step[step]);
-
-	if (rc < 0) {
-		lr_log(LR_LOG_INFO, "route %s: cannot send to %s any more: %s", rs->route,
-		       rs->step[step][0] ? rs->step[step] : "its target", lr_strerror(rc));
-		return rc;
-	}
-	rs->cur = step;
-	rs->attempt++;
-	rs->via = via;
-	stamp(e, rs);
-	lr_log(LR_LOG_INFO, "route %s: attempt %d (%s) to %s", rs->route, rs->attempt, via ? via : "first",
-	       rs->step[step][0] ? rs->step[step] : "its target");
-	return 0;
-}
-
-static void keep(lr_capture *dst, lr_capture *src)
-{
-	lr_capture_free(dst);
-	*dst = *src;
-	memset(src, 0, sizeof(*src));
-}
-
-/* Serves a kept answer (not the last one libcurl received). */
-static CURLcode serve_kept(lr_easy *e, lr_capture *c)
-{
-	/* first: the app's callbacks may ask curl_easy_getinfo about it */
-	lr_served_set(e, c, 0, 0, e->new_url ? e->new_url : e->url);
-	if (e->errbuf) /* a later attempt's error is not this answer's */
-		e->errbuf[0] = '\0';
-	return lr_capture_deliver(e, c);
+	close_rec(rs->fail_x, rs->fail_status, rs->fail_err, delivered, NULL);
+	rs->fail_x = NULL;
 }
 
 /* An escalated-from answer the app does not get: its record is written. */
@@ -407,105 +312,117 @@ static void settle_best(lr_resil *rs)
 	}
 }
 
-/* Every step failed: the app gets the best answer an escalation had, or
- * the last failure as it came. */
-static CURLcode give_up(lr_easy *e, lr_resil *rs)
+static void keep(lr_capture *dst, lr_capture *src)
 {
-	if (rs->best_x) {
-		rs->best_x->delivered = 1;
-		lr_rec_end(rs->best_x, rs->best.status, NULL);
-		rs->best_x = NULL;
-		return serve_kept(e, &rs->best);
-	}
-	lr_capture_deliver(e, &rs->fail);
-	return rs->fail_rc;
+	lr_capture_free(dst);
+	*dst = *src;
+	memset(src, 0, sizeof(*src));
 }
 
-enum { GO_ON = 0, GIVE_UP = -1, DENIED = -2 };
+/* Judges the attempt that ended with rc, and keeps what the action says:
+ * the answer as the last failure or as the best so far, with its record. */
+static lr_act judge(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLcode rc)
+{
+	lr_outcome o;
+	lr_act x;
 
-/* Nothing answered after we cut a slow step short: that step again, with
- * no time-out of ours, or (its route gone from the live table) the app's
- * request decided afresh.  GO_ON, GIVE_UP or DENIED. */
-static int without_timeout(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs)
+	outcome_of(&rs->cap, rc, &o);
+	x = lr_attempt_judge(&rs->a, &o);
+	if (x.settle_best)
+		settle_best(rs);
+	if (x.keep == LR_KEEP_FAIL) {
+		rec_outcome(lib, e, rc, &rs->fail_status, &rs->fail_err);
+		lr_rec_free(rs->fail_x); /* not reached: every failure's record is closed before the next */
+		rs->fail_x = e->x;
+		keep(&rs->fail, &rs->cap);
+		rs->fail_rc = rc;
+	} else if (x.keep == LR_KEEP_BEST) {
+		lr_log(LR_LOG_INFO, "route %s: the answer is %s: escalating", rs->a.route, x.gate);
+		rs->best_x = e->x;
+		if (e->x)
+			e->x->gate = x.gate;
+		keep(&rs->best, &rs->cap);
+	} else {
+		return x; /* delivered: its record is e->x still */
+	}
+	if (e->x) /* written when we know whether the app gets it */
+		e->x->end_ns = mono_ns();
+	e->x = NULL;
+	return x;
+}
+
+/* --- carrying out the actions ------------------------------------------------ */
+
+enum { GO_ON, FINAL, DENIED };
+
+/* Sends the request again, at step `step`: 0, or < 0 when it cannot be
+ * (the route or target is gone from the live table). */
+static int reroute(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, int step)
+{
+	int rc = lr_curl_reroute(lib, e, rs->a.route, rs->a.step[step]);
+
+	if (rc < 0)
+		lr_log(LR_LOG_INFO, "route %s: cannot send to %s any more: %s", rs->a.route,
+		       rs->a.step[step][0] ? rs->a.step[step] : "its target", lr_strerror(rc));
+	return rc;
+}
+
+static void sent(lr_easy *e, lr_resil *rs, const lr_act *x)
+{
+	lr_attempt_sent(&rs->a, x);
+	stamp(e, rs);
+	close_fail(rs, 0);
+	lr_log(LR_LOG_INFO, "route %s: attempt %d (%s) to %s", rs->a.route, rs->a.attempt,
+	       rs->a.via ? rs->a.via : "first", rs->a.step[rs->a.cur][0] ? rs->a.step[rs->a.cur] : "its target");
+}
+
+/* Sets the handle up for the attempt *x asks for: GO_ON; or the request
+ * ends: FINAL (*x is the delivery), DENIED (the live table refuses it). */
+static int carry_out(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, lr_act *x)
 {
 	int pr;
 
-	rs->no_timeout = 1;
-	if (go(lib, e, rs, rs->cut, "without_timeout") == 0)
-		return GO_ON;
-	pr = lr_curl_as_app(lib, e);
-	if (pr == LR_PREP_DENY)
-		return DENIED;
-	if (pr < 0)
-		return GIVE_UP;
-	rs->attempt++;
-	rs->via = "original";
-	stamp(e, rs);
-	return GO_ON;
-}
-
-/* After a failed attempt: the next one, or give up.  The failed attempt's
- * record is written once we know whether the app gets its answer (no next
- * step, or the next cannot be sent). */
-static int after_failure(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLcode rc)
-{
-	lr_capture *c = &rs->cap;
-	long ra = c->retry_after_s, status;
-	int escalating = rs->cur > rs->nfall, next, same, out = GIVE_UP;
-	const char *err;
-	struct timespec ts;
-	lr_rec *x = e->x;
-
-	/* our own time-out counts against a target only once another step
-	 * answered in its place (after_answer); a 4xx (only while escalating)
-	 * is the request's, not the target's health */
-	if (!c->timed_out && (lr_capture_retryable(c->status) || transport_failure(rc)))
-		health_fail(rs, rs->cur, ra);
-	if (c->timed_out && rs->cut < 0)
-		rs->cut = rs->cur;
-	same = ra >= 0 && !rs->retried && (unsigned long)ra * 1000 <= rs->retry_after_max_ms;
-	next = same ? rs->cur : rs->no_timeout ? -1 : next_step(rs, escalating);
-	outcome(lib, e, rc, &status, &err);
-	if (x)
-		x->end_ns = mono_ns();
-	e->x = NULL;
-	keep(&rs->fail, c);
-	rs->fail_rc = rc;
-	if (next >= 0) {
-		if (same) {
-			rs->retried = 1;
-			ts.tv_sec = ra;
-			ts.tv_nsec = 0;
-			nanosleep(&ts, NULL);
+	for (;;) {
+		switch (x->kind) {
+		case LR_ACT_NONE:
+			return GO_ON;
+		case LR_ACT_SEND: case LR_ACT_WAIT_SEND:
+			if (x->drop_record) { /* nothing was sent for the first step */
+				lr_rec_free(e->x);
+				e->x = NULL;
+			}
+			if (reroute(lib, e, rs, x->step) == 0) {
+				sent(e, rs, x);
+				return GO_ON;
+			}
+			*x = lr_attempt_unsendable(&rs->a, x);
+			continue;
+		case LR_ACT_AS_APP:
+			pr = lr_curl_as_app(lib, e);
+			if (pr == LR_PREP_DENY) {
+				close_fail(rs, 0);
+				return DENIED;
+			}
+			if (pr < 0) {
+				*x = lr_attempt_unsendable(&rs->a, x);
+				continue;
+			}
+			sent(e, rs, x);
+			return GO_ON;
+		default:
+			return FINAL;
 		}
-		if (go(lib, e, rs, next, same ? "retry" : escalating ? "escalation" : "fallback") == 0)
-			out = GO_ON;
 	}
-	if (out != GO_ON && !rs->best_x && rs->cut >= 0 && !rs->no_timeout)
-		out = without_timeout(lib, e, rs);
-	close_rec(x, status, err, out == GIVE_UP && !rs->best_x, NULL);
-	return out;
 }
 
-/* Does the answer just held meet one of the route's escalation conditions?
- * Returns the condition's name, or NULL. */
-static const char *gate(lr_resil *rs)
+/* Serves a kept answer (not the last one libcurl received). */
+static CURLcode serve_kept(lr_easy *e, lr_capture *c)
 {
-	lr_answer a;
-	regex_t re;
-	int have_re = 0;
-	unsigned bit = 0;
-
-	if (lr_answer_parse(rs->format, rs->operation, rs->cap.body.p, rs->cap.body.len, &a) == 0) {
-		if (rs->gate_when & LR_GATE_REFUSAL)
-			have_re = regcomp(&re, rs->refusal ? rs->refusal : LR_GATE_DEFAULT_REFUSAL,
-					  REG_EXTENDED | REG_ICASE | REG_NOSUB) == 0;
-		bit = lr_gate_check(&a, rs->gate_when, have_re ? &re : NULL, rs->json_asked);
-		if (have_re)
-			regfree(&re);
-	}
-	lr_answer_free(&a);
-	return bit ? lr_gate_name(bit) : NULL;
+	/* first: the app's callbacks may ask curl_easy_getinfo about it */
+	lr_served_set(e, c, 0, 0, e->new_url ? e->new_url : e->url);
+	if (e->errbuf) /* a later attempt's error is not this answer's */
+		e->errbuf[0] = '\0';
+	return lr_capture_deliver(e, c);
 }
 
 static void store(lr_easy *e, lr_resil *rs)
@@ -521,54 +438,63 @@ static void store(lr_easy *e, lr_resil *rs)
 		e->x->cache = "stored";
 }
 
-/* A 2xx (or any non-failure) answer: escalate, or deliver it. */
-static int after_answer(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLcode *out)
+/* The request ends with the delivery x; rc is libcurl's result for the
+ * attempt just performed.  Returns what the app's perform returns. */
+static CURLcode deliver(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, const lr_act *x, CURLcode rc)
 {
-	const char *cond = NULL;
-	int next = -1;
+	CURLcode out;
+	long status;
+	const char *err;
 
-	health_ok(rs);
-	if (rs->cut >= 0 && rs->cut != rs->cur)
-		health_fail(rs, rs->cut, -1); /* slow while another step answered */
-	if (rs->cap.hold && rs->cap.state == LR_CAP_PENDING && (cond = gate(rs)))
-		next = next_step(rs, 1);
-	if (next >= 0) {
-		lr_log(LR_LOG_INFO, "route %s: the answer is %s: escalating", rs->route, cond);
-		if (e->x) { /* written when we know whether the app gets it */
-			e->x->gate = cond;
-			e->x->end_ns = mono_ns();
+	switch (x->kind) {
+	case LR_ACT_DELIVER_BEST:
+		close_fail(rs, 0);
+		if (rs->best_x) {
+			rs->best_x->delivered = 1;
+			lr_rec_end(rs->best_x, rs->best.status, NULL);
+			rs->best_x = NULL;
 		}
-		settle_best(rs); /* an earlier escalation's answer, replaced */
-		rs->best_x = e->x;
+		return serve_kept(e, &rs->best);
+	case LR_ACT_DELIVER_FAIL:
+		close_fail(rs, 1);
+		lr_capture_deliver(e, &rs->fail);
+		return rs->fail_rc;
+	default: /* the answer just received */
+		out = rs->cap.app_stopped ? rc : lr_capture_deliver(e, &rs->cap);
+		if (rc == CURLE_OK)
+			rc = out;
+		if (x->store)
+			store(e, rs);
+		rec_outcome(lib, e, rc, &status, &err);
+		close_rec(e->x, status, err, 1, x->gate);
 		e->x = NULL;
-		keep(&rs->best, &rs->cap);
-		if (go(lib, e, rs, next, "escalation") == 0)
-			return 1;
-		*out = give_up(e, rs);
-		return 0;
+		return rc;
 	}
-	settle_best(rs); /* the stronger answer wins */
-	*out = lr_capture_deliver(e, &rs->cap);
-	if (e->x && cond)
-		e->x->gate = cond;
-	store(e, rs);
-	end_attempt(lib, e, *out, 1, e->x ? e->x->gate : NULL);
-	return 0;
 }
 
-static int serve_hit(lr_easy *e, lr_resil *rs, CURLcode *out)
+/* Carries out x; FINAL and DENIED put the app's result in *out. */
+static int next(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, lr_act *x, CURLcode rc, CURLcode *out)
 {
-	lr_cache *k = cache_get(rs->cache_size);
-	lr_cache_hit hit;
+	int r = carry_out(lib, e, rs, x);
+
+	if (r == FINAL)
+		*out = deliver(lib, e, rs, x, rc);
+	else if (r == DENIED) /* the live table now refuses the request */
+		*out = CURLE_REMOTE_ACCESS_DENIED;
+	if (r == DENIED)
+		lr_curl_deny_errbuf(e);
+	return r;
+}
+
+static int serve_hit(lr_easy *e, lr_resil *rs, lr_cache_hit *hit, CURLcode *out)
+{
 	lr_capture c;
 	int64_t t0 = mono_ns();
 
-	if (!k || lr_cache_get(k, &rs->key, (long long)time(NULL), &hit) < 0)
-		return 0;
 	memset(&c, 0, sizeof(c));
-	c.hdr = (lr_buf){hit.headers, hit.headers_len, hit.headers_len};
-	c.body = (lr_buf){hit.body, hit.body_len, hit.body_len};
-	c.status = hit.status;
+	c.hdr = (lr_buf){hit->headers, hit->headers_len, hit->headers_len};
+	c.body = (lr_buf){hit->body, hit->body_len, hit->body_len};
+	c.status = hit->status;
 	if (e->errbuf) /* as libcurl does at the start of a transfer */
 		e->errbuf[0] = '\0';
 	lr_served_set(e, &c, 1, (mono_ns() - t0) / 1000, e->url);
@@ -587,73 +513,136 @@ static int serve_hit(lr_easy *e, lr_resil *rs, CURLcode *out)
 	return 1;
 }
 
-/* The first step cooling down and a later one not: start there. */
-static void skip_cooling(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs)
+static int cache_lookup(lr_resil *rs, lr_cache_hit *hit)
 {
-	int next;
+	lr_cache *k;
 
-	if (!rs->nfall || !cooling(rs, 0) || (next = next_step(rs, 0)) < 0 || cooling(rs, next))
-		return;
-	if (e->x) { /* nothing was sent for the first step */
-		lr_rec_free(e->x);
-		e->x = NULL;
-	}
-	rs->attempt = 0;
-	if (go(lib, e, rs, next, "health") < 0 && go(lib, e, rs, 0, NULL) < 0)
-		rs->attempt = 1; /* neither: the app's request goes as it made it */
+	return rs->cacheable && (k = cache_get(rs->cache_size)) &&
+	       lr_cache_get(k, &rs->key, (long long)time(NULL), hit) == 0;
 }
+
+/* Our callbacks in front of the app's for the attempt about to go. */
+static void arm(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs)
+{
+	lr_capture_reset(&rs->cap, lr_attempt_hold(&rs->a), rs->cacheable ? rs->max_entry : 0,
+			 lr_attempt_timeout(&rs->a));
+	lr_capture_install(lib, e);
+}
+
+/* --- curl_easy_perform --------------------------------------------------------- */
 
 CURLcode lr_resil_perform(const lr_curl_lib *lib, lr_easy *e)
 {
 	lr_resil *rs = e->rs;
-	CURLcode rc, out = CURLE_OK;
-	int hold, verdict;
+	CURLcode rc = CURLE_OK, out = CURLE_OK;
+	lr_cache_hit hit;
+	lr_act x;
+	struct timespec ts;
+	const lr_curl_lib *inner;
 
-	if (rs->cacheable && serve_hit(e, rs, &out))
+	x = lr_attempt_first(&rs->a, cache_lookup(rs, &hit));
+	if (x.kind == LR_ACT_SERVE_CACHE) {
+		serve_hit(e, rs, &hit, &out);
 		return out;
-	skip_cooling(lib, e, rs);
+	}
 	for (;;) {
-		/* hold the whole answer while a stronger step is left, and while
-		 * escalating (the cheap answer stays the app's if this one is
-		 * worse); time the head out only while another step can answer */
-		hold = (rs->gate_when && !rs->stream && rs->nesc && rs->cur < rs->nfall + rs->nesc) ||
-		       rs->best_x;
-		lr_capture_reset(&rs->cap, hold, rs->cacheable ? rs->max_entry : 0,
-				 !rs->no_timeout && next_step(rs, 0) >= 0 ? rs->timeout_ms : 0);
-		lr_capture_install(lib, e);
+		if (next(lib, e, rs, &x, rc, &out) != GO_ON)
+			return out;
+		if (x.kind == LR_ACT_WAIT_SEND && x.wait_ms) {
+			ts.tv_sec = x.wait_ms / 1000;
+			ts.tv_nsec = (long)(x.wait_ms % 1000) * 1000000;
+			nanosleep(&ts, NULL);
+			if (e->x) /* the attempt starts after the wait */
+				e->x->start_ns = mono_ns();
+		}
+		arm(lib, e, rs);
+		inner = lr_multi_inner_lib;
+		lr_multi_inner_lib = lib;
 		lr_depth++;
 		rc = lib->easy_perform(e->h);
 		lr_depth--;
-		verdict = judge(&rs->cap, rc);
-		if (rs->best_x && rs->cap.state != LR_CAP_PASS && (verdict == AS_IS || verdict == ANSWERED) &&
-		    !rs->cap.app_stopped && (rc != CURLE_OK || rs->cap.status < 200 || rs->cap.status > 299))
-			verdict = FAILED; /* not better than the answer we have */
-		switch (verdict) {
-		case FAILED:
-			switch (after_failure(lib, e, rs, rc)) {
-			case GO_ON:
-				continue;
-			case DENIED: /* the live table now refuses the request */
-				lr_curl_deny_errbuf(e);
-				return CURLE_REMOTE_ACCESS_DENIED;
-			default:
-				return give_up(e, rs);
-			}
-		case ANSWERED:
-			if (after_answer(lib, e, rs, &out))
-				continue;
-			return out;
-		default:
-			if (transport_failure(rc))
-				health_fail(rs, rs->cur, -1); /* mid-answer: too late to go elsewhere */
-			else if (rc == CURLE_OK)
-				health_ok(rs);
-			settle_best(rs);
-			out = rs->cap.app_stopped ? rc : lr_capture_deliver(e, &rs->cap);
-			end_attempt(lib, e, rc, 1, NULL);
-			return rc != CURLE_OK ? rc : out;
-		}
+		lr_multi_inner_lib = inner;
+		x = judge(lib, e, rs, rc);
 	}
+}
+
+/* --- curl_multi --------------------------------------------------------------- */
+
+int lr_resil_multi_start(const lr_curl_lib *lib, lr_easy *e)
+{
+	lr_resil *rs = e->rs;
+	lr_cache_hit hit;
+	lr_capture *c = &rs->best; /* unused before an escalation: holds the hit */
+	CURLcode out;
+	lr_act x = lr_attempt_first(&rs->a, cache_lookup(rs, &hit));
+
+	if (x.kind == LR_ACT_SERVE_CACHE) {
+		lr_capture_free(c);
+		c->hdr = (lr_buf){hit.headers, hit.headers_len, hit.headers_len};
+		c->body = (lr_buf){hit.body, hit.body_len, hit.body_len};
+		c->status = hit.status;
+		rs->hit = 1;
+		return 1;
+	}
+	if (next(lib, e, rs, &x, CURLE_OK, &out) == GO_ON)
+		arm(lib, e, rs);
+	return 0;
+}
+
+/* The cache hit found when the handle was added, served now. */
+static CURLcode multi_hit(lr_easy *e, lr_resil *rs)
+{
+	lr_cache_hit hit;
+	CURLcode out;
+
+	memset(&hit, 0, sizeof(hit));
+	hit.headers = rs->best.hdr.p;
+	hit.headers_len = rs->best.hdr.len;
+	hit.body = rs->best.body.p;
+	hit.body_len = rs->best.body.len;
+	hit.status = (int)rs->best.status;
+	memset(&rs->best, 0, sizeof(rs->best)); /* serve_hit frees the buffers */
+	rs->hit = 0;
+	serve_hit(e, rs, &hit, &out);
+	return out;
+}
+
+int lr_resil_multi_done(const lr_curl_lib *lib, lr_easy *e, CURLcode rc, int can_wait,
+			CURLcode *result, unsigned *wait_ms)
+{
+	lr_resil *rs = e->rs;
+	lr_act x;
+
+	if (rs->hit) {
+		*result = multi_hit(e, rs);
+		return LR_RESIL_DONE;
+	}
+	x = judge(lib, e, rs, rc);
+	if (x.kind == LR_ACT_WAIT_SEND && !can_wait)
+		x = lr_attempt_no_wait(&rs->a, &x); /* nothing would wake the app's loop */
+	if (next(lib, e, rs, &x, rc, result) != GO_ON)
+		return LR_RESIL_DONE;
+	*wait_ms = x.kind == LR_ACT_WAIT_SEND ? x.wait_ms : 0;
+	return *wait_ms ? LR_RESIL_WAIT : LR_RESIL_AGAIN;
+}
+
+CURLcode lr_resil_give_up(const lr_curl_lib *lib, lr_easy *e)
+{
+	lr_resil *rs = e->rs;
+	lr_act x;
+
+	memset(&x, 0, sizeof(x));
+	x.kind = rs->a.have_best ? LR_ACT_DELIVER_BEST : LR_ACT_DELIVER_FAIL;
+	lr_rec_free(e->x); /* never sent; the failure before it was recorded as not delivered */
+	e->x = NULL;
+	return deliver(lib, e, rs, &x, CURLE_OK);
+}
+
+void lr_resil_multi_arm(const lr_curl_lib *lib, lr_easy *e)
+{
+	if (e->x) /* the attempt starts now, after any wait */
+		e->x->start_ns = mono_ns();
+	arm(lib, e, e->rs);
 }
 
 void lr_resil_atfork(int phase)

@@ -1,6 +1,7 @@
 /*
  * lr_resil.h - "cheaper, and never worse": fallbacks, escalation and the
- * response cache for a libcurl transfer made with curl_easy_perform.
+ * response cache for a libcurl transfer (curl_easy_perform here; the
+ * curl_multi adapter, lr_multi.h, drives the same steps without a loop).
  *
  * When the route that decided a transfer names fallbacks, an escalation
  * or a cache, lr_curl_prepare() attaches an lr_resil to the handle and the
@@ -33,6 +34,7 @@
  */
 #ifndef LR_RESIL_H
 #define LR_RESIL_H
+#include "lr_attempt.h"
 #include "lr_cache.h"
 #include "lr_capture.h"
 #include "lr_curl_sym.h"
@@ -41,20 +43,9 @@
 #include "lr_request.h"
 #include "lr_table.h"
 
-#define LR_RESIL_NAME 72
-
 typedef struct lr_resil {
-	/* from the route, copied when the transfer starts: the table may be
-	 * republished while the attempts run */
-	char route[LR_RESIL_NAME];
-	char step[1 + 2 * LR_MAX_CHAIN][LR_RESIL_NAME]; /* [0] the routed target ("" for the
-							 * route's own), fallbacks, escalations */
-	int nfall, nesc;
-	unsigned gate_when;
-	char *refusal;                /* the route's refusal ERE, or NULL for the default */
-	unsigned timeout_ms, retry_after_max_ms, health_fails, cooldown_s;
-	int stream, json_asked, format;
-	const char *operation;        /* static string from lr_detect */
+	lr_attempt a;                 /* the route's chain and where the attempts are */
+	unsigned health_fails, cooldown_s; /* the table's, for the engine's health writes */
 	/* the app's request, for the attempts after the first */
 	char *app_body;
 	size_t app_len;
@@ -64,19 +55,18 @@ typedef struct lr_resil {
 	unsigned ttl_s;
 	size_t max_entry, cache_size;
 	lr_cache_key key;
-	/* the attempts */
 	char request_id[24];
-	int cur;                      /* index in step[] of the attempt under way */
-	int attempt;                  /* 1, 2, ... */
-	const char *via;
 	lr_capture cap;               /* the answer of the attempt under way */
 	lr_capture best;              /* a 2xx answer an escalation may still replace */
 	lr_capture fail;              /* the last failed answer, the last resort */
 	struct lr_rec *best_x;        /* best's audit record, written at the end */
-	int retried;                  /* a Retry-After was waited for once already */
-	int no_timeout;               /* our time-out is off (a cut step sent again, or the app's request) */
-	int cut;                      /* the first step our time-out cut short, -1 if none */
+	struct lr_rec *fail_x;        /* the judged failed attempt's, until we know whether it is delivered */
+	long fail_status;             /* its status and error, read when it ended */
+	const char *fail_err;
 	CURLcode fail_rc;             /* libcurl's result for `fail` */
+	/* curl_multi (lr_multi.c) */
+	int hit;                      /* a cache hit to serve when libcurl reports the handle done */
+	CURLMsg own_msg;              /* a DONE we report for a handle libcurl no longer holds */
 } lr_resil;
 
 /* Sets e->rs up for a transfer decided as d from table t (view held),
@@ -95,6 +85,33 @@ void lr_resil_sent(lr_easy *e, const lr_table *t, const lr_decision *d);
  * as during any perform), returns what the app's curl_easy_perform
  * returns. */
 CURLcode lr_resil_perform(const lr_curl_lib *lib, lr_easy *e);
+
+/* --- curl_multi (lr_multi.c drives these; e owned as above) ------------ */
+
+enum lr_resil_next {
+	LR_RESIL_AGAIN,  /* options set for the next attempt: add the handle again now */
+	LR_RESIL_WAIT,   /* the same, once *wait_ms have passed (a Retry-After) */
+	LR_RESIL_DONE,   /* the app gets *result for this request */
+};
+
+/* Before the handle is first added: the cache hit or the first step
+ * (cooling skip), then our callbacks.  1 when it is a cache hit (point
+ * the handle at a URL libcurl fails at once; lr_resil_done serves it). */
+int lr_resil_multi_start(const lr_curl_lib *lib, lr_easy *e);
+
+/* libcurl reported the handle done with rc: judges the attempt.
+ * can_wait: the app's loop calls curl_multi_perform/poll/wait, so a
+ * Retry-After can be waited for; otherwise the next step goes at once. */
+int lr_resil_multi_done(const lr_curl_lib *lib, lr_easy *e, CURLcode rc, int can_wait,
+			CURLcode *result, unsigned *wait_ms);
+
+/* The next attempt cannot be started (libcurl refused the handle): the
+ * app gets the best or last answer the request had; returns its result. */
+CURLcode lr_resil_give_up(const lr_curl_lib *lib, lr_easy *e);
+
+/* Just before the handle is added again: our callbacks for the attempt
+ * (its time-out and record start now, not before a wait). */
+void lr_resil_multi_arm(const lr_curl_lib *lib, lr_easy *e);
 
 /* Frees e->rs (NULL is fine). */
 void lr_resil_free(lr_easy *e);

@@ -23,7 +23,7 @@ shim php "$ROOT/tests/clients/php_client.php" "$OAI" o1-pro >"$T/out" 2>"$T/err"
 check "curl_exec: denied" grep -qx "exec error 9 llmroute: denied by route no-o1-pro: o1-pro is not allowed here" "$T/out"
 
 # A fallback through curl_exec: the cheap model answers 500, the app gets
-# the fallback's answer (curl_multi_exec transfers get one attempt).
+# the fallback's answer (curl_multi_exec: t_multi_resil).
 curl -sS -o /dev/null -X POST "$MOCK/_mock/fault" -d '{"match":"model=gpt-cheap","fault":"500","count":1}'
 shim php "$ROOT/tests/clients/php_client.php" "$OAI" php-fb >"$T/out" 2>"$T/err"
 check "curl_exec: a 500 falls back, the app gets the fallback's answer" grep -qx "exec gpt-big" "$T/out"

@@ -1,0 +1,180 @@
+/*
+ * lr_attempt.h - the attempts of one request under a resilient route, as a
+ * state machine over outcomes: no I/O, no transport types, no clock.
+ *
+ * A transport (the libcurl easy and multi adapters today) turns what
+ * happened to an attempt into an lr_outcome and asks lr_attempt_judge()
+ * what to do next; it turns the lr_act back into its own calls:
+ *   SEND        apply step `step`'s edits (route, target) and send again;
+ *   WAIT_SEND   the same after wait_ms (a Retry-After; the transport
+ *               decides how to wait without blocking its app);
+ *   DELIVER     the answer just received goes to the app (and, `store`,
+ *               into the cache);
+ *   DELIVER_BEST / DELIVER_FAIL   the kept escalated-from answer, or the
+ *               last failure as it came: never worse than no chain;
+ *   SERVE_CACHE the request is answered from the cache, nothing is sent;
+ *   AS_APP      the chain cannot go on (its route left the live table):
+ *               decide the app's request afresh, as a new one would be.
+ * Once a SEND (or AS_APP) is under way the transport calls
+ * lr_attempt_sent(); when a step cannot be sent, lr_attempt_unsendable()
+ * says what instead.  The record of a failed attempt is delivered exactly
+ * when the final action is DELIVER_FAIL; an escalated-from answer's
+ * (keep == LR_KEEP_BEST) exactly when it is DELIVER_BEST.
+ *
+ * The rules encoded (each one a reviewed edge case):
+ *   - failures: no connection, a time-out of ours before the answer head,
+ *     nothing or garbage back, 408, 429, 5xx, before anything reached the
+ *     app; anything the app saw, or stopped, is delivered as it is;
+ *   - a Retry-After within the route's bound is waited for once, at the
+ *     same target; otherwise the next step, preferring one not cooling;
+ *   - our time-out is armed only while a later step is left; a step it
+ *     cut is sent again without it when every later step failed;
+ *   - health counts only the target's own failures (not our time-out,
+ *     unless another step then answered in its place; not a 4xx);
+ *   - escalation holds a non-streamed answer, and a stronger answer that
+ *     fails or is not a 2xx leaves the app the earlier one.
+ * Health is read and written through lr_attempt_env, so tests drive the
+ * machine with fake outcomes and a fake health table.
+ */
+#ifndef LR_ATTEMPT_H
+#define LR_ATTEMPT_H
+#include "lr_match.h"
+#include "lr_table.h"
+
+#include <stddef.h>
+
+#define LR_ATTEMPT_NAME 72
+#define LR_ATTEMPT_STEPS (1 + 2 * LR_MAX_CHAIN)
+
+/* How an attempt's transfer ended, beside its HTTP status. */
+enum lr_out_fail {
+	LR_OUT_OK,          /* the transfer completed */
+	LR_OUT_HTTP_ERROR,  /* completed, and the app asked to fail on >= 400 */
+	LR_OUT_TRANSPORT,   /* connect, resolve, send/receive, garbage, the transport's time-out */
+	LR_OUT_ABORTED,     /* a callback stopped it (ours on a time-out, or the app's) */
+	LR_OUT_OTHER,       /* anything else: not another target's business */
+};
+
+/* Which of our time-outs ended it, if any. */
+enum lr_out_timeout {
+	LR_TO_NONE,
+	LR_TO_HEAD,         /* no answer head within the route's timeout_ms */
+};
+
+typedef struct lr_outcome {
+	long status;        /* the final answer's status, 0 if none came */
+	int fail;           /* enum lr_out_fail */
+	int timeout;        /* enum lr_out_timeout */
+	int passed;         /* the answer (its head at least) reached the app */
+	size_t app_bytes;   /* body bytes the app already took */
+	int app_stopped;    /* the app's callback refused data: its choice */
+	long retry_after_s; /* the answer's Retry-After in seconds, -1 if none */
+	const char *body;   /* the held answer body (held != 0), for the gate */
+	size_t body_len;
+	int held;           /* the whole answer is held, nothing passed on */
+} lr_outcome;
+
+enum lr_act_kind {
+	LR_ACT_NONE,        /* lr_attempt_first: send as prepared */
+	LR_ACT_SEND,
+	LR_ACT_WAIT_SEND,
+	LR_ACT_DELIVER,
+	LR_ACT_DELIVER_BEST,
+	LR_ACT_DELIVER_FAIL,
+	LR_ACT_SERVE_CACHE,
+	LR_ACT_AS_APP,
+};
+
+enum lr_keep {
+	LR_KEEP_NONE,
+	LR_KEEP_FAIL,       /* the judged answer is now the last failure */
+	LR_KEEP_BEST,       /* the judged answer is kept, an escalation may beat it */
+};
+
+typedef struct lr_act {
+	int kind;           /* enum lr_act_kind */
+	int step;           /* SEND, WAIT_SEND: index in the step list */
+	const char *via;    /* SEND, WAIT_SEND, AS_APP: the attempt's audit "via" */
+	unsigned wait_ms;   /* WAIT_SEND */
+	int drop_record;    /* SEND: nothing went out for the current record: free it */
+	/* what becomes of the attempt just judged */
+	int keep;           /* enum lr_keep */
+	int settle_best;    /* the kept best answer lost: write its record, not delivered */
+	const char *gate;   /* the escalation condition its answer met, or NULL */
+	int store;          /* DELIVER: an answer fit for the cache (a good one) */
+} lr_act;
+
+/* Health reads and writes, by health key (a target name, or "route:NAME"). */
+typedef struct lr_attempt_env {
+	int (*cooling)(void *ud, const char *key);
+	void (*health_fail)(void *ud, const char *key, long retry_after_s);
+	void (*health_ok)(void *ud, const char *key);
+	void *ud;
+} lr_attempt_env;
+
+typedef struct lr_attempt {
+	/* from the route, copied: the table may be republished meanwhile */
+	char route[LR_ATTEMPT_NAME];
+	char step[LR_ATTEMPT_STEPS][LR_ATTEMPT_NAME]; /* [0] the routed target ("" for the
+						       * route's own), fallbacks, escalations */
+	int nfall, nesc;
+	unsigned gate_when;
+	char *refusal;      /* the route's refusal ERE, or NULL for the default */
+	unsigned timeout_ms, retry_after_max_ms;
+	int stream, json_asked, format;
+	const char *operation; /* static string from lr_detect */
+	lr_attempt_env env;
+	/* the attempts */
+	int cur;            /* index in step[] of the attempt under way */
+	int attempt;        /* 1, 2, ... (0 before the first is sent) */
+	const char *via;    /* of the attempt under way, NULL for the first */
+	int retried;        /* a Retry-After was waited for once already */
+	int no_timeout;     /* our time-out is off (a cut step sent again, or the app's request) */
+	int cut;            /* the first step our time-out cut short, -1 if none */
+	int have_best;      /* an escalated-from answer is kept */
+} lr_attempt;
+
+/* Does route d->route (of table t, its view held) ask for fallbacks,
+ * escalation or a cache? */
+int lr_attempt_wanted(const lr_decision *d);
+
+/* Sets a up for a request decided as d from t; the first attempt (step 0)
+ * counts as sent.  0, or LR_ENOMEM.  Free with lr_attempt_free(). */
+int lr_attempt_init(lr_attempt *a, const lr_table *t, const lr_decision *d, const lr_attempt_env *env,
+		    int stream, int json_asked, int format, const char *operation);
+void lr_attempt_free(lr_attempt *a);
+
+/* Before the first attempt goes out: SERVE_CACHE (cache_hit), NONE (as
+ * prepared), or SEND to a later step when the first is cooling down and
+ * that one is not (drop_record set). */
+lr_act lr_attempt_first(lr_attempt *a, int cache_hit);
+
+/* For the attempt about to go out: hold the whole answer?  Our time-out
+ * to its answer head in ms (0: none)? */
+int lr_attempt_hold(const lr_attempt *a);
+unsigned lr_attempt_timeout(const lr_attempt *a);
+
+/* The attempt under way ended as o: what next. */
+lr_act lr_attempt_judge(lr_attempt *a, const lr_outcome *o);
+
+/* The SEND/WAIT_SEND/AS_APP `act` is under way: the attempt's step,
+ * number and via. */
+void lr_attempt_sent(lr_attempt *a, const lr_act *act);
+
+/* `act` (a SEND or WAIT_SEND) could not be sent (its route or target left
+ * the live table): what instead.  An AS_APP that cannot be sent either
+ * ends the request (the transport delivers the last failure, or its
+ * refusal). */
+lr_act lr_attempt_unsendable(lr_attempt *a, const lr_act *act);
+
+/* A WAIT_SEND the transport cannot wait for without blocking its app: the
+ * next step instead, as if the answer had named no Retry-After. */
+lr_act lr_attempt_no_wait(lr_attempt *a, const lr_act *act);
+
+/* The health key of step i ("route:NAME" for the route's own target). */
+void lr_attempt_health_key(const lr_attempt *a, int i, char *out, size_t cap);
+
+/* Is status one after which another target should be tried? */
+int lr_attempt_retryable(long status);
+
+#endif
