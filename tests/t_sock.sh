@@ -163,8 +163,18 @@ SLOW=$SINK_PORT
 sink_has() {
 	sleep 0.3
 	"$PY" - "$T/$1.log" "$2" <<'PYEOF'
-import json, sys
-c = [bytes.fromhex(json.loads(l)["bytes"]) for l in open(sys.argv[1])]
+import json, sys, time
+# the sink may still be writing a big record: wait (bounded) until every
+# line is whole, then judge once
+for i in range(100):
+    try:
+        c = [bytes.fromhex(json.loads(l)["bytes"]) for l in open(sys.argv[1])]
+        break
+    except ValueError:
+        time.sleep(0.1)
+else:
+    sys.stderr.write("  the sink's log never became whole\n")
+    sys.exit(1)
 ok = eval(sys.argv[2], {"c": c})
 if not ok:
     sys.stderr.write("  sink got: %r\n" % [x[:300] for x in c])
