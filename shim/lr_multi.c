@@ -337,13 +337,26 @@ static const lr_curl_lib *lib_of(const void *caller)
 	return lr_curl_lib_for_caller(caller);
 }
 
+/* After libcurl ran the multi: judge what completed, queue it for the
+ * app, and count the transfers we hold back (added again, or waiting out
+ * a Retry-After) as still running. */
+static void after_drive(const lr_curl_lib *lib, mstate *s, int *running)
+{
+	CURLMsg *over;
+	int added = drain(lib, s, &over);
+
+	if (over && push(s, over) < 0)
+		lr_log(LR_LOG_ERROR, "multi message queue full");
+	if (running)
+		*running += added + (int)waiting_count(s);
+}
+
 static __attribute__((noinline)) CURLMcode app_perform(CURLM *m, int *running, const void *caller)
 {
 	const lr_curl_lib *lib = lr_curl_lib_for_caller(caller);
 	mstate *s;
 	CURLMcode rc;
-	CURLMsg *over;
-	int saved, added;
+	int saved;
 
 	if (!lib || !lib->multi_perform)
 		return CURLM_INTERNAL_ERROR;
@@ -355,11 +368,7 @@ static __attribute__((noinline)) CURLMcode app_perform(CURLM *m, int *running, c
 	errno = saved;
 	rc = lib->multi_perform(m, running);
 	saved = errno;
-	added = drain(lib, s, &over);
-	if (over && push(s, over) < 0)
-		lr_log(LR_LOG_ERROR, "multi message queue full");
-	if (running)
-		*running += added + (int)waiting_count(s);
+	after_drive(lib, s, running);
 	errno = saved;
 	return rc;
 }
@@ -381,8 +390,7 @@ LR_EXPORT CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t fd, int ev,
 	const lr_curl_lib *lib = lib_of(CALLER);
 	mstate *s;
 	CURLMcode rc;
-	CURLMsg *over;
-	int saved, added;
+	int saved;
 
 	if (!lib || !lib->multi_socket_action)
 		return CURLM_INTERNAL_ERROR;
@@ -390,11 +398,7 @@ LR_EXPORT CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t fd, int ev,
 		return lib->multi_socket_action(m, fd, ev, running);
 	rc = lib->multi_socket_action(m, fd, ev, running);
 	saved = errno;
-	added = drain(lib, s, &over);
-	if (over && push(s, over) < 0)
-		lr_log(LR_LOG_ERROR, "multi message queue full");
-	if (running)
-		*running += added + (int)waiting_count(s);
+	after_drive(lib, s, running);
 	errno = saved;
 	return rc;
 }
