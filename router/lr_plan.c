@@ -11,7 +11,9 @@
 #include "lr_body.h"
 #include "lr_cred.h"
 #include "lr_error.h"
+#include "lr_url.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -345,4 +347,22 @@ int lr_unapplied_of(int rc, int body)
 	if (rc == LR_ENOMEM)
 		return LR_UNAPPLIED_NOMEM;
 	return body ? LR_UNAPPLIED_BODY : LR_UNAPPLIED_REWRITE;
+}
+
+void lr_plan_host(const lr_plan *p, char *out, size_t cap)
+{
+	lr_url u;
+
+	out[0] = '\0';
+	if (p->url && lr_url_parse(p->url, strlen(p->url), &u) == 0)
+		snprintf(out, cap, "%.*s%s%.0d", (int)u.host_len, u.host, u.has_port ? ":" : "",
+			 u.has_port ? u.port : 0);
+}
+
+const char *lr_plan_auth(const lr_plan *p, char *value, size_t cap)
+{
+	int bearer = p->auth_bearer || !p->auth_header;
+
+	snprintf(value, cap, "%s%s", bearer ? "Bearer " : "", p->key ? p->key : "");
+	return bearer ? "Authorization" : p->auth_header;
 }

@@ -113,6 +113,13 @@ int lr_plan_carried(const lr_plan *p, int carrier);
 const char *lr_unapplied_code(int why);
 const char *lr_unapplied_advice(int why);
 
+/* The edits every transport makes the same way.  lr_plan_host: the Host
+ * value for the plan's URL ("host" or "host:port"), "" when it has none.
+ * lr_plan_auth: for LR_CRED_REPLACE, the header that carries the route's
+ * key and its value ("Bearer KEY" or "KEY"); returns the header name. */
+void lr_plan_host(const lr_plan *p, char *out, size_t cap);
+const char *lr_plan_auth(const lr_plan *p, char *value, size_t cap);
+
 /* The reason for an lr_plan_body or rewrite error code. */
 int lr_unapplied_of(int rc, int body);
 

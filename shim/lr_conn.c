@@ -18,9 +18,8 @@
  */
 #include "lr_conn.h"
 #include "lr_body.h"
-#include "lr_choose.h"
+#include "lr_engine.h"
 #include "lr_error.h"
-#include "lr_intent.h"
 #include "lr_log.h"
 #include "lr_plan.h"
 #include "lr_rec.h"
@@ -281,6 +280,15 @@ static int redirected_decision(const lr_conn *c, const lr_table *t, lr_decision 
 	return 0;
 }
 
+/* The one decision chain (lr_engine.h), with the shim's live numbers. */
+static int engine_decide(const lr_table *t, lr_request *r, const char *body, size_t blen, int unread,
+			 lr_decision *d)
+{
+	lr_engine_ctx cx = {t, lr_view_intents(t), lr_rec_live(), (long long)time(NULL)};
+
+	return lr_engine_decide(&cx, r, body, blen, unread, d, NULL);
+}
+
 typedef struct {
 	const lr_table *t;
 	lr_request r;
@@ -312,8 +320,7 @@ static int edits_of(const job *j, lr_http_edits *e, char *body_new, size_t body_
 			e->target.len = 1;
 		}
 		if (j->p.host_changed) {
-			snprintf(hostbuf, hcap, "%.*s%s%.0d", (int)u.host_len, u.host,
-				 u.has_port ? ":" : "", u.has_port ? u.port : 0);
+			lr_plan_host(&j->p, hostbuf, hcap);
 			e->host.p = hostbuf;
 			e->host.len = strlen(hostbuf);
 		}
@@ -323,9 +330,7 @@ static int edits_of(const job *j, lr_http_edits *e, char *body_new, size_t body_
 		e->body.len = body_new_len;
 	}
 	if (j->p.cred == LR_CRED_REPLACE) {
-		int bearer = j->p.auth_bearer || !j->p.auth_header;
-		e->auth_name = bearer ? "Authorization" : j->p.auth_header;
-		snprintf(auth, acap, "%s%s", bearer ? "Bearer " : "", j->p.key);
+		e->auth_name = lr_plan_auth(&j->p, auth, acap);
 		e->auth_value = auth;
 	}
 	return 0;
@@ -429,9 +434,7 @@ static void deny(lr_conn *c, const lr_table *t, job *j, int unread)
 {
 	char msg[1024];
 
-	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s%s",
-		 lr_table_str(t, j->d.route->name), lr_decision_deny_message(t, &j->d),
-		 unread ? " (the request body could not be read, and this route could match it)" : "");
+	lr_engine_deny_message(t, &j->d, unread, msg, sizeof(msg));
 	lr_log(LR_LOG_INFO, "%s (model %s)", msg, j->r.model[0] ? j->r.model : "(none)");
 	lr_rec_denied(t, &j->r, &j->d, j->blen, c->kind == LR_CONN_TLS ? "tls" : "socket");
 	refuse(c, 403, "llmroute_denied", msg);
@@ -505,12 +508,7 @@ static int decide_held(lr_conn *c)
 	j->blen = body.len;
 	t = lr_view_acquire();
 	j->t = t;
-	if (t && (t->needs & LR_NEED_FEATURES))
-		lr_request_features(&j->r, body.p, body.len);
-	lr_intent_apply(t, lr_view_intents(t), &j->r);
-	lr_decide(t, &j->r.f, &j->d);
-	lr_choose(t, &j->d, &j->r, lr_rec_live(), (long long)time(NULL), NULL);
-	unread = lr_request_guard(t, &j->r, body.p, body.len, 0, &j->d);
+	unread = engine_decide(t, &j->r, body.p, body.len, 0, &j->d);
 	if (c->redirected && redirected_decision(c, t, &j->d) < 0) {
 		lr_log(LR_LOG_ERROR, "route %s that redirected this connection is gone or moved: "
 		       "request sent to %s:%d without the app's key", c->route, c->ep_host, c->ep_port);
@@ -573,9 +571,7 @@ static int deny_unheld(lr_conn *c, const char *url, size_t n)
 		return 0;
 	}
 	t = lr_view_acquire();
-	lr_decide(t, &j->r.f, &j->d);
-	if (j->d.action != LR_ACTION_DENY)
-		unread = lr_request_guard(t, &j->r, NULL, 0, 1, &j->d);
+	unread = engine_decide(t, &j->r, NULL, 0, 1, &j->d);
 	if ((denied = j->d.action == LR_ACTION_DENY))
 		deny(c, t, j, unread);
 	lr_view_release(t);

@@ -12,6 +12,7 @@
 #include "lr_body.h"
 #include "lr_choose.h"
 #include "lr_cred.h"
+#include "lr_engine.h"
 #include "lr_error.h"
 #include "lr_capture.h"
 #include "lr_rec.h"
@@ -190,10 +191,10 @@ static int build_headers(const lr_easy *e, const header_job *j, struct curl_slis
 		}
 	}
 	if (rc == 0 && j->plan->cred == LR_CRED_REPLACE) {
-		const char *h = j->plan->auth_header ? j->plan->auth_header : "authorization";
-		int bearer = j->plan->auth_bearer || !j->plan->auth_header;
-		rc = append(&head, &tail, bearer ? fmt("Authorization: Bearer %s%s", j->key, NULL)
-						 : fmt("%s: %s", h, j->key));
+		char value[4200];
+		const char *h = lr_plan_auth(j->plan, value, sizeof(value));
+		rc = append(&head, &tail, fmt("%s: %s", h, value));
+		explicit_bzero(value, sizeof(value));
 		changed = 1;
 	}
 	if (rc < 0 || !changed) {
@@ -279,16 +280,6 @@ static int gather_body(lr_easy *e, body_src *b)
 	return 0;
 }
 
-static void new_host(const char *url, char *out, size_t cap)
-{
-	lr_url u;
-
-	out[0] = '\0';
-	if (url && lr_url_parse(url, strlen(url), &u) == 0)
-		snprintf(out, cap, "%.*s%s%.0d", (int)u.host_len, u.host,
-			 u.has_port ? ":" : "", u.has_port ? u.port : 0);
-}
-
 typedef struct {
 	char *url, *body;
 	size_t body_len;
@@ -329,7 +320,7 @@ static int compute(lr_easy *e, const body_src *b, const lr_table *t, const lr_de
 	}
 	j.key = p->key;
 	if (p->host_changed)
-		new_host(p->url, j.host, sizeof(j.host));
+		lr_plan_host(p, j.host, sizeof(j.host));
 	rc = build_headers(e, &j, &c->headers);
 	if (rc < 0)
 		return rc;
@@ -418,9 +409,7 @@ static int deny(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_re
 {
 	char msg[CURL_ERROR_SIZE];
 
-	snprintf(msg, sizeof(msg), "llmroute: denied by route %s: %s%s",
-		 lr_table_str(t, d->route->name), lr_decision_deny_message(t, d),
-		 unread ? " (the request body could not be read, and this route could match it)" : "");
+	lr_engine_deny_message(t, d, unread, msg, sizeof(msg));
 	e->deny_msg = strdup(msg);
 	lr_log(LR_LOG_INFO, "%s (model %s)", msg, r->model[0] ? r->model : "(none)");
 	if (e->rs) { /* a later attempt, decided afresh (lr_curl_as_app) */
@@ -486,6 +475,7 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *b, int resil_ok)
 {
 	const lr_table *t;
+	lr_engine_ctx cx;
 	lr_request r;
 	lr_decision d;
 	int out = LR_PREP_PASS, unread, why = LR_UNAPPLIED_NONE;
@@ -493,12 +483,8 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	if (lr_request_init_as(&r, req_url(e), strlen(req_url(e)), b->body, b->len, lr_process_name(), 0) < 0)
 		return LR_PREP_PASS;
 	t = lr_view_acquire();
-	if (t && (t->needs & LR_NEED_FEATURES))
-		lr_request_features(&r, b->body, b->len);
-	lr_intent_apply(t, lr_view_intents(t), &r);
-	lr_decide(t, &r.f, &d);
-	lr_choose(t, &d, &r, lr_rec_live(), (long long)time(NULL), NULL);
-	unread = lr_request_guard(t, &r, b->body, b->len, b->unread, &d);
+	cx = (lr_engine_ctx){t, lr_view_intents(t), lr_rec_live(), (long long)time(NULL)};
+	unread = lr_engine_decide(&cx, &r, b->body, b->len, b->unread, &d, NULL);
 	if (resil_ok && (d.action == LR_ACTION_ROUTE || d.action == LR_ACTION_PASS))
 		lr_resil_begin(e, t, &d, &r, b->body, b->len, b->from_read); /* before b->body may go */
 	if (d.action == LR_ACTION_DENY)
@@ -544,12 +530,6 @@ int lr_curl_prepare(const lr_curl_lib *lib, lr_easy *e, int resil_ok)
 	return out == LR_PREP_PASS && (e->applied || e->rs) ? LR_PREP_ROUTED : out;
 }
 
-/* The route's own target, for a route that sets none, is the app's. */
-static int route_sets(const lr_route *rt)
-{
-	return rt->set_model.off || rt->set_endpoint.off || rt->set_key_env.off || rt->param_count;
-}
-
 /* The app's read callback gave its data once, to us: whatever goes out
  * next (routed or as the app made it), our callback serves it. */
 static int serve_app_body(const lr_curl_lib *lib, lr_easy *e, const body_src *b)
@@ -584,29 +564,19 @@ int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, 
 	const lr_resil *rs = e->rs;
 	body_src b = {rs->app_body, rs->app_len, rs->from_read, 0};
 	const lr_table *t = NULL;
+	lr_engine_ctx cx = {0};
 	lr_request r;
 	lr_decision d;
-	int ri = -1, rc = 0, why;
+	int rc = 0, why;
 
 	lr_curl_restore(lib, e);
 	lr_xfer_free(e);
 	if (!e->url || lr_request_init_as(&r, req_url(e), strlen(req_url(e)), b.body, b.len, lr_process_name(), 0) < 0)
 		rc = LR_EPARSE;
-	else if (!(t = lr_view_acquire()) || (ri = lr_table_find(t, route_name)) < 0)
-		rc = LR_ENOTFOUND;
 	if (rc == 0) {
-		if (t->needs & LR_NEED_FEATURES)
-			lr_request_features(&r, b.body, b.len);
-		lr_intent_apply(t, lr_view_intents(t), &r);
-		memset(&d, 0, sizeof(d));
-		d.index = ri;
-		d.route = &lr_table_routes(t)[ri];
-		d.target = -1;
-		d.action = LR_ACTION_ROUTE;
-		if (strcmp(step, "original") == 0 || (!step[0] && !route_sets(d.route) && !d.route->pool_count))
-			d.action = LR_ACTION_PASS;
-		else if (step[0] && (d.target = lr_table_find_target(t, step)) < 0)
-			rc = LR_ENOTFOUND;
+		t = lr_view_acquire();
+		cx = (lr_engine_ctx){t, lr_view_intents(t), NULL, 0};
+		rc = lr_engine_decide_step(&cx, &r, b.body, b.len, route_name, step, &d);
 	}
 	if (rc == 0 && d.action == LR_ACTION_ROUTE && route(lib, e, &b, t, &d, &r, &why) != LR_PREP_ROUTED)
 		rc = LR_EINVAL;

@@ -11,6 +11,7 @@
 #include "llmroutectl.h"
 #include "lr_body.h"
 #include "lr_error.h"
+#include "lr_engine.h"
 #include "lr_choose.h"
 #include "lr_glob.h"
 #include "lr_shm.h"
@@ -404,6 +405,8 @@ int ctl_explain(int argc, char **argv)
 	lr_request r;
 	lr_decision d;
 	lr_intent_cache *ic;
+	lr_engine_ctx cx;
+	int unread;
 	static lr_choice choice;
 	lr_live live = {ex_spent, ex_latency, ex_down, NULL};
 	static const char *action[] = {"none: no route matched, sent as the app made it",
@@ -430,19 +433,21 @@ int ctl_explain(int argc, char **argv)
 	       r.model[0] ? r.model : "(none)", r.model_from_path ? " (from the path)" : "",
 	       o.process ? o.process : "(not given)");
 	ic = t ? lr_intent_cache_new(t) : NULL;
-	lr_intent_apply(t, ic, &r);
+	live.ud = o.rules ? NULL : lr_stats_attach(lr_shm_name(), 0, NULL, NULL, NULL);
+	cx = (lr_engine_ctx){t, ic, &live, (long long)time(NULL)};
+	unread = lr_engine_decide(&cx, &r, body, blen, 0, &d, &choice);
 	lr_intent_cache_free(ic);
 	print_features(&r);
 	printf("table:       %s\nroutes:\n", label);
-	lr_decide(t, &r.f, &d);
-	live.ud = o.rules ? NULL : lr_stats_attach(lr_shm_name(), 0, NULL, NULL, NULL);
-	lr_choose(t, &d, &r, &live, (long long)time(NULL), &choice);
 	print_verdicts(t, &r, d.index);
 	print_choice(t, &d, &choice);
 	printf("decision:    %s%s%s%s\n", action[d.action], d.route ? " by route \"" : "",
 	       d.route ? lr_table_str(t, d.route->name) : "", d.route ? "\"" : "");
-	if (d.action == LR_ACTION_DENY)
-		printf("message:     %s\n", lr_decision_deny_message(t, &d));
+	if (d.action == LR_ACTION_DENY) {
+		char msg[1024];
+		lr_engine_deny_message(t, &d, unread, msg, sizeof(msg));
+		printf("message:     %s\n", msg);
+	}
 	if (d.action == LR_ACTION_ROUTE)
 		print_plan(t, &d, &r, &o, body, blen);
 	if (d.action == LR_ACTION_ROUTE || d.action == LR_ACTION_PASS)

@@ -18,6 +18,7 @@
 #include "lr_test.h"
 #include "lr_body.h"
 #include "lr_choose.h"
+#include "lr_engine.h"
 #include "lr_error.h"
 #include "lr_intent.h"
 #include "lr_plan.h"
@@ -193,6 +194,7 @@ static void run_case(const cJSON *c)
 	lr_request r;
 	lr_decision d;
 	lr_intent_cache *ic;
+	lr_engine_ctx cx;
 	static lr_choice choice;
 	lr_live live = {case_spent, case_latency, case_down, NULL};
 	int rc;
@@ -223,17 +225,15 @@ static void run_case(const cJSON *c)
 	EXPECT_STR(name, "model", r.model);
 	ic = lr_intent_cache_new(t);
 	CHECK(ic != NULL);
-	lr_intent_apply(t, ic, &r);
+	live.ud = (void *)cJSON_GetObjectItemCaseSensitive(c, "live");
+	cx = (lr_engine_ctx){t, ic, &live, 1795000000};
+	lr_engine_decide(&cx, &r, body, body ? strlen(body) : 0,
+			 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "body_unread")), &d, &choice);
 	lr_intent_cache_free(ic);
 	EXPECT_STR(name, "intent", r.intent[0] ? r.intent : "(none)");
 	EXPECT_STR(name, "user_text", r.x.user);
 	EXPECT_STR(name, "system_text", r.x.system);
 	check_nums(name, exp, &r);
-	lr_decide(t, &r.f, &d);
-	lr_request_guard(t, &r, body, body ? strlen(body) : 0,
-			 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "body_unread")), &d);
-	live.ud = (void *)cJSON_GetObjectItemCaseSensitive(c, "live");
-	lr_choose(t, &d, &r, &live, 1795000000, &choice);
 	check_choice(name, exp, t, &d, &choice);
 	EXPECT_STR(name, "action", action_name(d.action));
 	EXPECT_STR(name, "route", d.route ? lr_table_str(t, d.route->name) : "(none)");
