@@ -60,6 +60,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(ROUTER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $(filter %.c %.o,$^) -lcjson -lm -lpthread
 
+# test_conn drives the shim's connection engine through a fake transport:
+# shim/lr_conn.o with the router, and stubs for the rest of the shim.
+$(BUILD)/tests/test_conn: tests/unit/test_conn.c $(BUILD)/obj/tests/unit/conn_stubs.o \
+		$(BUILD)/obj/shim/lr_conn.o $(ROUTER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $(filter %.c %.o,$^) -lcjson -lm -lpthread
+
 $(BUILD)/tests/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< -lcurl -lpthread
