@@ -36,6 +36,11 @@ if [ "$want" = test ]; then
 	[ -e /usr/bin/node ] && need npm /usr/bin/npm
 	need php-cli /usr/bin/php
 	need php-curl "/usr/lib/php/*/curl.so"
+	# t_https: HTTPS clients on the system OpenSSL, in a private namespace
+	need python3-httpx /usr/lib/python3/dist-packages/httpx
+	need ruby /usr/bin/ruby
+	need iproute2 "/usr/sbin/ip /sbin/ip /bin/ip"
+	need util-linux "/usr/bin/unshare /bin/unshare"
 	need clang /usr/bin/clang
 	need libclang-rt-14-dev "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a"
 fi

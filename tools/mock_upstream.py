@@ -55,6 +55,10 @@ GET /_mock/requests lists the logged requests; GET /_mock/responses lists
 what was sent back for each (status, SHA-256 of the exact head bytes and of
 the body payload, de-chunked), so tests can check that an app got an answer
 byte for byte; POST /_mock/reset clears faults, requests and responses.
+Each logged request has its headers with their values (credential checks
+grep them), and where it arrived: "scheme" (http or https), "server" (the
+listener's address:port) and "sni" (the TLS server name the client sent, or
+null).
 
 Standard library only; run it as /usr/bin/python3 tools/mock_upstream.py -h.
 """
@@ -698,10 +702,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "time": time.time(), "method": self.command, "path": path, "query": query,
             "headers": self.header_dict(), "body": body_text(body),
             "body_b64": base64.b64encode(body).decode("ascii"),
-            "body_sha256": hashlib.sha256(body).hexdigest(), "model": model, "fault": fault})
+            "body_sha256": hashlib.sha256(body).hexdigest(), "model": model, "fault": fault,
+            **self.where()})
         if fault and not self.apply_fault(fault, api, n):
             return
         self.answer(api, n, path, query, body, data, model, error, fault)
+
+    def where(self):
+        """Where the request arrived: the listener, its scheme and, over TLS,
+        the server name the client asked for (SNI), so a test with several
+        mocks can tell which name and address a client meant."""
+        host, port = self.server.server_address[:2]
+        tls = isinstance(self.request, ssl.SSLSocket)
+        return {"scheme": "https" if tls else "http", "server": f"{host}:{port}",
+                "sni": getattr(self.request, "mock_sni", None) if tls else None}
 
     def apply_fault(self, fault, api, n):
         """Carry out a fault; True if the request should still be answered
@@ -846,10 +860,19 @@ def write_port_file(path, port):
     os.replace(tmp, path)
 
 
+def remember_sni(sock, name, _ctx):
+    """Keep the server name of the handshake on the socket (logged as sni)."""
+    try:
+        sock.mock_sni = name
+    except AttributeError:
+        pass
+
+
 def enable_tls(server, cert, key):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     ctx.set_alpn_protocols(["http/1.1"])
+    ctx.sni_callback = remember_sni
     # The handshake runs in the connection's thread (Handler.setup), so a
     # stalled client cannot block accept().
     server.socket = ctx.wrap_socket(server.socket, server_side=True,
