@@ -71,11 +71,19 @@ $(BUILD)/tests/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< -lcurl -lpthread
 
+# The upstream client's test driver: the whole shim linked in (its hooks
+# exported, so libcurl's calls reach them as in a preloaded process), and
+# OpenSSL for the X509_STOREs an app would hand over.
+UP_CLIENT := $(BUILD)/tests/up_client
+$(UP_CLIENT): tests/upstream/up_client.c $(SHIM_OBJ) $(filter-out %/lr_rules.o,$(ROUTER_OBJ))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -rdynamic -o $@ $(filter %.c %.o,$^) -lssl -lcrypto -ldl -lpthread -lm
+
 $(BENCH): tests/bench/bench.c $(ROUTER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(filter %.c %.o,$^) -lcjson -lm -lpthread
 
-test: test-deps all $(UNIT_BIN) $(PROG_BIN)
+test: test-deps all $(UNIT_BIN) $(PROG_BIN) $(UP_CLIENT)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run.sh
 
 bench: all $(BENCH) $(PROG_BIN)

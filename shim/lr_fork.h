@@ -35,7 +35,10 @@ static inline void lr_fork_mutex(pthread_mutex_t *m, int phase)
 		pthread_mutex_init(m, NULL); /* its owner was a thread of the parent */
 }
 
-/* In the order lr_fork.c takes them (outer first). */
+/* In the order lr_fork.c takes them (outer first).  lr_up_atfork
+ * (lr_upstream.h) comes first: it waits for the shim's own client thread
+ * to stop outside every lock before any is taken, then holds its own. */
+void lr_up_atfork(int phase);
 void lr_got_atfork(int phase);
 void lr_ssl_atfork(int phase);
 void lr_easy_atfork(int phase);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 __thread int lr_depth;
+__thread int lr_up_self __attribute__((tls_model("initial-exec")));
 
 static int disabled;
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -11,6 +11,11 @@
 
 extern __thread int lr_depth;
 
+/* 1 on the thread of the shim's own upstream client (lr_upstream.h) and
+ * nowhere else: the socket hooks hand that thread's send/recv to
+ * lr_up_send/lr_up_recv.  Initial-exec: one load in the hooks. */
+extern __thread int lr_up_self __attribute__((tls_model("initial-exec")));
+
 /* 1 when LLMROUTE_DISABLE is set to a true value (read once). */
 int lr_disabled(void);
 

@@ -20,6 +20,7 @@
 #include "lr_rec.h"
 #include "lr_resolve.h"
 #include "lr_shim.h"
+#include "lr_upstream.h"
 #include "lr_view.h"
 
 #include <dlfcn.h>
@@ -383,6 +384,8 @@ LR_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 
 LR_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
+	if (__builtin_expect(lr_up_self, 0)) /* the shim's own client (lr_upstream.h) */
+		return lr_up_send(fd, buf, n, flags, REAL(send));
 	lr_conn *c = acquire(fd);
 	struct iovec v = {(void *)buf, n};
 
@@ -547,6 +550,8 @@ LR_EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 LR_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
+	if (__builtin_expect(lr_up_self, 0)) /* the shim's own client (lr_upstream.h) */
+		return lr_up_recv(fd, buf, n, flags, REAL(recv));
 	lr_conn *c = acquire(fd);
 	struct iovec v = {buf, n};
 	ssize_t k;
@@ -613,6 +618,8 @@ LR_EXPORT int close(int fd)
 	untrack(fd);
 	if (fd >= 0)
 		lr_rec_closing((unsigned)fd, (unsigned)fd);
+	if (lr_up_watching()) /* the shim's own client's descriptors stay open (lr_upstream.h) */
+		return lr_up_close(fd, __builtin_return_address(0), REAL(close));
 	return REAL(close)(fd);
 }
 
@@ -628,15 +635,18 @@ LR_EXPORT int dup(int old)
 
 LR_EXPORT int dup2(int old, int fd)
 {
-	int r, e;
+	int r, e, up = 0;
 
 	if (old != fd) {
 		untrack(fd);
 		if (fd >= 0)
 			lr_rec_closing((unsigned)fd, (unsigned)fd);
+		if (lr_up_watching()) /* the shim's own client gives way first (lr_upstream.h) */
+			up = lr_up_dup_begin(fd);
 	}
 	r = REAL(dup2)(old, fd);
 	e = errno;
+	lr_up_dup_end(up);
 	if (r >= 0 && old != fd)
 		share(old, r);
 	errno = e;
@@ -645,15 +655,18 @@ LR_EXPORT int dup2(int old, int fd)
 
 LR_EXPORT int dup3(int old, int fd, int flags)
 {
-	int r, e;
+	int r, e, up = 0;
 
 	if (old != fd) {
 		untrack(fd);
 		if (fd >= 0)
 			lr_rec_closing((unsigned)fd, (unsigned)fd);
+		if (lr_up_watching()) /* the shim's own client gives way first (lr_upstream.h) */
+			up = lr_up_dup_begin(fd);
 	}
 	r = REAL(dup3)(old, fd, flags);
 	e = errno;
+	lr_up_dup_end(up);
 	if (r >= 0)
 		share(old, r);
 	errno = e;
@@ -730,6 +743,8 @@ LR_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 		errno = ENOSYS;
 		return -1;
 	}
+	if (lr_up_watching() && !(flags & CLOSE_RANGE_CLOEXEC)) /* around the shim's own client's */
+		return lr_up_close_range(first, last, flags, R.close_range, NULL);
 	return R.close_range(first, last, flags);
 }
 
@@ -739,7 +754,9 @@ LR_EXPORT void closefrom(int lowfd)
 		untrack_range((unsigned)lowfd, MAX_FD - 1);
 		lr_rec_closing((unsigned)lowfd, ~0u);
 	}
-	if (REAL(closefrom))
+	if (lowfd >= 0 && lr_up_watching()) /* around the shim's own client's descriptors */
+		lr_up_close_range((unsigned)lowfd, ~0u, 0, R.close_range, REAL(closefrom));
+	else if (REAL(closefrom))
 		R.closefrom(lowfd);
 }
 
