@@ -471,7 +471,7 @@ static req *req_new(const lr_up_req *rq, const lr_up_sink *s, void *ud, int wait
 	x->url = strdup(rq->url);
 	x->method = strdup(rq->method);
 	x->body_len = rq->body ? rq->body_len : 0;
-	x->body = malloc(x->body_len + 1);
+	x->body = x->body_len < ((size_t)1 << 31) ? malloc(x->body_len + 1) : NULL;
 	if (!x->url || !x->method || !x->body || build_headers(x, rq) < 0) {
 		req_free(x);
 		return NULL;

@@ -182,10 +182,11 @@ void lr_up_atfork(int phase);
  */
 extern _Atomic int lr_up_watch;
 
-/* 1 once the client has run in this process: one relaxed load. */
+/* 1 once the client has run in this process: one load (acquire, a plain
+ * load on x86: the table it guards is made before it is set). */
 static inline int lr_up_watching(void)
 {
-	return atomic_load_explicit(&lr_up_watch, memory_order_relaxed);
+	return atomic_load_explicit(&lr_up_watch, memory_order_acquire);
 }
 
 /* 1 for descriptors the client owns right now (which the app's close calls

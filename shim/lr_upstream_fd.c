@@ -377,6 +377,12 @@ int lr_up_close_range(unsigned first, unsigned last, int flags, int (*range)(uns
 	unsigned fd, a = first, end;
 	int rc = 0, err = 0;
 
+	if (first > last) { /* the real call's error */
+		if (range)
+			return range(first, last, flags);
+		errno = EINVAL;
+		return -1;
+	}
 	pthread_rwlock_rdlock(&lk);
 	end = (unsigned)atomic_load(&top);
 	for (fd = first; fd < end && fd <= last; fd++) {
