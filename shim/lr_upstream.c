@@ -73,6 +73,8 @@
 
 #define MAX_HEAD (256u << 10)     /* an answer head larger than this is refused */
 #define MAX_IDLE_GROUPS 8         /* trust groups kept with nothing in flight */
+#define MAX_SPARE 8               /* easy handles kept for reuse per group */
+#define MAX_HOLD (16u << 20)      /* HTTP/2 body bytes held for a paused sink */
 #define PARK_WAIT_MS 2000         /* fork waits at most this long for the thread */
 #define EXIT_WAIT_MS 1000
 #define IDLE_WAIT_MS 60000
@@ -83,6 +85,7 @@
 static struct {
 	int ok;                       /* every function below is there */
 	int openssl;                  /* libcurl's TLS is OpenSSL, with what a store needs */
+	int multiplex;                /* HTTP/2 streams may share a connection */
 	void *h;                      /* dlopen handle, never closed */
 	const void *base;             /* its load address */
 	CURLcode (*global_init)(long);
@@ -91,6 +94,7 @@ static struct {
 	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
 	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
 	void (*easy_cleanup)(CURL *);
+	void (*easy_reset)(CURL *);
 	CURLcode (*easy_pause)(CURL *, int);
 	const char *(*easy_strerror)(CURLcode);
 	CURLM *(*multi_init)(void);
@@ -141,7 +145,7 @@ static int load_curl(void)
 {
 	return SYM(global_init, "curl_global_init") & SYM(version_info, "curl_version_info") &
 	       SYM(easy_init, "curl_easy_init") & SYM(easy_setopt, "curl_easy_setopt") &
-	       SYM(easy_getinfo, "curl_easy_getinfo") & SYM(easy_cleanup, "curl_easy_cleanup") &
+	       SYM(easy_getinfo, "curl_easy_getinfo") & SYM(easy_cleanup, "curl_easy_cleanup") & SYM(easy_reset, "curl_easy_reset") &
 	       SYM(easy_pause, "curl_easy_pause") & SYM(easy_strerror, "curl_easy_strerror") &
 	       SYM(multi_init, "curl_multi_init") & SYM(multi_setopt, "curl_multi_setopt") &
 	       SYM(multi_add_handle, "curl_multi_add_handle") &
@@ -184,6 +188,11 @@ static void load(void)
 	}
 	C.base = dladdr((void *)C.easy_init, &di) ? di.dli_fbase : NULL;
 	C.openssl = load_openssl();
+	/* libcurl before 8.4 can stall an HTTP/2 stream for good when several
+	 * share a connection (seen with 7.88.1: parallel downloads, no pause
+	 * involved): there each request gets a connection of its own (still
+	 * HTTP/2, reused one request after another). */
+	C.multiplex = C.version_info(CURLVERSION_NOW)->version_num >= 0x080400;
 	C.ok = 1;
 }
 
@@ -263,6 +272,11 @@ typedef struct req {
 	CURL *easy;
 	int state;
 	int got_head, paused, stop, big, in_paused;
+	int h2, curl_paused;          /* HTTP/2 answer; libcurl itself paused (CURL_WRITEFUNC_PAUSE) */
+	char *held;                   /* HTTP/2: what came while the sink was paused */
+	size_t held_len, held_cap;
+	int end_pending;              /* libcurl finished, held bytes still to deliver */
+	CURLcode end_code;
 	long status;
 	long long t_start, timer_at;
 	int heap_i;                   /* in T.heap, or -1 */
@@ -280,6 +294,8 @@ struct group {
 	CURLSH *share;                /* its connection and TLS session caches */
 	int busy;                     /* requests using it */
 	long long idle_since;
+	CURL *spare[MAX_SPARE];       /* reset handles on this share, for the next requests */
+	int nspare;
 };
 
 /* Shared with other threads, under mu. */
@@ -425,6 +441,7 @@ static void req_free(req *x)
 	free(x->body);
 	free(x->method);
 	free(x->hdr);
+	free(x->held);
 	free(x);
 }
 
@@ -454,7 +471,7 @@ static req *req_new(const lr_up_req *rq, const lr_up_sink *s, void *ud, int wait
 	x->url = strdup(rq->url);
 	x->method = strdup(rq->method);
 	x->body_len = rq->body ? rq->body_len : 0;
-	x->body = malloc(x->body_len + 1);
+	x->body = x->body_len < ((size_t)1 << 31) ? malloc(x->body_len + 1) : NULL;
 	if (!x->url || !x->method || !x->body || build_headers(x, rq) < 0) {
 		req_free(x);
 		return NULL;
@@ -674,6 +691,8 @@ static void group_trim(void)
 		if (idle <= MAX_IDLE_GROUPS || !oldest)
 			return;
 		group *g = *oldest;
+		while (g->nspare > 0)
+			CURLCALL(C.easy_cleanup(g->spare[--g->nspare]));
 		if (C.share_cleanup(g->share) != CURLSHE_OK)
 			return; /* still in use (cannot be): keep it */
 		*oldest = g->next;
@@ -773,6 +792,7 @@ static int head_done(req *x)
 	int r = 0;
 
 	x->got_head = 1;
+	x->h2 = x->hdr_len > 6 && strncmp(x->hdr, "HTTP/2", 6) == 0;
 	x->res.head_us = now_us() - x->t_start;
 	heap_del(x); /* its head timer */
 	end = x->hdr + x->hdr_len - (x->hdr_len >= 2 && x->hdr[x->hdr_len - 2] == '\r' ? 2 : 1);
@@ -827,6 +847,36 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *arg)
 	return n;
 }
 
+/* The sink is paused and bytes come.  HTTP/1: libcurl keeps them and stops
+ * reading the socket (CURL_WRITEFUNC_PAUSE).  HTTP/2: we hold them, up to
+ * MAX_HOLD: libcurl 7.88 can stall a paused HTTP/2 stream for good when
+ * the rest of its data was already read off the socket, and its stream
+ * window (32 MB) means it buffers that much anyway. */
+static size_t hold(req *x, const char *p, size_t n)
+{
+	size_t cap;
+	char *b;
+
+	if (!x->h2 || x->held_len + n > MAX_HOLD) {
+		x->curl_paused = 1;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	if (x->held_len + n > x->held_cap) {
+		cap = x->held_cap ? 2 * x->held_cap : 65536;
+		while (cap < x->held_len + n)
+			cap *= 2;
+		if (!(b = realloc(x->held, cap))) {
+			x->curl_paused = 1;
+			return CURL_WRITEFUNC_PAUSE;
+		}
+		x->held = b;
+		x->held_cap = cap;
+	}
+	memcpy(x->held + x->held_len, p, n);
+	x->held_len += n;
+	return n;
+}
+
 static size_t on_write(char *p, size_t size, size_t nitems, void *arg)
 {
 	req *x = arg;
@@ -834,7 +884,7 @@ static size_t on_write(char *p, size_t size, size_t nitems, void *arg)
 	int r = 0;
 
 	if (x->paused)
-		return CURL_WRITEFUNC_PAUSE; /* libcurl keeps these bytes for later */
+		return hold(x, p, n);
 	if (!x->got_head)
 		return 0;
 	if (x->sink.body) {
@@ -878,7 +928,8 @@ static int set_method(req *x, CURL *e)
 
 static int easy_setup(req *x)
 {
-	CURL *e = C.easy_init();
+	group *g = x->grp;
+	CURL *e = g->nspare ? g->spare[--g->nspare] : C.easy_init();
 	int bad = 0;
 
 	if (!(x->easy = e))
@@ -894,7 +945,7 @@ static int easy_setup(req *x)
 	SET(CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	SET(CURLOPT_PIPEWAIT, 1L);
+	SET(CURLOPT_PIPEWAIT, (long)C.multiplex);
 	SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	SET(CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
 	SET(CURLOPT_HTTP_CONTENT_DECODING, 0L);
@@ -929,7 +980,11 @@ static void detach(req *x)
 			CURLCALL(C.multi_remove_handle(T.multi, x->easy));
 			running_del(x);
 		}
-		CURLCALL(C.easy_cleanup(x->easy));
+		/* reset: nothing of x (callbacks, buffers, headers, body) stays in it */
+		if (x->grp && x->grp->nspare < MAX_SPARE)
+			CURLCALL((C.easy_reset(x->easy), x->grp->spare[x->grp->nspare++] = x->easy));
+		else
+			CURLCALL(C.easy_cleanup(x->easy));
 		x->easy = NULL;
 	}
 	group_release(x);
@@ -984,10 +1039,25 @@ static int fail_of(CURLcode c)
 	}
 }
 
+/* x's connection and handle go back to libcurl; x waits for its paused
+ * sink to take what is held, then ends as `code`. */
+static void end_later(req *x, CURLcode code)
+{
+	int in_paused = x->in_paused;
+
+	x->end_pending = 1;
+	x->end_code = code;
+	detach(x);
+	if (in_paused)
+		paused_add(x);
+}
+
 /* libcurl says x is over. */
 static void ended(req *x, CURLcode code)
 {
-	if (x->stop) {
+	if (code == CURLE_OK && x->held_len && !x->stop) {
+		end_later(x, code);
+	} else if (x->stop) {
 		finish(x, LR_OUT_ABORTED, "stopped by the sink");
 	} else if (x->big) {
 		finish(x, LR_OUT_TRANSPORT, "the answer head is larger than 256 KiB");
@@ -1033,10 +1103,27 @@ static void begin(req *x)
 	run(x);
 }
 
-/* A paused sink's descriptor is writable (or broken): ask it. */
+/* Hands the held HTTP/2 bytes to the sink.  Returns its answer. */
+static int deliver_held(req *x)
+{
+	int r = 0;
+
+	if (!x->held_len)
+		return 0;
+	if (x->sink.body) {
+		if (!cb_enter(x))
+			return -1;
+		r = x->sink.body(x->ud, x->held, x->held_len);
+		cb_leave(x, 0);
+	}
+	x->held_len = 0;
+	return r < 0 ? -1 : r;
+}
+
+/* A paused sink's descriptor is writable (or broken): ask it, then go on. */
 static void drain(req *x, int gone)
 {
-	CURLcode rc;
+	CURLcode rc = CURLE_OK;
 	int r = 0;
 
 	if (x->sink.drain) {
@@ -1045,15 +1132,25 @@ static void drain(req *x, int gone)
 		r = x->sink.drain(x->ud);
 		cb_leave(x, 0);
 	}
+	if (r == 0)
+		r = deliver_held(x);
 	if (r == LR_UP_PAUSE && !gone)
-		return;
+		return; /* still paused (maybe with fewer bytes held) */
 	if (r != 0) {
+		x->stop = 1;
 		finish(x, LR_OUT_ABORTED, "stopped by the sink");
 		return;
 	}
 	x->paused = 0;
 	paused_del(x);
-	CURLCALL(rc = C.easy_pause(x->easy, CURLPAUSE_CONT)); /* may deliver at once */
+	if (x->end_pending) {
+		finish(x, fail_of(x->end_code), NULL);
+		return;
+	}
+	if (x->curl_paused) {
+		x->curl_paused = 0;
+		CURLCALL(rc = C.easy_pause(x->easy, CURLPAUSE_CONT)); /* may deliver at once */
+	}
 	if (rc != CURLE_OK)
 		finish(x, x->stop ? LR_OUT_ABORTED : LR_OUT_TRANSPORT,
 		       x->stop ? "stopped by the sink" : C.easy_strerror(rc));
@@ -1084,8 +1181,7 @@ static void take_work(void)
 	}
 	for (x = cq; x; x = nx) {
 		nx = x->cnext;
-		if (x->state != R_END)
-			detach(x);
+		detach(x);
 		req_drop(x);
 	}
 }
@@ -1119,9 +1215,10 @@ static void fire_timers(void)
 		if (x->state == R_WAIT) {
 			run(x);
 		} else if (x->state == R_RUN && !x->got_head) {
+			char why[64];
+			snprintf(why, sizeof(why), "no answer head within %u ms", x->head_timeout_ms);
 			x->res.timed_out = 1;
-			snprintf(x->res.error, sizeof(x->res.error), "no answer head within %u ms", x->head_timeout_ms);
-			finish(x, LR_OUT_ABORTED, NULL);
+			finish(x, LR_OUT_ABORTED, why);
 		}
 	}
 }
@@ -1267,7 +1364,7 @@ static int client_init(void)
 	CURLCALL(T.multi = C.multi_init());
 	if (!T.multi)
 		return -1;
-	C.multi_setopt(T.multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	C.multi_setopt(T.multi, CURLMOPT_PIPELINING, C.multiplex ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
 	return 0;
 }
 

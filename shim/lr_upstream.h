@@ -10,7 +10,8 @@
  * needs is taken with dlsym from that handle, never through the shim's own
  * curl_* hooks.  One background thread per process, started by the first
  * lr_up_start, drives one curl multi handle: connection reuse across
- * requests, HTTP/2 (with multiplexing) over TLS when the server offers it,
+ * requests, HTTP/2 over TLS when the server offers it (streams multiplexed
+ * on one connection only with libcurl 8.4 or later: 7.88 stalls them),
  * HTTP/1.1 otherwise, proxies from the environment.  The thread blocks
  * every signal and runs at lr_depth 1, so the app's signals go to the app's
  * threads and every shim hook treats its calls as the shim's own.  Nothing
@@ -110,8 +111,10 @@ typedef struct lr_up_sink {
 	/* Body bytes as they arrive: transfer coding removed, content coding
 	 * as sent (no Accept-Encoding is added, nothing is decoded).  0: taken.
 	 * LR_UP_PAUSE: taken, but deliver nothing more until wait_fd is
-	 * writable and drain() says go.  -1: stop (fail = LR_OUT_ABORTED).
-	 * NULL: bytes are dropped. */
+	 * writable and drain() says go (HTTP/1: libcurl stops reading the
+	 * socket; HTTP/2: the client holds what comes meanwhile, up to 16 MB,
+	 * and hands it over in one call after drain()).  -1: stop (fail =
+	 * LR_OUT_ABORTED).  NULL: bytes are dropped. */
 	int (*body)(void *ud, const char *p, size_t n);
 	/* While paused, wait_fd became writable (or reported an error or
 	 * hang-up; with wait_fd < 0, every 10 ms): 0 go on, LR_UP_PAUSE still
@@ -182,10 +185,11 @@ void lr_up_atfork(int phase);
  */
 extern _Atomic int lr_up_watch;
 
-/* 1 once the client has run in this process: one relaxed load. */
+/* 1 once the client has run in this process: one load (acquire, a plain
+ * load on x86: the table it guards is made before it is set). */
 static inline int lr_up_watching(void)
 {
-	return atomic_load_explicit(&lr_up_watch, memory_order_relaxed);
+	return atomic_load_explicit(&lr_up_watch, memory_order_acquire);
 }
 
 /* 1 for descriptors the client owns right now (which the app's close calls
@@ -212,7 +216,9 @@ int lr_up_dup_begin(int fd);
 void lr_up_dup_end(int token);
 
 /* send/recv on the client's thread (lr_up_self): the real call, or -1 with
- * EBADF on a number the app has taken from libcurl. */
+ * EBADF on a number the app has taken from libcurl.  The socket hooks'
+ * connection tracking is bypassed on that thread: a sink callback must
+ * not expect a send() of its own to be framed as the app's. */
 ssize_t lr_up_send(int fd, const void *buf, size_t n, int flags,
 		   ssize_t (*real)(int, const void *, size_t, int));
 ssize_t lr_up_recv(int fd, void *buf, size_t n, int flags, ssize_t (*real)(int, void *, size_t, int));

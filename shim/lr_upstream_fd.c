@@ -120,16 +120,21 @@ int lr_up_owns_fd(int fd)
  * Returns the number to use, or -1 (fd closed).  lk held exclusively. */
 static int adopt_locked(int fd, int k)
 {
-	int nfd;
+	int nfd, tries = 0;
 
 	while (fd >= 0 && (fd < floor_fd || fd >= OWN_MAX || kind(fd) == K_STOLEN)) {
-		nfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor_fd);
-		if (kind(fd) == K_STOLEN)
+		nfd = ++tries > 64 ? -1 : (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor_fd);
+		if (kind(fd) == K_STOLEN) {
 			set_kind(fd, K_HELD); /* keep the number from libcurl's next socket */
-		else if (nfd >= 0 || fd >= OWN_MAX)
-			raw_close(fd);
-		else
+		} else if (nfd < 0 && fd < OWN_MAX) {
 			break; /* no number above the floor: stay low */
+		} else {
+			raw_close(fd);
+			if (fd >= OWN_MAX && nfd >= OWN_MAX) { /* nothing free below OWN_MAX */
+				raw_close(nfd);
+				nfd = -1;
+			}
+		}
 		fd = nfd;
 	}
 	if (fd >= 0)
@@ -372,6 +377,12 @@ int lr_up_close_range(unsigned first, unsigned last, int flags, int (*range)(uns
 	unsigned fd, a = first, end;
 	int rc = 0, err = 0;
 
+	if (first > last) { /* the real call's error */
+		if (range)
+			return range(first, last, flags);
+		errno = EINVAL;
+		return -1;
+	}
 	pthread_rwlock_rdlock(&lk);
 	end = (unsigned)atomic_load(&top);
 	for (fd = first; fd < end && fd <= last; fd++) {

@@ -96,6 +96,24 @@ check "SSE: what the app end read is the streamed body, byte for byte, in order"
 # --- TLS ------------------------------------------------------------------------
 up tls "$TLS" "$T/ca.pem" "$T/other.pem"
 
+# --- HTTP/2: only where an HTTP/2 server is installed (Debian's nghttp2-server) ------
+if command -v nghttpd >/dev/null 2>&1; then
+	mkdir -p "$T/h2"
+	"$PY" -c "import sys; open(sys.argv[1] + '/big', 'wb').write(bytes(i % 251 for i in range(2000000))); open(sys.argv[1] + '/small', 'wb').write(b'small')" "$T/h2"
+	nghttpd -d "$T/h2" 0 "$T/key.pem" "$T/cert.pem" >"$T/h2.log" 2>&1 &
+	h2_pid=$!
+	trap 'kill $tls_pid $h2_pid 2>/dev/null; lr_cleanup' EXIT
+	i=0
+	while [ -z "$H2PORT" ] && [ $i -lt 100 ]; do
+		H2PORT=$(ss -ltnpH 2>/dev/null | grep "pid=$h2_pid," | grep -o '0.0.0.0:[0-9]*' | cut -d: -f2 | head -n 1)
+		sleep 0.05
+		i=$((i + 1))
+	done
+	up h2 "https://127.0.0.1:$H2PORT" "$T/ca.pem"
+else
+	echo "# HTTP/2 checks skipped: no nghttpd (apt-get install nghttp2-server)"
+fi
+
 # --- time ------------------------------------------------------------------------
 up timeout "$MOCK"
 up delay "$MOCK"
@@ -122,7 +140,7 @@ check "hooks: the upstream saw the model as sent" last_req "d['model'] == 'gpt-4
 "$CTL" unload --force >/dev/null 2>&1
 
 # --- timings (reported, not checked) -----------------------------------------------
-if "$UP" bench "$MOCK/echo" 200 >"$T/bench.out" 2>&1; then
+if "$UP" bench local 200 serial >"$T/bench.out" 2>&1; then
 	sed 's/^/  /' "$T/bench.out"
 	ok "bench ran"
 else

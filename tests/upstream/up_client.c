@@ -28,6 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -848,6 +851,94 @@ static void t_closeall(const char *base)
 	free(e);
 }
 
+/* --- HTTP/2 (needs an h2 server: nghttpd) --------------------------------------------- */
+
+typedef struct {
+	pipe_sink s;
+	pthread_t rd;
+	int sp[2];
+} h2job;
+
+static int inet_sockets(void)
+{
+	int fds[256], n = ours(fds, 256), i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getsockname(fds[i], (struct sockaddr *)&ss, &sl) == 0 &&
+		    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+			k++;
+	}
+	return k;
+}
+
+/* 8 streams of a 2 MB file at once, each into a small socketpair read
+ * slowly (so each pauses many times), and 8 small ones beside them. */
+static void t_h2(const char *base, const char *ca)
+{
+	static const lr_up_sink sink = {ps_head, ps_body, ps_drain, ps_done};
+	X509_STORE *st = store_of(ca);
+	char *big = url_of(base, "/big"), *small = url_of(base, "/small");
+	h2job j[8];
+	rec r[8];
+	int i, k, sz = 8192, good = 0, pauses = 0, most = 0, sgood = 0;
+
+	for (i = 0; i < 8; i++) {
+		lr_up_req rq = {"GET", big, NULL, 0, NULL, 0, 0, 0, st};
+		memset(&j[i], 0, sizeof(j[i]));
+		pthread_mutex_init(&j[i].s.mu, NULL);
+		pthread_cond_init(&j[i].s.cv, NULL);
+		socketpair(AF_UNIX, SOCK_STREAM, 0, j[i].sp);
+		setsockopt(j[i].sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		setsockopt(j[i].sp[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		fcntl(j[i].sp[0], F_SETFL, O_NONBLOCK);
+		j[i].s.fd = j[i].sp[0];
+		j[i].s.peer = j[i].sp[1];
+		pthread_create(&j[i].rd, NULL, slow_reader, &j[i].s);
+		lr_up_start(&rq, &sink, &j[i].s, j[i].sp[0]);
+	}
+	for (i = 0; i < 8; i++) {
+		rec_init(&r[i]);
+		start(&r[i], "GET", small, NULL, 0, NULL, 0, 0, st);
+	}
+	for (k = 0; k < 600; k++) {
+		int n = inet_sockets(), left = 0;
+		most = n > most ? n : most;
+		for (i = 0; i < 8; i++)
+			left += !j[i].s.ndone;
+		if (!left)
+			break;
+		if (k == 200 && getenv("UP_DEBUG"))
+			for (i = 0; i < 8; i++)
+				fprintf(stderr, "job %d: done %d got %zu pending %zu pauses %d drains %d chunks %d\n", i,
+					j[i].s.ndone, j[i].s.got_len, j[i].s.plen - j[i].s.poff, j[i].s.pauses, j[i].s.drains,
+					j[i].s.chunks);
+		sleep_ms(50);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(j[i].rd, NULL);
+		size_t b;
+		int same = j[i].s.got_len == 2000000;
+		for (b = 0; same && b < j[i].s.got_len; b++)
+			same = (unsigned char)j[i].s.got[b] == (unsigned char)(b % 251);
+		good += j[i].s.ndone == 1 && j[i].s.r.fail == LR_OUT_OK && same;
+		pauses += j[i].s.pauses;
+		close(j[i].sp[0]);
+		close(j[i].sp[1]);
+		sgood += rec_wait(&r[i], 5000, 0) == 0 && r[i].r.fail == LR_OUT_OK && r[i].body_len == 5;
+		rec_free(&r[i]);
+	}
+	CHECK(good == 8, "HTTP/2: 8 paused 2 MB streams complete, every byte in order (%d)", good);
+	CHECK(pauses >= 8, "HTTP/2: the sinks paused %d times", pauses);
+	CHECK(sgood == 8, "HTTP/2: 8 small requests beside them answered (%d)", sgood);
+	CHECK(most >= 1 && most <= 16, "HTTP/2: %d connection(s) at most at once (one per stream where libcurl "
+	      "cannot multiplex safely)", most);
+	X509_STORE_free(st);
+	free(big);
+	free(small);
+}
+
 /* --- signals ---------------------------------------------------------------------------------- */
 
 static _Atomic pid_t sig_tids[256];
@@ -951,6 +1042,14 @@ static long long median(long long *v, int n)
 
 static long long bench_head_at;
 
+static long long cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static size_t bench_hdr(char *p, size_t s, size_t n, void *u)
 {
 	(void)u;
@@ -966,10 +1065,116 @@ static size_t bench_write(char *p, size_t s, size_t n, void *u)
 	return s * n;
 }
 
-static void bench(const char *url, int n)
+/* A tiny keep-alive HTTP/1.1 server in this process, so the timings show
+ * the client rather than the mock: every request gets "ok". */
+static void *serve_conn(void *arg)
 {
-	long long *h = calloc((size_t)n, sizeof(*h)), *d = calloc((size_t)n, sizeof(*d)), t0;
+	static const char ans[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+	int fd = (int)(long)arg;
+	char buf[65536];
+	size_t have = 0;
+	ssize_t r;
+	char *end;
+
+	for (;;) {
+		while (!(end = memmem(buf, have, "\r\n\r\n", 4))) {
+			if ((r = recv(fd, buf + have, sizeof(buf) - have, 0)) <= 0) {
+				close(fd);
+				return NULL;
+			}
+			have += (size_t)r;
+		}
+		size_t head = (size_t)(end + 4 - buf), body = 0;
+		char *cl = strcasestr(buf, "content-length:");
+		if (cl && cl < end)
+			body = (size_t)strtoul(cl + 15, NULL, 10);
+		while (have < head + body) {
+			if ((r = recv(fd, buf + have, sizeof(buf) - have, 0)) <= 0) {
+				close(fd);
+				return NULL;
+			}
+			have += (size_t)r;
+		}
+		memmove(buf, buf + head + body, have - head - body);
+		have -= head + body;
+		if (send(fd, ans, sizeof(ans) - 1, MSG_NOSIGNAL) < 0) {
+			close(fd);
+			return NULL;
+		}
+	}
+}
+
+static void *serve(void *arg)
+{
+	int ls = (int)(long)arg, fd, one = 1;
+	pthread_t t;
+
+	while ((fd = accept(ls, NULL, NULL)) >= 0) {
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		pthread_create(&t, NULL, serve_conn, (void *)(long)fd);
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+static char *local_server(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	static char url[64];
+	pthread_t t;
+
+	bind(ls, (struct sockaddr *)&a, sizeof(a));
+	listen(ls, 16);
+	getsockname(ls, (struct sockaddr *)&a, &al);
+	pthread_create(&t, NULL, serve, (void *)(long)ls);
+	pthread_detach(t);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/chat/completions", ntohs(a.sin_port));
+	return url;
+}
+
+/* The bench's sink: timestamps only; the caller is woken once, at done. */
+typedef struct {
+	long long t_head, t_done;
+	int fail;
+	_Atomic int done;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+} bsink;
+
+static int b_head(void *ud, long st, const char *l, size_t n)
+{
+	(void)st;
+	(void)l;
+	(void)n;
+	((bsink *)ud)->t_head = now_us();
+	return 0;
+}
+
+static void b_done(void *ud, const lr_up_result *r)
+{
+	bsink *b = ud;
+
+	b->t_done = now_us();
+	b->fail = r->fail;
+	pthread_mutex_lock(&b->mu);
+	atomic_store(&b->done, 1);
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Interleaved, so that a machine that gets busier affects both alike:
+ * request i through lr_up, then the same request with curl_easy_perform on
+ * one reused handle (this process's libcurl, called directly). */
+static void bench(const char *url, int n, int serial)
+{
 	static const char *const hdrs[] = {"Content-Type: application/json"};
+	static const lr_up_sink bs = {b_head, NULL, NULL, b_done};
+	long long *uh = calloc((size_t)n, sizeof(long long)), *ud = calloc((size_t)n, sizeof(long long));
+	long long *eh = calloc((size_t)n, sizeof(long long)), *ed = calloc((size_t)n, sizeof(long long));
+	long long *us = calloc((size_t)n, sizeof(long long)), *dh = calloc((size_t)n, sizeof(long long));
+	long long *dd = calloc((size_t)n, sizeof(long long)), t0;
 	void *lib = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_LOCAL);
 	CURL *(*init)(void) = (CURL * (*)(void)) dlsym(lib, "curl_easy_init");
 	CURLcode (*setopt)(CURL *, CURLoption, ...) = (CURLcode(*)(CURL *, CURLoption, ...))dlsym(lib, "curl_easy_setopt");
@@ -978,23 +1183,14 @@ static void bench(const char *url, int n)
 		(struct curl_slist * (*)(struct curl_slist *, const char *)) dlsym(lib, "curl_slist_append");
 	struct curl_slist *sl = NULL;
 	CURL *c;
-	rec x;
-	int i, ok = 0;
+	bsink b;
+	int i, ok = 0, eok = 0;
+	long long cpu_up = 0, cpu_easy = 0, c0 = 0;
 
-	for (i = -20; i < n; i++) { /* 20 to warm up */
-		rec_init(&x);
-		t0 = now_us();
-		start(&x, "POST", url, hdrs, 1, "{\"bench\": 1}", 0, 0, NULL);
-		rec_wait(&x, 5000, 0);
-		if (i >= 0) {
-			h[i] = x.t_head - t0;
-			d[i] = x.t_done - t0;
-			ok += x.r.fail == LR_OUT_OK;
-		}
-		rec_free(&x);
-	}
-	printf("lr_up: %d requests (%d ok): median start->head %lld us, start->done %lld us\n", n, ok,
-	       median(h, n), median(d, n));
+	if (!strcmp(url, "local"))
+		url = local_server();
+	pthread_mutex_init(&b.mu, NULL);
+	pthread_cond_init(&b.cv, NULL);
 	c = init();
 	sl = sl_append(sl, "Content-Type: application/json");
 	sl = sl_append(sl, "Expect:");
@@ -1004,20 +1200,73 @@ static void bench(const char *url, int n)
 	setopt(c, CURLOPT_HEADERFUNCTION, bench_hdr);
 	setopt(c, CURLOPT_WRITEFUNCTION, bench_write);
 	setopt(c, CURLOPT_NOSIGNAL, 1L);
-	lr_depth++; /* as inside the client: the shim's curl hooks pass through */
-	for (i = -20; i < n; i++) {
+	const char *only = getenv("UP_BENCH_ONLY"); /* "up" or "easy": one side (for callgrind) */
+
+	for (i = -20; i < n && !(only && !strcmp(only, "easy")); i++) { /* 20 to warm up */
+		lr_up_req rq = {"POST", url, hdrs, 1, "{\"bench\": 1}", 12, 0, 0, NULL};
+		if (i == 0)
+			c0 = cpu_us();
+		atomic_store(&b.done, 0);
 		t0 = now_us();
-		perform(c);
+		lr_up_start(&rq, &bs, &b, -1);
+		if (i >= 0)
+			us[i] = now_us() - t0;
+		pthread_mutex_lock(&b.mu);
+		while (!atomic_load(&b.done))
+			pthread_cond_wait(&b.cv, &b.mu);
+		pthread_mutex_unlock(&b.mu);
 		if (i >= 0) {
-			h[i] = bench_head_at - t0;
-			d[i] = now_us() - t0;
+			uh[i] = b.t_head - t0;
+			ud[i] = b.t_done - t0;
+			ok += b.fail == LR_OUT_OK;
+		}
+		if (serial)
+			continue;
+		lr_depth++; /* as inside the client: the shim's curl hooks pass through */
+		t0 = now_us();
+		CURLcode rc = perform(c);
+		long long t1 = now_us();
+		lr_depth--;
+		if (i >= 0) {
+			eh[i] = bench_head_at - t0;
+			ed[i] = t1 - t0;
+			eok += rc == CURLE_OK;
+			dh[i] = uh[i] - eh[i];
+			dd[i] = ud[i] - ed[i];
 		}
 	}
-	lr_depth--;
-	printf("easy_perform (one handle, connection reused): median start->head %lld us, start->done %lld us\n",
-	       median(h, n), median(d, n));
-	free(h);
-	free(d);
+	if (serial)
+		cpu_up = cpu_us() - c0;
+	for (i = -20; serial && i < n && !(only && !strcmp(only, "up")); i++) {
+		if (i == 0)
+			c0 = cpu_us();
+		lr_depth++;
+		t0 = now_us();
+		CURLcode rc = perform(c);
+		long long t1 = now_us();
+		lr_depth--;
+		if (i >= 0) {
+			eh[i] = bench_head_at - t0;
+			ed[i] = t1 - t0;
+			eok += rc == CURLE_OK;
+			dh[i] = uh[i] - eh[i];
+			dd[i] = ud[i] - ed[i];
+		}
+	}
+	if (serial)
+		cpu_easy = cpu_us() - c0;
+	printf("%s, %d requests each way, %s\n", url, n, serial ? "one way then the other" : "interleaved");
+	if (serial)
+		printf("CPU time of the whole process (the in-process server included) per request: lr_up %lld us, "
+		       "easy_perform %lld us: +%lld us\n",
+		       cpu_up / n, cpu_easy / n, (cpu_up - cpu_easy) / n);
+	printf("lr_up (%d ok): median lr_up_start() %lld us, start->head %lld us, start->done %lld us\n", ok,
+	       median(us, n), median(uh, n), median(ud, n));
+	printf("curl_easy_perform, one handle, connection reused (%d ok): start->head %lld us, start->done %lld us\n",
+	       eok, median(eh, n), median(ed, n));
+	printf("the client's own overhead (median of pairwise differences): head +%lld us, done +%lld us\n",
+	       median(dh, n), median(dd, n));
+	free(uh), free(ud), free(eh), free(ed), free(us), free(dh), free(dd);
 }
 
 int main(int argc, char **argv)
@@ -1045,10 +1294,12 @@ int main(int argc, char **argv)
 		t_closeall(argv[2]);
 	else if (!strcmp(what, "signal") && argc == 3)
 		t_signal(argv[2]);
+	else if (!strcmp(what, "h2") && argc == 4)
+		t_h2(argv[2], argv[3]);
 	else if (!strcmp(what, "hooks") && argc == 6)
 		t_hooks(argv[2], argv[3], argv[4], argv[5]);
-	else if (!strcmp(what, "bench") && argc == 4)
-		bench(argv[2], atoi(argv[3]));
+	else if (!strcmp(what, "bench") && (argc == 4 || argc == 5))
+		bench(argv[2], atoi(argv[3]), argc == 5 && !strcmp(argv[4], "serial"));
 	else {
 		fprintf(stderr, "usage: up_client plain|sse|tls|timeout|delay|cancel|threads|fork|closeall|signal|hooks|bench ...\n");
 		return 2;
