@@ -320,11 +320,12 @@ static const char *const unapplied_code[LR_UNAPPLIED_N] = {
 
 static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
 	NULL,
-	"over TLS the connection's host is fixed before the request is seen; to move it, "
-	"point the program at an http:// URL whose host the route claims, or use a libcurl client",
-	"this plain connection was not redirected when it was made (a route claims a host only "
-	"when its conditions are on host and process alone and its endpoint is http://); "
-	"make the route claim the host, or use a libcurl client",
+	"over TLS the connection's host is fixed at the handshake, and the shim's own client "
+	"(libcurl.so.4, loaded at run time) that would carry the request could not be used; "
+	"install libcurl4 (Debian's OpenSSL flavour), or use a libcurl client",
+	"this plain connection goes to the app's host, and the shim's own client "
+	"(libcurl.so.4, loaded at run time) that would carry the request could not be used; "
+	"install libcurl4, make the route claim the host, or use a libcurl client",
 	"the body is not a JSON object the route can rewrite",
 	"the request head could not be rewritten",
 	"out of memory",

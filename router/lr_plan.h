@@ -103,9 +103,12 @@ enum lr_carrier {
 	LR_CARRIER_TLS,           /* OpenSSL plaintext: the host is fixed */
 };
 
-/* Can `carrier` send plan p where it says?  LR_UNAPPLIED_NONE, or the
- * reason it cannot (a connection already made cannot change its host; a
- * redirected one goes where the claiming route sends it). */
+/* Can `carrier` send plan p where it says on the app's own connection?
+ * LR_UNAPPLIED_NONE, or the reason it cannot (a connection already made
+ * cannot change its host; a redirected one goes where the claiming route
+ * sends it).  The one place this is asked: where the connection cannot,
+ * the shim's own client (shim/lr_serve.h) carries the request, and the
+ * reason is reported only when that client cannot be used either. */
 int lr_plan_carried(const lr_plan *p, int carrier);
 
 /* The reason's code for the audit ("tls_cannot_move_host", ...), and one

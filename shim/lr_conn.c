@@ -18,12 +18,15 @@
  */
 #include "lr_conn.h"
 #include "lr_body.h"
+#include "lr_attempt.h"
 #include "lr_engine.h"
+#include "lr_extract.h"
 #include "lr_error.h"
 #include "lr_log.h"
 #include "lr_plan.h"
 #include "lr_rec.h"
 #include "lr_request.h"
+#include "lr_serve.h"
 #include "lr_shim.h"
 #include "lr_url.h"
 #include "lr_view.h"
@@ -117,7 +120,7 @@ static void q_push_locked(lr_conn *c, struct lr_rec *rec, int no_body, int deny)
 		if (!c->resp_off)
 			q_drain(c, "unpaired");
 		c->resp_off = 1;
-		lr_rec_free(rec);
+		lr_rec_end(rec, 0, "unpaired"); /* recorded, though its answer is not read */
 		if (!deny)
 			return;
 	}
@@ -133,6 +136,7 @@ void lr_conn_free(lr_conn *c)
 	if (!c)
 		return;
 	q_drain(c, "incomplete");
+	lr_serve_conn_free(c);
 	lr_http_framer_free(&c->fr);
 	free(c->out);
 	free(c->inject);
@@ -297,30 +301,32 @@ typedef struct {
 	int have_plan;
 	char url[8192];
 	size_t ulen;
-	const char *body;
+	const char *body;      /* the body sent (the rewritten one, once rewritten) */
 	size_t blen;
+	const char *app_body;  /* the app's */
+	size_t app_blen;
 } job;
 
-/* The edits the plan asks for, as lr_http_rewrite takes them. */
-static int edits_of(const job *j, lr_http_edits *e, char *body_new, size_t body_new_len,
+/* The edits plan p asks for, as lr_http_rewrite takes them. */
+static int edits_of(const lr_plan *p, lr_http_edits *e, char *body_new, size_t body_new_len,
 		    char *hostbuf, size_t hcap, char *auth, size_t acap)
 {
 	lr_url u;
 
 	memset(e, 0, sizeof(*e));
-	e->cred = j->p.cred;
-	e->moved = j->p.host_changed;
-	if (j->p.url) {
-		if (lr_url_parse(j->p.url, strlen(j->p.url), &u) < 0)
+	e->cred = p->cred;
+	e->moved = p->host_changed;
+	if (p->url) {
+		if (lr_url_parse(p->url, strlen(p->url), &u) < 0)
 			return LR_EPARSE;
 		e->target.p = u.path;
-		e->target.len = (size_t)(j->p.url + u.end - u.path);
+		e->target.len = (size_t)(p->url + u.end - u.path);
 		if (!e->target.len) {
 			e->target.p = "/";
 			e->target.len = 1;
 		}
-		if (j->p.host_changed) {
-			lr_plan_host(&j->p, hostbuf, hcap);
+		if (p->host_changed) {
+			lr_plan_host(p, hostbuf, hcap);
 			e->host.p = hostbuf;
 			e->host.len = strlen(hostbuf);
 		}
@@ -329,44 +335,61 @@ static int edits_of(const job *j, lr_http_edits *e, char *body_new, size_t body_
 		e->body.p = body_new;
 		e->body.len = body_new_len;
 	}
-	if (j->p.cred == LR_CRED_REPLACE) {
-		e->auth_name = lr_plan_auth(&j->p, auth, acap);
+	if (p->cred == LR_CRED_REPLACE) {
+		e->auth_name = lr_plan_auth(p, auth, acap);
 		e->auth_value = auth;
 	}
 	return 0;
+}
+
+/* The held request as decision d and plan p of table t send it: *out
+ * (head and body, malloc'ed), and the new body in *nb (NULL: the app's).
+ * 0, or < 0 with *why (LR_UNAPPLIED_*). */
+static int build(lr_conn *c, const lr_table *t, const lr_decision *d, const lr_request *r, lr_plan *p,
+		 const char *body, size_t blen, char **out, size_t *outlen, char **nb, size_t *nbl, int *why)
+{
+	char host[300], auth[4200];
+	lr_http_edits e;
+	int rc;
+
+	*nb = NULL;
+	*nbl = 0;
+	rc = lr_plan_body(t, d, r, p, body, blen, nb, nbl);
+	if (rc < 0 && rc != LR_ENOTFOUND) {
+		*why = lr_unapplied_of(rc, 1);
+		return rc;
+	}
+	rc = edits_of(p, &e, *nb, *nbl, host, sizeof(host), auth, sizeof(auth));
+	if (rc == 0)
+		rc = lr_http_rewrite(&c->fr.head, *nb ? *nb : body, *nb ? *nbl : blen, &e, out, outlen);
+	explicit_bzero(auth, sizeof(auth));
+	if (rc < 0) {
+		*why = lr_unapplied_of(rc, 0);
+		free(*nb);
+		*nb = NULL;
+	}
+	return rc;
 }
 
 /* Rewrites the held request into the outbox.  0, or < 0 (nothing queued)
  * with *why (LR_UNAPPLIED_*). */
 static int rewrite(lr_conn *c, job *j, int *why)
 {
-	char *nb = NULL, *out = NULL, host[300], auth[4200];
+	char *nb = NULL, *out = NULL;
 	size_t nbl = 0, outlen = 0;
-	lr_http_edits e;
-	int rc;
+	int rc = build(c, j->t, &j->d, &j->r, &j->p, j->app_body, j->app_blen, &out, &outlen, &nb, &nbl, why);
 
-	rc = lr_plan_body(j->t, &j->d, &j->r, &j->p, j->body, j->blen, &nb, &nbl);
-	if (rc < 0 && rc != LR_ENOTFOUND) {
-		*why = lr_unapplied_of(rc, 1);
-		return rc;
-	}
-	rc = edits_of(j, &e, nb, nbl, host, sizeof(host), auth, sizeof(auth));
-	if (rc == 0)
-		rc = lr_http_rewrite(&c->fr.head, j->body, j->blen, &e, &out, &outlen);
-	explicit_bzero(auth, sizeof(auth));
-	if (rc == 0) {
-		free(c->out); /* the outbox is empty between calls */
-		c->out = out;
-		c->out_len = outlen;
-		c->out_off = 0;
-		j->body = nb ? nb : j->body;
-		j->blen = nb ? nbl : j->blen;
-		nb = NULL;
-	}
 	if (rc < 0)
-		*why = lr_unapplied_of(rc, 0);
-	free(nb);
-	return rc;
+		return rc;
+	free(c->out); /* the outbox is empty between calls */
+	c->out = out;
+	c->out_len = outlen;
+	c->out_off = 0;
+	if (nb) {
+		j->body = nb;
+		j->blen = nbl;
+	}
+	return 0;
 }
 
 /* The app will read our answer (after the answers to earlier requests),
@@ -386,7 +409,9 @@ static void refuse(lr_conn *c, int status, const char *code, const char *msg)
 	}
 	q_push_locked(c, NULL, 0, 1);
 	pthread_mutex_unlock(&c->rmu);
-	if (c->io->shut) /* the server closes: a poller wakes up to read our answer */
+	if (c->served) /* our end closes after the answers before it */
+		lr_serve_shut(c);
+	else if (c->io->shut) /* the server closes: a poller wakes up to read our answer */
 		c->io->shut(c);
 }
 
@@ -463,19 +488,246 @@ static const char *unrouted_url(const lr_conn *c, const job *j, char **moved)
 	return *moved;
 }
 
+static const char *transport_of(const lr_conn *c)
+{
+	return c->kind == LR_CONN_TLS ? "tls" : "socket";
+}
+
+/* The request as the app made it (de-chunked), into *out. */
+static int as_is(lr_conn *c, char **out, size_t *outlen)
+{
+	lr_http_edits e = {.cred = LR_CRED_KEEP};
+	lr_span body = {0};
+	int rc = lr_http_body(&c->fr, &body);
+
+	return rc < 0 ? rc : lr_http_rewrite(&c->fr.head, body.p, body.len, &e, out, outlen);
+}
+
+/* Step i of a resilient route's chain, as the table says now. */
+static int chain_step(lr_conn *c, job *j, const lr_attempt *a, int i, lr_serve_step *st)
+{
+	lr_engine_ctx cx = {j->t, lr_view_intents(j->t), NULL, 0};
+	lr_request r = j->r;
+	lr_decision d;
+	lr_plan p;
+	char *nb = NULL;
+	size_t nbl = 0;
+	int rc, why;
+
+	rc = lr_engine_decide_step(&cx, &r, j->app_body, j->app_blen, a->route, a->step[i], &d);
+	if (rc < 0)
+		return rc;
+	if (d.action == LR_ACTION_PASS) {
+		if ((rc = as_is(c, &st->raw, &st->raw_len)) < 0 || !(st->url = strdup(j->url)))
+			return rc < 0 ? rc : LR_ENOMEM;
+		st->rec = lr_rec_begin(j->t, &r, &d, NULL, j->url, j->app_body, j->app_blen, transport_of(c));
+		return 0;
+	}
+	if (lr_plan_make(j->t, &d, &r.det, j->url, j->ulen, secure_getenv, &p) < 0)
+		return LR_ENOMEM;
+	rc = build(c, j->t, &d, &r, &p, j->app_body, j->app_blen, &st->raw, &st->raw_len, &nb, &nbl, &why);
+	if (rc == 0 && !(st->url = strdup(p.url ? p.url : j->url)))
+		rc = LR_ENOMEM;
+	if (rc == 0)
+		st->rec = lr_rec_begin(j->t, &r, &d, &p, st->url, nb ? nb : j->app_body, nb ? nbl : j->app_blen,
+				       transport_of(c));
+	free(nb);
+	lr_plan_free(&p);
+	return rc;
+}
+
+static void job_free(lr_serve_job *sj)
+{
+	int i;
+
+	for (i = 0; i < sj->nsteps; i++) {
+		free(sj->steps[i].raw);
+		free(sj->steps[i].url);
+		lr_rec_free(sj->steps[i].rec);
+	}
+	if (sj->attempts)
+		lr_attempt_free(sj->attempts);
+	memset(sj, 0, sizeof(*sj));
+}
+
+/* Health of the chain's targets, in the counters segment (lr_stats.h),
+ * with the live table's thresholds. */
+static int env_cooling(void *ud, const char *key)
+{
+	(void)ud;
+	return lr_stats_down_until(lr_rec_stats(), key, (long long)time(NULL)) > 0;
+}
+
+static void env_health_fail(void *ud, const char *key, long retry_after_s)
+{
+	const lr_table *t = lr_view_acquire();
+
+	(void)ud;
+	if (t)
+		lr_stats_health_fail(lr_rec_stats(), key, (long long)time(NULL), t->health_failures,
+				     t->health_cooldown_s, retry_after_s > 0 ? (unsigned)retry_after_s : 0);
+	lr_view_release(t);
+}
+
+static void env_health_ok(void *ud, const char *key)
+{
+	(void)ud;
+	lr_stats_health_ok(lr_rec_stats(), key);
+}
+
+/* Whether the answer may be cached: the route caches, and the body sent
+ * has a temperature it allows. */
+static void cache_of(const lr_table *t, const job *j, lr_serve_job *sj)
+{
+	const lr_route *rt = j->d.route;
+	lr_extract x;
+
+	if (!rt->cache_ttl_s)
+		return;
+	if (rt->cache_max_temperature >= 0 &&
+	    (!j->body || lr_extract_body(j->body, j->blen, &x) < 0 || x.temperature < 0 ||
+	     x.temperature > rt->cache_max_temperature))
+		return;
+	sj->cache_ttl_s = rt->cache_ttl_s;
+	sj->cache_max_entry = (size_t)t->cache_max_entry_kb << 10;
+	sj->cache_size = (size_t)t->cache_size_mb << 20;
+}
+
+/* Hands the request in the outbox (step 0: where decision j->d sends it;
+ * j NULL: not an LLM request) to the shim's own client (lr_serve.h), with
+ * its audit record, and for a resilient route every later step of its
+ * chain.  1 when it is ours to answer (the outbox is then empty), 0 when
+ * it cannot be (nothing changed but the outbox, which the caller empties). */
+static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, const char *url, int why)
+{
+	static const lr_attempt_env env = {env_cooling, env_health_fail, env_health_ok, NULL};
+	lr_serve_job sj;
+	lr_attempt a;
+	int i, ok = 1;
+
+	memset(&sj, 0, sizeof(sj));
+	sj.no_body = method_is(&c->fr.req, "HEAD");
+	if (!(sj.steps[0].url = strdup(url)))
+		return 0;
+	sj.nsteps = 1;
+	if (j) {
+		sj.steps[0].rec = lr_rec_begin(t, &j->r, &j->d, p, url, j->body, j->blen, transport_of(c));
+		lr_rec_unapplied(sj.steps[0].rec, t, why);
+	}
+	if (j && p && lr_attempt_wanted(&j->d) &&
+	    lr_attempt_init(&a, t, &j->d, &env, lr_rec_wants_stream(&j->r, j->app_body, j->app_blen),
+			    j->r.x.json, j->r.det.format, j->r.det.operation) == 0) {
+		sj.attempts = &a;
+		sj.nsteps = 1 + a.nfall + a.nesc;
+		for (i = 1; i < sj.nsteps && ok; i++)
+			ok = chain_step(c, j, &a, i, &sj.steps[i]) == 0;
+		if (!ok) { /* the chain as the app would not have it: one step */
+			lr_log(LR_LOG_ERROR, "route %s: its chain could not be prepared: one attempt", a.route);
+			for (i = 1; i < sj.nsteps; i++) {
+				free(sj.steps[i].raw);
+				free(sj.steps[i].url);
+				lr_rec_free(sj.steps[i].rec);
+				memset(&sj.steps[i], 0, sizeof(sj.steps[i]));
+			}
+			sj.nsteps = 1;
+			lr_attempt_free(&a);
+			sj.attempts = NULL;
+		}
+	}
+	if (sj.attempts)
+		cache_of(t, j, &sj);
+	sj.steps[0].raw = c->out;
+	sj.steps[0].raw_len = c->out_len;
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	if (lr_serve_start(c, &sj) < 0) {
+		c->out = sj.steps[0].raw; /* back to the caller */
+		c->out_len = sj.steps[0].raw_len;
+		sj.steps[0].raw = NULL;
+		job_free(&sj);
+		return 0;
+	}
+	q_push(c, NULL, sj.no_body, 0); /* recorded by lr_serve; framed here */
+	return 1;
+}
+
+static void out_clear(lr_conn *c)
+{
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+}
+
+/* A request that goes as the app made it, on a connection the shim
+ * serves: to the app's URL, through the shim's client.  1 when served. */
+static int serve_as_is(lr_conn *c, const lr_table *t, job *j, const char *url, int why)
+{
+	lr_http_edits e = {.cred = LR_CRED_KEEP};
+	lr_span body = {0};
+	char *out = NULL;
+	size_t outlen = 0;
+
+	if (lr_http_body(&c->fr, &body) < 0 ||
+	    lr_http_rewrite(&c->fr.head, body.p, body.len, &e, &out, &outlen) < 0)
+		return 0;
+	out_clear(c);
+	c->out = out;
+	c->out_len = outlen;
+	if (serve_out(c, t, j, NULL, url, why))
+		return 1;
+	out_clear(c);
+	return 0;
+}
+
+/* A served connection cannot send anything itself any more. */
+static void refuse_unserved(lr_conn *c)
+{
+	refuse(c, 502, "llmroute_unserved",
+	       "llmroute: this connection is carried by llmroute and the request could not be sent");
+}
+
+/* A request that is not an LLM API request, on a served connection. */
+static int serve_unknown(lr_conn *c, job *j)
+{
+	char url[8192];
+
+	free(j);
+	if (app_url(c, url, sizeof(url)) <= 0 || !serve_as_is(c, NULL, NULL, url, 0))
+		refuse_unserved(c);
+	return 0;
+}
+
 /* Applies the plan of a routed request, or says why not.  1 when the
- * rewritten request is in the outbox. */
-static int apply_plan(lr_conn *c, job *j, int *why)
+ * rewritten request is in the outbox, 2 when the shim serves it. */
+static int apply_plan(lr_conn *c, const lr_table *t, job *j, int *why)
 {
 	int carrier = c->kind == LR_CONN_TLS ? LR_CARRIER_TLS :
 		      c->redirected ? LR_CARRIER_SOCKET_MOVED : LR_CARRIER_SOCKET;
+	int cannot = lr_plan_carried(&j->p, carrier);
+	/* where the connection cannot go, the shim's own client can */
+	int serve = (cannot == LR_UNAPPLIED_TLS_HOST || cannot == LR_UNAPPLIED_SOCKET_HOST || c->served ||
+		     (!cannot && lr_attempt_wanted(&j->d))) &&
+		    (c->served || lr_serve_possible(c));
 
-	*why = lr_plan_carried(&j->p, carrier);
-	if (*why || rewrite(c, j, why) < 0)
+	*why = cannot;
+	if ((cannot && !serve) || rewrite(c, j, why) < 0)
 		return 0;
 	if (j->p.key_missing)
 		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s",
 		       j->p.key_env, j->p.host_changed ? "sending no key" : "keeping the app's key");
+	if (serve) {
+		if (serve_out(c, t, j, &j->p, j->p.url ? j->p.url : j->url, 0)) {
+			*why = LR_UNAPPLIED_NONE;
+			return 2;
+		}
+		out_clear(c);
+		if (j->body != j->app_body) /* sent as the app made it, if at all */
+			free((char *)j->body);
+		j->body = j->app_body;
+		j->blen = j->app_blen;
+		*why = cannot ? cannot : LR_UNAPPLIED_REWRITE;
+		return 0;
+	}
 	return 1;
 }
 
@@ -497,6 +749,8 @@ static int decide_held(lr_conn *c)
 	j = calloc(1, sizeof(*j));
 	if (!j || lr_http_body(&c->fr, &body) < 0 || (n = app_url(c, j->url, sizeof(j->url))) < 0 ||
 	    lr_request_init_as(&j->r, j->url, (size_t)n, body.p, body.len, lr_process_name(), 0) < 0) {
+		if (c->served) /* not an LLM request: still ours to carry */
+			return serve_unknown(c, j);
 		free(j);
 		q_push(c, NULL, no_body, 0);
 		if (c->redirected && redirect_only(c) < 0)
@@ -504,8 +758,8 @@ static int decide_held(lr_conn *c)
 		return c->redirected ? flush(c) : release_held(c);
 	}
 	j->ulen = (size_t)n;
-	j->body = body.p;
-	j->blen = body.len;
+	j->body = j->app_body = body.p;
+	j->blen = j->app_blen = body.len;
 	t = lr_view_acquire();
 	j->t = t;
 	unread = engine_decide(t, &j->r, body.p, body.len, 0, &j->d);
@@ -525,12 +779,27 @@ static int decide_held(lr_conn *c)
 	if (j->d.action == LR_ACTION_ROUTE) {
 		if (lr_plan_make(t, &j->d, &j->r.det, j->url, j->ulen, secure_getenv, &j->p) == 0) {
 			j->have_plan = 1;
-			routed = apply_plan(c, j, &why);
+			routed = apply_plan(c, t, j, &why);
 		} else {
 			why = LR_UNAPPLIED_NOMEM;
 		}
 		if (why)
 			lr_rec_log_unapplied(t, &j->d, &j->r, why, transport);
+	}
+	if (routed == 2 || (!routed && c->served)) {
+		/* the shim's own client carries it (routed, or as the app made
+		 * it on a connection already served) */
+		if (routed)
+			lr_rec_log_routed(t, &j->d, &j->r, j->p.model, j->p.url ? j->p.url : j->url, transport);
+		else if (!serve_as_is(c, t, j, j->url, why))
+			refuse_unserved(c);
+		if (j->body != body.p)
+			free((char *)j->body);
+		if (j->have_plan)
+			lr_plan_free(&j->p);
+		lr_view_release(t);
+		free(j);
+		return 0;
 	}
 	if (!routed && c->redirected && redirect_only(c) < 0) {
 		refuse_unsafe(c);
@@ -595,9 +864,9 @@ static int on_head(lr_conn *c)
 		if (!c->redirected && deny_unheld(c, url, (size_t)n))
 			return 0;
 	}
-	if (c->redirected) {
-		/* going to a host the app did not choose: held and rewritten, or
-		 * refused, never sent as written */
+	if (c->redirected || c->served) {
+		/* going to a host the app did not choose, or through the shim's
+		 * own client: held and rewritten, or refused, never sent as written */
 		if (c->fr.req.expect_continue)
 			refuse(c, 417, "llmroute_expect",
 			       "llmroute: Expect: 100-continue is not supported on a redirected connection");
@@ -618,7 +887,7 @@ static int on_head(lr_conn *c)
 static int give_up(lr_conn *c)
 {
 	lr_log(LR_LOG_DEBUG, "connection not framed as HTTP/1 (%d): passing it through", c->fr.stop);
-	if (c->redirected) {
+	if (c->redirected || c->served) {
 		refuse(c, 502, "llmroute_unframed",
 		       "llmroute: a request on a redirected connection could not be parsed");
 		return 0;
@@ -682,7 +951,7 @@ static ssize_t write_slice(lr_conn *c, const char *p, size_t n)
 			c->started = 1;
 		}
 		r = lr_http_feed(&c->fr, p + off, n - off);
-		if (r == LR_ETOOBIG && c->fr.stop == LR_HTTP_STOP_NONE && c->redirected) {
+		if (r == LR_ETOOBIG && c->fr.stop == LR_HTTP_STOP_NONE && (c->redirected || c->served)) {
 			refuse(c, 413, "llmroute_too_large",
 			       "llmroute: request too large to route on a redirected connection");
 			continue;
@@ -694,12 +963,12 @@ static ssize_t write_slice(lr_conn *c, const char *p, size_t n)
 			c->passing = 1;
 			q_push(c, NULL, 0, 0);
 			if (release_held(c) < 0)
-				return off ? (ssize_t)off : -1;
+				return -1; /* what we held could not go: the app sees the failure */
 			continue;
 		}
 		if (r < 0) {
 			if (give_up(c) < 0)
-				return off ? (ssize_t)off : -1;
+				return -1; /* what we held could not go: the app sees the failure */
 			continue;
 		}
 		ev = c->fr.ev;
@@ -715,10 +984,10 @@ static ssize_t write_slice(lr_conn *c, const char *p, size_t n)
 			if (!c->holding && lr_http_hold(&c->fr) == 0) /* a bodiless request */
 				c->holding = 1;
 			if (decide_held(c) < 0)
-				return off ? (ssize_t)off : -1;
+				return -1; /* what we held could not go: the app sees the failure */
 		} else if (ev & LR_HTTP_EV_HEAD) {
 			if (on_head(c) < 0)
-				return off ? (ssize_t)off : -1;
+				return -1; /* what we held could not go: the app sees the failure */
 		}
 	}
 	return (ssize_t)off;
@@ -790,12 +1059,41 @@ int lr_conn_done(const lr_conn *c)
 	return c->state == LR_CONN_OFF && !pending(c) && c->owed == 0;
 }
 
+/* A held LLM request whose body we have not seen whole, about to go out
+ * as written (bytes we cannot see follow it): could a deny match it? */
+static int held_could_be_denied(lr_conn *c)
+{
+	char url[8192];
+	int n;
+	job *j;
+	const lr_table *t;
+	int deny;
+
+	if (!c->holding || (n = app_url(c, url, sizeof(url))) <= 0 || !(j = calloc(1, sizeof(*j))))
+		return 0;
+	if (lr_request_init_as(&j->r, url, (size_t)n, NULL, 0, lr_process_name(), 0) < 0) {
+		free(j);
+		return 0;
+	}
+	t = lr_view_acquire();
+	engine_decide(t, &j->r, NULL, 0, 1, &j->d);
+	deny = j->d.action == LR_ACTION_DENY;
+	lr_view_release(t);
+	free(j);
+	return deny;
+}
+
 int lr_conn_drain(lr_conn *c, int wait_ms)
 {
 	lr_span h;
 
-	if (c->redirected && c->unsent)
+	if ((c->redirected || c->served) && c->unsent)
 		return -1;
+	if (c->unsent && held_could_be_denied(c)) {
+		lr_log(LR_LOG_INFO, "an LLM request a deny could match is followed by bytes the shim "
+		       "cannot see (sendfile): the connection is shut");
+		return -1;
+	}
 	if (c->unsent) {
 		h = lr_http_held(&c->fr);
 		c->unsent = 0;

@@ -109,6 +109,10 @@ struct lr_conn {
 	char *inject;          /* our answer to a refused request */
 	size_t inject_len, inject_off;
 	int eof;
+	/* served by the shim's own client (lr_serve.h) */
+	int served;            /* every request from here on is ours to answer */
+	struct lr_pipe *pipe;  /* our end of the app's descriptor */
+	int tls_err;           /* TLS: the SSL_get_error value of our last read */
 };
 
 /* Does anything here want to see HTTP traffic: a table, or an audit file?

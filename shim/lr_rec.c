@@ -525,3 +525,20 @@ void lr_rec_free(lr_rec *x)
 		free(x);
 	}
 }
+
+void lr_rec_restart(lr_rec *x, unsigned delay_ms)
+{
+	if (x)
+		x->start_ns = now_ns() + (int64_t)delay_ms * 1000000;
+}
+
+lr_rec *lr_rec_clone(const lr_rec *x)
+{
+	lr_rec *y;
+
+	if (!x || !(y = malloc(sizeof(*y))))
+		return NULL;
+	*y = *x; /* strings are arrays or static; the usage parser is made anew */
+	lr_usage_init(&y->usage, x->usage.format, x->usage.stream, x->usage.request_bytes);
+	return y;
+}

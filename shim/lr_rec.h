@@ -86,6 +86,15 @@ void lr_rec_denied(const lr_table *t, const lr_request *r, const lr_decision *d,
 void lr_rec_denied_as(const lr_table *t, const lr_request *r, const lr_decision *d,
 		      size_t blen, const char *transport, const lr_rec *link);
 
+/* A copy of record x as it was begun (x must not have been fed a byte
+ * yet), for another attempt at the same step (a Retry-After), or NULL. */
+lr_rec *lr_rec_clone(const lr_rec *x);
+
+/* The request goes out only now (after delay_ms): its latency counts from
+ * then, not from when the record was begun (a later attempt's record is
+ * begun with the first's). */
+void lr_rec_restart(lr_rec *x, unsigned delay_ms);
+
 /* Frees a record without writing it (NULL is fine). */
 void lr_rec_free(lr_rec *x);
 

@@ -44,7 +44,7 @@ static time_t cache_retry_at;
 
 /* The segment of this user, created on first use with the table's size.
  * A failed open is retried a second later, not at every request. */
-static lr_cache *cache_get(size_t size)
+lr_cache *lr_resil_cache(size_t size)
 {
 	char name[300];
 	const char *why = NULL;
@@ -71,7 +71,7 @@ static lr_cache *cache_get(size_t size)
 /* Headers that change what the answer is, beyond the body: API version
  * and beta-feature headers (anthropic-version, anthropic-beta,
  * OpenAI-Beta) and what the app accepts. */
-static int shapes_answer(const char *line)
+int lr_resil_shapes_answer(const char *line)
 {
 	const char *colon = strchr(line, ':');
 	size_t n = colon ? (size_t)(colon - line) : 0;
@@ -104,7 +104,7 @@ static void cache_key(lr_easy *e, lr_resil *rs, const char *body, size_t blen)
 		parts[n++] = (lr_cache_part){e->cookie ? e->cookie : "", e->cookie ? strlen(e->cookie) : 0};
 	acc = lr_cache_key_of(parts, n);
 	for (; l; l = l->next) { /* who asks, and for what answer, fold in */
-		if (!l->data || !(lr_curl_is_auth_header(l->data) || shapes_answer(l->data)))
+		if (!l->data || !(lr_curl_is_auth_header(l->data) || lr_resil_shapes_answer(l->data)))
 			continue;
 		parts[0] = (lr_cache_part){&acc, sizeof(acc)};
 		parts[1] = (lr_cache_part){l->data, strlen(l->data)};
@@ -432,7 +432,7 @@ static void store(lr_easy *e, lr_resil *rs)
 
 	if (!rs->cacheable || c->status < 200 || c->status > 299 || c->body_over || c->app_stopped)
 		return;
-	if ((k = cache_get(rs->cache_size)) &&
+	if ((k = lr_resil_cache(rs->cache_size)) &&
 	    lr_cache_put(k, &rs->key, (long long)time(NULL), (int)rs->ttl_s, rs->max_entry, (int)c->status,
 			 c->hdr.p, c->hdr.len, c->body.p, c->body.len) == 0 && e->x)
 		e->x->cache = "stored";
@@ -517,7 +517,7 @@ static int cache_lookup(lr_resil *rs, lr_cache_hit *hit)
 {
 	lr_cache *k;
 
-	return rs->cacheable && (k = cache_get(rs->cache_size)) &&
+	return rs->cacheable && (k = lr_resil_cache(rs->cache_size)) &&
 	       lr_cache_get(k, &rs->key, (long long)time(NULL), hit) == 0;
 }
 

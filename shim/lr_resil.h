@@ -113,6 +113,14 @@ CURLcode lr_resil_give_up(const lr_curl_lib *lib, lr_easy *e);
  * (its time-out and record start now, not before a wait). */
 void lr_resil_multi_arm(const lr_curl_lib *lib, lr_easy *e);
 
+/* The response cache segment of this user (created with `size` bytes on
+ * first use; a failed open is retried a second later), or NULL. */
+lr_cache *lr_resil_cache(size_t size);
+
+/* Does a request header line change what the answer is (API version and
+ * beta headers, Accept, proxy credentials, a session)?  Part of the key. */
+int lr_resil_shapes_answer(const char *line);
+
 /* Frees e->rs (NULL is fine). */
 void lr_resil_free(lr_easy *e);
 

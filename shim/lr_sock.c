@@ -19,6 +19,7 @@
 #include "lr_log.h"
 #include "lr_rec.h"
 #include "lr_resolve.h"
+#include "lr_serve.h"
 #include "lr_shim.h"
 #include "lr_upstream.h"
 #include "lr_view.h"
@@ -525,6 +526,8 @@ static ssize_t received(lr_conn *c, const struct iovec *iov, int cnt, ssize_t r,
 		}
 	}
 	pthread_mutex_unlock(&c->rmu);
+	if (c->served)
+		lr_serve_pump(c); /* room in the socket for what waits */
 	if (r == 0 && cnt > 0 && (k = inject(c, iov[0].iov_base, iov[0].iov_len, 0)) > 0)
 		r = k;
 done:

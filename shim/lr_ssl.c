@@ -19,12 +19,14 @@
 #include "lr_fork.h"
 #include "lr_curl_sym.h"
 #include "lr_log.h"
+#include "lr_serve.h"
 #include "lr_shim.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -56,7 +58,14 @@ static struct {
 	void (*free)(void *);
 	int (*get_error)(const void *, int);
 	int (*get_fd)(const void *);
+	int (*shutdown)(void *);
+	int (*peek)(void *, void *, int);
+	int (*peek_ex)(void *, void *, size_t, size_t *);
+	void *(*get_ctx)(const void *);
+	void *(*ctx_store)(const void *);
 } R;
+
+static _Atomic int nserved; /* sessions served by the shim (lr_serve.h): SSL_get_error looks */
 
 static void *sym(const char *name)
 {
@@ -87,6 +96,11 @@ static int resolve(void)
 	*(void **)&R.free = sym("SSL_free");
 	*(void **)&R.get_fd = sym("SSL_get_fd");
 	*(void **)&R.get_error = sym("SSL_get_error");
+	*(void **)&R.shutdown = sym("SSL_shutdown");
+	*(void **)&R.peek = sym("SSL_peek");
+	*(void **)&R.peek_ex = sym("SSL_peek_ex");
+	*(void **)&R.get_ctx = sym("SSL_get_SSL_CTX");
+	*(void **)&R.ctx_store = sym("SSL_CTX_get_cert_store");
 	return R.get_error && R.get_fd ? 0 : -1;
 }
 
@@ -270,6 +284,35 @@ static size_t received(lr_conn *c, void *buf, size_t cap, int ok, size_t n, int 
 	return k;
 }
 
+/* A served session (lr_serve.h): the answer comes from our socketpair,
+ * not from the session.  Returns bytes (the answer framer has seen them),
+ * or 0 with *rc the SSL_read result and c->tls_err what SSL_get_error
+ * will say: WANT_READ for EAGAIN, SYSCALL at our end (after our refusal,
+ * if one is due, which it returns instead). */
+static size_t served_read(lr_conn *c, void *buf, size_t n, int *rc)
+{
+	ssize_t r = lr_serve_read(c, buf, n);
+	int e = errno;
+
+	/* our end closes without a close_notify (there is no TLS on the pair):
+	 * reported as OpenSSL reports a peer that just closes, SYSCALL with
+	 * errno 0, which Python and Ruby read as the end of the stream */
+	*rc = r > 0 ? (int)r : r == 0 ? 0 : -1;
+	if (r == 0)
+		e = 0;
+	c->tls_err = r > 0 ? 0 : e == EAGAIN || e == EWOULDBLOCK ? SSL_ERROR_WANT_READ : SSL_ERROR_SYSCALL;
+	pthread_mutex_lock(&c->rmu);
+	if (r > 0)
+		lr_conn_read(c, buf, (size_t)r);
+	else if (r == 0)
+		lr_conn_read(c, NULL, 0);
+	pthread_mutex_unlock(&c->rmu);
+	if (r == 0 && (r = (ssize_t)inject(c, buf, n)) > 0)
+		c->tls_err = 0;
+	errno = e;
+	return r > 0 ? (size_t)r : 0;
+}
+
 LR_EXPORT int SSL_read(void *ssl, void *buf, int num)
 {
 	lr_conn *c;
@@ -283,6 +326,11 @@ LR_EXPORT int SSL_read(void *ssl, void *buf, int num)
 	if ((k = inject(c, buf, (size_t)num)) > 0) {
 		release(c);
 		return (int)k;
+	}
+	if (c->served) {
+		k = served_read(c, buf, (size_t)num, &rc);
+		release(c);
+		return k ? (int)k : rc;
 	}
 	rc = R.read(ssl, buf, num);
 	k = received(c, buf, (size_t)num, rc > 0, rc > 0 ? (size_t)rc : 0, rc);
@@ -300,7 +348,15 @@ LR_EXPORT int SSL_read_ex(void *ssl, void *buf, size_t num, size_t *readbytes)
 		return 0;
 	if (!num || !(c = acquire(ssl, NULL, 0)))
 		return R.read_ex(ssl, buf, num, readbytes);
-	if ((k = inject(c, buf, num)) == 0) {
+	if ((k = inject(c, buf, num)) == 0 && c->served) {
+		k = served_read(c, buf, num, &rc);
+		if (!k) {
+			release(c);
+			if (readbytes)
+				*readbytes = 0;
+			return 0;
+		}
+	} else if (k == 0) {
 		rc = R.read_ex(ssl, buf, num, &got);
 		k = received(c, buf, num, rc == 1, got, rc);
 		if (!k) {
@@ -340,6 +396,112 @@ LR_EXPORT void SSL_free(void *ssl)
 		release(c);
 	}
 	R.free(ssl);
+}
+
+/* SSL_peek on a session with our bytes to read (a served session, or our
+ * refusal due): those bytes, left in place.  Returns them, or 0 with *rc
+ * (served: the socketpair's state) when there are none; -2: not ours to
+ * answer (the real SSL_peek). */
+static int peek_ours(void *ssl, void *buf, size_t n, int *rc)
+{
+	lr_conn *c = n ? acquire(ssl, NULL, 0) : NULL;
+	ssize_t r;
+	size_t k;
+	int fd, e;
+
+	if (!c)
+		return -2;
+	pthread_mutex_lock(&c->rmu);
+	k = lr_conn_inject(c, buf, n, 1);
+	pthread_mutex_unlock(&c->rmu);
+	if (k || !c->served) {
+		release(c);
+		return k ? (int)(k > INT32_MAX ? INT32_MAX : k) : -2;
+	}
+	fd = R.get_fd(ssl);
+	r = fd < 0 ? -1 : recv(fd, buf, n, MSG_PEEK);
+	e = r == 0 ? 0 : errno;
+	c->tls_err = r > 0 ? 0 : (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) ? SSL_ERROR_WANT_READ
+									  : SSL_ERROR_SYSCALL;
+	release(c);
+	*rc = r > 0 ? (int)r : r == 0 ? 0 : -1;
+	errno = e == EINTR ? EAGAIN : e;
+	return r > 0 ? (int)r : 0;
+}
+
+LR_EXPORT int SSL_peek(void *ssl, void *buf, int num)
+{
+	int rc = 0, k;
+
+	if (resolve() < 0 || !R.peek)
+		return -1;
+	if (num <= 0 || (k = peek_ours(ssl, buf, (size_t)num, &rc)) == -2)
+		return R.peek(ssl, buf, num);
+	return k ? k : rc;
+}
+
+LR_EXPORT int SSL_peek_ex(void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	int rc = 0, k;
+
+	if (resolve() < 0 || !R.peek_ex)
+		return 0;
+	if (!num || (k = peek_ours(ssl, buf, num, &rc)) == -2)
+		return R.peek_ex(ssl, buf, num, readbytes);
+	if (readbytes)
+		*readbytes = k > 0 ? (size_t)k : 0;
+	return k > 0;
+}
+
+/* A served session's last read error is ours, not the session's. */
+LR_EXPORT int SSL_get_error(const void *ssl, int ret)
+{
+	lr_conn *c;
+	int err;
+
+	if (resolve() < 0)
+		return SSL_ERROR_SYSCALL;
+	if (!atomic_load_explicit(&nserved, memory_order_relaxed) || ret > 0 ||
+	    !(c = acquire((void *)ssl, NULL, 0)))
+		return R.get_error(ssl, ret);
+	err = c->served ? c->tls_err : -1;
+	release(c);
+	return err >= 0 ? err : R.get_error(ssl, ret);
+}
+
+/* Nothing of a served session goes to its socket (our socketpair): its
+ * peer is gone, and there is no TLS on the pair. */
+LR_EXPORT int SSL_shutdown(void *ssl)
+{
+	lr_conn *c;
+	int served;
+
+	if (resolve() < 0 || !R.shutdown)
+		return -1;
+	if (!atomic_load_explicit(&nserved, memory_order_relaxed) || !(c = acquire(ssl, NULL, 0)))
+		return R.shutdown(ssl);
+	served = c->served;
+	release(c);
+	return served ? 1 : R.shutdown(ssl);
+}
+
+int lr_ssl_fd(void *ssl)
+{
+	return ssl && resolve() == 0 ? R.get_fd(ssl) : -1;
+}
+
+void *lr_ssl_store(void *ssl)
+{
+	void *ctx;
+
+	if (!ssl || resolve() < 0 || !R.get_ctx || !R.ctx_store || !(ctx = R.get_ctx(ssl)))
+		return NULL;
+	return R.ctx_store(ctx);
+}
+
+void lr_ssl_served(void)
+{
+	atomic_fetch_add(&nserved, 1);
 }
 
 void lr_ssl_atfork(int phase)

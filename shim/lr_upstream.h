@@ -192,6 +192,16 @@ static inline int lr_up_watching(void)
 	return atomic_load_explicit(&lr_up_watch, memory_order_acquire);
 }
 
+/* Any thread: fd (made close-on-exec by the caller) becomes one of the
+ * client's descriptors, guarded like them (moved above the floor, kept
+ * open through the app's close calls, closed in a forked child); the
+ * shim's served connections use it for their end of the socketpair
+ * (lr_serve.h).  Returns the number to use from now on (fd itself when no
+ * number above the floor is free), or -1 (fd was closed).
+ * lr_upfd_release closes it and forgets it. */
+int lr_upfd_adopt(int fd);
+void lr_upfd_release(int fd);
+
 /* 1 for descriptors the client owns right now (which the app's close calls
  * leave open). */
 int lr_up_owns_fd(int fd);

@@ -167,16 +167,58 @@ static int find_curl(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
+/* The table and the floor, once (any thread). */
+static int table_init(void)
+{
+	static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+	struct rlimit rl;
+
+	int ok;
+
+	pthread_mutex_lock(&once);
+	if (!own) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 4 * FLOOR)
+			floor_fd = (int)(rl.rlim_cur / 4);
+		own = calloc(OWN_MAX, sizeof(*own));
+	}
+	ok = own != NULL;
+	pthread_mutex_unlock(&once);
+	return ok ? 0 : -1;
+}
+
+int lr_upfd_adopt(int fd)
+{
+	if (fd < 0 || table_init() < 0)
+		return fd; /* no table: the descriptor stays where it is, unguarded */
+	atomic_store(&lr_up_watch, 1);
+	pthread_rwlock_wrlock(&lk);
+	fd = adopt_locked(fd, K_PAIR);
+	pthread_rwlock_unlock(&lk);
+	return fd;
+}
+
+void lr_upfd_release(int fd)
+{
+	int k;
+
+	if (fd < 0)
+		return;
+	pthread_rwlock_wrlock(&lk);
+	k = kind(fd);
+	if (k != K_STOLEN) /* a stolen number is the app's file now: only forgotten */
+		raw_close(fd);
+	if (k != K_NONE)
+		set_kind(fd, K_NONE);
+	pthread_rwlock_unlock(&lk);
+}
+
 int lr_upfd_init(const void *curl_base)
 {
 	struct range_arg a = {(uintptr_t)curl_base};
-	struct rlimit rl;
 	int fd;
 
-	if (!own && !(own = calloc(OWN_MAX, sizeof(*own))))
+	if (table_init() < 0)
 		return -1;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 4 * FLOOR)
-		floor_fd = (int)(rl.rlim_cur / 4);
 	if (curl_base)
 		dl_iterate_phdr(find_curl, &a);
 	atomic_store(&lr_up_watch, 1);

@@ -16,6 +16,7 @@
 #include "lr_glob.h"
 #include "lr_shm.h"
 #include "lr_answer.h"
+#include "lr_attempt.h"
 #include "lr_stats.h"
 #include "lr_intent.h"
 #include "lr_plan.h"
@@ -23,6 +24,7 @@
 #include "lr_url.h"
 #include "lr_table.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,11 +318,43 @@ static int same_endpoint(const lr_table *t, const lr_route *a, const lr_route *b
 			  !strcmp(lr_table_str(t, a->set_endpoint), lr_table_str(t, b->set_endpoint)));
 }
 
-static void print_carried(const char *what, int why)
+/* Can the shim's own client (libcurl.so.4, loaded by the shim at run
+ * time) be loaded on this machine? */
+static int own_client(void)
 {
-	if (why)
+	static int known = -1;
+	void *h;
+
+	const char *v = getenv("LLMROUTE_OWN_CLIENT");
+
+	if (v && (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no")))
+		return 0; /* as the shim reads it */
+	if (known < 0) {
+		h = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_LOCAL);
+		known = h != NULL;
+		if (h)
+			dlclose(h);
+	}
+	return known;
+}
+
+/* why: lr_plan_carried's answer for the app's connection; chain: the
+ * route has fallbacks, escalation or a cache, which a socket or TLS
+ * connection gets only through the shim's own client. */
+static void print_carried(const char *what, int why, int chain)
+{
+	int by_client = (why == LR_UNAPPLIED_TLS_HOST || why == LR_UNAPPLIED_SOCKET_HOST || (!why && chain)) &&
+			own_client();
+
+	if (by_client)
+		printf("  %-31s applied: sent by the shim's own client (the app's connection is\n"
+		       "%34staken over; its answer is fed back through it)\n", what, "");
+	else if (why)
 		printf("  %-31s not applied (%s): sent as the app made it;\n%34s%s\n", what,
 		       lr_unapplied_code(why), "", lr_unapplied_advice(why));
+	else if (chain)
+		printf("  %-31s applied, one attempt: fallbacks, escalation and the cache need the\n"
+		       "%34sshim's own client (libcurl.so.4), which cannot be loaded\n", what, "");
 	else
 		printf("  %-31s applied\n", what);
 }
@@ -332,13 +366,13 @@ static void print_transports(const lr_table *t, const lr_decision *d, const lr_r
 			     const lr_plan *p, int body_why)
 {
 	char host[256];
-	int claim, tls = r->det.url.tls;
+	int claim, tls = r->det.url.tls, chain = lr_attempt_wanted(d);
 
 	snprintf(host, sizeof(host), "%.*s", (int)r->det.url.host_len, r->det.url.host);
 	claim = tls || r->det.url.port == 443 ? -1 :
 		lr_claim_host(t, host, strlen(host), r->f.str[LR_F_PROCESS]);
 	printf("transports:\n");
-	print_carried("libcurl (easy and multi):", body_why ? body_why : lr_plan_carried(p, LR_CARRIER_CURL));
+	print_carried("libcurl (easy and multi):", body_why ? body_why : lr_plan_carried(p, LR_CARRIER_CURL), 0);
 	if (tls)
 		printf("  %-31s not this request: it is https://\n", "socket, redirected at connect:");
 	else if (claim < 0)
@@ -350,15 +384,17 @@ static void print_transports(const lr_table *t, const lr_decision *d, const lr_r
 		       lr_table_str(t, lr_table_routes(t)[claim].set_endpoint));
 	else
 		print_carried("socket, redirected at connect:",
-			      body_why ? body_why : lr_plan_carried(p, LR_CARRIER_SOCKET_MOVED));
+			      body_why ? body_why : lr_plan_carried(p, LR_CARRIER_SOCKET_MOVED), !body_why && chain);
 	if (tls)
 		printf("  %-31s not this request: it is https://\n", "socket, not redirected:");
 	else
-		print_carried("socket, not redirected:", body_why ? body_why : lr_plan_carried(p, LR_CARRIER_SOCKET));
+		print_carried("socket, not redirected:", body_why ? body_why : lr_plan_carried(p, LR_CARRIER_SOCKET),
+			      !body_why && chain);
 	if (!tls)
 		printf("  %-31s not this request: it is http://\n", "tls (system OpenSSL):");
 	else
-		print_carried("tls (system OpenSSL):", body_why ? body_why : lr_plan_carried(p, LR_CARRIER_TLS));
+		print_carried("tls (system OpenSSL):", body_why ? body_why : lr_plan_carried(p, LR_CARRIER_TLS),
+			      !body_why && chain);
 }
 
 static void print_plan(const lr_table *t, const lr_decision *d, const lr_request *r,

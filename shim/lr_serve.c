@@ -1,0 +1,955 @@
+/*
+ * lr_serve.c - requests the shim answers itself (see the header).
+ *
+ * Two objects.  The pipe is our end of the app's descriptor, shared by
+ * the connection and the requests on it (reference counted), with the
+ * answer bytes the socket could not take yet.  A served request lives
+ * from lr_serve_start until its answer is delivered, and is then freed on
+ * the client's thread (served_free).  One request at a time writes into a
+ * pipe (`cur`): a request the app sends before the last answer is wholly
+ * ours (it read the last byte, we have not yet let go) waits in `next`
+ * and starts when the one before is freed.
+ */
+#include "lr_serve.h"
+#include "lr_error.h"
+#include "lr_cred.h"
+#include "lr_log.h"
+#include "lr_resil.h"
+#include "lr_upstream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAUSE_AT (1u << 20)   /* buffered answer bytes past which the client pauses */
+#define GO_AT (256u << 10)    /* ... and below which it goes on */
+#define MAX_LINES 128
+#define MAX_HELD (8u << 20)   /* an answer held for the escalation gate */
+#define MAX_FAILED (64u << 10) /* what is kept of a failed answer */
+
+struct served;
+
+typedef struct lr_pipe {
+	pthread_mutex_t mu;
+	int fd;                   /* our end, -1 once closed */
+	int refs;
+	int broken;               /* the app's end is gone */
+	int shut;                 /* shut our end for writing once buf is empty */
+	char *buf;
+	size_t len, off;
+	struct served *cur;       /* the request whose answer the app reads now */
+	struct served *next;      /* the one after it, not started yet */
+} lr_pipe;
+
+/* An answer we hold: a failed attempt's, or one an escalation may beat. */
+typedef struct {
+	long status;
+	char *head;               /* header lines as received */
+	size_t head_len;
+	char *body;
+	size_t body_len;
+	lr_rec *rec;              /* its audit record, written when we know its fate */
+	const char *err;
+} kept;
+
+enum { PENDING, PASS, SWALLOW, HOLD }; /* what the attempt under way does with its answer */
+
+typedef struct served {
+	lr_pipe *pipe;
+	int no_body;
+	int nsteps;               /* 1: one attempt; more: a resilient route's chain */
+	lr_serve_step steps[LR_ATTEMPT_STEPS];
+	lr_attempt a;             /* the chain (nsteps > 1) */
+	int resilient;
+	void *store;              /* the app's trust, for https */
+	/* the response cache */
+	unsigned ttl_s;           /* 0: not cached */
+	size_t max_entry, cache_size;
+	lr_cache_key key;
+	char *copy;               /* a passed answer's body, to store */
+	size_t copy_len;
+	int copy_over;
+	char request_id[24];
+	int close_after;          /* the app asked for Connection: close (or spoke HTTP/1.0) */
+	int http10;               /* HTTP/1.0: no chunked answer; its end is our end */
+	/* the attempt under way */
+	int step;
+	lr_rec *rec;
+	int state, timed_out;
+	long status, retry_after_s;
+	kept cur;                 /* its head and body while they are not the app's */
+	kept fail, best;
+	char *raw;                /* its request (the header lines point into it) */
+	const char *lines[MAX_LINES];
+	int nlines;
+} served;
+
+/* --- the pipe --------------------------------------------------------------- */
+
+static void pipe_unref(lr_pipe *p)
+{
+	int last;
+
+	pthread_mutex_lock(&p->mu);
+	last = --p->refs == 0;
+	pthread_mutex_unlock(&p->mu);
+	if (!last)
+		return;
+	lr_upfd_release(p->fd);
+	free(p->buf);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+/* Sends what waits; with the lock held.  0, or -1 when the app's end is
+ * gone. */
+static int flush_locked(lr_pipe *p)
+{
+	ssize_t w;
+
+	while (p->off < p->len && !p->broken) {
+		w = send(p->fd, p->buf + p->off, p->len - p->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0)
+			p->off += (size_t)w;
+		else if (w < 0 && errno == EINTR)
+			continue;
+		else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		else
+			p->broken = 1;
+	}
+	if (p->off == p->len) {
+		p->off = p->len = 0;
+		if (p->shut && !p->broken)
+			shutdown(p->fd, SHUT_WR);
+	}
+	return p->broken ? -1 : 0;
+}
+
+/* Queues n bytes for the app and sends what the socket takes.  Returns
+ * the bytes still waiting, or -1 when the app's end is gone. */
+static long put(lr_pipe *p, const char *s, size_t n)
+{
+	char *b;
+	long left;
+
+	pthread_mutex_lock(&p->mu);
+	if (n && !p->broken) {
+		if (p->off && p->off == p->len)
+			p->off = p->len = 0;
+		if (!(b = realloc(p->buf, p->len + n))) {
+			p->broken = 1;
+		} else {
+			memcpy(b + p->len, s, n);
+			p->buf = b;
+			p->len += n;
+		}
+	}
+	left = flush_locked(p) < 0 ? -1 : (long)(p->len - p->off);
+	pthread_mutex_unlock(&p->mu);
+	return left;
+}
+
+static void put_str(lr_pipe *p, const char *s)
+{
+	put(p, s, strlen(s));
+}
+
+/* --- takeover ---------------------------------------------------------------- */
+
+/* The app's descriptors of connection c. */
+static int app_fds(const lr_conn *c, int *fds)
+{
+	int n = 0, i;
+
+	if (c->kind == LR_CONN_TLS) {
+		if ((fds[0] = lr_ssl_fd(c->tls)) >= 0)
+			n = 1;
+		return n;
+	}
+	for (i = 0; i < c->nfds; i++)
+		fds[n++] = c->fds[i];
+	return n;
+}
+
+/* LLMROUTE_OWN_CLIENT=off: the shim never opens connections of its own
+ * (a route its connections cannot carry is then not applied, and says so). */
+static int client_allowed(void)
+{
+	static int allowed = -1;
+	const char *v;
+
+	if (allowed < 0) {
+		v = secure_getenv("LLMROUTE_OWN_CLIENT");
+		allowed = !(v && (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no")));
+	}
+	return allowed;
+}
+
+int lr_serve_possible(const lr_conn *c)
+{
+	int fds[LR_CONN_MAXFD];
+
+	return !atomic_load(&c->closed) && client_allowed() && app_fds(c, fds) > 0 && lr_up_available();
+}
+
+/* Swaps every descriptor of c for our socketpair's app end, keeping what
+ * the app set on them. */
+static int takeover(lr_conn *c)
+{
+	int fds[LR_CONN_MAXFD], n = app_fds(c, fds), sp[2], i, fl, fdfl;
+	struct timeval rto = {0}, sto = {0};
+	socklen_t tl = sizeof(rto);
+	lr_pipe *p;
+
+	if (n <= 0 || (fl = fcntl(fds[0], F_GETFL)) < 0)
+		return LR_EINVAL;
+	getsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &rto, &tl);
+	tl = sizeof(sto);
+	getsockopt(fds[0], SOL_SOCKET, SO_SNDTIMEO, &sto, &tl);
+	if (!(p = calloc(1, sizeof(*p))))
+		return LR_ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		free(p);
+		return LR_EINVAL;
+	}
+	fcntl(sp[0], F_SETFL, fl & O_NONBLOCK);
+	fcntl(sp[1], F_SETFL, O_NONBLOCK);
+	setsockopt(sp[0], SOL_SOCKET, SO_RCVTIMEO, &rto, sizeof(rto));
+	setsockopt(sp[0], SOL_SOCKET, SO_SNDTIMEO, &sto, sizeof(sto));
+	for (i = 0; i < n; i++) {
+		fdfl = fcntl(fds[i], F_GETFD);
+		/* the raw call: our dup3 hook would forget the connection */
+		if (syscall(SYS_dup3, sp[0], fds[i], fdfl > 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+			lr_log(LR_LOG_ERROR, "could not take connection %d over: %s", fds[i], strerror(errno));
+			break;
+		}
+	}
+	syscall(SYS_close, sp[0]);
+	if (i < n && i == 0) {
+		syscall(SYS_close, sp[1]);
+		free(p);
+		return LR_EINVAL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	/* ours, guarded like the client's own: above the numbers apps dup2
+	 * onto, and left open by an app that closes every descriptor */
+	p->fd = lr_upfd_adopt(sp[1]);
+	p->broken = p->fd < 0;
+	p->refs = 1;
+	c->pipe = p;
+	c->served = 1;
+	if (c->kind == LR_CONN_TLS)
+		lr_ssl_served();
+	lr_log(LR_LOG_DEBUG, "connection %d to %s is served by the shim from now on", fds[0], c->peer);
+	return 0;
+}
+
+static void lr_serve_shut_pipe(lr_pipe *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->shut = 1;
+	flush_locked(p);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* --- the request -------------------------------------------------------------- */
+
+static int hop_by_hop(const char *l, size_t n)
+{
+	static const char *const names[] = {"host", "content-length", "transfer-encoding", "connection",
+					    "keep-alive", "expect", "te", "upgrade", "proxy-connection",
+					    "proxy-authorization", "trailer"};
+	size_t i, k;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		k = strlen(names[i]);
+		if (n > k && strncasecmp(l, names[i], k) == 0 && l[k] == ':')
+			return 1;
+	}
+	return 0;
+}
+
+/* Splits the request of step i into header lines for the client. */
+static int parse_step(served *s, int i, const char **method, const char **body, size_t *blen)
+{
+	const lr_serve_step *st = &s->steps[i];
+	char *end, *l, *e, *sp;
+
+	free(s->raw);
+	s->nlines = 0;
+	if (!(s->raw = malloc(st->raw_len + 1)))
+		return LR_ENOMEM;
+	memcpy(s->raw, st->raw, st->raw_len);
+	s->raw[st->raw_len] = '\0';
+	if (!(end = memmem(s->raw, st->raw_len, "\r\n\r\n", 4)))
+		return LR_EPARSE;
+	*body = end + 4;
+	*blen = st->raw_len - (size_t)(end + 4 - s->raw);
+	*end = '\0';
+	l = s->raw;
+	if (!(e = strstr(l, "\r\n")))
+		e = end;
+	*e = '\0';
+	if (!(sp = strchr(l, ' ')))
+		return LR_EPARSE;
+	*sp = '\0';
+	*method = l;
+	if ((sp = strrchr(sp + 1, ' ')) && strcmp(sp + 1, "HTTP/1.0") == 0)
+		s->http10 = s->close_after = 1;
+	for (l = e + 2; e != end && l < end && s->nlines < MAX_LINES; l = e + 2) {
+		if (!(e = strstr(l, "\r\n")))
+			e = end;
+		*e = '\0';
+		if (strncasecmp(l, "connection:", 11) == 0 && strcasestr(l + 11, "close"))
+			s->close_after = 1;
+		if (*l && !hop_by_hop(l, strlen(l)))
+			s->lines[s->nlines++] = l;
+	}
+	return 0;
+}
+
+/* --- the answer, on the client's thread --------------------------------------- */
+
+static const char *reason(long st)
+{
+	switch (st) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Status";
+	}
+}
+
+static int has_body(const served *s, long status)
+{
+	return !s->no_body && status != 204 && status != 304;
+}
+
+/* Is the answer's body sent in chunks (else as it comes, ended by our end
+ * of the connection: HTTP/1.0)? */
+static int chunked(const served *s, long status)
+{
+	return has_body(s, status) && !s->http10;
+}
+
+/* An answer's head, as HTTP/1.1 to the app: its framing is ours (chunked),
+ * everything else as it came. */
+static void emit_head(served *s, long status, const char *lines, size_t n)
+{
+	char line[64];
+	const char *l = lines, *e, *end = lines + n;
+
+	snprintf(line, sizeof(line), "HTTP/1.1 %ld %s\r\n", status, reason(status));
+	put_str(s->pipe, line);
+	for (; l < end; l = e + 2) {
+		if (!(e = memmem(l, (size_t)(end - l), "\r\n", 2)))
+			e = end;
+		if (e > l && !hop_by_hop(l, (size_t)(e - l))) {
+			put(s->pipe, l, (size_t)(e - l));
+			put(s->pipe, "\r\n", 2);
+		}
+		if (e == end)
+			break;
+	}
+	if (s->close_after)
+		put_str(s->pipe, "Connection: close\r\n");
+	put_str(s->pipe, chunked(s, status) ? "Transfer-Encoding: chunked\r\n\r\n" : "\r\n");
+}
+
+/* One chunk; returns the bytes waiting, or -1 (the app's end is gone). */
+static long emit_body(served *s, long status, const char *p, size_t n)
+{
+	char len[24];
+
+	if (!n || !has_body(s, status))
+		return put(s->pipe, NULL, 0);
+	if (!chunked(s, status))
+		return put(s->pipe, p, n);
+	snprintf(len, sizeof(len), "%zx\r\n", n);
+	put_str(s->pipe, len);
+	put(s->pipe, p, n);
+	return put(s->pipe, "\r\n", 2);
+}
+
+static void emit_end(served *s, long status)
+{
+	if (chunked(s, status))
+		put_str(s->pipe, "0\r\n\r\n");
+	if (s->close_after) /* as the server would: the app reads to our end */
+		lr_serve_shut_pipe(s->pipe);
+}
+
+/* A held answer, whole. */
+static void emit_kept(served *s, const kept *k)
+{
+	emit_head(s, k->status, k->head ? k->head : "", k->head_len);
+	emit_body(s, k->status, k->body, k->body_len);
+	emit_end(s, k->status);
+}
+
+static int add(char **b, size_t *len, const char *p, size_t n, size_t cap)
+{
+	char *nb;
+
+	if (*len + n > cap)
+		return -1;
+	if (!(nb = realloc(*b, *len + n + 1)))
+		return -1;
+	memcpy(nb + *len, p, n);
+	*len += n;
+	nb[*len] = '\0';
+	*b = nb;
+	return 0;
+}
+
+static void kept_free(kept *k)
+{
+	free(k->head);
+	free(k->body);
+	lr_rec_free(k->rec);
+	memset(k, 0, sizeof(*k));
+}
+
+static long parse_retry_after(const char *lines, size_t n)
+{
+	const char *l = lines, *end = lines + n, *e;
+	long v;
+
+	for (; l < end; l = e + 2) {
+		if (!(e = memmem(l, (size_t)(end - l), "\r\n", 2)))
+			e = end;
+		if (e - l > 12 && strncasecmp(l, "retry-after:", 12) == 0) {
+			for (l += 12; l < e && (*l == ' ' || *l == '\t'); l++)
+				;
+			if (l == e || *l < '0' || *l > '9')
+				return -1; /* an HTTP date: not honoured */
+			for (v = 0; l < e && *l >= '0' && *l <= '9' && v < 86400; l++)
+				v = v * 10 + (*l - '0');
+			return v;
+		}
+		if (e == end)
+			break;
+	}
+	return -1;
+}
+
+static int on_head(void *ud, long status, const char *lines, size_t n)
+{
+	served *s = ud;
+
+	s->status = status;
+	s->retry_after_s = parse_retry_after(lines, n);
+	if (s->resilient && (lr_attempt_retryable(status) || lr_attempt_hold(&s->a))) {
+		/* its fate is judged at its end: nothing reaches the app yet */
+		s->state = lr_attempt_retryable(status) ? SWALLOW : HOLD;
+		s->cur.status = status;
+		return add(&s->cur.head, &s->cur.head_len, lines, n, MAX_HELD) < 0 ? -1 : 0;
+	}
+	s->state = PASS;
+	if (s->ttl_s) { /* kept to store the answer */
+		free(s->cur.head);
+		s->cur.head = NULL;
+		s->cur.head_len = 0;
+		add(&s->cur.head, &s->cur.head_len, lines, n, MAX_HELD);
+	}
+	emit_head(s, status, lines, n);
+	return s->pipe->broken ? -1 : 0;
+}
+
+static int on_body(void *ud, const char *p, size_t n)
+{
+	served *s = ud;
+	long left;
+
+	lr_rec_body(s->rec, p, n);
+	if (s->state == SWALLOW) {
+		add(&s->cur.body, &s->cur.body_len, p, n, MAX_FAILED); /* the rest is dropped */
+		return 0;
+	}
+	if (s->state == HOLD) {
+		if (add(&s->cur.body, &s->cur.body_len, p, n, MAX_HELD) == 0)
+			return 0;
+		/* too big to hold: what came so far goes, escalation is off */
+		s->state = PASS;
+		emit_head(s, s->status, s->cur.head, s->cur.head_len);
+		emit_body(s, s->status, s->cur.body, s->cur.body_len);
+		kept_free(&s->cur);
+	}
+	if (s->ttl_s && !s->copy_over && add(&s->copy, &s->copy_len, p, n, s->max_entry) < 0)
+		s->copy_over = 1; /* too big to store: it still goes to the app */
+	if ((left = emit_body(s, s->status, p, n)) < 0)
+		return -1;
+	return left > PAUSE_AT ? LR_UP_PAUSE : 0;
+}
+
+static int on_drain(void *ud)
+{
+	served *s = ud;
+	long left = put(s->pipe, NULL, 0);
+
+	if (left < 0)
+		return -1;
+	return left > GO_AT ? LR_UP_PAUSE : 0;
+}
+
+static void close_rec(lr_rec *x, long status, const char *err, int delivered, const char *gate)
+{
+	if (!x)
+		return;
+	x->delivered = delivered;
+	x->gate = gate;
+	lr_rec_end(x, status, err);
+}
+
+static void begin(served *s);
+
+static void served_free(served *s)
+{
+	lr_pipe *p = s->pipe;
+	served *next = NULL;
+	int i;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->cur == s) {
+		p->cur = next = p->next;
+		p->next = NULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < s->nsteps; i++) {
+		free(s->steps[i].raw);
+		free(s->steps[i].url);
+		lr_rec_free(s->steps[i].rec);
+	}
+	lr_rec_free(s->rec);
+	kept_free(&s->cur);
+	kept_free(&s->fail);
+	kept_free(&s->best);
+	if (s->resilient)
+		lr_attempt_free(&s->a);
+	free(s->raw);
+	free(s->copy);
+	free(s);
+	if (next)
+		begin(next); /* holds its own reference to p */
+	pipe_unref(p);
+}
+
+/* The app gets a JSON error in the shape its SDK reads, and the
+ * connection's end: its next request opens a new one. */
+static void answer_error(served *s, const lr_up_result *r)
+{
+	char msg[512], *resp = NULL;
+	size_t n = 0;
+	const char *url = s->steps[s->step].url, *h = strstr(url, "://"), *e;
+	int hl;
+
+	h = h ? h + 3 : url;
+	e = strchr(h, '/');
+	hl = e ? (int)(e - h) : (int)strlen(h);
+	/* the host only: a path or query is the app's business */
+	snprintf(msg, sizeof(msg), "llmroute: the shim could not reach %.*s: %.300s", hl > 200 ? 200 : hl, h,
+		 r->error[0] ? r->error : r->timed_out ? "timed out" : "failed");
+	if (lr_http_error_response(r->timed_out ? 504 : 502, "llmroute_upstream", msg, &resp, &n) == 0)
+		put(s->pipe, resp, n);
+	free(resp);
+	lr_serve_shut_pipe(s->pipe);
+	lr_log(LR_LOG_ERROR, "%s", msg);
+}
+
+static const char *err_of(const lr_up_result *r)
+{
+	return r->timed_out ? "first_byte_timeout" : r->fail == LR_OUT_OK ? NULL :
+	       r->status ? "incomplete" : "upstream_unreachable";
+}
+
+static int start_attempt(served *s, int step, unsigned delay_ms);
+
+/* The attempt under way ended as r: its outcome for the chain. */
+static void outcome_of(const served *s, const lr_up_result *r, lr_outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = s->status;
+	o->fail = r->fail;
+	o->timeout = r->timed_out ? LR_TO_HEAD : LR_TO_NONE;
+	o->passed = s->state == PASS;
+	o->retry_after_s = s->retry_after_s;
+	o->held = s->state == HOLD;
+	o->body = s->cur.body;
+	o->body_len = s->cur.body_len;
+	o->app_stopped = s->pipe->broken;
+}
+
+/* A good answer goes into the cache (store: the chain said it may). */
+static void store(served *s, const lr_up_result *r)
+{
+	const char *body = s->state == PASS ? s->copy : s->cur.body;
+	size_t blen = s->state == PASS ? s->copy_len : s->cur.body_len;
+	lr_cache *k;
+
+	if (!s->ttl_s || r->fail != LR_OUT_OK || s->status < 200 || s->status > 299 ||
+	    (s->state == PASS && s->copy_over) || !(k = lr_resil_cache(s->cache_size)))
+		return;
+	if (lr_cache_put(k, &s->key, (long long)time(NULL), (int)s->ttl_s, s->max_entry, (int)s->status,
+			 s->cur.head, s->cur.head_len, body, blen) == 0 && s->rec)
+		s->rec->cache = "stored";
+}
+
+/* Ends the request with the answer of the attempt just done. */
+static void deliver_current(served *s, const lr_up_result *r, const char *gate, int may_store)
+{
+	if (may_store)
+		store(s, r);
+	if (s->state == PASS && r->fail == LR_OUT_OK) {
+		emit_end(s, s->status);
+	} else if (s->state == PASS) {
+		lr_serve_shut_pipe(s->pipe); /* cut after the head: a broken answer, not a whole one */
+	} else if (s->state != PENDING && s->cur.head) {
+		s->cur.status = s->status;
+		emit_kept(s, &s->cur);
+	} else {
+		answer_error(s, r);
+	}
+	close_rec(s->rec, s->status, err_of(r), 1, gate);
+	s->rec = NULL;
+	served_free(s);
+}
+
+static void on_done(void *ud, const lr_up_result *r)
+{
+	served *s = ud;
+	lr_outcome o;
+	lr_act x;
+
+	if (!s->resilient) {
+		deliver_current(s, r, NULL, 0);
+		return;
+	}
+	outcome_of(s, r, &o);
+	x = lr_attempt_judge(&s->a, &o);
+	if (x.settle_best && s->best.rec) {
+		close_rec(s->best.rec, s->best.status, NULL, 0, s->best.rec->gate);
+		s->best.rec = NULL;
+	}
+	if (x.keep == LR_KEEP_FAIL || x.keep == LR_KEEP_BEST) {
+		kept *k = x.keep == LR_KEEP_FAIL ? &s->fail : &s->best;
+		kept_free(k);
+		*k = s->cur;
+		memset(&s->cur, 0, sizeof(s->cur));
+		k->status = s->status;
+		k->err = err_of(r);
+		k->rec = s->rec;
+		s->rec = NULL;
+		if (k->rec)
+			k->rec->gate = x.gate;
+		if (x.keep == LR_KEEP_BEST)
+			lr_log(LR_LOG_INFO, "route %s: the answer is %s: escalating", s->a.route, x.gate);
+	}
+	for (;;) {
+		switch (x.kind) {
+		case LR_ACT_SEND:
+		case LR_ACT_WAIT_SEND:
+			lr_attempt_sent(&s->a, &x); /* first: the attempt's time-out and hold are its step's */
+			if (start_attempt(s, x.step, x.kind == LR_ACT_WAIT_SEND ? x.wait_ms : 0) == 0) {
+				if (s->rec) {
+					s->rec->attempt = s->a.attempt;
+					s->rec->via = s->a.via;
+				}
+				/* the failure before it is not the app's answer any more */
+				close_rec(s->fail.rec, s->fail.status, s->fail.err, 0, NULL);
+				s->fail.rec = NULL;
+				return;
+			}
+			x = lr_attempt_unsendable(&s->a, &x);
+			continue;
+		case LR_ACT_DELIVER_BEST:
+			close_rec(s->fail.rec, s->fail.status, s->fail.err, 0, NULL);
+			s->fail.rec = NULL;
+			close_rec(s->best.rec, s->best.status, NULL, 1, s->best.rec ? s->best.rec->gate : NULL);
+			s->best.rec = NULL;
+			emit_kept(s, &s->best);
+			served_free(s);
+			return;
+		case LR_ACT_DELIVER_FAIL:
+			close_rec(s->fail.rec, s->fail.status, s->fail.err, 1, NULL);
+			s->fail.rec = NULL;
+			if (s->fail.head)
+				emit_kept(s, &s->fail);
+			else
+				answer_error(s, r);
+			served_free(s);
+			return;
+		case LR_ACT_AS_APP: /* every step was decided when the request came: not reached */
+			x = lr_attempt_unsendable(&s->a, &x);
+			continue;
+		default:
+			deliver_current(s, r, x.gate, x.store);
+			return;
+		}
+	}
+}
+
+static const lr_up_sink sink = {on_head, on_body, on_drain, on_done};
+
+/* Sends step `step` (after delay_ms).  0, or < 0 (nothing sent). */
+static int start_attempt(served *s, int step, unsigned delay_ms)
+{
+	lr_up_req rq;
+	const char *method, *body;
+	size_t blen;
+
+	if (step < 0 || step >= s->nsteps || !s->steps[step].raw || parse_step(s, step, &method, &body, &blen) < 0)
+		return LR_EINVAL;
+	memset(&rq, 0, sizeof(rq));
+	rq.method = method;
+	rq.url = s->steps[step].url;
+	rq.headers = s->lines;
+	rq.nheaders = s->nlines;
+	rq.body = body;
+	rq.body_len = blen;
+	rq.delay_ms = delay_ms;
+	rq.head_timeout_ms = s->resilient ? lr_attempt_timeout(&s->a) : 0;
+	rq.x509_store = s->store;
+	kept_free(&s->cur);
+	lr_rec_free(s->rec);
+	s->rec = s->steps[step].rec;
+	/* a spare for the same step sent again (after a Retry-After) */
+	s->steps[step].rec = s->resilient ? lr_rec_clone(s->rec) : NULL;
+	if (s->rec && s->resilient) {
+		snprintf(s->rec->request_id, sizeof(s->rec->request_id), "%s", s->request_id);
+		s->rec->cache = s->ttl_s ? "miss" : NULL;
+	}
+	free(s->copy);
+	s->copy = NULL;
+	s->copy_len = 0;
+	s->copy_over = 0;
+	lr_rec_restart(s->rec, delay_ms);
+	s->step = step;
+	s->state = PENDING;
+	s->status = 0;
+	s->retry_after_s = -1;
+	if (!lr_up_start(&rq, &sink, s, s->pipe->fd)) {
+		lr_rec_free(s->steps[step].rec);
+		s->steps[step].rec = s->rec; /* not sent */
+		s->rec = NULL;
+		return LR_EINVAL;
+	}
+	return 0;
+}
+
+/* --- the app's side ------------------------------------------------------------- */
+
+static void request_id(char *out, size_t cap)
+{
+	static _Atomic unsigned long long seq;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(out, cap, "%llx-%lx-s%llu", (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+		 (long)getpid(), atomic_fetch_add(&seq, 1) + 1);
+}
+
+/* The key of what step 0 sends: its URL, its body, and the headers that
+ * say who asks and what answer they want (credentials, API versions). */
+static void cache_key(served *s)
+{
+	const char *method, *body;
+	size_t blen;
+	lr_cache_part parts[3];
+	lr_cache_key acc;
+	int i;
+
+	if (parse_step(s, 0, &method, &body, &blen) < 0) {
+		s->ttl_s = 0;
+		return;
+	}
+	parts[0] = (lr_cache_part){"llmroute served request", 23};
+	parts[1] = (lr_cache_part){s->steps[0].url, strlen(s->steps[0].url)};
+	parts[2] = (lr_cache_part){body, blen};
+	acc = lr_cache_key_of(parts, 3);
+	for (i = 0; i < s->nlines; i++) {
+		const char *l = s->lines[i], *colon = strchr(l, ':');
+		if (!colon || !(lr_cred_is_credential_header(l, (size_t)(colon - l)) || lr_resil_shapes_answer(l)))
+			continue;
+		parts[0] = (lr_cache_part){&acc, sizeof(acc)};
+		parts[1] = (lr_cache_part){l, strlen(l)};
+		acc = lr_cache_key_of(parts, 2);
+	}
+	s->key = acc;
+}
+
+/* A live cache hit: the app gets it now, nothing is sent.  1 if served. */
+static int serve_hit(served *s)
+{
+	lr_cache_hit hit;
+	lr_cache *k;
+	kept a;
+
+	if (!s->ttl_s || !(k = lr_resil_cache(s->cache_size)) ||
+	    lr_cache_get(k, &s->key, (long long)time(NULL), &hit) < 0)
+		return 0;
+	memset(&a, 0, sizeof(a));
+	a.status = hit.status;
+	a.head = hit.headers;
+	a.head_len = hit.headers_len;
+	a.body = hit.body;
+	a.body_len = hit.body_len;
+	emit_kept(s, &a);
+	s->rec = s->steps[0].rec;
+	s->steps[0].rec = NULL;
+	if (s->rec) {
+		snprintf(s->rec->request_id, sizeof(s->rec->request_id), "%s", s->request_id);
+		s->rec->attempt = 1;
+		s->rec->cache = "hit";
+		s->rec->cache_hit = 1;
+		s->rec->delivered = 1;
+		lr_rec_body(s->rec, hit.body, hit.body_len);
+		lr_rec_end(s->rec, hit.status, NULL);
+		s->rec = NULL;
+	}
+	lr_cache_hit_free(&hit);
+	return 1;
+}
+
+int lr_serve_start(lr_conn *c, lr_serve_job *j)
+{
+	served *s;
+	int i, wait = 0, busy = 0;
+
+	if (!c->served && (!lr_serve_possible(c) || takeover(c) < 0))
+		return LR_EINVAL;
+	if (!(s = calloc(1, sizeof(*s))))
+		return LR_ENOMEM;
+	s->nsteps = j->nsteps;
+	for (i = 0; i < j->nsteps; i++) { /* taken */
+		s->steps[i] = j->steps[i];
+		memset(&j->steps[i], 0, sizeof(j->steps[i]));
+	}
+	if (j->attempts) {
+		s->a = *j->attempts;
+		memset(j->attempts, 0, sizeof(*j->attempts));
+		s->resilient = 1;
+		request_id(s->request_id, sizeof(s->request_id));
+	}
+	s->no_body = j->no_body;
+	s->store = c->kind == LR_CONN_TLS ? lr_ssl_store(c->tls) : NULL;
+	s->ttl_s = s->resilient ? j->cache_ttl_s : 0;
+	s->max_entry = j->cache_max_entry;
+	s->cache_size = j->cache_size;
+	s->pipe = c->pipe;
+	pthread_mutex_lock(&c->pipe->mu);
+	c->pipe->refs++;
+	if (!c->pipe->cur)
+		c->pipe->cur = s;
+	else if (!c->pipe->next)
+		c->pipe->next = s, wait = 1;
+	else
+		busy = 1;
+	pthread_mutex_unlock(&c->pipe->mu);
+	if (busy) { /* a client pipelining requests on a served connection */
+		served_free(s);
+		return LR_EBUSY;
+	}
+	if (!wait)
+		begin(s);
+	return 0;
+}
+
+/* The request's turn: a cache hit, or its first attempt. */
+static void begin(served *s)
+{
+	lr_act x = {0};
+
+	if (s->pipe->broken) { /* the connection ended before its turn: never sent */
+		lr_rec_end(s->steps[0].rec, 0, "incomplete");
+		s->steps[0].rec = NULL;
+		served_free(s);
+		return;
+	}
+	if (s->ttl_s)
+		cache_key(s);
+	if (s->ttl_s && serve_hit(s)) {
+		served_free(s);
+		return;
+	}
+	if (s->resilient) {
+		x = lr_attempt_first(&s->a, 0);
+		if (x.kind == LR_ACT_SEND && x.drop_record)
+			lr_attempt_sent(&s->a, &x);
+	}
+	if (start_attempt(s, x.kind == LR_ACT_SEND ? x.step : 0, 0) < 0) {
+		lr_up_result r = {.fail = LR_OUT_OTHER};
+		snprintf(r.error, sizeof(r.error), "the shim's own client could not start");
+		s->resilient = s->resilient ? (lr_attempt_free(&s->a), 0) : 0;
+		deliver_current(s, &r, NULL, 0); /* the app gets our 502 */
+	} else if (s->rec && s->resilient) {
+		s->rec->attempt = s->a.attempt;
+		s->rec->via = s->a.via;
+	}
+}
+
+void lr_serve_shut(lr_conn *c)
+{
+	if (c->pipe)
+		lr_serve_shut_pipe(c->pipe);
+}
+
+void lr_serve_pump(lr_conn *c)
+{
+	if (c->pipe)
+		put(c->pipe, NULL, 0);
+}
+
+/* The connection is gone.  What is in flight is the client thread's: it
+ * finds our end broken at its next write, stops, writes its records as
+ * incomplete and frees itself (never waited for here). */
+void lr_serve_conn_free(lr_conn *c)
+{
+	lr_pipe *p = c->pipe;
+
+	if (!p)
+		return;
+	c->pipe = NULL;
+	pthread_mutex_lock(&p->mu);
+	p->broken = 1;
+	shutdown(p->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&p->mu);
+	pipe_unref(p);
+}
+
+ssize_t lr_serve_read(lr_conn *c, void *buf, size_t n)
+{
+	int fd = lr_ssl_fd(c->tls);
+	ssize_t r;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	r = syscall(SYS_recvfrom, fd, buf, n, 0, NULL, NULL);
+	if (r >= 0)
+		lr_serve_pump(c);
+	else if (errno == EINTR)
+		errno = EAGAIN; /* as OpenSSL's socket BIO: retry, after the app's signal handling */
+	return r;
+}
