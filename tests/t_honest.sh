@@ -14,6 +14,11 @@ LLMROUTE_AUDIT=$A
 export LLMROUTE_AUDIT
 C=$ROOT/tests/clients/http_client.py
 URL=$MOCK/v1/chat/completions
+# A host move on a socket or TLS connection is carried by the shim's own
+# client (t_https, t_sock); here the client is off, as an administrator may
+# set it, so that every transport's "not applied" path is the one tested.
+LLMROUTE_OWN_CLIENT=off
+export LLMROUTE_OWN_CLIENT
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
 	-subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null

@@ -17,9 +17,12 @@
 #   j  a route to a host whose certificate no trusted CA signed: refused
 #   i  keys: no route key at api.openai.com, the app's key at neither alt
 #      nor far, on every path above; none in the audit
-# Only what passes today runs by default: (a) for every client and every
-# check for curl. LR_HTTPS_FULL=1 runs them all; LR_HTTPS_CHECKS="b d" and
-# LR_HTTPS_CLIENTS="requests ruby" pick some.
+# Every check runs for every client, but (h) for the clients the shim
+# reaches through OpenSSL: a host with no listener at all needs the TLS
+# handshake to be the shim's, which is not built (issue 14, left open), so
+# it is gated off and says so; curl (libcurl) passes it.  LR_HTTPS_FULL=1
+# runs it too; LR_HTTPS_CHECKS="b d" and LR_HTTPS_CLIENTS="requests ruby"
+# pick some.
 # needs: unsanitized (preloads the shim into Debian's python3, ruby, php and curl)
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -51,7 +54,7 @@ checks_for() {
 	elif [ "${LR_HTTPS_FULL:-}" = 1 ] || [ "$1" = curl ]; then
 		echo "$ALL_CHECKS"
 	else
-		echo a
+		echo "$ALL_CHECKS" | sed 's/ h / /'
 	fi
 }
 gated=""
@@ -63,7 +66,7 @@ for c in $CLIENTS; do
 	[ -n "$off" ] && gated="$gated; $c:$off"
 done
 if [ -n "$gated" ]; then
-	echo "t_https: gated off until issue 14 lands (LR_HTTPS_FULL=1 runs them): ${gated#; }"
+	echo "t_https: not built, gated off (LR_HTTPS_FULL=1 runs them): ${gated#; }"
 fi
 
 cat >"$T/rules.json" <<'EOF'
