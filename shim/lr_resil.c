@@ -371,7 +371,6 @@ static void sent(lr_easy *e, lr_resil *rs, const lr_act *x)
 {
 	lr_attempt_sent(&rs->a, x);
 	stamp(e, rs);
-	close_fail(rs, 0);
 	lr_log(LR_LOG_INFO, "route %s: attempt %d (%s) to %s", rs->a.route, rs->a.attempt,
 	       rs->a.via ? rs->a.via : "first", rs->a.step[rs->a.cur][0] ? rs->a.step[rs->a.cur] : "its target");
 }
@@ -521,9 +520,14 @@ static int cache_lookup(lr_resil *rs, lr_cache_hit *hit)
 	       lr_cache_get(k, &rs->key, (long long)time(NULL), hit) == 0;
 }
 
-/* Our callbacks in front of the app's for the attempt about to go. */
+/* Our callbacks in front of the app's for the attempt about to go.  The
+ * failure before it is not the app's answer any more: its record is
+ * written now, not when the attempt was prepared, so an attempt that never
+ * goes (libcurl refuses the handle back: lr_resil_give_up) leaves that
+ * failure the delivered one. */
 static void arm(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs)
 {
+	close_fail(rs, 0);
 	lr_capture_reset(&rs->cap, lr_attempt_hold(&rs->a), rs->cacheable ? rs->max_entry : 0,
 			 lr_attempt_timeout(&rs->a));
 	lr_capture_install(lib, e);
