@@ -15,6 +15,9 @@
 #   g  the response cache: a second run is answered with no request
 #   h  a host-only route for a host where nothing listens at all
 #   j  a route to a host whose certificate no trusted CA signed: refused
+#   k  plain http:// to api.openai.com (the socket transport, not
+#      redirected at connect): moved to https://alt.llm.test
+#   l  plain http://: the primary (https) answers 503, the fallback answers
 #   i  keys: no route key at api.openai.com, the app's key at neither alt
 #      nor far, on every path above; none in the audit
 # Every check runs for every client, but (h) for the clients the shim
@@ -44,7 +47,7 @@ FAR_KEY=sk-far-route
 export LLMROUTE_AUDIT OPENAI_API_KEY ALT_KEY FAR_KEY
 OAI=https://api.openai.com/v1/chat/completions
 
-ALL_CHECKS="a b c d e f g h j i"
+ALL_CHECKS="a b c d e f g h j k l i"
 ALL_CLIENTS="httpclient requests httpx ruby php curl"
 CLIENTS=${LR_HTTPS_CLIENTS:-$ALL_CLIENTS}
 # checks_for CLIENT: the checks that run for it
@@ -65,7 +68,7 @@ for c in $CLIENTS; do
 	done
 	[ -n "$off" ] && gated="$gated; $c:$off"
 done
-if [ -n "$gated" ]; then
+if [ -n "$gated" ] && [ -z "${LR_HTTPS_CHECKS:-}" ]; then
 	echo "t_https: not built, gated off (LR_HTTPS_FULL=1 runs them): ${gated#; }"
 fi
 
@@ -308,6 +311,30 @@ check_h() {
 		"len(a) == 1 and r['llmroute.rule'] == 'gone' and r['llmroute.applied'] is True and r['server.address'] == 'alt.llm.test' and r['http.response.status_code'] == 200"
 }
 
+OAI_PLAIN=http://api.openai.com/v1/chat/completions
+
+check_k() {
+	https_reset
+	app "$c" "$OAI_PLAIN" app-move
+	check "(k) $c: http:// moved to https://alt.llm.test/v1: the app got alt's answer" got alt-moved
+	check "(k) $c: alt got it over TLS with the route's key, api.openai.com nothing (neither port)" mocks_ok \
+		"(r := $(only alt.llm.test.https)) and r['model'] == 'alt-moved' and auth(r) == 'Bearer sk-alt-route' and r['sni'] == 'alt.llm.test' and text('api.openai.com') == '' and 'sk-app-secret' not in text('alt.llm.test')"
+	if [ "$c" = curl ]; then tr=curl; else tr=socket; fi
+	check "(k) $c: audited as applied on the $tr transport, sent to alt.llm.test:443" audit_is \
+		"len(a) == 1 and r['llmroute.transport'] == '$tr' and r['llmroute.rule'] == 'move' and r['llmroute.applied'] is True and r['server.address'] == 'alt.llm.test' and r['server.port'] == 443 and r['http.response.status_code'] == 200"
+}
+
+check_l() {
+	https_reset
+	https_fault api.openai.com.https model=gpt-primary 503 1
+	app "$c" "$OAI_PLAIN" app-fb
+	check "(l) $c: http://, the primary answered 503, the app got the fallback's 200 (alt)" got alt-model
+	check "(l) $c: the primary's https got the first attempt, alt the fallback; the app's http:// host nothing" mocks_ok \
+		"(p := $(only api.openai.com.https)) and p['fault'] == '503' and (r := $(only alt.llm.test.https)) and auth(r) == 'Bearer sk-alt-route' and m('api.openai.com.http') == [] and 'sk-app-secret' not in text('alt.llm.test')"
+	check "(l) $c: audit: two attempts of one request, only the fallback delivered" audit_is \
+		"len(a) == 2 and len({x.get('llmroute.request_id') for x in a}) == 1 and [x.get('llmroute.attempt') for x in att] == [1, 2] and [x.get('llmroute.delivered') for x in att] == [False, True] and att[1].get('llmroute.via') == 'fallback' and att[1]['server.address'] == 'alt.llm.test'"
+}
+
 check_j() {
 	https_reset
 	app "$c" "$OAI" app-rogue
@@ -338,11 +365,11 @@ for c in $CLIENTS; do
 	run=$(checks_for "$c")
 	https_forget
 	reach="" reached="" # the hosts this client's checks send the route's key to
-	case " $run " in *" "[bdfgh]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
+	case " $run " in *" "[bdfghkl]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
 	case " $run " in *" c "*) reach="$reach('far.llm.test', 'sk-far-route')," reached="$reached far" ;; esac
 	for k in $run; do
 		case $k in
-		[abcdefghij]) "check_$k" ;;
+		[abcdefghijkl]) "check_$k" ;;
 		*)
 			echo "t_https: unknown check $k" >&2
 			exit 1
