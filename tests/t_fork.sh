@@ -81,15 +81,19 @@ rm -f "$T/go"
 shim "$FC" sweep "$URL" "$T/app.txt" "$T/go" >"$T/sweep.out" 2>"$T/sweep.err" &
 sw=$!
 i=0
-while [ "$(grep -c '^status' "$T/sweep.out" 2>/dev/null)" -lt 3 ] && [ $i -lt 200 ]; do
+while n=$(grep -c '^status' "$T/sweep.out" 2>/dev/null); [ "${n:-0}" -lt 3 ] && [ $i -lt 200 ]; do
 	sleep 0.05
 	i=$((i + 1))
 done
 load_rules '{"routes": [{"name": "no-4o", "match": {"model": "gpt-4o"}, "deny": "not here"}]}'
 touch "$T/go"
 wait $sw
-check "closefrom: the app's requests were answered" \
-	test "$(grep '^status' "$T/sweep.out" | head -3 | tr '\n' ' ')" = "status 200 status 200 status 200 "
+sweep_ok() { # on failure, what the app printed and the shim said
+	test "$(grep '^status' "$T/sweep.out" | head -3 | tr '\n' ' ')" = "status 200 status 200 status 200 " && return 0
+	sed 's/^/      app: /' "$T/sweep.out" "$T/sweep.err" | head -20
+	return 1
+}
+check "closefrom: the app's requests were answered" sweep_ok
 check "closefrom: the app's own file holds only what the app wrote" \
 	test "$(cat "$T/app.txt")" = "app"
 check "closefrom: the audit file got every record" audit_ok "$A" \
