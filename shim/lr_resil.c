@@ -136,7 +136,7 @@ static void setup_cache(lr_easy *e, lr_resil *rs, const lr_table *t, const lr_ro
 	cache_key(e, rs, sent, slen);
 }
 
-static void request_id(char *out, size_t cap)
+void lr_resil_request_id(char *out, size_t cap)
 {
 	static _Atomic unsigned long long seq;
 	struct timespec ts;
@@ -204,7 +204,7 @@ void lr_resil_begin(lr_easy *e, const lr_table *t, const lr_decision *d, const l
 	if (blen)
 		memcpy(rs->app_body, body, blen);
 	rs->app_body[blen] = '\0';
-	request_id(rs->request_id, sizeof(rs->request_id));
+	lr_resil_request_id(rs->request_id, sizeof(rs->request_id));
 	lr_resil_free(e);
 	e->rs = rs;
 }

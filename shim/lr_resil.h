@@ -121,6 +121,10 @@ lr_cache *lr_resil_cache(size_t size);
  * beta headers, Accept, proxy credentials, a session)?  Part of the key. */
 int lr_resil_shapes_answer(const char *line);
 
+/* A new request id: the attempts of one request share it in the audit
+ * (every transport's). */
+void lr_resil_request_id(char *out, size_t cap);
+
 /* Frees e->rs (NULL is fine). */
 void lr_resil_free(lr_easy *e);
 

@@ -759,15 +759,6 @@ static int start_attempt(served *s, int step, unsigned delay_ms)
 
 /* --- the app's side ------------------------------------------------------------- */
 
-static void request_id(char *out, size_t cap)
-{
-	static _Atomic unsigned long long seq;
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(out, cap, "%llx-%lx-s%llu", (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-		 (long)getpid(), atomic_fetch_add(&seq, 1) + 1);
-}
 
 /* The key of what step 0 sends: its URL, its body, and the headers that
  * say who asks and what answer they want (credentials, API versions). */
@@ -849,7 +840,7 @@ int lr_serve_start(lr_conn *c, lr_serve_job *j)
 		s->a = *j->attempts;
 		memset(j->attempts, 0, sizeof(*j->attempts));
 		s->resilient = 1;
-		request_id(s->request_id, sizeof(s->request_id));
+		lr_resil_request_id(s->request_id, sizeof(s->request_id));
 	}
 	s->no_body = j->no_body;
 	s->store = c->kind == LR_CONN_TLS ? lr_ssl_store(c->tls) : NULL;

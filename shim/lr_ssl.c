@@ -208,7 +208,10 @@ static void ignore(void *ssl)
 
 /* --- the hooks ---------------------------------------------------------------- */
 
-/* Returns bytes taken, or -1 (the real session's error state says why). */
+/* The shim's own client's sessions (its thread: lr_up_self) are libcurl's:
+ * the hooks hand them straight to OpenSSL, without the session table.
+ *
+ * Returns bytes taken, or -1 (the real session's error state says why). */
 static ssize_t out(lr_conn *c, const void *buf, size_t n)
 {
 	struct iovec v = {(void *)buf, n};
@@ -232,7 +235,7 @@ LR_EXPORT int SSL_write(void *ssl, const void *buf, int num)
 
 	if (resolve() < 0 || !R.write)
 		return -1;
-	if (num <= 0 || lr_disabled() || !(c = acquire(ssl, __builtin_return_address(0), 1)))
+	if (num <= 0 || lr_up_self || lr_disabled() || !(c = acquire(ssl, __builtin_return_address(0), 1)))
 		return R.write(ssl, buf, num);
 	r = out(c, buf, (size_t)num);
 	return r > 0 ? (int)r : -1;
@@ -245,7 +248,7 @@ LR_EXPORT int SSL_write_ex(void *ssl, const void *buf, size_t num, size_t *writt
 
 	if (resolve() < 0 || !R.write_ex)
 		return 0;
-	if (!num || lr_disabled() || !(c = acquire(ssl, __builtin_return_address(0), 1)))
+	if (!num || lr_up_self || lr_disabled() || !(c = acquire(ssl, __builtin_return_address(0), 1)))
 		return R.write_ex(ssl, buf, num, written);
 	r = out(c, buf, num);
 	if (r <= 0)
@@ -321,7 +324,7 @@ LR_EXPORT int SSL_read(void *ssl, void *buf, int num)
 
 	if (resolve() < 0 || !R.read)
 		return -1;
-	if (num <= 0 || !(c = acquire(ssl, NULL, 0)))
+	if (num <= 0 || lr_up_self || !(c = acquire(ssl, NULL, 0)))
 		return R.read(ssl, buf, num);
 	if ((k = inject(c, buf, (size_t)num)) > 0) {
 		release(c);
@@ -346,7 +349,7 @@ LR_EXPORT int SSL_read_ex(void *ssl, void *buf, size_t num, size_t *readbytes)
 
 	if (resolve() < 0 || !R.read_ex)
 		return 0;
-	if (!num || !(c = acquire(ssl, NULL, 0)))
+	if (!num || lr_up_self || !(c = acquire(ssl, NULL, 0)))
 		return R.read_ex(ssl, buf, num, readbytes);
 	if ((k = inject(c, buf, num)) == 0 && c->served) {
 		k = served_read(c, buf, num, &rc);

@@ -169,16 +169,23 @@ SLOW=$SINK_PORT
 sink_has() {
 	sleep 0.3
 	"$PY" - "$T/$1.log" "$2" <<'PYEOF'
-import json, sys, time
-# the sink may still be writing a big record: wait (bounded) until every
-# line is whole, then judge once
-for i in range(100):
+import json, os, sys, time
+# the sink may still be receiving or writing a big record (a loaded
+# machine): judge once every line is whole and the log has stopped
+# growing for 0.3 s, at most 15 s from now
+last, steady, c = -1, 0, None
+for i in range(150):
+    size = os.path.getsize(sys.argv[1]) if os.path.exists(sys.argv[1]) else 0
+    steady = steady + 1 if size == last else 0
+    last = size
     try:
         c = [bytes.fromhex(json.loads(l)["bytes"]) for l in open(sys.argv[1])]
+    except (ValueError, OSError):
+        c = None
+    if c is not None and steady >= 3:
         break
-    except ValueError:
-        time.sleep(0.1)
-else:
+    time.sleep(0.1)
+if c is None:
     sys.stderr.write("  the sink's log never became whole\n")
     sys.exit(1)
 ok = eval(sys.argv[2], {"c": c})
