@@ -615,11 +615,15 @@ static void store(served *s, const lr_up_result *r)
 		s->rec->cache = "stored";
 }
 
-/* Ends the request with the answer of the attempt just done. */
+/* Ends the request with the answer of the attempt just done.  The record
+ * is written first: an app that exits on the answer's last byte must find
+ * it in the audit (it cannot wait for our thread). */
 static void deliver_current(served *s, const lr_up_result *r, const char *gate, int may_store)
 {
 	if (may_store)
 		store(s, r);
+	close_rec(s->rec, s->status, err_of(r), 1, gate);
+	s->rec = NULL;
 	if (s->state == PASS && r->fail == LR_OUT_OK) {
 		emit_end(s, s->status);
 	} else if (s->state == PASS) {
@@ -630,8 +634,6 @@ static void deliver_current(served *s, const lr_up_result *r, const char *gate, 
 	} else {
 		answer_error(s, r);
 	}
-	close_rec(s->rec, s->status, err_of(r), 1, gate);
-	s->rec = NULL;
 	served_free(s);
 }
 
@@ -805,10 +807,9 @@ static int serve_hit(served *s)
 	a.head_len = hit.headers_len;
 	a.body = hit.body;
 	a.body_len = hit.body_len;
-	emit_kept(s, &a);
 	s->rec = s->steps[0].rec;
 	s->steps[0].rec = NULL;
-	if (s->rec) {
+	if (s->rec) { /* written before the app can have the answer (see deliver_current) */
 		snprintf(s->rec->request_id, sizeof(s->rec->request_id), "%s", s->request_id);
 		s->rec->attempt = 1;
 		s->rec->cache = "hit";
@@ -818,6 +819,7 @@ static int serve_hit(served *s)
 		lr_rec_end(s->rec, hit.status, NULL);
 		s->rec = NULL;
 	}
+	emit_kept(s, &a);
 	lr_cache_hit_free(&hit);
 	return 1;
 }
