@@ -418,7 +418,7 @@ static void refuse(lr_conn *c, int status, const char *code, const char *msg)
 /* A request on a redirected connection that no route rewrites still goes
  * to the endpoint: Host made right, and never with the app's key.  Queues
  * it in the outbox; 0 or < 0. */
-static int redirect_only(lr_conn *c)
+static int redirect_only_into(lr_conn *c, char **outp, size_t *outlenp)
 {
 	char host[300], *out = NULL, *target = NULL;
 	size_t outlen = 0, tlen = 0;
@@ -438,6 +438,17 @@ static int redirect_only(lr_conn *c)
 	if (rc >= 0 && (rc = lr_http_body(&c->fr, &body)) >= 0)
 		rc = lr_http_rewrite(&c->fr.head, body.p, body.len, &e, &out, &outlen);
 	free(target);
+	*outp = out;
+	*outlenp = outlen;
+	return rc < 0 ? rc : 0;
+}
+
+static int redirect_only(lr_conn *c)
+{
+	char *out = NULL;
+	size_t outlen = 0;
+	int rc = redirect_only_into(c, &out, &outlen);
+
 	if (rc < 0)
 		return rc;
 	free(c->out);
@@ -493,14 +504,39 @@ static const char *transport_of(const lr_conn *c)
 	return c->kind == LR_CONN_TLS ? "tls" : "socket";
 }
 
-/* The request as the app made it (de-chunked), into *out. */
-static int as_is(lr_conn *c, char **out, size_t *outlen)
+/* A request that goes as the app made it (de-chunked), into *out, and
+ * where: the app's URL, on its own host (*app_host: pinned to the address
+ * the app connected to); on a redirected connection, the claiming route's
+ * endpoint, as redirect_only makes it (never with the app's key).  *url is
+ * malloc'ed.  0, or < 0. */
+static int as_made(lr_conn *c, const char *app_url, char **out, size_t *outlen, char **url, int *app_host)
 {
 	lr_http_edits e = {.cred = LR_CRED_KEEP};
 	lr_span body = {0};
-	int rc = lr_http_body(&c->fr, &body);
+	const char *t, *te;
+	size_t cap;
+	int rc;
 
-	return rc < 0 ? rc : lr_http_rewrite(&c->fr.head, body.p, body.len, &e, out, outlen);
+	*url = NULL;
+	*app_host = !c->redirected;
+	if (!c->redirected) {
+		rc = lr_http_body(&c->fr, &body);
+		if (rc >= 0)
+			rc = lr_http_rewrite(&c->fr.head, body.p, body.len, &e, out, outlen);
+		if (rc >= 0 && !(*url = strdup(app_url)))
+			rc = LR_ENOMEM;
+		return rc;
+	}
+	if ((rc = redirect_only_into(c, out, outlen)) < 0)
+		return rc;
+	/* its target as rewritten (credential parameters gone) */
+	if (!(t = memchr(*out, ' ', *outlen)) || !(te = memchr(t + 1, ' ', *outlen - (size_t)(t + 1 - *out))))
+		return LR_EPARSE;
+	cap = strlen(c->ep_host) + (size_t)(te - t) + 32;
+	if (!(*url = malloc(cap)))
+		return LR_ENOMEM;
+	snprintf(*url, cap, "http://%s:%d%.*s", c->ep_host, c->ep_port, (int)(te - t - 1), t + 1);
+	return 0;
 }
 
 /* Step i of a resilient route's chain, as the table says now. */
@@ -518,9 +554,9 @@ static int chain_step(lr_conn *c, job *j, const lr_attempt *a, int i, lr_serve_s
 	if (rc < 0)
 		return rc;
 	if (d.action == LR_ACTION_PASS) {
-		if ((rc = as_is(c, &st->raw, &st->raw_len)) < 0 || !(st->url = strdup(j->url)))
-			return rc < 0 ? rc : LR_ENOMEM;
-		st->rec = lr_rec_begin(j->t, &r, &d, NULL, j->url, j->app_body, j->app_blen, transport_of(c));
+		if ((rc = as_made(c, j->url, &st->raw, &st->raw_len, &st->url, &st->app_host)) < 0)
+			return rc;
+		st->rec = lr_rec_begin(j->t, &r, &d, NULL, st->url, j->app_body, j->app_blen, transport_of(c));
 		return 0;
 	}
 	if (lr_plan_make(j->t, &d, &r.det, j->url, j->ulen, secure_getenv, &p) < 0)
@@ -528,6 +564,7 @@ static int chain_step(lr_conn *c, job *j, const lr_attempt *a, int i, lr_serve_s
 	rc = build(c, j->t, &d, &r, &p, j->app_body, j->app_blen, &st->raw, &st->raw_len, &nb, &nbl, &why);
 	if (rc == 0 && !(st->url = strdup(p.url ? p.url : j->url)))
 		rc = LR_ENOMEM;
+	st->app_host = !p.host_changed && !c->redirected;
 	if (rc == 0)
 		st->rec = lr_rec_begin(j->t, &r, &d, &p, st->url, nb ? nb : j->app_body, nb ? nbl : j->app_blen,
 				       transport_of(c));
@@ -598,7 +635,8 @@ static void cache_of(const lr_table *t, const job *j, lr_serve_job *sj)
  * its audit record, and for a resilient route every later step of its
  * chain.  1 when it is ours to answer (the outbox is then empty), 0 when
  * it cannot be (nothing changed but the outbox, which the caller empties). */
-static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, const char *url, int why)
+static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, const char *url, int why,
+		     int app_host)
 {
 	static const lr_attempt_env env = {env_cooling, env_health_fail, env_health_ok, NULL};
 	lr_serve_job sj;
@@ -609,6 +647,7 @@ static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, co
 	sj.no_body = method_is(&c->fr.req, "HEAD");
 	if (!(sj.steps[0].url = strdup(url)))
 		return 0;
+	sj.steps[0].app_host = app_host;
 	sj.nsteps = 1;
 	if (j) {
 		sj.steps[0].rec = lr_rec_begin(t, &j->r, &j->d, p, url, j->body, j->blen, transport_of(c));
@@ -658,25 +697,27 @@ static void out_clear(lr_conn *c)
 	c->out_len = c->out_off = 0;
 }
 
-/* A request that goes as the app made it, on a connection the shim
- * serves: to the app's URL, through the shim's client.  1 when served. */
-static int serve_as_is(lr_conn *c, const lr_table *t, job *j, const char *url, int why)
+/* A request that goes as the app made it (as_made), on a connection the
+ * shim serves, through the shim's client.  1 when served. */
+static int serve_as_is(lr_conn *c, const lr_table *t, job *j, const char *app_url, int why)
 {
-	lr_http_edits e = {.cred = LR_CRED_KEEP};
-	lr_span body = {0};
-	char *out = NULL;
+	char *out = NULL, *url = NULL;
 	size_t outlen = 0;
+	int app_host, ok;
 
-	if (lr_http_body(&c->fr, &body) < 0 ||
-	    lr_http_rewrite(&c->fr.head, body.p, body.len, &e, &out, &outlen) < 0)
+	if (as_made(c, app_url, &out, &outlen, &url, &app_host) < 0) {
+		free(out);
+		free(url);
 		return 0;
+	}
 	out_clear(c);
 	c->out = out;
 	c->out_len = outlen;
-	if (serve_out(c, t, j, NULL, url, why))
-		return 1;
-	out_clear(c);
-	return 0;
+	ok = serve_out(c, t, j, NULL, url, why, app_host);
+	free(url);
+	if (!ok)
+		out_clear(c);
+	return ok;
 }
 
 /* A served connection cannot send anything itself any more. */
@@ -716,7 +757,7 @@ static int apply_plan(lr_conn *c, const lr_table *t, job *j, int *why)
 		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s",
 		       j->p.key_env, j->p.host_changed ? "sending no key" : "keeping the app's key");
 	if (serve) {
-		if (serve_out(c, t, j, &j->p, j->p.url ? j->p.url : j->url, 0)) {
+		if (serve_out(c, t, j, &j->p, j->p.url ? j->p.url : j->url, 0, !j->p.host_changed && !c->redirected)) {
 			*why = LR_UNAPPLIED_NONE;
 			return 2;
 		}

@@ -16,6 +16,7 @@
 #include "lr_log.h"
 #include "lr_resil.h"
 #include "lr_upstream.h"
+#include "lr_url.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -49,6 +52,7 @@ typedef struct lr_pipe {
 	size_t len, off;
 	struct served *cur;       /* the request whose answer the app reads now */
 	struct served *next;      /* the one after it, not started yet */
+	char peer[64];            /* where the app's connection went: "a.b.c.d:p", "[v6]:p" */
 } lr_pipe;
 
 /* An answer we hold: a failed attempt's, or one an escalation may beat. */
@@ -203,6 +207,46 @@ int lr_serve_possible(const lr_conn *c)
 	return !atomic_load(&c->closed) && client_allowed() && app_fds(c, fds) > 0 && lr_up_available();
 }
 
+/* The address a connected TCP socket goes to, as libcurl's CONNECT_TO
+ * wants it ("a.b.c.d:port", "[v6]:port").  0, or -1. */
+static int peer_of(int fd, char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char a[INET6_ADDRSTRLEN];
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *v4 = (const void *)&ss;
+		inet_ntop(AF_INET, &v4->sin_addr, a, sizeof(a));
+		snprintf(out, cap, "%s:%d", a, ntohs(v4->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = (const void *)&ss;
+		inet_ntop(AF_INET6, &v6->sin6_addr, a, sizeof(a));
+		snprintf(out, cap, "[%s]:%d", a, ntohs(v6->sin6_port));
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* The CONNECT_TO entry of a step that goes to the app's own host:
+ * "HOST:PORT:ADDR:APORT", HOST:PORT as the URL names them. */
+static char *pin_of(const char *url, const char *peer)
+{
+	lr_url u;
+	char *out;
+	size_t cap;
+
+	if (!peer[0] || lr_url_parse(url, strlen(url), &u) < 0)
+		return NULL;
+	cap = u.host_len + strlen(peer) + 16;
+	if ((out = malloc(cap)))
+		snprintf(out, cap, "%.*s:%d:%s", (int)u.host_len, u.host, u.port, peer);
+	return out;
+}
+
 /* Swaps every descriptor of c for our socketpair's app end, keeping what
  * the app set on them. */
 static int takeover(lr_conn *c)
@@ -210,10 +254,13 @@ static int takeover(lr_conn *c)
 	int fds[LR_CONN_MAXFD], n = app_fds(c, fds), sp[2], i, fl, fdfl;
 	struct timeval rto = {0}, sto = {0};
 	socklen_t tl = sizeof(rto);
+	char peer[64];
 	lr_pipe *p;
 
 	if (n <= 0 || (fl = fcntl(fds[0], F_GETFL)) < 0)
 		return LR_EINVAL;
+	if (peer_of(fds[0], peer, sizeof(peer)) < 0)
+		return LR_EINVAL; /* where it went is what a request the app addressed is pinned to */
 	getsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &rto, &tl);
 	tl = sizeof(sto);
 	getsockopt(fds[0], SOL_SOCKET, SO_SNDTIMEO, &sto, &tl);
@@ -246,6 +293,7 @@ static int takeover(lr_conn *c)
 	 * onto, and left open by an app that closes every descriptor */
 	p->fd = lr_upfd_adopt(sp[1]);
 	p->broken = p->fd < 0;
+	memcpy(p->peer, peer, sizeof(p->peer));
 	p->refs = 1;
 	c->pipe = p;
 	c->served = 1;
@@ -539,6 +587,7 @@ static void served_free(served *s)
 	for (i = 0; i < s->nsteps; i++) {
 		free(s->steps[i].raw);
 		free(s->steps[i].url);
+		free(s->steps[i].connect_to);
 		lr_rec_free(s->steps[i].rec);
 	}
 	lr_rec_free(s->rec);
@@ -732,6 +781,9 @@ static int start_attempt(served *s, int step, unsigned delay_ms)
 	rq.delay_ms = delay_ms;
 	rq.head_timeout_ms = s->resilient ? lr_attempt_timeout(&s->a) : 0;
 	rq.x509_store = s->store;
+	rq.connect_to = s->steps[step].connect_to;
+	if (s->steps[step].app_host && !rq.connect_to) /* never resolved anew with the app's key */
+		return LR_EINVAL;
 	kept_free(&s->cur);
 	lr_rec_free(s->rec);
 	s->rec = s->steps[step].rec;
@@ -837,6 +889,8 @@ int lr_serve_start(lr_conn *c, lr_serve_job *j)
 	for (i = 0; i < j->nsteps; i++) { /* taken */
 		s->steps[i] = j->steps[i];
 		memset(&j->steps[i], 0, sizeof(j->steps[i]));
+		if (s->steps[i].app_host && s->steps[i].url)
+			s->steps[i].connect_to = pin_of(s->steps[i].url, c->pipe->peer);
 	}
 	if (j->attempts) {
 		s->a = *j->attempts;

@@ -51,6 +51,10 @@ typedef struct lr_serve_step {
 	char *raw;                /* the edited request, head and body (HTTP/1.1, malloc'ed) */
 	size_t raw_len;
 	lr_rec *rec;              /* its audit record, or NULL */
+	int app_host;             /* it goes to the app's own host: connected to
+	                           * the address the app connected to, never to
+	                           * whatever the name resolves to now */
+	char *connect_to;         /* lr_serve's, made from that address */
 } lr_serve_step;
 
 /* One request to serve: one step, or a resilient route's chain (steps in

@@ -265,6 +265,7 @@ typedef struct req {
 	char *url, *body, *method;
 	size_t body_len;
 	struct curl_slist *hdrs;
+	struct curl_slist *connect_to;
 	unsigned head_timeout_ms, delay_ms;
 	void *store;                  /* our reference, until its group takes it */
 	char refuse[160];             /* why it cannot be sent: done at once */
@@ -435,6 +436,8 @@ static void req_free(req *x)
 {
 	if (x->hdrs)
 		C.slist_free_all(x->hdrs);
+	if (x->connect_to)
+		C.slist_free_all(x->connect_to);
 	if (x->store)
 		C.store_free(x->store);
 	free(x->url);
@@ -472,7 +475,8 @@ static req *req_new(const lr_up_req *rq, const lr_up_sink *s, void *ud, int wait
 	x->method = strdup(rq->method);
 	x->body_len = rq->body ? rq->body_len : 0;
 	x->body = x->body_len < ((size_t)1 << 31) ? malloc(x->body_len + 1) : NULL;
-	if (!x->url || !x->method || !x->body || build_headers(x, rq) < 0) {
+	if (!x->url || !x->method || !x->body || build_headers(x, rq) < 0 ||
+	    (rq->connect_to && add_header(&x->connect_to, rq->connect_to) < 0)) {
 		req_free(x);
 		return NULL;
 	}
@@ -951,6 +955,7 @@ static int easy_setup(req *x)
 	SET(CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_HTTPHEADER, x->hdrs);
+	SET(CURLOPT_CONNECT_TO, x->connect_to); /* NULL clears a spare handle's */
 	SET(CURLOPT_ERRORBUFFER, x->res.error);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, x);

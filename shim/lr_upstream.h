@@ -79,6 +79,13 @@ typedef struct lr_up_req {
 	                              * request fails LR_OUT_TRANSPORT with a
 	                              * message saying so: never silently
 	                              * ignored. */
+	const char *connect_to;      /* "HOST:PORT:ADDR:APORT" (CURLOPT_CONNECT_TO):
+	                              * connect to ADDR:APORT for the URL's
+	                              * HOST:PORT (TLS still verified for HOST),
+	                              * or NULL: the URL's host, resolved.  For a
+	                              * request that goes where the app sent it:
+	                              * to the address the app connected to, so
+	                              * its key never meets another server. */
 } lr_up_req;
 
 typedef struct lr_up_result {

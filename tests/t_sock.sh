@@ -141,6 +141,13 @@ check "TLS: a route that moves the endpoint is carried by the shim's client, twi
 	test "$(grep -c '^200 moved-model$' "$T/out")" -eq 2
 check "TLS: the moved endpoint got the routed model" last_req "d['model'] == 'moved-model'"
 check "TLS: the TLS server got nothing of it" sh -c "! grep -q 'move-me\\|moved-model' '$T/tls.log'"
+# the connection is the shim's from then on: a request the app makes next on
+# it, not an LLM one, goes where the app sent it (the address it connected
+# to), with its own key, through the shim's client: the TLS mock answers
+# (its request list has no moved request; the moved endpoint's would)
+py then-get "$TURL" move-me 1 "$T/cert.pem" >"$T/out"
+check "TLS: on a served connection, the next (non-LLM) request reaches the app's own server" \
+	sh -c "grep -qx '200 moved-model' '$T/out' && grep -qx 'get 200 app-host' '$T/out'"
 check "TLS: and the audit says applied, with the real server" audit_ok "$A" \
 	"r['llmroute.rule'] == 'moved' and r['llmroute.applied'] is True and r['llmroute.transport'] == 'tls' and r['gen_ai.request.model'] == 'moved-model' and r['http.response.status_code'] == 200 and r['gen_ai.usage.input_tokens'] > 0"
 

@@ -56,6 +56,15 @@ def main():
             c.request("POST", u.path, body=body(model), headers=hdrs)
             r = c.getresponse()
             show(r.status, r.read())
+    elif mode == "then-get":  # an LLM request, then a non-LLM one on the same connection
+        c = conn_for(u, cafile)
+        c.request("POST", u.path, body=body(model), headers=hdrs)
+        r = c.getresponse()
+        show(r.status, r.read())
+        c.request("GET", "/_mock/requests", headers={"Authorization": "Bearer sk-app-key"})
+        r = c.getresponse()
+        data = r.read()
+        print("get", r.status, "saw-moved" if b"moved-model" in data else "app-host")
     elif mode == "stream":
         c = conn_for(u, cafile)
         c.request("POST", u.path, body=body(model, True), headers=hdrs)
