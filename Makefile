@@ -71,6 +71,12 @@ $(BUILD)/tests/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< -lcurl -lpthread
 
+# A TLS app without libcurl (make bench, item 11): the shim's own client
+# loads libcurl itself, as in a Python process.
+$(BUILD)/tests/bench_tlsmove: tests/progs/bench_tlsmove.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< -lssl -lcrypto -lpthread
+
 # The upstream client's test driver: the whole shim linked in (its hooks
 # exported, so libcurl's calls reach them as in a preloaded process), and
 # OpenSSL for the X509_STOREs an app would hand over.

@@ -32,6 +32,8 @@ if [ "$want" = test ]; then
 	need python3-pycurl "/usr/lib/python3/dist-packages/pycurl*"
 	need python3-requests /usr/lib/python3/dist-packages/requests
 	need openssl /usr/bin/openssl
+	# OpenSSL's headers: tests/upstream/up_client.c, tests/progs/bench_tlsmove.c
+	need libssl-dev /usr/include/openssl/ssl.h
 	need nodejs /usr/bin/node
 	[ -e /usr/bin/node ] && need npm /usr/bin/npm
 	need php-cli /usr/bin/php
