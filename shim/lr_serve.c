@@ -29,6 +29,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
@@ -50,6 +51,7 @@ typedef struct lr_pipe {
 	int shut;                 /* shut our end for writing once buf is empty */
 	char *buf;
 	size_t len, off;
+	_Atomic int waiting;      /* buf holds bytes the socket has not taken (read without the lock) */
 	struct served *cur;       /* the request whose answer the app reads now */
 	struct served *next;      /* the one after it, not started yet */
 	char peer[64];            /* where the app's connection went: "a.b.c.d:p", "[v6]:p" */
@@ -91,6 +93,8 @@ typedef struct served {
 	lr_rec *rec;
 	int state, timed_out;
 	long status, retry_after_s;
+	long long expect_len, got_len; /* the upstream's Content-Length (-1: none), body bytes passed */
+	int finished;             /* answered whole before the client's done() */
 	kept cur;                 /* its head and body while they are not the app's */
 	kept fail, best;
 	char *raw;                /* its request (the header lines point into it) */
@@ -121,6 +125,10 @@ static int flush_locked(lr_pipe *p)
 {
 	ssize_t w;
 
+	/* raised before the send: an app whose read makes room after a send
+	 * that found the socket full then sees it, and pushes (lr_serve_pump) */
+	if (p->off < p->len)
+		atomic_store(&p->waiting, 1);
 	while (p->off < p->len && !p->broken) {
 		w = send(p->fd, p->buf + p->off, p->len - p->off, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w > 0)
@@ -137,31 +145,46 @@ static int flush_locked(lr_pipe *p)
 		if (p->shut && !p->broken)
 			shutdown(p->fd, SHUT_WR);
 	}
+	atomic_store(&p->waiting, p->off < p->len && !p->broken);
 	return p->broken ? -1 : 0;
 }
 
-/* Queues n bytes for the app and sends what the socket takes.  Returns
- * the bytes still waiting, or -1 when the app's end is gone. */
-static long put(lr_pipe *p, const char *s, size_t n)
+/* Queues the n pieces for the app and sends what the socket takes, in
+ * one call: each send may wake the app's read, so an answer's head goes
+ * in one, and a chunk with its framing in one.  Returns the bytes still
+ * waiting, or -1 when the app's end is gone. */
+static long putv(lr_pipe *p, const struct iovec *v, int n)
 {
+	size_t add = 0, at;
 	char *b;
 	long left;
+	int i;
 
+	for (i = 0; i < n; i++)
+		add += v[i].iov_len;
 	pthread_mutex_lock(&p->mu);
-	if (n && !p->broken) {
+	if (add && !p->broken) {
 		if (p->off && p->off == p->len)
 			p->off = p->len = 0;
-		if (!(b = realloc(p->buf, p->len + n))) {
+		if (!(b = realloc(p->buf, p->len + add))) {
 			p->broken = 1;
 		} else {
-			memcpy(b + p->len, s, n);
+			for (i = 0, at = p->len; i < n; at += v[i].iov_len, i++)
+				memcpy(b + at, v[i].iov_base, v[i].iov_len);
 			p->buf = b;
-			p->len += n;
+			p->len += add;
 		}
 	}
 	left = flush_locked(p) < 0 ? -1 : (long)(p->len - p->off);
 	pthread_mutex_unlock(&p->mu);
 	return left;
+}
+
+static long put(lr_pipe *p, const char *s, size_t n)
+{
+	struct iovec v = {(void *)s, n};
+
+	return putv(p, &v, s ? 1 : 0);
 }
 
 static void put_str(lr_pipe *p, const char *s)
@@ -405,24 +428,31 @@ static int chunked(const served *s, long status)
  * everything else as it came. */
 static void emit_head(served *s, long status, const char *lines, size_t n)
 {
-	char line[64];
+	char line[64], *h = malloc(n + 128), *o = h;
 	const char *l = lines, *e, *end = lines + n;
 
-	snprintf(line, sizeof(line), "HTTP/1.1 %ld %s\r\n", status, reason(status));
-	put_str(s->pipe, line);
+	if (!h) {
+		put(s->pipe, NULL, 0);
+		return;
+	}
+	o += sprintf(o, "HTTP/1.1 %ld %s\r\n", status, reason(status));
 	for (; l < end; l = e + 2) {
 		if (!(e = memmem(l, (size_t)(end - l), "\r\n", 2)))
 			e = end;
 		if (e > l && !hop_by_hop(l, (size_t)(e - l))) {
-			put(s->pipe, l, (size_t)(e - l));
-			put(s->pipe, "\r\n", 2);
+			memcpy(o, l, (size_t)(e - l));
+			o += e - l;
+			*o++ = '\r';
+			*o++ = '\n';
 		}
 		if (e == end)
 			break;
 	}
-	if (s->close_after)
-		put_str(s->pipe, "Connection: close\r\n");
-	put_str(s->pipe, chunked(s, status) ? "Transfer-Encoding: chunked\r\n\r\n" : "\r\n");
+	snprintf(line, sizeof(line), "%s%s", s->close_after ? "Connection: close\r\n" : "",
+		 chunked(s, status) ? "Transfer-Encoding: chunked\r\n\r\n" : "\r\n");
+	o += sprintf(o, "%s", line);
+	put(s->pipe, h, (size_t)(o - h));
+	free(h);
 }
 
 /* One chunk; returns the bytes waiting, or -1 (the app's end is gone). */
@@ -435,9 +465,10 @@ static long emit_body(served *s, long status, const char *p, size_t n)
 	if (!chunked(s, status))
 		return put(s->pipe, p, n);
 	snprintf(len, sizeof(len), "%zx\r\n", n);
-	put_str(s->pipe, len);
-	put(s->pipe, p, n);
-	return put(s->pipe, "\r\n", 2);
+	{
+		struct iovec v[3] = {{len, strlen(len)}, {(void *)p, n}, {"\r\n", 2}};
+		return putv(s->pipe, v, 3);
+	}
 }
 
 static void emit_end(served *s, long status)
@@ -502,11 +533,43 @@ static long parse_retry_after(const char *lines, size_t n)
 	return -1;
 }
 
+static void close_rec(lr_rec *x, long status, const char *err, int delivered, const char *gate)
+{
+	if (!x)
+		return;
+	x->delivered = delivered;
+	x->gate = gate;
+	lr_rec_end(x, status, err);
+}
+
+/* The value of header `name` ("content-length:") in lines, or NULL. */
+static const char *header_value(const char *lines, size_t n, const char *name)
+{
+	const char *l = lines, *end = lines + n, *e;
+	size_t k = strlen(name);
+
+	for (; l < end; l = e + 2) {
+		if (!(e = memmem(l, (size_t)(end - l), "\r\n", 2)))
+			e = end;
+		if ((size_t)(e - l) > k && strncasecmp(l, name, k) == 0) {
+			for (l += k; l < e && (*l == ' ' || *l == '\t'); l++)
+				;
+			return l;
+		}
+		if (e == end)
+			break;
+	}
+	return NULL;
+}
+
 static int on_head(void *ud, long status, const char *lines, size_t n)
 {
 	served *s = ud;
+	const char *cl = header_value(lines, n, "content-length:");
 
 	s->status = status;
+	s->expect_len = cl && *cl >= '0' && *cl <= '9' ? strtoll(cl, NULL, 10) : -1;
+	s->got_len = 0;
 	s->retry_after_s = parse_retry_after(lines, n);
 	if (s->resilient && (lr_attempt_retryable(status) || lr_attempt_hold(&s->a))) {
 		/* its fate is judged at its end: nothing reaches the app yet */
@@ -548,6 +611,15 @@ static int on_body(void *ud, const char *p, size_t n)
 		s->copy_over = 1; /* too big to store: it still goes to the app */
 	if ((left = emit_body(s, s->status, p, n)) < 0)
 		return -1;
+	s->got_len += (long long)n;
+	if (!s->resilient && s->expect_len >= 0 && s->got_len >= s->expect_len && !s->finished) {
+		/* whole by its length: the app has its end now, not after
+		 * libcurl's clean-up; the record first, as in deliver_current */
+		close_rec(s->rec, s->status, NULL, 1, NULL);
+		s->rec = NULL;
+		emit_end(s, s->status);
+		s->finished = 1;
+	}
 	return left > PAUSE_AT ? LR_UP_PAUSE : 0;
 }
 
@@ -561,14 +633,6 @@ static int on_drain(void *ud)
 	return left > GO_AT ? LR_UP_PAUSE : 0;
 }
 
-static void close_rec(lr_rec *x, long status, const char *err, int delivered, const char *gate)
-{
-	if (!x)
-		return;
-	x->delivered = delivered;
-	x->gate = gate;
-	lr_rec_end(x, status, err);
-}
 
 static void begin(served *s);
 
@@ -692,6 +756,10 @@ static void on_done(void *ud, const lr_up_result *r)
 	lr_outcome o;
 	lr_act x;
 
+	if (s->finished) { /* answered whole already (on_body) */
+		served_free(s);
+		return;
+	}
 	if (!s->resilient) {
 		deliver_current(s, r, NULL, 0);
 		return;
@@ -963,7 +1031,9 @@ void lr_serve_shut(lr_conn *c)
 
 void lr_serve_pump(lr_conn *c)
 {
-	if (c->pipe)
+	/* nothing waiting (nearly always): no lock, which the client's thread
+	 * may hold while it sends */
+	if (c->pipe && atomic_load(&c->pipe->waiting))
 		put(c->pipe, NULL, 0);
 }
 

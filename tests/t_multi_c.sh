@@ -61,7 +61,10 @@ for mode in perform socket; do
 	if [ $mode = perform ]; then
 		check "perform, 429: the other transfer completed first, not held up by the wait" \
 			sh -c "head -n 1 '$T/w' | grep -q '^done other '"
-		check "perform, Retry-After: the same target after the wait" test "$(models_seen)" = "gpt-cheap other gpt-cheap"
+		# the first two reach the mock in either order (a slow sanitized
+		# build may send "other" first); the retry comes a second later
+		check "perform, Retry-After: the same target after the wait" sh -c \
+			"case '$(models_seen)' in 'gpt-cheap other gpt-cheap' | 'other gpt-cheap gpt-cheap') exit 0 ;; esac; exit 1"
 		check "perform, Retry-After: the app waited about 1 s for it" \
 			awk '/^done app-ra / { exit !($NF >= 950) }' "$T/w"
 	else
