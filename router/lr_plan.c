@@ -321,11 +321,11 @@ static const char *const unapplied_code[LR_UNAPPLIED_N] = {
 static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
 	NULL,
 	"over TLS the connection's host is fixed at the handshake, and the shim's own client "
-	"(libcurl.so.4, loaded at run time) that would carry the request could not be used; "
-	"install libcurl4 (Debian's OpenSSL flavour), or use a libcurl client",
-	"this plain connection goes to the app's host, and the shim's own client "
-	"(libcurl.so.4, loaded at run time) that would carry the request could not be used; "
-	"install libcurl4, make the route claim the host, or use a libcurl client",
+	"that would carry the request is off (LLMROUTE_OWN_CLIENT=off) or cannot be loaded "
+	"(libcurl.so.4, Debian's libcurl4); turn it on or install it, or use a libcurl client",
+	"this plain connection goes to the app's host, and the shim's own client that would "
+	"carry the request is off (LLMROUTE_OWN_CLIENT=off) or cannot be loaded (libcurl.so.4); "
+	"turn it on or install it, make the route claim the host, or use a libcurl client",
 	"the body is not a JSON object the route can rewrite",
 	"the request head could not be rewritten",
 	"out of memory",

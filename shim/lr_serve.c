@@ -317,6 +317,8 @@ static int takeover(lr_conn *c)
 	p->fd = lr_upfd_adopt(sp[1]);
 	p->broken = p->fd < 0;
 	memcpy(p->peer, peer, sizeof(p->peer));
+	if (!c->peer[0]) /* a TLS session's: for the log, and app_url without a Host */
+		snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	p->refs = 1;
 	c->pipe = p;
 	c->served = 1;
