@@ -141,6 +141,10 @@ check "TLS: a route that moves the endpoint is carried by the shim's client, twi
 	test "$(grep -c '^200 moved-model$' "$T/out")" -eq 2
 check "TLS: the moved endpoint got the routed model" last_req "d['model'] == 'moved-model'"
 check "TLS: the TLS server got nothing of it" sh -c "! grep -q 'move-me\\|moved-model' '$T/tls.log'"
+# an HTTP/1.0 client reads to the end of the connection: a plain body, then EOF
+py http10 "$TURL" move-me 1 "$T/cert.pem" >"$T/out"
+check "TLS: an HTTP/1.0 request carried by the shim's client is answered unchunked, then the end" \
+	sh -c "grep -qx '200 moved-model' '$T/out' && grep -qx 'not-chunked' '$T/out'"
 # the connection is the shim's from then on: a request the app makes next on
 # it, not an LLM one, goes where the app sent it (the address it connected
 # to), with its own key, through the shim's client: the TLS mock answers

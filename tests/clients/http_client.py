@@ -65,6 +65,24 @@ def main():
         r = c.getresponse()
         data = r.read()
         print("get", r.status, "saw-moved" if b"moved-model" in data else "app-host")
+    elif mode == "http10":  # HTTP/1.0 over TLS, read to the end of the connection
+        ctx = ssl.create_default_context(cafile=cafile)
+        raw = socket.create_connection((u.hostname, u.port or 443), timeout=20)
+        s = ctx.wrap_socket(raw, server_hostname=u.hostname)
+        one = body(model)
+        s.sendall(("POST %s HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer sk-app-key\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                   % (u.path, u.netloc, len(one))).encode() + one)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, payload = data.partition(b"\r\n\r\n")
+        status = int(head.split()[1])
+        show(status, payload)
+        print("chunked" if b"transfer-encoding" in head.lower() else "not-chunked")
     elif mode == "stream":
         c = conn_for(u, cafile)
         c.request("POST", u.path, body=body(model, True), headers=hdrs)
