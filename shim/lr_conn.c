@@ -653,7 +653,7 @@ static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, co
 		sj.steps[0].rec = lr_rec_begin(t, &j->r, &j->d, p, url, j->body, j->blen, transport_of(c));
 		lr_rec_unapplied(sj.steps[0].rec, t, why);
 	}
-	if (j && p && lr_attempt_wanted(&j->d) &&
+	if (j && (p || j->d.action == LR_ACTION_PASS) && lr_attempt_wanted(&j->d) &&
 	    lr_attempt_init(&a, t, &j->d, &env, lr_rec_wants_stream(&j->r, j->app_body, j->app_blen),
 			    j->r.x.json, j->r.det.format, j->r.det.operation) == 0) {
 		sj.attempts = &a;
@@ -827,12 +827,17 @@ static int decide_held(lr_conn *c)
 		if (why)
 			lr_rec_log_unapplied(t, &j->d, &j->r, why, transport);
 	}
-	if (routed == 2 || (!routed && c->served)) {
+	/* a route that passes the request as it is but names fallbacks, an
+	 * escalation or a cache: its attempts need the shim's own client */
+	if (j->d.action == LR_ACTION_PASS && lr_attempt_wanted(&j->d) && !c->redirected && !c->served &&
+	    lr_serve_possible(c) && serve_as_is(c, t, j, j->url, 0))
+		routed = 3;
+	if (routed >= 2 || (!routed && c->served)) {
 		/* the shim's own client carries it (routed, or as the app made
 		 * it on a connection already served) */
-		if (routed)
+		if (routed == 2)
 			lr_rec_log_routed(t, &j->d, &j->r, j->p.model, j->p.url ? j->p.url : j->url, transport);
-		else if (!serve_as_is(c, t, j, j->url, why))
+		else if (!routed && !serve_as_is(c, t, j, j->url, why))
 			refuse_unserved(c);
 		if (j->body != body.p)
 			free((char *)j->body);

@@ -18,6 +18,8 @@
 #   k  plain http:// to api.openai.com (the socket transport, not
 #      redirected at connect): moved to https://alt.llm.test
 #   l  plain http://: the primary (https) answers 503, the fallback answers
+#   m  a route that changes nothing but names a fallback: the app's own
+#      request answers 503, the fallback answers
 #   i  keys: no route key at api.openai.com, the app's key at neither alt
 #      nor far, on every path above; none in the audit
 # Every check runs for every client, but (h) for the clients the shim
@@ -47,7 +49,7 @@ FAR_KEY=sk-far-route
 export LLMROUTE_AUDIT OPENAI_API_KEY ALT_KEY FAR_KEY
 OAI=https://api.openai.com/v1/chat/completions
 
-ALL_CHECKS="a b c d e f g h j k l i"
+ALL_CHECKS="a b c d e f g h j k l m i"
 ALL_CLIENTS="httpclient requests httpx ruby php curl"
 CLIENTS=${LR_HTTPS_CLIENTS:-$ALL_CLIENTS}
 # checks_for CLIENT: the checks that run for it
@@ -87,6 +89,7 @@ cat >"$T/rules.json" <<'EOF'
     "set": {"model": "far-model", "endpoint": "http://far.llm.test:80/v1", "api_key_env": "FAR_KEY"}},
    {"name": "fb", "match": {"model": "app-fb"}, "pool": {"targets": ["primary"]},
     "fallbacks": ["alt"], "retry_after_max_ms": 0},
+   {"name": "pfb", "match": {"model": "app-pfb"}, "fallbacks": ["alt"], "retry_after_max_ms": 0},
    {"name": "ra", "match": {"model": "app-ra"}, "pool": {"targets": ["primary"]},
     "fallbacks": ["alt"], "retry_after_max_ms": 2000},
    {"name": "esc", "match": {"model": "app-esc"}, "pool": {"targets": ["primary"]},
@@ -335,6 +338,17 @@ check_l() {
 		"len(a) == 2 and len({x.get('llmroute.request_id') for x in a}) == 1 and [x.get('llmroute.attempt') for x in att] == [1, 2] and [x.get('llmroute.delivered') for x in att] == [False, True] and att[1].get('llmroute.via') == 'fallback' and att[1]['server.address'] == 'alt.llm.test'"
 }
 
+check_m() {
+	https_reset
+	https_fault api.openai.com.https model=app-pfb 503 1
+	app "$c" "$OAI" app-pfb
+	check "(m) $c: a passing route's own request answered 503, the app got the fallback's 200 (alt)" got alt-model
+	check "(m) $c: api.openai.com got the app's request with its own key, alt the fallback with the route's" mocks_ok \
+		"(p := $(only api.openai.com.https)) and p['model'] == 'app-pfb' and auth(p) == 'Bearer sk-app-secret' and (r := $(only alt.llm.test.https)) and auth(r) == 'Bearer sk-alt-route' and 'sk-app-secret' not in text('alt.llm.test')"
+	check "(m) $c: audit: two attempts of one request, only the fallback delivered" audit_is \
+		"len(a) == 2 and len({x.get('llmroute.request_id') for x in a}) == 1 and [x.get('llmroute.delivered') for x in att] == [False, True] and att[1]['server.address'] == 'alt.llm.test'"
+}
+
 check_j() {
 	https_reset
 	app "$c" "$OAI" app-rogue
@@ -365,11 +379,11 @@ for c in $CLIENTS; do
 	run=$(checks_for "$c")
 	https_forget
 	reach="" reached="" # the hosts this client's checks send the route's key to
-	case " $run " in *" "[bdfghkl]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
+	case " $run " in *" "[bdfghklm]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
 	case " $run " in *" c "*) reach="$reach('far.llm.test', 'sk-far-route')," reached="$reached far" ;; esac
 	for k in $run; do
 		case $k in
-		[abcdefghijkl]) "check_$k" ;;
+		[abcdefghijklm]) "check_$k" ;;
 		*)
 			echo "t_https: unknown check $k" >&2
 			exit 1
