@@ -51,7 +51,7 @@ FAR_KEY=sk-far-route
 export LLMROUTE_AUDIT OPENAI_API_KEY ALT_KEY FAR_KEY
 OAI=https://api.openai.com/v1/chat/completions
 
-ALL_CHECKS="a b c d e f g h j k l m i"
+ALL_CHECKS="a b c d e f g h j k l m n i"
 ALL_CLIENTS="httpclient requests httpx ruby php curl"
 if [ -n "${SANITIZE:-}" ]; then
 	ALL_CLIENTS="httpclient requests httpx"
@@ -354,6 +354,21 @@ check_m() {
 		"len(a) == 2 and len({x.get('llmroute.request_id') for x in a}) == 1 and [x.get('llmroute.delivered') for x in att] == [False, True] and att[1]['server.address'] == 'alt.llm.test'"
 }
 
+# n: (httpclient only) 8 threads x 5 keep-alive requests, each thread on its
+# own HTTPS connection, all moved by the shim's client at once, while
+# SIGALRM interrupts the reads every 5 ms
+check_n() {
+	[ "$c" = httpclient ] || return 0
+	https_reset
+	shim "$PY" "$ROOT/tests/clients/https_threads.py" "$OAI" app-move 8 5 alt-moved >"$T/out" 2>"$T/out.err"
+	check "(n) $c: 8 threads x 5 moved requests on 8 connections, signals landing meanwhile: all answered by alt" \
+		sh -c "grep -q '^ok 40 signals [1-9]' '$T/out' || { cat '$T/out' '$T/out.err' >&2; exit 1; }"
+	check "(n) $c: alt got all 40, each with the route's key; api.openai.com nothing" mocks_ok \
+		"len(m('alt.llm.test.https')) == 40 and all(auth(r) == 'Bearer sk-alt-route' for r in m('alt.llm.test.https')) and text('api.openai.com') == ''"
+	check "(n) $c: 40 audit records, each applied and answered" audit_is \
+		"len(a) == 40 and all(x['llmroute.applied'] is True and x['http.response.status_code'] == 200 for x in a)"
+}
+
 check_j() {
 	https_reset
 	app "$c" "$OAI" app-rogue
@@ -384,11 +399,11 @@ for c in $CLIENTS; do
 	run=$(checks_for "$c")
 	https_forget
 	reach="" reached="" # the hosts this client's checks send the route's key to
-	case " $run " in *" "[bdfghklm]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
+	case " $run " in *" "[bdfghklmn]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
 	case " $run " in *" c "*) reach="$reach('far.llm.test', 'sk-far-route')," reached="$reached far" ;; esac
 	for k in $run; do
 		case $k in
-		[abcdefghijklm]) "check_$k" ;;
+		[abcdefghijklmn]) "check_$k" ;;
 		*)
 			echo "t_https: unknown check $k" >&2
 			exit 1
