@@ -587,31 +587,6 @@ static void job_free(lr_serve_job *sj)
 	memset(sj, 0, sizeof(*sj));
 }
 
-/* Health of the chain's targets, in the counters segment (lr_stats.h),
- * with the live table's thresholds. */
-static int env_cooling(void *ud, const char *key)
-{
-	(void)ud;
-	return lr_stats_down_until(lr_rec_stats(), key, (long long)time(NULL)) > 0;
-}
-
-static void env_health_fail(void *ud, const char *key, long retry_after_s)
-{
-	const lr_table *t = lr_view_acquire();
-
-	(void)ud;
-	if (t)
-		lr_stats_health_fail(lr_rec_stats(), key, (long long)time(NULL), t->health_failures,
-				     t->health_cooldown_s, retry_after_s > 0 ? (unsigned)retry_after_s : 0);
-	lr_view_release(t);
-}
-
-static void env_health_ok(void *ud, const char *key)
-{
-	(void)ud;
-	lr_stats_health_ok(lr_rec_stats(), key);
-}
-
 /* Whether the answer may be cached: the route caches, and the body sent
  * has a temperature it allows. */
 static void cache_of(const lr_table *t, const job *j, lr_serve_job *sj)
@@ -638,7 +613,7 @@ static void cache_of(const lr_table *t, const job *j, lr_serve_job *sj)
 static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, const char *url, int why,
 		     int app_host)
 {
-	static const lr_attempt_env env = {env_cooling, env_health_fail, env_health_ok, NULL};
+	lr_attempt_env env;
 	lr_serve_job sj;
 	lr_attempt a;
 	int i, ok = 1;
@@ -653,6 +628,8 @@ static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, co
 		sj.steps[0].rec = lr_rec_begin(t, &j->r, &j->d, p, url, j->body, j->blen, transport_of(c));
 		lr_rec_unapplied(sj.steps[0].rec, t, why);
 	}
+	sj.health = (lr_health_cfg){t ? t->health_failures : 0, t ? t->health_cooldown_s : 0};
+	lr_rec_health_env(&env, &sj.health); /* ud moves with the chain (lr_serve_start) */
 	if (j && (p || j->d.action == LR_ACTION_PASS) && lr_attempt_wanted(&j->d) &&
 	    lr_attempt_init(&a, t, &j->d, &env, lr_rec_wants_stream(&j->r, j->app_body, j->app_blen),
 			    j->r.x.json, j->r.det.format, j->r.det.operation) == 0) {

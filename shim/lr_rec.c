@@ -14,6 +14,7 @@
  * so the number is never reused while we write to it.
  */
 #include "lr_rec.h"
+#include "lr_attempt.h"
 #include "lr_audit.h"
 #include "lr_choose.h"
 #include "lr_error.h"
@@ -541,4 +542,35 @@ lr_rec *lr_rec_clone(const lr_rec *x)
 	*y = *x; /* strings are arrays or static; the usage parser is made anew */
 	lr_usage_init(&y->usage, x->usage.format, x->usage.stream, x->usage.request_bytes);
 	return y;
+}
+
+static int health_cooling(void *ud, const char *key)
+{
+	(void)ud;
+	return lr_stats_down_until(lr_rec_stats(), key, (long long)time(NULL)) > 0;
+}
+
+static void health_fail(void *ud, const char *key, long retry_after_s)
+{
+	const lr_health_cfg *h = ud;
+	long long until;
+
+	until = lr_stats_health_fail(lr_rec_stats(), key, (long long)time(NULL), h->fails, h->cooldown_s,
+				     retry_after_s > 0 ? (unsigned)retry_after_s : 0);
+	if (until)
+		lr_log(LR_LOG_INFO, "target %s cools down until %lld", key, until);
+}
+
+static void health_ok(void *ud, const char *key)
+{
+	(void)ud;
+	lr_stats_health_ok(lr_rec_stats(), key);
+}
+
+void lr_rec_health_env(lr_attempt_env *env, const lr_health_cfg *cfg)
+{
+	env->cooling = health_cooling;
+	env->health_fail = health_fail;
+	env->health_ok = health_ok;
+	env->ud = (void *)cfg;
 }

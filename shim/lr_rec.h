@@ -106,6 +106,15 @@ int lr_rec_wants_stream(const lr_request *r, const char *body, size_t blen);
 struct lr_live;
 const struct lr_live *lr_rec_live(void);
 
+/* Target health for the attempt engine (lr_attempt_env), in the counters
+ * segment, with the thresholds of the table the request was decided by:
+ * ud of the env is *cfg, which must live as long as the attempts. */
+typedef struct lr_health_cfg {
+	unsigned fails, cooldown_s;
+} lr_health_cfg;
+struct lr_attempt_env;
+void lr_rec_health_env(struct lr_attempt_env *env, const lr_health_cfg *cfg);
+
 /* The counters segment, or NULL (for target health, lr_stats.h). */
 lr_stats_seg *lr_rec_stats(void);
 

@@ -157,42 +157,16 @@ static void stamp(lr_easy *e, lr_resil *rs)
 	e->x->cache = rs->cacheable ? "miss" : NULL;
 }
 
-/* --- health, for the engine ------------------------------------------------- */
-
-static int env_cooling(void *ud, const char *key)
-{
-	(void)ud;
-	return lr_stats_down_until(lr_rec_stats(), key, (long long)time(NULL)) > 0;
-}
-
-static void env_health_fail(void *ud, const char *key, long retry_after_s)
-{
-	const lr_resil *rs = ud;
-	long long until;
-
-	until = lr_stats_health_fail(lr_rec_stats(), key, (long long)time(NULL), rs->health_fails,
-				     rs->cooldown_s, retry_after_s > 0 ? (unsigned)retry_after_s : 0);
-	if (until)
-		lr_log(LR_LOG_INFO, "target %s cools down until %lld", key, until);
-}
-
-static void env_health_ok(void *ud, const char *key)
-{
-	(void)ud;
-	lr_stats_health_ok(lr_rec_stats(), key);
-}
-
 void lr_resil_begin(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_request *r,
 		    const char *body, size_t blen, int from_read)
 {
-	lr_attempt_env env = {env_cooling, env_health_fail, env_health_ok, NULL};
+	lr_attempt_env env;
 	lr_resil *rs;
 
 	if (!lr_attempt_wanted(d) || !(rs = calloc(1, sizeof(*rs))))
 		return;
-	env.ud = rs;
-	rs->health_fails = t->health_failures;
-	rs->cooldown_s = t->health_cooldown_s;
+	rs->health = (lr_health_cfg){t->health_failures, t->health_cooldown_s};
+	lr_rec_health_env(&env, &rs->health);
 	if (lr_attempt_init(&rs->a, t, d, &env, lr_rec_wants_stream(r, body, blen), r->x.json, r->det.format,
 			    r->det.operation) < 0 || !(rs->app_body = malloc(blen + 1))) {
 		lr_attempt_free(&rs->a);

@@ -37,6 +37,7 @@
 #include "lr_attempt.h"
 #include "lr_cache.h"
 #include "lr_capture.h"
+#include "lr_rec.h"
 #include "lr_curl_sym.h"
 #include "lr_easy.h"
 #include "lr_match.h"
@@ -45,7 +46,7 @@
 
 typedef struct lr_resil {
 	lr_attempt a;                 /* the route's chain and where the attempts are */
-	unsigned health_fails, cooldown_s; /* the table's, for the engine's health writes */
+	lr_health_cfg health;         /* the table's thresholds, for the engine's health writes */
 	/* the app's request, for the attempts after the first */
 	char *app_body;
 	size_t app_len;

@@ -76,6 +76,7 @@ typedef struct served {
 	int nsteps;               /* 1: one attempt; more: a resilient route's chain */
 	lr_serve_step steps[LR_ATTEMPT_STEPS];
 	lr_attempt a;             /* the chain (nsteps > 1) */
+	lr_health_cfg health;     /* its health thresholds: a.env.ud */
 	int resilient;
 	void *store;              /* the app's trust, for https */
 	/* the response cache */
@@ -91,7 +92,7 @@ typedef struct served {
 	/* the attempt under way */
 	int step;
 	lr_rec *rec;
-	int state, timed_out;
+	int state;
 	long status, retry_after_s;
 	long long expect_len, got_len; /* the upstream's Content-Length (-1: none), body bytes passed */
 	int finished;             /* answered whole before the client's done() */
@@ -965,6 +966,8 @@ int lr_serve_start(lr_conn *c, lr_serve_job *j)
 	if (j->attempts) {
 		s->a = *j->attempts;
 		memset(j->attempts, 0, sizeof(*j->attempts));
+		s->health = j->health;
+		s->a.env.ud = &s->health; /* the job's copy goes with the job */
 		s->resilient = 1;
 		lr_resil_request_id(s->request_id, sizeof(s->request_id));
 	}

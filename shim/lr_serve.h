@@ -64,6 +64,7 @@ typedef struct lr_serve_job {
 	int nsteps;
 	lr_attempt *attempts;     /* the chain, or NULL (one step) */
 	int no_body;              /* a HEAD request: the answer has no body */
+	lr_health_cfg health;     /* the chain's health thresholds (its env's ud) */
 	/* the response cache: ttl_s 0 when this request is not cached */
 	unsigned cache_ttl_s;
 	size_t cache_max_entry, cache_size;

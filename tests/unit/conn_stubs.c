@@ -276,3 +276,9 @@ void lr_serve_conn_free(lr_conn *c)
 {
 	(void)c;
 }
+
+void lr_rec_health_env(struct lr_attempt_env *env, const lr_health_cfg *cfg)
+{
+	(void)env;
+	(void)cfg;
+}
