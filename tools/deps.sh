@@ -45,6 +45,8 @@ if [ "$want" = test ]; then
 	need util-linux "/usr/bin/unshare /bin/unshare"
 	need clang /usr/bin/clang
 	need libclang-rt-14-dev "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a"
+	# t_report: `llmroutectl audit --html` rendered by a headless browser
+	need chromium /usr/bin/chromium
 fi
 
 # The Node.js test client's packages (tests/node/package-lock.json), from

@@ -37,7 +37,8 @@ static const char usage_text[] =
 	"  cache stats [--json] | cache clear   the response cache of this user\n"
 	"  train EXAMPLES.jsonl [--out MODEL] [--no-publish]   learn intents, publish them\n"
 	"  audit [FILE] [--by model|rule|process|server|day] [--since TIME]\n"
-	"        [--json] [--savings] [--rules FILE]   summaries of an audit file\n"
+	"        [--json] [--savings] [--rules FILE] [--html OUT]   summaries of an\n"
+	"        audit file; --html OUT: an HTML report with charts\n"
 	"environment: LLMROUTE_TABLE (segment name, default /llmroute)\n"
 	"exit codes: 0 done, 1 usage, 2 invalid input, 3 not found, 4 system error\n";
 
