@@ -3,6 +3,9 @@
 #   make SANITIZE=address,undefined  sanitized build into build-san/
 .DEFAULT_GOAL := all
 PREFIX ?= /usr/local
+# Where `make install` puts libllmroute.so; the launcher is built to look
+# there too (after its own directory and ../lib/llmroute beside it).
+LIBDIR ?= $(PREFIX)/lib/llmroute
 CC ?= cc
 SANITIZE ?=
 BUILD ?= $(if $(SANITIZE),build-san,build)
@@ -12,8 +15,9 @@ WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERROR),-Werror)
 SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DCURL_DISABLE_DEPRECATION -fPIC -fvisibility=hidden $(WARN) $(SAN) \
-	$(CURL_CFLAGS) -Irouter -Ishim -MMD -MP $(CFLAGS)
-LDFLAGS_SAN := $(SAN)
+	$(CURL_CFLAGS) -Irouter -Ishim -MMD -MP $(CPPFLAGS) $(CFLAGS)
+# $(LDFLAGS): a distribution's hardening flags (dpkg-buildflags).
+LDFLAGS_SAN := $(SAN) $(LDFLAGS)
 
 ROUTER_SRC := $(wildcard router/*.c)
 SHIM_SRC := $(wildcard shim/*.c)
@@ -47,14 +51,25 @@ $(BUILD)/obj/%.o: %.c
 # The shim links neither libcurl nor OpenSSL nor cJSON: it finds libcurl and
 # libssl at run time (see shim/lr_curl_sym.c), so a process that never used
 # them does not load them because of us.
+# A SONAME, as a library in the system's library directory (the Debian
+# package) must have; nothing links against it, so it has no version.
 $(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o,$(ROUTER_OBJ))
-	$(CC) -shared -Wl,--no-undefined -Wl,-z,now $(LDFLAGS_SAN) -o $@ $^ -ldl -lpthread -lm
+	$(CC) -shared -Wl,--no-undefined -Wl,-z,now -Wl,-soname,libllmroute.so $(LDFLAGS_SAN) -o $@ $^ -ldl -lpthread -lm
 
 $(CTL): $(CTL_OBJ) $(ROUTER_OBJ)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ -lcjson -lm -lpthread
 
 $(LAUNCHER): $(BUILD)/obj/tools/llmroute.o
 	$(CC) $(LDFLAGS_SAN) -o $@ $^
+
+# The launcher's library directory is compiled in: rebuild it when LIBDIR
+# changes.
+$(BUILD)/obj/tools/llmroute.o: ALL_CFLAGS += -DLR_LIBDIR='"$(LIBDIR)"'
+$(BUILD)/obj/tools/llmroute.o: $(BUILD)/libdir.$(subst /,_,$(LIBDIR))
+$(BUILD)/libdir.%:
+	@mkdir -p $(dir $@)
+	@rm -f $(BUILD)/libdir.*
+	@touch $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(ROUTER_OBJ)
 	@mkdir -p $(dir $@)
@@ -102,9 +117,9 @@ fuzz: test-deps
 	@BUILD=$(BUILD) FUZZ_SECONDS=$${FUZZ_SECONDS:-300} sh tests/fuzz/run.sh
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/llmroute $(DESTDIR)$(PREFIX)/bin \
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/share/doc/llmroute
-	install -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/llmroute/libllmroute.so
+	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libllmroute.so
 	install -m 0755 $(CTL) $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/llmroute/README.md
 

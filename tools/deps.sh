@@ -47,6 +47,10 @@ if [ "$want" = test ]; then
 	need libclang-rt-14-dev "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a"
 	# t_report: `llmroutectl audit --html` rendered by a headless browser
 	need chromium /usr/bin/chromium
+	# t_deb: the Debian package built (debian/control's Build-Depends) and linted
+	need dpkg-dev /usr/bin/dpkg-buildpackage
+	need debhelper /usr/bin/dh
+	need lintian /usr/bin/lintian
 fi
 
 # The Node.js test client's packages (tests/node/package-lock.json), from
