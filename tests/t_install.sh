@@ -11,6 +11,9 @@ check "library installed" test -f "$P/lib/llmroute/libllmroute.so"
 check "llmroutectl installed" test -x "$P/bin/llmroutectl"
 check "launcher installed" test -x "$P/bin/llmroute"
 check "docs installed" test -f "$P/share/doc/llmroute/README.md"
+for d in "$ROOT"/docs/*.md; do
+	check "docs/$(basename "$d") installed" test -f "$P/share/doc/llmroute/docs/$(basename "$d")"
+done
 for m in man1/llmroute.1 man1/llmroutectl.1 man5/llmroute-rules.5; do
 	check "manual page $m installed" test -f "$P/share/man/$m"
 done
