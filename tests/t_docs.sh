@@ -190,3 +190,52 @@ expect_compl "alpha " route del a
 expect_compl "alpha beta " route disable ""
 expect_compl "beta " route add x --before b
 expect_compl "$T/r.json " check "$T/r.j"
+
+# --- README and docs/: links resolve, every page is linked ---------------
+# md_links FILE...: prints each relative link (file or #anchor) that does
+# not resolve, as FILE: TARGET; exit 1 if any.
+md_links() {
+	"$PY" - "$@" <<'PYEOF'
+import os, re, sys
+def slugs(path):
+    out = set()
+    inside = False
+    for line in open(path, encoding="utf-8"):
+        if line.startswith("```"):
+            inside = not inside
+        m = None if inside else re.match(r"#+ (.*)", line)
+        if m:
+            s = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+            out.add(s)
+    return out
+bad = 0
+for f in sys.argv[1:]:
+    text = re.sub(r"```.*?```", "", open(f, encoding="utf-8").read(), flags=re.S)
+    for t in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", t):
+            continue
+        path, _, anchor = t.partition("#")
+        target = os.path.normpath(os.path.join(os.path.dirname(f), path)) if path else f
+        if not os.path.exists(target) or (anchor and target.endswith(".md") and anchor not in slugs(target)):
+            print("%s: %s" % (f, t))
+            bad = 1
+sys.exit(bad)
+PYEOF
+}
+md_links "$ROOT/README.md" "$ROOT"/docs/*.md "$ROOT/tests/README.md" >"$T/links" 2>&1
+check "every link in README.md, docs/ and tests/README.md resolves$(sed 's/^/; /' "$T/links" | tr -d '\n')" \
+	test ! -s "$T/links"
+printf 'see [x](docs/nowhere.md) and [y](README.md#no-such-heading)\n' >"$T/bad.md"
+cp "$ROOT/README.md" "$T/README.md"
+md_links "$T/bad.md" >"$T/links2"
+check "the link check finds a missing file and a missing anchor" \
+	test "$(wc -l <"$T/links2")" -eq 2
+for d in "$ROOT"/docs/*.md "$ROOT/tests/README.md"; do
+	rel=${d#"$ROOT/"}
+	check "README.md links to $rel" grep -qF "]($rel)" "$ROOT/README.md"
+done
+check "docs/ has the pages the README was split into (at least 8)" \
+	test "$(ls "$ROOT"/docs/*.md | wc -l)" -ge 8
+check "README.md stays a newcomer's page (at most 300 lines; it has $(wc -l <"$ROOT/README.md"))" \
+	test "$(wc -l <"$ROOT/README.md")" -le 300
+check "README.md keeps its Source layout section" grep -q '^## Source layout' "$ROOT/README.md"
