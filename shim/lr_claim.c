@@ -89,6 +89,8 @@ static struct {
 	long (*ctrl)(SSL *, int, long, void *);
 	int (*in_init)(const SSL *);
 	void (*err_clear)(void);
+	int (*err_mark)(void);
+	int (*err_pop_mark)(void);
 } O;
 
 static void *osym(const char *name)
@@ -130,6 +132,7 @@ static void o_resolve(void)
 	OSYM(connect_state, "SSL_set_connect_state"); OSYM(do_handshake, "SSL_do_handshake");
 	OSYM(get_error, "SSL_get_error"); OSYM(get_fd, "SSL_get_fd"); OSYM(ctrl, "SSL_ctrl");
 	OSYM(in_init, "SSL_in_init"); OSYM(err_clear, "ERR_clear_error");
+	OSYM(err_mark, "ERR_set_mark"); OSYM(err_pop_mark, "ERR_pop_to_mark");
 	O.ok = ok;
 }
 
@@ -583,10 +586,16 @@ static int pump(SSL *app, SSL *srv, int fd, int sfd, const char **why)
 	int cd = 0, sd = 0, a, b;
 
 	for (;;) {
-		a = step(app, &cd);
+		if ((a = step(app, &cd)) < 0) { /* its errors stay queued: they are what the app reports */
+			*why = "the app's side of the handshake failed";
+			return -1;
+		}
+		/* the thread's error queue is the app's: nothing of our side's may stay in it */
+		O.err_mark();
 		b = step(srv, &sd);
-		if (a < 0 || b < 0) {
-			*why = a < 0 ? "the app's side of the handshake failed" : "the shim's side of the handshake failed";
+		O.err_pop_mark();
+		if (b < 0) {
+			*why = "the shim's side of the handshake failed";
 			return -1;
 		}
 		if (cd && sd)
