@@ -411,7 +411,7 @@ int main(int argc, char **argv)
 		{"load", cmd_load}, {"check", cmd_check}, {"show", cmd_show},
 		{"route", ctl_route}, {"explain", ctl_explain}, {"unload", cmd_unload},
 		{"stats", ctl_stats}, {"audit", ctl_audit}, {"train", ctl_train},
-		{"cache", ctl_cache},
+		{"cache", ctl_cache}, {"watch", ctl_watch},
 	};
 	size_t i;
 
