@@ -41,7 +41,7 @@
 #include <unistd.h>
 
 #define RETRY_MS 1000
-#define MAX_WAIT_MS 2000 /* a burst that never pauses is read this late at most */
+#define MAX_WAIT_MS 2000 /* a burst that never pauses: read at most this long after the debounce */
 
 enum { LOG_ERR = 3, LOG_WARN = 4, LOG_INFO = 6 };
 
@@ -353,7 +353,9 @@ static int run(watcher *w, int sfd)
 		if ((pf[1].revents & POLLIN) && drain_events(w)) {
 			if (!due)
 				first = t;
-			due = t + w->debounce_ms < first + MAX_WAIT_MS ? t + w->debounce_ms : first + MAX_WAIT_MS;
+			due = t + w->debounce_ms;
+			if (due > first + w->debounce_ms + MAX_WAIT_MS)
+				due = first + w->debounce_ms + MAX_WAIT_MS;
 		}
 		if (w->wd_dir < 0 && watch_dir(w) && !due)
 			due = t; /* back: look at once */
