@@ -3,6 +3,10 @@
 #   make SANITIZE=address,undefined  sanitized build into build-san/
 .DEFAULT_GOAL := all
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DOCDIR ?= $(PREFIX)/share/doc/llmroute
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 CC ?= cc
 SANITIZE ?=
 BUILD ?= $(if $(SANITIZE),build-san,build)
@@ -101,12 +105,19 @@ demo: test-deps all
 fuzz: test-deps
 	@BUILD=$(BUILD) FUZZ_SECONDS=$${FUZZ_SECONDS:-300} sh tests/fuzz/run.sh
 
+# The systemd units get the installed paths (not DESTDIR: that is only
+# where the files are staged).
+UNIT_SED := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/llmroute $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/share/doc/llmroute
+	install -d $(DESTDIR)$(PREFIX)/lib/llmroute $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
 	install -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/llmroute/libllmroute.so
-	install -m 0755 $(CTL) $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/llmroute/README.md
+	install -m 0755 $(CTL) $(LAUNCHER) $(DESTDIR)$(BINDIR)/
+	install -m 0644 README.md docs/operations.md $(DESTDIR)$(DOCDIR)/
+	for u in dist/systemd/*.service.in; do \
+		sed $(UNIT_SED) "$$u" >"$(DESTDIR)$(UNITDIR)/$$(basename "$$u" .in)" && \
+		chmod 0644 "$(DESTDIR)$(UNITDIR)/$$(basename "$$u" .in)" || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san
