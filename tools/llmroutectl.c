@@ -39,10 +39,12 @@ const ctl_verb ctl_verbs[] = {
 	{"explain", ctl_explain, "", "--url URL [--body FILE] ...",
 	 "decide a request without sending it"},
 	{"unload", cmd_unload, "", "[--force]", "remove the live table (apps pass through)"},
-	{"stats", ctl_stats, "", "[--json] [--reset]", "live counters per route, model, target, day"},
+	{"stats", ctl_stats, "", "[--json] [--reset] [--prometheus [--textfile FILE [--interval S]]]",
+	 "live counters per route, model, target, day"},
 	{"audit", ctl_audit, "", "[FILE] [--by KEY] ...", "summaries of an audit file"},
 	{"train", ctl_train, "", "EXAMPLES.jsonl [--out MODEL]", "learn intents, publish them"},
 	{"cache", ctl_cache, "stats clear", "stats [--json] | clear", "the response cache of this user"},
+	{"watch", ctl_watch, "", "FILE [--debounce MS]", "publish FILE now and whenever it changes"},
 	{"completion", ctl_completion, "bash", "bash", "print the bash completion script"},
 	{NULL, NULL, NULL, NULL, NULL},
 };
