@@ -3,9 +3,13 @@
 #   make SANITIZE=address,undefined  sanitized build into build-san/
 .DEFAULT_GOAL := all
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
 # Where `make install` puts libllmroute.so; the launcher is built to look
 # there too (after its own directory and ../lib/llmroute beside it).
 LIBDIR ?= $(PREFIX)/lib/llmroute
+DOCDIR ?= $(PREFIX)/share/doc/llmroute
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 CC ?= cc
 SANITIZE ?=
 BUILD ?= $(if $(SANITIZE),build-san,build)
@@ -86,7 +90,7 @@ $(BUILD)/tests/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< -lcurl -lpthread
 
-# A TLS app without libcurl (make bench, item 11): the shim's own client
+# A TLS app without libcurl (make bench: tls-move, labelled 11): the shim's own client
 # loads libcurl itself, as in a Python process.
 $(BUILD)/tests/bench_tlsmove: tests/progs/bench_tlsmove.c
 	@mkdir -p $(dir $@)
@@ -116,12 +120,30 @@ demo: test-deps all
 fuzz: test-deps
 	@BUILD=$(BUILD) FUZZ_SECONDS=$${FUZZ_SECONDS:-300} sh tests/fuzz/run.sh
 
-install: all
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/share/doc/llmroute
+# The bash completion is generated from llmroutectl's verb table.
+COMPLETION := $(BUILD)/llmroutectl.bash
+$(COMPLETION): $(CTL)
+	$(CTL) completion bash >$@.tmp && mv $@.tmp $@
+
+# The systemd units get the installed paths (not DESTDIR: that is only
+# where the files are staged).
+UNIT_SED := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+SHARE := $(DESTDIR)$(PREFIX)/share
+install: all $(COMPLETION)
+	install -d $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(DOCDIR)/docs $(SHARE)/man/man1 $(SHARE)/man/man5 \
+		$(SHARE)/bash-completion/completions $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LIBDIR)
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libllmroute.so
-	install -m 0755 $(CTL) $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/llmroute/README.md
+	install -m 0755 $(CTL) $(LAUNCHER) $(DESTDIR)$(BINDIR)/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(DOCDIR)/docs/
+	install -m 0644 $(wildcard man/*.1) $(SHARE)/man/man1/
+	install -m 0644 $(wildcard man/*.5) $(SHARE)/man/man5/
+	install -m 0644 $(COMPLETION) $(SHARE)/bash-completion/completions/llmroutectl
+	for u in dist/systemd/*.service.in; do \
+		sed $(UNIT_SED) "$$u" >"$(DESTDIR)$(UNITDIR)/$$(basename "$$u" .in)" && \
+		chmod 0644 "$(DESTDIR)$(UNITDIR)/$$(basename "$$u" .in)" || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san
