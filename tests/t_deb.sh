@@ -45,12 +45,21 @@ check "the library has a SONAME and an ldconfig trigger" sh -c \
 # Everything `make install` puts under /usr and /etc (the tree the package
 # was built from, with the package's directories) is in the package;
 # dh_compress may have compressed it.
-clean_env make -s -C "$S" install DESTDIR="$T/mi" PREFIX=/usr LIBDIR="/usr/lib/$MA" >"$T/mi.log" 2>&1
+clean_env make -s -C "$S" install DESTDIR="$T/mi" PREFIX=/usr LIBDIR="/usr/lib/$MA" \
+	UNITDIR=/lib/systemd/system >"$T/mi.log" 2>&1 # as debian/rules does
 check "make install into a DESTDIR" test $? -eq 0
 (cd "$T/mi" && find . ! -type d | sed 's|^\.||') >"$T/mi.files"
 missing=$(while read -r f; do grep -qx -e "$f" -e "$f.gz" "$T/files" || echo "$f"; done <"$T/mi.files")
 check "the package holds all $(wc -l <"$T/mi.files") files make install installs${missing:+; not: $missing}" \
 	test -z "$missing"
+# The systemd units are registered but enabled by no one but the admin:
+# dh_installsystemd --no-enable re-enables only a unit the admin had
+# enabled before ("debian-installed"), and deb-systemd-invoke starts only
+# enabled units.
+dpkg-deb --ctrl-tarfile "$DEB" | tar xOf - ./postinst >"$T/postinst" 2>/dev/null
+units=$(grep -c '^/lib/systemd/system/llmroute-.*\.service$' "$T/files")
+check "the systemd units of make install ($units) are registered, not enabled" sh -c \
+	"[ $units -ge 1 ] && [ \$(grep -c \"deb-systemd-helper debian-installed 'llmroute-\" '$T/postinst') -eq $units ] && [ \$(grep -c 'deb-systemd-helper update-state' '$T/postinst') -eq $units ]"
 # Build-Depends are deps.sh's build packages (gcc, make: build-essential).
 sed -n '/^need /p; /^if \[ "\$want" = test \]/q' "$ROOT/tools/deps.sh" | awk '{ print $2 }' |
 	grep -vx -e gcc -e make | sort >"$T/deps.build"
