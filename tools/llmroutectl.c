@@ -38,6 +38,9 @@ static const char usage_text[] =
 	"  train EXAMPLES.jsonl [--out MODEL] [--no-publish]   learn intents, publish them\n"
 	"  audit [FILE] [--by model|rule|process|server|day] [--since TIME]\n"
 	"        [--json] [--savings] [--rules FILE]   summaries of an audit file\n"
+	"  prices import FILE   publish the live table with FILE (LiteLLM's price\n"
+	"                       catalogue format) as its prices_file\n"
+	"  prices show MODEL... the price each model gets, and from where\n"
 	"environment: LLMROUTE_TABLE (segment name, default /llmroute)\n"
 	"exit codes: 0 done, 1 usage, 2 invalid input, 3 not found, 4 system error\n";
 
@@ -294,6 +297,8 @@ static void show_text(const lr_shm *s, const lr_table *t, uint64_t gen)
 		printf("price %s: $%g in, $%g out per million tokens\n", lr_table_str(t, p->glob),
 		       p->input_per_mtok, p->output_per_mtok);
 	}
+	if (t->ncatalog)
+		printf("price catalogue (prices_file): %u models\n", t->ncatalog);
 	if (t->nroutes)
 		printf("%3s  %-20s %-8s %-40s %s\n", "#", "NAME", "STATE", "MATCH", "ACTION");
 	for (i = 0; i < t->nroutes; i++)
@@ -411,7 +416,7 @@ int main(int argc, char **argv)
 		{"load", cmd_load}, {"check", cmd_check}, {"show", cmd_show},
 		{"route", ctl_route}, {"explain", ctl_explain}, {"unload", cmd_unload},
 		{"stats", ctl_stats}, {"audit", ctl_audit}, {"train", ctl_train},
-		{"cache", ctl_cache},
+		{"cache", ctl_cache}, {"prices", ctl_prices},
 	};
 	size_t i;
 
