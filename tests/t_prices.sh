@@ -125,3 +125,28 @@ check "after the import: cheaper than before" audit_ok "$A" "a[-1]['llmroute.cos
 printf '{"prices_file": "%s", "routes": []}\n' "$T/neg.json" >"$T/bad_rules.json"
 expect 2 "prices_file: price catalogue $T/neg.json" "$CTL" load "$T/bad_rules.json"
 check "a refused load published nothing" test "$(gen_of)" = "$g1"
+
+# audit --savings: what the routed requests would have cost on gpt-4o (the
+# built-in $2.50 in, $1.25 cached, $10 out), cached tokens at its cache rate
+"$CTL" audit "$A" --savings --json >"$T/savings.jsonl"
+saved_ok() {
+	"$PY" - "$A" "$T/savings.jsonl" <<'PYEOF'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+d = json.load(open(sys.argv[2]))
+groups = d if isinstance(d, list) else d.get("groups", [d])
+tot = [g for g in groups if g.get("total")][0]
+want = flat = 0.0
+for r in recs:
+    if r["llmroute.rule"] == "to-acme":
+        i, o, rd = r["gen_ai.usage.input_tokens"], r["gen_ai.usage.output_tokens"], r["gen_ai.usage.cache_read.input_tokens"]
+        want += ((i - rd) * 2.5 + rd * 1.25 + o * 10) / 1e6 - r["llmroute.cost_usd"]
+        flat += (i * 2.5 + o * 10) / 1e6 - r["llmroute.cost_usd"]
+# (acme-large costs more than gpt-4o: the "saving" is negative)
+ok = abs(tot["saved_usd"] - want) < 1e-12 and abs(want - flat) > 1e-6
+if not ok:
+    sys.stderr.write("  saved %r, want %r\n" % (tot["saved_usd"], want))
+sys.exit(0 if ok else 1)
+PYEOF
+}
+check "audit --savings prices the asked model's cached tokens at its cache rate" saved_ok
