@@ -130,7 +130,7 @@ int lr_decide_unknown(const lr_table *t, const lr_features *f, unsigned long lon
 }
 
 static int claims(const lr_table *t, const lr_route *r, const char *host, size_t n,
-		  const lr_features *f)
+		  const lr_features *f, int any_scheme)
 {
 	const lr_cond *c = lr_table_conds(t) + r->cond_first;
 	const char *scheme = lr_table_str(t, r->ep_scheme);
@@ -138,7 +138,7 @@ static int claims(const lr_table *t, const lr_route *r, const char *host, size_t
 	int hosts = 0;
 
 	if (!(r->flags & LR_ROUTE_ENABLED) || (r->flags & LR_ROUTE_DENY) || !r->set_endpoint.off ||
-	    !scheme || strcasecmp(scheme, "http") != 0)
+	    !scheme || (strcasecmp(scheme, "http") != 0 && !(any_scheme && strcasecmp(scheme, "https") == 0)))
 		return 0;
 	for (i = 0; i < r->cond_count; i++) {
 		if (c[i].field == LR_F_PROCESS && lr_cond_holds(t, &c[i], f))
@@ -153,7 +153,7 @@ static int claims(const lr_table *t, const lr_route *r, const char *host, size_t
 	return hosts > 0;
 }
 
-int lr_claim_host(const lr_table *t, const char *host, size_t n, const char *process)
+static int claim(const lr_table *t, const char *host, size_t n, const char *process, int any_scheme)
 {
 	const lr_route *routes;
 	lr_features f;
@@ -165,7 +165,17 @@ int lr_claim_host(const lr_table *t, const char *host, size_t n, const char *pro
 	lr_features_set(&f, LR_F_PROCESS, process, process ? strlen(process) : 0);
 	routes = lr_table_routes(t);
 	for (i = 0; i < t->nroutes; i++)
-		if (claims(t, &routes[i], host, n, &f))
+		if (claims(t, &routes[i], host, n, &f, any_scheme))
 			return (int)i;
 	return LR_ENOTFOUND;
+}
+
+int lr_claim_host(const lr_table *t, const char *host, size_t n, const char *process)
+{
+	return claim(t, host, n, process, 0);
+}
+
+int lr_claim_host_tls(const lr_table *t, const char *host, size_t n, const char *process)
+{
+	return claim(t, host, n, process, 1);
 }

@@ -72,4 +72,9 @@ int lr_decide_unknown(const lr_table *t, const lr_features *f, unsigned long lon
  */
 int lr_claim_host(const lr_table *t, const char *host, size_t n, const char *process);
 
+/* The same for a TLS connection (port 443) that the shim answers itself
+ * from the handshake on (shim/lr_claim.h): the endpoint may be http:// or
+ * https://, since the shim's own client carries every request of it. */
+int lr_claim_host_tls(const lr_table *t, const char *host, size_t n, const char *process);
+
 #endif

@@ -18,6 +18,7 @@
  */
 #include "lr_conn.h"
 #include "lr_body.h"
+#include "lr_claim.h"
 #include "lr_attempt.h"
 #include "lr_engine.h"
 #include "lr_extract.h"
@@ -211,6 +212,13 @@ static int release_held(lr_conn *c)
 }
 
 /* --- deciding ---------------------------------------------------------------- */
+
+/* Every request of c is the shim's to carry: served from now on, or a
+ * claimed connection with no host behind it. */
+static int ours(const lr_conn *c)
+{
+	return c->served || c->claimed;
+}
 
 static int method_is(const lr_http_req *q, const char *m)
 {
@@ -413,6 +421,8 @@ static void refuse(lr_conn *c, int status, const char *code, const char *msg)
 		lr_serve_shut(c);
 	else if (c->io->shut) /* the server closes: a poller wakes up to read our answer */
 		c->io->shut(c);
+	if (c->claimed && !c->served) /* and the shim's TLS endpoint says no more after it */
+		lr_claim_shut(lr_ssl_fd(c->tls));
 }
 
 /* A request on a redirected connection that no route rewrites still goes
@@ -723,12 +733,14 @@ static int apply_plan(lr_conn *c, const lr_table *t, job *j, int *why)
 		      c->redirected ? LR_CARRIER_SOCKET_MOVED : LR_CARRIER_SOCKET;
 	int cannot = lr_plan_carried(&j->p, carrier);
 	/* where the connection cannot go, the shim's own client can */
-	int serve = (cannot == LR_UNAPPLIED_TLS_HOST || cannot == LR_UNAPPLIED_SOCKET_HOST || c->served ||
+	int serve = (cannot == LR_UNAPPLIED_TLS_HOST || cannot == LR_UNAPPLIED_SOCKET_HOST || ours(c) ||
 		     (!cannot && lr_attempt_wanted(&j->d))) &&
 		    (c->served || lr_serve_possible(c));
 
 	*why = cannot;
-	if ((cannot && !serve) || rewrite(c, j, why) < 0)
+	if (c->claimed && !serve) /* nothing behind a claimed connection but the shim */
+		*why = cannot ? cannot : LR_UNAPPLIED_REWRITE;
+	if ((*why && !serve) || rewrite(c, j, why) < 0)
 		return 0;
 	if (j->p.key_missing)
 		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s",
@@ -767,7 +779,7 @@ static int decide_held(lr_conn *c)
 	j = calloc(1, sizeof(*j));
 	if (!j || lr_http_body(&c->fr, &body) < 0 || (n = app_url(c, j->url, sizeof(j->url))) < 0 ||
 	    lr_request_init_as(&j->r, j->url, (size_t)n, body.p, body.len, lr_process_name(), 0) < 0) {
-		if (c->served) /* not an LLM request: still ours to carry */
+		if (ours(c)) /* not an LLM request: still ours to carry */
 			return serve_unknown(c, j);
 		free(j);
 		q_push(c, NULL, no_body, 0);
@@ -806,10 +818,10 @@ static int decide_held(lr_conn *c)
 	}
 	/* a route that passes the request as it is but names fallbacks, an
 	 * escalation or a cache: its attempts need the shim's own client */
-	if (j->d.action == LR_ACTION_PASS && lr_attempt_wanted(&j->d) && !c->redirected && !c->served &&
+	if (j->d.action == LR_ACTION_PASS && lr_attempt_wanted(&j->d) && !c->redirected && !ours(c) &&
 	    lr_serve_possible(c) && serve_as_is(c, t, j, j->url, 0))
 		routed = 3;
-	if (routed >= 2 || (!routed && c->served)) {
+	if (routed >= 2 || (!routed && ours(c))) {
 		/* the shim's own client carries it (routed, or as the app made
 		 * it on a connection already served) */
 		if (routed == 2)
@@ -887,7 +899,7 @@ static int on_head(lr_conn *c)
 		if (!c->redirected && deny_unheld(c, url, (size_t)n))
 			return 0;
 	}
-	if (c->redirected || c->served) {
+	if (c->redirected || ours(c)) {
 		/* going to a host the app did not choose, or through the shim's
 		 * own client: held and rewritten, or refused, never sent as written */
 		if (c->fr.req.expect_continue)
@@ -910,7 +922,7 @@ static int on_head(lr_conn *c)
 static int give_up(lr_conn *c)
 {
 	lr_log(LR_LOG_DEBUG, "connection not framed as HTTP/1 (%d): passing it through", c->fr.stop);
-	if (c->redirected || c->served) {
+	if (c->redirected || ours(c)) {
 		refuse(c, 502, "llmroute_unframed",
 		       "llmroute: a request on a redirected connection could not be parsed");
 		return 0;
@@ -974,7 +986,7 @@ static ssize_t write_slice(lr_conn *c, const char *p, size_t n)
 			c->started = 1;
 		}
 		r = lr_http_feed(&c->fr, p + off, n - off);
-		if (r == LR_ETOOBIG && c->fr.stop == LR_HTTP_STOP_NONE && (c->redirected || c->served)) {
+		if (r == LR_ETOOBIG && c->fr.stop == LR_HTTP_STOP_NONE && (c->redirected || ours(c))) {
 			refuse(c, 413, "llmroute_too_large",
 			       "llmroute: request too large to route on a redirected connection");
 			continue;
@@ -1110,7 +1122,7 @@ int lr_conn_drain(lr_conn *c, int wait_ms)
 {
 	lr_span h;
 
-	if ((c->redirected || c->served) && c->unsent)
+	if ((c->redirected || ours(c)) && c->unsent)
 		return -1;
 	if (c->unsent && held_could_be_denied(c)) {
 		lr_log(LR_LOG_INFO, "an LLM request a deny could match is followed by bytes the shim "

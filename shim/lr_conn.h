@@ -113,6 +113,9 @@ struct lr_conn {
 	int served;            /* every request from here on is ours to answer */
 	struct lr_pipe *pipe;  /* our end of the app's descriptor */
 	int tls_err;           /* TLS: the SSL_get_error value of our last read */
+	int claimed;           /* TLS ending in the shim (lr_claim.h): no host behind it,
+	                        * every request is ours to serve */
+	char claim_peer[64];   /* the claimed host's real address, "" if none */
 };
 
 /* Does anything here want to see HTTP traffic: a table, or an audit file?

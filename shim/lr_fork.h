@@ -48,6 +48,7 @@ void lr_view_atfork(int phase);
 void lr_resil_atfork(int phase);
 void lr_multi_atfork(int phase);
 void lr_resolve_atfork(int phase);
+void lr_claim_atfork(int phase);
 void lr_rec_atfork(int phase);
 void lr_log_atfork(int phase);
 

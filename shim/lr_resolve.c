@@ -11,6 +11,7 @@
  * results that freeaddrinfo frees.
  */
 #include "lr_resolve.h"
+#include "lr_claim.h"
 #include "lr_fork.h"
 #include "lr_curl_sym.h"
 #include "lr_log.h"
@@ -59,8 +60,9 @@ static int real_getaddrinfo(const char *node, const char *service, const struct 
 	return fn ? fn(node, service, h, res) : EAI_SYSTEM;
 }
 
-/* Does a route claim `host`?  Then the route's index, else < 0. */
-static int claimed(const char *host, lr_redirect *rd)
+/* Does a route claim `host` (tls: for a TLS connection the shim answers
+ * itself, lr_claim.h)?  Then the route's index, else < 0. */
+static int claimed(const char *host, lr_redirect *rd, int tls)
 {
 	const lr_table *t;
 	int i;
@@ -68,7 +70,8 @@ static int claimed(const char *host, lr_redirect *rd)
 	if (!host || !*host || lr_disabled())
 		return -1;
 	t = lr_view_acquire();
-	i = lr_claim_host(t, host, strlen(host), lr_process_name());
+	i = tls ? lr_claim_host_tls(t, host, strlen(host), lr_process_name()) :
+		  lr_claim_host(t, host, strlen(host), lr_process_name());
 	if (i >= 0 && rd) {
 		const lr_route *r = &lr_table_routes(t)[i];
 		snprintf(rd->claimed_host, sizeof(rd->claimed_host), "%s", host);
@@ -133,10 +136,13 @@ static int want_placeholder(const char *node, const char *service, const struct 
 		return -1;
 	if (is_literal(node))
 		return -1; /* an address the app chose: it gets that address */
-	if (service && (strcmp(service, "443") == 0 || strcasecmp(service, "https") == 0))
-		return -1; /* TLS: the endpoint cannot be plaintext */
-	if (claimed(node, NULL) < 0 || lr_caller_is_curl(caller))
+	if (service && (strcmp(service, "443") == 0 || strcasecmp(service, "https") == 0)) {
+		/* TLS: only a host the shim answers itself (lr_claim.h) */
+		if (claimed(node, NULL, 1) < 0 || lr_caller_is_curl(caller) || !lr_claim_possible())
+			return -1;
+	} else if (claimed(node, NULL, 1) < 0 || lr_caller_is_curl(caller)) {
 		return -1;
+	}
 	return slot_of(node);
 }
 
@@ -290,11 +296,19 @@ int lr_resolve_connect(const struct sockaddr *sa, socklen_t len, const void *cal
 	snprintf(host, sizeof(host), "%s", names[slot]);
 	pthread_mutex_unlock(&mu);
 	memset(rd, 0, sizeof(*rd));
-	if (port != 443 && !lr_caller_is_curl(caller) && claimed(host, rd) >= 0 &&
+	rd->port = port;
+	if (port != 443 && !lr_caller_is_curl(caller) && claimed(host, rd, 0) >= 0 &&
 	    lookup(rd->ep_host, rd->ep_port, sa->sa_family, to, tolen) == 0) {
 		lr_log(LR_LOG_INFO, "connection to %s:%d redirected to %s:%d by route %s", host, port,
 		       rd->ep_host, rd->ep_port, rd->route);
 		return LR_RESOLVE_REDIRECT;
+	}
+	if (port == 443 && !lr_caller_is_curl(caller) && claimed(host, rd, 1) >= 0 && lr_claim_possible()) {
+		/* the host's real address, if it has one: for the requests the
+		 * app addresses to its own host, and for a claim that fails */
+		if (lookup(host, port, sa->sa_family, to, tolen) < 0)
+			*tolen = 0;
+		return LR_RESOLVE_CLAIM_TLS;
 	}
 	memset(rd, 0, sizeof(*rd));
 	if (lookup(host, port, sa->sa_family, to, tolen) == 0)

@@ -13,8 +13,10 @@
  *   - still claimed, port other than 443: the route's endpoint address and
  *     port; the connection is marked redirected (lr_redirect);
  *   - port 443 (the app is about to speak TLS, which a plaintext endpoint
- *     cannot answer), or no longer claimed: the host's real address, looked
- *     up then.
+ *     cannot answer): claimed by the shim itself when a route takes the
+ *     host whole and the app's TLS goes through the shim's hooks
+ *     (lr_claim.h), else the host's real address, looked up then;
+ *   - no longer claimed: the host's real address.
  * Lookups made by libcurl get real answers: its requests are routed by its
  * own hooks.  Every other lookup and connect goes straight to libc.
  */
@@ -27,6 +29,7 @@ typedef struct {
 	char route[128];         /* the claiming route */
 	char ep_host[256];       /* its endpoint */
 	int ep_port;
+	int port;                /* the port the app connects to */
 } lr_redirect;
 
 enum {
@@ -35,6 +38,9 @@ enum {
 	LR_RESOLVE_REAL,         /* connect to *to: the placeholder's real host */
 	LR_RESOLVE_FAIL,         /* a placeholder that cannot be resolved: fail
 	                          * the connect with EHOSTUNREACH */
+	LR_RESOLVE_CLAIM_TLS,    /* port 443 of a host a route claims whole:
+	                          * the shim answers the TLS (lr_claim.h); *to
+	                          * is the host's real address (*tolen 0: none) */
 };
 
 /* What a connect to sa should do.  Cheap unless sa is a placeholder.

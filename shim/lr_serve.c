@@ -224,6 +224,11 @@ static int client_allowed(void)
 	return allowed;
 }
 
+int lr_serve_allowed(void)
+{
+	return client_allowed() && lr_up_available();
+}
+
 int lr_serve_possible(const lr_conn *c)
 {
 	int fds[LR_CONN_MAXFD];
@@ -283,7 +288,9 @@ static int takeover(lr_conn *c)
 
 	if (n <= 0 || (fl = fcntl(fds[0], F_GETFL)) < 0)
 		return LR_EINVAL;
-	if (peer_of(fds[0], peer, sizeof(peer)) < 0)
+	if (c->claimed) /* connected to the shim: the host's real address, if it has one */
+		snprintf(peer, sizeof(peer), "%s", c->claim_peer);
+	else if (peer_of(fds[0], peer, sizeof(peer)) < 0)
 		return LR_EINVAL; /* where it went is what a request the app addressed is pinned to */
 	getsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &rto, &tl);
 	tl = sizeof(sto);

@@ -74,6 +74,10 @@ typedef struct lr_serve_job {
  * client can be loaded)?  Called with c->mu held. */
 int lr_serve_possible(const lr_conn *c);
 
+/* May the shim's own client serve requests in this process at all
+ * (LLMROUTE_OWN_CLIENT, libcurl loads)? */
+int lr_serve_allowed(void);
+
 /* Takes c over if not yet, and starts serving j, whose steps and chain
  * it takes (zeroed in j).  0, or < 0 with nothing taken and nothing
  * changed on a connection not yet served (the caller frees j and goes on

@@ -13,6 +13,7 @@
  * connection out of the table first, so a descriptor number reused by the
  * next open() is never mistaken for the old connection.
  */
+#include "lr_claim.h"
 #include "lr_conn.h"
 #include "lr_curl_sym.h"
 #include "lr_fork.h"
@@ -237,6 +238,7 @@ static void forget(lr_conn *c, int fd)
 static void untrack(int fd)
 {
 	forget(take(fd), fd);
+	lr_claim_forget(fd);
 }
 
 /* newfd now names the same connection as oldfd (dup, dup2, dup3,
@@ -328,7 +330,17 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 
 	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
 		return REAL(connect)(fd, sa, len);
+	if (lr_claim_again(fd)) /* a second connect, to learn how the first ended (EISCONN) */
+		return REAL(connect)(fd, sa, len);
 	how = lr_resolve_connect(sa, len, caller, &to, &tolen, &rd);
+	if (how == LR_RESOLVE_CLAIM_TLS) {
+		untrack(fd); /* whatever fd was before */
+		rc = lr_claim_connect(fd, rd.claimed_host, rd.port, rd.route, tolen ? (struct sockaddr *)&to : NULL,
+				      tolen, REAL(connect));
+		if (rc != -2) /* claimed: the TLS session's hooks take it from here */
+			return rc;
+		how = tolen ? LR_RESOLVE_REAL : LR_RESOLVE_FAIL;
+	}
 	if (how == LR_RESOLVE_FAIL) {
 		errno = EHOSTUNREACH;
 		return -1;
@@ -729,6 +741,7 @@ static void untrack_range(unsigned first, unsigned last)
 {
 	unsigned fd;
 
+	lr_claim_forget_range(first, last);
 	if (!atomic_load(&tab))
 		return;
 	for (fd = first; fd <= last && fd < MAX_FD; fd++)

@@ -11,10 +11,13 @@
  * A session that libcurl drives, or made while no table or audit file
  * exists, is remembered as ignored and costs one lookup per call.
  *
- * The endpoint of a TLS session is fixed by its handshake: a route that
- * would move the request to another host is not applied at all (logged,
- * audited as sent); model, credential and deny rules apply as usual.
+ * A request a session cannot carry (another host, a fallback, the cache)
+ * is answered by the shim's own client (lr_serve.h): the served session's
+ * reads come from the shim.  A connection a route claims whole has its
+ * handshake completed by the shim (SSL_connect, SSL_do_handshake;
+ * lr_claim.h) and every request of it served.
  */
+#include "lr_claim.h"
 #include "lr_conn.h"
 #include "lr_fork.h"
 #include "lr_curl_sym.h"
@@ -63,6 +66,8 @@ static struct {
 	int (*peek_ex)(void *, void *, size_t, size_t *);
 	void *(*get_ctx)(const void *);
 	void *(*ctx_store)(const void *);
+	int (*do_handshake)(void *);
+	int (*connect)(void *);
 } R;
 
 static _Atomic int nserved; /* sessions served by the shim (lr_serve.h): SSL_get_error looks */
@@ -101,6 +106,8 @@ static int resolve(void)
 	*(void **)&R.peek_ex = sym("SSL_peek_ex");
 	*(void **)&R.get_ctx = sym("SSL_get_SSL_CTX");
 	*(void **)&R.ctx_store = sym("SSL_CTX_get_cert_store");
+	*(void **)&R.do_handshake = sym("SSL_do_handshake");
+	*(void **)&R.connect = sym("SSL_connect");
 	return R.get_error && R.get_fd ? 0 : -1;
 }
 
@@ -167,6 +174,8 @@ static lr_conn *acquire(void *ssl, const void *caller, int create)
 		s->ssl = ssl;
 		if (!lr_caller_is_curl(caller) && lr_conn_wanted())
 			s->c = lr_conn_new(LR_CONN_TLS, -1, ssl, &tls_io);
+		if (s->c && lr_claim_of(R.get_fd(ssl), s->c->claimed_host, s->c->route, s->c->claim_peer))
+			s->c->claimed = 1; /* its handshake ended in the shim: every request is ours */
 		HASH_ADD_PTR(sessions, ssl, s);
 		nsessions++;
 	}
@@ -486,6 +495,29 @@ LR_EXPORT int SSL_shutdown(void *ssl)
 	served = c->served;
 	release(c);
 	return served ? 1 : R.shutdown(ssl);
+}
+
+/* The handshake of a claimed connection (lr_claim.h) is the shim's. */
+LR_EXPORT int SSL_do_handshake(void *ssl)
+{
+	int r;
+
+	if (resolve() < 0 || !R.do_handshake)
+		return -1;
+	if (!lr_up_self && (r = lr_claim_handshake(ssl, R.get_fd(ssl), 0)) != 0)
+		return r > 0 ? 1 : -1;
+	return R.do_handshake(ssl);
+}
+
+LR_EXPORT int SSL_connect(void *ssl)
+{
+	int r;
+
+	if (resolve() < 0 || !R.connect)
+		return -1;
+	if (!lr_up_self && (r = lr_claim_handshake(ssl, R.get_fd(ssl), 1)) != 0)
+		return r > 0 ? 1 : -1;
+	return R.connect(ssl);
 }
 
 int lr_ssl_fd(void *ssl)

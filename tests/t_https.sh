@@ -13,7 +13,10 @@
 #   e  429 with Retry-After: 1, then the same target answers
 #   f  escalation: a cut answer (length) goes to a stronger target elsewhere
 #   g  the response cache: a second run is answered with no request
-#   h  a host-only route for a host where nothing listens at all
+#   h  a host-only route for a host where nothing listens at all: the
+#      connection is claimed at connect and its TLS ends in the shim
+#      (shim/lr_claim.h); a deny on that host still holds; with
+#      LLMROUTE_TLS_CLAIM=off the app gets the refused connection it had
 #   j  a route to a host whose certificate no trusted CA signed: refused
 #   k  plain http:// to api.openai.com (the socket transport, not
 #      redirected at connect): moved to https://alt.llm.test
@@ -22,12 +25,8 @@
 #      request answers 503, the fallback answers
 #   i  keys: no route key at api.openai.com, the app's key at neither alt
 #      nor far, on every path above; none in the audit
-# Every check runs for every client, but (h) for the clients the shim
-# reaches through OpenSSL: a host with no listener at all needs the TLS
-# handshake to be the shim's, which is not built (issue 14, left open), so
-# it is gated off and says so; curl (libcurl) passes it.  LR_HTTPS_FULL=1
-# runs it too; LR_HTTPS_CHECKS="b d" and LR_HTTPS_CLIENTS="requests ruby"
-# pick some.
+# Every check runs for every client.  LR_HTTPS_CHECKS="b d" and
+# LR_HTTPS_CLIENTS="requests ruby" pick some.
 # With a sanitized shim (SANITIZE set) only the Python clients run: Debian's
 # curl hangs and PHP refuses RTLD_DEEPBIND under an ASan runtime, and the
 # served path (lr_serve, lr_upstream) is the same for every client.
@@ -59,25 +58,8 @@ fi
 CLIENTS=${LR_HTTPS_CLIENTS:-$ALL_CLIENTS}
 # checks_for CLIENT: the checks that run for it
 checks_for() {
-	if [ -n "${LR_HTTPS_CHECKS:-}" ]; then
-		echo "$LR_HTTPS_CHECKS"
-	elif [ "${LR_HTTPS_FULL:-}" = 1 ] || [ "$1" = curl ]; then
-		echo "$ALL_CHECKS"
-	else
-		echo "$ALL_CHECKS" | sed 's/ h / /'
-	fi
+	echo "${LR_HTTPS_CHECKS:-$ALL_CHECKS}"
 }
-gated=""
-for c in $CLIENTS; do
-	off=""
-	for k in $ALL_CHECKS; do
-		case " $(checks_for "$c") " in *" $k "*) ;; *) off="$off $k" ;; esac
-	done
-	[ -n "$off" ] && gated="$gated; $c:$off"
-done
-if [ -n "$gated" ] && [ -z "${LR_HTTPS_CHECKS:-}" ]; then
-	echo "t_https: not built, gated off (LR_HTTPS_FULL=1 runs them): ${gated#; }"
-fi
 
 cat >"$T/rules.json" <<'EOF'
 {"targets": {
@@ -85,6 +67,9 @@ cat >"$T/rules.json" <<'EOF'
    "alt": {"model": "alt-model", "endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY"}},
  "cache": {"size_mb": 4, "max_entry_kb": 64},
  "routes": [
+   {"name": "gonedeny", "match": {"host": "gone.llm.test", "model": "app-gone-deny"}, "deny": "not on this host"},
+   {"name": "nowhere", "match": {"host": "nowhere.llm.test"},
+    "set": {"endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY"}},
    {"name": "gone", "match": {"host": "gone.llm.test"},
     "set": {"endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY"}},
    {"name": "mini", "match": {"host": "api.openai.com", "model": "app-mini"}, "set": {"model": "gpt-mini"}},
@@ -317,6 +302,54 @@ check_h() {
 		"(r := $(only alt.llm.test.https)) and r['model'] == 'app-gone' and auth(r) == 'Bearer sk-alt-route' and r['sni'] == 'alt.llm.test' and 'sk-app-secret' not in text('alt.llm.test')"
 	check "(h) $c: audited as applied, sent to alt.llm.test" audit_is \
 		"len(a) == 1 and r['llmroute.rule'] == 'gone' and r['llmroute.applied'] is True and r['server.address'] == 'alt.llm.test' and r['http.response.status_code'] == 200"
+	[ "$c" = curl ] && return 0 # libcurl's own hooks route it: no claim
+	[ "$c" = httpclient ] && check_h_trust
+	https_reset
+	app "$c" https://gone.llm.test/v1/chat/completions app-gone-deny
+	check "(h) $c: a deny on the claimed host holds: the app read the shim's 403" sh -c \
+		"grep -q '^403 error .*llmroute' '$T/out' || { cat '$T/out' '$T/out.err' >&2; exit 1; }"
+	check "(h) $c: ... and nothing reached alt" mocks_ok "text('alt.llm.test') == ''"
+	check "(h) $c: ... audited as denied" audit_is "len(a) == 1 and r['error.type'] == 'denied' and r['llmroute.transport'] == 'tls'"
+	https_reset
+	LLMROUTE_TLS_CLAIM=off app "$c" https://gone.llm.test/v1/chat/completions app-gone
+	check "(h) $c: with LLMROUTE_TLS_CLAIM=off the app gets the refused connection (not claimed)" sh -c \
+		"grep -q '^0 error .*[Rr]efused' '$T/out' || { cat '$T/out' '$T/out.err' >&2; exit 1; }"
+}
+
+# What the app's TLS trusts on a claimed connection: the shim's in-process
+# CA for that one session; nothing else in the process is widened.
+check_h_trust() {
+	https_reset
+	# shellcheck disable=SC2016
+	shim "$PY" - >"$T/trust.out" 2>"$T/trust.err" <<'PYEOF'
+import socket, ssl
+ctx = ssl.create_default_context()
+with socket.create_connection(("gone.llm.test", 443), timeout=10) as s:
+    with ctx.wrap_socket(s, server_hostname="gone.llm.test") as t:
+        c = t.getpeercert()
+        print("issuer", dict(x[0] for x in c["issuer"]).get("commonName", ""))
+        print("san", c.get("subjectAltName"))
+        print("version", t.version())
+for host in ("rogue.llm.test", "gone.llm.test"):
+    try:  # rogue: a CA nobody trusts; gone with the wrong name: both refused
+        with socket.create_connection((host, 443), timeout=10) as s:
+            with ctx.wrap_socket(s, server_hostname="other.llm.test" if host.startswith("gone") else host):
+                print("accepted", host)
+    except ssl.SSLCertVerificationError as e:
+        print("refused", host, e.verify_code)
+    except OSError as e:
+        print("error", host, e)
+PYEOF
+	check "(h) trust: the claimed session's certificate is the shim's in-process CA's, for the host" sh -c \
+		"grep -q '^issuer llmroute in-process CA' '$T/trust.out' && grep -q \"^san (('DNS', 'gone.llm.test'),)\" '$T/trust.out' || { cat '$T/trust.out' '$T/trust.err' >&2; exit 1; }"
+	check "(h) trust: after it, the same process still refuses a CA nobody trusts" grep -q '^refused rogue.llm.test' "$T/trust.out"
+	check "(h) trust: ... and the in-process CA's certificate under another name (the app's host name check runs)" \
+		sh -c "grep -q '^refused gone.llm.test' '$T/trust.out' || { cat '$T/trust.out' >&2; exit 1; }"
+	https_reset
+	app httpclient https://nowhere.llm.test/v1/chat/completions app-gone
+	check "(h) a claimed host with no address at all (not even in DNS) is moved too" got app-gone
+	check "(h) ... to alt, with the route's key" mocks_ok \
+		"(r := $(only alt.llm.test.https)) and auth(r) == 'Bearer sk-alt-route' and 'sk-app-secret' not in text('alt.llm.test')"
 }
 
 OAI_PLAIN=http://api.openai.com/v1/chat/completions

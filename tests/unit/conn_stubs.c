@@ -272,6 +272,17 @@ void lr_serve_shut(lr_conn *c)
 	(void)c;
 }
 
+int lr_ssl_fd(void *ssl)
+{
+	(void)ssl;
+	return -1;
+}
+
+void lr_claim_shut(int fd)
+{
+	(void)fd;
+}
+
 void lr_serve_conn_free(lr_conn *c)
 {
 	(void)c;

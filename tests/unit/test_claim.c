@@ -2,7 +2,8 @@
  * test_claim.c - which routes claim connections to a host (lr_claim_host),
  * for the socket transport's endpoint redirection: only routes that test
  * nothing but host (and process), name the host (no bare "*"), send to an
- * http:// endpoint, and are enabled and not denies.
+ * http:// endpoint, and are enabled and not denies; lr_claim_host_tls, for
+ * TLS connections the shim answers itself, also takes https:// endpoints.
  */
 #include "lr_error.h"
 #include "lr_match.h"
@@ -62,6 +63,15 @@ int main(void)
 	CHECK_INT(claim(t, "p.test", NULL), LR_ENOTFOUND);
 	CHECK_INT(claim(t, "api.llm.test", "x"), lr_table_find(t, "glob"));
 	CHECK_INT(claim(t, "llm.test", "x"), LR_ENOTFOUND);
+	/* for a TLS connection the shim answers itself: an https endpoint
+	 * claims too, everything else as above */
+	CHECK_INT(lr_claim_host_tls(t, "b.test", 6, "python3"), lr_table_find(t, "tls-ep"));
+	CHECK_INT(lr_claim_host_tls(t, "a.test", 6, "python3"), lr_table_find(t, "a-plain"));
+	CHECK_INT(lr_claim_host_tls(t, "c.test", 6, "python3"), LR_ENOTFOUND);
+	CHECK_INT(lr_claim_host_tls(t, "d.test", 6, "python3"), LR_ENOTFOUND);
+	CHECK_INT(lr_claim_host_tls(t, "e.test", 6, "python3"), LR_ENOTFOUND);
+	CHECK_INT(lr_claim_host_tls(t, "zzz.example", 11, "python3"), LR_ENOTFOUND);
+	CHECK_INT(lr_claim_host_tls(NULL, "b.test", 6, NULL), LR_ENOTFOUND);
 	free(t);
 	return lr_test_done("test_claim");
 }

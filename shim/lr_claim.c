@@ -1,0 +1,667 @@
+/*
+ * lr_claim.c - HTTPS connections the shim answers from the handshake on
+ * (see lr_claim.h).
+ *
+ * Three parts: the in-memory CA and the per-host server contexts it signs
+ * (mint_*), the table of claimed descriptors, and the handshake pump that
+ * runs the app's client session against our server session over the
+ * loopback connection, in the app's own thread, with no thread of ours.
+ *
+ * OpenSSL is never linked: its functions are looked up in the app's
+ * libssl and libcrypto at the first claim (OpenSSL 3 only; without them
+ * nothing is claimed).  The headers give the types and constants.
+ */
+#include "lr_claim.h"
+#include "lr_fork.h"
+#include "lr_log.h"
+#include "lr_serve.h"
+#include "lr_shim.h"
+#include "lr_upstream.h"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <uthash.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#define HANDSHAKE_MS 10000 /* the pump gives up after this */
+#define MAX_CLAIMS 4096    /* claimed connections open at once */
+#define MAX_HOSTS 64       /* server contexts kept (one per host name) */
+
+/* --- OpenSSL, as the app loaded it ----------------------------------------------- */
+
+static struct {
+	int ok;
+	EVP_PKEY *(*keygen)(OSSL_LIB_CTX *, const char *, const char *, ...);
+	void (*pkey_free)(EVP_PKEY *);
+	X509 *(*x_new)(void);
+	void (*x_free)(X509 *);
+	int (*x_set_version)(X509 *, long);
+	ASN1_INTEGER *(*x_serial)(X509 *);
+	int (*asn1_int_set)(ASN1_INTEGER *, long);
+	ASN1_TIME *(*x_not_before)(const X509 *);
+	ASN1_TIME *(*x_not_after)(const X509 *);
+	ASN1_TIME *(*gmtime_adj)(ASN1_TIME *, long);
+	int (*x_set_pubkey)(X509 *, EVP_PKEY *);
+	X509_NAME *(*x_subject)(const X509 *);
+	int (*name_add)(X509_NAME *, const char *, int, const unsigned char *, int, int, int);
+	int (*x_set_issuer)(X509 *, const X509_NAME *);
+	void (*v3_set_ctx)(X509V3_CTX *, X509 *, X509 *, X509_REQ *, X509_CRL *, int);
+	X509_EXTENSION *(*ext_conf_nid)(void *, X509V3_CTX *, int, const char *);
+	int (*x_add_ext)(X509 *, X509_EXTENSION *, int);
+	void (*ext_free)(X509_EXTENSION *);
+	int (*x_sign)(X509 *, EVP_PKEY *, const EVP_MD *);
+	const EVP_MD *(*sha256)(void);
+	X509_STORE *(*store_new)(void);
+	int (*store_add)(X509_STORE *, X509 *);
+	const SSL_METHOD *(*server_method)(void);
+	SSL_CTX *(*ctx_new)(const SSL_METHOD *);
+	void (*ctx_free)(SSL_CTX *);
+	int (*ctx_use_cert)(SSL_CTX *, X509 *);
+	int (*ctx_use_key)(SSL_CTX *, EVP_PKEY *);
+	int (*ctx_num_tickets)(SSL_CTX *, size_t);
+	SSL *(*ssl_new)(SSL_CTX *);
+	void (*ssl_free)(SSL *);
+	int (*set_fd)(SSL *, int);
+	void (*accept_state)(SSL *);
+	void (*connect_state)(SSL *);
+	int (*do_handshake)(SSL *);
+	int (*get_error)(const SSL *, int);
+	int (*get_fd)(const SSL *);
+	long (*ctrl)(SSL *, int, long, void *);
+	int (*in_init)(const SSL *);
+	void (*err_clear)(void);
+	int (*err_mark)(void);
+	int (*err_pop_mark)(void);
+} O;
+
+static void *osym(const char *name)
+{
+	static const char *const sonames[] = {"libssl.so.3", "libcrypto.so.3"};
+	void *f = dlsym(RTLD_NEXT, name), *h;
+	size_t i;
+
+	for (i = 0; !f && i < sizeof(sonames) / sizeof(sonames[0]); i++) {
+		h = dlopen(sonames[i], RTLD_NOLOAD | RTLD_LAZY);
+		if (h) {
+			f = dlsym(h, name);
+			dlclose(h);
+		}
+	}
+	return f;
+}
+
+#define OSYM(field, name) (*(void **)&O.field = osym(name), ok &= O.field != NULL)
+
+static void o_resolve(void)
+{
+	int ok = 1;
+
+	OSYM(keygen, "EVP_PKEY_Q_keygen"); OSYM(pkey_free, "EVP_PKEY_free");
+	OSYM(x_new, "X509_new"); OSYM(x_free, "X509_free"); OSYM(x_set_version, "X509_set_version");
+	OSYM(x_serial, "X509_get_serialNumber"); OSYM(asn1_int_set, "ASN1_INTEGER_set");
+	OSYM(x_not_before, "X509_getm_notBefore"); OSYM(x_not_after, "X509_getm_notAfter");
+	OSYM(gmtime_adj, "X509_gmtime_adj"); OSYM(x_set_pubkey, "X509_set_pubkey");
+	OSYM(x_subject, "X509_get_subject_name"); OSYM(name_add, "X509_NAME_add_entry_by_txt");
+	OSYM(x_set_issuer, "X509_set_issuer_name"); OSYM(v3_set_ctx, "X509V3_set_ctx");
+	OSYM(ext_conf_nid, "X509V3_EXT_conf_nid"); OSYM(x_add_ext, "X509_add_ext");
+	OSYM(ext_free, "X509_EXTENSION_free"); OSYM(x_sign, "X509_sign"); OSYM(sha256, "EVP_sha256");
+	OSYM(store_new, "X509_STORE_new"); OSYM(store_add, "X509_STORE_add_cert");
+	OSYM(server_method, "TLS_server_method"); OSYM(ctx_new, "SSL_CTX_new"); OSYM(ctx_free, "SSL_CTX_free");
+	OSYM(ctx_use_cert, "SSL_CTX_use_certificate"); OSYM(ctx_use_key, "SSL_CTX_use_PrivateKey");
+	OSYM(ctx_num_tickets, "SSL_CTX_set_num_tickets"); OSYM(ssl_new, "SSL_new"); OSYM(ssl_free, "SSL_free");
+	OSYM(set_fd, "SSL_set_fd"); OSYM(accept_state, "SSL_set_accept_state");
+	OSYM(connect_state, "SSL_set_connect_state"); OSYM(do_handshake, "SSL_do_handshake");
+	OSYM(get_error, "SSL_get_error"); OSYM(get_fd, "SSL_get_fd"); OSYM(ctrl, "SSL_ctrl");
+	OSYM(in_init, "SSL_in_init"); OSYM(err_clear, "ERR_clear_error");
+	OSYM(err_mark, "ERR_set_mark"); OSYM(err_pop_mark, "ERR_pop_to_mark");
+	O.ok = ok;
+}
+
+/* --- the in-memory CA and the server contexts ------------------------------------ */
+
+static pthread_mutex_t mint_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int o_ok; /* O is complete */
+static EVP_PKEY *ca_key, *leaf_key;
+static X509 *ca_cert;
+static X509_STORE *ca_store;
+static struct {
+	char host[256];
+	SSL_CTX *ctx;
+} hosts[MAX_HOSTS];
+static int nhosts, next_host;
+
+static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX v;
+	X509_EXTENSION *e;
+	int ok;
+
+	memset(&v, 0, sizeof(v));
+	O.v3_set_ctx(&v, issuer, x, NULL, NULL, 0);
+	if (!(e = O.ext_conf_nid(NULL, &v, nid, value)))
+		return -1;
+	ok = O.x_add_ext(x, e, -1);
+	O.ext_free(e);
+	return ok ? 0 : -1;
+}
+
+/* A certificate for subject CN `cn` with key `key`, signed by issuer (NULL:
+ * itself) and its key, valid from an hour ago for `days`.  NULL on failure. */
+static X509 *mint(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, int days)
+{
+	X509 *x = O.x_new();
+	long serial = 0;
+	int ok;
+
+	if (!x)
+		return NULL;
+	if (getrandom(&serial, sizeof(serial), 0) != sizeof(serial))
+		serial = (long)time(NULL) ^ (long)getpid();
+	serial &= 0x7fffffffffffffffL;
+	ok = O.x_set_version(x, 2) && O.asn1_int_set(O.x_serial(x), serial ? serial : 1) &&
+	     O.gmtime_adj(O.x_not_before(x), -3600) && O.gmtime_adj(O.x_not_after(x), (long)days * 86400) &&
+	     O.x_set_pubkey(x, key) &&
+	     O.name_add(O.x_subject(x), "O", MBSTRING_ASC, (const unsigned char *)"llmroute", -1, -1, 0) &&
+	     O.name_add(O.x_subject(x), "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) &&
+	     O.x_set_issuer(x, O.x_subject(issuer ? issuer : x));
+	if (ok && !issuer) /* the CA */
+		ok = add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") == 0 &&
+		     add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") == 0 &&
+		     add_ext(x, x, NID_subject_key_identifier, "hash") == 0;
+	if (ok && issuer) { /* a server's */
+		char san[300];
+		snprintf(san, sizeof(san), "DNS:%s", cn);
+		ok = add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE") == 0 &&
+		     add_ext(x, issuer, NID_key_usage, "critical,digitalSignature") == 0 &&
+		     add_ext(x, issuer, NID_ext_key_usage, "serverAuth") == 0 &&
+		     add_ext(x, issuer, NID_subject_key_identifier, "hash") == 0 &&
+		     add_ext(x, issuer, NID_authority_key_identifier, "keyid:always") == 0 &&
+		     add_ext(x, issuer, NID_subject_alt_name, san) == 0;
+	}
+	if (!ok || !O.x_sign(x, ikey ? ikey : key, O.sha256())) {
+		O.x_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* The CA, made once per process.  0, or -1.  Under mint_mu. */
+static int ca_ready(void)
+{
+	char cn[64];
+
+	if (ca_store)
+		return 0;
+	snprintf(cn, sizeof(cn), "llmroute in-process CA %d", (int)getpid());
+	if (!ca_key && !(ca_key = O.keygen(NULL, NULL, "EC", "P-256")))
+		return -1;
+	if (!leaf_key && !(leaf_key = O.keygen(NULL, NULL, "EC", "P-256")))
+		return -1;
+	if (!ca_cert && !(ca_cert = mint(cn, ca_key, NULL, NULL, 30)))
+		return -1;
+	if (!(ca_store = O.store_new()))
+		return -1;
+	if (!O.store_add(ca_store, ca_cert)) {
+		ca_store = NULL; /* leaked: a failure that does not repeat */
+		return -1;
+	}
+	return 0;
+}
+
+/* A server context with a certificate for host, with a reference for the
+ * caller... none: SSL_new takes its own; valid until the next call. */
+static SSL_CTX *server_ctx(const char *host)
+{
+	SSL_CTX *ctx = NULL;
+	X509 *leaf;
+	int i;
+
+	pthread_mutex_lock(&mint_mu);
+	for (i = 0; i < nhosts; i++)
+		if (strcasecmp(hosts[i].host, host) == 0) {
+			ctx = hosts[i].ctx;
+			break;
+		}
+	if (!ctx && ca_ready() == 0 && (leaf = mint(host, leaf_key, ca_cert, ca_key, 30))) {
+		if ((ctx = O.ctx_new(O.server_method())) &&
+		    (!O.ctx_use_cert(ctx, leaf) || !O.ctx_use_key(ctx, leaf_key))) {
+			O.ctx_free(ctx);
+			ctx = NULL;
+		}
+		O.x_free(leaf); /* the context holds its own reference */
+		if (ctx) {
+			O.ctx_num_tickets(ctx, 0); /* nothing after the handshake: the app never reads this session */
+			i = nhosts < MAX_HOSTS ? nhosts++ : next_host++ % MAX_HOSTS;
+			if (hosts[i].ctx)
+				O.ctx_free(hosts[i].ctx); /* sessions made from it keep their own reference */
+			snprintf(hosts[i].host, sizeof(hosts[i].host), "%s", host);
+			hosts[i].ctx = ctx;
+		}
+	}
+	pthread_mutex_unlock(&mint_mu);
+	return ctx;
+}
+
+/* --- claimed descriptors ----------------------------------------------------------- */
+
+typedef struct {
+	int fd;
+	int srv;           /* our end of the loopback connection (guarded, lr_upfd_adopt), or -1 */
+	int done;          /* the handshake is complete (or failed) */
+	char host[256], route[128], peer[64];
+	UT_hash_handle hh;
+} claim;
+
+static claim *claims;
+static _Atomic int nclaims;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int possible_cached = -1;
+
+static int ours(void *f)
+{
+	Dl_info a, b;
+
+	return f && dladdr(f, &a) && dladdr((void *)lr_claim_possible, &b) && a.dli_fbase == b.dli_fbase;
+}
+
+static int enabled = 1;
+
+static void init(void)
+{
+	const char *v = secure_getenv("LLMROUTE_TLS_CLAIM");
+
+	enabled = !(v && (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no")));
+}
+
+int lr_claim_possible(void)
+{
+	pthread_once(&once, init);
+	if (!enabled)
+		return 0;
+	if (!atomic_load(&o_ok)) { /* looked up again until the app has loaded libssl */
+		pthread_mutex_lock(&mint_mu);
+		if (!O.ok)
+			o_resolve();
+		atomic_store(&o_ok, O.ok);
+		pthread_mutex_unlock(&mint_mu);
+		if (!O.ok)
+			return 0;
+	}
+	/* the app's sessions reach our hooks: no OpenSSL of the program's own
+	 * (nodesource's Node.js) comes first in the global scope */
+	if (!ours(dlsym(RTLD_DEFAULT, "SSL_do_handshake")) || !ours(dlsym(RTLD_DEFAULT, "SSL_connect")))
+		return 0;
+	if (possible_cached < 0)
+		possible_cached = lr_serve_allowed();
+	return possible_cached;
+}
+
+static void peer_text(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	out[0] = 0;
+	if (sa && sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *v4 = (const void *)sa;
+		inet_ntop(AF_INET, &v4->sin_addr, a, sizeof(a));
+		snprintf(out, cap, "%s:%d", a, ntohs(v4->sin_port));
+	} else if (sa && sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *v6 = (const void *)sa;
+		inet_ntop(AF_INET6, &v6->sin6_addr, a, sizeof(a));
+		snprintf(out, cap, "[%s]:%d", a, ntohs(v6->sin6_port));
+	}
+}
+
+/* A loopback listener of the socket's family on an ephemeral port; its
+ * address in *la.  The descriptor, or -1. */
+static int listener(int fam, struct sockaddr_storage *la, socklen_t *lalen)
+{
+	int l = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(la, 0, sizeof(*la));
+	if (fam == AF_INET) {
+		struct sockaddr_in *a = (void *)la;
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*lalen = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (void *)la;
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		*lalen = sizeof(*a);
+	}
+	if (l < 0 || bind(l, (struct sockaddr *)la, *lalen) < 0 || listen(l, 4) < 0 ||
+	    getsockname(l, (struct sockaddr *)la, lalen) < 0) {
+		if (l >= 0)
+			syscall(SYS_close, l);
+		return -1;
+	}
+	return l;
+}
+
+/* Accepts on l the connection from the app's socket fd and no other (a
+ * local user may connect to the port in between).  The descriptor, or -1. */
+static int accept_app(int l, int fd)
+{
+	struct sockaddr_storage me, them;
+	socklen_t mlen = sizeof(me), tlen;
+	struct pollfd pf = {.fd = l, .events = POLLIN};
+	int i, s;
+
+	if (getsockname(fd, (struct sockaddr *)&me, &mlen) < 0) {
+		lr_log(LR_LOG_DEBUG, "claim: getsockname: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < 8; i++) {
+		if (poll(&pf, 1, 2000) != 1) {
+			lr_log(LR_LOG_DEBUG, "claim: poll: %s", strerror(errno));
+			return -1;
+		}
+		tlen = sizeof(them);
+		if ((s = accept4(l, (struct sockaddr *)&them, &tlen, SOCK_CLOEXEC)) < 0) {
+			lr_log(LR_LOG_DEBUG, "claim: accept: %s", strerror(errno));
+			return -1;
+		}
+		if (tlen == mlen && memcmp(&them, &me, mlen) == 0)
+			return s;
+		lr_log(LR_LOG_DEBUG, "claim: a connection from elsewhere (%u %u)", (unsigned)tlen, (unsigned)mlen);
+		syscall(SYS_close, s);
+	}
+	return -1;
+}
+
+int lr_claim_connect(int fd, const char *host, int port, const char *route, const struct sockaddr *real,
+		     socklen_t reallen, int (*real_connect)(int, const struct sockaddr *, socklen_t))
+{
+	struct sockaddr_storage ss, la;
+	socklen_t sl = sizeof(ss), lalen;
+	claim *c, *old;
+	int l, rc, e, s;
+
+	if (!lr_claim_possible() || atomic_load(&nclaims) >= MAX_CLAIMS || !server_ctx(host) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) || !(c = calloc(1, sizeof(*c))))
+		return -2;
+	if ((l = listener(ss.ss_family, &la, &lalen)) < 0) {
+		free(c);
+		return -2;
+	}
+	rc = real_connect(fd, (struct sockaddr *)&la, lalen);
+	e = errno;
+	s = rc == 0 || e == EINPROGRESS ? accept_app(l, fd) : -1;
+	syscall(SYS_close, l);
+	if (s < 0) {
+		free(c);
+		lr_log(LR_LOG_ERROR, "connection to %s:%d: the in-process endpoint failed (%s): connecting to the "
+		       "host", host, port, rc == 0 || e == EINPROGRESS ? "accept" : strerror(e));
+		if (rc == 0 || e == EINPROGRESS) { /* the socket is connected to us: the app gets an error */
+			errno = ECONNREFUSED;
+			return -1;
+		}
+		return -2;
+	}
+	c->fd = fd;
+	c->srv = lr_upfd_adopt(s);
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	snprintf(c->route, sizeof(c->route), "%s", route);
+	peer_text(real, reallen, c->peer, sizeof(c->peer));
+	pthread_mutex_lock(&mu);
+	HASH_FIND_INT(claims, &fd, old);
+	if (old) {
+		HASH_DEL(claims, old);
+		atomic_fetch_sub(&nclaims, 1);
+	}
+	HASH_ADD_INT(claims, fd, c);
+	atomic_fetch_add(&nclaims, 1);
+	pthread_mutex_unlock(&mu);
+	if (old) {
+		lr_upfd_release(old->srv);
+		free(old);
+	}
+	lr_log(LR_LOG_INFO, "connection to %s:%d claimed by route %s: its TLS ends in the shim", host, port, route);
+	errno = e;
+	return rc;
+}
+
+int lr_claim_again(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (!atomic_load(&nclaims) || !lr_claim_of(fd, NULL, NULL, NULL))
+		return 0;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		return 1;
+	lr_claim_forget(fd); /* not the socket we connected: a number reused behind our back */
+	return 0;
+}
+
+int lr_claim_of(int fd, char *host, char *route, char *peer)
+{
+	claim *c;
+	int found = 0;
+
+	if (!atomic_load(&nclaims))
+		return 0;
+	pthread_mutex_lock(&mu);
+	HASH_FIND_INT(claims, &fd, c);
+	if (c) {
+		found = 1;
+		if (host)
+			memcpy(host, c->host, sizeof(c->host));
+		if (route)
+			memcpy(route, c->route, sizeof(c->route));
+		if (peer)
+			memcpy(peer, c->peer, sizeof(c->peer));
+	}
+	pthread_mutex_unlock(&mu);
+	return found;
+}
+
+/* Takes fd's claim out of the table; NULL if none. */
+static claim *take(int fd)
+{
+	claim *c;
+
+	pthread_mutex_lock(&mu);
+	HASH_FIND_INT(claims, &fd, c);
+	if (c) {
+		HASH_DEL(claims, c);
+		atomic_fetch_sub(&nclaims, 1);
+	}
+	pthread_mutex_unlock(&mu);
+	return c;
+}
+
+void lr_claim_forget(int fd)
+{
+	claim *c;
+
+	if (!atomic_load(&nclaims) || !(c = take(fd)))
+		return;
+	lr_upfd_release(c->srv);
+	free(c);
+}
+
+void lr_claim_forget_range(unsigned first, unsigned last)
+{
+	claim *c, *tmp, *gone = NULL;
+
+	if (!atomic_load(&nclaims))
+		return;
+	pthread_mutex_lock(&mu);
+	HASH_ITER(hh, claims, c, tmp) {
+		if ((unsigned)c->fd >= first && (unsigned)c->fd <= last) {
+			HASH_DEL(claims, c);
+			atomic_fetch_sub(&nclaims, 1);
+			c->hh.next = gone; /* a list of the taken, freed outside the lock */
+			gone = c;
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	while (gone) {
+		c = gone;
+		gone = c->hh.next;
+		lr_upfd_release(c->srv);
+		free(c);
+	}
+}
+
+void lr_claim_shut(int fd)
+{
+	claim *c;
+	int srv = -1;
+
+	if (!atomic_load(&nclaims))
+		return;
+	pthread_mutex_lock(&mu);
+	HASH_FIND_INT(claims, &fd, c);
+	if (c && c->srv >= 0) {
+		srv = c->srv;
+		c->srv = -1;
+	}
+	pthread_mutex_unlock(&mu);
+	if (srv >= 0)
+		lr_upfd_release(srv);
+}
+
+/* --- the handshake ------------------------------------------------------------------ */
+
+static int nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl);
+	return fl;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One step of one side: 1 done, 0 wants more, -1 failed. */
+static int step(SSL *s, int *done)
+{
+	int r, err;
+
+	if (*done)
+		return 1;
+	r = O.do_handshake(s);
+	if (r == 1)
+		return *done = 1;
+	err = O.get_error(s, r);
+	return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE ? 0 : -1;
+}
+
+/* Runs both sides until both are done.  0, or -1 (*why says which side). */
+static int pump(SSL *app, SSL *srv, int fd, int sfd, const char **why)
+{
+	long long end = now_ms() + HANDSHAKE_MS;
+	int cd = 0, sd = 0, a, b;
+
+	for (;;) {
+		if ((a = step(app, &cd)) < 0) { /* its errors stay queued: they are what the app reports */
+			*why = "the app's side of the handshake failed";
+			return -1;
+		}
+		/* the thread's error queue is the app's: nothing of our side's may stay in it */
+		O.err_mark();
+		b = step(srv, &sd);
+		O.err_pop_mark();
+		if (b < 0) {
+			*why = "the shim's side of the handshake failed";
+			return -1;
+		}
+		if (cd && sd)
+			return 0;
+		if (now_ms() > end) {
+			*why = "timed out";
+			return -1;
+		}
+		struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+		poll(pf, 2, 5);
+	}
+}
+
+int lr_claim_handshake(void *ssl, int fd, int connect_state)
+{
+	char host[256];
+	const char *why = "";
+	SSL *srv = NULL;
+	SSL_CTX *ctx;
+	claim *c;
+	int sfd = -1, fl, sfl, rc;
+
+	if (fd < 0 || !atomic_load(&nclaims))
+		return 0;
+	pthread_mutex_lock(&mu);
+	HASH_FIND_INT(claims, &fd, c);
+	if (c && !c->done && c->srv >= 0) {
+		c->done = 1; /* one try: a second call goes to OpenSSL, which says how the first ended */
+		sfd = c->srv;
+		memcpy(host, c->host, sizeof(host));
+	}
+	pthread_mutex_unlock(&mu);
+	if (sfd < 0)
+		return 0;
+	if (connect_state)
+		O.connect_state(ssl);
+	if (!(ctx = server_ctx(host)) || !(srv = O.ssl_new(ctx)) || !O.set_fd(srv, sfd)) {
+		why = "no server session";
+		rc = -1;
+	} else {
+		O.accept_state(srv);
+		/* the app's trust for this session: our CA, for the certificate we present */
+		O.ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE, 1, ca_store);
+		fl = nonblock(fd, 1);
+		sfl = nonblock(sfd, 1);
+		rc = pump(ssl, srv, fd, sfd, &why);
+		if (fl >= 0)
+			fcntl(fd, F_SETFL, fl);
+		if (sfl >= 0)
+			fcntl(sfd, F_SETFL, sfl);
+	}
+	if (srv)
+		O.ssl_free(srv);
+	if (rc == 0) {
+		O.err_clear();
+		lr_log(LR_LOG_DEBUG, "connection %d: TLS handshake for %s completed by the shim", fd, host);
+		return 1;
+	}
+	lr_log(LR_LOG_ERROR, "connection %d to %s: the claimed handshake failed (%s): the app sees a TLS error "
+	       "(does it pin the server's certificate?)", fd, host, why);
+	lr_claim_shut(fd);
+	return -1;
+}
+
+void lr_claim_atfork(int phase)
+{
+	lr_fork_mutex(&mu, phase);
+	lr_fork_mutex(&mint_mu, phase);
+}

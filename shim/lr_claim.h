@@ -1,0 +1,75 @@
+/*
+ * lr_claim.h - HTTPS connections the shim answers from the handshake on.
+ *
+ * A route that matches on the host alone (lr_claim_host_tls) decides every
+ * request of a connection before one is written.  For such a host on port
+ * 443, the connect hook does not go to the host at all: it connects the
+ * app's socket to a loopback endpoint of the shim's own (lr_claim_connect),
+ * the app's TLS handshake is completed there by the shim
+ * (lr_claim_handshake, from the SSL_connect / SSL_do_handshake hooks), and
+ * every request of the connection is then sent by the shim's own client
+ * (lr_serve.h), which checks the real upstream's certificate against the
+ * app's own trust.  So a program whose hard-coded host has no listener (a
+ * retired endpoint, an air-gapped machine) still works, and the original
+ * host never sees the connection.
+ *
+ * The app's session trusts, for this one connection only, a certificate
+ * for the host name minted in memory by a CA made in memory at the first
+ * claim (a P-256 key that never leaves the process): the per-session
+ * verify store (SSL_set1_verify_cert_store) holds that CA; the app's
+ * SSL_CTX and its store are not touched.  The app's own checks (chain,
+ * host name, its verify callback) run as usual against it.
+ *
+ * Claimed only when all of this holds, else the connect goes to the host
+ * as before: the app's TLS goes through the shim's SSL_* hooks (libssl is
+ * loaded and the program does not carry its own OpenSSL, as nodesource's
+ * Node.js does), the shim's own client can run (LLMROUTE_OWN_CLIENT),
+ * LLMROUTE_TLS_CLAIM is not "off", and the in-process endpoint could be
+ * made.  An app that pins the server's certificate refuses the claimed
+ * connection (as it would behind any TLS-inspecting proxy).
+ */
+#ifndef LR_CLAIM_H
+#define LR_CLAIM_H
+#include <sys/socket.h>
+
+/* Can a connection of this process be claimed now?  (Cheap after the
+ * first call; may load the shim's own client.) */
+int lr_claim_possible(void);
+
+/* Connects fd (a stream socket of family fam, about to speak TLS to
+ * host:port for route `route`) to the shim's in-process endpoint instead
+ * of the host.  real (may be NULL): the host's real address, kept for the
+ * requests the app addressed to its own host.  Returns connect's result
+ * (0, or -1 with errno EINPROGRESS on a non-blocking socket), or -2 when
+ * the endpoint could not be made (errno untouched: connect as usual). */
+int lr_claim_connect(int fd, const char *host, int port, const char *route, const struct sockaddr *real,
+		     socklen_t reallen, int (*real_connect)(int, const struct sockaddr *, socklen_t));
+
+/* The app calls connect again on a claimed socket (after EINPROGRESS, to
+ * learn the outcome): 1, and the real connect answers (EISCONN).  0 when
+ * fd is not claimed. */
+int lr_claim_again(int fd);
+
+/* Is fd a claimed connection?  Then 1 and (each may be NULL) the host
+ * name, the route and the real address as "a.b.c.d:port" ("" if the host
+ * had none) copied out (256, 128, 64 bytes). */
+int lr_claim_of(int fd, char *host, char *route, char *peer);
+
+/* The handshake hooks: ssl's descriptor fd is claimed and its handshake is
+ * not done yet?  Then the shim completes it and this returns 1 (done) or
+ * -1 (failed: ssl is in an error state, SSL_get_error says SSL).  0: not
+ * claimed, the real call goes on. */
+int lr_claim_handshake(void *ssl, int fd, int connect_state);
+
+/* The app closed fd (or a dup2 replaced it): its claim ends.  _range:
+ * for every descriptor from first to last (close_range, closefrom). */
+void lr_claim_forget(int fd);
+void lr_claim_forget_range(unsigned first, unsigned last);
+
+/* Nothing more will come from the in-process endpoint (a refusal was
+ * served): the app's next read of the session sees the end. */
+void lr_claim_shut(int fd);
+
+void lr_claim_atfork(int phase);
+
+#endif
