@@ -72,7 +72,7 @@ $(BUILD)/tests/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< -lcurl -lpthread
 
-# A TLS app without libcurl (make bench, item 11): the shim's own client
+# A TLS app without libcurl (make bench: tls-move, labelled 11): the shim's own client
 # loads libcurl itself, as in a Python process.
 $(BUILD)/tests/bench_tlsmove: tests/progs/bench_tlsmove.c
 	@mkdir -p $(dir $@)
@@ -102,12 +102,23 @@ demo: test-deps all
 fuzz: test-deps
 	@BUILD=$(BUILD) FUZZ_SECONDS=$${FUZZ_SECONDS:-300} sh tests/fuzz/run.sh
 
-install: all
+# The bash completion is generated from llmroutectl's verb table.
+COMPLETION := $(BUILD)/llmroutectl.bash
+$(COMPLETION): $(CTL)
+	$(CTL) completion bash >$@.tmp && mv $@.tmp $@
+
+SHARE := $(DESTDIR)$(PREFIX)/share
+install: all $(COMPLETION)
 	install -d $(DESTDIR)$(PREFIX)/lib/llmroute $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/share/doc/llmroute
+		$(SHARE)/doc/llmroute/docs $(SHARE)/man/man1 $(SHARE)/man/man5 \
+		$(SHARE)/bash-completion/completions
 	install -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/llmroute/libllmroute.so
 	install -m 0755 $(CTL) $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/llmroute/README.md
+	install -m 0644 README.md $(SHARE)/doc/llmroute/README.md
+	install -m 0644 $(wildcard docs/*.md) $(SHARE)/doc/llmroute/docs/
+	install -m 0644 $(wildcard man/*.1) $(SHARE)/man/man1/
+	install -m 0644 $(wildcard man/*.5) $(SHARE)/man/man5/
+	install -m 0644 $(COMPLETION) $(SHARE)/bash-completion/completions/llmroutectl
 
 clean:
 	rm -rf build build-san

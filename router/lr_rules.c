@@ -96,6 +96,87 @@ static const struct {
 	{"gt", LR_OP_GT}, {"ge", LR_OP_GE}, {"lt", LR_OP_LT}, {"le", LR_OP_LE}, {"eq", LR_OP_EQ},
 };
 
+/* The keys each object of the rules file accepts.  check_keys takes its
+ * lists from here and `llmroutectl --rules-keys` prints them, so the
+ * manual (llmroute-rules(5)) is checked against what the parser accepts:
+ * a key added here and not documented there fails tests/t_docs.sh. */
+static const char *const top_keys[] = {"version", "audit", "routes", "prices", "intents", "targets",
+				       "classifier", "health", "cache", "prices_file"};
+static const char *const route_keys[] = {"name", "description", "enabled", "match", "set", "deny",
+					 "pool", "budget", "fallbacks", "timeout_ms",
+					 "retry_after_max_ms", "escalate", "cache"};
+static const char *const set_keys[] = {"model", "endpoint", "api_key_env", "keep_credentials",
+				       "params", "cap", "system_prefix"};
+static const char *const budget_keys[] = {"usd_per_day", "per", "fallback", "deny"};
+static const char *const pool_keys[] = {"targets", "weights", "expected_output_tokens"};
+static const char *const weight_keys[] = {"quality", "cost", "latency"};
+static const char *const member_keys[] = {"target", "weight"};
+static const char *const escalate_keys[] = {"when", "refusal", "to"};
+static const char *const rcache_keys[] = {"ttl_s", "max_temperature"};
+static const char *const target_keys[] = {"model", "endpoint", "api_key_env", "keep_credentials",
+					  "input_per_mtok", "output_per_mtok", "context_window",
+					  "quality", "description", "cache_read_per_mtok",
+					  "cache_write_per_mtok"};
+static const char *const price_keys[] = {"input_per_mtok", "output_per_mtok", "cache_read_per_mtok",
+					 "cache_write_per_mtok"};
+static const char *const intent_keys[] = {"name", "description", "keywords", "patterns",
+					  "include_system", "min_quality"};
+static const char *const health_keys[] = {"failures", "cooldown_s"};
+static const char *const cache_keys[] = {"size_mb", "max_entry_kb"};
+
+enum { S_TOP, S_ROUTE, S_MATCH, S_BOUNDS, S_SET, S_BUDGET, S_POOL, S_WEIGHTS, S_MEMBER,
+       S_ESCALATE, S_RCACHE, S_TARGET, S_PRICE, S_INTENT, S_HEALTH, S_CACHE, S_NSECTIONS };
+
+#define KEYS(a) a, sizeof(a) / sizeof(a[0])
+static const struct {
+	const char *name;       /* as llmroute-rules(5) titles it */
+	const char *const *keys; /* NULL: match_keys or num_ops */
+	size_t n;
+} sections[S_NSECTIONS] = {
+	[S_TOP] = {"top", KEYS(top_keys)},
+	[S_ROUTE] = {"route", KEYS(route_keys)},
+	[S_MATCH] = {"route.match", NULL, NMATCH},
+	[S_BOUNDS] = {"route.match.bounds", NULL, sizeof(num_ops) / sizeof(num_ops[0])},
+	[S_SET] = {"route.set", KEYS(set_keys)},
+	[S_BUDGET] = {"route.budget", KEYS(budget_keys)},
+	[S_POOL] = {"route.pool", KEYS(pool_keys)},
+	[S_WEIGHTS] = {"route.pool.weights", KEYS(weight_keys)},
+	[S_MEMBER] = {"route.pool.member", KEYS(member_keys)},
+	[S_ESCALATE] = {"route.escalate", KEYS(escalate_keys)},
+	[S_RCACHE] = {"route.cache", KEYS(rcache_keys)},
+	[S_TARGET] = {"target", KEYS(target_keys)},
+	[S_PRICE] = {"price", KEYS(price_keys)},
+	[S_INTENT] = {"intent", KEYS(intent_keys)},
+	[S_HEALTH] = {"health", KEYS(health_keys)},
+	[S_CACHE] = {"cache", KEYS(cache_keys)},
+};
+
+/* The i-th key of a section, or NULL past its last; *name: the section's. */
+static const char *section_key(int s, size_t i, const char **name)
+{
+	*name = sections[s].name;
+	if (i >= sections[s].n)
+		return NULL;
+	if (s == S_MATCH)
+		return match_keys[i].key;
+	if (s == S_BOUNDS)
+		return num_ops[i].key;
+	return sections[s].keys[i];
+}
+
+const char *lr_rules_key(size_t i, const char **section)
+{
+	int s;
+
+	for (s = 0; s < S_NSECTIONS; s++) {
+		if (i < sections[s].n)
+			return section_key(s, i, section);
+		i -= sections[s].n;
+	}
+	*section = NULL;
+	return NULL;
+}
+
 static void push(ctx *c, const char *key)
 {
 	if (c->depth < MAX_PATH_DEPTH)
@@ -140,16 +221,18 @@ static int fail(ctx *c, int code, const char *fmt, ...)
 	return code;
 }
 
-static int check_keys(ctx *c, const cJSON *obj, const char *const *allowed, size_t n)
+/* Checks obj has only keys its section lists, each once. */
+static int check_keys(ctx *c, const cJSON *obj, int section)
 {
 	const cJSON *a, *b;
+	const char *sec, *k;
 	size_t i;
 
 	for (a = obj->child; a; a = a->next) {
-		for (i = 0; i < n && strcmp(a->string, allowed[i]) != 0; i++)
+		for (i = 0; (k = section_key(section, i, &sec)) && strcmp(a->string, k) != 0; i++)
 			;
 		push(c, a->string);
-		if (i == n)
+		if (!k)
 			return fail(c, LR_EINVAL, "unknown key \"%s\"", a->string);
 		for (b = a->next; b; b = b->next)
 			if (strcmp(a->string, b->string) == 0)
@@ -208,7 +291,6 @@ static int add_cond(ctx *c, int field, int op, lr_ref str, double num)
 /* A numeric condition: a number (equal to) or {"gt": N, "le": N, ...}. */
 static int parse_num_cond(ctx *c, const cJSON *v, int field)
 {
-	static const char *const allowed[] = {"gt", "ge", "lt", "le", "eq"};
 	const cJSON *x;
 	size_t i;
 	int rc, n = 0;
@@ -217,7 +299,7 @@ static int parse_num_cond(ctx *c, const cJSON *v, int field)
 		return add_cond(c, field, LR_OP_EQ, (lr_ref){0, 0}, v->valuedouble);
 	if (!cJSON_IsObject(v))
 		return fail(c, LR_EINVAL, "a number, or bounds such as {\"gt\": 8000}");
-	if ((rc = check_keys(c, v, allowed, 5)) < 0)
+	if ((rc = check_keys(c, v, S_BOUNDS)) < 0)
 		return rc;
 	for (i = 0; i < sizeof(num_ops) / sizeof(num_ops[0]); i++) {
 		if (!(x = cJSON_GetObjectItemCaseSensitive(v, num_ops[i].key)))
@@ -235,7 +317,6 @@ static int parse_num_cond(ctx *c, const cJSON *v, int field)
 
 static int parse_match(ctx *c, const cJSON *m)
 {
-	static const char *allowed[NMATCH];
 	const cJSON *v;
 	const char *why;
 	size_t i;
@@ -243,9 +324,7 @@ static int parse_match(ctx *c, const cJSON *m)
 
 	if (!cJSON_IsObject(m))
 		return fail(c, LR_EINVAL, "\"match\" must be an object");
-	for (i = 0; i < NMATCH; i++)
-		allowed[i] = match_keys[i].key;
-	if ((rc = check_keys(c, m, allowed, NMATCH)) < 0)
+	if ((rc = check_keys(c, m, S_MATCH)) < 0)
 		return rc;
 	for (i = 0; i < NMATCH; i++) {
 		v = cJSON_GetObjectItemCaseSensitive(m, match_keys[i].key);
@@ -314,14 +393,12 @@ static int parse_endpoint_into(ctx *c, const char *ep, ep_refs r)
 
 static int parse_set(ctx *c, const cJSON *s, lr_route *r)
 {
-	static const char *const allowed[] = {"model", "endpoint", "api_key_env", "keep_credentials",
-					      "params", "cap", "system_prefix"};
 	const cJSON *v;
 	int rc;
 
 	if (!cJSON_IsObject(s))
 		return fail(c, LR_EINVAL, "\"set\" must be an object");
-	if ((rc = check_keys(c, s, allowed, 7)) < 0)
+	if ((rc = check_keys(c, s, S_SET)) < 0)
 		return rc;
 	if ((v = cJSON_GetObjectItemCaseSensitive(s, "model"))) {
 		push(c, "model");
@@ -427,15 +504,12 @@ static int parse_params(ctx *c, const cJSON *s)
 
 static int parse_route_head(ctx *c, const cJSON *o, lr_route *r)
 {
-	static const char *const allowed[] = {"name", "description", "enabled", "match", "set", "deny",
-					      "pool", "budget", "fallbacks", "timeout_ms",
-					      "retry_after_max_ms", "escalate", "cache"};
 	const cJSON *v;
 	int rc;
 
 	if (!cJSON_IsObject(o))
 		return fail(c, LR_EINVAL, "a route must be an object");
-	if ((rc = check_keys(c, o, allowed, 13)) < 0)
+	if ((rc = check_keys(c, o, S_ROUTE)) < 0)
 		return rc;
 	v = cJSON_GetObjectItemCaseSensitive(o, "name");
 	if (!v)
@@ -494,14 +568,13 @@ static int target_index(ctx *c, const cJSON *v)
  *            "fallback": TARGET | "deny": MESSAGE} */
 static int parse_budget(ctx *c, const cJSON *o, lr_route *r)
 {
-	static const char *const allowed[] = {"usd_per_day", "per", "fallback", "deny"};
 	static const char *const pers[] = {"", "route", "process", "model"};
 	const cJSON *v;
 	int rc, i;
 
 	if (!cJSON_IsObject(o))
 		return fail(c, LR_EINVAL, "\"budget\" must be an object");
-	if ((rc = check_keys(c, o, allowed, 4)) < 0)
+	if ((rc = check_keys(c, o, S_BUDGET)) < 0)
 		return rc;
 	if ((rc = want_number(c, o, "usd_per_day", 0, 1e12, &r->budget_usd)) <= 0)
 		return rc < 0 ? rc : fail(c, LR_EINVAL, "a budget needs \"usd_per_day\"");
@@ -578,7 +651,6 @@ static int parse_chain(ctx *c, const cJSON *a, int escalate)
  * the scalar part (the targets are added with the route). */
 static int parse_escalate_head(ctx *c, const cJSON *o, lr_route *r)
 {
-	static const char *const allowed[] = {"when", "refusal", "to"};
 	const cJSON *v, *w = cJSON_GetObjectItemCaseSensitive(o, "when");
 	regex_t re;
 	unsigned bit;
@@ -586,7 +658,7 @@ static int parse_escalate_head(ctx *c, const cJSON *o, lr_route *r)
 
 	if (!cJSON_IsObject(o))
 		return fail(c, LR_EINVAL, "\"escalate\" must be an object");
-	if ((rc = check_keys(c, o, allowed, 3)) < 0)
+	if ((rc = check_keys(c, o, S_ESCALATE)) < 0)
 		return rc;
 	push(c, "when");
 	if (!cJSON_IsArray(w) || !w->child)
@@ -617,13 +689,12 @@ static int parse_escalate_head(ctx *c, const cJSON *o, lr_route *r)
 /* "cache": {"ttl_s": N, "max_temperature": N} */
 static int parse_route_cache(ctx *c, const cJSON *o, lr_route *r)
 {
-	static const char *const allowed[] = {"ttl_s", "max_temperature"};
 	double ttl = 0;
 	int rc;
 
 	if (!cJSON_IsObject(o))
 		return fail(c, LR_EINVAL, "\"cache\" must be an object");
-	if ((rc = check_keys(c, o, allowed, 2)) < 0)
+	if ((rc = check_keys(c, o, S_RCACHE)) < 0)
 		return rc;
 	if ((rc = want_number(c, o, "ttl_s", 1, 30 * 86400, &ttl)) <= 0)
 		return rc < 0 ? rc : fail(c, LR_EINVAL, "\"cache\" needs \"ttl_s\" (seconds)");
@@ -692,14 +763,12 @@ static int parse_chains(ctx *c, const cJSON *o)
  *          "expected_output_tokens": N} - the scalar part */
 static int parse_pool_head(ctx *c, const cJSON *o, lr_route *r)
 {
-	static const char *const allowed[] = {"targets", "weights", "expected_output_tokens"};
-	static const char *const wkeys[] = {"quality", "cost", "latency"};
 	const cJSON *w;
 	int rc;
 
 	if (!cJSON_IsObject(o))
 		return fail(c, LR_EINVAL, "\"pool\" must be an object");
-	if ((rc = check_keys(c, o, allowed, 3)) < 0)
+	if ((rc = check_keys(c, o, S_POOL)) < 0)
 		return rc;
 	r->w_quality = 1;
 	r->w_cost = 1;
@@ -709,7 +778,7 @@ static int parse_pool_head(ctx *c, const cJSON *o, lr_route *r)
 		push(c, "weights");
 		if (!cJSON_IsObject(w))
 			return fail(c, LR_EINVAL, "\"weights\" must be an object");
-		if ((rc = check_keys(c, w, wkeys, 3)) < 0 ||
+		if ((rc = check_keys(c, w, S_WEIGHTS)) < 0 ||
 		    (rc = want_number(c, w, "quality", 0, 1000, &r->w_quality)) < 0 ||
 		    (rc = want_number(c, w, "cost", 0, 1000, &r->w_cost)) < 0 ||
 		    (rc = want_number(c, w, "latency", 0, 1000, &r->w_latency)) < 0)
@@ -726,7 +795,6 @@ static int parse_pool_head(ctx *c, const cJSON *o, lr_route *r)
 
 static int parse_pool_members(ctx *c, const cJSON *o)
 {
-	static const char *const allowed[] = {"target", "weight"};
 	const cJSON *v, *a = cJSON_GetObjectItemCaseSensitive(o, "targets");
 	lr_pool_rec pr;
 	int i = 0, rc, k;
@@ -739,7 +807,7 @@ static int parse_pool_members(ctx *c, const cJSON *o)
 		memset(&pr, 0, sizeof(pr));
 		pr.weight = 1;
 		if (cJSON_IsObject(v)) {
-			if ((rc = check_keys(c, v, allowed, 2)) < 0 ||
+			if ((rc = check_keys(c, v, S_MEMBER)) < 0 ||
 			    (rc = want_number(c, v, "weight", 0, 1000, &pr.weight)) < 0)
 				return rc;
 			push(c, "target");
@@ -785,10 +853,6 @@ static void target_defaults(ctx *c, lr_target_rec *g, const char *model, int has
  *   "quality": N | {INTENT|"*": N}}} */
 static int parse_target(ctx *c, const cJSON *o)
 {
-	static const char *const allowed[] = {"model", "endpoint", "api_key_env", "keep_credentials",
-					      "input_per_mtok", "output_per_mtok", "context_window",
-					      "quality", "description", "cache_read_per_mtok",
-					      "cache_write_per_mtok"};
 	lr_target_rec g;
 	ep_refs e = {&g.endpoint, &g.ep_scheme, &g.ep_host, &g.ep_base, &g.ep_port};
 	lr_quality_rec q;
@@ -803,7 +867,7 @@ static int parse_target(ctx *c, const cJSON *o)
 		return fail(c, LR_EINVAL, "a target name is 1-64 of A-Z a-z 0-9 _ . : -");
 	if (!cJSON_IsObject(o))
 		return fail(c, LR_EINVAL, "a target must be an object");
-	if ((rc = check_keys(c, o, allowed, 11)) < 0)
+	if ((rc = check_keys(c, o, S_TARGET)) < 0)
 		return rc;
 	g.name = lr_table_builder_str(c->b, o->string);
 	v = cJSON_GetObjectItemCaseSensitive(o, "model");
@@ -980,8 +1044,6 @@ static int parse_routes(ctx *c, const cJSON *routes)
 
 static int parse_price(ctx *c, const cJSON *p)
 {
-	static const char *const allowed[] = {"input_per_mtok", "output_per_mtok", "cache_read_per_mtok",
-					      "cache_write_per_mtok"};
 	lr_price_rec rec = {.cache_read_per_mtok = -1, .cache_write_per_mtok = -1};
 	const char *why;
 	size_t i;
@@ -991,15 +1053,15 @@ static int parse_price(ctx *c, const cJSON *p)
 		return fail(c, LR_EINVAL, "bad glob \"%s\": %s", p->string, why);
 	if (!cJSON_IsObject(p))
 		return fail(c, LR_EINVAL, "a price is an object with input_per_mtok and output_per_mtok");
-	if ((rc = check_keys(c, p, allowed, 4)) < 0 ||
+	if ((rc = check_keys(c, p, S_PRICE)) < 0 ||
 	    (rc = want_number(c, p, "cache_read_per_mtok", 0, 1e6, &rec.cache_read_per_mtok)) < 0 ||
 	    (rc = want_number(c, p, "cache_write_per_mtok", 0, 1e6, &rec.cache_write_per_mtok)) < 0)
 		return rc;
 	for (i = 0; i < 2; i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, allowed[i]);
-		push(c, allowed[i]);
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, price_keys[i]);
+		push(c, price_keys[i]);
 		if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 1e6)
-			return fail(c, LR_EINVAL, "%s must be a number of USD per million tokens, 0 to 1e6", allowed[i]);
+			return fail(c, LR_EINVAL, "%s must be a number of USD per million tokens, 0 to 1e6", price_keys[i]);
 		pop(c);
 		*(i ? &rec.output_per_mtok : &rec.input_per_mtok) = v->valuedouble;
 	}
@@ -1066,8 +1128,6 @@ static int parse_terms(ctx *c, const cJSON *o, const char *key, int kind)
 /* "intents": [{"name", "keywords": [...], "patterns": [...], "include_system": BOOL}] */
 static int parse_intents(ctx *c, const cJSON *a)
 {
-	static const char *const allowed[] = {"name", "description", "keywords", "patterns", "include_system",
-					      "min_quality"};
 	const cJSON *o, *v;
 	lr_intent_rec in;
 	int i = 0, rc;
@@ -1078,7 +1138,7 @@ static int parse_intents(ctx *c, const cJSON *a)
 		push_index(c, i);
 		if (!cJSON_IsObject(o))
 			return fail(c, LR_EINVAL, "an intent must be an object");
-		if ((rc = check_keys(c, o, allowed, 6)) < 0)
+		if ((rc = check_keys(c, o, S_INTENT)) < 0)
 			return rc;
 		v = cJSON_GetObjectItemCaseSensitive(o, "name");
 		push(c, "name");
@@ -1212,8 +1272,6 @@ static int load_catalog(ctx *c, const char *path)
 /* "health": {"failures": N, "cooldown_s": N}, "cache": {"size_mb": N, "max_entry_kb": N} */
 static int parse_top_resil(ctx *c, const cJSON *root)
 {
-	static const char *const hkeys[] = {"failures", "cooldown_s"};
-	static const char *const ckeys[] = {"size_mb", "max_entry_kb"};
 	const cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "health");
 	const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, "cache");
 	double fails = 0, cool = 0, size = 0, entry = 0;
@@ -1223,7 +1281,7 @@ static int parse_top_resil(ctx *c, const cJSON *root)
 		push(c, "health");
 		if (!cJSON_IsObject(h))
 			return fail(c, LR_EINVAL, "\"health\" must be an object");
-		if ((rc = check_keys(c, h, hkeys, 2)) < 0 ||
+		if ((rc = check_keys(c, h, S_HEALTH)) < 0 ||
 		    (rc = want_number(c, h, "failures", 1, 1000, &fails)) < 0 ||
 		    (rc = want_number(c, h, "cooldown_s", 1, 86400, &cool)) < 0)
 			return rc;
@@ -1233,7 +1291,7 @@ static int parse_top_resil(ctx *c, const cJSON *root)
 		push(c, "cache");
 		if (!cJSON_IsObject(k))
 			return fail(c, LR_EINVAL, "\"cache\" must be an object");
-		if ((rc = check_keys(c, k, ckeys, 2)) < 0 ||
+		if ((rc = check_keys(c, k, S_CACHE)) < 0 ||
 		    (rc = want_number(c, k, "size_mb", 1, 1024, &size)) < 0 ||
 		    (rc = want_number(c, k, "max_entry_kb", 1, 262144, &entry)) < 0)
 			return rc;
@@ -1245,14 +1303,12 @@ static int parse_top_resil(ctx *c, const cJSON *root)
 
 static int parse_top(ctx *c, const cJSON *root)
 {
-	static const char *const allowed[] = {"version", "audit", "routes", "prices", "intents", "targets",
-					      "classifier", "health", "cache", "prices_file"};
 	const cJSON *v;
 	int rc;
 
 	if (!cJSON_IsObject(root))
 		return fail(c, LR_EINVAL, "the rules must be a JSON object");
-	if ((rc = check_keys(c, root, allowed, 10)) < 0)
+	if ((rc = check_keys(c, root, S_TOP)) < 0)
 		return rc;
 	if ((rc = parse_top_resil(c, root)) < 0)
 		return rc;

@@ -28,4 +28,11 @@ int lr_rules_compile(const char *text, size_t len, void **blob, size_t *blen,
 /* The JSON of one route, checked alone (for `route add`).  Same returns. */
 int lr_rules_check_route(const char *json, lr_rules_error *err);
 
+/* The i-th key the rules file accepts, counting from 0 over every kind of
+ * object (the top level, a route, route.set, a target, ...); sets *section
+ * to the object's name as llmroute-rules(5) titles it.  NULL past the last
+ * key.  `llmroutectl --rules-keys` prints them; tests/t_docs.sh checks the
+ * manual documents each one. */
+const char *lr_rules_key(size_t i, const char **section);
+
 #endif

@@ -11,6 +11,20 @@ check "library installed" test -f "$P/lib/llmroute/libllmroute.so"
 check "llmroutectl installed" test -x "$P/bin/llmroutectl"
 check "launcher installed" test -x "$P/bin/llmroute"
 check "docs installed" test -f "$P/share/doc/llmroute/README.md"
+for d in "$ROOT"/docs/*.md; do
+	check "docs/$(basename "$d") installed" test -f "$P/share/doc/llmroute/docs/$(basename "$d")"
+done
+for m in man1/llmroute.1 man1/llmroutectl.1 man5/llmroute-rules.5; do
+	check "manual page $m installed" test -f "$P/share/man/$m"
+done
+check "man finds the installed llmroutectl(1)" sh -c \
+	"MANPATH='$P/share/man' man -w llmroutectl | grep -qx '$P/share/man/man1/llmroutectl.1'"
+check "man finds the installed llmroute-rules(5)" sh -c \
+	"MANPATH='$P/share/man' man -w 5 llmroute-rules | grep -qx '$P/share/man/man5/llmroute-rules.5'"
+C=$P/share/bash-completion/completions/llmroutectl
+check "bash completion installed" test -f "$C"
+check "the installed completion completes a verb" bash -c \
+	". '$C'; COMP_WORDS=('$P/bin/llmroutectl' exp); COMP_CWORD=1; _llmroutectl; [ \"\${COMPREPLY[*]}\" = explain ]"
 check "the installed launcher preloads the installed library" sh -c \
 	"'$P/bin/llmroute' sh -c 'echo \$LD_PRELOAD' | grep -qx '$P/bin/../lib/llmroute/libllmroute.so'"
 check "the installed llmroutectl runs" sh -c "'$P/bin/llmroutectl' --help | grep -q 'usage: llmroutectl'"

@@ -180,4 +180,4 @@ run "$CTL" audit --savings
 echo
 run "$CTL" stats
 
-say "Done. More: llmroutectl --help, README.md"
+say "Done. More: llmroutectl --help, man -l man/llmroutectl.1, README.md, docs/"

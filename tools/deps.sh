@@ -43,6 +43,10 @@ if [ "$want" = test ]; then
 	need ruby /usr/bin/ruby
 	need iproute2 "/usr/sbin/ip /sbin/ip /bin/ip"
 	need util-linux "/usr/bin/unshare /bin/unshare"
+	# t_docs: the manual pages rendered, the bash completion run
+	need groff-base /usr/bin/groff
+	need man-db /usr/bin/man
+	need bash /bin/bash
 	need clang /usr/bin/clang
 	need libclang-rt-14-dev "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a"
 fi

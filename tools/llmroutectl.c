@@ -23,26 +23,67 @@
 #include <sys/mman.h>
 #include <time.h>
 
-static const char usage_text[] =
-	"usage: llmroutectl VERB [ARGS]   (llmroutectl VERB --help for more)\n"
-	"  load FILE          validate FILE and publish it atomically\n"
-	"  check FILE         validate FILE only\n"
-	"  show [--json]      the live table and its generation\n"
-	"  route add NAME [--match K=GLOB]... [--set K=V]... [--deny MSG]\n"
-	"            [--json ROUTE] [--disabled] [--first | --before NAME]\n"
-	"  route del NAME | route enable NAME | route disable NAME\n"
-	"  explain --url URL [--body FILE|-] [--process NAME] [--rules FILE]\n"
-	"  unload [--force]   remove the live table (programs pass through)\n"
-	"  stats [--json] [--reset]   live counters per route, model, target, day\n"
-	"  cache stats [--json] | cache clear   the response cache of this user\n"
-	"  train EXAMPLES.jsonl [--out MODEL] [--no-publish]   learn intents, publish them\n"
-	"  audit [FILE] [--by model|rule|process|server|day] [--since TIME]\n"
-	"        [--json] [--savings] [--rules FILE]   summaries of an audit file\n"
-	"  prices import FILE   publish the live table with FILE (LiteLLM's price\n"
-	"                       catalogue format) as its prices_file\n"
-	"  prices show MODEL... the price each model gets, and from where\n"
-	"environment: LLMROUTE_TABLE (segment name, default /llmroute)\n"
-	"exit codes: 0 done, 1 usage, 2 invalid input, 3 not found, 4 system error\n";
+static int cmd_load(int argc, char **argv);
+static int cmd_check(int argc, char **argv);
+static int cmd_show(int argc, char **argv);
+static int cmd_unload(int argc, char **argv);
+
+/* The verbs: --help, `completion bash` and the manual's check
+ * (tests/t_docs.sh) all read this one table. */
+const ctl_verb ctl_verbs[] = {
+	{"load", cmd_load, "", "FILE", "validate FILE and publish it atomically"},
+	{"check", cmd_check, "", "FILE", "validate FILE only"},
+	{"show", cmd_show, "", "[--json]", "the live table and its generation"},
+	{"route", ctl_route, "add del enable disable", "add|del|enable|disable NAME ...",
+	 "edit one route of the live table"},
+	{"explain", ctl_explain, "", "--url URL [--body FILE] ...",
+	 "decide a request without sending it"},
+	{"unload", cmd_unload, "", "[--force]", "remove the live table (apps pass through)"},
+	{"stats", ctl_stats, "", "[--json] [--reset]", "live counters per route, model, target, day"},
+	{"audit", ctl_audit, "", "[FILE] [--by KEY] ...", "summaries of an audit file"},
+	{"train", ctl_train, "", "EXAMPLES.jsonl [--out MODEL]", "learn intents, publish them"},
+	{"cache", ctl_cache, "stats clear", "stats [--json] | clear", "the response cache of this user"},
+	{"prices", ctl_prices, "import show", "import FILE | show MODEL...",
+	 "a LiteLLM price catalogue for the live table; a model's price"},
+	{"completion", ctl_completion, "bash", "bash", "print the bash completion script"},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+	const ctl_verb *v;
+	char head[64];
+
+	fputs("usage: llmroutectl VERB [ARGS]   (llmroutectl VERB --help for more)\n", f);
+	for (v = ctl_verbs; v->name; v++) {
+		snprintf(head, sizeof(head), "%s %s", v->name, v->args);
+		fprintf(f, "  %-34s %s\n", head, v->summary);
+	}
+	fputs("environment: LLMROUTE_TABLE (segment name, default /llmroute)\n"
+	      "exit codes: 0 done, 1 usage, 2 invalid input, 3 not found, 4 system error\n"
+	      "manual: llmroutectl(1), llmroute(1), llmroute-rules(5)\n", f);
+}
+
+/* Hidden options for the manual's check: the verb table and the keys the
+ * rules parser accepts, one per line. */
+static int list_verbs(void)
+{
+	const ctl_verb *v;
+
+	for (v = ctl_verbs; v->name; v++)
+		printf("%s%s%s\n", v->name, *v->subs ? " " : "", v->subs);
+	return EX_DONE;
+}
+
+static int list_rules_keys(void)
+{
+	const char *key, *section;
+	size_t i;
+
+	for (i = 0; (key = lr_rules_key(i, &section)); i++)
+		printf("%s %s\n", section, key);
+	return EX_DONE;
+}
 
 void ctl_die(int code, const char *fmt, ...)
 {
@@ -409,24 +450,20 @@ static int cmd_unload(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *verb;
-		int (*fn)(int, char **);
-	} verbs[] = {
-		{"load", cmd_load}, {"check", cmd_check}, {"show", cmd_show},
-		{"route", ctl_route}, {"explain", ctl_explain}, {"unload", cmd_unload},
-		{"stats", ctl_stats}, {"audit", ctl_audit}, {"train", ctl_train},
-		{"cache", ctl_cache}, {"prices", ctl_prices},
-	};
-	size_t i;
+	const ctl_verb *v;
 
 	if (argc < 2 || ctl_is_help(argv[1])) {
-		fputs(usage_text, argc < 2 ? stderr : stdout);
+		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EX_USAGE : EX_DONE;
 	}
-	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (strcmp(argv[1], verbs[i].verb) == 0)
-			return verbs[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "llmroutectl: unknown verb \"%s\"\n%s", argv[1], usage_text);
+	if (argc == 2 && strcmp(argv[1], "--verbs") == 0)
+		return list_verbs();
+	if (argc == 2 && strcmp(argv[1], "--rules-keys") == 0)
+		return list_rules_keys();
+	for (v = ctl_verbs; v->name; v++)
+		if (strcmp(argv[1], v->name) == 0)
+			return v->fn(argc - 1, argv + 1);
+	fprintf(stderr, "llmroutectl: unknown verb \"%s\"\n", argv[1]);
+	usage(stderr);
 	return EX_USAGE;
 }

@@ -1,7 +1,7 @@
 /*
  * llmroutectl.h - what the verbs of llmroutectl share.
  *
- * Exit codes (documented in the README and in `llmroutectl --help`):
+ * Exit codes (documented in llmroutectl(1) and in `llmroutectl --help`):
  *   0 done, 1 usage error, 2 invalid input (rules, route, body),
  *   3 not found (no table published, no such route), 4 system error
  *   (shared memory, permissions, untrusted or foreign segment, I/O).
@@ -48,7 +48,17 @@ struct cJSON *ctl_live_rules(const lr_shm *w);
 void ctl_commit(lr_shm *w, struct cJSON *root, const char *what);
 void ctl_open_writer(lr_shm *w, int reinit);
 
+/* One verb: --help prints name, args and summary; `completion bash`
+ * completes name, then subs (space-separated sub-verbs, or ""). */
+typedef struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *subs, *args, *summary;
+} ctl_verb;
+extern const ctl_verb ctl_verbs[]; /* ends with a NULL name */
+
 int ctl_route(int argc, char **argv);
+int ctl_completion(int argc, char **argv);
 int ctl_train(int argc, char **argv);
 int ctl_explain(int argc, char **argv);
 int ctl_stats(int argc, char **argv);

@@ -1067,7 +1067,7 @@ static void test_queue_full(void)
 /* An answer the response framer gives up on (a header line over its cap):
  * the request it answered ends "unframed"; requests sent afterwards on the
  * connection are still routed, and each should still be recorded once
- * (README: "Each request is recorded once"; its spend counts for budgets). */
+ * (docs/audit.md: "Each request is recorded once"; its spend counts for budgets). */
 static void test_answers_unframed(void)
 {
 	char *ans = malloc(LR_HTTP_RESP_MAX_LINE + 200);
@@ -1339,7 +1339,7 @@ static void test_drain_done(void)
 			  "lr_conn_drain sends a held LLM request as written although a deny could "
 			  "match its unread body: head and body start go out, and the body "
 			  "sent by sendfile after them completes a request a route denies "
-			  "(README: a deny does not fail open)");
+			  "(docs/transports.md: a deny does not fail open)");
 	}
 	conn_close(c);
 	rules(RULES_MINI);
