@@ -3,6 +3,10 @@
 #   make SANITIZE=address,undefined  sanitized build into build-san/
 .DEFAULT_GOAL := all
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DOCDIR ?= $(PREFIX)/share/doc/llmroute
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 CC ?= cc
 SANITIZE ?=
 BUILD ?= $(if $(SANITIZE),build-san,build)
@@ -107,18 +111,25 @@ COMPLETION := $(BUILD)/llmroutectl.bash
 $(COMPLETION): $(CTL)
 	$(CTL) completion bash >$@.tmp && mv $@.tmp $@
 
+# The systemd units get the installed paths (not DESTDIR: that is only
+# where the files are staged).
+UNIT_SED := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
 SHARE := $(DESTDIR)$(PREFIX)/share
 install: all $(COMPLETION)
-	install -d $(DESTDIR)$(PREFIX)/lib/llmroute $(DESTDIR)$(PREFIX)/bin \
-		$(SHARE)/doc/llmroute/docs $(SHARE)/man/man1 $(SHARE)/man/man5 \
-		$(SHARE)/bash-completion/completions
+	install -d $(DESTDIR)$(PREFIX)/lib/llmroute $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(DOCDIR)/docs $(SHARE)/man/man1 $(SHARE)/man/man5 \
+		$(SHARE)/bash-completion/completions $(DESTDIR)$(UNITDIR)
 	install -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/llmroute/libllmroute.so
-	install -m 0755 $(CTL) $(LAUNCHER) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 README.md $(SHARE)/doc/llmroute/README.md
-	install -m 0644 $(wildcard docs/*.md) $(SHARE)/doc/llmroute/docs/
+	install -m 0755 $(CTL) $(LAUNCHER) $(DESTDIR)$(BINDIR)/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(DOCDIR)/docs/
 	install -m 0644 $(wildcard man/*.1) $(SHARE)/man/man1/
 	install -m 0644 $(wildcard man/*.5) $(SHARE)/man/man5/
 	install -m 0644 $(COMPLETION) $(SHARE)/bash-completion/completions/llmroutectl
+	for u in dist/systemd/*.service.in; do \
+		sed $(UNIT_SED) "$$u" >"$(DESTDIR)$(UNITDIR)/$$(basename "$$u" .in)" && \
+		chmod 0644 "$(DESTDIR)$(UNITDIR)/$$(basename "$$u" .in)" || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san

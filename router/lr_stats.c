@@ -283,6 +283,24 @@ static lr_stats_slot *find_or_claim(lr_stats_seg *s, int kind, const char *name)
 	return NULL;
 }
 
+static const double lat_bounds_ms[] = LR_STATS_LAT_BOUNDS_MS;
+_Static_assert(sizeof(lat_bounds_ms) / sizeof(lat_bounds_ms[0]) == LR_STATS_LAT_BUCKETS - 1,
+	       "one bound per bucket but the last");
+
+int lr_stats_lat_bucket(double ms)
+{
+	int i = 0;
+
+	while (i < LR_STATS_LAT_BUCKETS - 1 && ms > lat_bounds_ms[i]) /* le: a bound is in its bucket */
+		i++;
+	return i;
+}
+
+double lr_stats_lat_bound_ms(int i)
+{
+	return i >= 0 && i < LR_STATS_LAT_BUCKETS - 1 ? lat_bounds_ms[i] : -1;
+}
+
 /* Adds d to a claimed slot: atomic adds only (see the header). */
 static void add_to(lr_stats_slot *sl, const lr_stats_delta *d)
 {
@@ -297,6 +315,8 @@ static void add_to(lr_stats_slot *sl, const lr_stats_delta *d)
 	if (d->duration_ms > 0) {
 		uint64_t x = (uint64_t)(d->duration_ms * 1e3), old, nu;
 		atomic_fetch_add_explicit(&sl->latency_us, x, memory_order_relaxed);
+		atomic_fetch_add_explicit(&sl->latency_bucket[lr_stats_lat_bucket(d->duration_ms)], 1,
+					  memory_order_relaxed);
 		old = atomic_load_explicit(&sl->ema_us, memory_order_relaxed);
 		do /* the first sample sets it; each next one moves it 1/8 of the way */
 			nu = old ? old - old / 8 + x / 8 : (x ? x : 1);
@@ -371,6 +391,10 @@ const char *lr_stats_day_str(unsigned long long day, char *buf, size_t cap)
 
 static void zero(lr_stats_slot *sl)
 {
+	int i;
+
+	for (i = 0; i < LR_STATS_LAT_BUCKETS; i++)
+		atomic_store(&sl->latency_bucket[i], 0);
 	atomic_store(&sl->requests, 0);
 	atomic_store(&sl->errors, 0);
 	atomic_store(&sl->input_tokens, 0);

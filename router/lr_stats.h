@@ -35,9 +35,15 @@
 #include <sys/types.h>
 
 #define LR_STATS_MAGIC "LLMRSTA\0"
-#define LR_STATS_LAYOUT 4u
+#define LR_STATS_LAYOUT 5u
 #define LR_STATS_SLOTS 1024
 #define LR_STATS_NAME_MAX 120
+
+/* Latency histogram: the upper bounds (ms) of its buckets, the last one
+ * open-ended; each duration counted lands in exactly one bucket, so their
+ * sum is the number of durations (lr_stats_slot.latency_us is their sum). */
+#define LR_STATS_LAT_BOUNDS_MS {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000}
+#define LR_STATS_LAT_BUCKETS 15
 
 enum {
 	LR_STATS_ROUTE = 1, LR_STATS_MODEL = 2,
@@ -63,6 +69,7 @@ typedef struct {
 	_Atomic uint64_t day;         /* day kinds: the day (since 1970, UTC) counted */
 	_Atomic uint64_t fails_in_row;/* TARGET: failed attempts since the last success */
 	_Atomic uint64_t down_until;  /* TARGET: unix time its cool-down ends, 0 if none */
+	_Atomic uint64_t latency_bucket[LR_STATS_LAT_BUCKETS]; /* durations per bucket (not cumulative) */
 } lr_stats_slot;
 
 typedef struct {
@@ -133,6 +140,12 @@ int lr_stats_add_day(lr_stats_seg *s, int kind, const char *name, long long now,
 /* For the day kinds: what (kind, name) counted on the UTC day of `now`
  * (zero when its slot holds another day).  Returns as lr_stats_get. */
 int lr_stats_get_day(const lr_stats_seg *s, int kind, const char *name, long long now, lr_stats_totals *out);
+
+/* The bucket of a duration of `ms` milliseconds: 0 .. LR_STATS_LAT_BUCKETS-1. */
+int lr_stats_lat_bucket(double ms);
+
+/* The upper bound of bucket i in milliseconds; < 0 for the last (+Inf). */
+double lr_stats_lat_bound_ms(int i);
 
 /* "YYYY-MM-DD" for a day number, into buf. */
 const char *lr_stats_day_str(unsigned long long day, char *buf, size_t cap);

@@ -47,6 +47,10 @@ if [ "$want" = test ]; then
 	need groff-base /usr/bin/groff
 	need man-db /usr/bin/man
 	need bash /bin/bash
+	# t_prom: the Prometheus project's own parser checks the exposition
+	need python3-prometheus-client /usr/lib/python3/dist-packages/prometheus_client
+	# t_systemd: systemd-analyze verify on the units in dist/systemd
+	need systemd /usr/bin/systemd-analyze
 	need clang /usr/bin/clang
 	need libclang-rt-14-dev "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a"
 fi

@@ -3,6 +3,7 @@
  * shim process adds to (router/lr_stats.h), per route and per model.
  */
 #include "llmroutectl.h"
+#include "llmroutectl_stats.h"
 #include "lr_error.h"
 #include "lr_stats.h"
 
@@ -14,23 +15,24 @@
 
 static const char stats_usage[] =
 	"usage: llmroutectl stats [--json] [--reset]\n"
+	"       llmroutectl stats --prometheus [--textfile FILE [--interval S]]\n"
 	"  requests, errors, tokens in and out, cost and mean latency per route\n"
 	"  and per model, summed over every process since the last reset.\n"
 	"  ROUTE (NOT APPLIED): requests a route matched but the transport could not\n"
 	"  route (sent as the app made it; see the audit's llmroute.not_applied),\n"
 	"  counted apart from the route's routed requests.\n"
-	"  --reset zeroes them.\n";
+	"  --reset zeroes them.\n"
+	"  --prometheus: the Prometheus text format; --textfile FILE writes it to\n"
+	"  FILE atomically (node_exporter's textfile collector), every S seconds\n"
+	"  with --interval until SIGTERM or SIGINT.\n";
 
-typedef struct {
-	unsigned long long requests, errors, in, out, cost_nusd, latency_us;
-} totals;
+typedef ctl_totals totals;
 
-/* Sums every slot of this kind and name (two processes claiming one name
- * at once can give it two slots).  Returns 0 if an earlier slot had it. */
-static int gather(const lr_stats_seg *s, uint32_t i, totals *t)
+int ctl_stats_gather(const lr_stats_seg *s, uint32_t i, ctl_totals *t)
 {
 	const lr_stats_slot *a = &s->slot[i];
 	uint32_t k;
+	int n;
 
 	memset(t, 0, sizeof(*t));
 	for (k = 0; k < LR_STATS_SLOTS; k++) {
@@ -46,6 +48,8 @@ static int gather(const lr_stats_seg *s, uint32_t i, totals *t)
 		t->out += atomic_load(&b->output_tokens);
 		t->cost_nusd += atomic_load(&b->cost_nusd);
 		t->latency_us += atomic_load(&b->latency_us);
+		for (n = 0; n < LR_STATS_LAT_BUCKETS; n++)
+			t->bucket[n] += atomic_load(&b->latency_bucket[n]);
 	}
 	return 1;
 }
@@ -63,7 +67,7 @@ static void print_kind(const lr_stats_seg *s, int kind, const char *title)
 	for (i = 0; i < LR_STATS_SLOTS; i++) {
 		const lr_stats_slot *sl = &s->slot[i];
 		totals t;
-		if (atomic_load(&sl->state) != 2 || sl->kind != (uint32_t)kind || !gather(s, i, &t))
+		if (atomic_load(&sl->state) != 2 || sl->kind != (uint32_t)kind || !ctl_stats_gather(s, i, &t))
 			continue;
 		if (!any++)
 			printf("%-28s %9s %7s %12s %12s %12s %10s\n", title, "REQUESTS", "ERRORS",
@@ -138,7 +142,7 @@ static cJSON *json_kind(const lr_stats_seg *s, int kind)
 		const lr_stats_slot *sl = &s->slot[i];
 		totals t;
 		cJSON *o;
-		if (atomic_load(&sl->state) != 2 || sl->kind != (uint32_t)kind || !gather(s, i, &t))
+		if (atomic_load(&sl->state) != 2 || sl->kind != (uint32_t)kind || !ctl_stats_gather(s, i, &t))
 			continue;
 		o = cJSON_CreateObject();
 		/* any user can write the segment: never trust its NUL */
@@ -179,6 +183,9 @@ int ctl_stats(int argc, char **argv)
 	lr_stats_seg *s;
 	int err;
 
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--prometheus"))
+			return ctl_stats_prom(argc, argv, stats_usage);
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = 1;

@@ -195,6 +195,44 @@ static void test_remove(void)
 	}
 }
 
+/* The latency histogram: a bound belongs to its own bucket ("le"), each
+ * duration to exactly one, and a reset empties them. */
+static void test_latency_buckets(void)
+{
+	const char *note, *why;
+	double ms[] = {1, 5, 5.001, 100, 120000, 120001, 1e9};
+	int want[] = {0, 0, 1, 4, 13, 14, 14}, i, n = 0, err;
+	lr_stats_seg *s;
+	uint64_t sum = 0;
+
+	CHECK(lr_stats_lat_bound_ms(0) == 5 && lr_stats_lat_bound_ms(LR_STATS_LAT_BUCKETS - 2) == 120000);
+	CHECK(lr_stats_lat_bound_ms(LR_STATS_LAT_BUCKETS - 1) < 0 && lr_stats_lat_bound_ms(-1) < 0);
+	for (i = 0; i < (int)(sizeof(ms) / sizeof(ms[0])); i++)
+		CHECK_INT(lr_stats_lat_bucket(ms[i]), want[i]);
+	CHECK_INT(lr_stats_ensure(table, &note, &why), 0);
+	if (!(s = lr_stats_attach(table, 1, NULL, &err, &why)))
+		return;
+	for (i = 0; i < (int)(sizeof(ms) / sizeof(ms[0])); i++) {
+		lr_stats_delta d = {1, 0, 0, 0, 0, ms[i]};
+		CHECK_INT(lr_stats_add(s, LR_STATS_MODEL, "hist", &d), 0);
+	}
+	for (i = 0; i < LR_STATS_SLOTS; i++)
+		if (atomic_load(&s->slot[i].state) == 2 && s->slot[i].kind == LR_STATS_MODEL &&
+		    !strcmp(s->slot[i].name, "hist"))
+			break;
+	CHECK(i < LR_STATS_SLOTS);
+	if (i < LR_STATS_SLOTS) {
+		for (n = 0; n < LR_STATS_LAT_BUCKETS; n++)
+			sum += atomic_load(&s->slot[i].latency_bucket[n]);
+		CHECK_INT(sum, 7);
+		CHECK_INT(atomic_load(&s->slot[i].latency_bucket[0]), 2);
+		CHECK_INT(atomic_load(&s->slot[i].latency_bucket[14]), 2);
+		lr_stats_reset(s);
+		CHECK_INT(atomic_load(&s->slot[i].latency_bucket[14]), 0);
+	}
+	lr_stats_detach(s);
+}
+
 int main(void)
 {
 	snprintf(table, sizeof(table), "/lrtest-seg-%ld", (long)getpid());
@@ -204,6 +242,8 @@ int main(void)
 	test_garbage();
 	test_squatter();
 	test_remove();
+	lr_stats_remove(table);
+	test_latency_buckets();
 	lr_stats_remove(table);
 	return lr_test_done("test_stats_seg");
 }
