@@ -50,8 +50,9 @@ $(BUILD)/obj/%.o: %.c
 
 # The shim links neither libcurl nor OpenSSL nor cJSON: it finds libcurl and
 # libssl at run time (see shim/lr_curl_sym.c), so a process that never used
-# them does not load them because of us.
-$(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o,$(ROUTER_OBJ))
+# them does not load them because of us.  It reads compiled tables only: the
+# rules and price catalogue readers stay in llmroutectl.
+$(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o %/lr_catalog.o,$(ROUTER_OBJ))
 	$(CC) -shared -Wl,--no-undefined -Wl,-z,now $(LDFLAGS_SAN) -o $@ $^ -ldl -lpthread -lm
 
 $(CTL): $(CTL_OBJ) $(ROUTER_OBJ)
