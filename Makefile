@@ -94,7 +94,7 @@ $(BENCH): tests/bench/bench.c $(ROUTER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(filter %.c %.o,$^) -lcjson -lm -lpthread
 
-test: test-deps all $(UNIT_BIN) $(PROG_BIN) $(UP_CLIENT)
+test: test-deps all $(UNIT_BIN) $(PROG_BIN) $(UP_CLIENT) $(BENCH)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run.sh
 
 bench: all $(BENCH) $(PROG_BIN)
