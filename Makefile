@@ -54,10 +54,11 @@ $(BUILD)/obj/%.o: %.c
 
 # The shim links neither libcurl nor OpenSSL nor cJSON: it finds libcurl and
 # libssl at run time (see shim/lr_curl_sym.c), so a process that never used
-# them does not load them because of us.
+# them does not load them because of us.  It reads compiled tables only: the
+# rules and price catalogue readers stay in llmroutectl.
 # A SONAME, as a library in the system's library directory (the Debian
 # package) must have; nothing links against it, so it has no version.
-$(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o,$(ROUTER_OBJ))
+$(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o %/lr_catalog.o,$(ROUTER_OBJ))
 	$(CC) -shared -Wl,--no-undefined -Wl,-z,now -Wl,-soname,libllmroute.so $(LDFLAGS_SAN) -o $@ $^ -ldl -lpthread -lm
 
 $(CTL): $(CTL_OBJ) $(ROUTER_OBJ)
@@ -108,7 +109,7 @@ $(BENCH): tests/bench/bench.c $(ROUTER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(filter %.c %.o,$^) -lcjson -lm -lpthread
 
-test: test-deps all $(UNIT_BIN) $(PROG_BIN) $(UP_CLIENT)
+test: test-deps all $(UNIT_BIN) $(PROG_BIN) $(UP_CLIENT) $(BENCH)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run.sh
 
 bench: all $(BENCH) $(PROG_BIN)

@@ -176,6 +176,8 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 	key(&o, "gen_ai.response.model"); put_str(&o, r->response_model);
 	key(&o, "gen_ai.usage.input_tokens"); put_int_or_null(&o, r->input_tokens);
 	key(&o, "gen_ai.usage.output_tokens"); put_int_or_null(&o, r->output_tokens);
+	key(&o, "gen_ai.usage.cache_read.input_tokens"); put_int_or_null(&o, r->cache_read_tokens);
+	key(&o, "gen_ai.usage.cache_creation.input_tokens"); put_int_or_null(&o, r->cache_write_tokens);
 	key(&o, "server.address"); put_str(&o, r->server_address);
 	key(&o, "server.port"); put_int_or_null(&o, r->server_port > 0 ? r->server_port : -1);
 	key(&o, "http.response.status_code"); put_int_or_null(&o, r->status > 0 ? r->status : -1);

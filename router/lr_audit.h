@@ -13,6 +13,10 @@
  *   gen_ai.response.model        the model the answer names, or null
  *   gen_ai.usage.input_tokens    integer or null
  *   gen_ai.usage.output_tokens   integer or null
+ *   gen_ai.usage.cache_read.input_tokens      how many of the input tokens
+ *                                were read from the provider's prompt cache
+ *   gen_ai.usage.cache_creation.input_tokens  how many were written to it
+ *                                (both integers, null when input_tokens is)
  *   server.address, server.port  where the request was sent
  *   http.response.status_code    integer, or null when no answer came
  *   error.type                   null, "denied", "http_NNN", a libcurl error name,
@@ -66,6 +70,7 @@ typedef struct {
 	const char *provider, *operation;
 	const char *request_model, *response_model;  /* NULL = null */
 	long long input_tokens, output_tokens;       /* < 0 = null */
+	long long cache_read_tokens, cache_write_tokens; /* < 0 = null */
 	const char *server_address;
 	int server_port;
 	int status;                   /* <= 0 = null */

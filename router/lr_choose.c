@@ -38,7 +38,7 @@ static double out_tokens(const lr_route *rt, const lr_request *r)
 double lr_choose_cost(const lr_table *t, const lr_target_rec *g, const lr_route *rt,
 		      const lr_request *r)
 {
-	lr_price p = {g->input_per_mtok, g->output_per_mtok};
+	lr_price p = {g->input_per_mtok, g->output_per_mtok, g->cache_read_per_mtok, g->cache_write_per_mtok};
 
 	if ((p.input_per_mtok < 0 || p.output_per_mtok < 0) &&
 	    lr_price_lookup(t, lr_table_str(t, g->model), &p) < 0)

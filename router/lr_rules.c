@@ -3,7 +3,9 @@
  *
  * Schema (each level rejects keys it does not list):
  *   {"version": 1, "audit": PATH, "routes": [ROUTE...],
- *    "prices": {GLOB: {"input_per_mtok": N, "output_per_mtok": N}, ...},
+ *    "prices": {GLOB: {"input_per_mtok": N, "output_per_mtok": N,
+ *                      "cache_read_per_mtok": N, "cache_write_per_mtok": N}, ...},
+ *    "prices_file": PATH (a LiteLLM price catalogue, lr_catalog.h),
  *    "intents": [{"name": NAME, "description": TEXT, "keywords": [TEXT...],
  *                 "patterns": [REGEX...], "include_system": BOOL}...]}
  *   ROUTE = {"name": NAME, "description": TEXT, "enabled": BOOL,
@@ -30,6 +32,7 @@
 #include "lr_rules.h"
 #include "lr_answer.h"
 #include "lr_b64.h"
+#include "lr_catalog.h"
 #include "lr_choose.h"
 #include "lr_classify.h"
 #include "lr_error.h"
@@ -57,6 +60,7 @@ typedef struct {
 	lr_rules_error *err;
 	lr_table_builder *b;
 	int targets;            /* "targets" was parsed (routes may name them) */
+	lr_catalog cat;         /* the prices_file, for the targets' defaults */
 } ctx;
 
 enum { K_GLOB, K_NUM, K_BOOL };
@@ -97,7 +101,7 @@ static const struct {
  * manual (llmroute-rules(5)) is checked against what the parser accepts:
  * a key added here and not documented there fails tests/t_docs.sh. */
 static const char *const top_keys[] = {"version", "audit", "routes", "prices", "intents", "targets",
-				       "classifier", "health", "cache"};
+				       "classifier", "health", "cache", "prices_file"};
 static const char *const route_keys[] = {"name", "description", "enabled", "match", "set", "deny",
 					 "pool", "budget", "fallbacks", "timeout_ms",
 					 "retry_after_max_ms", "escalate", "cache"};
@@ -111,8 +115,10 @@ static const char *const escalate_keys[] = {"when", "refusal", "to"};
 static const char *const rcache_keys[] = {"ttl_s", "max_temperature"};
 static const char *const target_keys[] = {"model", "endpoint", "api_key_env", "keep_credentials",
 					  "input_per_mtok", "output_per_mtok", "context_window",
-					  "quality", "description"};
-static const char *const price_keys[] = {"input_per_mtok", "output_per_mtok"};
+					  "quality", "description", "cache_read_per_mtok",
+					  "cache_write_per_mtok"};
+static const char *const price_keys[] = {"input_per_mtok", "output_per_mtok", "cache_read_per_mtok",
+					 "cache_write_per_mtok"};
 static const char *const intent_keys[] = {"name", "description", "keywords", "patterns",
 					  "include_system", "min_quality"};
 static const char *const health_keys[] = {"failures", "cooldown_s"};
@@ -821,8 +827,29 @@ static int parse_pool_members(ctx *c, const cJSON *o)
 	return 0;
 }
 
+/* A target without prices or context window takes them from the
+ * prices_file's entry for its model, if any: both prices (and the cache
+ * rates) when it gives neither, the window when it gives none. */
+static void target_defaults(ctx *c, lr_target_rec *g, const char *model, int has_in, int has_out,
+			    int has_window)
+{
+	const lr_catalog_entry *e = lr_catalog_find(&c->cat, model);
+
+	if (!e)
+		return;
+	if (!has_in && !has_out) {
+		g->input_per_mtok = e->price.input_per_mtok;
+		g->output_per_mtok = e->price.output_per_mtok;
+		g->cache_read_per_mtok = e->price.cache_read_per_mtok;
+		g->cache_write_per_mtok = e->price.cache_write_per_mtok;
+	}
+	if (!has_window)
+		g->context_window = e->context_window;
+}
+
 /* "targets": {NAME: {"model", "endpoint", "api_key_env", "keep_credentials",
- *   "input_per_mtok", "output_per_mtok", "context_window",
+ *   "input_per_mtok", "output_per_mtok", "cache_read_per_mtok",
+ *   "cache_write_per_mtok", "context_window",
  *   "quality": N | {INTENT|"*": N}}} */
 static int parse_target(ctx *c, const cJSON *o)
 {
@@ -830,10 +857,11 @@ static int parse_target(ctx *c, const cJSON *o)
 	ep_refs e = {&g.endpoint, &g.ep_scheme, &g.ep_host, &g.ep_base, &g.ep_port};
 	lr_quality_rec q;
 	const cJSON *v, *x;
-	int rc;
+	int rc, has_in, has_out, has_win;
 
 	memset(&g, 0, sizeof(g));
 	g.input_per_mtok = g.output_per_mtok = -1;
+	g.cache_read_per_mtok = g.cache_write_per_mtok = -1;
 	g.quality = 0.5;
 	if (!valid_name(o->string))
 		return fail(c, LR_EINVAL, "a target name is 1-64 of A-Z a-z 0-9 _ . : -");
@@ -872,10 +900,14 @@ static int parse_target(ctx *c, const cJSON *o)
 		if (cJSON_IsTrue(v))
 			g.flags |= LR_TARGET_KEEP_CREDENTIALS;
 	}
-	if ((rc = want_number(c, o, "input_per_mtok", 0, 1e6, &g.input_per_mtok)) < 0 ||
-	    (rc = want_number(c, o, "output_per_mtok", 0, 1e6, &g.output_per_mtok)) < 0 ||
-	    (rc = want_number(c, o, "context_window", 0, 1e10, &g.context_window)) < 0)
-		return rc;
+	if ((has_in = want_number(c, o, "input_per_mtok", 0, 1e6, &g.input_per_mtok)) < 0 ||
+	    (has_out = want_number(c, o, "output_per_mtok", 0, 1e6, &g.output_per_mtok)) < 0 ||
+	    (has_win = want_number(c, o, "context_window", 0, 1e10, &g.context_window)) < 0 ||
+	    (rc = want_number(c, o, "cache_read_per_mtok", 0, 1e6, &g.cache_read_per_mtok)) < 0 ||
+	    (rc = want_number(c, o, "cache_write_per_mtok", 0, 1e6, &g.cache_write_per_mtok)) < 0)
+		return has_in < 0 ? has_in : has_out < 0 ? has_out : has_win < 0 ? has_win : rc;
+	target_defaults(c, &g, cJSON_GetObjectItemCaseSensitive(o, "model")->valuestring, has_in, has_out,
+			has_win);
 	v = cJSON_GetObjectItemCaseSensitive(o, "quality");
 	if (v && cJSON_IsObject(v) && (x = cJSON_GetObjectItemCaseSensitive(v, "*")) && cJSON_IsNumber(x))
 		g.quality = x->valuedouble;
@@ -1012,7 +1044,7 @@ static int parse_routes(ctx *c, const cJSON *routes)
 
 static int parse_price(ctx *c, const cJSON *p)
 {
-	lr_price_rec rec = {0};
+	lr_price_rec rec = {.cache_read_per_mtok = -1, .cache_write_per_mtok = -1};
 	const char *why;
 	size_t i;
 	int rc;
@@ -1021,7 +1053,9 @@ static int parse_price(ctx *c, const cJSON *p)
 		return fail(c, LR_EINVAL, "bad glob \"%s\": %s", p->string, why);
 	if (!cJSON_IsObject(p))
 		return fail(c, LR_EINVAL, "a price is an object with input_per_mtok and output_per_mtok");
-	if ((rc = check_keys(c, p, S_PRICE)) < 0)
+	if ((rc = check_keys(c, p, S_PRICE)) < 0 ||
+	    (rc = want_number(c, p, "cache_read_per_mtok", 0, 1e6, &rec.cache_read_per_mtok)) < 0 ||
+	    (rc = want_number(c, p, "cache_write_per_mtok", 0, 1e6, &rec.cache_write_per_mtok)) < 0)
 		return rc;
 	for (i = 0; i < 2; i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, price_keys[i]);
@@ -1206,6 +1240,35 @@ out:
 	return rc;
 }
 
+/* The prices_file: read, checked whole, and copied into the table (its
+ * entries are sorted, as the table wants them); kept in c->cat for the
+ * targets.  Any error leaves nothing published. */
+static int load_catalog(ctx *c, const char *path)
+{
+	lr_price_rec rec;
+	char msg[256];
+	size_t i;
+	int rc = lr_catalog_load(path, &c->cat, msg, sizeof(msg));
+
+	if (rc == LR_ENOMEM)
+		return rc;
+	if (rc < 0)
+		return fail(c, LR_EINVAL, "price catalogue %s: %s", path, msg);
+	for (i = 0; i < c->cat.n; i++) {
+		const lr_catalog_entry *e = &c->cat.v[i];
+		memset(&rec, 0, sizeof(rec));
+		rec.glob = lr_table_builder_str(c->b, e->model);
+		rec.input_per_mtok = e->price.input_per_mtok;
+		rec.output_per_mtok = e->price.output_per_mtok;
+		rec.cache_read_per_mtok = e->price.cache_read_per_mtok;
+		rec.cache_write_per_mtok = e->price.cache_write_per_mtok;
+		rec.context_window = e->context_window;
+		if ((rc = lr_table_builder_catalog(c->b, &rec)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* "health": {"failures": N, "cooldown_s": N}, "cache": {"size_mb": N, "max_entry_kb": N} */
 static int parse_top_resil(ctx *c, const cJSON *root)
 {
@@ -1249,6 +1312,13 @@ static int parse_top(ctx *c, const cJSON *root)
 		return rc;
 	if ((rc = parse_top_resil(c, root)) < 0)
 		return rc;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "prices_file"))) {
+		push(c, "prices_file");
+		if ((rc = want_string(c, v, "the path of a price catalogue (LiteLLM's format)")) < 0 ||
+		    (rc = load_catalog(c, v->valuestring)) < 0)
+			return rc;
+		pop(c);
+	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "classifier"))) {
 		push(c, "classifier");
 		if ((rc = want_string(c, v, "the path of a model file from `llmroutectl train`")) < 0 ||
@@ -1359,6 +1429,7 @@ int lr_rules_compile(const char *text, size_t len, void **blob, size_t *blen,
 		rc = finish(&c, root, blob, blen);
 	if (rc == LR_ETOOBIG)
 		snprintf(err->msg, sizeof(err->msg), "the compiled table exceeds %u bytes", LR_TABLE_MAX_SIZE);
+	lr_catalog_free(&c.cat);
 	lr_table_builder_free(c.b);
 	cJSON_Delete(root);
 	return rc;

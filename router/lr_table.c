@@ -21,6 +21,8 @@ struct lr_table_builder {
 	size_t nconds, cap_conds;
 	lr_price_rec *prices;
 	size_t nprices, cap_prices;
+	lr_price_rec *catalog;
+	size_t ncatalog, cap_catalog;
 	lr_param_rec *params;
 	size_t nparams, cap_params;
 	lr_intent_rec *intents;
@@ -85,6 +87,7 @@ void lr_table_builder_free(lr_table_builder *b)
 	free(b->routes);
 	free(b->conds);
 	free(b->prices);
+	free(b->catalog);
 	free(b->params);
 	free(b->intents);
 	free(b->terms);
@@ -160,6 +163,19 @@ int lr_table_builder_price(lr_table_builder *b, const lr_price_rec *p)
 	if (rc < 0)
 		return b->err = rc;
 	b->prices[b->nprices++] = *p;
+	return 0;
+}
+
+int lr_table_builder_catalog(lr_table_builder *b, const lr_price_rec *p)
+{
+	int rc;
+
+	if (!p->glob.off || (b->ncatalog &&
+			     strcmp(b->pool + b->catalog[b->ncatalog - 1].glob.off, b->pool + p->glob.off) >= 0))
+		return b->err = LR_EINVAL;
+	if ((rc = grow((void **)&b->catalog, &b->cap_catalog, b->ncatalog + 1, sizeof(*p))) < 0)
+		return b->err = rc;
+	b->catalog[b->ncatalog++] = *p;
 	return 0;
 }
 
@@ -342,7 +358,8 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	size_t routes_off = align8(sizeof(lr_table));
 	size_t conds_off = align8(routes_off + b->nroutes * sizeof(lr_route));
 	size_t prices_off = align8(conds_off + b->nconds * sizeof(lr_cond));
-	size_t intents_off = align8(prices_off + b->nprices * sizeof(lr_price_rec));
+	size_t catalog_off = align8(prices_off + b->nprices * sizeof(lr_price_rec));
+	size_t intents_off = align8(catalog_off + b->ncatalog * sizeof(lr_price_rec));
 	size_t terms_off = align8(intents_off + b->nintents * sizeof(lr_intent_rec));
 	size_t params_off = align8(terms_off + b->nterms * sizeof(lr_term_rec));
 	size_t targets_off = align8(params_off + b->nparams * sizeof(lr_param_rec));
@@ -372,6 +389,8 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	t->conds_off = (uint32_t)conds_off;
 	t->nprices = (uint32_t)b->nprices;
 	t->prices_off = (uint32_t)prices_off;
+	t->ncatalog = (uint32_t)b->ncatalog;
+	t->catalog_off = (uint32_t)catalog_off;
 	t->nintents = (uint32_t)b->nintents;
 	t->intents_off = (uint32_t)intents_off;
 	t->nterms = (uint32_t)b->nterms;
@@ -405,6 +424,8 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 		memcpy((char *)t + conds_off, b->conds, b->nconds * sizeof(lr_cond));
 	if (b->nprices)
 		memcpy((char *)t + prices_off, b->prices, b->nprices * sizeof(lr_price_rec));
+	if (b->ncatalog)
+		memcpy((char *)t + catalog_off, b->catalog, b->ncatalog * sizeof(lr_price_rec));
 	if (b->nintents)
 		memcpy((char *)t + intents_off, b->intents, b->nintents * sizeof(lr_intent_rec));
 	if (b->nterms)
@@ -498,7 +519,18 @@ static int target_ok(const lr_table *t, const lr_target_rec *g)
 	       g->q_count <= t->nqualities - g->q_first &&
 	       (g->endpoint.off == 0 || (g->ep_host.off && g->ep_scheme.off)) &&
 	       isfinite(g->input_per_mtok) && isfinite(g->output_per_mtok) &&
+	       isfinite(g->cache_read_per_mtok) && isfinite(g->cache_write_per_mtok) &&
 	       isfinite(g->context_window) && isfinite(g->quality);
+}
+
+/* Prices are finite; input and output never negative (cache rates < 0
+ * mean "the input rate"). */
+static int price_ok(const lr_table *t, const lr_price_rec *p)
+{
+	return ref_ok(t, p->glob) && p->glob.off && p->input_per_mtok >= 0 && p->output_per_mtok >= 0 &&
+	       isfinite(p->input_per_mtok) && isfinite(p->output_per_mtok) &&
+	       isfinite(p->cache_read_per_mtok) && isfinite(p->cache_write_per_mtok) &&
+	       p->context_window >= 0 && isfinite(p->context_window);
 }
 
 static int param_ok(const lr_table *t, const lr_param_rec *p)
@@ -523,6 +555,7 @@ int lr_table_validate(const void *blob, size_t len)
 	if (!section_ok(len, t->routes_off, t->nroutes, sizeof(lr_route)) ||
 	    !section_ok(len, t->conds_off, t->nconds, sizeof(lr_cond)) ||
 	    !section_ok(len, t->prices_off, t->nprices, sizeof(lr_price_rec)) ||
+	    !section_ok(len, t->catalog_off, t->ncatalog, sizeof(lr_price_rec)) ||
 	    !section_ok(len, t->intents_off, t->nintents, sizeof(lr_intent_rec)) ||
 	    !section_ok(len, t->terms_off, t->nterms, sizeof(lr_term_rec)) ||
 	    !section_ok(len, t->params_off, t->nparams, sizeof(lr_param_rec)) ||
@@ -582,12 +615,14 @@ int lr_table_validate(const void *blob, size_t len)
 		if (lr_table_chains(t)[i].target >= t->ntargets &&
 		    lr_table_chains(t)[i].target != LR_TARGET_ORIGINAL)
 			return LR_ECORRUPT;
-	for (i = 0; i < t->nprices; i++) {
-		const lr_price_rec *p = &lr_table_prices(t)[i];
-		if (!ref_ok(t, p->glob) || !p->glob.off || !(p->input_per_mtok >= 0) ||
-		    !(p->output_per_mtok >= 0))
+	for (i = 0; i < t->nprices; i++)
+		if (!price_ok(t, &lr_table_prices(t)[i]))
 			return LR_ECORRUPT;
-	}
+	for (i = 0; i < t->ncatalog; i++) /* sorted, each name once: binary search */
+		if (!price_ok(t, &lr_table_catalog(t)[i]) ||
+		    (i && strcmp(lr_table_str(t, lr_table_catalog(t)[i - 1].glob),
+				 lr_table_str(t, lr_table_catalog(t)[i].glob)) >= 0))
+			return LR_ECORRUPT;
 	return 0;
 }
 

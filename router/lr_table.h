@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define LR_TABLE_MAGIC "LRTABLE\0"
-#define LR_TABLE_LAYOUT 4u
+#define LR_TABLE_LAYOUT 5u
 #define LR_TABLE_MAX_SIZE (16u << 20) /* hard cap on a compiled table */
 
 /* A string in the pool: `len` bytes at `off`, NUL-terminated.  off == 0
@@ -84,6 +84,7 @@ typedef struct {
 	lr_ref name, model, endpoint, ep_scheme, ep_host, ep_base, key_env;
 	uint32_t ep_port, flags;
 	double input_per_mtok, output_per_mtok; /* < 0: unknown */
+	double cache_read_per_mtok, cache_write_per_mtok; /* < 0: the input rate */
 	double context_window;                  /* tokens; 0: unknown */
 	double quality;                         /* for intents not listed */
 	uint32_t q_first, q_count;              /* lr_quality_rec */
@@ -174,11 +175,15 @@ typedef struct {
 	double cache_max_temperature;      /* cache only if temperature <= this; < 0: any request */
 } lr_route;
 
-/* A price from the rules file: USD per million tokens for models matching
- * the glob. */
+/* A price: USD per million tokens.  In the rules' "prices" section, for
+ * models matching the glob; in the catalogue (the rules' "prices_file"),
+ * for exactly the model named by glob, the records sorted by strcmp of
+ * their names, each name once (lr_price_catalog_find searches them). */
 typedef struct {
 	lr_ref glob;
 	double input_per_mtok, output_per_mtok;
+	double cache_read_per_mtok, cache_write_per_mtok; /* < 0: the input rate */
+	double context_window;                  /* tokens; 0: unknown */
 } lr_price_rec;
 
 typedef struct {
@@ -189,6 +194,7 @@ typedef struct {
 	uint32_t nconds, conds_off;
 	uint32_t pool_off, pool_len;
 	uint32_t nprices, prices_off;
+	uint32_t ncatalog, catalog_off;  /* lr_price_rec, sorted by name */
 	uint32_t nintents, intents_off;
 	uint32_t nterms, terms_off;
 	uint32_t nparams, params_off;
@@ -234,6 +240,11 @@ static inline const lr_cond *lr_table_conds(const lr_table *t)
 static inline const lr_price_rec *lr_table_prices(const lr_table *t)
 {
 	return (const lr_price_rec *)((const char *)t + t->prices_off);
+}
+
+static inline const lr_price_rec *lr_table_catalog(const lr_table *t)
+{
+	return (const lr_price_rec *)((const char *)t + t->catalog_off);
 }
 
 static inline const lr_intent_rec *lr_table_intents(const lr_table *t)
@@ -304,6 +315,9 @@ lr_ref lr_table_builder_str(lr_table_builder *b, const char *s);
 int lr_table_builder_route(lr_table_builder *b, const lr_route *r);
 int lr_table_builder_cond(lr_table_builder *b, const lr_cond *c);
 int lr_table_builder_price(lr_table_builder *b, const lr_price_rec *p);
+/* A catalogue record; they must come in strictly increasing strcmp order
+ * of their names, else LR_EINVAL. */
+int lr_table_builder_catalog(lr_table_builder *b, const lr_price_rec *p);
 /* A parameter edit of the route added last. */
 int lr_table_builder_param(lr_table_builder *b, const lr_param_rec *p);
 /* An intent, then its terms (a term belongs to the intent added last). */

@@ -198,10 +198,35 @@ static void set_model(lr_usage *u, lr_span v)
 		memcpy(u->model, tmp, (size_t)n + 1);
 }
 
-/* OpenAI, Responses and Anthropic "usage" (null in OpenAI's early chunks). */
+/* cached_tokens of OpenAI's prompt_tokens_details / input_tokens_details. */
+static long long cached_of(lr_span details)
+{
+	static const char *const key[] = {"cached_tokens"};
+	lr_span v;
+
+	return find(details, key, 1, &v) == 0 ? count_of(v) : -1;
+}
+
+/* The input count and its cached parts together, so that the parts are
+ * never more than the whole. */
+static void set_input(lr_usage *u, long long in, long long rd, long long wr)
+{
+	rd = rd > 0 ? rd : 0;
+	wr = wr > 0 ? wr : 0;
+	if (rd > in)
+		rd = in;
+	if (wr > in - rd)
+		wr = in - rd;
+	u->input_tokens = in;
+	u->cache_read_tokens = rd;
+	u->cache_write_tokens = wr;
+}
+
+/* OpenAI, Responses and Anthropic "usage" (null in OpenAI's early chunks).
+ * Anthropic's input_tokens leaves out the cached ones: they are added. */
 static void scan_usage(lr_usage *u, lr_span obj, int flags)
 {
-	long long in = -1, cache = 0, out = -1, c;
+	long long in = -1, out = -1, c, rd = 0, wr = 0, oai_rd = -1;
 	lr_json_iter it;
 	lr_span k, v;
 
@@ -213,20 +238,27 @@ static void scan_usage(lr_usage *u, lr_span obj, int flags)
 			in = c;
 		else if (lr_json_str_eq(k, "completion_tokens") || lr_json_str_eq(k, "output_tokens"))
 			out = c;
-		else if ((lr_json_str_eq(k, "cache_read_input_tokens") ||
-			  lr_json_str_eq(k, "cache_creation_input_tokens")) && c > 0)
-			cache += c;
+		else if (lr_json_str_eq(k, "cache_read_input_tokens") && c > 0)
+			rd += c;
+		else if (lr_json_str_eq(k, "cache_creation_input_tokens") && c > 0)
+			wr += c;
+		else if ((lr_json_str_eq(k, "prompt_tokens_details") ||
+			  lr_json_str_eq(k, "input_tokens_details")) && lr_json_type_of(v) == LR_JSON_OBJECT)
+			oai_rd = cached_of(v);
 	}
-	if (in >= 0)
-		u->input_tokens = in + cache;
+	if (in >= 0 && oai_rd >= 0) /* OpenAI (or a proxy in its format): input counts them */
+		set_input(u, in, oai_rd > rd ? oai_rd : rd, wr);
+	else if (in >= 0)
+		set_input(u, in + rd + wr, rd, wr); /* Anthropic (or no cache at all) */
 	if (out >= 0 && !(flags & F_INPUT_ONLY))
 		u->output_tokens = out;
 }
 
-/* Gemini usageMetadata; thinking tokens are billed as output. */
+/* Gemini usageMetadata; thinking tokens are billed as output, cached
+ * content is part of promptTokenCount. */
 static void scan_gemini_usage(lr_usage *u, lr_span obj)
 {
-	long long in = -1, out = -1, c;
+	long long in = -1, out = -1, rd = 0, c;
 	lr_json_iter it;
 	lr_span k, v;
 
@@ -237,12 +269,14 @@ static void scan_gemini_usage(lr_usage *u, lr_span obj)
 			continue;
 		if (lr_json_str_eq(k, "promptTokenCount"))
 			in = c;
+		else if (lr_json_str_eq(k, "cachedContentTokenCount"))
+			rd = c;
 		else if (lr_json_str_eq(k, "candidatesTokenCount") ||
 			 lr_json_str_eq(k, "thoughtsTokenCount"))
 			out = (out < 0 ? 0 : out) + c;
 	}
 	if (in >= 0)
-		u->input_tokens = in;
+		set_input(u, in, rd, 0);
 	if (out >= 0)
 		u->output_tokens = out;
 }
@@ -264,8 +298,8 @@ static void scan_member(lr_usage *u, lr_span k, lr_span v, int flags)
 		scan_usage(u, v, flags);
 	else if (lr_json_str_eq(k, "usageMetadata"))
 		scan_gemini_usage(u, v);
-	else if (lr_json_str_eq(k, "prompt_eval_count"))
-		set_count(&u->input_tokens, v);
+	else if (lr_json_str_eq(k, "prompt_eval_count") && count_of(v) >= 0)
+		set_input(u, count_of(v), 0, 0);
 	else if (lr_json_str_eq(k, "eval_count") && !(flags & F_INPUT_ONLY))
 		set_count(&u->output_tokens, v);
 	else if (lr_json_str_eq(k, "error") && !lr_json_is_null(v))
@@ -560,6 +594,7 @@ void lr_usage_init(lr_usage *u, int format, int stream, size_t request_bytes)
 	u->stream = stream;
 	u->request_bytes = request_bytes;
 	u->input_tokens = u->output_tokens = -1;
+	u->cache_read_tokens = u->cache_write_tokens = -1;
 }
 
 /* The first non-blank byte tells a body from lines; see lr_usage_init. */
@@ -599,12 +634,14 @@ static void estimate(lr_usage *u, int complete)
 		return;     /* nothing came back: unknown, not zero */
 	if (u->input_tokens < 0 && u->output_tokens < 0 && u->error && !u->text_bytes) {
 		u->input_tokens = u->output_tokens = 0;
+		u->cache_read_tokens = u->cache_write_tokens = 0;
 		return;
 	}
 	if (complete && u->input_tokens >= 0 && u->output_tokens < 0)
 		u->output_tokens = 0;   /* embeddings */
 	if (u->input_tokens < 0) {
 		u->input_tokens = u->request_bytes / 4 ? (long long)(u->request_bytes / 4) : 1;
+		u->cache_read_tokens = u->cache_write_tokens = 0;
 		u->estimated = 1;
 	}
 	if (u->output_tokens < 0) {

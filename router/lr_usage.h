@@ -22,7 +22,15 @@
  *   Ollama: prompt_eval_count, eval_count.
  * Anthropic's input also counts cache_read_input_tokens and
  * cache_creation_input_tokens, and Gemini's output thoughtsTokenCount, so
- * that every format reports all the tokens of the call as OpenAI does.  The
+ * that every format reports all the tokens of the call as OpenAI does.
+ * How many input tokens were cached is reported apart, in the same usage
+ * object as the input count (0 when it says nothing of a cache):
+ *   cache_read: OpenAI usage.prompt_tokens_details.cached_tokens, Responses
+ *     usage.input_tokens_details.cached_tokens, Anthropic
+ *     cache_read_input_tokens, Gemini cachedContentTokenCount;
+ *   cache_write: Anthropic cache_creation_input_tokens (the others do not
+ *     bill cache writes apart).
+ * They are part of input_tokens, never more than it.  The
  * last value seen wins (streams repeat or complete their usage), except
  * that the output count of Anthropic's message_start is a placeholder and
  * is ignored.  The format decides nothing: every shape is recognised in
@@ -58,6 +66,8 @@ typedef struct {
 	char model[LR_MODEL_MAX];   /* response model, "" if none seen */
 	long long input_tokens;     /* -1 unknown */
 	long long output_tokens;    /* -1 unknown */
+	long long cache_read_tokens;  /* of input_tokens; -1 when input is unknown */
+	long long cache_write_tokens; /* of input_tokens; -1 when input is unknown */
 	int estimated;              /* 1 if either count is an estimate */
 	size_t response_bytes;      /* everything fed */
 	/* private */

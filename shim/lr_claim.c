@@ -263,16 +263,26 @@ static SSL_CTX *server_ctx(const char *host)
 
 /* --- claimed descriptors ----------------------------------------------------------- */
 
+enum {
+	C_CANDIDATE,       /* connecting to the host: claimed if that fails */
+	C_CLAIMED,         /* connected to our endpoint */
+};
+
 typedef struct {
 	int fd;
+	int state;
 	int srv;           /* our end of the loopback connection (guarded, lr_upfd_adopt), or -1 */
 	int done;          /* the handshake is complete (or failed) */
+	struct sockaddr_storage real; /* the host's real address (reallen 0: none) */
+	socklen_t reallen;
 	char host[256], route[128], peer[64];
 	UT_hash_handle hh;
 } claim;
 
 static claim *claims;
-static _Atomic int nclaims;
+static _Atomic int nclaims;   /* in the table, either state */
+static _Atomic int nbio;      /* claimed, handshake not started */
+static _Atomic int bio_seen;  /* a handshake without a descriptor: claims are off */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int possible_cached = -1;
@@ -296,7 +306,7 @@ static void init(void)
 int lr_claim_possible(void)
 {
 	pthread_once(&once, init);
-	if (!enabled)
+	if (!enabled || atomic_load(&bio_seen))
 		return 0;
 	if (!atomic_load(&o_ok)) { /* looked up again until the app has loaded libssl */
 		pthread_mutex_lock(&mint_mu);
@@ -390,95 +400,31 @@ static int accept_app(int l, int fd)
 	return -1;
 }
 
-int lr_claim_connect(int fd, const char *host, int port, const char *route, const struct sockaddr *real,
-		     socklen_t reallen, int (*real_connect)(int, const struct sockaddr *, socklen_t))
+/* Puts c in the table (replacing whatever fd was). */
+static void put(claim *c)
 {
-	struct sockaddr_storage ss, la;
-	socklen_t sl = sizeof(ss), lalen;
-	claim *c, *old;
-	int l, rc, e, s;
+	claim *old;
 
-	if (!lr_claim_possible() || atomic_load(&nclaims) >= MAX_CLAIMS || !server_ctx(host) ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
-	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) || !(c = calloc(1, sizeof(*c))))
-		return -2;
-	if ((l = listener(ss.ss_family, &la, &lalen)) < 0) {
-		free(c);
-		return -2;
-	}
-	rc = real_connect(fd, (struct sockaddr *)&la, lalen);
-	e = errno;
-	s = rc == 0 || e == EINPROGRESS ? accept_app(l, fd) : -1;
-	syscall(SYS_close, l);
-	if (s < 0) {
-		free(c);
-		lr_log(LR_LOG_ERROR, "connection to %s:%d: the in-process endpoint failed (%s): connecting to the "
-		       "host", host, port, rc == 0 || e == EINPROGRESS ? "accept" : strerror(e));
-		if (rc == 0 || e == EINPROGRESS) { /* the socket is connected to us: the app gets an error */
-			errno = ECONNREFUSED;
-			return -1;
-		}
-		return -2;
-	}
-	c->fd = fd;
-	c->srv = lr_upfd_adopt(s);
-	snprintf(c->host, sizeof(c->host), "%s", host);
-	snprintf(c->route, sizeof(c->route), "%s", route);
-	peer_text(real, reallen, c->peer, sizeof(c->peer));
 	pthread_mutex_lock(&mu);
-	HASH_FIND_INT(claims, &fd, old);
+	HASH_FIND_INT(claims, &c->fd, old);
 	if (old) {
 		HASH_DEL(claims, old);
 		atomic_fetch_sub(&nclaims, 1);
+		if (old->state == C_CLAIMED && !old->done)
+			atomic_fetch_sub(&nbio, 1);
 	}
 	HASH_ADD_INT(claims, fd, c);
 	atomic_fetch_add(&nclaims, 1);
+	if (c->state == C_CLAIMED)
+		atomic_fetch_add(&nbio, 1);
 	pthread_mutex_unlock(&mu);
 	if (old) {
 		lr_upfd_release(old->srv);
 		free(old);
 	}
-	lr_log(LR_LOG_INFO, "connection to %s:%d claimed by route %s: its TLS ends in the shim", host, port, route);
-	errno = e;
-	return rc;
 }
 
-int lr_claim_again(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	if (!atomic_load(&nclaims) || !lr_claim_of(fd, NULL, NULL, NULL))
-		return 0;
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		return 1;
-	lr_claim_forget(fd); /* not the socket we connected: a number reused behind our back */
-	return 0;
-}
-
-int lr_claim_of(int fd, char *host, char *route, char *peer)
-{
-	claim *c;
-	int found = 0;
-
-	if (!atomic_load(&nclaims))
-		return 0;
-	pthread_mutex_lock(&mu);
-	HASH_FIND_INT(claims, &fd, c);
-	if (c) {
-		found = 1;
-		if (host)
-			memcpy(host, c->host, sizeof(c->host));
-		if (route)
-			memcpy(route, c->route, sizeof(c->route));
-		if (peer)
-			memcpy(peer, c->peer, sizeof(c->peer));
-	}
-	pthread_mutex_unlock(&mu);
-	return found;
-}
-
-/* Takes fd's claim out of the table; NULL if none. */
+/* Takes fd's entry out of the table; NULL if none. */
 static claim *take(int fd)
 {
 	claim *c;
@@ -488,19 +434,224 @@ static claim *take(int fd)
 	if (c) {
 		HASH_DEL(claims, c);
 		atomic_fetch_sub(&nclaims, 1);
+		if (c->state == C_CLAIMED && !c->done)
+			atomic_fetch_sub(&nbio, 1);
 	}
 	pthread_mutex_unlock(&mu);
 	return c;
 }
 
-void lr_claim_forget(int fd)
+static void drop(claim *c)
+{
+	if (c) {
+		lr_upfd_release(c->srv);
+		free(c);
+	}
+}
+
+/* A failed connect the host's absence explains: claimed instead. */
+static int claimable(int e)
+{
+	return e == ECONNREFUSED || e == ENETUNREACH || e == EHOSTUNREACH || e == ETIMEDOUT ||
+	       e == EHOSTDOWN || e == ENETDOWN || e == ECONNRESET;
+}
+
+/* Connects fd to a new in-process endpoint and makes c (taken by the
+ * caller, not in the table) its claim.  Returns connect's result (0, or -1
+ * with EINPROGRESS), -1 with ECONNREFUSED when fd went to the endpoint but
+ * it failed, or -2 (nothing done: errno untouched). */
+static int claim_now(int fd, claim *c, int (*real_connect)(int, const struct sockaddr *, socklen_t))
+{
+	struct sockaddr_storage ss, la;
+	struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+	socklen_t sl = sizeof(ss), lalen;
+	int l, rc, e, s, saved = errno;
+
+	if (!server_ctx(c->host) || getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) || (l = listener(ss.ss_family, &la, &lalen)) < 0) {
+		errno = saved;
+		return -2;
+	}
+	real_connect(fd, &unspec, sizeof(unspec)); /* after a failed connect: unconnected again */
+	rc = real_connect(fd, (struct sockaddr *)&la, lalen);
+	e = errno;
+	s = rc == 0 || e == EINPROGRESS ? accept_app(l, fd) : -1;
+	syscall(SYS_close, l);
+	if (s < 0) {
+		lr_log(LR_LOG_ERROR, "connection to %s: the in-process endpoint failed (%s)", c->host,
+		       rc == 0 || e == EINPROGRESS ? "accept" : strerror(e));
+		if (rc == 0 || e == EINPROGRESS) {
+			errno = ECONNREFUSED;
+			return -1;
+		}
+		errno = saved;
+		return -2;
+	}
+	c->fd = fd;
+	c->state = C_CLAIMED;
+	c->srv = lr_upfd_adopt(s);
+	put(c);
+	lr_log(LR_LOG_INFO, "connection to %s claimed by route %s (%s): its TLS ends in the shim", c->host,
+	       c->route, c->reallen ? "the host does not answer" : "the host has no address");
+	errno = e;
+	return rc;
+}
+
+int lr_claim_connect(int fd, const char *host, int port, const char *route, const struct sockaddr *real,
+		     socklen_t reallen, int (*real_connect)(int, const struct sockaddr *, socklen_t))
 {
 	claim *c;
+	int rc, e;
 
-	if (!atomic_load(&nclaims) || !(c = take(fd)))
-		return;
-	lr_upfd_release(c->srv);
-	free(c);
+	if (!lr_claim_possible() || atomic_load(&nclaims) >= MAX_CLAIMS || !(c = calloc(1, sizeof(*c))))
+		return -2;
+	c->fd = fd;
+	c->srv = -1;
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	snprintf(c->route, sizeof(c->route), "%s", route);
+	if (real && reallen <= sizeof(c->real)) {
+		memcpy(&c->real, real, reallen);
+		c->reallen = reallen;
+		peer_text(real, reallen, c->peer, sizeof(c->peer));
+		/* the host first: only a host that cannot be reached is claimed
+		 * (a program whose TLS does not use its socket, asyncio or
+		 * Node.js, cannot have its handshake completed by the shim) */
+		rc = real_connect(fd, real, reallen);
+		e = errno;
+		if (rc == 0 || !claimable(e)) {
+			if (rc < 0 && e == EINPROGRESS) {
+				c->state = C_CANDIDATE;
+				put(c); /* the outcome comes with SO_ERROR or a second connect */
+			} else {
+				free(c);
+			}
+			errno = e;
+			return rc;
+		}
+	}
+	e = errno;
+	rc = claim_now(fd, c, real_connect);
+	if (rc == -2) {
+		free(c);
+		errno = reallen ? e : EHOSTUNREACH;
+		return -1;
+	}
+	(void)port;
+	return rc;
+}
+
+/* The state of fd's entry (-1: none), and a copy of it in *out. */
+static int state_of(int fd, claim *out)
+{
+	claim *c;
+	int st = -1;
+
+	if (!atomic_load(&nclaims))
+		return -1;
+	pthread_mutex_lock(&mu);
+	HASH_FIND_INT(claims, &fd, c);
+	if (c) {
+		st = c->state;
+		if (out)
+			*out = *c;
+	}
+	pthread_mutex_unlock(&mu);
+	return st;
+}
+
+/* A candidate's connect failed with e: claimed now?  1 (fd is connected to
+ * our endpoint, or on its way: EINPROGRESS in *rc_errno), 0 (forgotten). */
+static int candidate_failed(int fd, int e, int (*real_connect)(int, const struct sockaddr *, socklen_t),
+			    int *rc_errno)
+{
+	claim *c = take(fd);
+	int rc;
+
+	*rc_errno = 0;
+	if (!c || c->state != C_CANDIDATE || !claimable(e)) {
+		drop(c);
+		return 0;
+	}
+	rc = claim_now(fd, c, real_connect);
+	if (rc == -2 || (rc < 0 && errno != EINPROGRESS)) {
+		if (rc == -2)
+			free(c);
+		return 0;
+	}
+	*rc_errno = rc < 0 ? errno : 0;
+	return 1;
+}
+
+int lr_claim_connect_again(int fd, const struct sockaddr *sa, socklen_t len,
+			   int (*real_connect)(int, const struct sockaddr *, socklen_t))
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	claim c;
+	int st = state_of(fd, &c), rc, e, how;
+
+	if (st < 0)
+		return -2;
+	if (st == C_CLAIMED) {
+		if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) {
+			drop(take(fd)); /* not the socket we connected: a number reused behind our back */
+			return -2;
+		}
+		return real_connect(fd, sa, len); /* EISCONN, as for any connected socket */
+	}
+	rc = real_connect(fd, (struct sockaddr *)&c.real, c.reallen);
+	e = errno;
+	if (rc == 0 || e == EISCONN) {
+		drop(take(fd)); /* the host answered */
+	} else if (claimable(e) && candidate_failed(fd, e, real_connect, &how)) {
+		return 0; /* connected to us (a loopback connect is complete by now) */
+	} else if (e != EALREADY && e != EINPROGRESS && e != EINTR) {
+		drop(take(fd));
+	}
+	errno = e;
+	return rc;
+}
+
+int lr_claim_so_error(int fd, int err, int (*real_connect)(int, const struct sockaddr *, socklen_t))
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int how;
+
+	if (state_of(fd, NULL) != C_CANDIDATE)
+		return err;
+	if (err == 0) {
+		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+			drop(take(fd)); /* connected to the host */
+		return 0;
+	}
+	return candidate_failed(fd, err, real_connect, &how) ? 0 : err;
+}
+
+int lr_claim_pending(void)
+{
+	return atomic_load(&nclaims) > 0;
+}
+
+int lr_claim_of(int fd, char *host, char *route, char *peer)
+{
+	claim c;
+
+	if (state_of(fd, &c) != C_CLAIMED)
+		return 0;
+	if (host)
+		memcpy(host, c.host, sizeof(c.host));
+	if (route)
+		memcpy(route, c.route, sizeof(c.route));
+	if (peer)
+		memcpy(peer, c.peer, sizeof(c.peer));
+	return 1;
+}
+
+void lr_claim_forget(int fd)
+{
+	if (atomic_load(&nclaims))
+		drop(take(fd));
 }
 
 void lr_claim_forget_range(unsigned first, unsigned last)
@@ -514,6 +665,8 @@ void lr_claim_forget_range(unsigned first, unsigned last)
 		if ((unsigned)c->fd >= first && (unsigned)c->fd <= last) {
 			HASH_DEL(claims, c);
 			atomic_fetch_sub(&nclaims, 1);
+			if (c->state == C_CLAIMED && !c->done)
+				atomic_fetch_sub(&nbio, 1);
 			c->hh.next = gone; /* a list of the taken, freed outside the lock */
 			gone = c;
 		}
@@ -522,8 +675,7 @@ void lr_claim_forget_range(unsigned first, unsigned last)
 	while (gone) {
 		c = gone;
 		gone = c->hh.next;
-		lr_upfd_release(c->srv);
-		free(c);
+		drop(c);
 	}
 }
 
@@ -543,6 +695,31 @@ void lr_claim_shut(int fd)
 	pthread_mutex_unlock(&mu);
 	if (srv >= 0)
 		lr_upfd_release(srv);
+}
+
+/* A handshake on a session with no descriptor (its bytes go through memory
+ * BIOs: asyncio, Node.js): the shim cannot complete it.  Claims are off in
+ * this process from now on, and every claimed connection whose handshake
+ * has not started gets its end now, so the app fails at once (the host
+ * could not be reached anyway) rather than waiting for an answer. */
+static void bio_handshake(void)
+{
+	claim *c, *tmp;
+	int srv[64], n = 0, i;
+
+	if (atomic_exchange(&bio_seen, 1) == 0)
+		lr_log(LR_LOG_ERROR, "this program's TLS does not use its sockets (memory BIOs): HTTPS connections "
+		       "are not claimed in this process");
+	pthread_mutex_lock(&mu);
+	HASH_ITER(hh, claims, c, tmp) {
+		if (c->state == C_CLAIMED && !c->done && c->srv >= 0 && n < 64) {
+			srv[n++] = c->srv;
+			c->srv = -1;
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	for (i = 0; i < n; i++)
+		lr_upfd_release(srv[i]);
 }
 
 /* --- the handshake ------------------------------------------------------------------ */
@@ -618,12 +795,17 @@ int lr_claim_handshake(void *ssl, int fd, int connect_state)
 	claim *c;
 	int sfd = -1, fl, sfl, rc;
 
-	if (fd < 0 || !atomic_load(&nclaims))
+	if (!atomic_load(&nbio))
 		return 0;
+	if (fd < 0) {
+		bio_handshake();
+		return 0;
+	}
 	pthread_mutex_lock(&mu);
 	HASH_FIND_INT(claims, &fd, c);
-	if (c && !c->done && c->srv >= 0) {
+	if (c && c->state == C_CLAIMED && !c->done) {
 		c->done = 1; /* one try: a second call goes to OpenSSL, which says how the first ended */
+		atomic_fetch_sub(&nbio, 1);
 		sfd = c->srv;
 		memcpy(host, c->host, sizeof(host));
 	}

@@ -3,15 +3,19 @@
  *
  * A route that matches on the host alone (lr_claim_host_tls) decides every
  * request of a connection before one is written.  For such a host on port
- * 443, the connect hook does not go to the host at all: it connects the
- * app's socket to a loopback endpoint of the shim's own (lr_claim_connect),
+ * 443 whose connect fails (nothing listens, no route to it, no address at
+ * all), the connect hook connects the app's socket to a loopback endpoint
+ * of the shim's own instead (lr_claim_connect),
  * the app's TLS handshake is completed there by the shim
  * (lr_claim_handshake, from the SSL_connect / SSL_do_handshake hooks), and
  * every request of the connection is then sent by the shim's own client
  * (lr_serve.h), which checks the real upstream's certificate against the
  * app's own trust.  So a program whose hard-coded host has no listener (a
- * retired endpoint, an air-gapped machine) still works, and the original
- * host never sees the connection.
+ * retired endpoint, an air-gapped machine) still works.  A host that
+ * answers is never claimed: a program whose TLS does not use its socket
+ * (memory BIOs: asyncio, Node.js) cannot have its handshake completed by
+ * the shim; when one shows up, claims stop in that process and the
+ * claimed connections not yet shaken hands end at once.
  *
  * The app's session trusts, for this one connection only, a certificate
  * for the host name minted in memory by a CA made in memory at the first
@@ -36,19 +40,32 @@
  * first call; may load the shim's own client.) */
 int lr_claim_possible(void);
 
-/* Connects fd (a stream socket of family fam, about to speak TLS to
- * host:port for route `route`) to the shim's in-process endpoint instead
- * of the host.  real (may be NULL): the host's real address, kept for the
- * requests the app addressed to its own host.  Returns connect's result
- * (0, or -1 with errno EINPROGRESS on a non-blocking socket), or -2 when
- * the endpoint could not be made (errno untouched: connect as usual). */
+/* The connect hook, for a host a route takes whole on port 443: fd (a
+ * stream socket about to speak TLS to host:port for route `route`) goes to
+ * the host's real address first (real, reallen; NULL: the host has none).
+ * Only when that fails in a way the host's absence explains (refused,
+ * unreachable, timed out; or no address at all) is fd connected to the
+ * shim's in-process endpoint instead: the claim.  A non-blocking connect
+ * in progress is a candidate whose outcome the app learns later
+ * (lr_claim_so_error, lr_claim_connect_again).  Returns connect's result
+ * (0, or -1 with errno), or -2 when claims cannot be made here (errno
+ * untouched: connect as usual). */
 int lr_claim_connect(int fd, const char *host, int port, const char *route, const struct sockaddr *real,
 		     socklen_t reallen, int (*real_connect)(int, const struct sockaddr *, socklen_t));
 
-/* The app calls connect again on a claimed socket (after EINPROGRESS, to
- * learn the outcome): 1, and the real connect answers (EISCONN).  0 when
- * fd is not claimed. */
-int lr_claim_again(int fd);
+/* 1 while any descriptor is a candidate or claimed (one atomic load). */
+int lr_claim_pending(void);
+
+/* The app calls connect again on fd (after EINPROGRESS, to learn the
+ * outcome): for a candidate the host's answer, or the claim when it failed
+ * (0); for a claimed socket the real call (EISCONN).  -2: fd is neither. */
+int lr_claim_connect_again(int fd, const struct sockaddr *sa, socklen_t len,
+			   int (*real_connect)(int, const struct sockaddr *, socklen_t));
+
+/* getsockopt(SO_ERROR) on fd said err: for a candidate whose connect
+ * failed, the claim is made now and 0 is what the app reads.  Returns the
+ * value the app gets. */
+int lr_claim_so_error(int fd, int err, int (*real_connect)(int, const struct sockaddr *, socklen_t));
 
 /* Is fd a claimed connection?  Then 1 and (each may be NULL) the host
  * name, the route and the real address as "a.b.c.d:port" ("" if the host

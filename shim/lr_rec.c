@@ -194,6 +194,8 @@ static void fill(lr_rec *x, const lr_table *t, const lr_request *r, const lr_dec
 		if (g->input_per_mtok >= 0 && g->output_per_mtok >= 0) {
 			x->price.input_per_mtok = g->input_per_mtok;
 			x->price.output_per_mtok = g->output_per_mtok;
+			x->price.cache_read_per_mtok = g->cache_read_per_mtok;
+			x->price.cache_write_per_mtok = g->cache_write_per_mtok;
 			x->has_price = 1;
 		}
 	}
@@ -425,6 +427,7 @@ static void base_rec(lr_audit_rec *rec, const lr_rec *x)
 	rec->pid = my_pid();
 	rec->process = lr_process_name();
 	rec->input_tokens = rec->output_tokens = -1;
+	rec->cache_read_tokens = rec->cache_write_tokens = -1;
 	rec->cost_usd = -1;
 	rec->ttfb_ms = -1;
 	rec->attempt = x->attempt;
@@ -444,6 +447,8 @@ static void result_rec(lr_audit_rec *rec, lr_rec *x, long status, const char *er
 	rec->response_model = x->usage.model[0] ? x->usage.model : NULL;
 	rec->input_tokens = x->usage.input_tokens;
 	rec->output_tokens = x->usage.output_tokens;
+	rec->cache_read_tokens = x->usage.cache_read_tokens;
+	rec->cache_write_tokens = x->usage.cache_write_tokens;
 	rec->tokens_estimated = x->usage.estimated;
 	rec->response_bytes = (long long)x->usage.response_bytes;
 	rec->status = (int)status;
@@ -452,10 +457,14 @@ static void result_rec(lr_audit_rec *rec, lr_rec *x, long status, const char *er
 	/* A refused or failed call is not billed: no estimate for it. */
 	if ((error_type || status >= 400) && x->usage.estimated) {
 		rec->input_tokens = rec->output_tokens = 0;
+		rec->cache_read_tokens = rec->cache_write_tokens = 0;
 		rec->tokens_estimated = 0;
 	}
-	if (x->has_price && (rec->input_tokens >= 0 || rec->output_tokens >= 0))
-		rec->cost_usd = lr_price_cost(&x->price, rec->input_tokens, rec->output_tokens);
+	if (x->has_price && (rec->input_tokens >= 0 || rec->output_tokens >= 0)) {
+		lr_tokens k = {rec->input_tokens, rec->output_tokens, rec->cache_read_tokens,
+			       rec->cache_write_tokens};
+		rec->cost_usd = lr_price_cost_tokens(&x->price, &k);
+	}
 	if (x->cache_hit) /* the tokens are the stored answer's; nobody paid for them now */
 		rec->cost_usd = 0;
 	if (error_type) {
@@ -515,6 +524,7 @@ void lr_rec_denied_as(const lr_table *t, const lr_request *r, const lr_decision 
 	rec.server_address = NULL;
 	rec.error_type = "denied";
 	rec.input_tokens = rec.output_tokens = 0;
+	rec.cache_read_tokens = rec.cache_write_tokens = 0;
 	rec.cost_usd = 0;
 	emit(&rec, t, NULL);
 }

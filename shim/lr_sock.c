@@ -77,6 +77,7 @@ static struct {
 	ssize_t (*__read_chk)(int, void *, size_t, size_t);
 	ssize_t (*__recv_chk)(int, void *, size_t, size_t, int);
 	ssize_t (*__recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
 } R;
 
 static void resolve_all(void)
@@ -86,7 +87,7 @@ static void resolve_all(void)
 	GET(read); GET(recv); GET(recvfrom); GET(readv); GET(recvmsg);
 	GET(close); GET(dup); GET(dup2); GET(dup3); GET(fcntl); GET(fcntl64); GET(fclose); GET(sendfile);
 	GET(sendfile64); GET(sendmmsg); GET(close_range); GET(closefrom);
-	GET(__read_chk); GET(__recv_chk); GET(__recvfrom_chk);
+	GET(__read_chk); GET(__recv_chk); GET(__recvfrom_chk); GET(getsockopt);
 #undef GET
 }
 
@@ -330,14 +331,14 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 
 	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
 		return REAL(connect)(fd, sa, len);
-	if (lr_claim_again(fd)) /* a second connect, to learn how the first ended (EISCONN) */
-		return REAL(connect)(fd, sa, len);
+	if (__builtin_expect(lr_claim_pending(), 0) && (rc = lr_claim_connect_again(fd, sa, len, REAL(connect))) != -2)
+		return rc; /* a second connect, to learn how the first ended */
 	how = lr_resolve_connect(sa, len, caller, &to, &tolen, &rd);
 	if (how == LR_RESOLVE_CLAIM_TLS) {
 		untrack(fd); /* whatever fd was before */
 		rc = lr_claim_connect(fd, rd.claimed_host, rd.port, rd.route, tolen ? (struct sockaddr *)&to : NULL,
 				      tolen, REAL(connect));
-		if (rc != -2) /* claimed: the TLS session's hooks take it from here */
+		if (rc != -2) /* to the host, or claimed: the TLS session's hooks take it from here */
 			return rc;
 		how = tolen ? LR_RESOLVE_REAL : LR_RESOLVE_FAIL;
 	}
@@ -362,6 +363,21 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 			untrack(fd);
 	}
 	errno = e;
+	return rc;
+}
+
+/* How a non-blocking connect ended, as the app asks: for a socket whose
+ * host a route takes whole, a failure is where the shim claims it
+ * (lr_claim.h), and the app reads 0. */
+LR_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	int rc = REAL(getsockopt)(fd, level, name, val, len), e = errno;
+
+	if (__builtin_expect(lr_claim_pending(), 0) && rc == 0 && level == SOL_SOCKET && name == SO_ERROR && val &&
+	    len && *len >= sizeof(int)) {
+		*(int *)val = lr_claim_so_error(fd, *(int *)val, REAL(connect));
+		errno = e;
+	}
 	return rc;
 }
 

@@ -70,6 +70,8 @@ cat >"$T/rules.json" <<'EOF'
    {"name": "gonedeny", "match": {"host": "gone.llm.test", "model": "app-gone-deny"}, "deny": "not on this host"},
    {"name": "nowhere", "match": {"host": "nowhere.llm.test"},
     "set": {"endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY"}},
+   {"name": "roguehost", "match": {"host": "rogue.llm.test"},
+    "set": {"endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY"}},
    {"name": "gone", "match": {"host": "gone.llm.test"},
     "set": {"endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY"}},
    {"name": "mini", "match": {"host": "api.openai.com", "model": "app-mini"}, "set": {"model": "gpt-mini"}},
@@ -345,6 +347,31 @@ PYEOF
 	check "(h) trust: after it, the same process still refuses a CA nobody trusts" grep -q '^refused rogue.llm.test' "$T/trust.out"
 	check "(h) trust: ... and the in-process CA's certificate under another name (the app's host name check runs)" \
 		sh -c "grep -q '^refused gone.llm.test' '$T/trust.out' || { cat '$T/trust.out' >&2; exit 1; }"
+	https_reset
+	app httpclient https://rogue.llm.test/v1/chat/completions app-gone
+	check "(h) a host that answers is not claimed: the app met rogue's untrusted certificate itself" sh -c \
+		"grep -qi 'certificate verify failed' '$T/out' || { cat '$T/out' >&2; exit 1; }"
+	# asyncio: its TLS runs on memory BIOs, so the shim cannot finish the
+	# handshake of a claimed connection; the app must fail at once, not wait
+	shim "$PY" - >"$T/bio.out" 2>"$T/bio.err" <<'PYEOF'
+import asyncio, ssl, time
+async def one():
+    t = time.monotonic()
+    try:
+        r, w = await asyncio.wait_for(asyncio.open_connection("gone.llm.test", 443, ssl=ssl.create_default_context()), 20)
+        return "connected"
+    except asyncio.TimeoutError:
+        return "timeout"
+    except Exception as e:
+        return "error %s %.1f" % (type(e).__name__, time.monotonic() - t)
+async def main():
+    print(await one())
+    print(await one())
+asyncio.run(main())
+PYEOF
+	check "(h) asyncio (memory BIOs) on a claimed host fails at once, then is no longer claimed" sh -c \
+		"awk 'NR == 1 && /^error/ && \$3 < 5 {a = 1} NR == 2 && /^error ConnectionRefusedError/ {b = 1} END {exit !(a && b)}' '$T/bio.out' &&
+		grep -q 'memory BIOs' '$T/bio.err' || { cat '$T/bio.out' '$T/bio.err' >&2; exit 1; }"
 	https_reset
 	app httpclient https://nowhere.llm.test/v1/chat/completions app-gone
 	check "(h) a claimed host with no address at all (not even in DNS) is moved too" got app-gone

@@ -44,6 +44,8 @@ const ctl_verb ctl_verbs[] = {
 	{"audit", ctl_audit, "", "[FILE] [--by KEY] ...", "summaries of an audit file"},
 	{"train", ctl_train, "", "EXAMPLES.jsonl [--out MODEL]", "learn intents, publish them"},
 	{"cache", ctl_cache, "stats clear", "stats [--json] | clear", "the response cache of this user"},
+	{"prices", ctl_prices, "import show", "import FILE | show MODEL...",
+	 "a LiteLLM price catalogue for the live table; a model's price"},
 	{"watch", ctl_watch, "", "FILE [--debounce MS]", "publish FILE now and whenever it changes"},
 	{"completion", ctl_completion, "bash", "bash", "print the bash completion script"},
 	{NULL, NULL, NULL, NULL, NULL},
@@ -338,6 +340,8 @@ static void show_text(const lr_shm *s, const lr_table *t, uint64_t gen)
 		printf("price %s: $%g in, $%g out per million tokens\n", lr_table_str(t, p->glob),
 		       p->input_per_mtok, p->output_per_mtok);
 	}
+	if (t->ncatalog)
+		printf("price catalogue (prices_file): %u models\n", t->ncatalog);
 	if (t->nroutes)
 		printf("%3s  %-20s %-8s %-40s %s\n", "#", "NAME", "STATE", "MATCH", "ACTION");
 	for (i = 0; i < t->nroutes; i++)

@@ -63,6 +63,7 @@ int ctl_train(int argc, char **argv);
 int ctl_explain(int argc, char **argv);
 int ctl_stats(int argc, char **argv);
 int ctl_audit(int argc, char **argv);
+int ctl_prices(int argc, char **argv);
 int ctl_watch(int argc, char **argv);
 
 /* Creates the live counters segment beside the table if missing. */

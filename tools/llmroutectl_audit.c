@@ -72,6 +72,7 @@ typedef struct {
 /* What one record adds to its group and to the total. */
 typedef struct {
 	long long in, out;       /* < 0 = null */
+	long long cache_read, cache_write; /* of in; < 0 (older records) = 0 */
 	double cost, dur, asked, actual;
 	int priced, has_dur, error, fallback, compared;
 } sample;
@@ -346,23 +347,25 @@ static int is_fallback(const cJSON *o)
 /* What the same tokens would have cost on the model the app asked for.
  * The actual cost is the record's; when that is null, the sent model's
  * price in `t`.  A record that was not rerouted costs what it cost.  The
- * record is compared only when both sides have a price. */
+ * record is compared only when both sides have a price.  Cached prompt
+ * tokens are priced at each model's cache rates. */
 static void compare(const cJSON *o, const lr_table *t, sample *s)
 {
 	const char *asked = str_of(o, "llmroute.original_model");
 	const char *sent = str_of(o, "gen_ai.request.model");
+	lr_tokens k = {s->in, s->out, s->cache_read, s->cache_write};
 	lr_price p;
 
 	s->actual = s->cost;
 	if (!s->priced) {
 		if (!sent || lr_price_lookup(t, sent, &p) < 0)
 			return;
-		s->actual = lr_price_cost(&p, s->in, s->out);
+		s->actual = lr_price_cost_tokens(&p, &k);
 	}
 	if (asked && sent && !strcmp(asked, sent))
 		s->asked = s->actual;
 	else if (asked && lr_price_lookup(t, asked, &p) == 0)
-		s->asked = lr_price_cost(&p, s->in, s->out);
+		s->asked = lr_price_cost_tokens(&p, &k);
 	else
 		return;
 	s->compared = 1;
@@ -373,6 +376,8 @@ static void sample_of(const cJSON *o, const lr_table *prices, int savings, sampl
 	memset(s, 0, sizeof(*s));
 	s->in = count_of(o, "gen_ai.usage.input_tokens");
 	s->out = count_of(o, "gen_ai.usage.output_tokens");
+	s->cache_read = count_of(o, "gen_ai.usage.cache_read.input_tokens");
+	s->cache_write = count_of(o, "gen_ai.usage.cache_creation.input_tokens");
 	s->priced = num_of(o, "llmroute.cost_usd", &s->cost) && s->cost >= 0;
 	if (!s->priced)
 		s->cost = 0;

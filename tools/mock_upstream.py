@@ -19,6 +19,15 @@ input tokens = max(1, len(request body bytes) // 4), the reply text is
 carries x-mock-input-tokens, x-mock-output-tokens, x-mock-model and
 x-mock-request (the log sequence number).
 
+Prompt caching: a request with the header "x-mock-cache: READ[,WRITE]" is
+answered as if READ of its input tokens were read from the provider's prompt
+cache and WRITE written to it (each cut to what is left of the input): OpenAI
+chat and completions usage.prompt_tokens_details.cached_tokens, Responses
+usage.input_tokens_details.cached_tokens (prompt and input tokens still count
+them all), Anthropic cache_read_input_tokens and cache_creation_input_tokens
+(its input_tokens then count only the rest, as Anthropic's do), Gemini
+usageMetadata.cachedContentTokenCount.  Only Anthropic reports writes.
+
 JSON mode: when the request asks for JSON output (OpenAI chat
 response_format.type json_object or json_schema, Responses text.format.type
 the same, Gemini generationConfig.responseMimeType "application/json", Ollama
@@ -284,7 +293,7 @@ def reply_text(model, json_mode, fault):
 class Call:
     """One LLM request and the deterministic numbers of its answer."""
 
-    def __init__(self, n, path, query, body, data, model, api=None, fault=None):
+    def __init__(self, n, path, query, body, data, model, api=None, fault=None, cache=(0, 0)):
         self.n, self.path, self.query = n, path, query
         self.data = data
         self.model = model or "unknown"
@@ -293,6 +302,8 @@ class Call:
         self.reply = reply_text(self.model, self.json_mode, self.fault)
         self.in_tok = max(1, len(body) // 4)
         self.out_tok = len(self.reply.split())
+        self.cache_read = min(cache[0], self.in_tok)
+        self.cache_write = min(cache[1], self.in_tok - self.cache_read)
         self.created = int(time.time())
 
     def headers(self):
@@ -340,9 +351,16 @@ def embedding_inputs(value):
 # Per-API answers.  Each returns ("json", obj), ("sse", [(event, obj)]) or
 # ("ndjson", [obj]).
 
+def openai_cached(c, usage, details="prompt_tokens_details"):
+    """The cached part of the prompt, as OpenAI says it (x-mock-cache)."""
+    if c.cache_read:
+        usage[details] = {"cached_tokens": c.cache_read, "audio_tokens": 0}
+    return usage
+
+
 def openai_chat(c):
-    usage = {"prompt_tokens": c.in_tok, "completion_tokens": c.out_tok,
-             "total_tokens": c.in_tok + c.out_tok}
+    usage = openai_cached(c, {"prompt_tokens": c.in_tok, "completion_tokens": c.out_tok,
+                              "total_tokens": c.in_tok + c.out_tok})
     base = {"id": f"chatcmpl-mock{c.n}", "created": c.created, "model": c.model,
             "system_fingerprint": None}
     finish = "length" if c.cut() else "stop"
@@ -360,8 +378,8 @@ def openai_chat(c):
 
 
 def openai_completions(c):
-    usage = {"prompt_tokens": c.in_tok, "completion_tokens": c.out_tok,
-             "total_tokens": c.in_tok + c.out_tok}
+    usage = openai_cached(c, {"prompt_tokens": c.in_tok, "completion_tokens": c.out_tok,
+                              "total_tokens": c.in_tok + c.out_tok})
     base = {"id": f"cmpl-mock{c.n}", "object": "text_completion", "created": c.created,
             "model": c.model, "system_fingerprint": None}
     finish = "length" if c.cut() else "stop"
@@ -386,7 +404,7 @@ def openai_stream(c, base, choices, usage):
 
 
 def openai_responses(c):
-    usage = {"input_tokens": c.in_tok, "input_tokens_details": {"cached_tokens": 0},
+    usage = {"input_tokens": c.in_tok, "input_tokens_details": {"cached_tokens": c.cache_read},
              "output_tokens": c.out_tok, "output_tokens_details": {"reasoning_tokens": 0},
              "total_tokens": c.in_tok + c.out_tok}
     part = {"type": "output_text", "text": c.reply, "annotations": []}
@@ -441,14 +459,19 @@ def openai_embeddings(c):
 
 def anthropic_messages(c):
     stop = "max_tokens" if c.cut() else "end_turn"
+    cache = {}
+    if c.cache_read or c.cache_write:
+        cache = {"cache_creation_input_tokens": c.cache_write,
+                 "cache_read_input_tokens": c.cache_read}
+    fresh = c.in_tok - c.cache_read - c.cache_write
     msg = {"id": f"msg_mock{c.n}", "type": "message", "role": "assistant", "model": c.model,
            "content": [{"type": "text", "text": c.reply}], "stop_reason": stop,
            "stop_sequence": None,
-           "usage": {"input_tokens": c.in_tok, "output_tokens": c.out_tok}}
+           "usage": {"input_tokens": fresh, **cache, "output_tokens": c.out_tok}}
     if not c.streaming():
         return "json", msg
     start = {**msg, "content": [], "stop_reason": None,
-             "usage": {"input_tokens": c.in_tok, "output_tokens": 0}}
+             "usage": {"input_tokens": fresh, **cache, "output_tokens": 0}}
     events = [("message_start", {"message": start}),
               ("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})]
     events += [("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}})
@@ -464,6 +487,8 @@ def gemini(c):
     method = GEMINI_RE.search(c.path)["method"]
     usage = {"promptTokenCount": c.in_tok, "candidatesTokenCount": c.out_tok,
              "totalTokenCount": c.in_tok + c.out_tok}
+    if c.cache_read:
+        usage["cachedContentTokenCount"] = c.cache_read
 
     def chunk(text, last):
         cand = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
@@ -766,11 +791,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not isinstance(data, dict):
             return self.send_json(400, error_body(api, 400, "request body must be a JSON object"), mark)
         text_api = api not in ("embeddings", "ollama_embed")
-        call = Call(n, path, query, body, data, model, api, fault if text_api else None)
+        call = Call(n, path, query, body, data, model, api, fault if text_api else None,
+                    self.cache_asked())
         kind, payload = ANSWERS[api](call)
         if kind == "json":
             return self.send_json(200, payload, call.headers())
         self.send_stream(kind, payload, call.headers())
+
+    def cache_asked(self):
+        """(read, write) tokens from an "x-mock-cache: READ[,WRITE]" header."""
+        spec = self.headers.get("x-mock-cache") or ""
+        parts = [p.strip() for p in spec.split(",")][:2]
+        nums = [int(p) for p in parts if p.isdigit()]
+        return (nums + [0, 0])[:2] if len(nums) == len(parts) else (0, 0)
 
     def control(self, path, body):
         state, method = self.server.state, self.command

@@ -738,7 +738,7 @@ static char *make_policy_body(size_t *len)
 static void work_policy(void *p, size_t n)
 {
 	policy_ctx *c = p;
-	lr_live live = {fixed_spent, fixed_latency, NULL};
+	lr_live live = {fixed_spent, fixed_latency, NULL, NULL};
 	lr_request r;
 	lr_decision d;
 	size_t i;
@@ -766,7 +766,7 @@ typedef struct {
 static void work_part(void *p, size_t n)
 {
 	part_ctx *pc = p;
-	lr_live live = {fixed_spent, fixed_latency, NULL};
+	lr_live live = {fixed_spent, fixed_latency, NULL, NULL};
 	lr_decision d;
 	size_t i;
 
