@@ -497,14 +497,46 @@ LR_EXPORT int SSL_shutdown(void *ssl)
 	return served ? 1 : R.shutdown(ssl);
 }
 
-/* The handshake of a claimed connection (lr_claim.h) is the shim's. */
+/* A session whose plaintext is not ours to frame: remembered as ignored. */
+static void ignore_session(void *ssl)
+{
+	session *s;
+
+	pthread_mutex_lock(&mu);
+	HASH_FIND_PTR(sessions, &ssl, s);
+	if (!s && nsessions < MAX_SESSIONS && (s = calloc(1, sizeof(*s)))) {
+		s->ssl = ssl;
+		HASH_ADD_PTR(sessions, ssl, s);
+		nsessions++;
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+/* A claimed connection's handshake (lr_claim.h): the shim's when the
+ * session is on the socket (1 done, -1 failed); a session on memory BIOs
+ * goes on, trusting our endpoint, whose plaintext it is.  0: as usual. */
+static int claimed_handshake(void *ssl, int connect_state)
+{
+	int fd;
+
+	if (lr_up_self || !lr_claim_pending())
+		return 0;
+	fd = R.get_fd(ssl);
+	if (fd < 0) {
+		if (lr_claim_trust(ssl))
+			ignore_session(ssl);
+		return 0;
+	}
+	return lr_claim_handshake(ssl, fd, connect_state);
+}
+
 LR_EXPORT int SSL_do_handshake(void *ssl)
 {
 	int r;
 
 	if (resolve() < 0 || !R.do_handshake)
 		return -1;
-	if (!lr_up_self && (r = lr_claim_handshake(ssl, R.get_fd(ssl), 0)) != 0)
+	if ((r = claimed_handshake(ssl, 0)) != 0)
 		return r > 0 ? 1 : -1;
 	return R.do_handshake(ssl);
 }
@@ -515,7 +547,7 @@ LR_EXPORT int SSL_connect(void *ssl)
 
 	if (resolve() < 0 || !R.connect)
 		return -1;
-	if (!lr_up_self && (r = lr_claim_handshake(ssl, R.get_fd(ssl), 1)) != 0)
+	if ((r = claimed_handshake(ssl, 1)) != 0)
 		return r > 0 ? 1 : -1;
 	return R.connect(ssl);
 }
