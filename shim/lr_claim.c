@@ -702,11 +702,11 @@ void lr_claim_shut(int fd)
  * the CA is trusted only while such a claim waits. */
 int lr_claim_trust(void *ssl)
 {
-	const char *name = O.servername(ssl, 0 /* TLSEXT_NAMETYPE_host_name */);
+	const char *name;
 	claim *c, *tmp;
 	int hit = 0;
 
-	if (!atomic_load(&nbio) || !name)
+	if (!atomic_load(&nbio) || !O.in_init(ssl) || !(name = O.servername(ssl, 0 /* TLSEXT_NAMETYPE_host_name */)))
 		return 0;
 	pthread_mutex_lock(&mu);
 	HASH_ITER(hh, claims, c, tmp) {
