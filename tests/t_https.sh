@@ -87,6 +87,7 @@ cat >"$T/rules.json" <<'EOF'
    "alt": {"model": "alt-model", "endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY"}},
  "cache": {"size_mb": 4, "max_entry_kb": 64},
  "routes": [
+   {"name": "nodeny", "match": {"model": "app-deny"}, "deny": "app-deny is not allowed"},
    {"name": "gonedeny", "match": {"host": "gone.llm.test", "model": "app-gone-deny"}, "deny": "not on this host"},
    {"name": "nowhere", "match": {"host": "nowhere.llm.test"},
     "set": {"endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY"}},
@@ -246,6 +247,13 @@ check_a() {
 		"(r := $(only api.openai.com.https)) and r['model'] == 'gpt-mini' and auth(r) == 'Bearer sk-app-secret' and r['sni'] == 'api.openai.com'"
 	check "(a) $c: one audit record, transport $tr, applied" audit_is \
 		"len(a) == 1 and r['llmroute.transport'] == '$tr' and r['llmroute.rule'] == 'mini' and r['llmroute.applied'] is True and r['gen_ai.request.model'] == 'gpt-mini' and r['llmroute.original_model'] == 'app-mini'"
+	https_reset
+	app "$c" "$OAI" app-deny
+	# (libcurl's deny is an error of the transfer, not an answer)
+	check "(a) $c: a deny on the app's own connection: the app read the shim's 403" sh -c \
+		"grep -q '^403 error .*llmroute' '$T/out' || { [ $c = curl ] && grep -q 'llmroute: denied by route nodeny' '$T/out.err'; } ||
+		{ cat '$T/out' '$T/out.err' >&2; exit 1; }"
+	check "(a) $c: ... and api.openai.com got nothing" mocks_ok "text('api.openai.com') == ''"
 }
 
 check_b() {
