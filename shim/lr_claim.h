@@ -53,6 +53,23 @@ int lr_claim_possible(void);
 int lr_claim_connect(int fd, const char *host, int port, const char *route, const struct sockaddr *real,
 		     socklen_t reallen, int (*real_connect)(int, const struct sockaddr *, socklen_t));
 
+/* TLS interception (LLMROUTE_TLS_INTERCEPT=1, `llmroute --intercept`):
+ * on for this process when it was asked for, the program's TLS does not
+ * reach the shim's hooks (nodesource's Node.js, GnuTLS, Java), the shim's
+ * own client can run, and the local CA (llmroutectl ca init) loads, owned
+ * by this user or root and private.  Then connections on port 443 to a
+ * known LLM API host or a host a route names are connected to the shim's
+ * TLS endpoint (lr_tlsend.h) at once, with certificates minted from that
+ * CA, which the program must trust (the launcher sets the variables
+ * programs read).  _host: is host one of them (interception on)? */
+int lr_claim_intercepting(void);
+int lr_claim_intercept_host(const char *host);
+
+/* Connects fd to the endpoint for an intercepted host (no attempt at the
+ * host itself).  As lr_claim_connect. */
+int lr_claim_intercept(int fd, const char *host, const struct sockaddr *real, socklen_t reallen,
+		       int (*real_connect)(int, const struct sockaddr *, socklen_t));
+
 /* 1 while any descriptor is a candidate or claimed (one atomic load). */
 int lr_claim_pending(void);
 

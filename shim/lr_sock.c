@@ -342,6 +342,13 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 			return rc;
 		how = tolen ? LR_RESOLVE_REAL : LR_RESOLVE_FAIL;
 	}
+	if (how == LR_RESOLVE_INTERCEPT) {
+		untrack(fd);
+		rc = lr_claim_intercept(fd, rd.claimed_host, tolen ? (struct sockaddr *)&to : NULL, tolen, REAL(connect));
+		if (rc != -2) /* to the shim's TLS endpoint (lr_tlsend.h) */
+			return rc;
+		how = tolen ? LR_RESOLVE_REAL : LR_RESOLVE_FAIL; /* as the program made it */
+	}
 	if (how == LR_RESOLVE_FAIL) {
 		errno = EHOSTUNREACH;
 		return -1;

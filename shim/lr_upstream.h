@@ -169,6 +169,10 @@ int lr_up_cancel(lr_up *x);
  * starts a fresh thread and multi handle. */
 void lr_up_atfork(int phase);
 
+/* Was the system's libssl in the process before the client loaded libcurl
+ * (which brings it)?  1 or 0; -1 while libcurl is not loaded. */
+int lr_up_ssl_before(void);
+
 /* --- for the socket hooks (lr_sock.c; implemented in lr_upstream_fd.c) ---
  *
  * The client owns its wake-up descriptor (an eventfd), every socket libcurl

@@ -42,6 +42,13 @@ HTTPS_EXTRA_HOSTS="gone.llm.test=127.0.0.19"
 HTTPS_ROGUE_HOSTS="rogue.llm.test=127.0.0.15"
 https_world
 https_mocks
+# A local CA for TLS interception, as `llmroutectl ca init` makes it.
+mkdir -m 0700 "$T/ca"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/ca/ca.key" 2>/dev/null &&
+	chmod 0600 "$T/ca/ca.key" &&
+	openssl req -x509 -key "$T/ca/ca.key" -out "$T/ca/ca.pem" -days 2 -subj "/CN=llmroute test local CA" \
+		-addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+		2>/dev/null || { echo "t_https: cannot make the local CA" >&2; exit 1; }
 A=$T/audit.jsonl
 LLMROUTE_AUDIT=$A
 OPENAI_API_KEY=sk-app-secret
@@ -51,7 +58,7 @@ export LLMROUTE_AUDIT OPENAI_API_KEY ALT_KEY FAR_KEY
 OAI=https://api.openai.com/v1/chat/completions
 
 ALL_CHECKS="a b c d e f g h j k l m n i"
-ALL_CLIENTS="httpclient requests httpx ruby php curl"
+ALL_CLIENTS="httpclient requests httpx ruby php curl nodeint"
 # Debian's own Node.js (tools/deps.sh unpacks it into tests/.debnode when
 # /usr/bin/node is another build): TLS on the system libssl, on memory BIOs
 DEBNODE=$ROOT/tests/.debnode/root
@@ -174,6 +181,10 @@ app() {
 	ruby) shim ruby "$ROOT/tests/clients/https_app.rb" "$2" "$3" ;;
 	php) shim php "$ROOT/tests/clients/https_app.php" "$2" "$3" ;;
 	curl) app_curl "$2" "$3" ;;
+	node) shim node "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
+	nodeint) # nodesource's Node.js (its own OpenSSL) with TLS interception and the local CA
+		LLMROUTE_TLS_INTERCEPT=1 LLMROUTE_CA_DIR=$T/ca NODE_EXTRA_CA_CERTS=$T/ca/ca.pem \
+			shim node "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
 	debnode) # its built-in modules are looked up in /usr/share/nodejs: overlaid in a mount namespace of its own
 		shim unshare --mount sh -c 'mount -t overlay overlay -o "lowerdir=$1/usr/share:/usr/share" /usr/share &&
 			LD_LIBRARY_PATH="$1/usr/lib/$2" exec "$1/usr/bin/node" "$3" "$4" "$5"' sh \
