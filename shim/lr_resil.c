@@ -165,10 +165,10 @@ void lr_resil_begin(lr_easy *e, const lr_table *t, const lr_decision *d, const l
 
 	if (!lr_attempt_wanted(d) || !(rs = calloc(1, sizeof(*rs))))
 		return;
-	rs->health = (lr_health_cfg){t->health_failures, t->health_cooldown_s};
+	rs->health = (lr_health_cfg){t->health_failures, t->health_cooldown_s, t->health_cooldown_min_s};
 	lr_rec_health_env(&env, &rs->health);
-	if (lr_attempt_init(&rs->a, t, d, &env, lr_rec_wants_stream(r, body, blen), r->x.json, r->det.format,
-			    r->det.operation) < 0 || !(rs->app_body = malloc(blen + 1))) {
+	if (lr_attempt_init(&rs->a, t, d, &env, r, lr_rec_wants_stream(r, body, blen)) < 0 ||
+	    !(rs->app_body = malloc(blen + 1))) {
 		lr_attempt_free(&rs->a);
 		free(rs);
 		return;
