@@ -186,7 +186,7 @@ static void print_retries_context(const lr_table *t, const lr_decision *d, const
 	const lr_route *rt = d->route;
 	lr_attempt_env env = {0};
 	lr_attempt a;
-	int i, base;
+	int i, base, n = 0;
 
 	if (rt->retries)
 		printf("retries:     %u at the same target (5xx, 408, 429 without Retry-After, refused or reset\n"
@@ -199,12 +199,16 @@ static void print_retries_context(const lr_table *t, const lr_decision *d, const
 	base = 1 + a.nfall + a.nesc;
 	printf("context:     a 400 saying the request is too long (window %s%.0f) goes to",
 	       a.window[0] > 0 ? "" : "unknown, ", a.window[0]);
-	for (i = base; i < base + a.nctx; i++)
+	for (i = base; i < base + a.nctx; i++) {
+		if (strcmp(a.step[i], a.step[0]) == 0 || (a.window[i] > 0 && a.window[0] > 0 && a.window[i] <= a.window[0]))
+			continue; /* never the same target, nor a smaller window (lr_attempt) */
 		if (a.window[i] > 0)
 			printf(" %s (%.0f)", a.step[i], a.window[i]);
 		else
 			printf(" %s (window unknown)", a.step[i]);
-	printf("%s\n", a.nctx ? "" : " nothing (no target of the route has a larger known window): the app gets it");
+		n++;
+	}
+	printf("%s\n", n ? ", in that order" : " nothing (no target of the route has a larger known window): the app gets it");
 	lr_attempt_free(&a);
 }
 
