@@ -16,6 +16,7 @@
 #include "lr_log.h"
 #include "lr_serve.h"
 #include "lr_shim.h"
+#include "lr_tlsend.h"
 #include "lr_upstream.h"
 
 #include <arpa/inet.h>
@@ -89,11 +90,12 @@ static struct {
 	long (*ctrl)(SSL *, int, long, void *);
 	int (*in_init)(const SSL *);
 	void (*err_clear)(void);
+	const char *(*servername)(const SSL *, int);
 	int (*err_mark)(void);
 	int (*err_pop_mark)(void);
 } O;
 
-static void *osym(const char *name)
+void *lr_claim_sym(const char *name)
 {
 	static const char *const sonames[] = {"libssl.so.3", "libcrypto.so.3"};
 	void *f = dlsym(RTLD_NEXT, name), *h;
@@ -109,7 +111,7 @@ static void *osym(const char *name)
 	return f;
 }
 
-#define OSYM(field, name) (*(void **)&O.field = osym(name), ok &= O.field != NULL)
+#define OSYM(field, name) (*(void **)&O.field = lr_claim_sym(name), ok &= O.field != NULL)
 
 static void o_resolve(void)
 {
@@ -132,7 +134,7 @@ static void o_resolve(void)
 	OSYM(connect_state, "SSL_set_connect_state"); OSYM(do_handshake, "SSL_do_handshake");
 	OSYM(get_error, "SSL_get_error"); OSYM(get_fd, "SSL_get_fd"); OSYM(ctrl, "SSL_ctrl");
 	OSYM(in_init, "SSL_in_init"); OSYM(err_clear, "ERR_clear_error");
-	OSYM(err_mark, "ERR_set_mark"); OSYM(err_pop_mark, "ERR_pop_to_mark");
+	OSYM(err_mark, "ERR_set_mark"); OSYM(servername, "SSL_get_servername"); OSYM(err_pop_mark, "ERR_pop_to_mark");
 	O.ok = ok;
 }
 
@@ -282,7 +284,6 @@ typedef struct {
 static claim *claims;
 static _Atomic int nclaims;   /* in the table, either state */
 static _Atomic int nbio;      /* claimed, handshake not started */
-static _Atomic int bio_seen;  /* a handshake without a descriptor: claims are off */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int possible_cached = -1;
@@ -306,7 +307,7 @@ static void init(void)
 int lr_claim_possible(void)
 {
 	pthread_once(&once, init);
-	if (!enabled || atomic_load(&bio_seen))
+	if (!enabled)
 		return 0;
 	if (!atomic_load(&o_ok)) { /* looked up again until the app has loaded libssl */
 		pthread_mutex_lock(&mint_mu);
@@ -697,29 +698,56 @@ void lr_claim_shut(int fd)
 		lr_upfd_release(srv);
 }
 
-/* A handshake on a session with no descriptor (its bytes go through memory
- * BIOs: asyncio, Node.js): the shim cannot complete it.  Claims are off in
- * this process from now on, and every claimed connection whose handshake
- * has not started gets its end now, so the app fails at once (the host
- * could not be reached anyway) rather than waiting for an answer. */
-static void bio_handshake(void)
+/* A session to the real host under a claimed name would fail to verify:
+ * the CA is trusted only while such a claim waits. */
+int lr_claim_trust(void *ssl)
 {
+	const char *name;
 	claim *c, *tmp;
-	int srv[64], n = 0, i;
+	int hit = 0;
 
-	if (atomic_exchange(&bio_seen, 1) == 0)
-		lr_log(LR_LOG_ERROR, "this program's TLS does not use its sockets (memory BIOs): HTTPS connections "
-		       "are not claimed in this process");
+	if (!atomic_load(&nbio) || !O.in_init(ssl) || !(name = O.servername(ssl, 0 /* TLSEXT_NAMETYPE_host_name */)))
+		return 0;
 	pthread_mutex_lock(&mu);
 	HASH_ITER(hh, claims, c, tmp) {
-		if (c->state == C_CLAIMED && !c->done && c->srv >= 0 && n < 64) {
-			srv[n++] = c->srv;
-			c->srv = -1;
+		if (c->state == C_CLAIMED && !c->done && strcasecmp(c->host, name) == 0) {
+			hit = 1;
+			break;
 		}
 	}
 	pthread_mutex_unlock(&mu);
-	for (i = 0; i < n; i++)
-		lr_upfd_release(srv[i]);
+	if (hit)
+		O.ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE, 1, ca_store);
+	return hit;
+}
+
+int lr_claim_raw(int fd)
+{
+	char host[256], route[128], peer[64];
+	claim *c;
+	SSL_CTX *ctx;
+	int srv = -1;
+
+	pthread_mutex_lock(&mu);
+	HASH_FIND_INT(claims, &fd, c);
+	if (c && c->state == C_CLAIMED && !c->done && c->srv >= 0) {
+		c->done = 1; /* the app's own TLS on its socket: our endpoint's from now on */
+		atomic_fetch_sub(&nbio, 1);
+		srv = c->srv;
+		c->srv = -1;
+		memcpy(host, c->host, sizeof(host));
+		memcpy(route, c->route, sizeof(route));
+		memcpy(peer, c->peer, sizeof(peer));
+	}
+	pthread_mutex_unlock(&mu);
+	if (srv < 0)
+		return 0;
+	if (!(ctx = server_ctx(host)) || lr_tlsend_adopt(srv, ctx, host, route, peer) < 0) {
+		if (!ctx)
+			lr_upfd_release(srv);
+		return 0;
+	}
+	return 1;
 }
 
 /* --- the handshake ------------------------------------------------------------------ */
@@ -795,12 +823,8 @@ int lr_claim_handshake(void *ssl, int fd, int connect_state)
 	claim *c;
 	int sfd = -1, fl, sfl, rc;
 
-	if (!atomic_load(&nbio))
+	if (fd < 0 || !atomic_load(&nbio))
 		return 0;
-	if (fd < 0) {
-		bio_handshake();
-		return 0;
-	}
 	pthread_mutex_lock(&mu);
 	HASH_FIND_INT(claims, &fd, c);
 	if (c && c->state == C_CLAIMED && !c->done) {
@@ -846,4 +870,5 @@ void lr_claim_atfork(int phase)
 {
 	lr_fork_mutex(&mu, phase);
 	lr_fork_mutex(&mint_mu, phase);
+	lr_tlsend_atfork(phase);
 }

@@ -280,6 +280,20 @@ static char *pin_of(const char *url, const char *peer)
 
 /* Swaps every descriptor of c for our socketpair's app end, keeping what
  * the app set on them. */
+/* p becomes c's pipe, with our end fd; c is served from now on. */
+static void pipe_attach(lr_conn *c, lr_pipe *p, int fd, const char *peer)
+{
+	pthread_mutex_init(&p->mu, NULL);
+	p->fd = fd;
+	p->broken = p->fd < 0;
+	snprintf(p->peer, sizeof(p->peer), "%s", peer);
+	if (!c->peer[0]) /* a TLS session's: for the log, and app_url without a Host */
+		snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	p->refs = 1;
+	c->pipe = p;
+	c->served = 1;
+}
+
 static int takeover(lr_conn *c)
 {
 	int fds[LR_CONN_MAXFD], n = app_fds(c, fds), sp[2], i, fl, fdfl;
@@ -321,20 +335,24 @@ static int takeover(lr_conn *c)
 		free(p);
 		return LR_EINVAL;
 	}
-	pthread_mutex_init(&p->mu, NULL);
 	/* ours, guarded like the client's own: above the numbers apps dup2
 	 * onto, and left open by an app that closes every descriptor */
-	p->fd = lr_upfd_adopt(sp[1]);
-	p->broken = p->fd < 0;
-	memcpy(p->peer, peer, sizeof(p->peer));
-	if (!c->peer[0]) /* a TLS session's: for the log, and app_url without a Host */
-		snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	p->refs = 1;
-	c->pipe = p;
-	c->served = 1;
+	pipe_attach(c, p, lr_upfd_adopt(sp[1]), peer);
 	if (c->kind == LR_CONN_TLS)
 		lr_ssl_served();
 	lr_log(LR_LOG_DEBUG, "connection %d to %s is served by the shim from now on", fds[0], c->peer);
+	return 0;
+}
+
+int lr_serve_attach(lr_conn *c, int fd, const char *peer)
+{
+	lr_pipe *p;
+
+	if (fd < 0 || c->pipe || !(p = calloc(1, sizeof(*p)))) {
+		lr_upfd_release(fd);
+		return LR_EINVAL;
+	}
+	pipe_attach(c, p, fd, peer);
 	return 0;
 }
 
