@@ -1080,6 +1080,8 @@ static void ended(req *x, CURLcode code)
 	} else {
 		if (code != CURLE_OK && !x->res.error[0])
 			snprintf(x->res.error, sizeof(x->res.error), "%s", C.easy_strerror(code));
+		x->res.transient = code == CURLE_COULDNT_CONNECT || code == CURLE_SEND_ERROR ||
+				   code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING;
 		finish(x, fail_of(code), NULL);
 	}
 }

@@ -98,6 +98,8 @@ typedef struct lr_up_result {
 	                              * LR_OUT_OTHER (out of memory, a URL libcurl
 	                              * refuses, ...) */
 	int timed_out;               /* 1: head_timeout_ms passed before the head */
+	int transient;               /* LR_OUT_TRANSPORT a retry may cure: refused,
+	                              * reset, nothing back */
 	long status;                 /* the final answer's status, 0 if no head came */
 	char error[256];             /* what went wrong (libcurl's message, or
 	                              * ours), "" when fail is LR_OUT_OK */

@@ -23,6 +23,10 @@
 #   l  plain http://: the primary (https) answers 503, the fallback answers
 #   m  a route that changes nothing but names a fallback: the app's own
 #      request answers 503, the fallback answers
+#   o  the primary answers 503 once: retried at the same target after a
+#      back-off, the app gets the primary's 200; then a 400 saying the
+#      context is too long: moved to alt (a larger window); then a
+#      content-policy-like 400: the app's, one attempt
 #   i  keys: no route key at api.openai.com, the app's key at neither alt
 #      nor far, on every path above; none in the audit
 # Every check runs for every client.  LR_HTTPS_CHECKS="b d" and
@@ -57,7 +61,7 @@ FAR_KEY=sk-far-route
 export LLMROUTE_AUDIT OPENAI_API_KEY ALT_KEY FAR_KEY
 OAI=https://api.openai.com/v1/chat/completions
 
-ALL_CHECKS="a b c d e f g h j k l m n i"
+ALL_CHECKS="a b c d e f g h j k l m n o i"
 ALL_CLIENTS="httpclient requests httpx ruby php curl nodeint"
 # Debian's own Node.js (tools/deps.sh unpacks it into tests/.debnode when
 # /usr/bin/node is another build): TLS on the system libssl, on memory BIOs
@@ -90,8 +94,9 @@ checks_for() {
 
 cat >"$T/rules.json" <<'EOF'
 {"targets": {
-   "primary": {"model": "gpt-primary", "endpoint": "https://api.openai.com/v1"},
-   "alt": {"model": "alt-model", "endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY"}},
+   "primary": {"model": "gpt-primary", "endpoint": "https://api.openai.com/v1", "context_window": 128000},
+   "alt": {"model": "alt-model", "endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY",
+           "context_window": 1000000}},
  "cache": {"size_mb": 4, "max_entry_kb": 64},
  "routes": [
    {"name": "nodeny", "match": {"model": "app-deny"}, "deny": "app-deny is not allowed"},
@@ -108,8 +113,10 @@ cat >"$T/rules.json" <<'EOF'
    {"name": "plain", "match": {"model": "app-plain"},
     "set": {"model": "far-model", "endpoint": "http://far.llm.test:80/v1", "api_key_env": "FAR_KEY"}},
    {"name": "fb", "match": {"model": "app-fb"}, "pool": {"targets": ["primary"]},
-    "fallbacks": ["alt"], "retry_after_max_ms": 0},
-   {"name": "pfb", "match": {"model": "app-pfb"}, "fallbacks": ["alt"], "retry_after_max_ms": 0},
+    "fallbacks": ["alt"], "retry_after_max_ms": 0, "retries": 0},
+   {"name": "pfb", "match": {"model": "app-pfb"}, "fallbacks": ["alt"], "retry_after_max_ms": 0, "retries": 0},
+   {"name": "rt", "match": {"model": "app-rt"}, "pool": {"targets": ["primary"]},
+    "fallbacks": ["alt"], "retries": 1, "retry_backoff_ms": 50, "on_context_overflow": "larger"},
    {"name": "ra", "match": {"model": "app-ra"}, "pool": {"targets": ["primary"]},
     "fallbacks": ["alt"], "retry_after_max_ms": 2000},
    {"name": "esc", "match": {"model": "app-esc"}, "pool": {"targets": ["primary"]},
@@ -462,6 +469,31 @@ check_n() {
 		"len(a) == 40 and all(x['llmroute.applied'] is True and x['http.response.status_code'] == 200 for x in a)"
 }
 
+check_o() {
+	https_reset
+	https_fault api.openai.com.https model=gpt-primary 503 1
+	app "$c" "$OAI" app-rt
+	check "(o) $c: 503 once: retried at the same target, the app got the primary's 200" got gpt-primary
+	check "(o) $c: api.openai.com asked twice, alt never" mocks_ok \
+		"[x['fault'] for x in m('api.openai.com.https')] == ['503', None] and text('alt.llm.test') == ''"
+	check "(o) $c: audit: the first, then a retry after at most the back-off's ceiling" audit_is \
+		"len(a) == 2 and [x.get('llmroute.via') for x in att] == [None, 'retry'] and [x.get('llmroute.delivered') for x in att] == [False, True] and att[1].get('llmroute.wait_ms', 99) <= 50"
+	https_reset
+	https_fault api.openai.com.https model=gpt-primary context 1
+	app "$c" "$OAI" app-rt
+	check "(o) $c: context too long at the primary: moved to alt (a larger window), the app got its 200" got alt-model
+	check "(o) $c: the primary once, alt once with the route's key" mocks_ok \
+		"[x['fault'] for x in m('api.openai.com.https')] == ['context'] and (r := $(only alt.llm.test.https)) and auth(r) == 'Bearer sk-alt-route'"
+	check "(o) $c: audit: context_length_exceeded, then via context, delivered" audit_is \
+		"len(a) == 2 and att[0]['error.type'] == 'context_length_exceeded' and att[1].get('llmroute.via') == 'context' and [x.get('llmroute.delivered') for x in att] == [False, True]"
+	https_reset
+	https_fault api.openai.com.https model=gpt-primary 400 1
+	app "$c" "$OAI" app-rt
+	check "(o) $c: another 400: the app read it as it came (mock fault 400)" grep -q '^400 error mock fault 400' "$T/out"
+	check "(o) $c: another 400: one record, delivered; alt never asked" audit_is \
+		"len(a) == 1 and r['llmroute.delivered'] is True and r['error.type'] == 'http_400'"
+}
+
 check_j() {
 	https_reset
 	app "$c" "$OAI" app-rogue
@@ -492,11 +524,11 @@ for c in $CLIENTS; do
 	run=$(checks_for "$c")
 	https_forget
 	reach="" reached="" # the hosts this client's checks send the route's key to
-	case " $run " in *" "[bdfghklmn]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
+	case " $run " in *" "[bdfghklmno]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
 	case " $run " in *" c "*) reach="$reach('far.llm.test', 'sk-far-route')," reached="$reached far" ;; esac
 	for k in $run; do
 		case $k in
-		[abcdefghijklmn]) "check_$k" ;;
+		[abcdefghijklmno]) "check_$k" ;;
 		*)
 			echo "t_https: unknown check $k" >&2
 			exit 1
