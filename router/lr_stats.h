@@ -53,6 +53,8 @@ enum {
 	LR_STATS_DAY_MODEL = 6,
 	LR_STATS_UNAPPLIED = 7,   /* a route decided but not applied: the request
 				   * went out as the app made it (not in ROUTE) */
+	LR_STATS_UNREACHED = 8,   /* by host: TLS connections to an LLM host the
+				   * shim could not see into (shim/lr_claim.h) */
 };
 
 /* What the attempts of resilient requests did, counted per route (by the

@@ -12,6 +12,8 @@
  * nothing is claimed).  The headers give the types and constants.
  */
 #include "lr_claim.h"
+#include "lr_rec.h"
+#include "lr_stats.h"
 #include "lr_detect.h"
 #include "lr_match.h"
 #include "lr_view.h"
@@ -380,6 +382,9 @@ typedef struct {
 static claim *claims;
 static _Atomic int nclaims;   /* in the table, either state */
 static _Atomic int nbio;      /* claimed, handshake not started */
+#define MAX_FRESH 65536
+static _Atomic(_Atomic unsigned char *) fresh; /* connected to port 443, no byte sent yet */
+static _Atomic int nfresh;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int possible_cached = -1;
@@ -808,7 +813,90 @@ int lr_claim_so_error(int fd, int err, int (*real_connect)(int, const struct soc
 
 int lr_claim_pending(void)
 {
-	return atomic_load(&nclaims) > 0;
+	return atomic_load(&nclaims) > 0 || atomic_load(&nfresh) > 0;
+}
+
+/* --- programs the shim does not reach ------------------------------------------------ */
+
+void lr_claim_watch(int fd)
+{
+	_Atomic unsigned char *f = atomic_load(&fresh);
+
+	if (fd < 0 || fd >= MAX_FRESH)
+		return;
+	if (!f) {
+		_Atomic unsigned char *n = calloc(MAX_FRESH, 1), *none = NULL;
+		if (!n)
+			return;
+		if (!atomic_compare_exchange_strong(&fresh, &none, n))
+			free(n);
+		f = atomic_load(&fresh);
+	}
+	if (!atomic_exchange(&f[fd], 1))
+		atomic_fetch_add(&nfresh, 1);
+}
+
+/* The server name of a TLS ClientHello record in p (n bytes), into name:
+ * 0, or -1 (not one, or none named). */
+static int client_hello_sni(const unsigned char *p, size_t n, char *name, size_t cap)
+{
+	size_t i, end, el, l;
+
+	if (n < 43 || p[0] != 0x16 || p[1] != 3 || p[5] != 1)
+		return -1;
+	end = 5 + ((size_t)p[3] << 8 | p[4]);
+	if (end > n)
+		end = n; /* the first slice: enough for the name in practice */
+	i = 5 + 4 + 2 + 32;                                /* header, version, random */
+	if (i >= end || (i += 1 + p[i]) + 2 > end)         /* session id */
+		return -1;
+	i += 2 + ((size_t)p[i] << 8 | p[i + 1]);           /* cipher suites */
+	if (i >= end || (i += 1 + p[i]) + 2 > end)         /* compression methods */
+		return -1;
+	i += 2;                                            /* extensions' length */
+	while (i + 4 <= end) {
+		el = (size_t)p[i + 2] << 8 | p[i + 3];
+		if (p[i] == 0 && p[i + 1] == 0 && i + 9 <= end && p[i + 6] == 0) { /* server_name, host_name */
+			l = (size_t)p[i + 7] << 8 | p[i + 8];
+			if (i + 9 + l > end || l == 0 || l >= cap)
+				return -1;
+			memcpy(name, p + i + 9, l);
+			name[l] = 0;
+			return 0;
+		}
+		i += 4 + el;
+	}
+	return -1;
+}
+
+/* The first bytes the app sends itself on a connection to port 443. */
+static void first_bytes(int fd, const void *p, size_t n)
+{
+	static _Atomic int said;
+	_Atomic unsigned char *f = atomic_load(&fresh);
+	const lr_table *t;
+	lr_stats_seg *seg;
+	lr_stats_delta one = {1, 0, 0, 0, 0, 0, 0, 0};
+	char host[256];
+	int llm;
+
+	if (!f || fd < 0 || fd >= MAX_FRESH || !atomic_exchange(&f[fd], 0))
+		return;
+	atomic_fetch_sub(&nfresh, 1);
+	/* OpenSSL's records, written inside the app's call to our hooks, are reached */
+	if (!p || lr_ssl_inside() || client_hello_sni(p, n, host, sizeof(host)) < 0)
+		return;
+	t = lr_view_acquire();
+	llm = lr_detect_api_host(host, strlen(host)) || lr_match_names_host(t, host, strlen(host));
+	lr_view_release(t);
+	if (!llm)
+		return;
+	if ((seg = lr_rec_stats()))
+		lr_stats_add(seg, LR_STATS_UNREACHED, host, &one);
+	if (!atomic_exchange(&said, 1))
+		lr_log(LR_LOG_ERROR, "this program speaks TLS to %s with a TLS library the shim does not hook "
+		       "(not the system OpenSSL): its requests are not routed, denied or audited; run it with "
+		       "`llmroute --intercept` (docs/ca.md), or through libcurl or the system OpenSSL", host);
 }
 
 int lr_claim_of(int fd, char *host, char *route, char *peer)
@@ -898,13 +986,17 @@ int lr_claim_trust(void *ssl)
 	return hit;
 }
 
-int lr_claim_raw(int fd)
+int lr_claim_raw(int fd, const void *p, size_t n)
 {
 	char host[256], route[128], peer[64];
 	claim *c;
 	SSL_CTX *ctx;
 	int srv = -1;
 
+	if (atomic_load(&nfresh))
+		first_bytes(fd, p, n);
+	if (!atomic_load(&nclaims))
+		return 0;
 	pthread_mutex_lock(&mu);
 	HASH_FIND_INT(claims, &fd, c);
 	if (c && c->state == C_CLAIMED && !c->done && c->srv >= 0) {

@@ -34,6 +34,7 @@
  */
 #ifndef LR_CLAIM_H
 #define LR_CLAIM_H
+#include <stddef.h>
 #include <sys/socket.h>
 
 /* Can a connection of this process be claimed now?  (Cheap after the
@@ -70,7 +71,8 @@ int lr_claim_intercept_host(const char *host);
 int lr_claim_intercept(int fd, const char *host, const struct sockaddr *real, socklen_t reallen,
 		       int (*real_connect)(int, const struct sockaddr *, socklen_t));
 
-/* 1 while any descriptor is a candidate or claimed (one atomic load). */
+/* 1 while any descriptor is a candidate, claimed or watched (two atomic
+ * loads). */
 int lr_claim_pending(void);
 
 /* The app calls connect again on fd (after EINPROGRESS, to learn the
@@ -99,7 +101,14 @@ int lr_claim_handshake(void *ssl, int fd, int connect_state);
  * claimed connection whose handshake has not started, its TLS is the
  * app's own (memory BIOs, or a library the shim does not hook), and the
  * connection goes to the shim's TLS endpoint (lr_tlsend.h).  1 if so. */
-int lr_claim_raw(int fd);
+int lr_claim_raw(int fd, const void *p, size_t n);
+
+/* fd connected to a port 443 as the app asked (not claimed): its first
+ * bytes are looked at (lr_claim_raw) for a TLS ClientHello to an LLM host
+ * that is not sent through the shim's hooks (a TLS library the shim does
+ * not reach): logged once per process and counted (llmroutectl stats:
+ * UNREACHED), so a deny that cannot hold is not silent. */
+void lr_claim_watch(int fd);
 
 /* An OpenSSL function of the app's libssl or libcrypto, or NULL. */
 void *lr_claim_sym(const char *name);

@@ -419,6 +419,27 @@ PYEOF
 		"(r := $(only alt.llm.test.https)) and auth(r) == 'Bearer sk-alt-route' and 'sk-app-secret' not in text('alt.llm.test')"
 }
 
+# A program whose TLS the shim does not hook (nodesource's Node.js, its own
+# OpenSSL), interception off: not reached, and said so (issue 18).
+check_unreached() {
+	https_reset
+	app node "$OAI" app-deny
+	check "unreached: node without interception: the deny cannot hold (api.openai.com answered)" got app-deny
+	check "unreached: ... said once in the log, naming the host and the way out" sh -c \
+		"[ \$(grep -c 'speaks TLS to api.openai.com with a TLS library the shim does not hook' '$T/out.err') = 1 ] &&
+		grep -q 'llmroute --intercept' '$T/out.err' || { cat '$T/out.err' >&2; exit 1; }"
+	check "unreached: ... and counted (llmroutectl stats, --json, --prometheus)" sh -c \
+		"'$CTL' stats | grep -A2 '^UNREACHED' | grep -q '^api.openai.com  *1\$' &&
+		'$CTL' stats --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not [x for x in d[\"unreached\"] if x[\"name\"] == \"api.openai.com\" and x[\"requests\"] == 1])' &&
+		'$CTL' stats --prometheus | grep -q '^llmroute_unreached_connections_total{host=\"api.openai.com\"} 1\$' ||
+		{ '$CTL' stats >&2; exit 1; }"
+	check "unreached: no audit record (nothing was seen)" audit_is "len(a) == 0"
+	https_reset
+	app httpclient "$OAI" app-mini
+	check "unreached: a program on the system OpenSSL is reached, and not counted" sh -c \
+		"! '$CTL' stats | grep -q '^UNREACHED'"
+}
+
 OAI_PLAIN=http://api.openai.com/v1/chat/completions
 
 check_k() {
@@ -519,6 +540,7 @@ check_i() { # over every request of this client since https_forget
 	check "(i) $c: no key in the audit" sh -c "! grep -q -e sk-app-secret -e sk-alt-route -e sk-far-route '$A.all'"
 }
 
+[ -z "${LR_HTTPS_CHECKS:-}" ] && [ -z "${SANITIZE:-}" ] && check_unreached
 for c in $CLIENTS; do
 	case $c in curl) tr=curl ;; *) tr=tls ;; esac
 	run=$(checks_for "$c")

@@ -176,6 +176,20 @@ static void emit_unapplied(FILE *f, const lr_stats_seg *s)
 		}
 }
 
+static void emit_unreached(FILE *f, const lr_stats_seg *s)
+{
+	ctl_totals t;
+	uint32_t i;
+
+	family(f, "llmroute_unreached_connections_total", "counter",
+	       "TLS connections to an LLM host through a TLS library the shim does not hook (not routed).");
+	for (i = 0; i < LR_STATS_SLOTS; i++)
+		if (slot_of(s, i, LR_STATS_UNREACHED, &t)) {
+			sample(f, "llmroute_unreached_connections_total", "host", &s->slot[i], NULL);
+			fprintf(f, "%llu\n", t.requests);
+		}
+}
+
 /* What the attempts of resilient requests did, per route and kind. */
 static void emit_attempts(FILE *f, const lr_stats_seg *s)
 {
@@ -267,6 +281,7 @@ static void emit_counters_seg(FILE *f, const lr_stats_seg *s)
 		emit_histogram(f, s, d);
 	}
 	emit_unapplied(f, s);
+	emit_unreached(f, s);
 	emit_attempts(f, s);
 	emit_health(f, s);
 	emit_spend(f, s);

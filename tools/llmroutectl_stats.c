@@ -156,6 +156,25 @@ static void print_unapplied(const lr_stats_seg *s)
 	putchar('\n');
 }
 
+/* TLS to LLM hosts the shim could not see into: only when there is some. */
+static void print_unreached(const lr_stats_seg *s)
+{
+	uint32_t i;
+	int any = 0;
+
+	for (i = 0; i < LR_STATS_SLOTS; i++) {
+		const lr_stats_slot *x = &s->slot[i];
+		if (atomic_load(&x->state) != 2 || x->kind != LR_STATS_UNREACHED || !atomic_load(&x->requests))
+			continue; /* (a reset leaves the slot, at 0) */
+		if (!any++)
+			printf("UNREACHED (TLS the shim does not hook: not routed, denied or audited)\n%-40s %10s\n",
+			       "HOST", "CONNS");
+		printf("%-40.*s %10llu\n", LR_STATS_NAME_MAX, x->name, (unsigned long long)atomic_load(&x->requests));
+	}
+	if (any)
+		putchar('\n');
+}
+
 /* Targets that failed lately: their run of failures and cool-down. */
 static void print_health(const lr_stats_seg *s)
 {
@@ -275,6 +294,7 @@ int ctl_stats(int argc, char **argv)
 		cJSON_AddStringToObject(o, "key", key); /* System V key: ipcs -m */
 		cJSON_AddItemToObject(o, "routes", json_kind(s, LR_STATS_ROUTE));
 		cJSON_AddItemToObject(o, "not_applied", json_kind(s, LR_STATS_UNAPPLIED));
+		cJSON_AddItemToObject(o, "unreached", json_kind(s, LR_STATS_UNREACHED));
 		cJSON_AddItemToObject(o, "models", json_kind(s, LR_STATS_MODEL));
 		cJSON_AddItemToObject(o, "targets", json_kind(s, LR_STATS_TARGET));
 		spend = cJSON_CreateArray();
@@ -297,6 +317,7 @@ int ctl_stats(int argc, char **argv)
 	putchar('\n');
 	print_attempts(s);
 	print_unapplied(s);
+	print_unreached(s);
 	print_kind(s, LR_STATS_MODEL, "MODEL");
 	putchar('\n');
 	print_kind(s, LR_STATS_TARGET, "TARGET");
