@@ -4,6 +4,9 @@
 .DEFAULT_GOAL := all
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+# Where `make install` puts libllmroute.so; the launcher is built to look
+# there too (after its own directory and ../lib/llmroute beside it).
+LIBDIR ?= $(PREFIX)/lib/llmroute
 DOCDIR ?= $(PREFIX)/share/doc/llmroute
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -16,8 +19,9 @@ WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERROR),-Werror)
 SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DCURL_DISABLE_DEPRECATION -fPIC -fvisibility=hidden $(WARN) $(SAN) \
-	$(CURL_CFLAGS) -Irouter -Ishim -MMD -MP $(CFLAGS)
-LDFLAGS_SAN := $(SAN)
+	$(CURL_CFLAGS) -Irouter -Ishim -MMD -MP $(CPPFLAGS) $(CFLAGS)
+# $(LDFLAGS): a distribution's hardening flags (dpkg-buildflags).
+LDFLAGS_SAN := $(SAN) $(LDFLAGS)
 
 ROUTER_SRC := $(wildcard router/*.c)
 SHIM_SRC := $(wildcard shim/*.c)
@@ -52,14 +56,25 @@ $(BUILD)/obj/%.o: %.c
 # libssl at run time (see shim/lr_curl_sym.c), so a process that never used
 # them does not load them because of us.  It reads compiled tables only: the
 # rules and price catalogue readers stay in llmroutectl.
+# A SONAME, as a library in the system's library directory (the Debian
+# package) must have; nothing links against it, so it has no version.
 $(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o %/lr_catalog.o,$(ROUTER_OBJ))
-	$(CC) -shared -Wl,--no-undefined -Wl,-z,now $(LDFLAGS_SAN) -o $@ $^ -ldl -lpthread -lm
+	$(CC) -shared -Wl,--no-undefined -Wl,-z,now -Wl,-soname,libllmroute.so $(LDFLAGS_SAN) -o $@ $^ -ldl -lpthread -lm
 
 $(CTL): $(CTL_OBJ) $(ROUTER_OBJ)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ -lcjson -lm -lpthread
 
 $(LAUNCHER): $(BUILD)/obj/tools/llmroute.o
 	$(CC) $(LDFLAGS_SAN) -o $@ $^
+
+# The launcher's library directory is compiled in: rebuild it when LIBDIR
+# changes.
+$(BUILD)/obj/tools/llmroute.o: ALL_CFLAGS += -DLR_LIBDIR='"$(LIBDIR)"'
+$(BUILD)/obj/tools/llmroute.o: $(BUILD)/libdir.$(subst /,_,$(LIBDIR))
+$(BUILD)/libdir.%:
+	@mkdir -p $(dir $@)
+	@rm -f $(BUILD)/libdir.*
+	@touch $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(ROUTER_OBJ)
 	@mkdir -p $(dir $@)
@@ -116,10 +131,10 @@ $(COMPLETION): $(CTL)
 UNIT_SED := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
 SHARE := $(DESTDIR)$(PREFIX)/share
 install: all $(COMPLETION)
-	install -d $(DESTDIR)$(PREFIX)/lib/llmroute $(DESTDIR)$(BINDIR) \
+	install -d $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(DOCDIR)/docs $(SHARE)/man/man1 $(SHARE)/man/man5 \
-		$(SHARE)/bash-completion/completions $(DESTDIR)$(UNITDIR)
-	install -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/llmroute/libllmroute.so
+		$(SHARE)/bash-completion/completions $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LIBDIR)
+	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libllmroute.so
 	install -m 0755 $(CTL) $(LAUNCHER) $(DESTDIR)$(BINDIR)/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(DOCDIR)/docs/

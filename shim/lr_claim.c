@@ -12,10 +12,14 @@
  * nothing is claimed).  The headers give the types and constants.
  */
 #include "lr_claim.h"
+#include "lr_detect.h"
+#include "lr_match.h"
+#include "lr_view.h"
 #include "lr_fork.h"
 #include "lr_log.h"
 #include "lr_serve.h"
 #include "lr_shim.h"
+#include "lr_tlsend.h"
 #include "lr_upstream.h"
 
 #include <arpa/inet.h>
@@ -31,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +43,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -89,15 +95,30 @@ static struct {
 	long (*ctrl)(SSL *, int, long, void *);
 	int (*in_init)(const SSL *);
 	void (*err_clear)(void);
+	const char *(*servername)(const SSL *, int);
+	EVP_PKEY *(*pem_key)(FILE *, EVP_PKEY **, pem_password_cb *, void *);
+	X509 *(*pem_x509)(FILE *, X509 **, pem_password_cb *, void *);
+	int (*check_key)(const X509 *, const EVP_PKEY *);
 	int (*err_mark)(void);
 	int (*err_pop_mark)(void);
 } O;
 
-static void *osym(const char *name)
+static int ours(void *f);
+
+/* The OpenSSL the app's own calls reach: the global scope's (a program
+ * that carries its own OpenSSL, as nodesource's Node.js, exports it there,
+ * and libcurl's calls bind to it too), but never our hooks (then the next
+ * definition after us); else the system's libssl or libcrypto as loaded
+ * (RTLD_LOCAL by Python, or with libcurl).  One OpenSSL for every call:
+ * objects of one copy handed to another would break. */
+void *lr_claim_sym(const char *name)
 {
 	static const char *const sonames[] = {"libssl.so.3", "libcrypto.so.3"};
-	void *f = dlsym(RTLD_NEXT, name), *h;
+	void *f = dlsym(RTLD_DEFAULT, name), *h;
 	size_t i;
+
+	if (f && ours(f))
+		f = dlsym(RTLD_NEXT, name);
 
 	for (i = 0; !f && i < sizeof(sonames) / sizeof(sonames[0]); i++) {
 		h = dlopen(sonames[i], RTLD_NOLOAD | RTLD_LAZY);
@@ -109,7 +130,7 @@ static void *osym(const char *name)
 	return f;
 }
 
-#define OSYM(field, name) (*(void **)&O.field = osym(name), ok &= O.field != NULL)
+#define OSYM(field, name) (*(void **)&O.field = lr_claim_sym(name), ok &= O.field != NULL)
 
 static void o_resolve(void)
 {
@@ -132,7 +153,8 @@ static void o_resolve(void)
 	OSYM(connect_state, "SSL_set_connect_state"); OSYM(do_handshake, "SSL_do_handshake");
 	OSYM(get_error, "SSL_get_error"); OSYM(get_fd, "SSL_get_fd"); OSYM(ctrl, "SSL_ctrl");
 	OSYM(in_init, "SSL_in_init"); OSYM(err_clear, "ERR_clear_error");
-	OSYM(err_mark, "ERR_set_mark"); OSYM(err_pop_mark, "ERR_pop_to_mark");
+	OSYM(err_mark, "ERR_set_mark"); OSYM(servername, "SSL_get_servername");
+	OSYM(pem_key, "PEM_read_PrivateKey"); OSYM(pem_x509, "PEM_read_X509"); OSYM(check_key, "X509_check_private_key"); OSYM(err_pop_mark, "ERR_pop_to_mark");
 	O.ok = ok;
 }
 
@@ -142,6 +164,9 @@ static pthread_mutex_t mint_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int o_ok; /* O is complete */
 static EVP_PKEY *ca_key, *leaf_key;
 static X509 *ca_cert;
+static int ca_persistent;      /* ca_key and ca_cert are the local CA's files */
+static int enabled = 1;        /* LLMROUTE_TLS_CLAIM is not off */
+static int intercept;          /* LLMROUTE_TLS_INTERCEPT is on */
 static X509_STORE *ca_store;
 static struct {
 	char host[256];
@@ -204,6 +229,71 @@ static X509 *mint(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, i
 	return x;
 }
 
+/* The local CA's directory (llmroutectl ca init): LLMROUTE_CA_DIR, else
+ * /etc/llmroute/ca for root, else the user's data directory. */
+static int ca_dir(char *out, size_t cap)
+{
+	const char *d = secure_getenv("LLMROUTE_CA_DIR"), *x, *h;
+
+	if (d && *d)
+		return snprintf(out, cap, "%s", d) < (int)cap ? 0 : -1;
+	if (geteuid() == 0)
+		return snprintf(out, cap, "/etc/llmroute/ca") < (int)cap ? 0 : -1;
+	if ((x = secure_getenv("XDG_DATA_HOME")) && *x)
+		return snprintf(out, cap, "%s/llmroute/ca", x) < (int)cap ? 0 : -1;
+	if ((h = secure_getenv("HOME")) && *h)
+		return snprintf(out, cap, "%s/.local/share/llmroute/ca", h) < (int)cap ? 0 : -1;
+	return -1;
+}
+
+/* path, opened only if it is a regular file of ours (or root's) that no
+ * one else may write (key: nor read).  The stream, or NULL. */
+static FILE *open_trusted(const char *path, int secret)
+{
+	struct stat st;
+	FILE *f;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
+	    (st.st_mode & (secret ? 077 : 022)) || !(f = fdopen(fd, "r"))) {
+		lr_log(LR_LOG_ERROR, "local CA: %s is not a %s file of this user's: not used", path,
+		       secret ? "private (mode 0600)" : "protected");
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
+/* The local CA's key and certificate, checked: 0, or -1. */
+static int ca_load(void)
+{
+	char dir[512], path[600];
+	struct stat st;
+	FILE *f;
+
+	if (ca_dir(dir, sizeof(dir)) < 0 || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022))
+		return -1;
+	snprintf(path, sizeof(path), "%s/ca.key", dir);
+	if (!(f = open_trusted(path, 1)))
+		return -1;
+	ca_key = O.pem_key(f, NULL, NULL, NULL);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	if (!ca_key || !(f = open_trusted(path, 0)))
+		return -1;
+	ca_cert = O.pem_x509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!ca_cert || !O.check_key(ca_cert, ca_key)) {
+		lr_log(LR_LOG_ERROR, "local CA in %s: the key and the certificate do not match", dir);
+		return -1;
+	}
+	lr_log(LR_LOG_DEBUG, "local CA in %s", dir);
+	return 0;
+}
+
 /* The CA, made once per process.  0, or -1.  Under mint_mu. */
 static int ca_ready(void)
 {
@@ -211,6 +301,14 @@ static int ca_ready(void)
 
 	if (ca_store)
 		return 0;
+	if (intercept && ca_load() == 0) {
+		ca_persistent = 1;
+		if (!leaf_key && !(leaf_key = O.keygen(NULL, NULL, "EC", "P-256")))
+			return -1;
+		if (!(ca_store = O.store_new()) || !O.store_add(ca_store, ca_cert))
+			return -1;
+		return 0;
+	}
 	snprintf(cn, sizeof(cn), "llmroute in-process CA %d", (int)getpid());
 	if (!ca_key && !(ca_key = O.keygen(NULL, NULL, "EC", "P-256")))
 		return -1;
@@ -282,7 +380,6 @@ typedef struct {
 static claim *claims;
 static _Atomic int nclaims;   /* in the table, either state */
 static _Atomic int nbio;      /* claimed, handshake not started */
-static _Atomic int bio_seen;  /* a handshake without a descriptor: claims are off */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int possible_cached = -1;
@@ -294,36 +391,95 @@ static int ours(void *f)
 	return f && dladdr(f, &a) && dladdr((void *)lr_claim_possible, &b) && a.dli_fbase == b.dli_fbase;
 }
 
-static int enabled = 1;
-
 static void init(void)
 {
 	const char *v = secure_getenv("LLMROUTE_TLS_CLAIM");
 
 	enabled = !(v && (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no")));
+	v = secure_getenv("LLMROUTE_TLS_INTERCEPT");
+	intercept = v && (!strcmp(v, "1") || !strcmp(v, "on") || !strcmp(v, "yes"));
 }
 
-int lr_claim_possible(void)
+/* Is the system's libssl in the process already (not loaded by us)? */
+static int dlopen_noload_ssl(void)
 {
-	pthread_once(&once, init);
-	if (!enabled || atomic_load(&bio_seen))
-		return 0;
-	if (!atomic_load(&o_ok)) { /* looked up again until the app has loaded libssl */
+	void *h = dlopen("libssl.so.3", RTLD_NOLOAD | RTLD_LAZY);
+
+	if (h)
+		dlclose(h);
+	return h != NULL;
+}
+
+/* OpenSSL's functions: 0 once found (looked up again until they are). */
+static int o_ready(void)
+{
+	if (!atomic_load(&o_ok)) {
 		pthread_mutex_lock(&mint_mu);
 		if (!O.ok)
 			o_resolve();
 		atomic_store(&o_ok, O.ok);
 		pthread_mutex_unlock(&mint_mu);
-		if (!O.ok)
-			return 0;
 	}
-	/* the app's sessions reach our hooks: no OpenSSL of the program's own
-	 * (nodesource's Node.js) comes first in the global scope */
-	if (!ours(dlsym(RTLD_DEFAULT, "SSL_do_handshake")) || !ours(dlsym(RTLD_DEFAULT, "SSL_connect")))
+	return O.ok ? 0 : -1;
+}
+
+/* The app's TLS reaches our hooks: its libssl is loaded (found without
+ * loading libcurl's) and no OpenSSL of the program's own (nodesource's
+ * Node.js) comes first in the global scope. */
+static int hooked(void)
+{
+	int before = lr_up_ssl_before(); /* libcurl's libssl is not the app's */
+
+	return (before >= 0 ? before : dlopen_noload_ssl()) && ours(dlsym(RTLD_DEFAULT, "SSL_do_handshake")) &&
+	       ours(dlsym(RTLD_DEFAULT, "SSL_connect"));
+}
+
+int lr_claim_possible(void)
+{
+	pthread_once(&once, init);
+	if (!enabled || o_ready() < 0 || !hooked())
 		return 0;
 	if (possible_cached < 0)
 		possible_cached = lr_serve_allowed();
 	return possible_cached;
+}
+
+int lr_claim_intercepting(void)
+{
+	static _Atomic int state = -1; /* -1 not known yet, 0 off, 1 on */
+	int st = atomic_load(&state);
+
+	if (st >= 0)
+		return st;
+	pthread_once(&once, init);
+	/* the shim's own client first: it loads the libssl our endpoint uses */
+	st = enabled && intercept && !hooked() && lr_serve_allowed() && o_ready() == 0;
+	if (st) {
+		pthread_mutex_lock(&mint_mu);
+		st = ca_ready() == 0 && ca_persistent;
+		pthread_mutex_unlock(&mint_mu);
+		if (!st)
+			lr_log(LR_LOG_ERROR, "TLS interception is asked for (LLMROUTE_TLS_INTERCEPT) but the local "
+			       "CA cannot be used (llmroutectl ca show): HTTPS goes out as the program makes it");
+	}
+	atomic_store(&state, st);
+	return st;
+}
+
+int lr_claim_intercept_host(const char *host)
+{
+	const lr_table *t;
+	size_t n = strlen(host);
+	int yes;
+
+	if (!lr_claim_intercepting())
+		return 0;
+	if (lr_detect_api_host(host, n))
+		return 1;
+	t = lr_view_acquire();
+	yes = lr_match_names_host(t, host, n);
+	lr_view_release(t);
+	return yes;
 }
 
 static void peer_text(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
@@ -492,7 +648,7 @@ static int claim_now(int fd, claim *c, int (*real_connect)(int, const struct soc
 	c->srv = lr_upfd_adopt(s);
 	put(c);
 	lr_log(LR_LOG_INFO, "connection to %s claimed by route %s (%s): its TLS ends in the shim", c->host,
-	       c->route, c->reallen ? "the host does not answer" : "the host has no address");
+	       c->route, c->route[0] == '(' ? "intercepted" : c->reallen ? "the host does not answer" : "the host has no address");
 	errno = e;
 	return rc;
 }
@@ -537,6 +693,28 @@ int lr_claim_connect(int fd, const char *host, int port, const char *route, cons
 		return -1;
 	}
 	(void)port;
+	return rc;
+}
+
+int lr_claim_intercept(int fd, const char *host, const struct sockaddr *real, socklen_t reallen,
+		       int (*real_connect)(int, const struct sockaddr *, socklen_t))
+{
+	claim *c;
+	int rc;
+
+	if (atomic_load(&nclaims) >= MAX_CLAIMS || !(c = calloc(1, sizeof(*c))))
+		return -2;
+	c->fd = fd;
+	c->srv = -1;
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	snprintf(c->route, sizeof(c->route), "(interception)");
+	if (real && reallen <= sizeof(c->real)) {
+		memcpy(&c->real, real, reallen);
+		c->reallen = reallen;
+		peer_text(real, reallen, c->peer, sizeof(c->peer));
+	}
+	if ((rc = claim_now(fd, c, real_connect)) == -2)
+		free(c);
 	return rc;
 }
 
@@ -697,29 +875,56 @@ void lr_claim_shut(int fd)
 		lr_upfd_release(srv);
 }
 
-/* A handshake on a session with no descriptor (its bytes go through memory
- * BIOs: asyncio, Node.js): the shim cannot complete it.  Claims are off in
- * this process from now on, and every claimed connection whose handshake
- * has not started gets its end now, so the app fails at once (the host
- * could not be reached anyway) rather than waiting for an answer. */
-static void bio_handshake(void)
+/* A session to the real host under a claimed name would fail to verify:
+ * the CA is trusted only while such a claim waits. */
+int lr_claim_trust(void *ssl)
 {
+	const char *name;
 	claim *c, *tmp;
-	int srv[64], n = 0, i;
+	int hit = 0;
 
-	if (atomic_exchange(&bio_seen, 1) == 0)
-		lr_log(LR_LOG_ERROR, "this program's TLS does not use its sockets (memory BIOs): HTTPS connections "
-		       "are not claimed in this process");
+	if (!atomic_load(&nbio) || !O.in_init(ssl) || !(name = O.servername(ssl, 0 /* TLSEXT_NAMETYPE_host_name */)))
+		return 0;
 	pthread_mutex_lock(&mu);
 	HASH_ITER(hh, claims, c, tmp) {
-		if (c->state == C_CLAIMED && !c->done && c->srv >= 0 && n < 64) {
-			srv[n++] = c->srv;
-			c->srv = -1;
+		if (c->state == C_CLAIMED && !c->done && strcasecmp(c->host, name) == 0) {
+			hit = 1;
+			break;
 		}
 	}
 	pthread_mutex_unlock(&mu);
-	for (i = 0; i < n; i++)
-		lr_upfd_release(srv[i]);
+	if (hit)
+		O.ctrl(ssl, SSL_CTRL_SET_VERIFY_CERT_STORE, 1, ca_store);
+	return hit;
+}
+
+int lr_claim_raw(int fd)
+{
+	char host[256], route[128], peer[64];
+	claim *c;
+	SSL_CTX *ctx;
+	int srv = -1;
+
+	pthread_mutex_lock(&mu);
+	HASH_FIND_INT(claims, &fd, c);
+	if (c && c->state == C_CLAIMED && !c->done && c->srv >= 0) {
+		c->done = 1; /* the app's own TLS on its socket: our endpoint's from now on */
+		atomic_fetch_sub(&nbio, 1);
+		srv = c->srv;
+		c->srv = -1;
+		memcpy(host, c->host, sizeof(host));
+		memcpy(route, c->route, sizeof(route));
+		memcpy(peer, c->peer, sizeof(peer));
+	}
+	pthread_mutex_unlock(&mu);
+	if (srv < 0)
+		return 0;
+	if (!(ctx = server_ctx(host)) || lr_tlsend_adopt(srv, ctx, host, route, peer) < 0) {
+		if (!ctx)
+			lr_upfd_release(srv);
+		return 0;
+	}
+	return 1;
 }
 
 /* --- the handshake ------------------------------------------------------------------ */
@@ -795,12 +1000,8 @@ int lr_claim_handshake(void *ssl, int fd, int connect_state)
 	claim *c;
 	int sfd = -1, fl, sfl, rc;
 
-	if (!atomic_load(&nbio))
+	if (fd < 0 || !atomic_load(&nbio))
 		return 0;
-	if (fd < 0) {
-		bio_handshake();
-		return 0;
-	}
 	pthread_mutex_lock(&mu);
 	HASH_FIND_INT(claims, &fd, c);
 	if (c && c->state == C_CLAIMED && !c->done) {
@@ -846,4 +1047,5 @@ void lr_claim_atfork(int phase)
 {
 	lr_fork_mutex(&mu, phase);
 	lr_fork_mutex(&mint_mu, phase);
+	lr_tlsend_atfork(phase);
 }

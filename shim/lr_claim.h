@@ -12,10 +12,10 @@
  * (lr_serve.h), which checks the real upstream's certificate against the
  * app's own trust.  So a program whose hard-coded host has no listener (a
  * retired endpoint, an air-gapped machine) still works.  A host that
- * answers is never claimed: a program whose TLS does not use its socket
- * (memory BIOs: asyncio, Node.js) cannot have its handshake completed by
- * the shim; when one shows up, claims stop in that process and the
- * claimed connections not yet shaken hands end at once.
+ * answers is never claimed.  A program whose TLS does not run on its socket
+ * through the shim's hooks (memory BIOs: asyncio, Node.js; or a TLS
+ * library the shim does not hook) writes its ClientHello itself: its
+ * connection then goes to the shim's own TLS endpoint (lr_tlsend.h).
  *
  * The app's session trusts, for this one connection only, a certificate
  * for the host name minted in memory by a CA made in memory at the first
@@ -53,6 +53,23 @@ int lr_claim_possible(void);
 int lr_claim_connect(int fd, const char *host, int port, const char *route, const struct sockaddr *real,
 		     socklen_t reallen, int (*real_connect)(int, const struct sockaddr *, socklen_t));
 
+/* TLS interception (LLMROUTE_TLS_INTERCEPT=1, `llmroute --intercept`):
+ * on for this process when it was asked for, the program's TLS does not
+ * reach the shim's hooks (nodesource's Node.js, GnuTLS, Java), the shim's
+ * own client can run, and the local CA (llmroutectl ca init) loads, owned
+ * by this user or root and private.  Then connections on port 443 to a
+ * known LLM API host or a host a route names are connected to the shim's
+ * TLS endpoint (lr_tlsend.h) at once, with certificates minted from that
+ * CA, which the program must trust (the launcher sets the variables
+ * programs read).  _host: is host one of them (interception on)? */
+int lr_claim_intercepting(void);
+int lr_claim_intercept_host(const char *host);
+
+/* Connects fd to the endpoint for an intercepted host (no attempt at the
+ * host itself).  As lr_claim_connect. */
+int lr_claim_intercept(int fd, const char *host, const struct sockaddr *real, socklen_t reallen,
+		       int (*real_connect)(int, const struct sockaddr *, socklen_t));
+
 /* 1 while any descriptor is a candidate or claimed (one atomic load). */
 int lr_claim_pending(void);
 
@@ -77,6 +94,23 @@ int lr_claim_of(int fd, char *host, char *route, char *peer);
  * -1 (failed: ssl is in an error state, SSL_get_error says SSL).  0: not
  * claimed, the real call goes on. */
 int lr_claim_handshake(void *ssl, int fd, int connect_state);
+
+/* The app writes to fd itself (not through the shim's handshake): for a
+ * claimed connection whose handshake has not started, its TLS is the
+ * app's own (memory BIOs, or a library the shim does not hook), and the
+ * connection goes to the shim's TLS endpoint (lr_tlsend.h).  1 if so. */
+int lr_claim_raw(int fd);
+
+/* An OpenSSL function of the app's libssl or libcrypto, or NULL. */
+void *lr_claim_sym(const char *name);
+
+/* A handshake on a session with no descriptor (memory BIOs: asyncio,
+ * Node.js on the system OpenSSL): if its server name is a claimed host
+ * whose handshake has not started, the session trusts our CA (its bytes
+ * reach our endpoint when the app writes them to the socket) and 1 is
+ * returned: the session's plaintext is then the endpoint's to route, not
+ * the hooks' (lr_ssl.c ignores the session). */
+int lr_claim_trust(void *ssl);
 
 /* The app closed fd (or a dup2 replaced it): its claim ends.  _range:
  * for every descriptor from first to last (close_range, closefrom). */

@@ -84,6 +84,12 @@ int lr_serve_allowed(void);
  * as before).  Called with c->mu held, in the app's thread. */
 int lr_serve_start(lr_conn *c, lr_serve_job *j);
 
+/* c is served from now on, its answers written into fd (a guarded
+ * descriptor, taken in every case) whose other end a reader of the
+ * shim's own holds (lr_tlsend.h); peer: where requests to the app's own
+ * host go ("" for nowhere).  0, or < 0. */
+int lr_serve_attach(lr_conn *c, int fd, const char *peer);
+
 /* After our refusal on a served connection: the app reads it, then EOF. */
 void lr_serve_shut(lr_conn *c);
 

@@ -342,6 +342,13 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 			return rc;
 		how = tolen ? LR_RESOLVE_REAL : LR_RESOLVE_FAIL;
 	}
+	if (how == LR_RESOLVE_INTERCEPT) {
+		untrack(fd);
+		rc = lr_claim_intercept(fd, rd.claimed_host, tolen ? (struct sockaddr *)&to : NULL, tolen, REAL(connect));
+		if (rc != -2) /* to the shim's TLS endpoint (lr_tlsend.h) */
+			return rc;
+		how = tolen ? LR_RESOLVE_REAL : LR_RESOLVE_FAIL; /* as the program made it */
+	}
 	if (how == LR_RESOLVE_FAIL) {
 		errno = EHOSTUNREACH;
 		return -1;
@@ -401,13 +408,23 @@ static ssize_t out(lr_conn *c, int fd, const struct iovec *iov, int cnt, int fla
 	return r;
 }
 
+/* Bytes the app sends on a descriptor we do not frame: a claimed
+ * connection's own TLS goes to the shim's endpoint (lr_claim_raw). */
+static inline void raw_out(int fd)
+{
+	if (__builtin_expect(lr_claim_pending(), 0))
+		lr_claim_raw(fd);
+}
+
 LR_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	lr_conn *c = acquire(fd);
 	struct iovec v = {(void *)buf, n};
 
-	if (!c)
+	if (!c) {
+		raw_out(fd);
 		return REAL(write)(fd, buf, n);
+	}
 	return out(c, fd, &v, 1, 0);
 }
 
@@ -418,8 +435,10 @@ LR_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	lr_conn *c = acquire(fd);
 	struct iovec v = {(void *)buf, n};
 
-	if (!c)
+	if (!c) {
+		raw_out(fd);
 		return REAL(send)(fd, buf, n, flags);
+	}
 	return out(c, fd, &v, 1, flags);
 }
 
@@ -462,8 +481,10 @@ LR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	lr_conn *c = acquire(fd);
 	struct iovec v = {(void *)buf, n};
 
-	if (!c)
+	if (!c) {
+		raw_out(fd);
 		return REAL(sendto)(fd, buf, n, flags, to, tolen);
+	}
 	/* an address on a connected stream socket is ignored by the kernel:
 	 * framed like a send */
 	(void)to;
@@ -475,8 +496,10 @@ LR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	lr_conn *c = acquire(fd);
 
-	if (!c)
+	if (!c) {
+		raw_out(fd);
 		return REAL(writev)(fd, iov, cnt);
+	}
 	if (cnt < 0 || cnt > IOV_MAX) {
 		release(c);
 		return REAL(writev)(fd, iov, cnt);
@@ -488,8 +511,10 @@ LR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	lr_conn *c = acquire(fd);
 
-	if (!c)
+	if (!c) {
+		raw_out(fd);
 		return REAL(sendmsg)(fd, m, flags);
+	}
 	if (!m || m->msg_controllen || m->msg_iovlen > IOV_MAX) { /* msg_name: as sendto */
 		release(c);
 		if (unseen_send(fd) < 0)

@@ -217,6 +217,48 @@ static void ignore(void *ssl)
 
 /* --- the hooks ---------------------------------------------------------------- */
 
+/* A session whose plaintext is not ours to frame: remembered as ignored. */
+static void ignore_session(void *ssl)
+{
+	session *s;
+
+	pthread_mutex_lock(&mu);
+	HASH_FIND_PTR(sessions, &ssl, s);
+	if (!s && nsessions < MAX_SESSIONS && (s = calloc(1, sizeof(*s)))) {
+		s->ssl = ssl;
+		HASH_ADD_PTR(sessions, ssl, s);
+		nsessions++;
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+/* A claimed connection's handshake (lr_claim.h): the shim's when the
+ * session is on the socket (1 done, -1 failed); a session on memory BIOs
+ * goes on, trusting our endpoint, whose plaintext it is.  0: as usual. */
+static int claimed_handshake(void *ssl, int connect_state)
+{
+	int fd;
+
+	if (lr_up_self || !lr_claim_pending())
+		return 0;
+	fd = R.get_fd(ssl);
+	if (fd < 0) {
+		if (lr_claim_trust(ssl))
+			ignore_session(ssl);
+		return 0;
+	}
+	return lr_claim_handshake(ssl, fd, connect_state);
+}
+
+/* OpenSSL makes the handshake inside the first SSL_read or SSL_write of a
+ * session that was not told to (Node.js drives its handshake that way):
+ * the same as in SSL_do_handshake.  -1: the claimed handshake failed. */
+static inline int implicit_handshake(void *ssl)
+{
+	return __builtin_expect(lr_claim_pending(), 0) ? claimed_handshake(ssl, 0) : 0;
+}
+
+
 /* The shim's own client's sessions (its thread: lr_up_self) are libcurl's:
  * the hooks hand them straight to OpenSSL, without the session table.
  *
@@ -242,7 +284,7 @@ LR_EXPORT int SSL_write(void *ssl, const void *buf, int num)
 	lr_conn *c;
 	ssize_t r;
 
-	if (resolve() < 0 || !R.write)
+	if (resolve() < 0 || !R.write || implicit_handshake(ssl) < 0)
 		return -1;
 	if (num <= 0 || lr_up_self || lr_disabled() || !(c = acquire(ssl, __builtin_return_address(0), 1)))
 		return R.write(ssl, buf, num);
@@ -255,7 +297,7 @@ LR_EXPORT int SSL_write_ex(void *ssl, const void *buf, size_t num, size_t *writt
 	lr_conn *c;
 	ssize_t r;
 
-	if (resolve() < 0 || !R.write_ex)
+	if (resolve() < 0 || !R.write_ex || implicit_handshake(ssl) < 0)
 		return 0;
 	if (!num || lr_up_self || lr_disabled() || !(c = acquire(ssl, __builtin_return_address(0), 1)))
 		return R.write_ex(ssl, buf, num, written);
@@ -331,7 +373,7 @@ LR_EXPORT int SSL_read(void *ssl, void *buf, int num)
 	size_t k;
 	int rc;
 
-	if (resolve() < 0 || !R.read)
+	if (resolve() < 0 || !R.read || implicit_handshake(ssl) < 0)
 		return -1;
 	if (num <= 0 || lr_up_self || !(c = acquire(ssl, NULL, 0)))
 		return R.read(ssl, buf, num);
@@ -356,7 +398,7 @@ LR_EXPORT int SSL_read_ex(void *ssl, void *buf, size_t num, size_t *readbytes)
 	size_t k, got = 0;
 	int rc;
 
-	if (resolve() < 0 || !R.read_ex)
+	if (resolve() < 0 || !R.read_ex || implicit_handshake(ssl) < 0)
 		return 0;
 	if (!num || lr_up_self || !(c = acquire(ssl, NULL, 0)))
 		return R.read_ex(ssl, buf, num, readbytes);
@@ -497,14 +539,13 @@ LR_EXPORT int SSL_shutdown(void *ssl)
 	return served ? 1 : R.shutdown(ssl);
 }
 
-/* The handshake of a claimed connection (lr_claim.h) is the shim's. */
 LR_EXPORT int SSL_do_handshake(void *ssl)
 {
 	int r;
 
 	if (resolve() < 0 || !R.do_handshake)
 		return -1;
-	if (!lr_up_self && (r = lr_claim_handshake(ssl, R.get_fd(ssl), 0)) != 0)
+	if ((r = claimed_handshake(ssl, 0)) != 0)
 		return r > 0 ? 1 : -1;
 	return R.do_handshake(ssl);
 }
@@ -515,7 +556,7 @@ LR_EXPORT int SSL_connect(void *ssl)
 
 	if (resolve() < 0 || !R.connect)
 		return -1;
-	if (!lr_up_self && (r = lr_claim_handshake(ssl, R.get_fd(ssl), 1)) != 0)
+	if ((r = claimed_handshake(ssl, 1)) != 0)
 		return r > 0 ? 1 : -1;
 	return R.connect(ssl);
 }

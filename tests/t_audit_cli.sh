@@ -115,12 +115,15 @@ done
 
 # --json: parseable, one object per group then the total, stable keys.
 "$CTL" audit "$A" --json >"$T/j.json" 2>/dev/null
-keys="['by', 'group', 'total', 'requests', 'errors', 'input_tokens', 'output_tokens', 'cost_usd', 'unpriced', 'p50_ms', 'p95_ms']"
+keys="['by', 'group', 'total', 'requests', 'errors', 'fallbacks', 'input_tokens', 'output_tokens', 'cost_usd', 'unpriced', 'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms']"
 check "--json: groups then the total" json_ok "$T/j.json" \
 	"[g['group'] for g in d] == ['claude-3-5-haiku-latest', 'gpt-4o', 'gpt-4o-mini', 'local-llama', 'o1-pro', None] and [g['total'] for g in d] == [False] * 5 + [True]"
 check "--json: stable keys" json_ok "$T/j.json" "all(list(g) == $keys for g in d)"
 check "--json: the totals" json_ok "$T/j.json" \
 	"(lambda t: t['by'] == 'model' and t['requests'] == 12 and t['errors'] == 3 and t['input_tokens'] == 56500 and t['output_tokens'] == 14100 and abs(t['cost_usd'] - 0.0566) < 1e-12 and t['unpriced'] == 1 and t['p50_ms'] == 200 and t['p95_ms'] == 1000)(d[-1])"
+# nearest rank over 12 durations: p90 is the 11th (800), p99 the 12th
+check "--json: p90, p99 and fallbacks" json_ok "$T/j.json" \
+	"(lambda t: t['p90_ms'] == 800 and t['p99_ms'] == 1000 and t['fallbacks'] == 0)(d[-1])"
 check "--json: a group" json_ok "$T/j.json" \
 	"(lambda g: g['requests'] == 6 and abs(g['cost_usd'] - 0.0117) < 1e-12 and g['p50_ms'] == 300 and g['p95_ms'] == 1000)(d[2])"
 "$CTL" audit "$A" --json --since 2030-01-01 >"$T/j0.json" 2>/dev/null
@@ -186,7 +189,7 @@ expect 1 "--since takes" "$CTL" audit "$A" --since 2026-02-30
 expect 1 "--since takes" "$CTL" audit "$A" --since 24x
 expect 1 "unknown option" "$CTL" audit "$A" --frobnicate
 expect 1 "one FILE only" "$CTL" audit "$A" "$A"
-expect 1 "for --savings only" "$CTL" audit "$A" --rules "$T/rules.json"
+expect 1 "for --savings or --html only" "$CTL" audit "$A" --rules "$T/rules.json"
 printf '{"routes": [{"name": "a", "match": {"modle": "x"}}]}\n' >"$T/bad.json"
 expect 2 "unknown key" "$CTL" audit "$A" --savings --rules "$T/bad.json"
 head -c 100000 /dev/urandom >"$T/noise"

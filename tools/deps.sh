@@ -53,6 +53,18 @@ if [ "$want" = test ]; then
 	need systemd /usr/bin/systemd-analyze
 	need clang /usr/bin/clang
 	need libclang-rt-14-dev "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a"
+	# t_report: `llmroutectl audit --html` rendered by a headless browser
+	need chromium /usr/bin/chromium
+	# t_deb: the Debian package built (debian/control's Build-Depends) and linted
+	need dpkg-dev /usr/bin/dpkg-buildpackage
+	need debhelper /usr/bin/dh
+	need lintian /usr/bin/lintian
+	# t_https: Debian's own Node.js (below) runs on these
+	need libc-ares2 "/usr/lib/$multiarch/libcares.so.2"
+	need libuv1 "/usr/lib/$multiarch/libuv.so.1"
+	need libicu72 "/usr/lib/$multiarch/libicuuc.so.72"
+	need libnghttp2-14 "/usr/lib/$multiarch/libnghttp2.so.14"
+	need libbrotli1 "/usr/lib/$multiarch/libbrotlidec.so.1"
 fi
 
 # The Node.js test client's packages (tests/node/package-lock.json), from
@@ -65,8 +77,29 @@ node_packages() {
 	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
 }
 
+# Debian's own Node.js for t_https: its TLS is the system libssl (the
+# /usr/bin/node of nodesource or nodejs.org carries its own OpenSSL).  When
+# /usr/bin/node is not Debian's, Debian's packages are fetched and unpacked
+# into tests/.debnode (never installed: the machine's node stays); the test
+# overlays its /usr/share inside its private mount namespace.
+debian_node() {
+	[ "$want" = test ] || return 0
+	dir=$(cd "$(dirname "$0")/../tests" && pwd)/.debnode
+	[ -x "$dir/root/usr/bin/node" ] && return 0
+	ver=$(apt-cache madison nodejs 2>/dev/null | awk -F'|' '$3 ~ /debian/ && $2 !~ /nodesource/ {gsub(/ /, "", $2); print $2; exit}')
+	[ -n "$ver" ] || { echo "llmroute: Debian's nodejs is not in the package lists (t_https skips it)" >&2; return 0; }
+	echo "llmroute: fetching Debian's Node.js $ver into $dir (not installed)" >&2
+	rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/debs" && (
+		cd "$dir.tmp/debs" &&
+		apt-get download -q "nodejs=$ver" "libnode108=$ver" node-cjs-module-lexer node-acorn node-xtend \
+			node-undici node-busboy >/dev/null 2>&1 &&
+		for f in ./*.deb; do dpkg -x "$f" ../root || exit 1; done
+	) && mv "$dir.tmp" "$dir" || { rm -rf "$dir.tmp"; echo "llmroute: could not fetch Debian's Node.js" >&2; }
+}
+
 if [ -z "$missing" ]; then
 	node_packages
+	debian_node
 	exit 0
 fi
 
@@ -83,3 +116,4 @@ apt-get update -qq >&2 || true
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2
 node_packages
+debian_node

@@ -3,9 +3,12 @@
  *
  *   llmroute [--table NAME] [--audit FILE] [--log LEVEL] CMD [ARGS...]
  *
- * Like proxychains4: it finds libllmroute.so next to itself (build tree) or
- * in PREFIX/lib/llmroute (installed), puts it first in LD_PRELOAD, sets the
- * LLMROUTE_* variables the options name, and execs CMD.  Exit status 127
+ * Like proxychains4: it finds libllmroute.so next to itself (build tree),
+ * in ../lib/llmroute beside its directory (`make install PREFIX=...`, which
+ * may be moved), or in LR_LIBDIR, the directory the build was told it would
+ * be installed in (`make LIBDIR=...`; the Debian package's
+ * /usr/lib/<multiarch>), in that order; puts it first in LD_PRELOAD, sets
+ * the LLMROUTE_* variables the options name, and execs CMD.  Exit status 127
  * when CMD cannot be run, 1 on a usage error, otherwise CMD's own.
  */
 #include <errno.h>
@@ -15,12 +18,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef LR_LIBDIR
+#define LR_LIBDIR "/usr/local/lib/llmroute"
+#endif
+
 static const char usage[] =
 	"usage: llmroute [--table NAME] [--audit FILE] [--log off|error|info|debug] CMD [ARGS...]\n"
 	"  run CMD with libllmroute.so preloaded, so its LLM API requests follow\n"
 	"  the live routing table (see `llmroutectl show`).\n";
 
-/* Candidate library paths relative to the directory of our executable. */
+/* Candidate library paths relative to the directory of our executable,
+ * then the one the build names. */
 static int find_lib(char *out, size_t cap)
 {
 	static const char *const rel[] = {"libllmroute.so", "../lib/llmroute/libllmroute.so"};
@@ -40,7 +48,8 @@ static int find_lib(char *out, size_t cap)
 		if (n2 > 0 && (size_t)n2 < cap && access(out, R_OK) == 0)
 			return 0;
 	}
-	return -1;
+	n = snprintf(out, cap, "%s/libllmroute.so", LR_LIBDIR);
+	return n > 0 && (size_t)n < cap && access(out, R_OK) == 0 ? 0 : -1;
 }
 
 static void set_preload(const char *lib)
@@ -95,7 +104,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (find_lib(lib, sizeof(lib)) < 0) {
-		fprintf(stderr, "llmroute: cannot find libllmroute.so next to this program or in ../lib/llmroute\n");
+		fprintf(stderr, "llmroute: cannot find libllmroute.so next to this program, in "
+			"../lib/llmroute or in " LR_LIBDIR "\n");
 		return 127;
 	}
 	set_preload(lib);

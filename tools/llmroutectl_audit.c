@@ -13,6 +13,7 @@
  * printed sorted by name, so the output is the same whatever the line order.
  */
 #include "llmroutectl.h"
+#include "llmroutectl_audit.h"
 #include "lr_audit.h"
 #include "lr_error.h"
 #include "lr_price.h"
@@ -25,16 +26,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define AUDIT_LINE_CAP (16 * LR_AUDIT_MAX_LINE) /* the writer's lines are 4 KiB at most */
 #define AUDIT_MAX_RECORDS (1u << 24)
 #define AUDIT_KEY_MAX 256
 #define AUDIT_KEY_WIDTH 48 /* widest group name shown in the text table */
-#define BAD_LINES_SHOWN 10 /* line numbers of unreadable lines reported */
+#define BAD_LINES_SHOWN (sizeof(((audit_summary *)0)->bad_line) / sizeof(unsigned long long))
 
 static const char audit_usage[] =
 	"usage: llmroutectl audit [FILE] [--by model|rule|process|server|day]\n"
 	"                         [--since TIME] [--json] [--savings] [--rules FILE]\n"
+	"                         [--html OUT]\n"
 	"  summarize an audit file: per group and in total, requests, errors,\n"
 	"  tokens in and out, cost, and exact p50 / p95 of llmroute.duration_ms.\n"
 	"  COST_USD counts a record with no price as 0; UNPRICED says how many.\n"
@@ -43,21 +46,26 @@ static const char audit_usage[] =
 	"             by rule, requests a route matched but did not apply (the audit's\n"
 	"             llmroute.applied false) are the group \"RULE (not applied)\"\n"
 	"  --since    2026-11-01, 2026-11-01T08:00[:00] (UTC), or 30m, 24h, 7d ago\n"
-	"  --json     an array of objects: one per group, then the total (\"group\": null)\n"
+	"  --json     an array of objects: one per group, then the total (\"group\": null);\n"
+	"             also fallbacks (attempts on a route's fallback) and p90, p99\n"
 	"  --savings  also ASKED_USD (the same tokens on llmroute.original_model),\n"
 	"             ACTUAL_USD and SAVED_USD = ASKED - ACTUAL; a record with no\n"
 	"             price for either model is left out of these (EXCLUDED)\n"
-	"  --rules    with --savings: prices from this rules file, not the live table\n"
+	"  --rules    with --savings or --html: prices from this rules file, not the\n"
+	"             live table (either way, then the built-in prices)\n"
+	"  --html     write one self-contained HTML page to OUT (- is stdout): cost,\n"
+	"             tokens, savings, error and fallback rates and p50/p90/p99 per\n"
+	"             day, model, rule, process and server, as charts and tables;\n"
+	"             the numbers are those of --json --savings --by each grouping\n"
 	"  lines that are not audit records are skipped and counted on stderr\n"
 	"exit codes: 0 done, 1 usage, 2 unreadable file or rules, 3 no audit file known\n";
 
-enum { BY_MODEL, BY_RULE, BY_PROCESS, BY_SERVER, BY_DAY, BY_N };
-static const char *const by_name[BY_N] = {"model", "rule", "process", "server", "day"};
+const char *const audit_by_name[BY_N] = {"model", "rule", "process", "server", "day"};
 static const char *const by_title[BY_N] = {"MODEL", "RULE", "PROCESS", "SERVER", "DAY"};
 
 typedef struct {
-	const char *file, *rules;
-	int by, json, savings, has_since;
+	const char *file, *rules, *html;
+	int by, has_by, json, savings, has_since;
 	int64_t since_ms;
 } opts;
 
@@ -66,26 +74,8 @@ typedef struct {
 	long long in, out;       /* < 0 = null */
 	long long cache_read, cache_write; /* of in; < 0 (older records) = 0 */
 	double cost, dur, asked, actual;
-	int priced, has_dur, error, compared;
+	int priced, has_dur, error, fallback, compared;
 } sample;
-
-typedef struct {
-	char *key;               /* NULL for the total */
-	unsigned long long requests, errors, unpriced, excluded;
-	long long in, out;
-	double cost, asked, actual;
-	double *dur;
-	size_t ndur, capdur;
-} group;
-
-typedef struct {
-	group **g;
-	size_t n, cap;
-	size_t *slot, nslot;     /* open addressing: index into g plus 1, 0 = empty */
-	group total;
-	unsigned long long bad;
-	unsigned long long bad_line[BAD_LINES_SHOWN]; /* the first ones, 1-based */
-} summary;
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -217,7 +207,7 @@ static int parse_by(const char *v)
 	int i;
 
 	for (i = 0; i < BY_N; i++)
-		if (!strcmp(v, by_name[i]))
+		if (!strcmp(v, audit_by_name[i]))
 			return i;
 	usage_die("--by takes model, rule, process, server or day, not \"%s\"", v);
 	return 0;
@@ -238,6 +228,12 @@ static void parse_opts(int argc, char **argv, opts *o)
 			o->json = 1;
 			continue;
 		}
+		if (!strcmp(a, "--html")) {
+			if (!v)
+				usage_die("%s needs a value", a);
+			o->html = argv[++i];
+			continue;
+		}
 		if (!strcmp(a, "--savings")) {
 			o->savings = 1;
 			continue;
@@ -254,7 +250,7 @@ static void parse_opts(int argc, char **argv, opts *o)
 			usage_die("%s needs a value", a);
 		i++;
 		if (!strcmp(a, "--by"))
-			o->by = parse_by(v);
+			o->by = parse_by(v), o->has_by = 1;
 		else if (!strcmp(a, "--rules"))
 			o->rules = v;
 		else if (parse_since(v, &o->since_ms) < 0)
@@ -262,8 +258,10 @@ static void parse_opts(int argc, char **argv, opts *o)
 		else
 			o->has_since = 1;
 	}
-	if (o->rules && !o->savings)
-		usage_die("%s", "--rules gives prices for --savings only");
+	if (o->rules && !o->savings && !o->html)
+		usage_die("%s", "--rules gives prices for --savings or --html only");
+	if (o->html && (o->json || o->has_by))
+		usage_die("%s", "--html shows every grouping: no --by or --json with it");
 }
 
 /* --- one record ----------------------------------------------------------- */
@@ -337,6 +335,15 @@ static int is_error(const cJSON *o)
 	       (num_of(o, "http.response.status_code", &status) && status >= 400);
 }
 
+/* An attempt sent to a route's fallback: the one before failed, or the
+ * routed target was cooling down after failures (lr_attempt.c). */
+static int is_fallback(const cJSON *o)
+{
+	const char *via = str_of(o, "llmroute.via");
+
+	return via && (!strcmp(via, "fallback") || !strcmp(via, "health"));
+}
+
 /* What the same tokens would have cost on the model the app asked for.
  * The actual cost is the record's; when that is null, the sent model's
  * price in `t`.  A record that was not rerouted costs what it cost.  The
@@ -376,6 +383,7 @@ static void sample_of(const cJSON *o, const lr_table *prices, int savings, sampl
 		s->cost = 0;
 	s->has_dur = num_of(o, "llmroute.duration_ms", &s->dur) && s->dur >= 0;
 	s->error = is_error(o);
+	s->fallback = is_fallback(o);
 	if (savings)
 		compare(o, prices, s);
 }
@@ -391,7 +399,7 @@ static size_t hash(const char *s)
 	return h;
 }
 
-static void rehash(summary *sm)
+static void rehash(audit_grouping *sm)
 {
 	size_t i, j, mask;
 
@@ -409,10 +417,10 @@ static void rehash(summary *sm)
 }
 
 /* The group called `key`, created empty on first sight. */
-static group *group_get(summary *sm, const char *key)
+static audit_group *group_get(audit_grouping *sm, const char *key)
 {
 	size_t i, mask;
-	group *g;
+	audit_group *g;
 
 	if (2 * (sm->n + 1) > sm->nslot)
 		rehash(sm);
@@ -433,10 +441,11 @@ static group *group_get(summary *sm, const char *key)
 	return g;
 }
 
-static void group_add(group *g, const sample *s)
+static void group_add(audit_group *g, const sample *s)
 {
 	g->requests++;
 	g->errors += (unsigned)s->error;
+	g->fallbacks += (unsigned)s->fallback;
 	g->in += s->in > 0 ? s->in : 0;
 	g->out += s->out > 0 ? s->out : 0;
 	g->cost += s->cost;
@@ -456,7 +465,7 @@ static void group_add(group *g, const sample *s)
 	g->dur[g->ndur++] = s->dur;
 }
 
-static void group_free(group *g)
+static void group_free(audit_group *g)
 {
 	free(g->key);
 	free(g->dur);
@@ -504,12 +513,13 @@ static cJSON *parse_line(const char *buf, size_t n)
 
 /* Adds one record.  Returns 0 (counted or before --since), or -1 when it
  * is not an audit record. */
-static int take(summary *sm, const cJSON *j, const opts *o, const lr_table *prices)
+static int take(audit_summary *sm, const cJSON *j, const opts *o, const lr_table *prices)
 {
 	const char *time = str_of(j, "time");
 	char key[AUDIT_KEY_MAX];
 	int64_t ms;
 	sample s;
+	size_t i;
 
 	if (!time || parse_utc(time, &ms) < 0)
 		return -1;
@@ -518,15 +528,17 @@ static int take(summary *sm, const cJSON *j, const opts *o, const lr_table *pric
 	if (sm->total.requests >= AUDIT_MAX_RECORDS)
 		ctl_die(EX_SYSTEM, "audit: more than %u records: narrow them with --since",
 			AUDIT_MAX_RECORDS);
-	group_key(o->by, j, time, key, sizeof(key));
-	sample_of(j, prices, o->savings, &s);
-	group_add(group_get(sm, key), &s);
+	sample_of(j, prices, o->savings || o->html, &s);
+	for (i = 0; i < sm->nby; i++) {
+		group_key(sm->by[i].by, j, time, key, sizeof(key));
+		group_add(group_get(&sm->by[i], key), &s);
+	}
 	group_add(&sm->total, &s);
 	return 0;
 }
 
 static void summarize(FILE *f, const char *path, const opts *o, const lr_table *prices,
-		      summary *sm)
+		      audit_summary *sm)
 {
 	char *buf = xrealloc(NULL, AUDIT_LINE_CAP);
 	cJSON *j;
@@ -561,10 +573,10 @@ static int cmp_double(const void *a, const void *b)
 
 static int cmp_group(const void *a, const void *b)
 {
-	return strcmp((*(group *const *)a)->key, (*(group *const *)b)->key);
+	return strcmp((*(audit_group *const *)a)->key, (*(audit_group *const *)b)->key);
 }
 
-static void sort_durations(group *g)
+static void sort_durations(audit_group *g)
 {
 	if (g->ndur)
 		qsort(g->dur, g->ndur, sizeof(*g->dur), cmp_double);
@@ -572,7 +584,7 @@ static void sort_durations(group *g)
 
 /* Nearest rank: the smallest duration with at least p% of them at or
  * below it, so always one that was measured.  -1 when there are none. */
-static double pct(const group *g, unsigned p)
+double audit_pct(const audit_group *g, unsigned p)
 {
 	size_t rank = (p * g->ndur + 99) / 100;
 
@@ -596,35 +608,36 @@ static void print_ms(double v)
 		printf(" %9.1f", v);
 }
 
-static void print_row(const group *g, int w, int savings)
+static void print_row(const audit_group *g, int w, int savings)
 {
 	print_key(g->key ? g->key : "TOTAL", w);
 	printf(" %9llu %7llu %12lld %12lld %12.6f %8llu", g->requests, g->errors, g->in, g->out,
 	       g->cost, g->unpriced);
-	print_ms(pct(g, 50));
-	print_ms(pct(g, 95));
+	print_ms(audit_pct(g, 50));
+	print_ms(audit_pct(g, 95));
 	if (savings)
 		printf(" %12.6f %12.6f %12.6f %8llu", g->asked, g->actual, g->asked - g->actual,
 		       g->excluded);
 	putchar('\n');
 }
 
-static void print_text(const summary *sm, const opts *o)
+static void print_text(const audit_summary *sm, const opts *o)
 {
+	const audit_grouping *gs = &sm->by[0];
 	int w = (int)strlen(by_title[o->by]);
 	size_t i;
 
-	for (i = 0; i < sm->n; i++)
-		if ((int)strlen(sm->g[i]->key) > w)
-			w = (int)strlen(sm->g[i]->key);
+	for (i = 0; i < gs->n; i++)
+		if ((int)strlen(gs->g[i]->key) > w)
+			w = (int)strlen(gs->g[i]->key);
 	w = w > AUDIT_KEY_WIDTH ? AUDIT_KEY_WIDTH : w < 5 ? 5 : w;
 	printf("%-*s %9s %7s %12s %12s %12s %8s %9s %9s", w, by_title[o->by], "REQUESTS",
 	       "ERRORS", "TOKENS_IN", "TOKENS_OUT", "COST_USD", "UNPRICED", "P50_MS", "P95_MS");
 	if (o->savings)
 		printf(" %12s %12s %12s %8s", "ASKED_USD", "ACTUAL_USD", "SAVED_USD", "EXCLUDED");
 	putchar('\n');
-	for (i = 0; i < sm->n; i++)
-		print_row(sm->g[i], w, o->savings);
+	for (i = 0; i < gs->n; i++)
+		print_row(gs->g[i], w, o->savings);
 	print_row(&sm->total, w, o->savings);
 }
 
@@ -636,11 +649,11 @@ static void add_ms(cJSON *j, const char *k, double v)
 		cJSON_AddNumberToObject(j, k, v);
 }
 
-static cJSON *group_json(const group *g, const opts *o)
+static cJSON *group_json(const audit_group *g, const opts *o)
 {
 	cJSON *j = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(j, "by", by_name[o->by]);
+	cJSON_AddStringToObject(j, "by", audit_by_name[o->by]);
 	if (g->key)
 		cJSON_AddStringToObject(j, "group", g->key);
 	else
@@ -648,12 +661,15 @@ static cJSON *group_json(const group *g, const opts *o)
 	cJSON_AddBoolToObject(j, "total", !g->key);
 	cJSON_AddNumberToObject(j, "requests", (double)g->requests);
 	cJSON_AddNumberToObject(j, "errors", (double)g->errors);
+	cJSON_AddNumberToObject(j, "fallbacks", (double)g->fallbacks);
 	cJSON_AddNumberToObject(j, "input_tokens", (double)g->in);
 	cJSON_AddNumberToObject(j, "output_tokens", (double)g->out);
 	cJSON_AddNumberToObject(j, "cost_usd", g->cost);
 	cJSON_AddNumberToObject(j, "unpriced", (double)g->unpriced);
-	add_ms(j, "p50_ms", pct(g, 50));
-	add_ms(j, "p95_ms", pct(g, 95));
+	add_ms(j, "p50_ms", audit_pct(g, 50));
+	add_ms(j, "p90_ms", audit_pct(g, 90));
+	add_ms(j, "p95_ms", audit_pct(g, 95));
+	add_ms(j, "p99_ms", audit_pct(g, 99));
 	if (o->savings) {
 		cJSON_AddNumberToObject(j, "asked_cost_usd", g->asked);
 		cJSON_AddNumberToObject(j, "actual_cost_usd", g->actual);
@@ -663,14 +679,14 @@ static cJSON *group_json(const group *g, const opts *o)
 	return j;
 }
 
-static void print_json(const summary *sm, const opts *o)
+static void print_json(const audit_summary *sm, const opts *o)
 {
 	cJSON *a = cJSON_CreateArray();
 	char *out;
 	size_t i;
 
-	for (i = 0; i < sm->n; i++)
-		cJSON_AddItemToArray(a, group_json(sm->g[i], o));
+	for (i = 0; i < sm->by[0].n; i++)
+		cJSON_AddItemToArray(a, group_json(sm->by[0].g[i], o));
 	cJSON_AddItemToArray(a, group_json(&sm->total, o));
 	out = cJSON_Print(a);
 	if (!out)
@@ -720,46 +736,99 @@ static lr_table *rules_table(const char *path)
 	return t;
 }
 
-static void finish(summary *sm, const opts *o)
+static void sort_grouping(audit_grouping *gs)
 {
 	size_t i;
 
-	if (sm->n) /* qsort of a NULL array is undefined, even of 0 items */
-		qsort(sm->g, sm->n, sizeof(*sm->g), cmp_group);
-	for (i = 0; i < sm->n; i++)
-		sort_durations(sm->g[i]);
+	if (gs->n) /* qsort of a NULL array is undefined, even of 0 items */
+		qsort(gs->g, gs->n, sizeof(*gs->g), cmp_group);
+	for (i = 0; i < gs->n; i++)
+		sort_durations(gs->g[i]);
+}
+
+static void free_summary(audit_summary *sm)
+{
+	size_t i, k;
+
+	for (k = 0; k < sm->nby; k++) {
+		for (i = 0; i < sm->by[k].n; i++) {
+			group_free(sm->by[k].g[i]);
+			free(sm->by[k].g[i]);
+		}
+		free(sm->by[k].g);
+		free(sm->by[k].slot);
+	}
+	group_free(&sm->total);
+}
+
+static void report_bad(const audit_summary *sm)
+{
+	size_t i;
+
+	if (!sm->bad)
+		return;
+	fprintf(stderr, "llmroutectl: audit: %llu line%s skipped: not an audit record "
+		"(a JSON object with a \"time\") or longer than %d bytes: line",
+		sm->bad, sm->bad == 1 ? "" : "s", AUDIT_LINE_CAP);
+	for (i = 0; i < sm->bad && i < BAD_LINES_SHOWN; i++)
+		fprintf(stderr, "%s %llu", i ? "," : "", sm->bad_line[i]);
+	fprintf(stderr, "%s\n", sm->bad > BAD_LINES_SHOWN ? ", ..." : "");
+}
+
+/* The page goes to a temporary file renamed over `path` once complete, so
+ * a reader never sees half a report; "-" is stdout. */
+static void write_html(const audit_summary *sm, const char *path, const char *source)
+{
+	char tmp[4096];
+	FILE *f = stdout;
+
+	if (strcmp(path, "-")) {
+		if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+			ctl_die(EX_USAGE, "audit: --html %s: name too long", path);
+		if (!(f = fopen(tmp, "w")))
+			ctl_die(EX_SYSTEM, "audit: %s: %s", tmp, strerror(errno));
+	}
+	audit_html(f, sm, source);
+	if (f == stdout) {
+		if (fflush(f) || ferror(f))
+			ctl_die(EX_SYSTEM, "audit: stdout: %s", strerror(errno));
+		return;
+	}
+	if (ferror(f) | fclose(f) || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		ctl_die(EX_SYSTEM, "audit: %s: %s", path, strerror(e));
+	}
+}
+
+static void finish(audit_summary *sm, const opts *o, const char *path)
+{
+	size_t k;
+
+	for (k = 0; k < sm->nby; k++)
+		sort_grouping(&sm->by[k]);
 	sort_durations(&sm->total);
-	if (o->json)
+	if (o->html)
+		write_html(sm, o->html, path);
+	else if (o->json)
 		print_json(sm, o);
 	else
 		print_text(sm, o);
-	if (sm->bad) {
-		fprintf(stderr, "llmroutectl: audit: %llu line%s skipped: not an audit record "
-			"(a JSON object with a \"time\") or longer than %d bytes: line",
-			sm->bad, sm->bad == 1 ? "" : "s", AUDIT_LINE_CAP);
-		for (i = 0; i < sm->bad && i < BAD_LINES_SHOWN; i++)
-			fprintf(stderr, "%s %llu", i ? "," : "", sm->bad_line[i]);
-		fprintf(stderr, "%s\n", sm->bad > BAD_LINES_SHOWN ? ", ..." : "");
-	}
-	for (i = 0; i < sm->n; i++) {
-		group_free(sm->g[i]);
-		free(sm->g[i]);
-	}
-	group_free(&sm->total);
-	free(sm->g);
-	free(sm->slot);
+	report_bad(sm);
+	free_summary(sm);
 }
 
 int ctl_audit(int argc, char **argv)
 {
 	opts o;
-	summary sm;
+	audit_summary sm;
 	lr_table *live = NULL, *rules = NULL;
 	const char *path;
 	FILE *f;
+	int k;
 
 	parse_opts(argc, argv, &o);
-	if (!o.file || (o.savings && !o.rules))
+	if (!o.file || ((o.savings || o.html) && !o.rules))
 		live = live_table();
 	if (o.rules)
 		rules = rules_table(o.rules);
@@ -768,10 +837,15 @@ int ctl_audit(int argc, char **argv)
 	if (!f)
 		ctl_die(EX_INVALID, "%s: %s", path, strerror(errno));
 	memset(&sm, 0, sizeof(sm));
+	if (o.html) /* the report shows every grouping */
+		for (k = 0; k < BY_N; k++)
+			sm.by[sm.nby++].by = k;
+	else
+		sm.by[sm.nby++].by = o.by;
 	summarize(f, path, &o, rules ? rules : live, &sm);
 	if (f != stdin)
 		fclose(f);
-	finish(&sm, &o);
+	finish(&sm, &o, path);
 	free(rules);
 	free(live);
 	return EX_DONE;

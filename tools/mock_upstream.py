@@ -36,8 +36,14 @@ text is {"reply": "mock reply from MODEL"} (5 words, so 5 output tokens).
 
 Faults can be injected with --fault or at run time through the control API
 under /_mock/.  Error faults answer instead of the API: 400/429/500/503 (an error
-object in the API's shape), slow=MS (answers late), drop (closes without an
-answer), hang (answers nothing until the client gives up), redirect=PORT
+object in the API's shape; a 429 says Retry-After: 1), 429noretry (a 429
+without Retry-After), context (a 400 saying the prompt is too long for the
+model's context window, in the API's own words: OpenAI's
+context_length_exceeded, Anthropic's "prompt is too long", Gemini's
+INVALID_ARGUMENT "exceeds the maximum number of tokens", Ollama's "exceeds the
+context length"), slow=MS (answers late), drop (closes without an
+answer), reset (closes with a TCP reset, without an answer), hang (answers
+nothing until the client gives up), redirect=PORT
 (answers 307 with Location: http://127.0.0.1:PORT and the same path and
 query, as an endpoint that sends its clients to another host would).  Answer faults
 still answer 200 in the API's shape, streamed or not, but change the answer
@@ -73,7 +79,9 @@ requests is logged, in memory and optionally as JSON lines in --log FILE.
 GET /_mock/requests lists the logged requests; GET /_mock/responses lists
 what was sent back for each (status, SHA-256 of the exact head bytes and of
 the body payload, de-chunked), so tests can check that an app got an answer
-byte for byte; POST /_mock/reset clears faults, requests and responses.
+byte for byte; POST /_mock/reset clears faults, requests and responses;
+POST /_mock/fault/clear {"match": M} removes the faults with match M only (a
+target recovers while the log goes on).
 Each logged request has its headers with their values (credential checks
 grep them), and where it arrived: "scheme" (http or https), "server" (the
 listener's address:port) and "sni" (the TLS server name the client sent, or
@@ -104,10 +112,9 @@ MAX_BODY = 64 << 20          # larger request bodies are refused
 HANG_LIMIT_S = 60.0          # a "hang" fault gives up after this long
 IDLE_TIMEOUT_S = 120         # idle keep-alive connections are closed
 ANSWER_FAULTS = ("tool", "midstream", "empty", "length", "refusal", "badjson")  # answered 200, changed
-FAULT_KINDS = ("400", "429", "500", "503", "529", "drop", "hang") + ANSWER_FAULTS
-FAULT_KIND_HELP = ("400, 429, 500, 503, 529, slow=MS, drop, hang, redirect=PORT, tool, midstream, "
-                   "empty, length, refusal, "
-                   "badjson or long=BYTES")
+FAULT_KINDS = ("400", "429", "500", "503", "529", "429noretry", "context", "drop", "reset", "hang") + ANSWER_FAULTS
+FAULT_KIND_HELP = ("400, 429, 429noretry, 500, 503, 529, context, slow=MS, drop, reset, hang, redirect=PORT, "
+                   "tool, midstream, empty, length, refusal, badjson or long=BYTES")
 
 
 def answer_fault(kind):
@@ -181,6 +188,11 @@ class State:
     def add_fault(self, fault):
         with self.lock:
             self.faults.append(fault)
+            return [f.describe() for f in self.faults]
+
+    def clear_faults(self, match):
+        with self.lock:
+            self.faults = [f for f in self.faults if f.match != match]
             return [f.describe() for f in self.faults]
 
     def list_faults(self):
@@ -700,6 +712,23 @@ def midstream_error(api, kind, kept):
     return (None, error_body(api, 503, message))
 
 
+def context_error(api):
+    """A 400 saying the prompt is longer than the model's context window,
+    as each provider words it."""
+    if api == "anthropic":
+        return {"type": "error", "error": {"type": "invalid_request_error",
+                                           "message": "prompt is too long: 210417 tokens > 200000 maximum"}}
+    if api == "gemini":
+        return {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message":
+                          "The input token count (1200000) exceeds the maximum number of tokens "
+                          "allowed (1048576)."}}
+    if api and api.startswith("ollama"):
+        return {"error": "input length exceeds the context length"}
+    return {"error": {"message": "This model's maximum context length is 128000 tokens. However, your "
+                                 "messages resulted in 130012 tokens. Please reduce the length of the messages.",
+                      "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}
+
+
 def error_body(api, status, message):
     """An error object in the shape the API's clients expect."""
     if api == "anthropic":
@@ -913,6 +942,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            {"Location": loc, "x-mock-request": str(n), "x-mock-fault": fault})
         elif fault == "drop":
             self.close_connection = True
+        elif fault == "reset":  # SO_LINGER 0: the close sends a RST
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+        elif fault == "context":
+            self.send_json(400, context_error(api), {"x-mock-request": str(n), "x-mock-fault": fault})
+        elif fault == "429noretry":
+            self.send_json(429, error_body(api, 429, "mock fault 429, no Retry-After"),
+                           {"x-mock-request": str(n), "x-mock-fault": fault})
         elif fault == "hang":
             self.hang()
         else:
@@ -980,6 +1017,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {"ok": True})
         if path == "/_mock/fault" and method == "POST":
             return self.control_fault(body)
+        if path == "/_mock/fault/clear" and method == "POST":
+            spec = parse_json(body) if body else None
+            if not isinstance(spec, dict) or not isinstance(spec.get("match"), str):
+                return self.send_json(400, error_body(None, 400, 'want {"match": M}'))
+            return self.send_json(200, {"ok": True, "faults": state.clear_faults(spec["match"].strip())})
         return self.send_json(404, error_body(None, 404, f"no control endpoint {method} {path}"))
 
     def control_fault(self, body):

@@ -5,7 +5,8 @@ the system trusts (no CA file, no SSL_CERT_FILE or REQUESTS_CA_BUNDLE).
 
 usage: https_app.py LIB URL MODEL
   LIB: httpclient (http.client and ssl.create_default_context), requests,
-       httpx (HTTP/1.1 only)
+       httpx (HTTP/1.1 only), httpxasync (httpx.AsyncClient on asyncio,
+       whose TLS runs on memory BIOs)
 Prints "<status> <model of the answer>" (or "<status> error <message>") and
 exits 0 only for a 200 whose JSON body has choices; 1 otherwise, 2 if the
 request failed before any answer.
@@ -44,6 +45,15 @@ def main():
             with httpx.Client(http1=True, http2=False, timeout=20) as c:
                 r = c.post(url, content=body, headers=headers)
                 status, data = r.status_code, r.content
+        elif lib == "httpxasync":  # asyncio: TLS on memory BIOs, not on the socket
+            import asyncio
+            import httpx
+
+            async def post():
+                async with httpx.AsyncClient(http1=True, http2=False, timeout=20) as c:
+                    r = await c.post(url, content=body, headers=headers)
+                    return r.status_code, r.content
+            status, data = asyncio.run(post())
         else:
             sys.exit("unknown LIB " + lib)
     except Exception as exc:  # what the app would show its user
