@@ -24,7 +24,7 @@ cat >"$T/rules.json" <<EOF
  "routes": [
    {"name": "to-mini", "match": {"model": "gpt-4o"}, "set": {"model": "gpt-4o-mini"}},
    {"name": "fb", "match": {"model": "app-fb"}, "pool": {"targets": ["cheap"]},
-    "fallbacks": ["big"], "retry_after_max_ms": 0},
+    "fallbacks": ["big"], "retry_after_max_ms": 0, "retries": 0},
    {"name": "no-o1-pro", "match": {"model": "o1-pro"}, "deny": "not here"}]}
 EOF
 "$CTL" load "$T/rules.json" >/dev/null || exit 1
