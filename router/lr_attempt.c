@@ -123,6 +123,10 @@ int lr_attempt_init(lr_attempt *a, const lr_table *t, const lr_decision *d, cons
 		return LR_ENOMEM;
 	a->timeout_ms = rt->timeout_ms;
 	a->retry_after_max_ms = rt->retry_after_max_ms;
+	a->first_token_ms = rt->first_token_ms;
+	a->idle_ms = rt->idle_ms;
+	a->stream_hold = (rt->flags & LR_ROUTE_STREAM_HOLD) != 0;
+	a->cont_mode = (int)rt->stream_continue;
 	a->stream = stream;
 	a->json_asked = r->x.json;
 	a->format = r->det.format;
@@ -245,7 +249,7 @@ int lr_attempt_hold(const lr_attempt *a)
 	 * answer stays the app's if this one is worse); not at a context
 	 * step: its 2xx beats the kept 400 whatever it says */
 	return (a->gate_when && !a->stream && a->nesc && a->cur < a->nfall + a->nesc) ||
-	       (a->have_best && !a->ctx_best);
+	       (a->have_best && !a->ctx_best) || (a->stream && a->stream_hold && !a->continuing);
 }
 
 int lr_attempt_hold_error(const lr_attempt *a)
@@ -256,6 +260,26 @@ int lr_attempt_hold_error(const lr_attempt *a)
 unsigned lr_attempt_timeout(const lr_attempt *a)
 {
 	return !a->no_timeout && next_step(a, 0) >= 0 ? a->timeout_ms : 0; /* only while another can answer */
+}
+
+unsigned lr_attempt_first_token(const lr_attempt *a)
+{
+	return !a->no_timeout && next_step(a, 0) >= 0 ? a->first_token_ms : 0;
+}
+
+int lr_attempt_track(const lr_attempt *a)
+{
+	return a->stream && (a->cont_mode != LR_CONTINUE_OFF || a->stream_hold);
+}
+
+unsigned lr_attempt_idle(const lr_attempt *a)
+{
+	return a->stream && lr_attempt_track(a) && !a->no_timeout && next_step(a, 0) >= 0 ? a->idle_ms : 0;
+}
+
+int lr_attempt_continuing(const lr_attempt *a)
+{
+	return a->continuing;
 }
 
 static int ctx_base(const lr_attempt *a)
@@ -291,6 +315,8 @@ static int verdict(const lr_attempt *a, const lr_outcome *o)
 		v = AS_IS; /* the app's choice */
 	else if (o->passed) /* the app has this answer, or part of it */
 		v = o->fail == LR_OUT_OK ? ANSWERED : AS_IS;
+	else if (o->stream_cut) /* held whole, and incomplete */
+		v = FAILED;
 	else if (o->fail == LR_OUT_ABORTED)
 		v = o->timeout != LR_TO_NONE ? FAILED : AS_IS;
 	else if ((o->fail == LR_OUT_OK || o->fail == LR_OUT_HTTP_ERROR) && lr_attempt_retryable(o->status))
@@ -497,10 +523,82 @@ static lr_act after_overflow(lr_attempt *a)
 	return x;
 }
 
+/* --- streams cut after text reached the app ------------------------------------ */
+
+/* A failure of the target's own (not our time-out) counts against it. */
+static void cut_health(lr_attempt *a, const lr_outcome *o)
+{
+	if (o->timeout == LR_TO_NONE)
+		health_fail(a, a->cur, -1);
+}
+
+/* The step that continues the app's stream: under "same" the cut step
+ * once, then the next steps; or the app's stream ends with our error. */
+static lr_act continue_stream(lr_attempt *a)
+{
+	int next = -1;
+	lr_act x;
+
+	if (a->cont_mode == LR_CONTINUE_SAME && !a->same_tried) {
+		a->same_tried = 1;
+		next = a->cur;
+	} else if (a->cont_mode != LR_CONTINUE_OFF) {
+		next = next_step(a, 0);
+	}
+	if (next < 0)
+		return act_of(LR_ACT_DELIVER_CUT);
+	a->continuing = 1;
+	a->tries = 0;
+	x = send(next, "continuation");
+	x.cont = 1;
+	return x;
+}
+
+/* A continuation ended: its answer spliced whole, or cut again (the next
+ * step continues), or it failed or refused (the next step, or our error
+ * event ends the app's stream). */
+static lr_act judge_continuation(lr_attempt *a, const lr_outcome *o)
+{
+	lr_act x;
+
+	if (o->app_stopped || (o->passed && !o->stream_cut && o->fail == LR_OUT_OK)) {
+		if (o->fail == LR_OUT_OK)
+			health_ok(a);
+		x = act_of(LR_ACT_DELIVER);
+		return x;
+	}
+	if (o->passed) { /* more text reached the app, then a cut again */
+		cut_health(a, o);
+		x = continue_stream(a);
+		x.partial = 1;
+		return x;
+	}
+	if (o->stream_cut || o->timeout != LR_TO_NONE || o->fail == LR_OUT_TRANSPORT ||
+	    ((o->fail == LR_OUT_OK || o->fail == LR_OUT_HTTP_ERROR) && lr_attempt_retryable(o->status))) {
+		cut_health(a, o);
+		x = continue_stream(a);
+	} else { /* refused (a 4xx, or not a stream it can splice): never the app's answer */
+		if (o->fail == LR_OUT_OK || o->fail == LR_OUT_HTTP_ERROR)
+			health_ok(a);
+		x = act_of(LR_ACT_DELIVER_CUT);
+	}
+	x.keep = LR_KEEP_FAIL;
+	return x;
+}
+
 lr_act lr_attempt_judge(lr_attempt *a, const lr_outcome *o)
 {
 	lr_act x;
 
+	if (a->continuing)
+		return judge_continuation(a, o);
+	if (o->passed && o->stream_cut && !o->app_stopped) {
+		cut_health(a, o);
+		x = continue_stream(a);
+		x.partial = 1;
+		x.settle_best = 1;
+		return x;
+	}
 	if (overflowed(a, o))
 		return after_overflow(a);
 	switch (verdict(a, o)) {
@@ -538,6 +636,8 @@ lr_act lr_attempt_unsendable(lr_attempt *a, const lr_act *act)
 {
 	lr_act x;
 
+	if (a->continuing)
+		return act_of(LR_ACT_DELIVER_CUT); /* nowhere to continue the app's stream */
 	if (act->kind == LR_ACT_SEND && act->drop_record) { /* the cooling skip: the first step after all */
 		a->attempt = 0;
 		return send(0, NULL);

@@ -43,7 +43,16 @@
  *   - health counts only the target's own failures (not our time-out,
  *     unless another step then answered in its place; not a 4xx);
  *   - escalation holds a non-streamed answer, and a stronger answer that
- *     fails or is not a 2xx leaves the app the earlier one.
+ *     fails or is not a 2xx leaves the app the earlier one;
+ *   - a stream cut or stalled after text reached the app is continued by
+ *     the next step (stream_continue "same": the same target first), the
+ *     text delivered sent as the start of the answer (lr_splice.h); a
+ *     continuation that fails goes on to the next step, and when none is
+ *     left, or one rejects it (a 4xx), the app's stream ends with an error
+ *     event of ours (DELIVER_CUT): never a truncated success, never a
+ *     fallback's rejection as the original's answer;
+ *   - under stream_hold a stream is held whole: a cut one is a failure
+ *     like any other, nothing having reached the app.
  * Health is read and written through lr_attempt_env, so tests drive the
  * machine with fake outcomes and a fake health table.
  */
@@ -72,6 +81,8 @@ enum lr_out_fail {
 enum lr_out_timeout {
 	LR_TO_NONE,
 	LR_TO_HEAD,         /* no answer head within the route's timeout_ms */
+	LR_TO_FIRST_TOKEN,  /* a head, then no body (a stream: no data event) within first_token_ms */
+	LR_TO_IDLE,         /* a stream's body stopped for idle_ms */
 };
 
 typedef struct lr_outcome {
@@ -88,6 +99,11 @@ typedef struct lr_outcome {
 	size_t body_len;
 	int held;           /* the whole answer is held, nothing passed on (an
 			     * escalation's, or a 400/413 under lr_attempt_hold_error) */
+	int stream_cut;     /* a stream the transport followed event by event
+			     * (lr_attempt_track) was cut or stalled: reset, our
+			     * idle time-out, a malformed or error event, or its
+			     * end without the format's end marker; with `passed`,
+			     * after text reached the app */
 } lr_outcome;
 
 enum lr_act_kind {
@@ -99,6 +115,8 @@ enum lr_act_kind {
 	LR_ACT_DELIVER_FAIL,
 	LR_ACT_SERVE_CACHE,
 	LR_ACT_AS_APP,
+	LR_ACT_DELIVER_CUT, /* the app's stream (cut, and not continued) ends
+			     * with an error event of ours, never as a success */
 };
 
 enum lr_keep {
@@ -121,6 +139,10 @@ typedef struct lr_act {
 	const char *gate;   /* the escalation condition its answer met, or NULL */
 	int store;          /* DELIVER: an answer fit for the cache (a good one) */
 	int overflow;       /* the judged answer said the context was too long */
+	int cont;           /* SEND, WAIT_SEND: a continuation of the app's stream
+			     * (lr_splice.h), not a fresh answer */
+	int partial;        /* the judged attempt's answer reached the app in part
+			     * (a cut stream): its record is written now, delivered */
 } lr_act;
 
 /* A target's health, as env.cooling says it. */
@@ -153,6 +175,8 @@ typedef struct lr_attempt {
 	unsigned gate_when;
 	char *refusal;      /* the route's refusal ERE, or NULL for the default */
 	unsigned timeout_ms, retry_after_max_ms;
+	unsigned first_token_ms, idle_ms;
+	int stream_hold, cont_mode; /* enum lr_continue */
 	int stream, json_asked, format;
 	const char *operation; /* static string from lr_detect */
 	lr_attempt_env env;
@@ -168,6 +192,8 @@ typedef struct lr_attempt {
 	unsigned ctx_tried; /* context steps sent (bit i: step 1 + nfall + nesc + i) */
 	double ctx_min;     /* the largest window that overflowed, 0: none known */
 	int ctx_best;       /* the kept answer is a context overflow's */
+	int continuing;     /* the app has part of a stream: every later attempt continues it */
+	int same_tried;     /* stream_continue "same": the cut step was asked once */
 } lr_attempt;
 
 /* Does route d->route (of table t, its view held) ask for fallbacks,
@@ -193,6 +219,21 @@ lr_act lr_attempt_first(lr_attempt *a, int cache_hit);
  * to its answer head in ms (0: none)? */
 int lr_attempt_hold(const lr_attempt *a);
 unsigned lr_attempt_timeout(const lr_attempt *a);
+
+/* For the attempt about to go out: our time-outs from the answer head to
+ * its first body byte (a stream: its first data event), and between a
+ * stream's body chunks, in ms (0: none).  Like lr_attempt_timeout, armed
+ * only while a later step is left; the idle one only where a cut stream
+ * can be recovered (held whole, or continued). */
+unsigned lr_attempt_first_token(const lr_attempt *a);
+unsigned lr_attempt_idle(const lr_attempt *a);
+
+/* Should the transport follow this stream event by event (the text that
+ * reached the app, a cut), so that a cut can be continued
+ * (outcome.stream_cut)?  Is the attempt about to go out a continuation
+ * (its answer spliced into the app's stream, its head not passed)? */
+int lr_attempt_track(const lr_attempt *a);
+int lr_attempt_continuing(const lr_attempt *a);
 
 /* For the attempt about to go out: hold a 400 or 413 answer (its body up
  * to a small bound, LR_ATTEMPT_ERROR_HOLD) until it is judged?  Only under

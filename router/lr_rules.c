@@ -21,6 +21,8 @@
  *            "fallbacks": [TARGET | "original"...], "timeout_ms": N,
  *            "retry_after_max_ms": N, "retries": N, "retry_backoff_ms": N,
  *            "on_context_overflow": "larger" | [TARGET | "original"...],
+ *            "first_token_ms": N, "idle_ms": N, "stream_hold": BOOL,
+ *            "stream_continue": "next" | "same" | "off",
  *            "escalate": {"when": ["empty"|"length"|"refusal"|"invalid_json"...],
  *                         "refusal": REGEX, "to": [TARGET | "original"...]},
  *            "cache": {"ttl_s": N, "max_temperature": N}}
@@ -106,7 +108,8 @@ static const char *const top_keys[] = {"version", "audit", "routes", "prices", "
 static const char *const route_keys[] = {"name", "description", "enabled", "match", "set", "deny",
 					 "pool", "budget", "fallbacks", "timeout_ms",
 					 "retry_after_max_ms", "escalate", "cache", "retries",
-					 "retry_backoff_ms", "on_context_overflow"};
+					 "retry_backoff_ms", "on_context_overflow",
+					 "first_token_ms", "idle_ms", "stream_hold", "stream_continue"};
 static const char *const set_keys[] = {"model", "endpoint", "api_key_env", "keep_credentials",
 				       "params", "cap", "system_prefix"};
 static const char *const budget_keys[] = {"usd_per_day", "per", "fallback", "deny"};
@@ -707,6 +710,42 @@ static int parse_route_cache(ctx *c, const cJSON *o, lr_route *r)
 	return 0;
 }
 
+/* The stream keys of a route: first_token_ms, idle_ms, stream_hold,
+ * stream_continue ("next", the default; "same"; "off"). */
+static int parse_stream_keys(ctx *c, const cJSON *o, lr_route *r)
+{
+	const cJSON *v;
+	double n;
+	int rc;
+
+	if ((rc = want_number(c, o, "first_token_ms", 1, 3600000, &n)) < 0)
+		return rc;
+	r->first_token_ms = rc ? (uint32_t)n : 0;
+	if ((rc = want_number(c, o, "idle_ms", 1, 3600000, &n)) < 0)
+		return rc;
+	r->idle_ms = rc ? (uint32_t)n : 0;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "stream_hold"))) {
+		if (!cJSON_IsBool(v))
+			return fail(c, LR_EINVAL, "\"stream_hold\" must be true or false");
+		if (cJSON_IsTrue(v))
+			r->flags |= LR_ROUTE_STREAM_HOLD;
+	}
+	r->stream_continue = LR_CONTINUE_NEXT;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "stream_continue"))) {
+		push(c, "stream_continue");
+		if (cJSON_IsString(v) && strcmp(v->valuestring, "next") == 0)
+			r->stream_continue = LR_CONTINUE_NEXT;
+		else if (cJSON_IsString(v) && strcmp(v->valuestring, "same") == 0)
+			r->stream_continue = LR_CONTINUE_SAME;
+		else if (cJSON_IsString(v) && strcmp(v->valuestring, "off") == 0)
+			r->stream_continue = LR_CONTINUE_OFF;
+		else
+			return fail(c, LR_EINVAL, "\"next\", \"same\" or \"off\"");
+		pop(c);
+	}
+	return 0;
+}
+
 /* The resilience keys of a route, except its chain targets. */
 static int parse_resil(ctx *c, const cJSON *o, lr_route *r)
 {
@@ -730,6 +769,8 @@ static int parse_resil(ctx *c, const cJSON *o, lr_route *r)
 	if ((rc = want_number(c, o, "retry_backoff_ms", 0, LR_BACKOFF_MAX_MS, &n)) < 0)
 		return rc;
 	r->retry_backoff_ms = rc ? (uint32_t)n : 200;
+	if ((rc = parse_stream_keys(c, o, r)) < 0)
+		return rc;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "on_context_overflow"))) {
 		push(c, "on_context_overflow");
 		if (cJSON_IsString(v) && strcmp(v->valuestring, "larger") == 0)
@@ -754,9 +795,10 @@ static int parse_resil(ctx *c, const cJSON *o, lr_route *r)
 	}
 	if ((r->flags & LR_ROUTE_DENY) && (cJSON_GetObjectItemCaseSensitive(o, "fallbacks") || r->escalate_when ||
 					    r->cache_ttl_s || r->timeout_ms || (r->flags & LR_ROUTE_RETRIES) ||
-					    r->context_mode))
+					    r->context_mode || r->first_token_ms || r->idle_ms ||
+					    (r->flags & LR_ROUTE_STREAM_HOLD)))
 		return fail(c, LR_EINVAL, "a route that denies has no fallbacks, retries, escalation, "
-				       "context targets or cache");
+				       "context targets, cache or stream keys");
 	return 0;
 }
 

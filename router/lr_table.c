@@ -500,7 +500,7 @@ static int route_ok(const lr_table *t, const lr_route *r)
 	       r->escalate_count <= LR_MAX_CHAIN && r->context_count <= LR_MAX_CHAIN &&
 	       r->fallback_count + r->escalate_count + r->context_count <= t->nchains - r->chain_first &&
 	       r->context_mode <= LR_CONTEXT_LARGER && r->retries <= LR_RETRIES_MAX &&
-	       r->retry_backoff_ms <= LR_BACKOFF_MAX_MS &&
+	       r->retry_backoff_ms <= LR_BACKOFF_MAX_MS && r->stream_continue <= LR_CONTINUE_OFF &&
 	       ref_ok(t, r->escalate_refusal) && isfinite(r->cache_max_temperature) &&
 	       (r->set_endpoint.off == 0 || (r->ep_host.off && r->ep_scheme.off));
 }

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define LR_TABLE_MAGIC "LRTABLE\0"
-#define LR_TABLE_LAYOUT 6u
+#define LR_TABLE_LAYOUT 7u
 #define LR_TABLE_MAX_SIZE (16u << 20) /* hard cap on a compiled table */
 
 /* A string in the pool: `len` bytes at `off`, NUL-terminated.  off == 0
@@ -112,6 +112,12 @@ enum lr_context_mode {
 	LR_CONTEXT_LIST,   /* its context targets, in order */
 	LR_CONTEXT_LARGER, /* the route's own targets with a larger window, smallest first */
 };
+/* A stream cut or stalled after text reached the app (lr_splice.h). */
+enum lr_continue {
+	LR_CONTINUE_NEXT,  /* the next step continues the answer (the default) */
+	LR_CONTINUE_SAME,  /* the same target first, then the next steps */
+	LR_CONTINUE_OFF,   /* the cut is the app's, as without the shim */
+};
 #define LR_RETRIES_MAX 5
 #define LR_BACKOFF_MAX_MS 10000u /* a back-off wait never passes this */
 typedef struct {
@@ -155,6 +161,7 @@ enum lr_route_flags {
 	LR_ROUTE_DENY = 1u << 1,
 	LR_ROUTE_KEEP_CREDENTIALS = 1u << 2,
 	LR_ROUTE_RETRIES = 1u << 3, /* "retries" was given (> 0): resilient for it alone */
+	LR_ROUTE_STREAM_HOLD = 1u << 4, /* "stream_hold": a stream is held until complete */
 };
 
 typedef struct {
@@ -185,6 +192,9 @@ typedef struct {
 	lr_ref escalate_refusal;           /* ERE for refusals; absent: the default */
 	uint32_t timeout_ms;               /* an attempt with no answer head by then fails; 0: none */
 	uint32_t retry_after_max_ms;       /* a Retry-After up to this is waited for, then the same target again */
+	uint32_t first_token_ms;           /* answer head to first body byte (a stream: first data event); 0: none */
+	uint32_t idle_ms;                  /* longest gap between a stream's body chunks; 0: none */
+	uint32_t stream_continue;          /* enum lr_continue: a stream cut after text reached the app */
 	uint32_t cache_ttl_s;              /* 0: answers are not cached */
 	double cache_max_temperature;      /* cache only if temperature <= this; < 0: any request */
 } lr_route;

@@ -5,7 +5,9 @@
  * and the cut step sent again, cooling skip, escalation chain, the best
  * answer kept, giving up with the last failure, a route gone from the
  * table, retries with back-off and jitter, context overflows and their
- * larger targets, a target on probation), without a network or libcurl.
+ * larger targets, a target on probation, first-token and idle time-outs,
+ * streams cut after text reached the app and their continuation), without
+ * a network or libcurl.
  */
 #include "lr_test.h"
 #include "lr_answer.h"
@@ -791,6 +793,172 @@ static void context_overflow(void)
 	CHECK_INT(x.kind, LR_ACT_DELIVER);
 }
 
+/* A stream, cut after text reached the app. */
+static lr_outcome cut_stream(int fail, int timeout)
+{
+	lr_outcome o = status(200);
+
+	o.fail = fail;
+	o.timeout = timeout;
+	o.passed = 1;
+	o.app_bytes = 40;
+	o.stream_cut = 1;
+	return o;
+}
+
+static void stream_timeouts(void)
+{
+	lr_attempt a;
+	lr_act x;
+
+	setup(&a, BIG, 1, NULL, 0);
+	a.stream = 1;
+	a.first_token_ms = 500;
+	a.idle_ms = 700;
+	CHECK_INT(lr_attempt_first_token(&a), 500); /* a later step is left */
+	CHECK_INT(lr_attempt_idle(&a), 700);
+	CHECK_INT(lr_attempt_track(&a), 1);
+	/* a head, then nothing: the next step, not retried (it would cost another wait) */
+	a.retries = 2;
+	{
+		lr_outcome o = status(200);
+		o.fail = LR_OUT_ABORTED;
+		o.timeout = LR_TO_FIRST_TOKEN;
+		x = lr_attempt_judge(&a, &o);
+	}
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_INT(x.step, 1);
+	CHECK_STR(x.via, "fallback");
+	CHECK_STR(log_, ""); /* our time-out: not the target's health yet */
+	lr_attempt_sent(&a, &x);
+	CHECK_INT(lr_attempt_first_token(&a), 0); /* the last step is never cut */
+	CHECK_INT(lr_attempt_idle(&a), 0);
+	/* the fallback fails too: the cut step again, without our time-outs */
+	x = judge(&a, status(503));
+	CHECK_INT(x.kind, LR_ACT_WAIT_SEND); /* big's own retry first */
+	lr_attempt_sent(&a, &x);
+	x = judge(&a, status(503));
+	CHECK_INT(x.kind, LR_ACT_WAIT_SEND);
+	lr_attempt_sent(&a, &x);
+	x = judge(&a, status(503));
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_STR(x.via, "without_timeout");
+	CHECK_INT(x.step, 0);
+	lr_attempt_sent(&a, &x);
+	CHECK_INT(lr_attempt_first_token(&a), 0);
+
+	/* the idle time-out is not armed where a cut cannot be recovered */
+	setup(&a, BIG, 1, NULL, 0);
+	a.stream = 1;
+	a.idle_ms = 700;
+	a.cont_mode = LR_CONTINUE_OFF;
+	CHECK_INT(lr_attempt_idle(&a), 0);
+	CHECK_INT(lr_attempt_track(&a), 0);
+	a.stream_hold = 1;
+	CHECK_INT(lr_attempt_idle(&a), 700);
+	CHECK_INT(lr_attempt_hold(&a), 1);
+	/* not a stream: neither */
+	a.stream = 0;
+	CHECK_INT(lr_attempt_idle(&a), 0);
+	CHECK_INT(lr_attempt_hold(&a), 0);
+}
+
+static void stream_continuation(void)
+{
+	lr_attempt a;
+	lr_act x;
+
+	/* reset mid-stream: big continues it, and its answer is spliced whole */
+	setup(&a, TWO, 2, NULL, 0);
+	a.stream = 1;
+	x = judge(&a, cut_stream(LR_OUT_TRANSPORT, LR_TO_NONE));
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_INT(x.step, 1);
+	CHECK_STR(x.via, "continuation");
+	CHECK_INT(x.cont, 1);
+	CHECK_INT(x.partial, 1); /* the cut attempt's record: delivered, in part */
+	CHECK_STR(log_, "fail:cheap:-1 ");
+	lr_attempt_sent(&a, &x);
+	CHECK_INT(lr_attempt_continuing(&a), 1);
+	CHECK_INT(lr_attempt_hold(&a), 0);
+	{
+		lr_outcome o = status(200);
+		o.passed = 1;
+		x = lr_attempt_judge(&a, &o);
+	}
+	CHECK_INT(x.kind, LR_ACT_DELIVER);
+	CHECK_STR(log_, "fail:cheap:-1 ok:big ");
+
+	/* the continuation fails (503): the next step continues; then a 400:
+	 * the app's stream ends with our error, not the 400 */
+	setup(&a, TWO, 2, NULL, 0);
+	a.stream = 1;
+	x = judge(&a, cut_stream(LR_OUT_ABORTED, LR_TO_IDLE));
+	CHECK_STR(log_, ""); /* our idle time-out */
+	lr_attempt_sent(&a, &x);
+	x = judge(&a, status(503));
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_INT(x.step, 2);
+	CHECK_STR(x.via, "continuation");
+	CHECK_INT(x.keep, LR_KEEP_FAIL);
+	lr_attempt_sent(&a, &x);
+	x = judge(&a, status(400));
+	CHECK_INT(x.kind, LR_ACT_DELIVER_CUT);
+	CHECK_INT(x.keep, LR_KEEP_FAIL);
+
+	/* cut again after more text: the next step; none left: our error */
+	setup(&a, BIG, 1, NULL, 0);
+	a.stream = 1;
+	x = judge(&a, cut_stream(LR_OUT_OK, LR_TO_NONE)); /* no [DONE] */
+	lr_attempt_sent(&a, &x);
+	x = judge(&a, cut_stream(LR_OUT_TRANSPORT, LR_TO_NONE));
+	CHECK_INT(x.kind, LR_ACT_DELIVER_CUT);
+	CHECK_INT(x.partial, 1);
+
+	/* the last step cut: nowhere to continue, never a truncated success */
+	setup(&a, NULL, 0, NULL, 0);
+	a.stream = 1;
+	CHECK_INT(judge(&a, cut_stream(LR_OUT_TRANSPORT, LR_TO_NONE)).kind, LR_ACT_DELIVER_CUT);
+
+	/* "same": the cut target once, then the fallbacks */
+	setup(&a, BIG, 1, NULL, 0);
+	a.stream = 1;
+	a.cont_mode = LR_CONTINUE_SAME;
+	x = judge(&a, cut_stream(LR_OUT_TRANSPORT, LR_TO_NONE));
+	CHECK_INT(x.step, 0);
+	CHECK_STR(x.via, "continuation");
+	lr_attempt_sent(&a, &x);
+	x = judge(&a, cut_stream(LR_OUT_TRANSPORT, LR_TO_NONE));
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_INT(x.step, 1);
+
+	/* "off": as without the shim */
+	setup(&a, BIG, 1, NULL, 0);
+	a.stream = 1;
+	a.cont_mode = LR_CONTINUE_OFF;
+	CHECK_INT(judge(&a, cut_stream(LR_OUT_TRANSPORT, LR_TO_NONE)).kind, LR_ACT_DELIVER_CUT);
+
+	/* the route left the table: nowhere to continue */
+	setup(&a, BIG, 1, NULL, 0);
+	a.stream = 1;
+	x = judge(&a, cut_stream(LR_OUT_TRANSPORT, LR_TO_NONE));
+	CHECK_INT(lr_attempt_unsendable(&a, &x).kind, LR_ACT_DELIVER_CUT);
+
+	/* stream_hold: a held stream cut is a plain failure, nothing reached the app */
+	setup(&a, BIG, 1, NULL, 0);
+	a.stream = 1;
+	a.stream_hold = 1;
+	{
+		lr_outcome o = status(200);
+		o.held = 1;
+		o.stream_cut = 1;
+		x = lr_attempt_judge(&a, &o);
+	}
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_STR(x.via, "fallback");
+	CHECK_INT(x.cont, 0);
+}
+
 int main(void)
 {
 	fallback_on_503_and_transport();
@@ -806,5 +974,7 @@ int main(void)
 	retries_and_health();
 	overflow_table();
 	context_overflow();
+	stream_timeouts();
+	stream_continuation();
 	return lr_test_done("test_attempt");
 }
