@@ -534,12 +534,14 @@ static void cut_health(lr_attempt *a, const lr_outcome *o)
 
 /* The step that continues the app's stream: under "same" the cut step
  * once, then the next steps; or the app's stream ends with our error. */
-static lr_act continue_stream(lr_attempt *a)
+static lr_act continue_stream(lr_attempt *a, const lr_outcome *o)
 {
 	int next = -1;
 	lr_act x;
 
-	if (a->cont_mode == LR_CONTINUE_SAME && !a->same_tried) {
+	if (o->no_continue)
+		next = -1;
+	else if (a->cont_mode == LR_CONTINUE_SAME && !a->same_tried) {
 		a->same_tried = 1;
 		next = a->cur;
 	} else if (a->cont_mode != LR_CONTINUE_OFF) {
@@ -569,14 +571,14 @@ static lr_act judge_continuation(lr_attempt *a, const lr_outcome *o)
 	}
 	if (o->passed) { /* more text reached the app, then a cut again */
 		cut_health(a, o);
-		x = continue_stream(a);
+		x = continue_stream(a, o);
 		x.partial = 1;
 		return x;
 	}
 	if (o->stream_cut || o->timeout != LR_TO_NONE || o->fail == LR_OUT_TRANSPORT ||
 	    ((o->fail == LR_OUT_OK || o->fail == LR_OUT_HTTP_ERROR) && lr_attempt_retryable(o->status))) {
 		cut_health(a, o);
-		x = continue_stream(a);
+		x = continue_stream(a, o);
 	} else { /* refused (a 4xx, or not a stream it can splice): never the app's answer */
 		if (o->fail == LR_OUT_OK || o->fail == LR_OUT_HTTP_ERROR)
 			health_ok(a);
@@ -594,7 +596,7 @@ lr_act lr_attempt_judge(lr_attempt *a, const lr_outcome *o)
 		return judge_continuation(a, o);
 	if (o->passed && o->stream_cut && !o->app_stopped) {
 		cut_health(a, o);
-		x = continue_stream(a);
+		x = continue_stream(a, o);
 		x.partial = 1;
 		x.settle_best = 1;
 		return x;

@@ -104,6 +104,8 @@ typedef struct lr_outcome {
 			     * idle time-out, a malformed or error event, or its
 			     * end without the format's end marker; with `passed`,
 			     * after text reached the app */
+	int no_continue;    /* stream_cut, and the transport cannot continue it (a
+			     * tool call under way, several choices, too much text) */
 } lr_outcome;
 
 enum lr_act_kind {

@@ -51,13 +51,13 @@ void lr_splice_attempt(lr_splice *s, int cont)
 		s->tlen = 0;
 		s->block_open = 0;
 		s->block = -1;
-		s->nocont = s->text_over = 0;
+		s->nocont = s->text_over = s->msg_started = 0;
 	}
 }
 
 int lr_splice_can_continue(const lr_splice *s)
 {
-	return s->tlen > 0 && !s->text_over && !s->nocont;
+	return !s->text_over && !s->nocont;
 }
 
 /* --- growing buffers, capped --------------------------------------------- */
@@ -266,8 +266,11 @@ static int anthropic_event(lr_splice *s, const event *ev, const char *raw, size_
 		return LR_EPARSE;
 	if (lr_json_str_eq(type, "message_stop"))
 		s->done = 1;
-	if (s->cont && lr_json_str_eq(type, "message_start"))
-		return 0; /* the app has had one */
+	if (lr_json_str_eq(type, "message_start")) {
+		if (s->msg_started)
+			return 0; /* the app has had one */
+		s->msg_started = 1;
+	}
 	idx = lr_json_member(ev->data, "index");
 	if (idx.p) {
 		i = 0;
@@ -392,6 +395,15 @@ int lr_splice_body(const lr_splice *s, const char *body, size_t len, char **out,
 
 	*out = NULL;
 	*outlen = 0;
+	if (!s->tlen) { /* nothing delivered: the request as it was */
+		if (!(o = malloc(len + 1)))
+			return LR_ENOMEM;
+		memcpy(o, body, len);
+		o[len] = '\0';
+		*out = o;
+		*outlen = len;
+		return 0;
+	}
 	if (lr_json_find(body, len, path, 1, &msgs) < 0 || lr_json_type_of(msgs) != LR_JSON_ARRAY)
 		return LR_EPARSE;
 	if (s->format == LR_FMT_ANTHROPIC)

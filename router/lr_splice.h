@@ -56,6 +56,7 @@ typedef struct lr_splice {
 	int block_open;      /* Anthropic: a text block started, not stopped */
 	long block;          /* the last block index the app saw, -1 none */
 	int nocont;          /* something that cannot be continued (tool calls, choices) */
+	int msg_started;     /* Anthropic: the app had a message_start */
 	char *text;          /* the text delivered */
 	size_t tlen, tcap;
 	int text_over;       /* more than LR_SPLICE_MAX_TEXT: not kept */
@@ -78,12 +79,13 @@ void lr_splice_attempt(lr_splice *s, int cont);
  * are ignored). */
 int lr_splice_feed(lr_splice *s, const char *p, size_t n, lr_splice_emit emit, void *ud);
 
-/* Can the app's stream be continued (text delivered and kept, nothing that
- * cannot be)? */
+/* Can the app's stream be continued (its text kept, nothing that cannot
+ * be: a tool call under way, several choices)?  With no text delivered yet
+ * the continuation is the request as it was. */
 int lr_splice_can_continue(const lr_splice *s);
 
 /* The request body that asks for the rest: the app's body (len bytes) with
- * the messages above appended.  0 and *out (malloc'ed, NUL-terminated,
+ * the messages above appended (no text delivered: the body as it is).  0 and *out (malloc'ed, NUL-terminated,
  * *outlen bytes; the caller frees); LR_EPARSE (no messages array),
  * LR_ENOMEM, LR_EINVAL (the text is not UTF-8). */
 int lr_splice_body(const lr_splice *s, const char *body, size_t len, char **out, size_t *outlen);

@@ -8,6 +8,7 @@
 #include "lr_overflow.h"
 #include "lr_rec.h"
 #include "lr_resil.h"
+#include "lr_splice.h"
 #include "lr_url.h"
 
 #include <stdio.h>
@@ -66,7 +67,7 @@ int lr_capture_retryable(long status)
 
 int lr_capture_holding(const lr_capture *c)
 {
-	return c->hold || (c->hold_err && lr_overflow_status(c->status));
+	return c->hold || (c->hold_err && lr_overflow_status(c->status)) || (c->wait_data && !c->got_data);
 }
 
 void lr_capture_reset(lr_capture *c, int hold, size_t max_body, unsigned timeout_ms)
@@ -77,6 +78,16 @@ void lr_capture_reset(lr_capture *c, int hold, size_t max_body, unsigned timeout
 	c->timeout_ms = timeout_ms;
 	c->retry_after_s = -1;
 	c->start_ns = mono_ns();
+}
+
+void lr_capture_stream(lr_capture *c, unsigned first_token_ms, unsigned idle_ms, int wait_data,
+		       struct lr_splice *sp, int cont)
+{
+	c->first_token_ms = first_token_ms;
+	c->idle_ms = idle_ms;
+	c->wait_data = wait_data;
+	c->sp = sp;
+	c->cont = cont;
 }
 
 void lr_capture_free(lr_capture *c)
@@ -116,6 +127,12 @@ static size_t app_header(lr_easy *e, char *line, size_t n)
  * bytes again a little later, a bounded number of times. */
 static int give_body(lr_easy *e, char *p, size_t n)
 {
+	return lr_capture_give(e, p, n);
+}
+
+int lr_capture_give(lr_easy *e, const char *cp, size_t n)
+{
+	char *p = (char *)cp; /* write callbacks take char *, and do not write */
 	struct timespec ts = {0, PAUSE_WAIT_NS};
 	size_t r;
 	int i;
@@ -199,6 +216,8 @@ static void head_line(lr_capture *c, const char *p, size_t n)
 		c->status = parse_status(p, n);
 		c->retry_after_s = -1;
 		c->got_head |= c->status >= 200; /* a 100 Continue is not the answer yet */
+		if (c->status >= 200)
+			c->head_ns = mono_ns();
 	} else if (n > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
 		c->retry_after_s = parse_retry_after(p, n);
 	}
@@ -224,16 +243,41 @@ static size_t cap_header(char *p, size_t size, size_t nmemb, void *ud)
 static int start_passing(lr_easy *e, lr_capture *c)
 {
 	c->state = LR_CAP_PASS;
-	if (give_head(e, &c->hdr) < 0) {
+	if (!c->cont && give_head(e, &c->hdr) < 0) { /* a continuation's head is not the app's */
 		c->app_stopped = 1;
 		return -1;
 	}
 	return 0;
 }
 
+static int emit_app(void *ud, const char *p, size_t n)
+{
+	return lr_capture_give(ud, p, n);
+}
+
+/* A followed stream: whole events to the app, through the splicer. */
+static size_t pass_events(lr_easy *e, lr_capture *c, char *p, size_t n, int counted)
+{
+	int rc = lr_splice_feed(c->sp, p, n, emit_app, e);
+
+	if (e->x && !counted)
+		lr_rec_body(e->x, p, n);
+	if (!c->body_over && lr_buf_add(&c->body, p, n, c->max_body) < 0)
+		c->body_over = 1;
+	if (rc == LR_EIO)
+		c->app_stopped = 1;
+	else if (rc < 0)
+		c->cut = 1; /* an error or malformed event: the attempt ends here */
+	return rc < 0 ? 0 : n;
+}
+
 static size_t pass(lr_easy *e, lr_capture *c, char *p, size_t n, int counted)
 {
-	size_t r = app_write(e->write_cb, p, n, e->write_data);
+	size_t r;
+
+	if (c->sp)
+		return pass_events(e, c, p, n, counted);
+	r = app_write(e->write_cb, p, n, e->write_data);
 
 	if (r == n) {
 		if (e->x && !counted) /* after a pause, libcurl offers the same bytes again */
@@ -246,6 +290,63 @@ static size_t pass(lr_easy *e, lr_capture *c, char *p, size_t n, int counted)
 	return r;
 }
 
+/* A continuation that is not a 2xx never reaches the app: the app's
+ * stream had its answer's head, this one's is not its business. */
+static int refused(const lr_capture *c)
+{
+	return c->cont && (c->status < 200 || c->status > 299);
+}
+
+/* Is there a data event (an SSE "data:" line; for another stream, a
+ * whole line) in what is held? */
+static int has_event(const lr_capture *c)
+{
+	const char *b = c->body.p;
+	size_t i, n = c->body.len;
+	int sse = 0;
+
+	for (i = 0; i + 17 <= c->hdr.len && !sse; i++)
+		sse = strncasecmp(c->hdr.p + i, "text/event-stream", 17) == 0;
+	for (i = 0; i < n; i++) {
+		if (sse && (i == 0 || b[i - 1] == '\n') && n - i >= 5 && memcmp(b + i, "data:", 5) == 0)
+			return 1;
+		if (!sse && b[i] == '\n')
+			return 1;
+	}
+	return 0;
+}
+
+/* Under a first-token time-out, the head and body are held until the
+ * first data event: then the head and what came go to the app. */
+static size_t wait_data(lr_easy *e, lr_capture *c, char *p, size_t n)
+{
+	lr_buf held;
+
+	if (lr_buf_add(&c->body, p, n, LR_ATTEMPT_ERROR_HOLD) < 0) {
+		c->got_data = 1; /* no event in 64 KiB: not a stream we know */
+		c->body_over = 1;
+	} else if (!has_event(c)) {
+		return n;
+	}
+	c->got_data = 1;
+	if (lr_capture_holding(c)) /* held whole for another reason */
+		return n;
+	if (c->body_over && lr_capture_deliver(e, c) != CURLE_OK) {
+		c->app_stopped = 1;
+		return 0;
+	}
+	if (c->body_over)
+		return pass(e, c, p, n, 1);
+	held = c->body;
+	memset(&c->body, 0, sizeof(c->body));
+	if (start_passing(e, c) < 0 || pass(e, c, held.p, held.len, 1) != held.len) {
+		lr_buf_free(&held);
+		return 0;
+	}
+	lr_buf_free(&held);
+	return n;
+}
+
 static size_t cap_write(char *p, size_t size, size_t nmemb, void *ud)
 {
 	lr_easy *e = ud;
@@ -254,11 +355,16 @@ static size_t cap_write(char *p, size_t size, size_t nmemb, void *ud)
 
 	if (!c) /* a handle copied mid-transfer still pointing here: the app's */
 		return app_write(e->write_cb, p, n, e->write_data);
+	c->last_ns = mono_ns();
+	if (!c->wait_data)
+		c->got_data = 1;
 	if (e->x && c->state != LR_CAP_PASS && !(c->state == LR_CAP_PENDING && !lr_capture_holding(c) &&
-						     !lr_capture_retryable(c->status)))
+						     !lr_capture_retryable(c->status) && !refused(c)))
 		lr_rec_body(e->x, p, n); /* bytes we take; passed ones count when the app took them */
-	if (c->state == LR_CAP_PENDING && lr_capture_retryable(c->status))
+	if (c->state == LR_CAP_PENDING && (lr_capture_retryable(c->status) || refused(c)))
 		c->state = LR_CAP_SWALLOW;
+	if (c->state == LR_CAP_PENDING && c->wait_data && !c->got_data)
+		return wait_data(e, c, p, n);
 	if (c->state == LR_CAP_SWALLOW) {
 		lr_buf_add(&c->body, p, n, MAX_FAILED); /* the rest is dropped */
 		return n;
@@ -279,15 +385,28 @@ static size_t cap_write(char *p, size_t size, size_t nmemb, void *ud)
 	return pass(e, c, p, n, 0);
 }
 
+/* Which of our time-outs has passed, if any (enum lr_out_timeout). */
+static int late(const lr_capture *c)
+{
+	int64_t now = mono_ns();
+
+	if (c->timeout_ms && !c->got_head && now - c->start_ns > (int64_t)c->timeout_ms * 1000000)
+		return LR_TO_HEAD;
+	if (c->first_token_ms && c->got_head && !c->got_data &&
+	    now - c->head_ns > (int64_t)c->first_token_ms * 1000000)
+		return LR_TO_FIRST_TOKEN;
+	if (c->idle_ms && c->got_data && now - c->last_ns > (int64_t)c->idle_ms * 1000000)
+		return LR_TO_IDLE;
+	return LR_TO_NONE;
+}
+
 static int cap_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	lr_easy *e = ud;
 	lr_capture *c = e->rs ? &e->rs->cap : NULL;
 
-	if (c && c->timeout_ms && !c->got_head && mono_ns() - c->start_ns > (int64_t)c->timeout_ms * 1000000) {
-		c->timed_out = 1;
+	if (c && !c->timed_out && (c->timed_out = late(c)))
 		return 1;
-	}
 	if (e->noprogress)
 		return 0;
 	if (e->xferinfo_cb)
@@ -308,7 +427,7 @@ void lr_capture_install(const lr_curl_lib *lib, lr_easy *e)
 		lib->easy_setopt(e->h, CURLOPT_HEADER, 0L);
 		e->changed_header_opt = 1;
 	}
-	if (e->rs->cap.timeout_ms) {
+	if (e->rs->cap.timeout_ms || e->rs->cap.first_token_ms || e->rs->cap.idle_ms) {
 		lib->easy_setopt(e->h, CURLOPT_XFERINFOFUNCTION, cap_progress);
 		lib->easy_setopt(e->h, CURLOPT_XFERINFODATA, e);
 		lib->easy_setopt(e->h, CURLOPT_NOPROGRESS, 0L);

@@ -11,8 +11,12 @@
  *     the app's return codes (a pause included), unless the whole answer
  *     must be held (`hold`: an escalation needs to read it first);
  *   - bytes passed on are also kept up to max_body (for the cache);
- *   - no answer head within timeout_ms aborts the attempt (libcurl checks
- *     the progress callback about once a second while it waits).
+ *   - no answer head within timeout_ms, no body byte (a stream: no data
+ *     event) within first_token_ms of the head, or no body bytes for
+ *     idle_ms aborts the attempt (libcurl checks the progress callback
+ *     about once a second while it waits);
+ *   - a followed stream (lr_splice.h) passes to the app event by event;
+ *     an error or malformed event is not passed and cuts the attempt.
  * lr_capture_deliver() plays a held answer to the app's callbacks outside
  * a transfer, reproducing libcurl's rules (CURLOPT_HEADER, HEADERDATA
  * without a HEADERFUNCTION, fwrite to WRITEDATA or stdout by default).
@@ -56,9 +60,18 @@ typedef struct lr_capture {
 	long retry_after_s;     /* its Retry-After in seconds, -1 if none */
 	int got_head;
 	int app_stopped;        /* the app's callback refused data: its choice */
-	int timed_out;          /* our time-out aborted the attempt */
+	int timed_out;          /* enum lr_out_timeout: which of ours aborted the attempt */
 	unsigned timeout_ms;
 	int64_t start_ns;
+	/* streams (lr_capture_stream) */
+	unsigned first_token_ms, idle_ms;
+	int64_t head_ns, last_ns; /* the answer head came; the last body bytes came */
+	int wait_data;          /* hold the head and body until the first data event */
+	int got_data;           /* the first body byte (wait_data: data event) came */
+	struct lr_splice *sp;   /* the body passes through it (a followed stream), or NULL */
+	int cont;               /* a continuation: its head is not the app's, and only
+				 * a 2xx passes */
+	int cut;                /* sp cut the attempt (an error or malformed event) */
 } lr_capture;
 
 /* Is this a status after which another target should be tried? */
@@ -70,6 +83,17 @@ int lr_capture_holding(const lr_capture *c);
 
 /* Starts capturing a new attempt into c (emptied first). */
 void lr_capture_reset(lr_capture *c, int hold, size_t max_body, unsigned timeout_ms);
+
+/* The stream side of the attempt just reset: our first-token and idle
+ * time-outs (0: none), whether to hold the head until the first data
+ * event (a stream under a first-token time-out), the splicer its body
+ * passes through (NULL: as it comes), and whether it is a continuation. */
+void lr_capture_stream(lr_capture *c, unsigned first_token_ms, unsigned idle_ms, int wait_data,
+		       struct lr_splice *sp, int cont);
+
+/* Hands n bytes to the app's write callback, outside a transfer (a pause
+ * is offered again a little later).  0, or -1 when the app refused. */
+int lr_capture_give(lr_easy *e, const char *p, size_t n);
 void lr_capture_free(lr_capture *c);
 
 /* Puts our callbacks in front of the app's for the handle (its current

@@ -175,6 +175,8 @@ void lr_resil_begin(lr_easy *e, const lr_table *t, const lr_decision *d, const l
 	}
 	rs->from_read = from_read;
 	rs->app_len = blen;
+	rs->track = lr_attempt_track(&rs->a) && lr_splice_supported(r->det.format, r->det.operation);
+	lr_splice_init(&rs->sp, r->det.format);
 	if (blen)
 		memcpy(rs->app_body, body, blen);
 	rs->app_body[blen] = '\0';
@@ -203,6 +205,8 @@ void lr_resil_free(lr_easy *e)
 	lr_rec_free(rs->best_x);
 	lr_rec_free(rs->fail_x);
 	lr_attempt_free(&rs->a);
+	lr_splice_free(&rs->sp);
+	free(rs->cont_body);
 	free(rs->app_body);
 	free(rs);
 	e->rs = NULL;
@@ -225,9 +229,23 @@ static int transport_failure(CURLcode rc)
 	}
 }
 
-/* The attempt just performed, for the engine. */
-static void outcome_of(const lr_capture *c, CURLcode rc, lr_outcome *o)
+/* Was the stream of the attempt just performed cut short: passed (its
+ * events followed) or held whole, a 2xx without its end marker? */
+static int cut_short(const lr_resil *rs, const lr_capture *c)
 {
+	if (!rs->track || c->app_stopped || c->status < 200 || c->status > 299 || !c->got_head)
+		return 0;
+	if (c->state == LR_CAP_PASS)
+		return c->sp && !c->sp->done;
+	return c->state == LR_CAP_PENDING && c->hold && rs->a.stream_hold && !c->body_over &&
+	       !lr_splice_complete(rs->sp.format, c->body.p, c->body.len);
+}
+
+/* The attempt just performed, for the engine. */
+static void outcome_of(const lr_resil *rs, CURLcode rc, lr_outcome *o)
+{
+	const lr_capture *c = &rs->cap;
+
 	memset(o, 0, sizeof(*o));
 	o->status = c->status;
 	o->fail = rc == CURLE_OK ? LR_OUT_OK
@@ -236,7 +254,7 @@ static void outcome_of(const lr_capture *c, CURLcode rc, lr_outcome *o)
 		: transport_failure(rc) ? LR_OUT_TRANSPORT : LR_OUT_OTHER;
 	o->transient = rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
 		       rc == CURLE_GOT_NOTHING; /* refused, reset, nothing back */
-	o->timeout = c->timed_out ? LR_TO_HEAD : LR_TO_NONE;
+	o->timeout = c->timed_out;
 	o->passed = c->state == LR_CAP_PASS;
 	o->app_bytes = o->passed ? c->body.len : 0;
 	o->app_stopped = c->app_stopped;
@@ -244,6 +262,8 @@ static void outcome_of(const lr_capture *c, CURLcode rc, lr_outcome *o)
 	o->held = lr_capture_holding(c) && c->state == LR_CAP_PENDING;
 	o->body = c->body.p;
 	o->body_len = c->body.len;
+	o->stream_cut = cut_short(rs, c);
+	o->no_continue = o->stream_cut && o->passed && !lr_splice_can_continue(&rs->sp);
 }
 
 /* How the attempt just performed went, for its record: the status (none
@@ -257,9 +277,14 @@ static void rec_outcome(const lr_curl_lib *lib, lr_easy *e, CURLcode rc, long *s
 	if (rc != CURLE_OK && *status < 200)
 		*status = 0; /* a 100 Continue and then nothing is no answer */
 	if (e->rs->cap.timed_out)
-		*err = "first_byte_timeout";
+		*err = e->rs->cap.timed_out == LR_TO_IDLE ? "idle_timeout"
+		     : e->rs->cap.timed_out == LR_TO_FIRST_TOKEN ? "first_token_timeout" : "first_byte_timeout";
+	else if (e->rs->cap.cut)
+		*err = "stream_error_event"; /* an error or malformed event, not passed */
 	else if (rc != CURLE_OK)
 		*err = lr_xfer_error_name(rc);
+	else if (cut_short(e->rs, &e->rs->cap))
+		*err = "stream_incomplete"; /* ended without its end marker */
 }
 
 static void close_rec(lr_rec *x, long status, const char *err, int delivered, const char *gate)
@@ -302,10 +327,25 @@ static lr_act judge(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLcode r
 	lr_outcome o;
 	lr_act x;
 
-	outcome_of(&rs->cap, rc, &o);
+	outcome_of(rs, rc, &o);
 	x = lr_attempt_judge(&rs->a, &o);
 	if (x.settle_best)
 		settle_best(rs);
+	if (x.partial) { /* the app has part of this answer: its record is written now */
+		long status;
+		const char *err;
+
+		rec_outcome(lib, e, rc, &status, &err);
+		rs->cut_why = err ? err : "stream_incomplete";
+		rs->cut_rc = rc == CURLE_ABORTED_BY_CALLBACK ? CURLE_OPERATION_TIMEDOUT
+			   : rs->cap.cut ? CURLE_OK : rc; /* the app's call, as without the shim */
+		lr_log(LR_LOG_INFO, "route %s: the stream was cut (%s) after %zu bytes of text: %s", rs->a.route,
+		       rs->cut_why, rs->sp.tlen, x.kind == LR_ACT_DELIVER_CUT ? "it cannot be continued" : "continuing it");
+		close_rec(e->x, status, err ? err : "stream_incomplete", 1, NULL);
+		e->x = NULL;
+		if (x.keep == LR_KEEP_NONE)
+			return x;
+	}
 	if (x.overflow && e->x) /* a 400 that says why: the audit says it too */
 		e->x->error_type = "context_length_exceeded";
 	if (x.keep == LR_KEEP_FAIL) {
@@ -341,7 +381,24 @@ enum { GO_ON, FINAL, DENIED };
  * (the route or target is gone from the live table). */
 static int reroute(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, int step)
 {
-	int rc = lr_curl_reroute(lib, e, rs->a.route, rs->a.step[step]);
+	char *app = rs->app_body, *body = NULL;
+	size_t app_len = rs->app_len, len = 0;
+	int rc = 0;
+
+	if (lr_attempt_continuing(&rs->a)) { /* the same request, asked for the rest */
+		if ((rc = lr_splice_body(&rs->sp, app, app_len, &body, &len)) < 0) {
+			lr_log(LR_LOG_INFO, "route %s: cannot ask for the rest of the stream: %s", rs->a.route,
+			       lr_strerror(rc));
+			return rc;
+		}
+		free(rs->cont_body);
+		rs->cont_body = body;
+		rs->app_body = body;
+		rs->app_len = len;
+	}
+	rc = lr_curl_reroute(lib, e, rs->a.route, rs->a.step[step]);
+	rs->app_body = app;
+	rs->app_len = app_len;
 
 	if (rc < 0)
 		lr_log(LR_LOG_INFO, "route %s: cannot send to %s any more: %s", rs->a.route,
@@ -442,6 +499,18 @@ static CURLcode deliver(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, const 
 		close_fail(rs, 1);
 		lr_capture_deliver(e, &rs->fail);
 		return rs->fail_rc;
+	case LR_ACT_DELIVER_CUT: { /* the app's stream ends with our error, never as a success */
+		char ev[512];
+		size_t n = lr_splice_error_event(&rs->sp, rs->cut_why ? rs->cut_why : "stream_incomplete", ev,
+						 sizeof(ev));
+
+		close_fail(rs, 0);
+		lr_rec_free(e->x); /* nothing of a judged attempt is left unwritten */
+		e->x = NULL;
+		if (lr_capture_give(e, ev, n) < 0)
+			return CURLE_WRITE_ERROR;
+		return rs->cut_rc;
+	}
 	default: /* the answer just received */
 		out = rs->cap.app_stopped ? rc : lr_capture_deliver(e, &rs->cap);
 		if (rc == CURLE_OK)
@@ -511,10 +580,16 @@ static int cache_lookup(lr_resil *rs, lr_cache_hit *hit)
  * failure the delivered one. */
 static void arm(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs)
 {
+	int cont = lr_attempt_continuing(&rs->a), hold = lr_attempt_hold(&rs->a);
+	unsigned first = lr_attempt_first_token(&rs->a);
+
 	close_fail(rs, 0);
-	lr_capture_reset(&rs->cap, lr_attempt_hold(&rs->a), rs->cacheable ? rs->max_entry : 0,
-			 lr_attempt_timeout(&rs->a));
+	lr_capture_reset(&rs->cap, hold, rs->cacheable ? rs->max_entry : 0, lr_attempt_timeout(&rs->a));
 	rs->cap.hold_err = lr_attempt_hold_error(&rs->a);
+	if (rs->track)
+		lr_splice_attempt(&rs->sp, cont);
+	lr_capture_stream(&rs->cap, first, lr_attempt_idle(&rs->a), rs->a.stream && first,
+			  rs->track && !hold ? &rs->sp : NULL, cont);
 	lr_capture_install(lib, e);
 }
 
@@ -621,7 +696,7 @@ CURLcode lr_resil_give_up(const lr_curl_lib *lib, lr_easy *e)
 	lr_act x;
 
 	memset(&x, 0, sizeof(x));
-	x.kind = rs->a.have_best ? LR_ACT_DELIVER_BEST : LR_ACT_DELIVER_FAIL;
+	x.kind = rs->a.continuing ? LR_ACT_DELIVER_CUT : rs->a.have_best ? LR_ACT_DELIVER_BEST : LR_ACT_DELIVER_FAIL;
 	lr_rec_free(e->x); /* never sent; the failure before it was recorded as not delivered */
 	e->x = NULL;
 	return deliver(lib, e, rs, &x, CURLE_OK);

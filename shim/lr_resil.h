@@ -37,6 +37,7 @@
 #include "lr_attempt.h"
 #include "lr_cache.h"
 #include "lr_capture.h"
+#include "lr_splice.h"
 #include "lr_rec.h"
 #include "lr_curl_sym.h"
 #include "lr_easy.h"
@@ -65,6 +66,13 @@ typedef struct lr_resil {
 	long fail_status;             /* its status and error, read when it ended */
 	const char *fail_err;
 	CURLcode fail_rc;             /* libcurl's result for `fail` */
+	/* streams followed event by event (lr_splice.h): continued when cut */
+	int track;                    /* the route may continue them, and this format can be */
+	lr_splice sp;                 /* the app's stream so far */
+	char *cont_body;              /* the body of the continuation under way (lives until
+				       * the next attempt: libcurl does not copy it) */
+	CURLcode cut_rc;              /* what the app's call returns if its stream ends with our error */
+	const char *cut_why;          /* why it was cut, for that error event */
 	/* curl_multi (lr_multi.c) */
 	int hit;                      /* a cache hit to serve when libcurl reports the handle done */
 	CURLMsg own_msg;              /* a DONE we report for a handle libcurl no longer holds */

@@ -308,6 +308,16 @@ static void print_route(const lr_table *t, int i, const lr_route *r)
 	}
 	if (r->timeout_ms && n < sizeof(act))
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "timeout=%ums ", r->timeout_ms);
+	if (r->first_token_ms && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "first_token=%ums ", r->first_token_ms);
+	if (r->idle_ms && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "idle=%ums ", r->idle_ms);
+	if ((r->flags & LR_ROUTE_STREAM_HOLD) && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "stream_hold ");
+	if (r->fallback_count && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "stream_continue=%s ",
+				      r->stream_continue == LR_CONTINUE_SAME ? "same"
+				      : r->stream_continue == LR_CONTINUE_OFF ? "off" : "next");
 	if ((r->fallback_count || r->escalate_count) && n < sizeof(act))
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "retry_after<=%ums ", r->retry_after_max_ms);
 	if ((r->fallback_count || r->escalate_count || r->cache_ttl_s || r->context_mode ||

@@ -17,6 +17,7 @@
 #include "lr_shm.h"
 #include "lr_answer.h"
 #include "lr_attempt.h"
+#include "lr_splice.h"
 #include "lr_stats.h"
 #include "lr_intent.h"
 #include "lr_plan.h"
@@ -212,6 +213,28 @@ static void print_retries_context(const lr_table *t, const lr_decision *d, const
 	lr_attempt_free(&a);
 }
 
+/* The route's stream keys, and what they do to this request. */
+static void print_streams(const lr_route *rt, const lr_request *r)
+{
+	int can = lr_splice_supported(r->det.format, r->det.operation);
+
+	if (rt->first_token_ms)
+		printf("first token: %u ms from the answer head to its first body byte (a stream: data event),\n"
+		       "             per attempt while a later step is left; the head is held until then\n",
+		       rt->first_token_ms);
+	if (rt->idle_ms)
+		printf("idle:        %u ms at most between a stream's chunks, while a later step is left\n", rt->idle_ms);
+	if (rt->flags & LR_ROUTE_STREAM_HOLD)
+		printf("streams:     held until complete, then passed (a cut one goes to the next step)\n");
+	else if (rt->fallback_count && rt->stream_continue != LR_CONTINUE_OFF)
+		printf("streams:     one cut after text reached the app is continued by %s%s\n",
+		       rt->stream_continue == LR_CONTINUE_SAME ? "the same target, then the next step"
+							       : "the next step",
+		       can ? "" : " (not this request's format: it is not followed)");
+	else if (rt->fallback_count)
+		printf("streams:     a stream cut after text reached the app is the app's (stream_continue off)\n");
+}
+
 static void print_resil(const lr_table *t, const lr_decision *d, const lr_request *r, const lr_stats_seg *seg)
 {
 	const lr_route *rt = d->route;
@@ -239,6 +262,7 @@ static void print_resil(const lr_table *t, const lr_decision *d, const lr_reques
 		printf("time-out:    %u ms for the answer head, per attempt while a later step is left\n"
 		       "             (a step cut short is sent again without it if every later step fails)\n",
 		       rt->timeout_ms);
+	print_streams(rt, r);
 	if (rt->escalate_count) {
 		printf("escalate:    when");
 		for (k = 1; k <= LR_GATE_INVALID_JSON; k <<= 1)

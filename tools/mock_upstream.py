@@ -72,7 +72,16 @@ Ollama chat and generate; embeddings and /echo answer as usual):
   midstream a streamed answer stops after its first text with an error
            event in the API's shape (data: {"error": ...}, Anthropic and
            Responses "event: error", an Ollama {"error": ...} line);
-           not streamed, the answer is as usual.
+           not streamed, the answer is as usual;
+  stall    a streamed answer sends its head (200), then nothing until the
+           client gives up (at most 60 s);
+  stallmid a streamed answer sends its first text, then nothing until the
+           client gives up;
+  cutmid   a streamed answer sends its first text, then closes with a TCP
+           reset;
+  nodone   a streamed answer sends its first text, then ends cleanly
+           without its end event ([DONE], message_stop...).
+  (Not streamed, these four answer as usual.)
 The 529 error fault is Anthropic's "overloaded" status (overloaded_error).
 Answers changed by a fault carry x-mock-fault.  Every request except control
 requests is logged, in memory and optionally as JSON lines in --log FILE.
@@ -111,10 +120,12 @@ import traceback
 MAX_BODY = 64 << 20          # larger request bodies are refused
 HANG_LIMIT_S = 60.0          # a "hang" fault gives up after this long
 IDLE_TIMEOUT_S = 120         # idle keep-alive connections are closed
-ANSWER_FAULTS = ("tool", "midstream", "empty", "length", "refusal", "badjson")  # answered 200, changed
+ANSWER_FAULTS = ("tool", "midstream", "empty", "length", "refusal", "badjson",
+                 "stall", "stallmid", "cutmid", "nodone")  # answered 200, changed
 FAULT_KINDS = ("400", "429", "500", "503", "529", "429noretry", "context", "drop", "reset", "hang") + ANSWER_FAULTS
 FAULT_KIND_HELP = ("400, 429, 429noretry, 500, 503, 529, context, slow=MS, drop, reset, hang, redirect=PORT, "
-                   "tool, midstream, empty, length, refusal, badjson or long=BYTES")
+                   "tool, midstream, empty, length, refusal, badjson, stall, stallmid, cutmid, nodone "
+                   "or long=BYTES")
 
 
 def answer_fault(kind):
@@ -700,6 +711,11 @@ MIDSTREAM_KEEP = {"chat": 1, "completions": 1, "responses": 5, "anthropic": 3, "
                   "ollama_chat": 1, "ollama_generate": 1}
 
 
+# The stream-cut answer faults: how the stream goes on after its first text
+# (stall: after its head).
+STREAM_CUTS = {"stall": "hang", "stallmid": "hang", "cutmid": "reset", "nodone": "end"}
+
+
 def midstream_error(api, kind, kept):
     message = "mock fault midstream"
     if kind == "ndjson":
@@ -876,8 +892,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = json.dumps(obj).encode("utf-8")
         self.send_bytes(status, body, "application/json", headers)
 
-    def send_stream(self, kind, items, headers):
-        """SSE or NDJSON, one chunk per event (no chunking for HTTP/1.0 clients)."""
+    def send_stream(self, kind, items, headers, tail=None):
+        """SSE or NDJSON, one chunk per event (no chunking for HTTP/1.0 clients);
+        then the end, or (tail) nothing until the client gives up ("hang"), a
+        TCP reset ("reset"), or the end of the body without its last event."""
         ctype = "text/event-stream" if kind == "sse" else "application/x-ndjson"
         chunked = self.request_version != "HTTP/1.0"
         framing = {"Transfer-Encoding": "chunked"} if chunked else {"Connection": "close"}
@@ -890,6 +908,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             payload.append(data)
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
             self.wfile.flush()
+        if tail in ("hang", "reset"):
+            self.sent(b"".join(payload))
+            if tail == "hang":
+                return self.hang()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return None
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
@@ -988,12 +1013,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         call = Call(n, path, query, body, data, model, api, fault if text_api else None,
                     self.cache_asked())
         kind, payload = (TOOL_ANSWERS[api] if call.tool else ANSWERS[api])(call)
+        tail = None
         if call.fault == "midstream" and kind in ("sse", "ndjson"):
             keep = MIDSTREAM_KEEP.get(api, 1)
             payload = payload[:keep] + [midstream_error(api, kind, keep)]
+        elif call.fault in STREAM_CUTS and kind in ("sse", "ndjson"):
+            keep = 0 if call.fault == "stall" else MIDSTREAM_KEEP.get(api, 1)
+            payload, tail = payload[:keep], STREAM_CUTS[call.fault]
         if kind == "json":
             return self.send_json(200, payload, call.headers())
-        self.send_stream(kind, payload, call.headers())
+        self.send_stream(kind, payload, call.headers(), tail)
 
     def cache_asked(self):
         """(read, write) tokens from an "x-mock-cache: READ[,WRITE]" header."""

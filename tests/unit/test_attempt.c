@@ -932,6 +932,17 @@ static void stream_continuation(void)
 	CHECK_INT(x.kind, LR_ACT_SEND);
 	CHECK_INT(x.step, 1);
 
+	/* a cut the transport cannot continue (a tool call under way): our error */
+	setup(&a, BIG, 1, NULL, 0);
+	a.stream = 1;
+	{
+		lr_outcome o = cut_stream(LR_OUT_TRANSPORT, LR_TO_NONE);
+		o.no_continue = 1;
+		x = lr_attempt_judge(&a, &o);
+	}
+	CHECK_INT(x.kind, LR_ACT_DELIVER_CUT);
+	CHECK_INT(x.partial, 1);
+
 	/* "off": as without the shim */
 	setup(&a, BIG, 1, NULL, 0);
 	a.stream = 1;

@@ -115,9 +115,12 @@ static void openai(void)
 	CHECK_INT(feed(&s, "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"x\"}}]}\n\n", 64), 0);
 	CHECK_INT(lr_splice_can_continue(&s), 0);
 	lr_splice_free(&s);
-	/* nothing delivered: nothing to continue */
+	/* nothing delivered: the continuation is the request as it was */
 	lr_splice_init(&s, LR_FMT_OPENAI);
-	CHECK_INT(lr_splice_can_continue(&s), 0);
+	CHECK_INT(lr_splice_can_continue(&s), 1);
+	CHECK_INT(lr_splice_body(&s, req, strlen(req), &body, &blen), 0);
+	CHECK_STR(body, req);
+	free(body);
 	lr_splice_free(&s);
 }
 
