@@ -16,6 +16,7 @@
 #include "lr_log.h"
 #include "lr_overflow.h"
 #include "lr_resil.h"
+#include "lr_splice.h"
 #include "lr_upstream.h"
 #include "lr_url.h"
 
@@ -69,7 +70,8 @@ typedef struct {
 	const char *err;
 } kept;
 
-enum { PENDING, PASS, SWALLOW, HOLD }; /* what the attempt under way does with its answer */
+enum { PENDING, PASS, SWALLOW, HOLD, WAIT }; /* what the attempt under way does with its answer
+					       * (WAIT: its head, until its first body byte) */
 
 typedef struct served {
 	lr_pipe *pipe;
@@ -100,6 +102,12 @@ typedef struct served {
 	int finished;             /* answered whole before the client's done() */
 	kept cur;                 /* its head and body while they are not the app's */
 	kept fail, best;
+	/* streams followed event by event (lr_splice.h), continued when cut */
+	int track;
+	lr_splice sp;
+	char *cont_body;          /* the continuation's body, while it is sent */
+	int cut;                  /* the splicer cut the attempt (an error or malformed event) */
+	const char *cut_why;
 	char *raw;                /* its request (the header lines point into it) */
 	const char *lines[MAX_LINES];
 	int nlines;
@@ -609,7 +617,19 @@ static int on_head(void *ud, long status, const char *lines, size_t n)
 		s->cur.status = status;
 		return add(&s->cur.head, &s->cur.head_len, lines, n, MAX_HELD) < 0 ? -1 : 0;
 	}
+	if (s->resilient && lr_attempt_continuing(&s->a) && (status < 200 || status > 299)) {
+		s->state = SWALLOW; /* a continuation refused: never the app's */
+		s->cur.status = status;
+		return add(&s->cur.head, &s->cur.head_len, lines, n, MAX_HELD) < 0 ? -1 : 0;
+	}
+	if (s->resilient && lr_attempt_first_token(&s->a)) {
+		s->state = WAIT; /* nothing reaches the app before the first body byte */
+		s->cur.status = status;
+		return add(&s->cur.head, &s->cur.head_len, lines, n, MAX_HELD) < 0 ? -1 : 0;
+	}
 	s->state = PASS;
+	if (s->resilient && lr_attempt_continuing(&s->a))
+		return 0; /* the app has its stream's head */
 	if (s->ttl_s) { /* kept to store the answer */
 		free(s->cur.head);
 		s->cur.head = NULL;
@@ -618,6 +638,14 @@ static int on_head(void *ud, long status, const char *lines, size_t n)
 	}
 	emit_head(s, status, lines, n);
 	return s->pipe->broken ? -1 : 0;
+}
+
+/* A whole event of a followed stream, to the app. */
+static int emit_event(void *ud, const char *p, size_t n)
+{
+	served *s = ud;
+
+	return emit_body(s, s->status, p, n) < 0 ? -1 : 0;
 }
 
 static int on_body(void *ud, const char *p, size_t n)
@@ -639,10 +667,26 @@ static int on_body(void *ud, const char *p, size_t n)
 		emit_body(s, s->status, s->cur.body, s->cur.body_len);
 		kept_free(&s->cur);
 	}
+	if (s->state == WAIT) { /* the first body byte: the head goes now */
+		s->state = PASS;
+		if (!lr_attempt_continuing(&s->a))
+			emit_head(s, s->status, s->cur.head, s->cur.head_len);
+		if (!s->ttl_s)
+			kept_free(&s->cur);
+	}
 	if (s->ttl_s && !s->copy_over && add(&s->copy, &s->copy_len, p, n, s->max_entry) < 0)
 		s->copy_over = 1; /* too big to store: it still goes to the app */
-	if ((left = emit_body(s, s->status, p, n)) < 0)
+	if (s->track) {
+		int rc = lr_splice_feed(&s->sp, p, n, emit_event, s);
+
+		if (rc < 0 && !s->pipe->broken)
+			s->cut = 1; /* an error or malformed event: not passed, the attempt ends */
+		if (rc < 0)
+			return -1;
+		left = put(s->pipe, NULL, 0);
+	} else if ((left = emit_body(s, s->status, p, n)) < 0) {
 		return -1;
+	}
 	s->got_len += (long long)n;
 	if (!s->resilient && s->expect_len >= 0 && s->got_len >= s->expect_len && !s->finished) {
 		/* whole by its length: the app has its end now, not after
@@ -692,6 +736,8 @@ static void served_free(served *s)
 	kept_free(&s->best);
 	if (s->resilient)
 		lr_attempt_free(&s->a);
+	lr_splice_free(&s->sp);
+	free(s->cont_body);
 	free(s->raw);
 	free(s->copy);
 	free(s);
@@ -722,10 +768,27 @@ static void answer_error(served *s, const lr_up_result *r)
 	lr_log(LR_LOG_ERROR, "%s", msg);
 }
 
-static const char *err_of(const lr_up_result *r)
+/* Was the followed stream of the attempt just done cut short: passed,
+ * or held whole, a 2xx without its end marker? */
+static int cut_short(const served *s)
 {
-	return r->timed_out ? "first_byte_timeout" : r->fail == LR_OUT_OK ? NULL :
-	       r->status ? "incomplete" : "upstream_unreachable";
+	if (!s->track || s->pipe->broken || s->status < 200 || s->status > 299)
+		return 0;
+	if (s->state == PASS)
+		return !s->sp.done;
+	return s->state == HOLD && s->a.stream_hold && !lr_splice_complete(s->sp.format, s->cur.body, s->cur.body_len);
+}
+
+static const char *err_of(const served *s, const lr_up_result *r)
+{
+	if (r->timed_out)
+		return r->timed_out == LR_TO_IDLE ? "idle_timeout"
+		     : r->timed_out == LR_TO_FIRST_TOKEN ? "first_token_timeout" : "first_byte_timeout";
+	if (s->cut)
+		return "stream_error_event";
+	if (r->fail == LR_OUT_OK)
+		return cut_short(s) ? "stream_incomplete" : NULL;
+	return r->status ? "incomplete" : "upstream_unreachable";
 }
 
 static int start_attempt(served *s, int step, unsigned delay_ms);
@@ -736,7 +799,7 @@ static void outcome_of(const served *s, const lr_up_result *r, lr_outcome *o)
 	memset(o, 0, sizeof(*o));
 	o->status = s->status;
 	o->fail = r->fail;
-	o->timeout = r->timed_out ? LR_TO_HEAD : LR_TO_NONE;
+	o->timeout = r->timed_out;
 	o->transient = r->transient;
 	o->passed = s->state == PASS;
 	o->retry_after_s = s->retry_after_s;
@@ -744,6 +807,8 @@ static void outcome_of(const served *s, const lr_up_result *r, lr_outcome *o)
 	o->body = s->cur.body;
 	o->body_len = s->cur.body_len;
 	o->app_stopped = s->pipe->broken;
+	o->stream_cut = cut_short(s);
+	o->no_continue = o->stream_cut && o->passed && !lr_splice_can_continue(&s->sp);
 }
 
 /* A good answer goes into the cache (store: the chain said it may). */
@@ -768,7 +833,7 @@ static void deliver_current(served *s, const lr_up_result *r, const char *gate, 
 {
 	if (may_store)
 		store(s, r);
-	close_rec(s->rec, s->status, err_of(r), 1, gate);
+	close_rec(s->rec, s->status, err_of(s, r), 1, gate);
 	s->rec = NULL;
 	if (s->state == PASS && r->fail == LR_OUT_OK) {
 		emit_end(s, s->status);
@@ -799,6 +864,13 @@ static void on_done(void *ud, const lr_up_result *r)
 	}
 	outcome_of(s, r, &o);
 	x = lr_attempt_judge(&s->a, &o);
+	if (x.partial) { /* the app has part of this answer: its record is written now */
+		s->cut_why = err_of(s, r) ? err_of(s, r) : "stream_incomplete";
+		lr_log(LR_LOG_INFO, "route %s: the stream was cut (%s) after %zu bytes of text: %s", s->a.route,
+		       s->cut_why, s->sp.tlen, x.kind == LR_ACT_DELIVER_CUT ? "it cannot be continued" : "continuing it");
+		close_rec(s->rec, s->status, s->cut_why, 1, NULL);
+		s->rec = NULL;
+	}
 	if (x.settle_best && s->best.rec) {
 		close_rec(s->best.rec, s->best.status, NULL, 0, s->best.rec->gate);
 		s->best.rec = NULL;
@@ -809,7 +881,7 @@ static void on_done(void *ud, const lr_up_result *r)
 		*k = s->cur;
 		memset(&s->cur, 0, sizeof(s->cur));
 		k->status = s->status;
-		k->err = err_of(r);
+		k->err = err_of(s, r);
 		k->rec = s->rec;
 		s->rec = NULL;
 		if (k->rec)
@@ -859,6 +931,21 @@ static void on_done(void *ud, const lr_up_result *r)
 				answer_error(s, r);
 			served_free(s);
 			return;
+		case LR_ACT_DELIVER_CUT: { /* the app's stream ends with our error, never as a success */
+			char ev[512];
+			size_t n = lr_splice_error_event(&s->sp, s->cut_why ? s->cut_why : "stream_incomplete", ev,
+							 sizeof(ev));
+			long st = 200; /* the app's stream is a 2xx answer's */
+
+			close_rec(s->fail.rec, s->fail.status, s->fail.err, 0, NULL);
+			s->fail.rec = NULL;
+			lr_rec_free(s->rec);
+			s->rec = NULL;
+			emit_body(s, st, ev, n);
+			emit_end(s, st);
+			served_free(s);
+			return;
+		}
 		case LR_ACT_AS_APP: /* every step was decided when the request came: not reached */
 			x = lr_attempt_unsendable(&s->a, &x);
 			continue;
@@ -889,6 +976,21 @@ static int start_attempt(served *s, int step, unsigned delay_ms)
 	rq.body_len = blen;
 	rq.delay_ms = delay_ms;
 	rq.head_timeout_ms = s->resilient ? lr_attempt_timeout(&s->a) : 0;
+	rq.first_token_ms = s->resilient ? lr_attempt_first_token(&s->a) : 0;
+	rq.idle_ms = s->resilient ? lr_attempt_idle(&s->a) : 0;
+	if (s->resilient && lr_attempt_continuing(&s->a)) { /* the same request, asked for the rest */
+		char *cb;
+		size_t cl;
+
+		if (lr_splice_body(&s->sp, body, blen, &cb, &cl) < 0)
+			return LR_EINVAL;
+		free(s->cont_body);
+		rq.body = s->cont_body = cb;
+		rq.body_len = cl;
+	}
+	if (s->track)
+		lr_splice_attempt(&s->sp, s->resilient && lr_attempt_continuing(&s->a));
+	s->cut = 0;
 	rq.x509_store = s->store;
 	rq.connect_to = s->steps[step].connect_to;
 	if (s->steps[step].app_host && !rq.connect_to) /* never resolved anew with the app's key */
@@ -1008,6 +1110,8 @@ int lr_serve_start(lr_conn *c, lr_serve_job *j)
 		s->a.env.ud = &s->health; /* the job's copy goes with the job */
 		s->resilient = 1;
 		lr_resil_request_id(s->request_id, sizeof(s->request_id));
+		s->track = lr_attempt_track(&s->a) && lr_splice_supported(s->a.format, s->a.operation);
+		lr_splice_init(&s->sp, s->a.format);
 	}
 	s->no_body = j->no_body;
 	s->store = c->kind == LR_CONN_TLS ? lr_ssl_store(c->tls) : NULL;

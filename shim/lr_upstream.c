@@ -277,13 +277,13 @@ typedef struct req {
 	size_t body_len;
 	struct curl_slist *hdrs;
 	struct curl_slist *connect_to;
-	unsigned head_timeout_ms, delay_ms;
+	unsigned head_timeout_ms, delay_ms, first_token_ms, idle_ms;
 	void *store;                  /* our reference, until its group takes it */
 	char refuse[160];             /* why it cannot be sent: done at once */
 	group *grp;
 	CURL *easy;
 	int state;
-	int got_head, paused, stop, big, in_paused;
+	int got_head, got_body, paused, stop, big, in_paused;
 	int h2, curl_paused;          /* HTTP/2 answer; libcurl itself paused (CURL_WRITEFUNC_PAUSE) */
 	char *held;                   /* HTTP/2: what came while the sink was paused */
 	size_t held_len, held_cap;
@@ -481,6 +481,8 @@ static req *req_new(const lr_up_req *rq, const lr_up_sink *s, void *ud, int wait
 	x->wait_fd = wait_fd;
 	x->heap_i = -1;
 	x->head_timeout_ms = rq->head_timeout_ms;
+	x->first_token_ms = rq->first_token_ms;
+	x->idle_ms = rq->idle_ms;
 	x->delay_ms = rq->delay_ms;
 	x->url = strdup(rq->url);
 	x->method = strdup(rq->method);
@@ -810,6 +812,8 @@ static int head_done(req *x)
 	x->h2 = x->hdr_len > 6 && strncmp(x->hdr, "HTTP/2", 6) == 0;
 	x->res.head_us = now_us() - x->t_start;
 	heap_del(x); /* its head timer */
+	if (x->first_token_ms && heap_add(x, now_us() + (long long)x->first_token_ms * 1000) < 0)
+		x->first_token_ms = 0;
 	end = x->hdr + x->hdr_len - (x->hdr_len >= 2 && x->hdr[x->hdr_len - 2] == '\r' ? 2 : 1);
 	lines = eol ? eol + 1 : end;
 	n = lines < end ? (size_t)(end - lines) : 0;
@@ -902,6 +906,12 @@ static size_t on_write(char *p, size_t size, size_t nitems, void *arg)
 		return hold(x, p, n);
 	if (!x->got_head)
 		return 0;
+	if (n && (!x->got_body || x->idle_ms)) { /* the first-token timer is done, the idle one starts again */
+		x->got_body = 1;
+		heap_del(x);
+		if (x->idle_ms && heap_add(x, now_us() + (long long)x->idle_ms * 1000) < 0)
+			x->idle_ms = 0;
+	}
 	if (x->sink.body) {
 		if (!cb_enter(x))
 			return 0;
@@ -1235,7 +1245,19 @@ static void fire_timers(void)
 		} else if (x->state == R_RUN && !x->got_head) {
 			char why[64];
 			snprintf(why, sizeof(why), "no answer head within %u ms", x->head_timeout_ms);
-			x->res.timed_out = 1;
+			x->res.timed_out = LR_TO_HEAD;
+			finish(x, LR_OUT_ABORTED, why);
+		} else if (x->state == R_RUN && !x->got_body && x->first_token_ms) {
+			char why[64];
+			snprintf(why, sizeof(why), "no answer body within %u ms of its head", x->first_token_ms);
+			x->res.timed_out = LR_TO_FIRST_TOKEN;
+			finish(x, LR_OUT_ABORTED, why);
+		} else if (x->state == R_RUN && x->got_body && x->idle_ms && (x->paused || x->curl_paused)) {
+			heap_add(x, now + (long long)x->idle_ms * 1000); /* the app is slow, not the server */
+		} else if (x->state == R_RUN && x->got_body && x->idle_ms) {
+			char why[64];
+			snprintf(why, sizeof(why), "the answer stopped for %u ms", x->idle_ms);
+			x->res.timed_out = LR_TO_IDLE;
 			finish(x, LR_OUT_ABORTED, why);
 		}
 	}

@@ -86,6 +86,12 @@ typedef struct lr_up_req {
 	                              * request that goes where the app sent it:
 	                              * to the address the app connected to, so
 	                              * its key never meets another server. */
+	unsigned first_token_ms;     /* the head, then no body byte within this
+	                              * many ms: timed_out = LR_TO_FIRST_TOKEN,
+	                              * fail = LR_OUT_ABORTED (0: no limit) */
+	unsigned idle_ms;            /* no body bytes for this many ms after the
+	                              * first ones: timed_out = LR_TO_IDLE (0: no
+	                              * limit; not counted while the sink pauses) */
 } lr_up_req;
 
 typedef struct lr_up_result {
@@ -97,7 +103,9 @@ typedef struct lr_up_result {
 	                              * callback said stop, or head_timeout_ms),
 	                              * LR_OUT_OTHER (out of memory, a URL libcurl
 	                              * refuses, ...) */
-	int timed_out;               /* 1: head_timeout_ms passed before the head */
+	int timed_out;               /* enum lr_out_timeout: LR_TO_HEAD (1):
+	                              * head_timeout_ms passed before the head;
+	                              * LR_TO_FIRST_TOKEN, LR_TO_IDLE: the body's */
 	int transient;               /* LR_OUT_TRANSPORT a retry may cure: refused,
 	                              * reset, nothing back */
 	long status;                 /* the final answer's status, 0 if no head came */

@@ -247,3 +247,35 @@ if [ -z "${SANITIZE:-}" ]; then
 	check "curl --parallel: the cut stream continued" stream_is "$T/m.0.body" "$spliced"
 	check "curl --parallel: the stalled one went to big" stream_is "$T/m.1.body" 'text == "mock reply from gpt-big" and done == 1'
 fi
+
+# --- Python http.client over plain http (the shim's own client) ----------------------
+app_py() { shim "$PY" "$ROOT/tests/clients/http_client.py" streamto "$URL" "$1" "$2.body"; }
+reset
+fault gpt-cheap stall
+app_py app-ft "$T/y" >"$T/w"
+check "http.client, first token: big's stream, nothing of cheap" stream_is "$T/y.body" \
+	'text == "mock reply from gpt-big" and done == 1'
+check "http.client, first token: audited as first_token_timeout" \
+	audit_is 'a[0]["error.type"] == "first_token_timeout" and not a[0]["llmroute.delivered"] and a[0]["llmroute.transport"] == "socket"'
+for f in stallmid cutmid midstream; do
+	reset
+	fault gpt-cheap "$f"
+	case $f in stallmid) m=app-idle ;; *) m=app-two ;; esac
+	app_py $m "$T/y" >"$T/w"
+	check "http.client, $f: read whole, one well-formed stream" sh -c \
+		"grep -q '^200 streamed' '$T/w' && $PY '$ROOT/tests/clients/stream_check.py' '$T/y.body' openai '$spliced'"
+	check "http.client, $f: the cut attempt delivered, its tokens estimated; then a continuation" \
+		audit_is 'a[0]["llmroute.delivered"] and a[0]["llmroute.tokens_estimated"] and a[0]["gen_ai.usage.output_tokens"] > 0 and a[1]["llmroute.via"] == "continuation"'
+	[ $f = stallmid ] && check "http.client, idle: counted per route" route_stat idle 'r["timeouts"].get("idle") == 1'
+done
+reset
+fault gpt-cheap cutmid
+fault gpt-big 400
+fault gpt-steady 400
+app_py app-two "$T/y" >"$T/w"
+check "http.client, continuation refused: our error event ends the stream, no [DONE], no 400" sh -c \
+	"$PY '$ROOT/tests/clients/stream_check.py' '$T/y.body' openai 'done == 0 and len(errors) == 1 and errors[0][\"error\"][\"code\"] == \"llmroute_stream_cut\"' && ! grep -q 'mock fault 400' '$T/y.body'"
+reset
+fault gpt-cheap cutmid
+app_py app-hold "$T/y" >"$T/w"
+check "http.client, stream_hold: big's stream only" stream_is "$T/y.body" 'text == "mock reply from gpt-big" and done == 1'

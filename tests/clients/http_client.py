@@ -6,7 +6,9 @@ usage: http_client.py MODE URL MODEL [N] [CAFILE]
   MODE: httpclient (keep-alive, N requests), requests (N requests on one
         Session), split (one request written a few bytes at a time),
         pipeline (two requests in one write, answers read back in order),
-        stream (SSE, prints the text it got)
+        stream (SSE, prints the text it got),
+        streamto (SSE; N is a file the stream is written to: "<status> streamed"
+        or "<status> cut <error>" when reading it failed)
 Prints one line per request: "<status> <model in the answer or error message>".
 """
 import http.client
@@ -46,7 +48,7 @@ def conn_for(u, cafile):
 
 def main():
     mode, url, model = sys.argv[1:4]
-    n = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    n = int(sys.argv[4]) if len(sys.argv) > 4 and mode != "streamto" else 1
     cafile = sys.argv[5] if len(sys.argv) > 5 else None
     u = urllib.parse.urlsplit(url)
     hdrs = {"Content-Type": "application/json", "Authorization": "Bearer sk-app-key"}
@@ -88,6 +90,22 @@ def main():
         c.request("POST", u.path, body=body(model, True), headers=hdrs)
         r = c.getresponse()
         print(r.status, "stream", len(r.read()) > 0)
+    elif mode == "streamto":
+        c = conn_for(u, cafile)
+        c.request("POST", u.path, body=body(model, True), headers=hdrs)
+        r = c.getresponse()
+        got = []
+        try:
+            while True:
+                chunk = r.read1(65536)
+                if not chunk:
+                    break
+                got.append(chunk)
+            print(r.status, "streamed")
+        except (http.client.HTTPException, OSError) as exc:
+            print(r.status, "cut", type(exc).__name__)
+        with open(sys.argv[4], "wb") as f:
+            f.write(b"".join(got))
     elif mode == "requests":
         import requests
         s = requests.Session()

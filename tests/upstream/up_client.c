@@ -188,7 +188,7 @@ static int rec_wait(rec *x, int ms, size_t n)
 static lr_up *start(rec *x, const char *method, const char *url, const char *const *hdrs, int nh,
 		    const char *body, unsigned head_to, unsigned delay, void *store)
 {
-	lr_up_req rq = {method, url, hdrs, nh, body, body ? strlen(body) : 0, head_to, delay, store, NULL};
+	lr_up_req rq = {method, url, hdrs, nh, body, body ? strlen(body) : 0, head_to, delay, store, NULL, 0, 0};
 
 	x->t_start = now_us();
 	return lr_up_start(&rq, &rec_sink, x, -1);
@@ -299,8 +299,8 @@ static void t_plain(const char *base, const char *dir)
 	      "unknown host: TRANSPORT (%s)", x.r.error);
 	rec_free(&x);
 	{
-		lr_up_req rq = {"POST", "ftp://127.0.0.1/x", NULL, 0, NULL, 0, 0, 0, NULL, NULL};
-		lr_up_req bad = {"PO ST", "http://127.0.0.1/x", NULL, 0, NULL, 0, 0, 0, NULL, NULL};
+		lr_up_req rq = {"POST", "ftp://127.0.0.1/x", NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0, 0};
+		lr_up_req bad = {"PO ST", "http://127.0.0.1/x", NULL, 0, NULL, 0, 0, 0, NULL, NULL, 0, 0};
 		CHECK(!lr_up_start(&rq, &rec_sink, &x, -1) && !lr_up_start(&bad, &rec_sink, &x, -1),
 		      "an ftp URL or a bad method does not start");
 	}
@@ -415,7 +415,7 @@ static void t_sse(const char *base, const char *dir)
 	pipe_sink s;
 	int sp[2], sz = 4096, i;
 	pthread_t rd;
-	lr_up_req rq = {"POST", u, h, 2, body, strlen(body), 200, 0, NULL, NULL};
+	lr_up_req rq = {"POST", u, h, 2, body, strlen(body), 200, 0, NULL, NULL, 0, 0};
 
 	memset(&s, 0, sizeof(s));
 	pthread_mutex_init(&s.mu, NULL);
@@ -890,7 +890,7 @@ static void t_h2(const char *base, const char *ca)
 	int i, k, sz = 8192, good = 0, pauses = 0, most = 0, sgood = 0;
 
 	for (i = 0; i < 8; i++) {
-		lr_up_req rq = {"GET", big, NULL, 0, NULL, 0, 0, 0, st, NULL};
+		lr_up_req rq = {"GET", big, NULL, 0, NULL, 0, 0, 0, st, NULL, 0, 0};
 		memset(&j[i], 0, sizeof(j[i]));
 		pthread_mutex_init(&j[i].s.mu, NULL);
 		pthread_cond_init(&j[i].s.cv, NULL);
@@ -1208,7 +1208,7 @@ static void bench(const char *url, int n, int serial)
 	const char *only = getenv("UP_BENCH_ONLY"); /* "up" or "easy": one side (for callgrind) */
 
 	for (i = -20; i < n && !(only && !strcmp(only, "easy")); i++) { /* 20 to warm up */
-		lr_up_req rq = {"POST", url, hdrs, 1, "{\"bench\": 1}", 12, 0, 0, NULL, NULL};
+		lr_up_req rq = {"POST", url, hdrs, 1, "{\"bench\": 1}", 12, 0, 0, NULL, NULL, 0, 0};
 		if (i == 0)
 			c0 = cpu_us();
 		atomic_store(&b.done, 0);
