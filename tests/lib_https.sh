@@ -275,7 +275,7 @@ def text(host, whole=False):
     return "".join(open(f, errors="replace").read() for f in sorted(files))
 def auth(r):
     return r["headers"].get("authorization")
-ok = eval(sys.argv[2], {"m": m, "text": text, "auth": auth})
+ok = eval(sys.argv[2], {"m": m, "text": text, "auth": auth, "json": json})
 if not ok:
     for name in open(os.path.join(d, "list")).read().split():
         for r in m(name):

@@ -27,6 +27,10 @@
 #      back-off, the app gets the primary's 200; then a 400 saying the
 #      context is too long: moved to alt (a larger window); then a
 #      content-policy-like 400: the app's, one attempt
+#   s  (httpclient only) streams: the primary sends its head then nothing
+#      (first_token_ms): alt's stream only; the primary's stream stalls
+#      after its first text (idle_ms), or is reset: continued by alt, one
+#      well-formed stream
 #   i  keys: no route key at api.openai.com, the app's key at neither alt
 #      nor far, on every path above; none in the audit
 # Every check runs for every client.  LR_HTTPS_CHECKS="b d" and
@@ -61,7 +65,7 @@ FAR_KEY=sk-far-route
 export LLMROUTE_AUDIT OPENAI_API_KEY ALT_KEY FAR_KEY
 OAI=https://api.openai.com/v1/chat/completions
 
-ALL_CHECKS="a b c d e f g h j k l m n o i"
+ALL_CHECKS="a b c d e f g h j k l m n o s i"
 ALL_CLIENTS="httpclient requests httpx ruby php curl nodeint"
 # Debian's own Node.js (tools/deps.sh unpacks it into tests/.debnode when
 # /usr/bin/node is another build): TLS on the system libssl, on memory BIOs
@@ -117,6 +121,8 @@ cat >"$T/rules.json" <<'EOF'
    {"name": "pfb", "match": {"model": "app-pfb"}, "fallbacks": ["alt"], "retry_after_max_ms": 0, "retries": 0},
    {"name": "rt", "match": {"model": "app-rt"}, "pool": {"targets": ["primary"]},
     "fallbacks": ["alt"], "retries": 1, "retry_backoff_ms": 50, "on_context_overflow": "larger"},
+   {"name": "st", "match": {"model": "app-st"}, "pool": {"targets": ["primary"]}, "fallbacks": ["alt"],
+    "first_token_ms": 500, "idle_ms": 500, "retries": 0},
    {"name": "ra", "match": {"model": "app-ra"}, "pool": {"targets": ["primary"]},
     "fallbacks": ["alt"], "retry_after_max_ms": 2000},
    {"name": "esc", "match": {"model": "app-esc"}, "pool": {"targets": ["primary"]},
@@ -515,6 +521,29 @@ check_o() {
 		"len(a) == 1 and r['llmroute.delivered'] is True and r['error.type'] == 'http_400'"
 }
 
+check_s() {
+	[ "$c" = httpclient ] || return 0
+	https_reset
+	https_fault api.openai.com.https model=gpt-primary stall 1
+	shim "$PY" "$ROOT/tests/clients/http_client.py" streamto "$OAI" app-st "$T/s.body" >"$T/out" 2>"$T/out.err"
+	check "(s) $c: a head, then nothing: the app read alt's stream only" "$PY" "$ROOT/tests/clients/stream_check.py" \
+		"$T/s.body" openai 'text == "mock reply from alt-model" and done == 1 and not errors'
+	check "(s) $c: audit: first_token_timeout, then the fallback" audit_is \
+		"len(a) == 2 and att[0]['error.type'] == 'first_token_timeout' and not att[0]['llmroute.delivered'] and att[1]['llmroute.via'] == 'fallback'"
+	for f in stallmid cutmid; do
+		https_reset
+		https_fault api.openai.com.https model=gpt-primary $f 1
+		shim "$PY" "$ROOT/tests/clients/http_client.py" streamto "$OAI" app-st "$T/s.body" >"$T/out" 2>"$T/out.err"
+		check "(s) $c, $f: one well-formed stream, the primary's text then alt's" "$PY" \
+			"$ROOT/tests/clients/stream_check.py" "$T/s.body" openai \
+			'text == "mock reply mock reply from alt-model" and done == 1 and not errors'
+		check "(s) $c, $f: alt was asked for the rest, with the route's key" mocks_ok \
+			"(r := $(only alt.llm.test.https)) and auth(r) == 'Bearer sk-alt-route' and json.loads(r['body'])['messages'][1] == {'role': 'assistant', 'content': 'mock reply '}"
+		check "(s) $c, $f: audit: the cut attempt delivered with estimated tokens, then a continuation" audit_is \
+			"len(a) == 2 and att[0]['llmroute.delivered'] and att[0]['llmroute.tokens_estimated'] and att[1]['llmroute.via'] == 'continuation' and att[1]['llmroute.delivered']"
+	done
+}
+
 check_j() {
 	https_reset
 	app "$c" "$OAI" app-rogue
@@ -546,11 +575,11 @@ for c in $CLIENTS; do
 	run=$(checks_for "$c")
 	https_forget
 	reach="" reached="" # the hosts this client's checks send the route's key to
-	case " $run " in *" "[bdfghklmno]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
+	case " $run " in *" "[bdfghklmnos]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
 	case " $run " in *" c "*) reach="$reach('far.llm.test', 'sk-far-route')," reached="$reached far" ;; esac
 	for k in $run; do
 		case $k in
-		[abcdefghijklmno]) "check_$k" ;;
+		[abcdefghijklmnos]) "check_$k" ;;
 		*)
 			echo "t_https: unknown check $k" >&2
 			exit 1
