@@ -286,6 +286,8 @@ static size_t pass(lr_easy *e, lr_capture *c, char *p, size_t n, int counted)
 			c->body_over = 1;
 	} else if (r != CURL_WRITEFUNC_PAUSE) {
 		c->app_stopped = 1;
+	} else {
+		c->app_paused = 1; /* the app is slow, not the server: no idle time-out meanwhile */
 	}
 	return r;
 }
@@ -356,6 +358,7 @@ static size_t cap_write(char *p, size_t size, size_t nmemb, void *ud)
 	if (!c) /* a handle copied mid-transfer still pointing here: the app's */
 		return app_write(e->write_cb, p, n, e->write_data);
 	c->last_ns = mono_ns();
+	c->app_paused = 0;
 	if (!c->wait_data)
 		c->got_data = 1;
 	if (e->x && c->state != LR_CAP_PASS && !(c->state == LR_CAP_PENDING && !lr_capture_holding(c) &&
@@ -395,7 +398,7 @@ static int late(const lr_capture *c)
 	if (c->first_token_ms && c->got_head && !c->got_data &&
 	    now - c->head_ns > (int64_t)c->first_token_ms * 1000000)
 		return LR_TO_FIRST_TOKEN;
-	if (c->idle_ms && c->got_data && now - c->last_ns > (int64_t)c->idle_ms * 1000000)
+	if (c->idle_ms && c->got_data && !c->app_paused && now - c->last_ns > (int64_t)c->idle_ms * 1000000)
 		return LR_TO_IDLE;
 	return LR_TO_NONE;
 }

@@ -72,6 +72,7 @@ typedef struct lr_capture {
 	int cont;               /* a continuation: its head is not the app's, and only
 				 * a 2xx passes */
 	int cut;                /* sp cut the attempt (an error or malformed event) */
+	int app_paused;         /* the app's write callback paused the transfer */
 } lr_capture;
 
 /* Is this a status after which another target should be tried? */

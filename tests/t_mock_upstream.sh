@@ -403,10 +403,10 @@ check "$dir/out" "d == [{'match': 'model=drop-*', 'fault': 'drop', 'count': None
 code=$(req -w '%{http_code}' -d '{"match":"*","fault":"garbled"}' "$base/_mock/fault") ||
 	fail "bad fault kind request"
 [ "$code" = 400 ] || fail "bad fault kind gave $code, not 400"
-check "$dir/out" "'refusal, badjson or long=BYTES' in d['error']['message']" "bad fault kind message"
+check "$dir/out" "'refusal, badjson, stall, stallmid, cutmid, nodone or long=BYTES' in d['error']['message']" "bad fault kind message"
 "$PY" "$root/tools/mock_upstream.py" --fault '*:nope' 2>"$dir/err" && fail "--fault '*:nope' accepted"
-grep -q 'refusal, badjson or long=BYTES' "$dir/err" || fail "--fault error does not name the answer faults"
-"$PY" "$root/tools/mock_upstream.py" --help | tr -s ' \n' '  ' | grep -q 'empty, length, refusal, badjson or long=BYTES' ||
+grep -q 'refusal, badjson, stall, stallmid, cutmid, nodone or long=BYTES' "$dir/err" || fail "--fault error does not name the answer faults"
+"$PY" "$root/tools/mock_upstream.py" --help | tr -s ' \n' '  ' | grep -q 'empty, length, refusal, badjson, stall, stallmid, cutmid, nodone or long=BYTES' ||
 	fail "--help does not name the answer faults"
 
 # The log: one line per request, with all headers and the body.
