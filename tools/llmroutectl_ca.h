@@ -9,10 +9,11 @@
 #include <openssl/x509.h>
 #include <stddef.h>
 
-/* Runs argv[0] (a path) with argv, waiting for it.  quiet: its output is
- * kept and printed on stderr only if it fails.  Returns its exit status,
- * or -1 if it could not be run or was killed. */
-int ca_run(char *const argv[], int quiet);
+/* Runs argv[0] (a path) with argv, waiting for it, with `input` (may be
+ * NULL: none; at most a pipe's worth) on its standard input.  quiet: its
+ * output is kept and printed on stderr only if it fails.  Returns its exit
+ * status, or -1 if it could not be run or was killed. */
+int ca_run(char *const argv[], int quiet, const char *input);
 
 /* Finds program `name` in PATH, then in each of the ':'-separated `extra`
  * directories (may be NULL).  Returns 0 with its path in out, or -1. */

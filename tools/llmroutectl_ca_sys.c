@@ -11,6 +11,7 @@
 #include "llmroutectl_ca.h"
 #include "lr_cadir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,8 +27,10 @@
 #include <unistd.h>
 
 #define JAVA_CACERTS "/etc/ssl/certs/java/cacerts"
-#define JAVA_HOOK "/etc/ca-certificates/update.d/jks-keystore"
+#define JAVA_HOOK HOOKS_DIR "/jks-keystore"
 #define CA_ALIAS "llmroute-local-ca"
+#define HOOKS_DIR "/etc/ca-certificates/update.d"
+#define SYSTEM_LINK "/etc/ssl/certs/llmroute.pem"
 
 static void dump(FILE *f)
 {
@@ -39,15 +42,16 @@ static void dump(FILE *f)
 		fwrite(buf, 1, n, stderr);
 }
 
-int ca_run(char *const argv[], int quiet)
+int ca_run(char *const argv[], int quiet, const char *input)
 {
 	FILE *out = quiet ? tmpfile() : NULL;
+	int in[2] = {-1, -1};
 	pid_t pid;
 	int st;
 
 	fflush(stdout);
 	fflush(stderr);
-	if ((pid = fork()) < 0) {
+	if ((input && pipe2(in, O_CLOEXEC) < 0) || (pid = fork()) < 0) {
 		if (out)
 			fclose(out);
 		return -1;
@@ -57,8 +61,16 @@ int ca_run(char *const argv[], int quiet)
 			dup2(fileno(out), 1);
 			dup2(fileno(out), 2);
 		}
+		if (input)
+			dup2(in[0], 0);
 		execv(argv[0], argv);
 		_exit(127);
+	}
+	if (input) {
+		close(in[0]);
+		if (write(in[1], input, strlen(input)) < 0)
+			fprintf(stderr, "llmroutectl: %s: %s\n", argv[0], strerror(errno));
+		close(in[1]);
 	}
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
@@ -170,7 +182,7 @@ int ca_make_truststore(const char *certfile, const char *out)
 				"to start from: no truststore.p12\n", JAVA_CACERTS);
 		return -1;
 	}
-	if (ca_run(copy, 1) != 0 || ca_run(add, 1) != 0) {
+	if (ca_run(copy, 1, NULL) != 0 || ca_run(add, 1, NULL) != 0) {
 		unlink(out);
 		fprintf(stderr, "llmroutectl: note: %s failed (above): no truststore.p12\n", keytool);
 		return -1;
@@ -186,16 +198,58 @@ static void need_root(const char *verb)
 		ctl_die(EX_SYSTEM, "ca %s changes the system store: run it as root", verb);
 }
 
-static void update_store(void)
+/* update-ca-certificates; fresh: --fresh, which also clears the links in
+ * /etc/ssl/certs that a removed certificate leaves dangling. */
+static void update_store(int fresh)
 {
 	char prog[PATH_MAX];
-	char *argv[] = {prog, NULL};
+	char *argv[] = {prog, fresh ? "--fresh" : NULL, NULL};
 	int rc;
 
 	if (ca_find_prog("update-ca-certificates", "/usr/local/sbin:/usr/sbin:/sbin", prog, sizeof(prog)) < 0)
 		ctl_die(EX_SYSTEM, "update-ca-certificates not found (Debian's ca-certificates package)");
-	if ((rc = ca_run(argv, 0)) != 0)
+	if ((rc = ca_run(argv, 0, NULL)) != 0)
 		ctl_die(EX_SYSTEM, "%s failed (exit %d)", prog, rc);
+}
+
+/* update-ca-certificates tells its hooks (ca-certificates-java's among
+ * them) "+LINK" for a certificate it links anew, and nothing at all for a
+ * local certificate that is gone: the hooks are told "-LINK" here, as
+ * run-parts would run them (names of letters, digits, '_' and '-', in
+ * order). */
+static void hooks_removed(void)
+{
+	struct dirent **ent;
+	char path[PATH_MAX];
+	char *argv[] = {path, NULL};
+	int i, n = scandir(HOOKS_DIR, &ent, NULL, alphasort);
+
+	for (i = 0; i < n; i++) {
+		const char *name = ent[i]->d_name;
+		struct stat st;
+		if (name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")] == '\0' &&
+		    snprintf(path, sizeof(path), "%s/%s", HOOKS_DIR, name) < (int)sizeof(path) &&
+		    stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0 &&
+		    ca_run(argv, 0, "-" SYSTEM_LINK "\n") != 0)
+			fprintf(stderr, "llmroutectl: %s failed\n", path);
+		free(ent[i]);
+	}
+	if (n >= 0)
+		free(ent);
+}
+
+/* The link update-ca-certificates made for our copy: removed before an
+ * install, so that it is made again and the hooks hear of the new one. */
+static void drop_link(void)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlink(SYSTEM_LINK, target, sizeof(target) - 1);
+
+	if (n > 0) {
+		target[n] = '\0';
+		if (!strcmp(target, LR_CA_SYSTEM_COPY))
+			unlink(SYSTEM_LINK);
+	}
 }
 
 /* The CA certificate of the CA directory, for root: the directory may be
@@ -251,7 +305,8 @@ int ca_install(void)
 	need_root("install");
 	crt = install_cert(dir, sizeof(dir));
 	write_copy(crt);
-	update_store();
+	drop_link();
+	update_store(0);
 	if (ca_in_bundle(crt, LR_CA_SYSTEM_BUNDLE) != 1)
 		ctl_die(EX_SYSTEM, "update-ca-certificates ran, but the CA is not in %s", LR_CA_SYSTEM_BUNDLE);
 	printf("installed %s/" LR_CA_CERT " as %s; it is in %s: OpenSSL, Python, curl, wget, GnuTLS, PHP "
@@ -279,13 +334,14 @@ int ca_uninstall(void)
 	crt = ca_load_cert(LR_CA_SYSTEM_COPY);
 	if (unlink(LR_CA_SYSTEM_COPY) < 0)
 		ctl_die(EX_SYSTEM, "%s: %s", LR_CA_SYSTEM_COPY, strerror(errno));
-	update_store();
+	update_store(1);
+	hooks_removed();
 	if (crt && ca_in_bundle(crt, LR_CA_SYSTEM_BUNDLE) == 1)
 		ctl_die(EX_SYSTEM, "update-ca-certificates ran, but the CA is still in %s", LR_CA_SYSTEM_BUNDLE);
 	printf("removed %s; it is no longer in %s\n", LR_CA_SYSTEM_COPY, LR_CA_SYSTEM_BUNDLE);
 	if (ca_java_hook())
-		printf("Java: Debian's ca-certificates-java was told to drop it from %s (its hook ran)\n",
-		       JAVA_CACERTS);
+		printf("Java: Debian's ca-certificates-java was told to drop it from %s (its hook was "
+		       "given -%s)\n", JAVA_CACERTS, SYSTEM_LINK);
 	printf("the CA itself stays in its directory (`llmroutectl ca show`); delete that directory to "
 	       "remove it for good\n");
 	X509_free(crt);

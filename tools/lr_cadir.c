@@ -64,7 +64,7 @@ static int parent_unsafe(const char *dir)
 	else
 		*slash = '\0';
 	if (stat(parent, &st) < 0)
-		return 1;
+		return errno != ENOENT; /* a missing parent is made by `ca init` */
 	return (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX);
 }
 
@@ -72,6 +72,11 @@ int lr_cadir_check(const char *dir, int any_owner, const char **why)
 {
 	struct stat st;
 
+	/* first: a directory that is not there yet is refused before it is made */
+	if (parent_unsafe(dir)) {
+		*why = "its parent directory is writable by others (and not sticky)";
+		return -2;
+	}
 	if (stat(dir, &st) < 0)
 		return -1;
 	if (!S_ISDIR(st.st_mode)) {
@@ -84,10 +89,6 @@ int lr_cadir_check(const char *dir, int any_owner, const char **why)
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		*why = "writable by group or others";
-		return -2;
-	}
-	if (parent_unsafe(dir)) {
-		*why = "its parent directory is writable by others (and not sticky)";
 		return -2;
 	}
 	return 0;

@@ -29,9 +29,10 @@ int lr_cadir_path(char *out, size_t cap);
 /* May this process use the directory `dir` as its CA directory?  It must
  * be a directory owned by the effective uid (any owner when any_owner, for
  * root installing another user's certificate), not writable by group or
- * others, in a parent that others cannot write unless it is sticky.
- * Returns 0; -1 with errno from stat (ENOENT: there is none); -2 when it
- * is there but unfit, with a reason in why (a static string). */
+ * others, in a parent that others cannot write unless it is sticky (checked
+ * first, so also for a directory not made yet).  Returns 0; -1 with errno
+ * from stat (ENOENT: there is none); -2 when it is unfit, with a reason in
+ * why (a static string). */
 int lr_cadir_check(const char *dir, int any_owner, const char **why);
 
 /* Does dir/name exist as a regular file (lstat: not a symlink)?  Returns
