@@ -6,6 +6,8 @@
 #include "lr_attempt.h"
 #include "lr_answer.h"
 #include "lr_error.h"
+#include "lr_overflow.h"
+#include "lr_price.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -23,7 +25,13 @@ int lr_attempt_wanted(const lr_decision *d)
 {
 	const lr_route *rt = d->route;
 
-	return rt && (rt->fallback_count || rt->escalate_count || rt->cache_ttl_s);
+	return rt && (rt->fallback_count || rt->escalate_count || rt->cache_ttl_s || rt->context_mode ||
+		      (rt->flags & LR_ROUTE_RETRIES));
+}
+
+int lr_attempt_nsteps(const lr_attempt *a)
+{
+	return 1 + a->nfall + a->nesc + a->nctx;
 }
 
 static void step_name(const lr_table *t, uint32_t target, char *out)
@@ -32,30 +40,93 @@ static void step_name(const lr_table *t, uint32_t target, char *out)
 					 : lr_table_str(t, lr_table_targets(t)[target].name));
 }
 
+/* The context window of a model, from the table's catalogue; 0: unknown. */
+static double model_window(const lr_table *t, const char *model)
+{
+	const lr_price_rec *p = model && *model ? lr_price_catalog_find(t, model) : NULL;
+
+	return p && p->context_window > 0 ? p->context_window : 0;
+}
+
+static double target_window(const lr_table *t, uint32_t target, const char *app_model)
+{
+	if (target == LR_TARGET_ORIGINAL)
+		return model_window(t, app_model);
+	return lr_table_targets(t)[target].context_window > 0 ? lr_table_targets(t)[target].context_window : 0;
+}
+
+/* "larger": the route's own targets (pool, fallbacks, escalations) whose
+ * window is known, smallest first, each once. */
+static void larger_steps(lr_attempt *a, const lr_table *t, const lr_route *rt, const char *app_model)
+{
+	const lr_chain_rec *ch = lr_table_chains(t) + rt->chain_first;
+	uint32_t cand[3 * LR_MAX_CHAIN + 64], n = 0, i, j, k, tg;
+	double w;
+	int base = 1 + a->nfall + a->nesc;
+
+	for (i = 0; i < rt->pool_count && n < 64; i++)
+		cand[n++] = lr_table_pools(t)[rt->pool_first + i].target;
+	for (i = 0; i < rt->fallback_count + rt->escalate_count; i++)
+		cand[n++] = ch[i].target;
+	for (i = 0; i < n && a->nctx < LR_MAX_CHAIN; i++) {
+		tg = cand[i];
+		if ((w = target_window(t, tg, app_model)) <= 0)
+			continue;
+		for (j = 0; j < i && cand[j] != tg; j++)
+			;
+		if (j < i)
+			continue; /* named twice */
+		/* insertion by window, ties in the route's order */
+		for (k = (uint32_t)a->nctx; k > 0 && a->window[base + (int)k - 1] > w; k--) {
+			memcpy(a->step[base + (int)k], a->step[base + (int)k - 1], LR_ATTEMPT_NAME);
+			a->window[base + (int)k] = a->window[base + (int)k - 1];
+		}
+		step_name(t, tg, a->step[base + (int)k]);
+		a->window[base + (int)k] = w;
+		a->nctx++;
+	}
+}
+
 int lr_attempt_init(lr_attempt *a, const lr_table *t, const lr_decision *d, const lr_attempt_env *env,
-		    int stream, int json_asked, int format, const char *operation)
+		    const lr_request *r, int stream)
 {
 	const lr_route *rt = d->route;
 	const lr_chain_rec *ch = lr_table_chains(t) + rt->chain_first;
-	uint32_t i;
+	const char *app_model = r->model, *own = lr_table_str(t, rt->set_model);
+	uint32_t i, n = rt->fallback_count + rt->escalate_count;
 
 	memset(a, 0, sizeof(*a));
 	snprintf(a->route, sizeof(a->route), "%s", lr_table_str(t, rt->name));
 	if (d->target >= 0)
 		step_name(t, (uint32_t)d->target, a->step[0]);
-	for (i = 0; i < rt->fallback_count + rt->escalate_count && i < 2 * LR_MAX_CHAIN; i++)
+	a->window[0] = d->target >= 0 ? target_window(t, (uint32_t)d->target, app_model)
+				      : model_window(t, own ? own : app_model);
+	for (i = 0; i < n && i < 2 * LR_MAX_CHAIN; i++) {
 		step_name(t, ch[i].target, a->step[1 + i]);
+		a->window[1 + i] = target_window(t, ch[i].target, app_model);
+	}
 	a->nfall = (int)rt->fallback_count;
 	a->nesc = (int)rt->escalate_count;
+	if (rt->context_mode == LR_CONTEXT_LARGER) {
+		larger_steps(a, t, rt, app_model);
+	} else if (rt->context_mode == LR_CONTEXT_LIST) {
+		for (i = 0; i < rt->context_count && i < LR_MAX_CHAIN; i++) {
+			step_name(t, ch[n + i].target, a->step[1 + n + i]);
+			a->window[1 + n + i] = target_window(t, ch[n + i].target, app_model);
+		}
+		a->nctx = (int)i;
+	}
+	a->retries = rt->retries;
+	a->backoff_ms = rt->retry_backoff_ms;
 	a->gate_when = rt->escalate_count ? rt->escalate_when : 0;
 	if (rt->escalate_refusal.off && !(a->refusal = strdup(lr_table_str(t, rt->escalate_refusal))))
 		return LR_ENOMEM;
 	a->timeout_ms = rt->timeout_ms;
 	a->retry_after_max_ms = rt->retry_after_max_ms;
 	a->stream = stream;
-	a->json_asked = json_asked;
-	a->format = format;
-	a->operation = operation;
+	a->json_asked = r->x.json;
+	a->format = r->det.format;
+	a->operation = r->det.operation;
 	a->env = *env;
 	a->attempt = 1;
 	a->cut = -1;
@@ -78,14 +149,19 @@ void lr_attempt_health_key(const lr_attempt *a, int i, char *out, size_t cap)
 		snprintf(out, cap, "route:%s", a->route);
 }
 
-static int cooling(const lr_attempt *a, int i)
+static int health_state(const lr_attempt *a, int i)
 {
 	char key[LR_ATTEMPT_NAME + 8];
 
 	if (!a->env.cooling)
-		return 0;
+		return LR_HEALTH_OK;
 	lr_attempt_health_key(a, i, key, sizeof(key));
 	return a->env.cooling(a->env.ud, key);
+}
+
+static int cooling(const lr_attempt *a, int i)
+{
+	return health_state(a, i) == LR_HEALTH_COOLING;
 }
 
 static void health_fail(const lr_attempt *a, int i, long retry_after_s)
@@ -166,8 +242,15 @@ lr_act lr_attempt_first(lr_attempt *a, int cache_hit)
 int lr_attempt_hold(const lr_attempt *a)
 {
 	/* while a stronger step is left, and while escalating (the cheap
-	 * answer stays the app's if this one is worse) */
-	return (a->gate_when && !a->stream && a->nesc && a->cur < a->nfall + a->nesc) || a->have_best;
+	 * answer stays the app's if this one is worse); not at a context
+	 * step: its 2xx beats the kept 400 whatever it says */
+	return (a->gate_when && !a->stream && a->nesc && a->cur < a->nfall + a->nesc) ||
+	       (a->have_best && !a->ctx_best);
+}
+
+int lr_attempt_hold_error(const lr_attempt *a)
+{
+	return a->nctx > 0 && (!a->have_best || a->ctx_best);
 }
 
 unsigned lr_attempt_timeout(const lr_attempt *a)
@@ -175,10 +258,20 @@ unsigned lr_attempt_timeout(const lr_attempt *a)
 	return !a->no_timeout && next_step(a, 0) >= 0 ? a->timeout_ms : 0; /* only while another can answer */
 }
 
+static int ctx_base(const lr_attempt *a)
+{
+	return 1 + a->nfall + a->nesc;
+}
+
 void lr_attempt_sent(lr_attempt *a, const lr_act *act)
 {
-	if (act->kind == LR_ACT_SEND || act->kind == LR_ACT_WAIT_SEND)
+	if (act->kind == LR_ACT_SEND || act->kind == LR_ACT_WAIT_SEND) {
+		if (act->step != a->cur)
+			a->tries = 0; /* retries count per step */
 		a->cur = act->step;
+		if (a->cur >= ctx_base(a) && a->cur - ctx_base(a) < 32)
+			a->ctx_tried |= 1u << (a->cur - ctx_base(a));
+	}
 	a->attempt++;
 	a->via = act->via;
 }
@@ -228,14 +321,64 @@ static lr_act after_all_failed(lr_attempt *a)
 	return give_up(a);
 }
 
+/* The next context step: not sent yet, not the target that overflowed,
+ * and (when both are known) a window larger than every one that did;
+ * one not cooling down first.  -1 if none. */
+static int next_ctx(const lr_attempt *a)
+{
+	int i, base = ctx_base(a), first = -1;
+
+	for (i = base; i < base + a->nctx; i++) {
+		if ((a->ctx_tried & (1u << (i - base))) || strcmp(a->step[i], a->step[a->cur]) == 0 ||
+		    (a->window[i] > 0 && a->ctx_min > 0 && a->window[i] <= a->ctx_min))
+			continue;
+		if (!cooling(a, i))
+			return i;
+		if (first < 0)
+			first = i;
+	}
+	return first;
+}
+
 /* The next step after a failure at a->cur, or the end of the chain. */
 static lr_act next_after_failure(lr_attempt *a)
 {
-	int escalating = a->cur > a->nfall, next = a->no_timeout ? -1 : next_step(a, escalating);
+	int escalating = a->cur > a->nfall, next;
 
+	if (a->cur >= ctx_base(a)) { /* a larger one failed: the next larger one */
+		next = a->no_timeout ? -1 : next_ctx(a);
+		return next < 0 ? after_all_failed(a) : send(next, "context");
+	}
+	next = a->no_timeout ? -1 : next_step(a, escalating);
 	if (next < 0)
 		return after_all_failed(a);
 	return send(next, escalating ? "escalation" : "fallback");
+}
+
+/* Might the same target answer if asked again a moment later? */
+static int retry_cures(const lr_outcome *o)
+{
+	if (o->timeout != LR_TO_NONE)
+		return 0; /* slow: asking again costs another time-out */
+	if (o->fail == LR_OUT_TRANSPORT)
+		return o->transient;
+	return lr_attempt_retryable(o->status);
+}
+
+/* Our back-off before retry number a->tries + 1: full jitter, uniform in
+ * 0 .. backoff_ms * 2^tries, capped. */
+static unsigned backoff(const lr_attempt *a)
+{
+	uint64_t ceil = a->backoff_ms;
+	int k;
+
+	for (k = 0; k < a->tries && ceil < LR_BACKOFF_MAX_MS; k++)
+		ceil *= 2;
+	if (ceil > LR_BACKOFF_MAX_MS)
+		ceil = LR_BACKOFF_MAX_MS;
+	if (!a->env.rand)
+		return (unsigned)ceil;
+	return (unsigned)(((uint64_t)a->env.rand(a->env.ud) * (ceil + 1)) >> 32);
 }
 
 static lr_act after_failure(lr_attempt *a, const lr_outcome *o)
@@ -254,10 +397,19 @@ static lr_act after_failure(lr_attempt *a, const lr_outcome *o)
 	same = ra >= 0 && !a->retried && (unsigned long)ra * 1000 <= a->retry_after_max_ms;
 	if (same) {
 		a->retried = 1;
+		a->tries++;
 		x = act_of(LR_ACT_WAIT_SEND);
 		x.step = a->cur;
 		x.via = "retry";
 		x.wait_ms = (unsigned)ra * 1000;
+	} else if (ra < 0 && retry_cures(o) && a->tries < (int)a->retries && !a->have_best && !a->no_timeout &&
+		   health_state(a, a->cur) == LR_HEALTH_OK) {
+		x = act_of(LR_ACT_WAIT_SEND);
+		x.step = a->cur;
+		x.via = "retry";
+		x.wait_ms = backoff(a);
+		x.backoff = 1;
+		a->tries++;
 	} else {
 		x = next_after_failure(a);
 	}
@@ -295,7 +447,7 @@ static lr_act after_answer(lr_attempt *a, const lr_outcome *o)
 	health_ok(a);
 	if (a->cut >= 0 && a->cut != a->cur)
 		health_fail(a, a->cut, -1); /* slow while another step answered */
-	if (o->held && a->gate_when && (cond = gate(a, o)))
+	if (o->held && a->gate_when && ok2xx(o->status) && (cond = gate(a, o)))
 		next = next_step(a, 1);
 	if (next >= 0) {
 		x = send(next, "escalation");
@@ -310,10 +462,47 @@ static lr_act after_answer(lr_attempt *a, const lr_outcome *o)
 	return x;
 }
 
+/* A 400/413 held whole that says the request is too long for the step's
+ * context window (not while escalating: a stronger answer's 4xx loses to
+ * the kept one anyway). */
+static int overflowed(const lr_attempt *a, const lr_outcome *o)
+{
+	return lr_attempt_hold_error(a) && o->held && !o->passed && !o->app_stopped &&
+	       (o->fail == LR_OUT_OK || o->fail == LR_OUT_HTTP_ERROR) && lr_overflow_status(o->status) &&
+	       lr_overflow_match(o->body, o->body_len, NULL);
+}
+
+/* The request is too long for this step: a larger one, the 400 kept in
+ * case none answers; or the 400 to the app, as it came. */
+static lr_act after_overflow(lr_attempt *a)
+{
+	int i, base = ctx_base(a), next;
+	lr_act x;
+
+	health_ok(a); /* it answered: the request is at fault */
+	if (a->window[a->cur] > a->ctx_min)
+		a->ctx_min = a->window[a->cur];
+	for (i = base; i < base + a->nctx; i++) /* never the same target again */
+		if (strcmp(a->step[i], a->step[a->cur]) == 0)
+			a->ctx_tried |= 1u << (i - base);
+	if ((next = next_ctx(a)) >= 0) {
+		x = send(next, "context");
+		x.keep = LR_KEEP_BEST;
+		a->have_best = a->ctx_best = 1;
+	} else {
+		x = act_of(LR_ACT_DELIVER);
+	}
+	x.settle_best = 1; /* an earlier overflow's answer is replaced */
+	x.overflow = 1;
+	return x;
+}
+
 lr_act lr_attempt_judge(lr_attempt *a, const lr_outcome *o)
 {
 	lr_act x;
 
+	if (overflowed(a, o))
+		return after_overflow(a);
 	switch (verdict(a, o)) {
 	case FAILED:
 		return after_failure(a, o);
@@ -332,7 +521,14 @@ lr_act lr_attempt_judge(lr_attempt *a, const lr_outcome *o)
 
 lr_act lr_attempt_no_wait(lr_attempt *a, const lr_act *act)
 {
-	lr_act x = next_after_failure(a);
+	lr_act x;
+
+	if (act->backoff) { /* the retry itself matters more than its wait */
+		x = send(act->step, act->via);
+		x.keep = act->keep;
+		return x;
+	}
+	x = next_after_failure(a);
 
 	x.keep = act->keep;
 	return x;
@@ -357,5 +553,13 @@ lr_act lr_attempt_unsendable(lr_attempt *a, const lr_act *act)
 	}
 	if (act->kind == LR_ACT_AS_APP)
 		return give_up(a);
+	if (act->kind == LR_ACT_SEND && act->via && strcmp(act->via, "context") == 0) {
+		int next, base = ctx_base(a);
+
+		if (act->step >= base && act->step - base < 32)
+			a->ctx_tried |= 1u << (act->step - base);
+		if ((next = next_ctx(a)) >= 0)
+			return send(next, "context");
+	}
 	return after_all_failed(a); /* with an escalated-from answer kept: that one */
 }

@@ -26,7 +26,18 @@
  *     nothing or garbage back, 408, 429, 5xx, before anything reached the
  *     app; anything the app saw, or stopped, is delivered as it is;
  *   - a Retry-After within the route's bound is waited for once, at the
- *     same target; otherwise the next step, preferring one not cooling;
+ *     same target; a failure a retry may cure (5xx, 408, a 429 without
+ *     Retry-After, a refused or reset connection, nothing back) is sent
+ *     again to the same target up to the route's `retries` times, after a
+ *     back-off with full jitter (uniform in 0 .. retry_backoff_ms * 2^n,
+ *     at most LR_BACKOFF_MAX_MS; the randomness is the env's); a target
+ *     cooling down or on probation (its cool-down just ended) is not
+ *     retried; otherwise the next step, preferring one not cooling;
+ *   - a 400 (or 413) whose body says the request is too long for the
+ *     model's context window (lr_overflow.h) goes to the route's context
+ *     targets (a larger window, never the same target again); the app gets
+ *     the first 400 if none of them answers a 2xx; any other 4xx is the
+ *     app's, as it came;
  *   - our time-out is armed only while a later step is left; a step it
  *     cut is sent again without it when every later step failed;
  *   - health counts only the target's own failures (not our time-out,
@@ -39,12 +50,14 @@
 #ifndef LR_ATTEMPT_H
 #define LR_ATTEMPT_H
 #include "lr_match.h"
+#include "lr_request.h"
 #include "lr_table.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define LR_ATTEMPT_NAME 72
-#define LR_ATTEMPT_STEPS (1 + 2 * LR_MAX_CHAIN)
+#define LR_ATTEMPT_STEPS (1 + 3 * LR_MAX_CHAIN)
 
 /* How an attempt's transfer ended, beside its HTTP status. */
 enum lr_out_fail {
@@ -69,9 +82,12 @@ typedef struct lr_outcome {
 	size_t app_bytes;   /* body bytes the app already took */
 	int app_stopped;    /* the app's callback refused data: its choice */
 	long retry_after_s; /* the answer's Retry-After in seconds, -1 if none */
+	int transient;      /* LR_OUT_TRANSPORT that a retry may cure: refused,
+			     * reset, nothing back (not a name, TLS or time-out) */
 	const char *body;   /* the held answer body (held != 0), for the gate */
 	size_t body_len;
-	int held;           /* the whole answer is held, nothing passed on */
+	int held;           /* the whole answer is held, nothing passed on (an
+			     * escalation's, or a 400/413 under lr_attempt_hold_error) */
 } lr_outcome;
 
 enum lr_act_kind {
@@ -96,19 +112,32 @@ typedef struct lr_act {
 	int step;           /* SEND, WAIT_SEND: index in the step list */
 	const char *via;    /* SEND, WAIT_SEND, AS_APP: the attempt's audit "via" */
 	unsigned wait_ms;   /* WAIT_SEND */
+	int backoff;        /* WAIT_SEND: our back-off (a transport that cannot
+			     * wait sends at once), not a Retry-After */
 	int drop_record;    /* SEND: nothing went out for the current record: free it */
 	/* what becomes of the attempt just judged */
 	int keep;           /* enum lr_keep */
 	int settle_best;    /* the kept best answer lost: write its record, not delivered */
 	const char *gate;   /* the escalation condition its answer met, or NULL */
 	int store;          /* DELIVER: an answer fit for the cache (a good one) */
+	int overflow;       /* the judged answer said the context was too long */
 } lr_act;
 
-/* Health reads and writes, by health key (a target name, or "route:NAME"). */
+/* A target's health, as env.cooling says it. */
+enum lr_health_state {
+	LR_HEALTH_OK,
+	LR_HEALTH_COOLING,   /* skipped while a later step is healthy */
+	LR_HEALTH_PROBATION, /* its cool-down ended, no success since: sent to, not retried */
+};
+
+/* Health reads and writes, by health key (a target name, or "route:NAME"),
+ * and the randomness of the back-off's jitter (NULL: no jitter, the
+ * ceiling itself). */
 typedef struct lr_attempt_env {
-	int (*cooling)(void *ud, const char *key);
+	int (*cooling)(void *ud, const char *key); /* enum lr_health_state */
 	void (*health_fail)(void *ud, const char *key, long retry_after_s);
 	void (*health_ok)(void *ud, const char *key);
+	uint32_t (*rand)(void *ud);                /* uniform over 32 bits */
 	void *ud;
 } lr_attempt_env;
 
@@ -116,8 +145,11 @@ typedef struct lr_attempt {
 	/* from the route, copied: the table may be republished meanwhile */
 	char route[LR_ATTEMPT_NAME];
 	char step[LR_ATTEMPT_STEPS][LR_ATTEMPT_NAME]; /* [0] the routed target ("" for the
-						       * route's own), fallbacks, escalations */
-	int nfall, nesc;
+						       * route's own), fallbacks, escalations,
+						       * context targets */
+	double window[LR_ATTEMPT_STEPS]; /* each step's context window in tokens, 0: unknown */
+	int nfall, nesc, nctx;
+	unsigned retries, backoff_ms;
 	unsigned gate_when;
 	char *refusal;      /* the route's refusal ERE, or NULL for the default */
 	unsigned timeout_ms, retry_after_max_ms;
@@ -131,17 +163,25 @@ typedef struct lr_attempt {
 	int retried;        /* a Retry-After was waited for once already */
 	int no_timeout;     /* our time-out is off (a cut step sent again, or the app's request) */
 	int cut;            /* the first step our time-out cut short, -1 if none */
-	int have_best;      /* an escalated-from answer is kept */
+	int have_best;      /* an escalated-from answer is kept (or a context overflow's) */
+	int tries;          /* retries of the step under way so far */
+	unsigned ctx_tried; /* context steps sent (bit i: step 1 + nfall + nesc + i) */
+	double ctx_min;     /* the largest window that overflowed, 0: none known */
+	int ctx_best;       /* the kept answer is a context overflow's */
 } lr_attempt;
 
 /* Does route d->route (of table t, its view held) ask for fallbacks,
- * escalation or a cache? */
+ * retries, escalation, context targets or a cache? */
 int lr_attempt_wanted(const lr_decision *d);
 
-/* Sets a up for a request decided as d from t; the first attempt (step 0)
+/* Sets a up for request r decided as d from t; the first attempt (step 0)
  * counts as sent.  0, or LR_ENOMEM.  Free with lr_attempt_free(). */
 int lr_attempt_init(lr_attempt *a, const lr_table *t, const lr_decision *d, const lr_attempt_env *env,
-		    int stream, int json_asked, int format, const char *operation);
+		    const lr_request *r, int stream);
+
+/* The number of steps (the routed one, fallbacks, escalations, context
+ * targets). */
+int lr_attempt_nsteps(const lr_attempt *a);
 void lr_attempt_free(lr_attempt *a);
 
 /* Before the first attempt goes out: SERVE_CACHE (cache_hit), NONE (as
@@ -153,6 +193,12 @@ lr_act lr_attempt_first(lr_attempt *a, int cache_hit);
  * to its answer head in ms (0: none)? */
 int lr_attempt_hold(const lr_attempt *a);
 unsigned lr_attempt_timeout(const lr_attempt *a);
+
+/* For the attempt about to go out: hold a 400 or 413 answer (its body up
+ * to a small bound, LR_ATTEMPT_ERROR_HOLD) until it is judged?  Only under
+ * a route with context targets: nothing else needs a 4xx before the app. */
+int lr_attempt_hold_error(const lr_attempt *a);
+#define LR_ATTEMPT_ERROR_HOLD (64u << 10)
 
 /* The attempt under way ended as o: what next. */
 lr_act lr_attempt_judge(lr_attempt *a, const lr_outcome *o);
@@ -167,8 +213,9 @@ void lr_attempt_sent(lr_attempt *a, const lr_act *act);
  * refusal). */
 lr_act lr_attempt_unsendable(lr_attempt *a, const lr_act *act);
 
-/* A WAIT_SEND the transport cannot wait for without blocking its app: the
- * next step instead, as if the answer had named no Retry-After. */
+/* A WAIT_SEND the transport cannot wait for without blocking its app:
+ * for a Retry-After, the next step instead, as if the answer had named
+ * none; for our back-off, the same step at once. */
 lr_act lr_attempt_no_wait(lr_attempt *a, const lr_act *act);
 
 /* The health key of step i ("route:NAME" for the route's own target). */

@@ -215,6 +215,7 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 		key(&o, "llmroute.request_id"); put_str(&o, r->request_id);
 		key(&o, "llmroute.attempt"); put_ll(&o, r->attempt);
 		key(&o, "llmroute.via"); put_str(&o, r->via);
+		key(&o, "llmroute.wait_ms"); put_ll(&o, (long long)r->wait_ms);
 		key(&o, "llmroute.delivered"); put_bool(&o, r->delivered);
 		key(&o, "llmroute.gate"); put_str(&o, r->gate);
 		key(&o, "llmroute.cache"); put_str(&o, r->cache);

@@ -49,11 +49,16 @@
  * (one record per attempt, all with the app request's id):
  *   llmroute.request_id          one id per request the app made
  *   llmroute.attempt             1, 2, ... in the order they were sent
- *   llmroute.via                 null (the first), "fallback", "retry"
- *                                (after Retry-After), "escalation", "health"
+ *   llmroute.via                 null (the first), "retry" (the same target
+ *                                again: after a Retry-After or our back-off),
+ *                                "fallback", "context" (the one before said
+ *                                the request is too long for its context
+ *                                window), "escalation", "health"
  *                                (the routed target was cooling down),
  *                                "without_timeout" (a step we cut, sent again),
  *                                "original" (the route is gone: decided afresh)
+ *   llmroute.wait_ms             how long this attempt waited before it went
+ *                                (a Retry-After or our back-off), 0 if not
  *   llmroute.delivered           true for the one answer the app got
  *   llmroute.gate                the escalation condition this answer met, or null
  *   llmroute.cache               "hit", "stored", "miss" or null (not cacheable)
@@ -92,6 +97,7 @@ typedef struct {
 	int attempt;                  /* 0: no resilience fields */
 	const char *request_id, *via, *gate, *cache; /* NULL = null */
 	int delivered;
+	unsigned wait_ms;
 } lr_audit_rec;
 
 /* Formats r as one JSON line ending in '\n' into buf (cap bytes; strings

@@ -206,6 +206,17 @@ static int try_ollama(lr_detect *d, const char *p, size_t n)
 	return 0;
 }
 
+int lr_detect_api_host(const char *host, size_t n)
+{
+	unsigned i;
+
+	for (i = 0; i < sizeof(known_hosts) / sizeof(known_hosts[0]); i++)
+		if (strlen(known_hosts[i].host) == n && strncasecmp(host, known_hosts[i].host, n) == 0)
+			return 1;
+	return (n > 17 && strncasecmp(host + n - 17, ".openai.azure.com", 17) == 0) ||
+	       (n > 25 && strncasecmp(host + n - 25, "-aiplatform.googleapis.com", 25) == 0);
+}
+
 static const char *provider_for(const lr_url *u, int fmt)
 {
 	unsigned i;

@@ -54,4 +54,9 @@ const char *lr_detect_auth_header(int format);
 /* Name of a wire format, for explanations ("openai", ...). */
 const char *lr_detect_format_name(int format);
 
+/* 1 if host (n bytes) is a known LLM API host (api.openai.com,
+ * api.anthropic.com, the Gemini and Vertex AI hosts, Azure OpenAI's
+ * *.openai.azure.com, and the other providers lr_detect names). */
+int lr_detect_api_host(const char *host, size_t n);
+
 #endif

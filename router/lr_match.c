@@ -179,3 +179,24 @@ int lr_claim_host_tls(const lr_table *t, const char *host, size_t n, const char 
 {
 	return claim(t, host, n, process, 1);
 }
+
+int lr_match_names_host(const lr_table *t, const char *host, size_t n)
+{
+	const lr_route *routes;
+	const lr_cond *c;
+	uint32_t i, k;
+
+	if (!t || !host)
+		return 0;
+	routes = lr_table_routes(t);
+	for (i = 0; i < t->nroutes; i++) {
+		if (!(routes[i].flags & LR_ROUTE_ENABLED))
+			continue;
+		c = lr_table_conds(t) + routes[i].cond_first;
+		for (k = 0; k < routes[i].cond_count; k++)
+			if (c[k].field == LR_F_HOST && strcmp(lr_table_str(t, c[k].str), "*") != 0 &&
+			    lr_glob_match(lr_table_str(t, c[k].str), host, n, 1))
+				return 1;
+	}
+	return 0;
+}

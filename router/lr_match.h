@@ -77,4 +77,10 @@ int lr_claim_host(const lr_table *t, const char *host, size_t n, const char *pro
  * https://, since the shim's own client carries every request of it. */
 int lr_claim_host_tls(const lr_table *t, const char *host, size_t n, const char *process);
 
+/* 1 if an enabled route of t (any action, deny included) has a host
+ * condition, other than the bare "*", that matches host: with TLS
+ * interception on (shim/lr_claim.h), the hosts whose connections the shim
+ * takes besides the known LLM API hosts. */
+int lr_match_names_host(const lr_table *t, const char *host, size_t n);
+
 #endif

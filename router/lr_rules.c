@@ -19,11 +19,12 @@
  *                    "cap": {KEY: N}, "system_prefix": TEXT},
  *            "deny": MESSAGE,
  *            "fallbacks": [TARGET | "original"...], "timeout_ms": N,
- *            "retry_after_max_ms": N,
+ *            "retry_after_max_ms": N, "retries": N, "retry_backoff_ms": N,
+ *            "on_context_overflow": "larger" | [TARGET | "original"...],
  *            "escalate": {"when": ["empty"|"length"|"refusal"|"invalid_json"...],
  *                         "refusal": REGEX, "to": [TARGET | "original"...]},
  *            "cache": {"ttl_s": N, "max_temperature": N}}
- *   top level also: "health": {"failures": N, "cooldown_s": N},
+ *   top level also: "health": {"failures": N, "cooldown_s": N, "cooldown_min_s": N},
  *                   "cache": {"size_mb": N, "max_entry_kb": N}
  * Adding a key means one row in a table below and one case where it is
  * stored.  The canonical JSON stored with the table is cJSON's rendering of
@@ -104,7 +105,8 @@ static const char *const top_keys[] = {"version", "audit", "routes", "prices", "
 				       "classifier", "health", "cache", "prices_file"};
 static const char *const route_keys[] = {"name", "description", "enabled", "match", "set", "deny",
 					 "pool", "budget", "fallbacks", "timeout_ms",
-					 "retry_after_max_ms", "escalate", "cache"};
+					 "retry_after_max_ms", "escalate", "cache", "retries",
+					 "retry_backoff_ms", "on_context_overflow"};
 static const char *const set_keys[] = {"model", "endpoint", "api_key_env", "keep_credentials",
 				       "params", "cap", "system_prefix"};
 static const char *const budget_keys[] = {"usd_per_day", "per", "fallback", "deny"};
@@ -121,7 +123,7 @@ static const char *const price_keys[] = {"input_per_mtok", "output_per_mtok", "c
 					 "cache_write_per_mtok"};
 static const char *const intent_keys[] = {"name", "description", "keywords", "patterns",
 					  "include_system", "min_quality"};
-static const char *const health_keys[] = {"failures", "cooldown_s"};
+static const char *const health_keys[] = {"failures", "cooldown_s", "cooldown_min_s"};
 static const char *const cache_keys[] = {"size_mb", "max_entry_kb"};
 
 enum { S_TOP, S_ROUTE, S_MATCH, S_BOUNDS, S_SET, S_BUDGET, S_POOL, S_WEIGHTS, S_MEMBER,
@@ -625,8 +627,9 @@ static int chain_target(ctx *c, const cJSON *v, uint32_t *out)
 	return 0;
 }
 
-/* A list of chain targets: fallbacks, or escalate.to. */
-static int parse_chain(ctx *c, const cJSON *a, int escalate)
+/* A list of chain targets (kind: enum lr_chain_kind): fallbacks,
+ * escalate.to, or on_context_overflow. */
+static int parse_chain(ctx *c, const cJSON *a, int kind)
 {
 	const cJSON *v;
 	uint32_t tg;
@@ -641,7 +644,7 @@ static int parse_chain(ctx *c, const cJSON *a, int escalate)
 		if ((rc = chain_target(c, v, &tg)) < 0)
 			return rc;
 		pop(c);
-		if ((rc = lr_table_builder_chain(c->b, tg, escalate)) < 0)
+		if ((rc = lr_table_builder_chain(c->b, tg, kind)) < 0)
 			return rc;
 	}
 	return 0;
@@ -717,6 +720,26 @@ static int parse_resil(ctx *c, const cJSON *o, lr_route *r)
 	if ((rc = want_number(c, o, "retry_after_max_ms", 0, 600000, &n)) < 0)
 		return rc;
 	r->retry_after_max_ms = rc ? (uint32_t)n : 2000;
+	if ((rc = want_number(c, o, "retries", 0, LR_RETRIES_MAX, &n)) < 0)
+		return rc;
+	r->retries = rc ? (uint32_t)n : 1;
+	if (rc && n != (double)r->retries)
+		return fail(c, LR_EINVAL, "\"retries\" must be a whole number");
+	if (rc && r->retries)
+		r->flags |= LR_ROUTE_RETRIES; /* asked for: the route is resilient for it */
+	if ((rc = want_number(c, o, "retry_backoff_ms", 0, LR_BACKOFF_MAX_MS, &n)) < 0)
+		return rc;
+	r->retry_backoff_ms = rc ? (uint32_t)n : 200;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "on_context_overflow"))) {
+		push(c, "on_context_overflow");
+		if (cJSON_IsString(v) && strcmp(v->valuestring, "larger") == 0)
+			r->context_mode = LR_CONTEXT_LARGER;
+		else if (cJSON_IsArray(v))
+			r->context_mode = LR_CONTEXT_LIST; /* its targets are added with the route */
+		else
+			return fail(c, LR_EINVAL, "\"larger\", or a non-empty array of target names (or \"original\")");
+		pop(c);
+	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "escalate"))) {
 		push(c, "escalate");
 		if ((rc = parse_escalate_head(c, v, r)) < 0)
@@ -730,8 +753,10 @@ static int parse_resil(ctx *c, const cJSON *o, lr_route *r)
 		pop(c);
 	}
 	if ((r->flags & LR_ROUTE_DENY) && (cJSON_GetObjectItemCaseSensitive(o, "fallbacks") || r->escalate_when ||
-					    r->cache_ttl_s || r->timeout_ms))
-		return fail(c, LR_EINVAL, "a route that denies has no fallbacks, escalation or cache");
+					    r->cache_ttl_s || r->timeout_ms || (r->flags & LR_ROUTE_RETRIES) ||
+					    r->context_mode))
+		return fail(c, LR_EINVAL, "a route that denies has no fallbacks, retries, escalation, "
+				       "context targets or cache");
 	return 0;
 }
 
@@ -743,16 +768,22 @@ static int parse_chains(ctx *c, const cJSON *o)
 
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "fallbacks"))) {
 		push(c, "fallbacks");
-		if ((rc = parse_chain(c, v, 0)) < 0)
+		if ((rc = parse_chain(c, v, LR_CHAIN_FALLBACK)) < 0)
 			return rc;
 		pop(c);
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "escalate"))) {
 		push(c, "escalate");
 		push(c, "to");
-		if ((rc = parse_chain(c, cJSON_GetObjectItemCaseSensitive(v, "to"), 1)) < 0)
+		if ((rc = parse_chain(c, cJSON_GetObjectItemCaseSensitive(v, "to"), LR_CHAIN_ESCALATE)) < 0)
 			return rc;
 		pop(c);
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "on_context_overflow")) && cJSON_IsArray(v)) {
+		push(c, "on_context_overflow");
+		if ((rc = parse_chain(c, v, LR_CHAIN_CONTEXT)) < 0)
+			return rc;
 		pop(c);
 	}
 	return 0;
@@ -1274,7 +1305,7 @@ static int parse_top_resil(ctx *c, const cJSON *root)
 {
 	const cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "health");
 	const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, "cache");
-	double fails = 0, cool = 0, size = 0, entry = 0;
+	double fails = 0, cool = 0, size = 0, entry = 0, cool_min = 0;
 	int rc;
 
 	if (h) {
@@ -1283,8 +1314,11 @@ static int parse_top_resil(ctx *c, const cJSON *root)
 			return fail(c, LR_EINVAL, "\"health\" must be an object");
 		if ((rc = check_keys(c, h, S_HEALTH)) < 0 ||
 		    (rc = want_number(c, h, "failures", 1, 1000, &fails)) < 0 ||
-		    (rc = want_number(c, h, "cooldown_s", 1, 86400, &cool)) < 0)
+		    (rc = want_number(c, h, "cooldown_s", 1, 86400, &cool)) < 0 ||
+		    (rc = want_number(c, h, "cooldown_min_s", 1, 86400, &cool_min)) < 0)
 			return rc;
+		if (cool_min && cool && cool_min > cool)
+			return fail(c, LR_EINVAL, "\"cooldown_min_s\" is more than \"cooldown_s\"");
 		pop(c);
 	}
 	if (k) {
@@ -1298,6 +1332,7 @@ static int parse_top_resil(ctx *c, const cJSON *root)
 		pop(c);
 	}
 	lr_table_builder_resil(c->b, (uint32_t)fails, (uint32_t)cool, (uint32_t)size, (uint32_t)entry);
+	lr_table_builder_cooldown_min(c->b, (uint32_t)cool_min);
 	return 0;
 }
 

@@ -323,6 +323,10 @@ static void add_to(lr_stats_slot *sl, const lr_stats_delta *d)
 		while (!atomic_compare_exchange_weak(&sl->ema_us, &old, nu));
 		atomic_store_explicit(&sl->last_s, (uint64_t)time(NULL), memory_order_relaxed);
 	}
+	if (d->via > 0 && d->via < LR_STATS_VIAS)
+		atomic_fetch_add_explicit(&sl->via[d->via], 1, memory_order_relaxed);
+	if (d->timeout > 0 && d->timeout < LR_STATS_TIMEOUTS)
+		atomic_fetch_add_explicit(&sl->timeouts[d->timeout], 1, memory_order_relaxed);
 }
 
 int lr_stats_add(lr_stats_seg *s, int kind, const char *name, const lr_stats_delta *d)
@@ -403,6 +407,11 @@ static void zero(lr_stats_slot *sl)
 	atomic_store(&sl->latency_us, 0);
 	atomic_store(&sl->fails_in_row, 0);
 	atomic_store(&sl->down_until, 0);
+	atomic_store(&sl->cooldowns, 0);
+	for (i = 0; i < LR_STATS_VIAS; i++)
+		atomic_store(&sl->via[i], 0);
+	for (i = 0; i < LR_STATS_TIMEOUTS; i++)
+		atomic_store(&sl->timeouts[i], 0);
 }
 
 int lr_stats_add_day(lr_stats_seg *s, int kind, const char *name, long long now, const lr_stats_delta *d)
@@ -441,8 +450,26 @@ static void raise_to(_Atomic uint64_t *v, uint64_t x)
 		;
 }
 
+/* A new cool-down, unless one runs: the k-th in a row lasts
+ * min_s * 2^(k-1), at most max_s.  One process wins starting it. */
+static void cool_down(lr_stats_slot *sl, long long now, unsigned min_s, unsigned max_s)
+{
+	uint64_t old = atomic_load(&sl->down_until), k = atomic_load(&sl->cooldowns), len;
+
+	if (old > (uint64_t)now)
+		return;
+	if (!min_s || min_s > max_s)
+		min_s = max_s;
+	for (len = min_s; k > 0 && len < max_s; k--)
+		len *= 2;
+	if (len > max_s)
+		len = max_s;
+	if (atomic_compare_exchange_strong(&sl->down_until, &old, (uint64_t)now + len))
+		atomic_fetch_add(&sl->cooldowns, 1);
+}
+
 long long lr_stats_health_fail(lr_stats_seg *s, const char *name, long long now, unsigned threshold,
-			       unsigned cooldown_s, unsigned retry_after_s)
+			       unsigned cooldown_min_s, unsigned cooldown_s, unsigned retry_after_s)
 {
 	lr_stats_slot *sl;
 	uint64_t row;
@@ -451,7 +478,7 @@ long long lr_stats_health_fail(lr_stats_seg *s, const char *name, long long now,
 		return 0;
 	row = atomic_fetch_add(&sl->fails_in_row, 1) + 1;
 	if (threshold && row >= threshold)
-		raise_to(&sl->down_until, (uint64_t)now + cooldown_s);
+		cool_down(sl, now, cooldown_min_s, cooldown_s);
 	if (retry_after_s)
 		raise_to(&sl->down_until, (uint64_t)now + (retry_after_s < cooldown_s ? retry_after_s : cooldown_s));
 	return (long long)atomic_load(&sl->down_until) > now ? (long long)atomic_load(&sl->down_until) : 0;
@@ -467,6 +494,67 @@ void lr_stats_health_ok(lr_stats_seg *s, const char *name)
 		atomic_store(&sl->fails_in_row, 0);
 	if (atomic_load(&sl->down_until))
 		atomic_store(&sl->down_until, 0);
+	if (atomic_load(&sl->cooldowns))
+		atomic_store(&sl->cooldowns, 0);
+}
+
+int lr_stats_health_state(const lr_stats_seg *s, const char *name, long long now, unsigned threshold)
+{
+	uint64_t h, row = 0, until = 0, u;
+	uint32_t i;
+
+	if (!s || !name)
+		return 0;
+	h = hash_key(LR_STATS_TARGET, name);
+	for (i = 0; i < MAX_PROBES; i++) {
+		lr_stats_slot *sl = (lr_stats_slot *)&s->slot[(h + i) % LR_STATS_SLOTS];
+		if (!slot_is(sl, LR_STATS_TARGET, h, name))
+			continue;
+		if ((u = atomic_load(&sl->down_until)) > until)
+			until = u;
+		if ((u = atomic_load(&sl->fails_in_row)) > row)
+			row = u;
+	}
+	if ((long long)until > now)
+		return 1;
+	return until && threshold && row >= threshold ? 2 : 0;
+}
+
+static const char *const via_names[] = LR_STATS_VIA_NAMES;
+static const char *const timeout_names[] = LR_STATS_TIMEOUT_NAMES;
+
+static int index_of(const char *const *names, int n, const char *name, size_t len)
+{
+	int i;
+
+	for (i = 1; name && i < n; i++)
+		if (strlen(names[i]) == len && strncmp(names[i], name, len) == 0)
+			return i;
+	return 0;
+}
+
+int lr_stats_via_index(const char *name)
+{
+	return name ? index_of(via_names, (int)(sizeof(via_names) / sizeof(via_names[0])), name, strlen(name)) : 0;
+}
+
+int lr_stats_timeout_index(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n > 8 && strcmp(name + n - 8, "_timeout") == 0)
+		n -= 8;
+	return index_of(timeout_names, (int)(sizeof(timeout_names) / sizeof(timeout_names[0])), name, n);
+}
+
+const char *lr_stats_via_name(int i)
+{
+	return i > 0 && i < (int)(sizeof(via_names) / sizeof(via_names[0])) ? via_names[i] : NULL;
+}
+
+const char *lr_stats_timeout_name(int i)
+{
+	return i > 0 && i < (int)(sizeof(timeout_names) / sizeof(timeout_names[0])) ? timeout_names[i] : NULL;
 }
 
 long long lr_stats_down_until(const lr_stats_seg *s, const char *name, long long now)

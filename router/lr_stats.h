@@ -35,7 +35,7 @@
 #include <sys/types.h>
 
 #define LR_STATS_MAGIC "LLMRSTA\0"
-#define LR_STATS_LAYOUT 5u
+#define LR_STATS_LAYOUT 6u
 #define LR_STATS_SLOTS 1024
 #define LR_STATS_NAME_MAX 120
 
@@ -53,7 +53,19 @@ enum {
 	LR_STATS_DAY_MODEL = 6,
 	LR_STATS_UNAPPLIED = 7,   /* a route decided but not applied: the request
 				   * went out as the app made it (not in ROUTE) */
+	LR_STATS_UNREACHED = 8,   /* by host: TLS connections to an LLM host the
+				   * shim could not see into (shim/lr_claim.h) */
 };
+
+/* What the attempts of resilient requests did, counted per route (by the
+ * audit's llmroute.via of each attempt), and which of our time-outs ended
+ * attempts (by error.type NAME_timeout).  Index 0 is "none"; the spare
+ * rows leave room for kinds to come without a new layout. */
+#define LR_STATS_VIA_NAMES {"", "retry", "fallback", "context", "escalation", "health", \
+			    "without_timeout", "original", "continuation"}
+#define LR_STATS_VIAS 12
+#define LR_STATS_TIMEOUT_NAMES {"", "first_byte", "first_token", "idle"}
+#define LR_STATS_TIMEOUTS 6
 
 typedef struct {
 	_Atomic uint32_t state;     /* 0 free, 1 being claimed, 2 in use */
@@ -70,6 +82,9 @@ typedef struct {
 	_Atomic uint64_t fails_in_row;/* TARGET: failed attempts since the last success */
 	_Atomic uint64_t down_until;  /* TARGET: unix time its cool-down ends, 0 if none */
 	_Atomic uint64_t latency_bucket[LR_STATS_LAT_BUCKETS]; /* durations per bucket (not cumulative) */
+	_Atomic uint64_t cooldowns;   /* TARGET: cool-downs in a row (each doubles the next) */
+	_Atomic uint64_t via[LR_STATS_VIAS];         /* ROUTE: attempts made by each kind */
+	_Atomic uint64_t timeouts[LR_STATS_TIMEOUTS]; /* ROUTE: attempts ended by each time-out */
 } lr_stats_slot;
 
 typedef struct {
@@ -83,7 +98,16 @@ typedef struct {
 typedef struct {
 	long long requests_add, errors_add, input_tokens, output_tokens;
 	double cost_usd, duration_ms;
+	int via, timeout;             /* indexes in the names above, 0: none */
 } lr_stats_delta;
+
+/* The index of a via or time-out kind by its name ("fallback";
+ * "first_byte" or "first_byte_timeout"), 0 when unknown or NULL; the name
+ * of index i, NULL past the last. */
+int lr_stats_via_index(const char *name);
+int lr_stats_timeout_index(const char *name);
+const char *lr_stats_via_name(int i);
+const char *lr_stats_timeout_name(int i);
 
 /* The System V IPC key of the counters of table `table` (a hash of its
  * name; never IPC_PRIVATE). */
@@ -153,17 +177,22 @@ const char *lr_stats_day_str(unsigned long long day, char *buf, size_t cap);
 /*
  * Health of a target (kind LR_STATS_TARGET), shared by every process:
  * lr_stats_health_fail() counts a failed attempt; `threshold` failures in
- * a row put the target in cool-down for `cooldown_s`, and a Retry-After of
- * retry_after_s (> 0) does at once, for that long (capped at cooldown_s
- * unless that is shorter).  Returns the end of the cool-down (unix time) or 0.
- * lr_stats_health_ok() counts a success: the row and the cool-down end.
- * lr_stats_down_until() is the cool-down's end if it is later than `now`,
- * else 0.
+ * a row put the target in cool-down: the first for cooldown_min_s, each
+ * next one in a row (its probe failed) twice as long, up to cooldown_s.
+ * A Retry-After of retry_after_s (> 0) cools it at once, for that long
+ * (capped at cooldown_s).  A failure while it cools down already does not
+ * lengthen the cool-down.  Returns the end of the cool-down (unix time) or 0.
+ * lr_stats_health_ok() counts a success: the row, the cool-downs and their
+ * end.  lr_stats_down_until() is the cool-down's end if it is later than
+ * `now`, else 0.  lr_stats_health_state() is 0 (healthy), 1 (cooling down)
+ * or 2 (on probation: a cool-down ended and nothing succeeded since, so
+ * its next failure cools it again at once).
  */
 long long lr_stats_health_fail(lr_stats_seg *s, const char *name, long long now, unsigned threshold,
-			       unsigned cooldown_s, unsigned retry_after_s);
+			       unsigned cooldown_min_s, unsigned cooldown_s, unsigned retry_after_s);
 void lr_stats_health_ok(lr_stats_seg *s, const char *name);
 long long lr_stats_down_until(const lr_stats_seg *s, const char *name, long long now);
+int lr_stats_health_state(const lr_stats_seg *s, const char *name, long long now, unsigned threshold);
 
 /* Zeroes every counter (names stay). */
 void lr_stats_reset(lr_stats_seg *s);

@@ -37,7 +37,7 @@ struct lr_table_builder {
 	size_t npools, cap_pools;
 	lr_chain_rec *chains;
 	size_t nchains, cap_chains;
-	uint32_t health_failures, cooldown_s, cache_size_mb, cache_max_entry_kb;
+	uint32_t health_failures, cooldown_s, cache_size_mb, cache_max_entry_kb, cooldown_min_s;
 	uint32_t clf_classes, clf_dim;
 	lr_ref clf_names[64];
 	float *clf_weights;             /* dim * classes + classes */
@@ -138,6 +138,7 @@ int lr_table_builder_route(lr_table_builder *b, const lr_route *r)
 	b->routes[b->nroutes].chain_first = (uint32_t)b->nchains;
 	b->routes[b->nroutes].fallback_count = 0;
 	b->routes[b->nroutes].escalate_count = 0;
+	b->routes[b->nroutes].context_count = 0;
 	b->nroutes++;
 	return 0;
 }
@@ -287,7 +288,7 @@ int lr_table_builder_pool(lr_table_builder *b, const lr_pool_rec *p)
 	return 0;
 }
 
-int lr_table_builder_chain(lr_table_builder *b, uint32_t target, int escalate)
+int lr_table_builder_chain(lr_table_builder *b, uint32_t target, int kind)
 {
 	lr_route *r;
 	int rc;
@@ -295,17 +296,25 @@ int lr_table_builder_chain(lr_table_builder *b, uint32_t target, int escalate)
 	if (b->nroutes == 0)
 		return LR_EINVAL;
 	r = &b->routes[b->nroutes - 1];
-	if (!escalate && r->escalate_count)
-		return LR_EINVAL; /* fallbacks come first */
+	if ((kind == LR_CHAIN_FALLBACK && (r->escalate_count || r->context_count)) ||
+	    (kind == LR_CHAIN_ESCALATE && r->context_count))
+		return LR_EINVAL; /* fallbacks come first, context targets last */
 	if ((rc = grow((void **)&b->chains, &b->cap_chains, b->nchains + 1, sizeof(lr_chain_rec))) < 0)
 		return b->err = rc;
 	b->chains[b->nchains].target = target;
 	b->chains[b->nchains++].reserved = 0;
-	if (escalate)
+	if (kind == LR_CHAIN_CONTEXT)
+		r->context_count++;
+	else if (kind == LR_CHAIN_ESCALATE)
 		r->escalate_count++;
 	else
 		r->fallback_count++;
 	return 0;
+}
+
+void lr_table_builder_cooldown_min(lr_table_builder *b, uint32_t cooldown_min_s)
+{
+	b->cooldown_min_s = cooldown_min_s;
 }
 
 void lr_table_builder_resil(lr_table_builder *b, uint32_t health_failures, uint32_t cooldown_s,
@@ -408,6 +417,9 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	t->chains_off = (uint32_t)chains_off;
 	t->health_failures = b->health_failures ? b->health_failures : 3;
 	t->health_cooldown_s = b->cooldown_s ? b->cooldown_s : 30;
+	t->health_cooldown_min_s = b->cooldown_min_s ? b->cooldown_min_s : 5;
+	if (t->health_cooldown_min_s > t->health_cooldown_s)
+		t->health_cooldown_min_s = t->health_cooldown_s;
 	t->cache_size_mb = b->cache_size_mb ? b->cache_size_mb : 64;
 	t->cache_max_entry_kb = b->cache_max_entry_kb ? b->cache_max_entry_kb : 1024;
 	t->clf_classes = b->clf_classes;
@@ -485,8 +497,10 @@ static int route_ok(const lr_table *t, const lr_route *r)
 	       isfinite(r->w_quality) && isfinite(r->w_cost) && isfinite(r->w_latency) &&
 	       isfinite(r->expected_output) && isfinite(r->budget_usd) &&
 	       r->chain_first <= t->nchains && r->fallback_count <= LR_MAX_CHAIN &&
-	       r->escalate_count <= LR_MAX_CHAIN &&
-	       r->fallback_count + r->escalate_count <= t->nchains - r->chain_first &&
+	       r->escalate_count <= LR_MAX_CHAIN && r->context_count <= LR_MAX_CHAIN &&
+	       r->fallback_count + r->escalate_count + r->context_count <= t->nchains - r->chain_first &&
+	       r->context_mode <= LR_CONTEXT_LARGER && r->retries <= LR_RETRIES_MAX &&
+	       r->retry_backoff_ms <= LR_BACKOFF_MAX_MS &&
 	       ref_ok(t, r->escalate_refusal) && isfinite(r->cache_max_temperature) &&
 	       (r->set_endpoint.off == 0 || (r->ep_host.off && r->ep_scheme.off));
 }

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define LR_TABLE_MAGIC "LRTABLE\0"
-#define LR_TABLE_LAYOUT 5u
+#define LR_TABLE_LAYOUT 6u
 #define LR_TABLE_MAX_SIZE (16u << 20) /* hard cap on a compiled table */
 
 /* A string in the pool: `len` bytes at `off`, NUL-terminated.  off == 0
@@ -100,10 +100,20 @@ typedef struct {
 } lr_pool_rec;
 
 /* A step of a route's resilience chain: a target tried when the one
- * before failed (fallback) or answered poorly (escalation).  target is a
+ * before failed (fallback), answered poorly (escalation) or said the
+ * request is too long for its context window (context).  target is a
  * target index, or LR_TARGET_ORIGINAL: the request as the app made it. */
 #define LR_TARGET_ORIGINAL 0xFFFFFFFFu
-#define LR_MAX_CHAIN 8 /* fallbacks, and escalations, per route */
+#define LR_MAX_CHAIN 8 /* fallbacks, escalations, and context targets, per route */
+enum lr_chain_kind { LR_CHAIN_FALLBACK, LR_CHAIN_ESCALATE, LR_CHAIN_CONTEXT };
+/* What a route does when a target says the request is too long for it. */
+enum lr_context_mode {
+	LR_CONTEXT_NONE,   /* the 400 goes to the app as it came */
+	LR_CONTEXT_LIST,   /* its context targets, in order */
+	LR_CONTEXT_LARGER, /* the route's own targets with a larger window, smallest first */
+};
+#define LR_RETRIES_MAX 5
+#define LR_BACKOFF_MAX_MS 10000u /* a back-off wait never passes this */
 typedef struct {
 	uint32_t target, reserved;
 } lr_chain_rec;
@@ -144,6 +154,7 @@ enum lr_route_flags {
 	LR_ROUTE_ENABLED = 1u << 0,
 	LR_ROUTE_DENY = 1u << 1,
 	LR_ROUTE_KEEP_CREDENTIALS = 1u << 2,
+	LR_ROUTE_RETRIES = 1u << 3, /* "retries" was given (> 0): resilient for it alone */
 };
 
 typedef struct {
@@ -165,8 +176,11 @@ typedef struct {
 	int32_t budget_target;             /* over budget: this target (index), or -1 */
 	lr_ref budget_deny;                /* over budget and no target: deny with this */
 	/* resilience (lr_resil in the shim): chain records at chain_first,
-	 * fallbacks first, then escalation targets */
-	uint32_t chain_first, fallback_count, escalate_count;
+	 * fallbacks first, then escalation targets, then context targets */
+	uint32_t chain_first, fallback_count, escalate_count, context_count;
+	uint32_t context_mode;             /* enum lr_context_mode */
+	uint32_t retries;                  /* same-target retries after a failure (0..LR_RETRIES_MAX) */
+	uint32_t retry_backoff_ms;         /* the first back-off's ceiling; doubles per retry */
 	uint32_t escalate_when;            /* LR_GATE_* conditions (lr_answer.h) */
 	lr_ref escalate_refusal;           /* ERE for refusals; absent: the default */
 	uint32_t timeout_ms;               /* an attempt with no answer head by then fails; 0: none */
@@ -207,7 +221,8 @@ typedef struct {
 	uint32_t clf_weights_off;        /* float[clf_dim][clf_classes], then float bias[clf_classes] */
 	uint32_t nchains, chains_off;    /* lr_chain_rec */
 	uint32_t health_failures;        /* failures in a row that take a target out */
-	uint32_t health_cooldown_s;      /* for this long */
+	uint32_t health_cooldown_s;      /* for at most this long: */
+	uint32_t health_cooldown_min_s;  /* the first cool-down; each one in a row doubles */
 	uint32_t cache_size_mb;          /* the response cache segment's size */
 	uint32_t cache_max_entry_kb;     /* larger answers are not cached */
 	lr_ref audit;         /* audit file from the rules, may be absent */
@@ -328,11 +343,14 @@ int lr_table_builder_target(lr_table_builder *b, const lr_target_rec *tg);
 int lr_table_builder_quality(lr_table_builder *b, const lr_quality_rec *q);
 int lr_table_builder_pool(lr_table_builder *b, const lr_pool_rec *p);
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source);
-/* A chain step of the route added last: fallbacks first, then escalations. */
-int lr_table_builder_chain(lr_table_builder *b, uint32_t target, int escalate);
+/* A chain step of the route added last (kind: enum lr_chain_kind):
+ * fallbacks first, then escalations, then context targets. */
+int lr_table_builder_chain(lr_table_builder *b, uint32_t target, int kind);
 /* Table-wide resilience settings (0: the defaults). */
 void lr_table_builder_resil(lr_table_builder *b, uint32_t health_failures, uint32_t cooldown_s,
 			    uint32_t cache_size_mb, uint32_t cache_max_entry_kb);
+/* The first cool-down of a target (0: the default, 5 s or cooldown_s if shorter). */
+void lr_table_builder_cooldown_min(lr_table_builder *b, uint32_t cooldown_min_s);
 
 /* The learned classifier: dim buckets (a power of two), n classes named
  * names[], weights [dim][n] then bias [n] (copied).  Returns 0 or

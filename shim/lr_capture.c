@@ -3,7 +3,9 @@
  * header).
  */
 #include "lr_capture.h"
+#include "lr_attempt.h"
 #include "lr_error.h"
+#include "lr_overflow.h"
 #include "lr_rec.h"
 #include "lr_resil.h"
 #include "lr_url.h"
@@ -60,6 +62,11 @@ void lr_buf_free(lr_buf *b)
 int lr_capture_retryable(long status)
 {
 	return status == 408 || status == 429 || (status >= 500 && status <= 599);
+}
+
+int lr_capture_holding(const lr_capture *c)
+{
+	return c->hold || (c->hold_err && lr_overflow_status(c->status));
 }
 
 void lr_capture_reset(lr_capture *c, int hold, size_t max_body, unsigned timeout_ms)
@@ -247,7 +254,7 @@ static size_t cap_write(char *p, size_t size, size_t nmemb, void *ud)
 
 	if (!c) /* a handle copied mid-transfer still pointing here: the app's */
 		return app_write(e->write_cb, p, n, e->write_data);
-	if (e->x && c->state != LR_CAP_PASS && !(c->state == LR_CAP_PENDING && !c->hold &&
+	if (e->x && c->state != LR_CAP_PASS && !(c->state == LR_CAP_PENDING && !lr_capture_holding(c) &&
 						     !lr_capture_retryable(c->status)))
 		lr_rec_body(e->x, p, n); /* bytes we take; passed ones count when the app took them */
 	if (c->state == LR_CAP_PENDING && lr_capture_retryable(c->status))
@@ -256,8 +263,8 @@ static size_t cap_write(char *p, size_t size, size_t nmemb, void *ud)
 		lr_buf_add(&c->body, p, n, MAX_FAILED); /* the rest is dropped */
 		return n;
 	}
-	if (c->state == LR_CAP_PENDING && c->hold) {
-		if (lr_buf_add(&c->body, p, n, MAX_HOLD) == 0)
+	if (c->state == LR_CAP_PENDING && lr_capture_holding(c)) {
+		if (lr_buf_add(&c->body, p, n, c->hold ? MAX_HOLD : LR_ATTEMPT_ERROR_HOLD) == 0)
 			return n;
 		/* too big to hold: what came so far goes, escalation is off */
 		c->body_over = 1;

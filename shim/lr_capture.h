@@ -48,6 +48,8 @@ typedef struct lr_capture {
 	lr_buf hdr, body;
 	int state;
 	int hold;               /* hold the whole answer (until max_hold) */
+	int hold_err;           /* hold a 400/413 answer (LR_ATTEMPT_ERROR_HOLD): a
+				 * context overflow goes elsewhere */
 	size_t max_body;        /* bytes of a passed-on body kept (cache); 0: none */
 	int body_over;          /* the body passed max_body (or the hold cap) */
 	long status;            /* of the last answer head seen, 0 before */
@@ -61,6 +63,10 @@ typedef struct lr_capture {
 
 /* Is this a status after which another target should be tried? */
 int lr_capture_retryable(long status);
+
+/* Is the answer under way held whole (an escalation's, or an error a
+ * context overflow may be)? */
+int lr_capture_holding(const lr_capture *c);
 
 /* Starts capturing a new attempt into c (emptied first). */
 void lr_capture_reset(lr_capture *c, int hold, size_t max_body, unsigned timeout_ms);

@@ -12,6 +12,11 @@
  * nothing is claimed).  The headers give the types and constants.
  */
 #include "lr_claim.h"
+#include "lr_rec.h"
+#include "lr_stats.h"
+#include "lr_detect.h"
+#include "lr_match.h"
+#include "lr_view.h"
 #include "lr_fork.h"
 #include "lr_log.h"
 #include "lr_serve.h"
@@ -32,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +45,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -91,15 +98,29 @@ static struct {
 	int (*in_init)(const SSL *);
 	void (*err_clear)(void);
 	const char *(*servername)(const SSL *, int);
+	EVP_PKEY *(*pem_key)(FILE *, EVP_PKEY **, pem_password_cb *, void *);
+	X509 *(*pem_x509)(FILE *, X509 **, pem_password_cb *, void *);
+	int (*check_key)(const X509 *, const EVP_PKEY *);
 	int (*err_mark)(void);
 	int (*err_pop_mark)(void);
 } O;
 
+static int ours(void *f);
+
+/* The OpenSSL the app's own calls reach: the global scope's (a program
+ * that carries its own OpenSSL, as nodesource's Node.js, exports it there,
+ * and libcurl's calls bind to it too), but never our hooks (then the next
+ * definition after us); else the system's libssl or libcrypto as loaded
+ * (RTLD_LOCAL by Python, or with libcurl).  One OpenSSL for every call:
+ * objects of one copy handed to another would break. */
 void *lr_claim_sym(const char *name)
 {
 	static const char *const sonames[] = {"libssl.so.3", "libcrypto.so.3"};
-	void *f = dlsym(RTLD_NEXT, name), *h;
+	void *f = dlsym(RTLD_DEFAULT, name), *h;
 	size_t i;
+
+	if (f && ours(f))
+		f = dlsym(RTLD_NEXT, name);
 
 	for (i = 0; !f && i < sizeof(sonames) / sizeof(sonames[0]); i++) {
 		h = dlopen(sonames[i], RTLD_NOLOAD | RTLD_LAZY);
@@ -134,7 +155,8 @@ static void o_resolve(void)
 	OSYM(connect_state, "SSL_set_connect_state"); OSYM(do_handshake, "SSL_do_handshake");
 	OSYM(get_error, "SSL_get_error"); OSYM(get_fd, "SSL_get_fd"); OSYM(ctrl, "SSL_ctrl");
 	OSYM(in_init, "SSL_in_init"); OSYM(err_clear, "ERR_clear_error");
-	OSYM(err_mark, "ERR_set_mark"); OSYM(servername, "SSL_get_servername"); OSYM(err_pop_mark, "ERR_pop_to_mark");
+	OSYM(err_mark, "ERR_set_mark"); OSYM(servername, "SSL_get_servername");
+	OSYM(pem_key, "PEM_read_PrivateKey"); OSYM(pem_x509, "PEM_read_X509"); OSYM(check_key, "X509_check_private_key"); OSYM(err_pop_mark, "ERR_pop_to_mark");
 	O.ok = ok;
 }
 
@@ -144,6 +166,9 @@ static pthread_mutex_t mint_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int o_ok; /* O is complete */
 static EVP_PKEY *ca_key, *leaf_key;
 static X509 *ca_cert;
+static int ca_persistent;      /* ca_key and ca_cert are the local CA's files */
+static int enabled = 1;        /* LLMROUTE_TLS_CLAIM is not off */
+static int intercept;          /* LLMROUTE_TLS_INTERCEPT is on */
 static X509_STORE *ca_store;
 static struct {
 	char host[256];
@@ -206,6 +231,71 @@ static X509 *mint(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, i
 	return x;
 }
 
+/* The local CA's directory (llmroutectl ca init): LLMROUTE_CA_DIR, else
+ * /etc/llmroute/ca for root, else the user's data directory. */
+static int ca_dir(char *out, size_t cap)
+{
+	const char *d = secure_getenv("LLMROUTE_CA_DIR"), *x, *h;
+
+	if (d && *d)
+		return snprintf(out, cap, "%s", d) < (int)cap ? 0 : -1;
+	if (geteuid() == 0)
+		return snprintf(out, cap, "/etc/llmroute/ca") < (int)cap ? 0 : -1;
+	if ((x = secure_getenv("XDG_DATA_HOME")) && *x)
+		return snprintf(out, cap, "%s/llmroute/ca", x) < (int)cap ? 0 : -1;
+	if ((h = secure_getenv("HOME")) && *h)
+		return snprintf(out, cap, "%s/.local/share/llmroute/ca", h) < (int)cap ? 0 : -1;
+	return -1;
+}
+
+/* path, opened only if it is a regular file of ours (or root's) that no
+ * one else may write (key: nor read).  The stream, or NULL. */
+static FILE *open_trusted(const char *path, int secret)
+{
+	struct stat st;
+	FILE *f;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
+	    (st.st_mode & (secret ? 077 : 022)) || !(f = fdopen(fd, "r"))) {
+		lr_log(LR_LOG_ERROR, "local CA: %s is not a %s file of this user's: not used", path,
+		       secret ? "private (mode 0600)" : "protected");
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
+/* The local CA's key and certificate, checked: 0, or -1. */
+static int ca_load(void)
+{
+	char dir[512], path[600];
+	struct stat st;
+	FILE *f;
+
+	if (ca_dir(dir, sizeof(dir)) < 0 || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022))
+		return -1;
+	snprintf(path, sizeof(path), "%s/ca.key", dir);
+	if (!(f = open_trusted(path, 1)))
+		return -1;
+	ca_key = O.pem_key(f, NULL, NULL, NULL);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	if (!ca_key || !(f = open_trusted(path, 0)))
+		return -1;
+	ca_cert = O.pem_x509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!ca_cert || !O.check_key(ca_cert, ca_key)) {
+		lr_log(LR_LOG_ERROR, "local CA in %s: the key and the certificate do not match", dir);
+		return -1;
+	}
+	lr_log(LR_LOG_DEBUG, "local CA in %s", dir);
+	return 0;
+}
+
 /* The CA, made once per process.  0, or -1.  Under mint_mu. */
 static int ca_ready(void)
 {
@@ -213,6 +303,14 @@ static int ca_ready(void)
 
 	if (ca_store)
 		return 0;
+	if (intercept && ca_load() == 0) {
+		ca_persistent = 1;
+		if (!leaf_key && !(leaf_key = O.keygen(NULL, NULL, "EC", "P-256")))
+			return -1;
+		if (!(ca_store = O.store_new()) || !O.store_add(ca_store, ca_cert))
+			return -1;
+		return 0;
+	}
 	snprintf(cn, sizeof(cn), "llmroute in-process CA %d", (int)getpid());
 	if (!ca_key && !(ca_key = O.keygen(NULL, NULL, "EC", "P-256")))
 		return -1;
@@ -284,6 +382,9 @@ typedef struct {
 static claim *claims;
 static _Atomic int nclaims;   /* in the table, either state */
 static _Atomic int nbio;      /* claimed, handshake not started */
+#define MAX_FRESH 65536
+static _Atomic(_Atomic unsigned char *) fresh; /* connected to port 443, no byte sent yet */
+static _Atomic int nfresh;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int possible_cached = -1;
@@ -295,36 +396,95 @@ static int ours(void *f)
 	return f && dladdr(f, &a) && dladdr((void *)lr_claim_possible, &b) && a.dli_fbase == b.dli_fbase;
 }
 
-static int enabled = 1;
-
 static void init(void)
 {
 	const char *v = secure_getenv("LLMROUTE_TLS_CLAIM");
 
 	enabled = !(v && (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no")));
+	v = secure_getenv("LLMROUTE_TLS_INTERCEPT");
+	intercept = v && (!strcmp(v, "1") || !strcmp(v, "on") || !strcmp(v, "yes"));
 }
 
-int lr_claim_possible(void)
+/* Is the system's libssl in the process already (not loaded by us)? */
+static int dlopen_noload_ssl(void)
 {
-	pthread_once(&once, init);
-	if (!enabled)
-		return 0;
-	if (!atomic_load(&o_ok)) { /* looked up again until the app has loaded libssl */
+	void *h = dlopen("libssl.so.3", RTLD_NOLOAD | RTLD_LAZY);
+
+	if (h)
+		dlclose(h);
+	return h != NULL;
+}
+
+/* OpenSSL's functions: 0 once found (looked up again until they are). */
+static int o_ready(void)
+{
+	if (!atomic_load(&o_ok)) {
 		pthread_mutex_lock(&mint_mu);
 		if (!O.ok)
 			o_resolve();
 		atomic_store(&o_ok, O.ok);
 		pthread_mutex_unlock(&mint_mu);
-		if (!O.ok)
-			return 0;
 	}
-	/* the app's sessions reach our hooks: no OpenSSL of the program's own
-	 * (nodesource's Node.js) comes first in the global scope */
-	if (!ours(dlsym(RTLD_DEFAULT, "SSL_do_handshake")) || !ours(dlsym(RTLD_DEFAULT, "SSL_connect")))
+	return O.ok ? 0 : -1;
+}
+
+/* The app's TLS reaches our hooks: its libssl is loaded (found without
+ * loading libcurl's) and no OpenSSL of the program's own (nodesource's
+ * Node.js) comes first in the global scope. */
+static int hooked(void)
+{
+	int before = lr_up_ssl_before(); /* libcurl's libssl is not the app's */
+
+	return (before >= 0 ? before : dlopen_noload_ssl()) && ours(dlsym(RTLD_DEFAULT, "SSL_do_handshake")) &&
+	       ours(dlsym(RTLD_DEFAULT, "SSL_connect"));
+}
+
+int lr_claim_possible(void)
+{
+	pthread_once(&once, init);
+	if (!enabled || o_ready() < 0 || !hooked())
 		return 0;
 	if (possible_cached < 0)
 		possible_cached = lr_serve_allowed();
 	return possible_cached;
+}
+
+int lr_claim_intercepting(void)
+{
+	static _Atomic int state = -1; /* -1 not known yet, 0 off, 1 on */
+	int st = atomic_load(&state);
+
+	if (st >= 0)
+		return st;
+	pthread_once(&once, init);
+	/* the shim's own client first: it loads the libssl our endpoint uses */
+	st = enabled && intercept && !hooked() && lr_serve_allowed() && o_ready() == 0;
+	if (st) {
+		pthread_mutex_lock(&mint_mu);
+		st = ca_ready() == 0 && ca_persistent;
+		pthread_mutex_unlock(&mint_mu);
+		if (!st)
+			lr_log(LR_LOG_ERROR, "TLS interception is asked for (LLMROUTE_TLS_INTERCEPT) but the local "
+			       "CA cannot be used (llmroutectl ca show): HTTPS goes out as the program makes it");
+	}
+	atomic_store(&state, st);
+	return st;
+}
+
+int lr_claim_intercept_host(const char *host)
+{
+	const lr_table *t;
+	size_t n = strlen(host);
+	int yes;
+
+	if (!lr_claim_intercepting())
+		return 0;
+	if (lr_detect_api_host(host, n))
+		return 1;
+	t = lr_view_acquire();
+	yes = lr_match_names_host(t, host, n);
+	lr_view_release(t);
+	return yes;
 }
 
 static void peer_text(const struct sockaddr *sa, socklen_t len, char *out, size_t cap)
@@ -493,7 +653,7 @@ static int claim_now(int fd, claim *c, int (*real_connect)(int, const struct soc
 	c->srv = lr_upfd_adopt(s);
 	put(c);
 	lr_log(LR_LOG_INFO, "connection to %s claimed by route %s (%s): its TLS ends in the shim", c->host,
-	       c->route, c->reallen ? "the host does not answer" : "the host has no address");
+	       c->route, c->route[0] == '(' ? "intercepted" : c->reallen ? "the host does not answer" : "the host has no address");
 	errno = e;
 	return rc;
 }
@@ -538,6 +698,28 @@ int lr_claim_connect(int fd, const char *host, int port, const char *route, cons
 		return -1;
 	}
 	(void)port;
+	return rc;
+}
+
+int lr_claim_intercept(int fd, const char *host, const struct sockaddr *real, socklen_t reallen,
+		       int (*real_connect)(int, const struct sockaddr *, socklen_t))
+{
+	claim *c;
+	int rc;
+
+	if (atomic_load(&nclaims) >= MAX_CLAIMS || !(c = calloc(1, sizeof(*c))))
+		return -2;
+	c->fd = fd;
+	c->srv = -1;
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	snprintf(c->route, sizeof(c->route), "(interception)");
+	if (real && reallen <= sizeof(c->real)) {
+		memcpy(&c->real, real, reallen);
+		c->reallen = reallen;
+		peer_text(real, reallen, c->peer, sizeof(c->peer));
+	}
+	if ((rc = claim_now(fd, c, real_connect)) == -2)
+		free(c);
 	return rc;
 }
 
@@ -631,7 +813,90 @@ int lr_claim_so_error(int fd, int err, int (*real_connect)(int, const struct soc
 
 int lr_claim_pending(void)
 {
-	return atomic_load(&nclaims) > 0;
+	return atomic_load(&nclaims) > 0 || atomic_load(&nfresh) > 0;
+}
+
+/* --- programs the shim does not reach ------------------------------------------------ */
+
+void lr_claim_watch(int fd)
+{
+	_Atomic unsigned char *f = atomic_load(&fresh);
+
+	if (fd < 0 || fd >= MAX_FRESH)
+		return;
+	if (!f) {
+		_Atomic unsigned char *n = calloc(MAX_FRESH, 1), *none = NULL;
+		if (!n)
+			return;
+		if (!atomic_compare_exchange_strong(&fresh, &none, n))
+			free(n);
+		f = atomic_load(&fresh);
+	}
+	if (!atomic_exchange(&f[fd], 1))
+		atomic_fetch_add(&nfresh, 1);
+}
+
+/* The server name of a TLS ClientHello record in p (n bytes), into name:
+ * 0, or -1 (not one, or none named). */
+static int client_hello_sni(const unsigned char *p, size_t n, char *name, size_t cap)
+{
+	size_t i, end, el, l;
+
+	if (n < 43 || p[0] != 0x16 || p[1] != 3 || p[5] != 1)
+		return -1;
+	end = 5 + ((size_t)p[3] << 8 | p[4]);
+	if (end > n)
+		end = n; /* the first slice: enough for the name in practice */
+	i = 5 + 4 + 2 + 32;                                /* header, version, random */
+	if (i >= end || (i += 1 + p[i]) + 2 > end)         /* session id */
+		return -1;
+	i += 2 + ((size_t)p[i] << 8 | p[i + 1]);           /* cipher suites */
+	if (i >= end || (i += 1 + p[i]) + 2 > end)         /* compression methods */
+		return -1;
+	i += 2;                                            /* extensions' length */
+	while (i + 4 <= end) {
+		el = (size_t)p[i + 2] << 8 | p[i + 3];
+		if (p[i] == 0 && p[i + 1] == 0 && i + 9 <= end && p[i + 6] == 0) { /* server_name, host_name */
+			l = (size_t)p[i + 7] << 8 | p[i + 8];
+			if (i + 9 + l > end || l == 0 || l >= cap)
+				return -1;
+			memcpy(name, p + i + 9, l);
+			name[l] = 0;
+			return 0;
+		}
+		i += 4 + el;
+	}
+	return -1;
+}
+
+/* The first bytes the app sends itself on a connection to port 443. */
+static void first_bytes(int fd, const void *p, size_t n)
+{
+	static _Atomic int said;
+	_Atomic unsigned char *f = atomic_load(&fresh);
+	const lr_table *t;
+	lr_stats_seg *seg;
+	lr_stats_delta one = {1, 0, 0, 0, 0, 0, 0, 0};
+	char host[256];
+	int llm;
+
+	if (!f || fd < 0 || fd >= MAX_FRESH || !atomic_exchange(&f[fd], 0))
+		return;
+	atomic_fetch_sub(&nfresh, 1);
+	/* OpenSSL's records, written inside the app's call to our hooks, are reached */
+	if (!p || lr_ssl_inside() || client_hello_sni(p, n, host, sizeof(host)) < 0)
+		return;
+	t = lr_view_acquire();
+	llm = lr_detect_api_host(host, strlen(host)) || lr_match_names_host(t, host, strlen(host));
+	lr_view_release(t);
+	if (!llm)
+		return;
+	if ((seg = lr_rec_stats()))
+		lr_stats_add(seg, LR_STATS_UNREACHED, host, &one);
+	if (!atomic_exchange(&said, 1))
+		lr_log(LR_LOG_ERROR, "this program speaks TLS to %s with a TLS library the shim does not hook "
+		       "(not the system OpenSSL): its requests are not routed, denied or audited; run it with "
+		       "`llmroute --intercept` (docs/ca.md), or through libcurl or the system OpenSSL", host);
 }
 
 int lr_claim_of(int fd, char *host, char *route, char *peer)
@@ -721,13 +986,17 @@ int lr_claim_trust(void *ssl)
 	return hit;
 }
 
-int lr_claim_raw(int fd)
+int lr_claim_raw(int fd, const void *p, size_t n)
 {
 	char host[256], route[128], peer[64];
 	claim *c;
 	SSL_CTX *ctx;
 	int srv = -1;
 
+	if (atomic_load(&nfresh))
+		first_bytes(fd, p, n);
+	if (!atomic_load(&nclaims))
+		return 0;
 	pthread_mutex_lock(&mu);
 	HASH_FIND_INT(claims, &fd, c);
 	if (c && c->state == C_CLAIMED && !c->done && c->srv >= 0) {

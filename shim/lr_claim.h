@@ -34,6 +34,7 @@
  */
 #ifndef LR_CLAIM_H
 #define LR_CLAIM_H
+#include <stddef.h>
 #include <sys/socket.h>
 
 /* Can a connection of this process be claimed now?  (Cheap after the
@@ -53,7 +54,25 @@ int lr_claim_possible(void);
 int lr_claim_connect(int fd, const char *host, int port, const char *route, const struct sockaddr *real,
 		     socklen_t reallen, int (*real_connect)(int, const struct sockaddr *, socklen_t));
 
-/* 1 while any descriptor is a candidate or claimed (one atomic load). */
+/* TLS interception (LLMROUTE_TLS_INTERCEPT=1, `llmroute --intercept`):
+ * on for this process when it was asked for, the program's TLS does not
+ * reach the shim's hooks (nodesource's Node.js, GnuTLS, Java), the shim's
+ * own client can run, and the local CA (llmroutectl ca init) loads, owned
+ * by this user or root and private.  Then connections on port 443 to a
+ * known LLM API host or a host a route names are connected to the shim's
+ * TLS endpoint (lr_tlsend.h) at once, with certificates minted from that
+ * CA, which the program must trust (the launcher sets the variables
+ * programs read).  _host: is host one of them (interception on)? */
+int lr_claim_intercepting(void);
+int lr_claim_intercept_host(const char *host);
+
+/* Connects fd to the endpoint for an intercepted host (no attempt at the
+ * host itself).  As lr_claim_connect. */
+int lr_claim_intercept(int fd, const char *host, const struct sockaddr *real, socklen_t reallen,
+		       int (*real_connect)(int, const struct sockaddr *, socklen_t));
+
+/* 1 while any descriptor is a candidate, claimed or watched (two atomic
+ * loads). */
 int lr_claim_pending(void);
 
 /* The app calls connect again on fd (after EINPROGRESS, to learn the
@@ -82,7 +101,14 @@ int lr_claim_handshake(void *ssl, int fd, int connect_state);
  * claimed connection whose handshake has not started, its TLS is the
  * app's own (memory BIOs, or a library the shim does not hook), and the
  * connection goes to the shim's TLS endpoint (lr_tlsend.h).  1 if so. */
-int lr_claim_raw(int fd);
+int lr_claim_raw(int fd, const void *p, size_t n);
+
+/* fd connected to a port 443 as the app asked (not claimed): its first
+ * bytes are looked at (lr_claim_raw) for a TLS ClientHello to an LLM host
+ * that is not sent through the shim's hooks (a TLS library the shim does
+ * not reach): logged once per process and counted (llmroutectl stats:
+ * UNREACHED), so a deny that cannot hold is not silent. */
+void lr_claim_watch(int fd);
 
 /* An OpenSSL function of the app's libssl or libcrypto, or NULL. */
 void *lr_claim_sym(const char *name);

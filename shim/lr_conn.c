@@ -638,13 +638,13 @@ static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, co
 		sj.steps[0].rec = lr_rec_begin(t, &j->r, &j->d, p, url, j->body, j->blen, transport_of(c));
 		lr_rec_unapplied(sj.steps[0].rec, t, why);
 	}
-	sj.health = (lr_health_cfg){t ? t->health_failures : 0, t ? t->health_cooldown_s : 0};
+	sj.health = (lr_health_cfg){t ? t->health_failures : 0, t ? t->health_cooldown_s : 0,
+				    t ? t->health_cooldown_min_s : 0};
 	lr_rec_health_env(&env, &sj.health); /* ud moves with the chain (lr_serve_start) */
 	if (j && (p || j->d.action == LR_ACTION_PASS) && lr_attempt_wanted(&j->d) &&
-	    lr_attempt_init(&a, t, &j->d, &env, lr_rec_wants_stream(&j->r, j->app_body, j->app_blen),
-			    j->r.x.json, j->r.det.format, j->r.det.operation) == 0) {
+	    lr_attempt_init(&a, t, &j->d, &env, &j->r, lr_rec_wants_stream(&j->r, j->app_body, j->app_blen)) == 0) {
 		sj.attempts = &a;
-		sj.nsteps = 1 + a.nfall + a.nesc;
+		sj.nsteps = lr_attempt_nsteps(&a);
 		for (i = 1; i < sj.nsteps && ok; i++)
 			ok = chain_step(c, j, &a, i, &sj.steps[i]) == 0;
 		if (!ok) { /* the chain as the app would not have it: one step */

@@ -348,7 +348,7 @@ static void count_policy(lr_stats_seg *seg, const lr_audit_rec *rec, const char 
 	if (target && *target && !rec->error_type) {
 		lr_stats_add(seg, LR_STATS_TARGET, target, dl);
 	} else if (target && *target) { /* a failed attempt: counted, its time not averaged */
-		lr_stats_delta failed = {1, 1, 0, 0, 0, 0};
+		lr_stats_delta failed = {1, 1, 0, 0, 0, 0, 0, 0};
 		lr_stats_add(seg, LR_STATS_TARGET, target, &failed);
 	}
 }
@@ -359,7 +359,9 @@ static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
 	int n = 0, fd;
 	lr_stats_seg *seg;
 	lr_stats_delta dl = {1, rec->error_type != NULL, rec->input_tokens, rec->output_tokens,
-			     rec->cost_usd, rec->duration_ms};
+			     rec->cost_usd, rec->duration_ms, 0, 0};
+	lr_stats_delta what = {0, 0, 0, 0, 0, 0, lr_stats_via_index(rec->via),
+			       rec->attempt > 0 ? lr_stats_timeout_index(rec->error_type) : 0};
 
 	pthread_mutex_lock(&mu);
 	fd = audit_target(t);
@@ -376,6 +378,8 @@ static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
 	if (seg) { /* lock-free: see lr_stats.h */
 		lr_stats_add(seg, rec->not_applied ? LR_STATS_UNAPPLIED : LR_STATS_ROUTE,
 			     rec->rule ? rec->rule : "(none)", &dl);
+		if (what.via || what.timeout) /* what the attempts of a resilient request did */
+			lr_stats_add(seg, LR_STATS_ROUTE, rec->rule ? rec->rule : "(none)", &what);
 		if (rec->request_model && *rec->request_model)
 			lr_stats_add(seg, LR_STATS_MODEL, rec->request_model, &dl);
 		count_policy(seg, rec, target, &dl, t ? t->needs : 0);
@@ -433,6 +437,7 @@ static void base_rec(lr_audit_rec *rec, const lr_rec *x)
 	rec->attempt = x->attempt;
 	rec->request_id = x->request_id;
 	rec->via = x->via;
+	rec->wait_ms = x->wait_ms;
 	rec->gate = x->gate;
 	rec->cache = x->cache;
 	rec->delivered = x->delivered;
@@ -484,7 +489,7 @@ void lr_rec_end(lr_rec *x, long status, const char *error_type)
 	if (!x)
 		return;
 	base_rec(&rec, x);
-	result_rec(&rec, x, status, error_type, errtype, sizeof(errtype));
+	result_rec(&rec, x, status, error_type ? error_type : x->error_type, errtype, sizeof(errtype));
 	t = lr_view_acquire();
 	/* a hit, or a target not applied, says nothing of the target's latency */
 	emit(&rec, t, x->cache_hit || x->not_applied ? NULL : x->target);
@@ -556,8 +561,9 @@ lr_rec *lr_rec_clone(const lr_rec *x)
 
 static int health_cooling(void *ud, const char *key)
 {
-	(void)ud;
-	return lr_stats_down_until(lr_rec_stats(), key, (long long)time(NULL)) > 0;
+	const lr_health_cfg *h = ud;
+
+	return lr_stats_health_state(lr_rec_stats(), key, (long long)time(NULL), h->fails);
 }
 
 static void health_fail(void *ud, const char *key, long retry_after_s)
@@ -565,8 +571,8 @@ static void health_fail(void *ud, const char *key, long retry_after_s)
 	const lr_health_cfg *h = ud;
 	long long until;
 
-	until = lr_stats_health_fail(lr_rec_stats(), key, (long long)time(NULL), h->fails, h->cooldown_s,
-				     retry_after_s > 0 ? (unsigned)retry_after_s : 0);
+	until = lr_stats_health_fail(lr_rec_stats(), key, (long long)time(NULL), h->fails, h->cooldown_min_s,
+				     h->cooldown_s, retry_after_s > 0 ? (unsigned)retry_after_s : 0);
 	if (until)
 		lr_log(LR_LOG_INFO, "target %s cools down until %lld", key, until);
 }
@@ -577,10 +583,31 @@ static void health_ok(void *ud, const char *key)
 	lr_stats_health_ok(lr_rec_stats(), key);
 }
 
+/* The back-off's jitter: a per-thread xorshift, seeded from the clock,
+ * the thread and the process (not for secrets: it spreads retries). */
+static uint32_t jitter_rand(void *ud)
+{
+	static __thread uint64_t st;
+	struct timespec ts;
+
+	(void)ud;
+	if (!st) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		st = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)(uintptr_t)&st << 7) ^
+		     (uint64_t)my_pid() * 0x9E3779B97F4A7C15ull;
+		st |= 1;
+	}
+	st ^= st << 13;
+	st ^= st >> 7;
+	st ^= st << 17;
+	return (uint32_t)(st >> 32);
+}
+
 void lr_rec_health_env(lr_attempt_env *env, const lr_health_cfg *cfg)
 {
 	env->cooling = health_cooling;
 	env->health_fail = health_fail;
 	env->health_ok = health_ok;
+	env->rand = jitter_rand;
 	env->ud = (void *)cfg;
 }

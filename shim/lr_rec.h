@@ -42,6 +42,8 @@ typedef struct lr_rec {
 	char request_id[24];
 	int attempt, delivered;       /* attempt 0: not such a request */
 	const char *via, *gate, *cache;
+	unsigned wait_ms;             /* the wait before this attempt went */
+	const char *error_type;       /* when lr_rec_end is given none: this, not http_NNN */
 	int cache_hit;                /* served from the cache: costs nothing */
 } lr_rec;
 
@@ -74,7 +76,8 @@ void lr_rec_log_routed(const lr_table *t, const lr_decision *d, const lr_request
 void lr_rec_body(lr_rec *x, const char *p, size_t n);
 
 /* Completes the record, writes it, frees x.  status <= 0: no answer came.
- * error_type: NULL to derive it from the status ("http_NNN" from 400). */
+ * error_type: NULL for x->error_type, or when that is NULL too, derived
+ * from the status ("http_NNN" from 400). */
 void lr_rec_end(lr_rec *x, long status, const char *error_type);
 
 /* Records a denied request (nothing was sent). */
@@ -110,7 +113,7 @@ const struct lr_live *lr_rec_live(void);
  * segment, with the thresholds of the table the request was decided by:
  * ud of the env is *cfg, which must live as long as the attempts. */
 typedef struct lr_health_cfg {
-	unsigned fails, cooldown_s;
+	unsigned fails, cooldown_s, cooldown_min_s;
 } lr_health_cfg;
 struct lr_attempt_env;
 void lr_rec_health_env(struct lr_attempt_env *env, const lr_health_cfg *cfg);

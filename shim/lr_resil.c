@@ -165,10 +165,10 @@ void lr_resil_begin(lr_easy *e, const lr_table *t, const lr_decision *d, const l
 
 	if (!lr_attempt_wanted(d) || !(rs = calloc(1, sizeof(*rs))))
 		return;
-	rs->health = (lr_health_cfg){t->health_failures, t->health_cooldown_s};
+	rs->health = (lr_health_cfg){t->health_failures, t->health_cooldown_s, t->health_cooldown_min_s};
 	lr_rec_health_env(&env, &rs->health);
-	if (lr_attempt_init(&rs->a, t, d, &env, lr_rec_wants_stream(r, body, blen), r->x.json, r->det.format,
-			    r->det.operation) < 0 || !(rs->app_body = malloc(blen + 1))) {
+	if (lr_attempt_init(&rs->a, t, d, &env, r, lr_rec_wants_stream(r, body, blen)) < 0 ||
+	    !(rs->app_body = malloc(blen + 1))) {
 		lr_attempt_free(&rs->a);
 		free(rs);
 		return;
@@ -234,12 +234,14 @@ static void outcome_of(const lr_capture *c, CURLcode rc, lr_outcome *o)
 		: rc == CURLE_HTTP_RETURNED_ERROR ? LR_OUT_HTTP_ERROR
 		: rc == CURLE_ABORTED_BY_CALLBACK ? LR_OUT_ABORTED
 		: transport_failure(rc) ? LR_OUT_TRANSPORT : LR_OUT_OTHER;
+	o->transient = rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
+		       rc == CURLE_GOT_NOTHING; /* refused, reset, nothing back */
 	o->timeout = c->timed_out ? LR_TO_HEAD : LR_TO_NONE;
 	o->passed = c->state == LR_CAP_PASS;
 	o->app_bytes = o->passed ? c->body.len : 0;
 	o->app_stopped = c->app_stopped;
 	o->retry_after_s = c->retry_after_s;
-	o->held = c->hold && c->state == LR_CAP_PENDING;
+	o->held = lr_capture_holding(c) && c->state == LR_CAP_PENDING;
 	o->body = c->body.p;
 	o->body_len = c->body.len;
 }
@@ -304,6 +306,8 @@ static lr_act judge(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLcode r
 	x = lr_attempt_judge(&rs->a, &o);
 	if (x.settle_best)
 		settle_best(rs);
+	if (x.overflow && e->x) /* a 400 that says why: the audit says it too */
+		e->x->error_type = "context_length_exceeded";
 	if (x.keep == LR_KEEP_FAIL) {
 		rec_outcome(lib, e, rc, &rs->fail_status, &rs->fail_err);
 		lr_rec_free(rs->fail_x); /* not reached: every failure's record is closed before the next */
@@ -311,7 +315,11 @@ static lr_act judge(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLcode r
 		keep(&rs->fail, &rs->cap);
 		rs->fail_rc = rc;
 	} else if (x.keep == LR_KEEP_BEST) {
-		lr_log(LR_LOG_INFO, "route %s: the answer is %s: escalating", rs->a.route, x.gate);
+		if (x.overflow)
+			lr_log(LR_LOG_INFO, "route %s: too long for the context window: to a larger target",
+			       rs->a.route);
+		else
+			lr_log(LR_LOG_INFO, "route %s: the answer is %s: escalating", rs->a.route, x.gate);
 		rs->best_x = e->x;
 		if (e->x)
 			e->x->gate = x.gate;
@@ -345,6 +353,8 @@ static void sent(lr_easy *e, lr_resil *rs, const lr_act *x)
 {
 	lr_attempt_sent(&rs->a, x);
 	stamp(e, rs);
+	if (e->x)
+		e->x->wait_ms = x->kind == LR_ACT_WAIT_SEND ? x->wait_ms : 0;
 	lr_log(LR_LOG_INFO, "route %s: attempt %d (%s) to %s", rs->a.route, rs->a.attempt,
 	       rs->a.via ? rs->a.via : "first", rs->a.step[rs->a.cur][0] ? rs->a.step[rs->a.cur] : "its target");
 }
@@ -504,6 +514,7 @@ static void arm(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs)
 	close_fail(rs, 0);
 	lr_capture_reset(&rs->cap, lr_attempt_hold(&rs->a), rs->cacheable ? rs->max_entry : 0,
 			 lr_attempt_timeout(&rs->a));
+	rs->cap.hold_err = lr_attempt_hold_error(&rs->a);
 	lr_capture_install(lib, e);
 }
 

@@ -136,11 +136,13 @@ static int want_placeholder(const char *node, const char *service, const struct 
 		return -1;
 	if (is_literal(node))
 		return -1; /* an address the app chose: it gets that address */
+	if (lr_caller_is_curl(caller))
+		return -1;
 	if (service && (strcmp(service, "443") == 0 || strcasecmp(service, "https") == 0)) {
 		/* TLS: only a host the shim answers itself (lr_claim.h) */
-		if (claimed(node, NULL, 1) < 0 || lr_caller_is_curl(caller) || !lr_claim_possible())
+		if (!(claimed(node, NULL, 1) >= 0 && lr_claim_possible()) && !lr_claim_intercept_host(node))
 			return -1;
-	} else if (claimed(node, NULL, 1) < 0 || lr_caller_is_curl(caller)) {
+	} else if (claimed(node, NULL, 1) < 0 && !lr_claim_intercept_host(node)) {
 		return -1;
 	}
 	return slot_of(node);
@@ -309,6 +311,14 @@ int lr_resolve_connect(const struct sockaddr *sa, socklen_t len, const void *cal
 		if (lookup(host, port, sa->sa_family, to, tolen) < 0)
 			*tolen = 0;
 		return LR_RESOLVE_CLAIM_TLS;
+	}
+	if (port == 443 && !lr_caller_is_curl(caller) && lr_claim_intercept_host(host)) {
+		memset(rd, 0, sizeof(*rd));
+		snprintf(rd->claimed_host, sizeof(rd->claimed_host), "%s", host);
+		rd->port = port;
+		if (lookup(host, port, sa->sa_family, to, tolen) < 0)
+			*tolen = 0;
+		return LR_RESOLVE_INTERCEPT;
 	}
 	memset(rd, 0, sizeof(*rd));
 	if (lookup(host, port, sa->sa_family, to, tolen) == 0)

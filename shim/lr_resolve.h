@@ -38,6 +38,8 @@ enum {
 	LR_RESOLVE_REAL,         /* connect to *to: the placeholder's real host */
 	LR_RESOLVE_FAIL,         /* a placeholder that cannot be resolved: fail
 	                          * the connect with EHOSTUNREACH */
+	LR_RESOLVE_INTERCEPT,    /* port 443 of an LLM host, TLS interception on
+	                          * (lr_claim.h): *to as for CLAIM_TLS */
 	LR_RESOLVE_CLAIM_TLS,    /* port 443 of a host a route claims whole:
 	                          * the shim answers the TLS (lr_claim.h); *to
 	                          * is the host's real address (*tolen 0: none) */

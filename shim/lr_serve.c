@@ -14,6 +14,7 @@
 #include "lr_error.h"
 #include "lr_cred.h"
 #include "lr_log.h"
+#include "lr_overflow.h"
 #include "lr_resil.h"
 #include "lr_upstream.h"
 #include "lr_url.h"
@@ -93,6 +94,7 @@ typedef struct served {
 	int step;
 	lr_rec *rec;
 	int state;
+	size_t hold_cap;          /* HOLD: how much of the body (an escalation's, or an error's) */
 	long status, retry_after_s;
 	long long expect_len, got_len; /* the upstream's Content-Length (-1: none), body bytes passed */
 	int finished;             /* answered whole before the client's done() */
@@ -599,9 +601,11 @@ static int on_head(void *ud, long status, const char *lines, size_t n)
 	s->expect_len = cl && *cl >= '0' && *cl <= '9' ? strtoll(cl, NULL, 10) : -1;
 	s->got_len = 0;
 	s->retry_after_s = parse_retry_after(lines, n);
-	if (s->resilient && (lr_attempt_retryable(status) || lr_attempt_hold(&s->a))) {
+	if (s->resilient && (lr_attempt_retryable(status) || lr_attempt_hold(&s->a) ||
+			     (lr_attempt_hold_error(&s->a) && lr_overflow_status(status)))) {
 		/* its fate is judged at its end: nothing reaches the app yet */
 		s->state = lr_attempt_retryable(status) ? SWALLOW : HOLD;
+		s->hold_cap = lr_attempt_hold(&s->a) ? MAX_HELD : LR_ATTEMPT_ERROR_HOLD;
 		s->cur.status = status;
 		return add(&s->cur.head, &s->cur.head_len, lines, n, MAX_HELD) < 0 ? -1 : 0;
 	}
@@ -627,7 +631,7 @@ static int on_body(void *ud, const char *p, size_t n)
 		return 0;
 	}
 	if (s->state == HOLD) {
-		if (add(&s->cur.body, &s->cur.body_len, p, n, MAX_HELD) == 0)
+		if (add(&s->cur.body, &s->cur.body_len, p, n, s->hold_cap) == 0)
 			return 0;
 		/* too big to hold: what came so far goes, escalation is off */
 		s->state = PASS;
@@ -733,6 +737,7 @@ static void outcome_of(const served *s, const lr_up_result *r, lr_outcome *o)
 	o->status = s->status;
 	o->fail = r->fail;
 	o->timeout = r->timed_out ? LR_TO_HEAD : LR_TO_NONE;
+	o->transient = r->transient;
 	o->passed = s->state == PASS;
 	o->retry_after_s = s->retry_after_s;
 	o->held = s->state == HOLD;
@@ -809,8 +814,15 @@ static void on_done(void *ud, const lr_up_result *r)
 		s->rec = NULL;
 		if (k->rec)
 			k->rec->gate = x.gate;
-		if (x.keep == LR_KEEP_BEST)
+		if (k->rec && x.overflow)
+			k->rec->error_type = "context_length_exceeded";
+		if (x.keep == LR_KEEP_BEST && x.overflow)
+			lr_log(LR_LOG_INFO, "route %s: too long for the context window: to a larger target",
+			       s->a.route);
+		else if (x.keep == LR_KEEP_BEST)
 			lr_log(LR_LOG_INFO, "route %s: the answer is %s: escalating", s->a.route, x.gate);
+	} else if (x.overflow && s->rec) {
+		s->rec->error_type = "context_length_exceeded";
 	}
 	for (;;) {
 		switch (x.kind) {
@@ -821,6 +833,7 @@ static void on_done(void *ud, const lr_up_result *r)
 				if (s->rec) {
 					s->rec->attempt = s->a.attempt;
 					s->rec->via = s->a.via;
+					s->rec->wait_ms = x.kind == LR_ACT_WAIT_SEND ? x.wait_ms : 0;
 				}
 				/* the failure before it is not the app's answer any more */
 				close_rec(s->fail.rec, s->fail.status, s->fail.err, 0, NULL);

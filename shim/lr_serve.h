@@ -108,5 +108,6 @@ ssize_t lr_serve_read(lr_conn *c, void *buf, size_t n);
 int lr_ssl_fd(void *ssl);
 void *lr_ssl_store(void *ssl);
 void lr_ssl_served(void);      /* a session became served: SSL_get_error looks */
+int lr_ssl_inside(void);       /* this thread is in an SSL_* call of the app's through our hooks */
 
 #endif

@@ -312,6 +312,15 @@ static void track(int fd, const lr_redirect *rd, const struct sockaddr *peer)
 
 /* --- connect ---------------------------------------------------------------- */
 
+static int port_of(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	return 0;
+}
+
 static int is_stream(int fd)
 {
 	int type = 0;
@@ -342,6 +351,13 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 			return rc;
 		how = tolen ? LR_RESOLVE_REAL : LR_RESOLVE_FAIL;
 	}
+	if (how == LR_RESOLVE_INTERCEPT) {
+		untrack(fd);
+		rc = lr_claim_intercept(fd, rd.claimed_host, tolen ? (struct sockaddr *)&to : NULL, tolen, REAL(connect));
+		if (rc != -2) /* to the shim's TLS endpoint (lr_tlsend.h) */
+			return rc;
+		how = tolen ? LR_RESOLVE_REAL : LR_RESOLVE_FAIL; /* as the program made it */
+	}
 	if (how == LR_RESOLVE_FAIL) {
 		errno = EHOSTUNREACH;
 		return -1;
@@ -352,6 +368,8 @@ LR_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	}
 	rc = REAL(connect)(fd, dst, len);
 	e = errno;
+	if ((rc == 0 || e == EINPROGRESS) && port_of(dst) == 443 && !lr_caller_is_curl(caller))
+		lr_claim_watch(fd); /* a TLS library we do not hook shows in its first bytes */
 	/* a new connection replaces what was tracked on fd; a failed call
 	 * (EISCONN, EALREADY on a connection in progress) keeps it.  The
 	 * cheap questions first: the caller lookup may cost a dladdr. */
@@ -401,23 +419,23 @@ static ssize_t out(lr_conn *c, int fd, const struct iovec *iov, int cnt, int fla
 	return r;
 }
 
-/* Bytes the app sends on a descriptor we do not frame: a claimed
- * connection's own TLS goes to the shim's endpoint (lr_claim_raw). */
-static inline void raw_out(int fd)
+/* Bytes the app sends: a claimed connection's own TLS goes to the shim's
+ * endpoint, and the first bytes on port 443 show a TLS library we do not
+ * hook (lr_claim_raw).  One atomic load when neither is pending. */
+static inline void raw_out(int fd, const void *p, size_t n)
 {
 	if (__builtin_expect(lr_claim_pending(), 0))
-		lr_claim_raw(fd);
+		lr_claim_raw(fd, p, n);
 }
 
 LR_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	lr_conn *c = acquire(fd);
+	lr_conn *c;
 	struct iovec v = {(void *)buf, n};
 
-	if (!c) {
-		raw_out(fd);
+	raw_out(fd, buf, n);
+	if (!(c = acquire(fd)))
 		return REAL(write)(fd, buf, n);
-	}
 	return out(c, fd, &v, 1, 0);
 }
 
@@ -425,13 +443,12 @@ LR_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	if (__builtin_expect(lr_up_self, 0)) /* the shim's own client (lr_upstream.h) */
 		return lr_up_send(fd, buf, n, flags, REAL(send));
-	lr_conn *c = acquire(fd);
+	lr_conn *c;
 	struct iovec v = {(void *)buf, n};
 
-	if (!c) {
-		raw_out(fd);
+	raw_out(fd, buf, n);
+	if (!(c = acquire(fd)))
 		return REAL(send)(fd, buf, n, flags);
-	}
 	return out(c, fd, &v, 1, flags);
 }
 
@@ -471,13 +488,12 @@ static int unseen_send(int fd)
 LR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			 const struct sockaddr *to, socklen_t tolen)
 {
-	lr_conn *c = acquire(fd);
+	lr_conn *c;
 	struct iovec v = {(void *)buf, n};
 
-	if (!c) {
-		raw_out(fd);
+	raw_out(fd, buf, n);
+	if (!(c = acquire(fd)))
 		return REAL(sendto)(fd, buf, n, flags, to, tolen);
-	}
 	/* an address on a connected stream socket is ignored by the kernel:
 	 * framed like a send */
 	(void)to;
@@ -487,12 +503,11 @@ LR_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 
 LR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-	lr_conn *c = acquire(fd);
+	lr_conn *c;
 
-	if (!c) {
-		raw_out(fd);
+	raw_out(fd, cnt > 0 && iov ? iov[0].iov_base : NULL, cnt > 0 && iov ? iov[0].iov_len : 0);
+	if (!(c = acquire(fd)))
 		return REAL(writev)(fd, iov, cnt);
-	}
 	if (cnt < 0 || cnt > IOV_MAX) {
 		release(c);
 		return REAL(writev)(fd, iov, cnt);
@@ -502,12 +517,11 @@ LR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 
 LR_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
-	lr_conn *c = acquire(fd);
+	lr_conn *c;
 
-	if (!c) {
-		raw_out(fd);
+	raw_out(fd, m && m->msg_iovlen ? m->msg_iov[0].iov_base : NULL, m && m->msg_iovlen ? m->msg_iov[0].iov_len : 0);
+	if (!(c = acquire(fd)))
 		return REAL(sendmsg)(fd, m, flags);
-	}
 	if (!m || m->msg_controllen || m->msg_iovlen > IOV_MAX) { /* msg_name: as sendto */
 		release(c);
 		if (unseen_send(fd) < 0)

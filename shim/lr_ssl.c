@@ -70,6 +70,7 @@ static struct {
 	int (*connect)(void *);
 } R;
 
+static __thread int inside; /* this thread is in one of our SSL_* calls */
 static _Atomic int nserved; /* sessions served by the shim (lr_serve.h): SSL_get_error looks */
 
 static void *sym(const char *name)
@@ -279,7 +280,7 @@ static ssize_t out(lr_conn *c, const void *buf, size_t n)
 	return r;
 }
 
-LR_EXPORT int SSL_write(void *ssl, const void *buf, int num)
+static int ssl_write_impl(void *ssl, const void *buf, int num)
 {
 	lr_conn *c;
 	ssize_t r;
@@ -292,7 +293,7 @@ LR_EXPORT int SSL_write(void *ssl, const void *buf, int num)
 	return r > 0 ? (int)r : -1;
 }
 
-LR_EXPORT int SSL_write_ex(void *ssl, const void *buf, size_t num, size_t *written)
+static int ssl_write_ex_impl(void *ssl, const void *buf, size_t num, size_t *written)
 {
 	lr_conn *c;
 	ssize_t r;
@@ -367,7 +368,7 @@ static size_t served_read(lr_conn *c, void *buf, size_t n, int *rc)
 	return r > 0 ? (size_t)r : 0;
 }
 
-LR_EXPORT int SSL_read(void *ssl, void *buf, int num)
+static int ssl_read_impl(void *ssl, void *buf, int num)
 {
 	lr_conn *c;
 	size_t k;
@@ -392,7 +393,7 @@ LR_EXPORT int SSL_read(void *ssl, void *buf, int num)
 	return k ? (int)k : rc;
 }
 
-LR_EXPORT int SSL_read_ex(void *ssl, void *buf, size_t num, size_t *readbytes)
+static int ssl_read_ex_impl(void *ssl, void *buf, size_t num, size_t *readbytes)
 {
 	lr_conn *c;
 	size_t k, got = 0;
@@ -539,7 +540,7 @@ LR_EXPORT int SSL_shutdown(void *ssl)
 	return served ? 1 : R.shutdown(ssl);
 }
 
-LR_EXPORT int SSL_do_handshake(void *ssl)
+static int ssl_do_handshake_impl(void *ssl)
 {
 	int r;
 
@@ -550,7 +551,7 @@ LR_EXPORT int SSL_do_handshake(void *ssl)
 	return R.do_handshake(ssl);
 }
 
-LR_EXPORT int SSL_connect(void *ssl)
+static int ssl_connect_impl(void *ssl)
 {
 	int r;
 
@@ -559,6 +560,73 @@ LR_EXPORT int SSL_connect(void *ssl)
 	if ((r = claimed_handshake(ssl, 1)) != 0)
 		return r > 0 ? 1 : -1;
 	return R.connect(ssl);
+}
+
+/* The exported hooks: OpenSSL writes a handshake's records to the socket
+ * inside these calls, which lr_ssl_inside() tells the socket hooks. */
+LR_EXPORT int SSL_write(void *ssl, const void *buf, int num)
+{
+	int r;
+
+	inside++;
+	r = ssl_write_impl(ssl, buf, num);
+	inside--;
+	return r;
+}
+
+LR_EXPORT int SSL_write_ex(void *ssl, const void *buf, size_t num, size_t *written)
+{
+	int r;
+
+	inside++;
+	r = ssl_write_ex_impl(ssl, buf, num, written);
+	inside--;
+	return r;
+}
+
+LR_EXPORT int SSL_read(void *ssl, void *buf, int num)
+{
+	int r;
+
+	inside++;
+	r = ssl_read_impl(ssl, buf, num);
+	inside--;
+	return r;
+}
+
+LR_EXPORT int SSL_read_ex(void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	int r;
+
+	inside++;
+	r = ssl_read_ex_impl(ssl, buf, num, readbytes);
+	inside--;
+	return r;
+}
+
+LR_EXPORT int SSL_do_handshake(void *ssl)
+{
+	int r;
+
+	inside++;
+	r = ssl_do_handshake_impl(ssl);
+	inside--;
+	return r;
+}
+
+LR_EXPORT int SSL_connect(void *ssl)
+{
+	int r;
+
+	inside++;
+	r = ssl_connect_impl(ssl);
+	inside--;
+	return r;
+}
+
+int lr_ssl_inside(void)
+{
+	return inside;
 }
 
 int lr_ssl_fd(void *ssl)

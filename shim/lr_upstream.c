@@ -172,10 +172,16 @@ static int load_openssl(void)
 	       SYM(sctx_set_error_depth, "X509_STORE_CTX_set_error_depth") & SYM(sctx_free, "X509_STORE_CTX_free");
 }
 
+static _Atomic int ssl_before = -1; /* libssl was in the process before libcurl (-1: not loaded yet) */
+
 static void load(void)
 {
 	Dl_info di;
+	void *ssl = dlopen("libssl.so.3", RTLD_NOLOAD | RTLD_LAZY);
 
+	atomic_store(&ssl_before, ssl != NULL);
+	if (ssl)
+		dlclose(ssl);
 	C.h = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_LOCAL);
 	if (!C.h) {
 		lr_log(LR_LOG_ERROR, "the shim's own client is unavailable: cannot load libcurl.so.4 (%s)", dlerror());
@@ -194,6 +200,11 @@ static void load(void)
 	 * HTTP/2, reused one request after another). */
 	C.multiplex = C.version_info(CURLVERSION_NOW)->version_num >= 0x080400;
 	C.ok = 1;
+}
+
+int lr_up_ssl_before(void)
+{
+	return atomic_load(&ssl_before);
 }
 
 int lr_up_available(void)
@@ -1069,6 +1080,8 @@ static void ended(req *x, CURLcode code)
 	} else {
 		if (code != CURLE_OK && !x->res.error[0])
 			snprintf(x->res.error, sizeof(x->res.error), "%s", C.easy_strerror(code));
+		x->res.transient = code == CURLE_COULDNT_CONNECT || code == CURLE_SEND_ERROR ||
+				   code == CURLE_RECV_ERROR || code == CURLE_GOT_NOTHING;
 		finish(x, fail_of(code), NULL);
 	}
 }

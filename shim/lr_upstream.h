@@ -98,6 +98,8 @@ typedef struct lr_up_result {
 	                              * LR_OUT_OTHER (out of memory, a URL libcurl
 	                              * refuses, ...) */
 	int timed_out;               /* 1: head_timeout_ms passed before the head */
+	int transient;               /* LR_OUT_TRANSPORT a retry may cure: refused,
+	                              * reset, nothing back */
 	long status;                 /* the final answer's status, 0 if no head came */
 	char error[256];             /* what went wrong (libcurl's message, or
 	                              * ours), "" when fail is LR_OUT_OK */
@@ -168,6 +170,10 @@ int lr_up_cancel(lr_up *x);
  * parent's connections are unaffected); the child's first lr_up_start
  * starts a fresh thread and multi handle. */
 void lr_up_atfork(int phase);
+
+/* Was the system's libssl in the process before the client loaded libcurl
+ * (which brings it)?  1 or 0; -1 while libcurl is not loaded. */
+int lr_up_ssl_before(void);
 
 /* --- for the socket hooks (lr_sock.c; implemented in lr_upstream_fd.c) ---
  *

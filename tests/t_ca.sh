@@ -239,8 +239,8 @@ check "without keytool: no truststore.p12, and a note says so" \
 	sh -c "[ ! -e '$U/truststore.p12' ] && grep -q 'keytool not found' '$T/nobody.err'"
 as_nobody XDG_DATA_HOME="$T/nobody/xdg" "$CTL" ca show --json >"$T/xdg.json" 2>/dev/null
 check "XDG_DATA_HOME: \$XDG_DATA_HOME/llmroute/ca" json_ok "$T/xdg.json" "d['dir'] == '$T/nobody/xdg/llmroute/ca'"
-as_nobody XDG_DATA_HOME=rel/xdg "$CTL" ca show --json >"$T/xdg.json" 2>/dev/null
-check "a relative XDG_DATA_HOME is ignored" json_ok "$T/xdg.json" "d['dir'] == '$U' and d['exists']"
+as_nobody XDG_DATA_HOME= "$CTL" ca show --json >"$T/xdg.json" 2>/dev/null
+check "an empty XDG_DATA_HOME: \$HOME/.local/share" json_ok "$T/xdg.json" "d['dir'] == '$U' and d['exists']"
 
 # --- ca show --------------------------------------------------------------------------
 "$CTL" ca show >"$T/show.txt" 2>&1
@@ -273,9 +273,13 @@ if [ $have_keytool = 1 ]; then
 	JAVA_TOOL_OPTIONS=-Xmx64m intercepted env >"$T/env2"
 	check "--intercept appends to JAVA_TOOL_OPTIONS" grep -qxF "JAVA_TOOL_OPTIONS=-Xmx64m $J" "$T/env2"
 fi
-LLMROUTE_TLS_INTERCEPT=1 LLMROUTE_DISABLE=1 "$LAUNCHER" env >"$T/env3"
-check "LLMROUTE_TLS_INTERCEPT=1 in the environment does what --intercept does" sh -c \
-	"grep -qxF 'SSL_CERT_FILE=$CA/bundle.pem' '$T/env3' && grep -qxF 'NODE_EXTRA_CA_CERTS=$CA/ca.pem' '$T/env3'"
+for v in 1 on yes; do
+	LLMROUTE_TLS_INTERCEPT=$v LLMROUTE_DISABLE=1 "$LAUNCHER" env >"$T/env3"
+	check "LLMROUTE_TLS_INTERCEPT=$v in the environment (on for the shim) does what --intercept does" sh -c \
+		"grep -qxF 'SSL_CERT_FILE=$CA/bundle.pem' '$T/env3' && grep -qxF 'NODE_EXTRA_CA_CERTS=$CA/ca.pem' '$T/env3' && grep -qxF 'LLMROUTE_TLS_INTERCEPT=1' '$T/env3'"
+done
+LLMROUTE_TLS_INTERCEPT=0 LLMROUTE_DISABLE=1 "$LAUNCHER" env >"$T/env3"
+check "LLMROUTE_TLS_INTERCEPT=0: nothing set" expect_fail grep -q '^SSL_CERT_FILE=' "$T/env3"
 LLMROUTE_DISABLE=1 "$LAUNCHER" env >"$T/env4"
 check "without it the launcher sets none of them" expect_fail grep -qE '^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|LLMROUTE_TLS_INTERCEPT)=' "$T/env4"
 SSL_CERT_FILE=/x intercepted true 2>"$T/env5"

@@ -23,6 +23,10 @@
 #   l  plain http://: the primary (https) answers 503, the fallback answers
 #   m  a route that changes nothing but names a fallback: the app's own
 #      request answers 503, the fallback answers
+#   o  the primary answers 503 once: retried at the same target after a
+#      back-off, the app gets the primary's 200; then a 400 saying the
+#      context is too long: moved to alt (a larger window); then a
+#      content-policy-like 400: the app's, one attempt
 #   i  keys: no route key at api.openai.com, the app's key at neither alt
 #      nor far, on every path above; none in the audit
 # Every check runs for every client.  LR_HTTPS_CHECKS="b d" and
@@ -42,6 +46,13 @@ HTTPS_EXTRA_HOSTS="gone.llm.test=127.0.0.19"
 HTTPS_ROGUE_HOSTS="rogue.llm.test=127.0.0.15"
 https_world
 https_mocks
+# A local CA for TLS interception, as `llmroutectl ca init` makes it.
+mkdir -m 0700 "$T/ca"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/ca/ca.key" 2>/dev/null &&
+	chmod 0600 "$T/ca/ca.key" &&
+	openssl req -x509 -key "$T/ca/ca.key" -out "$T/ca/ca.pem" -days 2 -subj "/CN=llmroute test local CA" \
+		-addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+		2>/dev/null || { echo "t_https: cannot make the local CA" >&2; exit 1; }
 A=$T/audit.jsonl
 LLMROUTE_AUDIT=$A
 OPENAI_API_KEY=sk-app-secret
@@ -50,8 +61,8 @@ FAR_KEY=sk-far-route
 export LLMROUTE_AUDIT OPENAI_API_KEY ALT_KEY FAR_KEY
 OAI=https://api.openai.com/v1/chat/completions
 
-ALL_CHECKS="a b c d e f g h j k l m n i"
-ALL_CLIENTS="httpclient requests httpx ruby php curl"
+ALL_CHECKS="a b c d e f g h j k l m n o i"
+ALL_CLIENTS="httpclient requests httpx ruby php curl nodeint"
 # Debian's own Node.js (tools/deps.sh unpacks it into tests/.debnode when
 # /usr/bin/node is another build): TLS on the system libssl, on memory BIOs
 DEBNODE=$ROOT/tests/.debnode/root
@@ -83,8 +94,9 @@ checks_for() {
 
 cat >"$T/rules.json" <<'EOF'
 {"targets": {
-   "primary": {"model": "gpt-primary", "endpoint": "https://api.openai.com/v1"},
-   "alt": {"model": "alt-model", "endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY"}},
+   "primary": {"model": "gpt-primary", "endpoint": "https://api.openai.com/v1", "context_window": 128000},
+   "alt": {"model": "alt-model", "endpoint": "https://alt.llm.test/v1", "api_key_env": "ALT_KEY",
+           "context_window": 1000000}},
  "cache": {"size_mb": 4, "max_entry_kb": 64},
  "routes": [
    {"name": "nodeny", "match": {"model": "app-deny"}, "deny": "app-deny is not allowed"},
@@ -101,8 +113,10 @@ cat >"$T/rules.json" <<'EOF'
    {"name": "plain", "match": {"model": "app-plain"},
     "set": {"model": "far-model", "endpoint": "http://far.llm.test:80/v1", "api_key_env": "FAR_KEY"}},
    {"name": "fb", "match": {"model": "app-fb"}, "pool": {"targets": ["primary"]},
-    "fallbacks": ["alt"], "retry_after_max_ms": 0},
-   {"name": "pfb", "match": {"model": "app-pfb"}, "fallbacks": ["alt"], "retry_after_max_ms": 0},
+    "fallbacks": ["alt"], "retry_after_max_ms": 0, "retries": 0},
+   {"name": "pfb", "match": {"model": "app-pfb"}, "fallbacks": ["alt"], "retry_after_max_ms": 0, "retries": 0},
+   {"name": "rt", "match": {"model": "app-rt"}, "pool": {"targets": ["primary"]},
+    "fallbacks": ["alt"], "retries": 1, "retry_backoff_ms": 50, "on_context_overflow": "larger"},
    {"name": "ra", "match": {"model": "app-ra"}, "pool": {"targets": ["primary"]},
     "fallbacks": ["alt"], "retry_after_max_ms": 2000},
    {"name": "esc", "match": {"model": "app-esc"}, "pool": {"targets": ["primary"]},
@@ -174,6 +188,10 @@ app() {
 	ruby) shim ruby "$ROOT/tests/clients/https_app.rb" "$2" "$3" ;;
 	php) shim php "$ROOT/tests/clients/https_app.php" "$2" "$3" ;;
 	curl) app_curl "$2" "$3" ;;
+	node) shim node "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
+	nodeint) # nodesource's Node.js (its own OpenSSL) with TLS interception and the local CA
+		LLMROUTE_TLS_INTERCEPT=1 LLMROUTE_CA_DIR=$T/ca NODE_EXTRA_CA_CERTS=$T/ca/ca.pem \
+			shim node "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
 	debnode) # its built-in modules are looked up in /usr/share/nodejs: overlaid in a mount namespace of its own
 		shim unshare --mount sh -c 'mount -t overlay overlay -o "lowerdir=$1/usr/share:/usr/share" /usr/share &&
 			LD_LIBRARY_PATH="$1/usr/lib/$2" exec "$1/usr/bin/node" "$3" "$4" "$5"' sh \
@@ -401,6 +419,27 @@ PYEOF
 		"(r := $(only alt.llm.test.https)) and auth(r) == 'Bearer sk-alt-route' and 'sk-app-secret' not in text('alt.llm.test')"
 }
 
+# A program whose TLS the shim does not hook (nodesource's Node.js, its own
+# OpenSSL), interception off: not reached, and said so (issue 18).
+check_unreached() {
+	https_reset
+	app node "$OAI" app-deny
+	check "unreached: node without interception: the deny cannot hold (api.openai.com answered)" got app-deny
+	check "unreached: ... said once in the log, naming the host and the way out" sh -c \
+		"[ \$(grep -c 'speaks TLS to api.openai.com with a TLS library the shim does not hook' '$T/out.err') = 1 ] &&
+		grep -q 'llmroute --intercept' '$T/out.err' || { cat '$T/out.err' >&2; exit 1; }"
+	check "unreached: ... and counted (llmroutectl stats, --json, --prometheus)" sh -c \
+		"'$CTL' stats | grep -A2 '^UNREACHED' | grep -q '^api.openai.com  *1\$' &&
+		'$CTL' stats --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not [x for x in d[\"unreached\"] if x[\"name\"] == \"api.openai.com\" and x[\"requests\"] == 1])' &&
+		'$CTL' stats --prometheus | grep -q '^llmroute_unreached_connections_total{host=\"api.openai.com\"} 1\$' ||
+		{ '$CTL' stats >&2; exit 1; }"
+	check "unreached: no audit record (nothing was seen)" audit_is "len(a) == 0"
+	https_reset
+	app httpclient "$OAI" app-mini
+	check "unreached: a program on the system OpenSSL is reached, and not counted" sh -c \
+		"! '$CTL' stats | grep -q '^UNREACHED'"
+}
+
 OAI_PLAIN=http://api.openai.com/v1/chat/completions
 
 check_k() {
@@ -451,6 +490,31 @@ check_n() {
 		"len(a) == 40 and all(x['llmroute.applied'] is True and x['http.response.status_code'] == 200 for x in a)"
 }
 
+check_o() {
+	https_reset
+	https_fault api.openai.com.https model=gpt-primary 503 1
+	app "$c" "$OAI" app-rt
+	check "(o) $c: 503 once: retried at the same target, the app got the primary's 200" got gpt-primary
+	check "(o) $c: api.openai.com asked twice, alt never" mocks_ok \
+		"[x['fault'] for x in m('api.openai.com.https')] == ['503', None] and text('alt.llm.test') == ''"
+	check "(o) $c: audit: the first, then a retry after at most the back-off's ceiling" audit_is \
+		"len(a) == 2 and [x.get('llmroute.via') for x in att] == [None, 'retry'] and [x.get('llmroute.delivered') for x in att] == [False, True] and att[1].get('llmroute.wait_ms', 99) <= 50"
+	https_reset
+	https_fault api.openai.com.https model=gpt-primary context 1
+	app "$c" "$OAI" app-rt
+	check "(o) $c: context too long at the primary: moved to alt (a larger window), the app got its 200" got alt-model
+	check "(o) $c: the primary once, alt once with the route's key" mocks_ok \
+		"[x['fault'] for x in m('api.openai.com.https')] == ['context'] and (r := $(only alt.llm.test.https)) and auth(r) == 'Bearer sk-alt-route'"
+	check "(o) $c: audit: context_length_exceeded, then via context, delivered" audit_is \
+		"len(a) == 2 and att[0]['error.type'] == 'context_length_exceeded' and att[1].get('llmroute.via') == 'context' and [x.get('llmroute.delivered') for x in att] == [False, True]"
+	https_reset
+	https_fault api.openai.com.https model=gpt-primary 400 1
+	app "$c" "$OAI" app-rt
+	check "(o) $c: another 400: the app read it as it came (mock fault 400)" grep -q '^400 error mock fault 400' "$T/out"
+	check "(o) $c: another 400: one record, delivered; alt never asked" audit_is \
+		"len(a) == 1 and r['llmroute.delivered'] is True and r['error.type'] == 'http_400'"
+}
+
 check_j() {
 	https_reset
 	app "$c" "$OAI" app-rogue
@@ -476,16 +540,17 @@ check_i() { # over every request of this client since https_forget
 	check "(i) $c: no key in the audit" sh -c "! grep -q -e sk-app-secret -e sk-alt-route -e sk-far-route '$A.all'"
 }
 
+[ -z "${LR_HTTPS_CHECKS:-}" ] && [ -z "${SANITIZE:-}" ] && check_unreached
 for c in $CLIENTS; do
 	case $c in curl) tr=curl ;; *) tr=tls ;; esac
 	run=$(checks_for "$c")
 	https_forget
 	reach="" reached="" # the hosts this client's checks send the route's key to
-	case " $run " in *" "[bdfghklmn]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
+	case " $run " in *" "[bdfghklmno]" "*) reach="('alt.llm.test', 'sk-alt-route')," reached=" alt" ;; esac
 	case " $run " in *" c "*) reach="$reach('far.llm.test', 'sk-far-route')," reached="$reached far" ;; esac
 	for k in $run; do
 		case $k in
-		[abcdefghijklmn]) "check_$k" ;;
+		[abcdefghijklmno]) "check_$k" ;;
 		*)
 			echo "t_https: unknown check $k" >&2
 			exit 1

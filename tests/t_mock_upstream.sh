@@ -292,6 +292,102 @@ req -d '{"model":"m","stream":false,"format":"json"}' "$base/api/chat" || fail "
 logged=$((logged + 1))
 check "$dir/out" "d['message']['content'] == '\`\`\`json\n' + '$reply' + '\n\`\`\`'" "badjson ollama answer"
 
+# tool: a call to the first tool offered, in each API's shape, streamed or not.
+W='"name":"get_weather"'
+ARGS='{"q": "mock"}'
+tool_case() { # PATH BODY EXPR
+	afault tool
+	req -d "$2" "$base$1" || fail "tool request $1"
+	logged=$((logged + 1))
+	check "$dir/out" "$3" "tool answer of $1"
+}
+tool_case /v1/chat/completions "{\"model\":\"m\",\"tools\":[{\"type\":\"function\",\"function\":{$W}}]}" \
+	"d['choices'][0]['finish_reason'] == 'tool_calls' and d['choices'][0]['message']['content'] is None
+	and d['choices'][0]['message']['tool_calls'][0]['function'] == {'name': 'get_weather', 'arguments': '$ARGS'}
+	and d['usage']['completion_tokens'] == 5"
+tool_case /v1/responses "{\"model\":\"m\",\"tools\":[{\"type\":\"function\",$W}]}" \
+	"d['output'][0]['type'] == 'function_call' and d['output'][0]['name'] == 'get_weather'
+	and d['output'][0]['arguments'] == '$ARGS'"
+tool_case /v1/messages "{\"model\":\"m\",\"max_tokens\":9,\"tools\":[{$W,\"input_schema\":{}}]}" \
+	"d['stop_reason'] == 'tool_use' and d['content'][0]['type'] == 'tool_use'
+	and d['content'][0]['name'] == 'get_weather' and d['content'][0]['input'] == {'q': 'mock'}"
+tool_case /v1beta/models/m:generateContent "{\"tools\":[{\"functionDeclarations\":[{$W}]}]}" \
+	"d['candidates'][0]['content']['parts'][0]['functionCall'] == {'name': 'get_weather', 'args': {'q': 'mock'}}"
+tool_case /api/chat "{\"model\":\"m\",\"stream\":false,\"tools\":[{\"type\":\"function\",\"function\":{$W}}]}" \
+	"d['message']['tool_calls'][0]['function'] == {'name': 'get_weather', 'arguments': {'q': 'mock'}}
+	and d['done'] is True"
+tool_case /v1/chat/completions '{"model":"m"}' \
+	"d['choices'][0]['message']['tool_calls'][0]['function']['name'] == 'mock_tool'"
+tool_stream() { # API PATH BODY
+	afault tool
+	req -N -d "$3" "$base$2" || fail "tool stream $2"
+	logged=$((logged + 1))
+	"$PY" - "$1" "$dir/out" <<'EOF' || fail "tool stream of $2: $(head -c 600 "$dir/out")"
+import json, sys
+api, text = sys.argv[1], open(sys.argv[2]).read()
+if api == "ollama":
+    evs = [json.loads(l) for l in text.splitlines() if l]
+else:
+    evs = [json.loads(l[6:]) for l in text.splitlines() if l.startswith("data: {")]
+name, args = None, ""
+for e in evs:
+    if api == "chat":
+        for ch in e.get("choices", []):
+            for tc in ch["delta"].get("tool_calls", []):
+                name = tc["function"].get("name") or name
+                args += tc["function"].get("arguments", "")
+    elif api == "anthropic":
+        if e["type"] == "content_block_start":
+            name = e["content_block"]["name"]
+        if e["type"] == "content_block_delta":
+            args += e["delta"]["partial_json"]
+    elif api == "responses":
+        if e["type"] == "response.output_item.added":
+            name = e["item"]["name"]
+        if e["type"] == "response.function_call_arguments.delta":
+            args += e["delta"]
+    elif api == "gemini":
+        for p in e["candidates"][0]["content"]["parts"]:
+            if "functionCall" in p:
+                name, args = p["functionCall"]["name"], json.dumps(p["functionCall"]["args"])
+    elif api == "ollama":
+        for tc in e["message"].get("tool_calls", []):
+            name, args = tc["function"]["name"], json.dumps(tc["function"]["arguments"])
+sys.exit(0 if name == "get_weather" and json.loads(args) == {"q": "mock"} else 1)
+EOF
+}
+tool_stream chat /v1/chat/completions "{\"model\":\"m\",\"stream\":true,\"tools\":[{\"type\":\"function\",\"function\":{$W}}]}"
+tool_stream responses /v1/responses "{\"model\":\"m\",\"stream\":true,\"tools\":[{\"type\":\"function\",$W}]}"
+tool_stream anthropic /v1/messages "{\"model\":\"m\",\"stream\":true,\"tools\":[{$W}]}"
+tool_stream gemini '/v1beta/models/m:streamGenerateContent?alt=sse' "{\"tools\":[{\"functionDeclarations\":[{$W}]}]}"
+tool_stream ollama /api/chat "{\"model\":\"m\",\"tools\":[{\"type\":\"function\",\"function\":{$W}}]}"
+
+# midstream: the first text, then an error event in the API's shape.
+mid_case() { # PATH BODY EXPR-ON-LAST-EVENT
+	afault midstream
+	req -N -d "$2" "$base$1" || fail "midstream request $1"
+	logged=$((logged + 1))
+	"$PY" - "$dir/out" "$3" <<'EOF' || fail "midstream of $1: $(head -c 600 "$dir/out")"
+import json, sys
+lines = [l for l in open(sys.argv[1]).read().splitlines() if l]
+evs = [json.loads(l[6:] if l.startswith("data: ") else l) for l in lines if not l.startswith("event: ")]
+d = evs[-1]
+sys.exit(0 if len(evs) >= 2 and "[DONE]" not in open(sys.argv[1]).read() and eval(sys.argv[2]) else 1)
+EOF
+}
+mid_case /v1/chat/completions '{"model":"m","stream":true}' "d['error']['message'] == 'mock fault midstream'"
+mid_case /v1/messages '{"model":"m","stream":true}' "d == {'type': 'error', 'error': {'type': 'overloaded_error', 'message': 'mock fault midstream'}}"
+mid_case /v1/responses '{"model":"m","stream":true}' "d['type'] == 'error' and d['message'] == 'mock fault midstream'"
+mid_case '/v1beta/models/m:streamGenerateContent?alt=sse' '{}' "d['error']['status'] == 'UNAVAILABLE'"
+mid_case /api/chat '{"model":"m"}' "d == {'error': 'mock fault midstream'}"
+
+# 529: Anthropic's overloaded status.
+afault 529
+code=$(req -w '%{http_code}' -d '{"model":"m"}' "$base/v1/messages") || fail "529 request"
+logged=$((logged + 1))
+[ "$code" = 529 ] || fail "529 fault gave $code"
+check "$dir/out" "d['error']['type'] == 'overloaded_error'" "529 error body"
+
 # Embeddings have no text: an answer fault is used up but changes nothing.
 afault empty
 req -D "$dir/hdr" -d '{"model":"e","input":"x"}' "$base/v1/embeddings" || fail "faulted embeddings"

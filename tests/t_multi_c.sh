@@ -20,7 +20,7 @@ load_rules '{"targets": {
  "cache": {"size_mb": 4, "max_entry_kb": 64},
  "routes": [
    {"name": "ra", "match": {"model": "app-ra"}, "pool": {"targets": ["cheap"]},
-    "fallbacks": ["big"], "retry_after_max_ms": 2000},
+    "fallbacks": ["big"], "retry_after_max_ms": 2000, "retries": 0},
    {"name": "cached", "match": {"model": "app-cached"}, "set": {"model": "gpt-cached"}, "cache": {"ttl_s": 600}}]}' || exit 1
 
 fault() {

@@ -17,9 +17,10 @@ cat >"$T/rules.in" <<EOF2
    "big": {"model": "gpt-big", "endpoint": "$MOCK/v1"}},
  "cache": {"size_mb": 4, "max_entry_kb": 64},
  "routes": [
-   {"name": "fb", "match": {"model": "app-fb"}, "pool": {"targets": ["cheap"]}, "fallbacks": ["big"]},
+   {"name": "fb", "match": {"model": "app-fb"}, "pool": {"targets": ["cheap"]}, "fallbacks": ["big"],
+    "retries": 0},
    {"name": "ra", "match": {"model": "app-ra"}, "pool": {"targets": ["cheap"]},
-    "fallbacks": ["big"], "retry_after_max_ms": 2000},
+    "fallbacks": ["big"], "retry_after_max_ms": 2000, "retries": 0},
    {"name": "esc", "match": {"model": "app-esc"}, "pool": {"targets": ["cheap"]},
     "escalate": {"when": ["empty", "length"], "to": ["big"]}},
    {"name": "cached", "match": {"model": "app-cached"}, "set": {"model": "gpt-cached"},

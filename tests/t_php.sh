@@ -8,7 +8,7 @@ OAI=https://api.openai.com/v1/chat/completions
 
 load_rules '{"targets": {"big": {"model": "gpt-big", "endpoint": "'"$MOCK"'/v1"}}, "routes": [
  {"name": "fb", "match": {"model": "php-fb"}, "set": {"model": "gpt-cheap", "endpoint": "'"$MOCK"'/v1"},
-  "fallbacks": ["big"]},
+  "fallbacks": ["big"], "retries": 0},
  {"name": "mini", "match": {"model": "gpt-4*"}, "set": {"model": "gpt-4o-mini", "endpoint": "'"$MOCK"'/v1"}},
  {"name": "no-o1-pro", "match": {"model": "o1-pro"}, "deny": "o1-pro is not allowed here"}]}'
 

@@ -21,7 +21,7 @@ cat >"$T/rules.json" <<EOF
    {"name": "mini", "match": {"model": "gpt-4o"}, "set": {"model": "gpt-4o-mini"}},
    {"name": "capped", "match": {"model": "ask-capped"}, "pool": {"targets": ["big"]},
     "budget": {"usd_per_day": 1.5, "fallback": "big"}},
-   {"name": "flaky", "match": {"model": "ask-flaky"}, "pool": {"targets": ["dead"]}, "fallbacks": ["big"]},
+   {"name": "flaky", "match": {"model": "ask-flaky"}, "pool": {"targets": ["dead"]}, "fallbacks": ["big"], "retries": 0},
    {"name": "cached", "match": {"model": "app-cached"}, "set": {"model": "gpt-cheap"},
     "cache": {"ttl_s": 600, "max_temperature": 0}}]}
 EOF

@@ -12,7 +12,8 @@
  * when CMD cannot be run, 1 on a usage error or when --intercept finds no
  * CA it may use, otherwise CMD's own.
  *
- * --intercept (or LLMROUTE_TLS_INTERCEPT=1 already in the environment):
+ * --intercept (or LLMROUTE_TLS_INTERCEPT=1, on or yes already in the
+ * environment, which the shim takes for "on"):
  * TLS interception by the shim, with the local CA of `llmroutectl ca init`
  * (docs/ca.md).  The CA must be there and fit (lr_cadir.c) or nothing is
  * run: a program half configured would trust nothing the shim presents.
@@ -169,7 +170,8 @@ int main(int argc, char **argv)
 {
 	char lib[PATH_MAX];
 	const char *env = getenv("LLMROUTE_TLS_INTERCEPT");
-	int i = 1, intercept = env && !strcmp(env, "1");
+	/* the values the shim takes for "on" (shim/lr_claim.c) */
+	int i = 1, intercept = env && (!strcmp(env, "1") || !strcmp(env, "on") || !strcmp(env, "yes"));
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -312,6 +312,18 @@ static void print_route(const lr_table *t, int i, const lr_route *r)
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "timeout=%ums ", r->timeout_ms);
 	if ((r->fallback_count || r->escalate_count) && n < sizeof(act))
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "retry_after<=%ums ", r->retry_after_max_ms);
+	if ((r->fallback_count || r->escalate_count || r->cache_ttl_s || r->context_mode ||
+	     (r->flags & LR_ROUTE_RETRIES)) && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "retries=%u(backoff<=%ums) ", r->retries,
+				      r->retry_backoff_ms);
+	if (r->context_mode == LR_CONTEXT_LARGER && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "context_overflow=larger ");
+	for (k = 0; r->context_mode == LR_CONTEXT_LIST && k < r->context_count && n < sizeof(act); k++) {
+		uint32_t g = lr_table_chains(t)[r->chain_first + r->fallback_count + r->escalate_count + k].target;
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "%s%s%s", k ? "," : "context_overflow=",
+				      g == LR_TARGET_ORIGINAL ? "original" : lr_table_str(t, lr_table_targets(t)[g].name),
+				      k + 1 == r->context_count ? " " : "");
+	}
 	for (k = 1; k <= LR_GATE_INVALID_JSON && n < sizeof(act); k <<= 1)
 		if (r->escalate_when & k)
 			n += (size_t)snprintf(act + n, sizeof(act) - n, "%s%s", lr_gate_name(k),

@@ -168,25 +168,62 @@ static const char *chain_name(const lr_table *t, uint32_t target)
 	return target == LR_TARGET_ORIGINAL ? "original" : lr_table_str(t, lr_table_targets(t)[target].name);
 }
 
-static void print_cooling(const lr_stats_seg *seg, const char *name)
+static void print_cooling(const lr_stats_seg *seg, const lr_table *t, const char *name)
 {
-	long long until = seg ? lr_stats_down_until(seg, name, (long long)time(NULL)) : 0;
+	long long now = (long long)time(NULL), until = seg ? lr_stats_down_until(seg, name, now) : 0;
 
 	if (until)
-		printf("health:      %s cooling down for %lld s more\n", name, until - (long long)time(NULL));
+		printf("health:      %s cooling down for %lld s more\n", name, until - now);
+	else if (seg && lr_stats_health_state(seg, name, now, t->health_failures) == LR_HEALTH_PROBATION)
+		printf("health:      %s on probation (its cool-down ended, nothing answered since):\n"
+		       "             the next attempt goes to it, without retries; a failure cools it again\n", name);
 }
 
-static void print_resil(const lr_table *t, const lr_decision *d, const lr_stats_seg *seg)
+/* Retries, and the targets a context overflow goes to (as the shim
+ * computes them for this request). */
+static void print_retries_context(const lr_table *t, const lr_decision *d, const lr_request *r)
+{
+	const lr_route *rt = d->route;
+	lr_attempt_env env = {0};
+	lr_attempt a;
+	int i, base, n = 0;
+
+	if (rt->retries)
+		printf("retries:     %u at the same target (5xx, 408, 429 without Retry-After, refused or reset\n"
+		       "             connection, nothing back), back-off up to %u ms doubling each time, full jitter\n",
+		       rt->retries, rt->retry_backoff_ms);
+	else
+		printf("retries:     none: a failure goes to the next step at once\n");
+	if (!rt->context_mode || lr_attempt_init(&a, t, d, &env, r, 0) < 0)
+		return;
+	base = 1 + a.nfall + a.nesc;
+	printf("context:     a 400 saying the request is too long (window %s%.0f) goes to",
+	       a.window[0] > 0 ? "" : "unknown, ", a.window[0]);
+	for (i = base; i < base + a.nctx; i++) {
+		if (strcmp(a.step[i], a.step[0]) == 0 || (a.window[i] > 0 && a.window[0] > 0 && a.window[i] <= a.window[0]))
+			continue; /* never the same target, nor a smaller window (lr_attempt) */
+		if (a.window[i] > 0)
+			printf(" %s (%.0f)", a.step[i], a.window[i]);
+		else
+			printf(" %s (window unknown)", a.step[i]);
+		n++;
+	}
+	printf("%s\n", n ? ", in that order" : " nothing (no target of the route has a larger known window): the app gets it");
+	lr_attempt_free(&a);
+}
+
+static void print_resil(const lr_table *t, const lr_decision *d, const lr_request *r, const lr_stats_seg *seg)
 {
 	const lr_route *rt = d->route;
 	const lr_chain_rec *ch = lr_table_chains(t) + rt->chain_first;
 	char key[100];
 	uint32_t i, k;
 
-	if (!rt->fallback_count && !rt->escalate_count && !rt->cache_ttl_s)
+	if (!lr_attempt_wanted(d))
 		return;
 	snprintf(key, sizeof(key), "route:%s", lr_table_str(t, rt->name));
-	print_cooling(seg, d->target >= 0 ? lr_table_str(t, lr_table_targets(t)[d->target].name) : key);
+	print_cooling(seg, t, d->target >= 0 ? lr_table_str(t, lr_table_targets(t)[d->target].name) : key);
+	print_retries_context(t, d, r);
 	if (rt->fallback_count) {
 		printf("fallbacks:   ");
 		for (i = 0; i < rt->fallback_count; i++)
@@ -196,7 +233,7 @@ static void print_resil(const lr_table *t, const lr_decision *d, const lr_stats_
 		       rt->timeout_ms ? "no answer head in time, " : "", rt->retry_after_max_ms);
 		for (i = 0; i < rt->fallback_count; i++)
 			if (ch[i].target != LR_TARGET_ORIGINAL)
-				print_cooling(seg, chain_name(t, ch[i].target));
+				print_cooling(seg, t, chain_name(t, ch[i].target));
 	}
 	if (rt->timeout_ms)
 		printf("time-out:    %u ms for the answer head, per attempt while a later step is left\n"
@@ -487,7 +524,7 @@ int ctl_explain(int argc, char **argv)
 	if (d.action == LR_ACTION_ROUTE)
 		print_plan(t, &d, &r, &o, body, blen);
 	if (d.action == LR_ACTION_ROUTE || d.action == LR_ACTION_PASS)
-		print_resil(t, &d, live.ud);
+		print_resil(t, &d, &r, live.ud);
 	free(body);
 	free(t);
 	return EX_DONE;

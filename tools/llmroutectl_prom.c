@@ -176,6 +176,48 @@ static void emit_unapplied(FILE *f, const lr_stats_seg *s)
 		}
 }
 
+static void emit_unreached(FILE *f, const lr_stats_seg *s)
+{
+	ctl_totals t;
+	uint32_t i;
+
+	family(f, "llmroute_unreached_connections_total", "counter",
+	       "TLS connections to an LLM host through a TLS library the shim does not hook (not routed).");
+	for (i = 0; i < LR_STATS_SLOTS; i++)
+		if (slot_of(s, i, LR_STATS_UNREACHED, &t)) {
+			sample(f, "llmroute_unreached_connections_total", "host", &s->slot[i], NULL);
+			fprintf(f, "%llu\n", t.requests);
+		}
+}
+
+/* What the attempts of resilient requests did, per route and kind. */
+static void emit_attempts(FILE *f, const lr_stats_seg *s)
+{
+	char extra[64];
+	ctl_totals t;
+	uint32_t i;
+	int n;
+
+	family(f, "llmroute_route_attempts_total", "counter",
+	       "Attempts after the first of a route's requests, by kind (the audit's llmroute.via).");
+	for (i = 0; i < LR_STATS_SLOTS; i++)
+		if (slot_of(s, i, LR_STATS_ROUTE, &t))
+			for (n = 1; lr_stats_via_name(n); n++) {
+				snprintf(extra, sizeof(extra), ",via=\"%s\"", lr_stats_via_name(n));
+				sample(f, "llmroute_route_attempts_total", "route", &s->slot[i], extra);
+				fprintf(f, "%llu\n", t.via[n]);
+			}
+	family(f, "llmroute_route_timeouts_total", "counter",
+	       "Attempts of a route's requests ended by one of our time-outs, by kind.");
+	for (i = 0; i < LR_STATS_SLOTS; i++)
+		if (slot_of(s, i, LR_STATS_ROUTE, &t))
+			for (n = 1; lr_stats_timeout_name(n); n++) {
+				snprintf(extra, sizeof(extra), ",kind=\"%s\"", lr_stats_timeout_name(n));
+				sample(f, "llmroute_route_timeouts_total", "route", &s->slot[i], extra);
+				fprintf(f, "%llu\n", t.timeouts[n]);
+			}
+}
+
 /* The targets' health: the same numbers fallbacks and pools decide on. */
 static void emit_health(FILE *f, const lr_stats_seg *s)
 {
@@ -239,6 +281,8 @@ static void emit_counters_seg(FILE *f, const lr_stats_seg *s)
 		emit_histogram(f, s, d);
 	}
 	emit_unapplied(f, s);
+	emit_unreached(f, s);
+	emit_attempts(f, s);
 	emit_health(f, s);
 	emit_spend(f, s);
 	family(f, "llmroute_counters_dropped_total", "counter", "Updates lost because every counter slot was taken.");

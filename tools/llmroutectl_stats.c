@@ -21,6 +21,9 @@ static const char stats_usage[] =
 	"  ROUTE (NOT APPLIED): requests a route matched but the transport could not\n"
 	"  route (sent as the app made it; see the audit's llmroute.not_applied),\n"
 	"  counted apart from the route's routed requests.\n"
+	"  ATTEMPTS: per route, the attempts its resilient requests made by kind\n"
+	"  (retry, fallback, context, escalation, ...: the audit's llmroute.via) and\n"
+	"  those our time-outs ended (first_byte, ...).\n"
 	"  --reset zeroes them.\n"
 	"  --prometheus: the Prometheus text format; --textfile FILE writes it to\n"
 	"  FILE atomically (node_exporter's textfile collector), every S seconds\n"
@@ -50,8 +53,57 @@ int ctl_stats_gather(const lr_stats_seg *s, uint32_t i, ctl_totals *t)
 		t->latency_us += atomic_load(&b->latency_us);
 		for (n = 0; n < LR_STATS_LAT_BUCKETS; n++)
 			t->bucket[n] += atomic_load(&b->latency_bucket[n]);
+		for (n = 0; n < LR_STATS_VIAS; n++)
+			t->via[n] += atomic_load(&b->via[n]);
+		for (n = 0; n < LR_STATS_TIMEOUTS; n++)
+			t->timeouts[n] += atomic_load(&b->timeouts[n]);
 	}
 	return 1;
+}
+
+static int any_attempts(const totals *t)
+{
+	int n;
+
+	for (n = 1; n < LR_STATS_VIAS; n++)
+		if (t->via[n])
+			return 1;
+	for (n = 1; n < LR_STATS_TIMEOUTS; n++)
+		if (t->timeouts[n])
+			return 1;
+	return 0;
+}
+
+/* What the attempts of each route's resilient requests did: one column
+ * per kind (the audit's llmroute.via), then our time-outs. */
+static void print_attempts(const lr_stats_seg *s)
+{
+	uint32_t i;
+	int any = 0, n;
+
+	for (i = 0; i < LR_STATS_SLOTS; i++) {
+		const lr_stats_slot *sl = &s->slot[i];
+		totals t;
+		if (atomic_load(&sl->state) != 2 || sl->kind != LR_STATS_ROUTE || !ctl_stats_gather(s, i, &t) ||
+		    !any_attempts(&t))
+			continue;
+		if (!any++) {
+			printf("%-28s", "ATTEMPTS (route)");
+			for (n = 1; lr_stats_via_name(n); n++)
+				printf(" %s", lr_stats_via_name(n));
+			for (n = 1; lr_stats_timeout_name(n); n++)
+				printf(" timeout:%s", lr_stats_timeout_name(n));
+			putchar('\n');
+		}
+		printf("%-28.*s", (int)strnlen(sl->name, sizeof(sl->name)), sl->name);
+		for (n = 1; lr_stats_via_name(n); n++)
+			printf(" %*llu", (int)strlen(lr_stats_via_name(n)), t.via[n]);
+		for (n = 1; lr_stats_timeout_name(n); n++)
+			printf(" %*llu", (int)strlen(lr_stats_timeout_name(n)) + 8, t.timeouts[n]);
+		putchar('\n');
+	}
+	if (any)
+		putchar('\n');
 }
 
 static int is_day(int kind)
@@ -104,6 +156,25 @@ static void print_unapplied(const lr_stats_seg *s)
 	putchar('\n');
 }
 
+/* TLS to LLM hosts the shim could not see into: only when there is some. */
+static void print_unreached(const lr_stats_seg *s)
+{
+	uint32_t i;
+	int any = 0;
+
+	for (i = 0; i < LR_STATS_SLOTS; i++) {
+		const lr_stats_slot *x = &s->slot[i];
+		if (atomic_load(&x->state) != 2 || x->kind != LR_STATS_UNREACHED || !atomic_load(&x->requests))
+			continue; /* (a reset leaves the slot, at 0) */
+		if (!any++)
+			printf("UNREACHED (TLS the shim does not hook: not routed, denied or audited)\n%-40s %10s\n",
+			       "HOST", "CONNS");
+		printf("%-40.*s %10llu\n", LR_STATS_NAME_MAX, x->name, (unsigned long long)atomic_load(&x->requests));
+	}
+	if (any)
+		putchar('\n');
+}
+
 /* Targets that failed lately: their run of failures and cool-down. */
 static void print_health(const lr_stats_seg *s)
 {
@@ -154,6 +225,16 @@ static cJSON *json_kind(const lr_stats_seg *s, int kind)
 		cJSON_AddNumberToObject(o, "output_tokens", (double)t.out);
 		cJSON_AddNumberToObject(o, "cost_usd", (double)t.cost_nusd / 1e9);
 		cJSON_AddNumberToObject(o, "latency_ms_sum", (double)t.latency_us / 1e3);
+		if (kind == LR_STATS_ROUTE) { /* what the attempts did, by the audit's llmroute.via */
+			cJSON *at = cJSON_CreateObject(), *to = cJSON_CreateObject();
+			int n;
+			for (n = 1; lr_stats_via_name(n); n++)
+				cJSON_AddNumberToObject(at, lr_stats_via_name(n), (double)t.via[n]);
+			for (n = 1; lr_stats_timeout_name(n); n++)
+				cJSON_AddNumberToObject(to, lr_stats_timeout_name(n), (double)t.timeouts[n]);
+			cJSON_AddItemToObject(o, "attempts", at);
+			cJSON_AddItemToObject(o, "timeouts", to);
+		}
 		if (kind == LR_STATS_TARGET) {
 			long long until = lr_stats_down_until(s, name, (long long)time(NULL));
 			cJSON_AddNumberToObject(o, "latency_ms_moving_average",
@@ -213,6 +294,7 @@ int ctl_stats(int argc, char **argv)
 		cJSON_AddStringToObject(o, "key", key); /* System V key: ipcs -m */
 		cJSON_AddItemToObject(o, "routes", json_kind(s, LR_STATS_ROUTE));
 		cJSON_AddItemToObject(o, "not_applied", json_kind(s, LR_STATS_UNAPPLIED));
+		cJSON_AddItemToObject(o, "unreached", json_kind(s, LR_STATS_UNREACHED));
 		cJSON_AddItemToObject(o, "models", json_kind(s, LR_STATS_MODEL));
 		cJSON_AddItemToObject(o, "targets", json_kind(s, LR_STATS_TARGET));
 		spend = cJSON_CreateArray();
@@ -233,7 +315,9 @@ int ctl_stats(int argc, char **argv)
 	}
 	print_kind(s, LR_STATS_ROUTE, "ROUTE");
 	putchar('\n');
+	print_attempts(s);
 	print_unapplied(s);
+	print_unreached(s);
 	print_kind(s, LR_STATS_MODEL, "MODEL");
 	putchar('\n');
 	print_kind(s, LR_STATS_TARGET, "TARGET");

@@ -10,6 +10,8 @@
 typedef struct {
 	unsigned long long requests, errors, in, out, cost_nusd, latency_us;
 	unsigned long long bucket[LR_STATS_LAT_BUCKETS]; /* durations per bucket, not cumulative */
+	unsigned long long via[LR_STATS_VIAS];         /* attempts by kind (routes) */
+	unsigned long long timeouts[LR_STATS_TIMEOUTS]; /* attempts ended by each time-out (routes) */
 } ctl_totals;
 
 /* Sums every slot of slot i's kind and name into *t (two processes

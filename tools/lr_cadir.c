@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,20 +26,16 @@ int lr_cadir_path(char *out, size_t cap)
 	const char *env = getenv("LLMROUTE_CA_DIR");
 	const char *xdg = getenv("XDG_DATA_HOME");
 	const char *home = getenv("HOME");
-	struct passwd *pw;
 
 	if (env && *env)
 		return fits(snprintf(out, cap, "%s", env), cap);
 	if (geteuid() == 0)
 		return fits(snprintf(out, cap, "/etc/llmroute/ca"), cap);
-	/* The XDG base directory spec: a relative XDG_DATA_HOME is ignored. */
-	if (xdg && xdg[0] == '/')
+	/* ${XDG_DATA_HOME:-$HOME/.local/share}, exactly as the shim reads it
+	 * (shim/lr_claim.c), so the two never name different directories */
+	if (xdg && *xdg)
 		return fits(snprintf(out, cap, "%s/llmroute/ca", xdg), cap);
-	if (!home || !*home) {
-		pw = getpwuid(geteuid());
-		home = pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
-	}
-	if (!home)
+	if (!home || !*home)
 		return -1;
 	return fits(snprintf(out, cap, "%s/.local/share/llmroute/ca", home), cap);
 }

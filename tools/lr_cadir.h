@@ -21,9 +21,8 @@
 
 /* Writes the CA directory to out: $LLMROUTE_CA_DIR if set and not empty;
  * else /etc/llmroute/ca when the effective uid is 0; else
- * $XDG_DATA_HOME/llmroute/ca (XDG_DATA_HOME when absolute) or
- * $HOME/.local/share/llmroute/ca (HOME, else the password entry's home).
- * Returns 0, or -1 when no home is known or the path does not fit in cap. */
+ * ${XDG_DATA_HOME:-$HOME/.local/share}/llmroute/ca.  Returns 0, or -1 when
+ * neither XDG_DATA_HOME nor HOME is set or the path does not fit in cap. */
 int lr_cadir_path(char *out, size_t cap);
 
 /* May this process use the directory `dir` as its CA directory?  It must

@@ -36,8 +36,14 @@ text is {"reply": "mock reply from MODEL"} (5 words, so 5 output tokens).
 
 Faults can be injected with --fault or at run time through the control API
 under /_mock/.  Error faults answer instead of the API: 400/429/500/503 (an error
-object in the API's shape), slow=MS (answers late), drop (closes without an
-answer), hang (answers nothing until the client gives up), redirect=PORT
+object in the API's shape; a 429 says Retry-After: 1), 429noretry (a 429
+without Retry-After), context (a 400 saying the prompt is too long for the
+model's context window, in the API's own words: OpenAI's
+context_length_exceeded, Anthropic's "prompt is too long", Gemini's
+INVALID_ARGUMENT "exceeds the maximum number of tokens", Ollama's "exceeds the
+context length"), slow=MS (answers late), drop (closes without an
+answer), reset (closes with a TCP reset, without an answer), hang (answers
+nothing until the client gives up), redirect=PORT
 (answers 307 with Location: http://127.0.0.1:PORT and the same path and
 query, as an endpoint that sends its clients to another host would).  Answer faults
 still answer 200 in the API's shape, streamed or not, but change the answer
@@ -57,13 +63,25 @@ Ollama chat and generate; embeddings and /echo answer as usual):
   badjson  the reply text is the JSON-mode reply in a ```json fence, JSON
            mode or not (the answer a strict JSON parser rejects);
   long=N   the reply text is padded with " lorem" words to N bytes (for
-           benchmarks of large answers).
+           benchmarks of large answers);
+  tool     (chat, Responses, Anthropic, Gemini, Ollama chat) the answer is a
+           call to the first tool the request offers (else "mock_tool")
+           with arguments {"q": "mock"}, finish reason tool_calls /
+           tool_use / STOP / stop, streamed with the arguments in two
+           pieces where the API streams them (5 output tokens);
+  midstream a streamed answer stops after its first text with an error
+           event in the API's shape (data: {"error": ...}, Anthropic and
+           Responses "event: error", an Ollama {"error": ...} line);
+           not streamed, the answer is as usual.
+The 529 error fault is Anthropic's "overloaded" status (overloaded_error).
 Answers changed by a fault carry x-mock-fault.  Every request except control
 requests is logged, in memory and optionally as JSON lines in --log FILE.
 GET /_mock/requests lists the logged requests; GET /_mock/responses lists
 what was sent back for each (status, SHA-256 of the exact head bytes and of
 the body payload, de-chunked), so tests can check that an app got an answer
-byte for byte; POST /_mock/reset clears faults, requests and responses.
+byte for byte; POST /_mock/reset clears faults, requests and responses;
+POST /_mock/fault/clear {"match": M} removes the faults with match M only (a
+target recovers while the log goes on).
 Each logged request has its headers with their values (credential checks
 grep them), and where it arrived: "scheme" (http or https), "server" (the
 listener's address:port) and "sni" (the TLS server name the client sent, or
@@ -93,10 +111,10 @@ import traceback
 MAX_BODY = 64 << 20          # larger request bodies are refused
 HANG_LIMIT_S = 60.0          # a "hang" fault gives up after this long
 IDLE_TIMEOUT_S = 120         # idle keep-alive connections are closed
-ANSWER_FAULTS = ("empty", "length", "refusal", "badjson")  # answered 200, changed
-FAULT_KINDS = ("400", "429", "500", "503", "drop", "hang") + ANSWER_FAULTS
-FAULT_KIND_HELP = ("400, 429, 500, 503, slow=MS, drop, hang, redirect=PORT, empty, length, refusal, "
-                   "badjson or long=BYTES")
+ANSWER_FAULTS = ("tool", "midstream", "empty", "length", "refusal", "badjson")  # answered 200, changed
+FAULT_KINDS = ("400", "429", "500", "503", "529", "429noretry", "context", "drop", "reset", "hang") + ANSWER_FAULTS
+FAULT_KIND_HELP = ("400, 429, 429noretry, 500, 503, 529, context, slow=MS, drop, reset, hang, redirect=PORT, "
+                   "tool, midstream, empty, length, refusal, badjson or long=BYTES")
 
 
 def answer_fault(kind):
@@ -170,6 +188,11 @@ class State:
     def add_fault(self, fault):
         with self.lock:
             self.faults.append(fault)
+            return [f.describe() for f in self.faults]
+
+    def clear_faults(self, match):
+        with self.lock:
+            self.faults = [f for f in self.faults if f.match != match]
             return [f.describe() for f in self.faults]
 
     def list_faults(self):
@@ -299,9 +322,10 @@ class Call:
         self.model = model or "unknown"
         self.fault = fault if answer_fault(fault) else None
         self.json_mode = json_asked(api, data)
+        self.tool = tool_offered(data) if self.fault == "tool" and api in TOOL_APIS else None
         self.reply = reply_text(self.model, self.json_mode, self.fault)
         self.in_tok = max(1, len(body) // 4)
-        self.out_tok = len(self.reply.split())
+        self.out_tok = 5 if self.tool else len(self.reply.split())
         self.cache_read = min(cache[0], self.in_tok)
         self.cache_write = min(cache[1], self.in_tok - self.cache_read)
         self.created = int(time.time())
@@ -543,15 +567,177 @@ ANSWERS = {"chat": openai_chat, "completions": openai_completions,
            "ollama_embed": ollama_embed}
 
 
+
+# --------------------------------------------------------------------------
+# Tool calls (the "tool" answer fault): a call to the first tool the request
+# offers, in each API's shape, streamed (the arguments in two pieces where
+# the API streams them) or not.  Fixtures for format translation.
+
+TOOL_ARGS = {"q": "mock"}
+TOOL_APIS = ("chat", "responses", "anthropic", "gemini", "ollama_chat")
+
+
+def tool_offered(data):
+    """The name of the first tool a request offers (OpenAI, Responses,
+    Anthropic, Gemini or Ollama shape), or "mock_tool"."""
+    tools = data.get("tools") if isinstance(data, dict) else None
+    for t in tools if isinstance(tools, list) else []:
+        if not isinstance(t, dict):
+            continue
+        decls = t.get("functionDeclarations")
+        fn = t.get("function") if isinstance(t.get("function"), dict) else t
+        if isinstance(decls, list) and decls and isinstance(decls[0], dict):
+            fn = decls[0]
+        if isinstance(fn.get("name"), str):
+            return fn["name"]
+    return "mock_tool"
+
+
+def tool_args_pieces():
+    text = json.dumps(TOOL_ARGS)
+    return [text[:5], text[5:]]
+
+
+def chat_tool(c):
+    call = {"id": f"call_mock{c.n}", "type": "function",
+            "function": {"name": c.tool, "arguments": json.dumps(TOOL_ARGS)}}
+    base = {"id": f"chatcmpl-mock{c.n}", "created": c.created, "model": c.model,
+            "system_fingerprint": None}
+    usage = {"prompt_tokens": c.in_tok, "completion_tokens": c.out_tok,
+             "total_tokens": c.in_tok + c.out_tok}
+    if not c.streaming():
+        message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
+        return "json", {**base, "object": "chat.completion", "usage": usage, "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls"}]}
+    first = {"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "id": call["id"], "type": "function",
+         "function": {"name": c.tool, "arguments": ""}}]}
+    deltas = [first] + [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]}
+                        for p in tool_args_pieces()]
+    choices = [{"index": 0, "delta": d, "logprobs": None, "finish_reason": None} for d in deltas]
+    choices.append({"index": 0, "delta": {}, "logprobs": None, "finish_reason": "tool_calls"})
+    return openai_stream(c, {**base, "object": "chat.completion.chunk"}, choices, usage)
+
+
+def responses_tool(c):
+    usage = {"input_tokens": c.in_tok, "input_tokens_details": {"cached_tokens": 0},
+             "output_tokens": c.out_tok, "output_tokens_details": {"reasoning_tokens": 0},
+             "total_tokens": c.in_tok + c.out_tok}
+    item = {"type": "function_call", "id": f"fc_mock{c.n}", "call_id": f"call_mock{c.n}",
+            "name": c.tool, "arguments": json.dumps(TOOL_ARGS), "status": "completed"}
+    done = {"id": f"resp_mock{c.n}", "object": "response", "created_at": c.created,
+            "status": "completed", "model": c.model, "output": [item], "usage": usage}
+    if not c.streaming():
+        return "json", done
+    started = {**done, "status": "in_progress", "output": [], "usage": None}
+    ids = {"item_id": item["id"], "output_index": 0}
+    events = [("response.created", {"response": started}),
+              ("response.in_progress", {"response": started}),
+              ("response.output_item.added", {"output_index": 0,
+                                              "item": {**item, "arguments": "", "status": "in_progress"}})]
+    events += [("response.function_call_arguments.delta", {**ids, "delta": p}) for p in tool_args_pieces()]
+    events += [("response.function_call_arguments.done", {**ids, "arguments": item["arguments"]}),
+               ("response.output_item.done", {"output_index": 0, "item": item}),
+               ("response.completed", {"response": done})]
+    return "sse", [(name, {"type": name, "sequence_number": i, **obj})
+                   for i, (name, obj) in enumerate(events)]
+
+
+def anthropic_tool(c):
+    block = {"type": "tool_use", "id": f"toolu_mock{c.n}", "name": c.tool, "input": TOOL_ARGS}
+    msg = {"id": f"msg_mock{c.n}", "type": "message", "role": "assistant", "model": c.model,
+           "content": [block], "stop_reason": "tool_use", "stop_sequence": None,
+           "usage": {"input_tokens": c.in_tok, "output_tokens": c.out_tok}}
+    if not c.streaming():
+        return "json", msg
+    start = {**msg, "content": [], "stop_reason": None,
+             "usage": {"input_tokens": c.in_tok, "output_tokens": 0}}
+    events = [("message_start", {"message": start}),
+              ("content_block_start", {"index": 0, "content_block": {**block, "input": {}}})]
+    events += [("content_block_delta", {"index": 0, "delta": {"type": "input_json_delta",
+                                                              "partial_json": p}})
+               for p in tool_args_pieces()]
+    events += [("content_block_stop", {"index": 0}),
+               ("message_delta", {"delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                                  "usage": {"output_tokens": c.out_tok}}),
+               ("message_stop", {})]
+    return "sse", [(name, {"type": name, **obj}) for name, obj in events]
+
+
+def gemini_tool(c):
+    method = GEMINI_RE.search(c.path)["method"]
+    out = {"candidates": [{"content": {"parts": [{"functionCall": {"name": c.tool, "args": TOOL_ARGS}}],
+                                       "role": "model"}, "finishReason": "STOP", "index": 0}],
+           "usageMetadata": {"promptTokenCount": c.in_tok, "candidatesTokenCount": c.out_tok,
+                             "totalTokenCount": c.in_tok + c.out_tok},
+           "modelVersion": c.model, "responseId": f"mock{c.n}"}
+    if method == "generateContent":
+        return "json", out
+    if "sse" in re.findall(r"(?:^|&)alt=([^&]*)", c.query):
+        return "sse", [(None, out)]
+    return "json", [out]
+
+
+def ollama_tool(c):
+    created = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime(c.created))
+    message = {"role": "assistant", "content": "",
+               "tool_calls": [{"function": {"name": c.tool, "arguments": TOOL_ARGS}}]}
+    final = {"model": c.model, "created_at": created, "done": True, "done_reason": "stop",
+             "total_duration": 1000000, "load_duration": 100000, "prompt_eval_count": c.in_tok,
+             "prompt_eval_duration": 200000, "eval_count": c.out_tok, "eval_duration": 700000}
+    if c.data.get("stream") is False:
+        return "json", {**final, "message": message}
+    return "ndjson", [{"model": c.model, "created_at": created, "message": message, "done": False},
+                      {**final, "message": {"role": "assistant", "content": ""}}]
+
+
+TOOL_ANSWERS = {"chat": chat_tool, "responses": responses_tool, "anthropic": anthropic_tool,
+                "gemini": gemini_tool, "ollama_chat": ollama_tool}
+
+# The "midstream" answer fault: a streamed answer cut after its first text by
+# an error event in the API's shape (how many events make the first text).
+MIDSTREAM_KEEP = {"chat": 1, "completions": 1, "responses": 5, "anthropic": 3, "gemini": 1,
+                  "ollama_chat": 1, "ollama_generate": 1}
+
+
+def midstream_error(api, kind, kept):
+    message = "mock fault midstream"
+    if kind == "ndjson":
+        return {"error": message}
+    if api == "anthropic":
+        return ("error", {"type": "error", "error": {"type": "overloaded_error", "message": message}})
+    if api == "responses":
+        return ("error", {"type": "error", "sequence_number": kept, "code": "server_error",
+                          "message": message, "param": None})
+    return (None, error_body(api, 503, message))
+
+
+def context_error(api):
+    """A 400 saying the prompt is longer than the model's context window,
+    as each provider words it."""
+    if api == "anthropic":
+        return {"type": "error", "error": {"type": "invalid_request_error",
+                                           "message": "prompt is too long: 210417 tokens > 200000 maximum"}}
+    if api == "gemini":
+        return {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message":
+                          "The input token count (1200000) exceeds the maximum number of tokens "
+                          "allowed (1048576)."}}
+    if api and api.startswith("ollama"):
+        return {"error": "input length exceeds the context length"}
+    return {"error": {"message": "This model's maximum context length is 128000 tokens. However, your "
+                                 "messages resulted in 130012 tokens. Please reduce the length of the messages.",
+                      "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}
+
+
 def error_body(api, status, message):
     """An error object in the shape the API's clients expect."""
     if api == "anthropic":
         kind = {400: "invalid_request_error", 404: "not_found_error", 429: "rate_limit_error",
-                503: "overloaded_error"}.get(status, "api_error")
+                503: "overloaded_error", 529: "overloaded_error"}.get(status, "api_error")
         return {"type": "error", "error": {"type": kind, "message": message}}
     if api == "gemini":
         kind = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
-                503: "UNAVAILABLE"}.get(status, "INTERNAL")
+                503: "UNAVAILABLE", 529: "UNAVAILABLE"}.get(status, "INTERNAL")
         return {"error": {"code": status, "message": message, "status": kind}}
     if api and api.startswith("ollama"):
         return {"error": message}
@@ -756,6 +942,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            {"Location": loc, "x-mock-request": str(n), "x-mock-fault": fault})
         elif fault == "drop":
             self.close_connection = True
+        elif fault == "reset":  # SO_LINGER 0: the close sends a RST
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+        elif fault == "context":
+            self.send_json(400, context_error(api), {"x-mock-request": str(n), "x-mock-fault": fault})
+        elif fault == "429noretry":
+            self.send_json(429, error_body(api, 429, "mock fault 429, no Retry-After"),
+                           {"x-mock-request": str(n), "x-mock-fault": fault})
         elif fault == "hang":
             self.hang()
         else:
@@ -793,7 +987,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         text_api = api not in ("embeddings", "ollama_embed")
         call = Call(n, path, query, body, data, model, api, fault if text_api else None,
                     self.cache_asked())
-        kind, payload = ANSWERS[api](call)
+        kind, payload = (TOOL_ANSWERS[api] if call.tool else ANSWERS[api])(call)
+        if call.fault == "midstream" and kind in ("sse", "ndjson"):
+            keep = MIDSTREAM_KEEP.get(api, 1)
+            payload = payload[:keep] + [midstream_error(api, kind, keep)]
         if kind == "json":
             return self.send_json(200, payload, call.headers())
         self.send_stream(kind, payload, call.headers())
@@ -820,6 +1017,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, {"ok": True})
         if path == "/_mock/fault" and method == "POST":
             return self.control_fault(body)
+        if path == "/_mock/fault/clear" and method == "POST":
+            spec = parse_json(body) if body else None
+            if not isinstance(spec, dict) or not isinstance(spec.get("match"), str):
+                return self.send_json(400, error_body(None, 400, 'want {"match": M}'))
+            return self.send_json(200, {"ok": True, "faults": state.clear_faults(spec["match"].strip())})
         return self.send_json(404, error_body(None, 404, f"no control endpoint {method} {path}"))
 
     def control_fault(self, body):

@@ -9,7 +9,9 @@
  *   2. compiling a 100-route rules file, and publishing the compiled table;
  *   3. detection + decision + URL plan + body rewrite, as the shim does it,
  *      for a 1 KB and a 1 MB chat body;
- *   4. detection of a URL that is not an LLM API call.
+ *   4. detection of a URL that is not an LLM API call;
+ *   7. translating a 1 KB request and its answer between API formats, and
+ *      a stream per translated event (lr_xlate).
  *
  * Method: warm up, calibrate a batch size so one batch lasts at least a
  * given time (sub-microsecond work) or is a single call (everything else),
@@ -28,6 +30,7 @@
 #include "lr_detect.h"
 #include "lr_price.h"
 #include "lr_usage.h"
+#include "lr_xlate.h"
 #include "lr_error.h"
 #include "lr_match.h"
 #include "lr_plan.h"
@@ -884,6 +887,131 @@ static void bench_learned(void)
 	lr_table_builder_free(b);
 }
 
+/* ---- 7. translating between API formats --------------------------------- */
+
+typedef struct {
+	const char *req, *ans, *stream;
+	size_t rlen, alen, slen;
+	int mode;       /* 0 request, 1 answer, 2 both, 3 stream */
+	size_t events;  /* app events of one stream */
+	int bad;
+} xlate_ctx;
+
+/* An OpenAI chat request of about 1 KB: system, user turns, a tool. */
+static char *make_xlate_request(size_t *len)
+{
+	size_t cap = 2048, n;
+	char *s = malloc(cap);
+
+	if (!s)
+		die("malloc", LR_ENOMEM);
+	n = (size_t)snprintf(s, cap, "{\"model\":\"gpt-4o\",\"max_tokens\":300,\"temperature\":0.2,"
+		"\"messages\":[{\"role\":\"system\",\"content\":\"You are a terse assistant.\"},"
+		"{\"role\":\"user\",\"content\":\"");
+	while (n < 850)
+		n += (size_t)snprintf(s + n, cap - n, "lorem ipsum dolor sit amet ");
+	n += (size_t)snprintf(s + n, cap - n, "\"}],\"tools\":[{\"type\":\"function\",\"function\":"
+		"{\"name\":\"get_weather\",\"description\":\"Weather\",\"parameters\":{\"type\":\"object\","
+		"\"properties\":{\"city\":{\"type\":\"string\"}}}}}],\"stream\":false}");
+	*len = n;
+	return s;
+}
+
+static const char xlate_answer[] =
+	"{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-x\",\"content\":["
+	"{\"type\":\"text\",\"text\":\"The weather in Paris is sunny, 21 degrees, with a light breeze "
+	"from the west and no rain expected before the evening.\"}],\"stop_reason\":\"end_turn\","
+	"\"usage\":{\"input_tokens\":250,\"cache_read_input_tokens\":20,\"output_tokens\":30}}";
+
+/* An Anthropic stream of 100 text deltas. */
+static char *make_xlate_stream(size_t *len)
+{
+	size_t cap = 64 * 1024, n = 0;
+	char *s = malloc(cap);
+	int i;
+
+	if (!s)
+		die("malloc", LR_ENOMEM);
+	n += (size_t)snprintf(s + n, cap - n, "event: message_start\ndata: {\"type\":\"message_start\","
+		"\"message\":{\"id\":\"msg_1\",\"model\":\"claude-x\",\"usage\":{\"input_tokens\":250}}}\n\n"
+		"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+		"\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+	for (i = 0; i < 100; i++)
+		n += (size_t)snprintf(s + n, cap - n, "event: content_block_delta\ndata: {\"type\":"
+			"\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"word%d \"}}\n\n", i);
+	n += (size_t)snprintf(s + n, cap - n, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
+		"\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+		"\"end_turn\"},\"usage\":{\"output_tokens\":100}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+	*len = n;
+	return s;
+}
+
+static void work_xlate(void *p, size_t n)
+{
+	xlate_ctx *c = p;
+	lr_xlate_opts o = {LR_XF_OPENAI, LR_XF_ANTHROPIC, "claude-x", 1024, 0, NULL, 0};
+	lr_xlate_ctx x = {LR_XF_OPENAI, LR_XF_ANTHROPIC, 1, 1700000000, 0, NULL};
+	lr_xlate_req r;
+	lr_xbuf out = {0};
+	int st;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (c->mode == 0 || c->mode == 2) {
+			c->bad |= lr_xlate_request(&o, c->req, c->rlen, &r) != 0;
+			sink += r.body.len;
+			lr_xlate_req_free(&r);
+		}
+		if (c->mode == 1 || c->mode == 2) {
+			out.len = 0;
+			c->bad |= lr_xlate_answer(&x, 200, c->ans, c->alen, &out, &st) != 0;
+			sink += out.len;
+		}
+		if (c->mode == 3) {
+			lr_xlate_stream *s = lr_xlate_stream_new(&x);
+			out.len = 0;
+			c->bad |= !s || lr_xlate_stream_feed(s, c->stream, c->slen, &out) != 0 ||
+				lr_xlate_stream_finish(s, &out) != 0;
+			c->events = lr_xlate_stream_events(s);
+			sink += out.len;
+			lr_xlate_stream_free(s);
+		}
+	}
+	lr_xbuf_free(&out);
+}
+
+static void bench_xlate(void)
+{
+	static const char *const what[] = {"request, 1 KB OpenAI chat -> Anthropic",
+		"its answer, Anthropic -> OpenAI", "request + answer (the added cost)"};
+	xlate_ctx c = {0};
+	char line[96];
+	result r;
+	int i;
+
+	c.req = make_xlate_request(&c.rlen);
+	c.ans = xlate_answer;
+	c.alen = sizeof(xlate_answer) - 1;
+	c.stream = make_xlate_stream(&c.slen);
+	printf("\n7. Translating between API formats (lr_xlate; %zu-byte request, %zu-byte answer)\n",
+	       c.rlen, c.alen);
+	for (i = 0; i < 3; i++) {
+		c.mode = i;
+		r = measure(work_xlate, &c, 100e3, 2000, 50e6);
+		report(what[i], r, i == 2 ? 20e3 : 0, i == 2 ? NULL : "(informational)");
+	}
+	c.mode = 3;
+	r = measure(work_xlate, &c, 0, 2000, 50e6);
+	snprintf(line, sizeof(line), "stream Anthropic -> OpenAI, per app event (%zu events)", c.events);
+	r.median /= (double)c.events;
+	r.p99 /= (double)c.events;
+	report(line, r, 0, "(informational)");
+	if (c.bad || c.events < 100)
+		die("translation failed", 0);
+	free((char *)c.req);
+	free((char *)c.stream);
+}
+
 int main(void)
 {
 	static const char small[] = "{\"model\":\"gpt-4o\",\"messages\":[]}";
@@ -912,6 +1040,7 @@ int main(void)
 	bench_audit();
 	bench_policy();
 	bench_learned();
+	bench_xlate();
 
 	lr_shm_close(&rd);
 	free(t);

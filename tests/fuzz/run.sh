@@ -1,9 +1,9 @@
 #!/bin/sh
 # tests/fuzz/run.sh - build and run the libFuzzer targets: the JSON scanner
 # and body rewriter (fuzz_body.c), the response usage parser
-# (fuzz_usage.c), the HTTP/1.1 request framer (fuzz_http.c) and the
-# response framer (fuzz_http_resp.c), each for
-# FUZZ_SECONDS.
+# (fuzz_usage.c), the HTTP/1.1 request framer (fuzz_http.c), the
+# response framer (fuzz_http_resp.c) and the format translator's answers,
+# streams, requests and errors (fuzz_xlate.c), each for FUZZ_SECONDS.
 #
 #   BUILD=build FUZZ_SECONDS=20 sh tests/fuzz/run.sh
 #
@@ -22,7 +22,7 @@ FUZZ_CC=${FUZZ_CC:-clang}
 out="$BUILD/fuzz"
 corpus="$out/corpus_body"
 
-mkdir -p "$corpus" "$out/corpus_usage" "$out/corpus_http" "$out/corpus_resp"
+mkdir -p "$corpus" "$out/corpus_usage" "$out/corpus_http" "$out/corpus_resp" "$out/corpus_xlate"
 
 # build NAME SOURCES...: one libFuzzer binary in $out.
 build() {
@@ -41,6 +41,9 @@ build fuzz_usage tests/fuzz/fuzz_usage.c router/lr_usage.c router/lr_json.c rout
 	router/lr_glob.c router/lr_extract.c
 build fuzz_http tests/fuzz/fuzz_http.c router/lr_http.c router/lr_cred.c router/lr_json.c router/lr_error.c
 build fuzz_http_resp tests/fuzz/fuzz_http_resp.c router/lr_http_resp.c router/lr_error.c
+build fuzz_xlate tests/fuzz/fuzz_xlate.c router/lr_xlate.c router/lr_xlate_openai.c \
+	router/lr_xlate_anthropic.c router/lr_xlate_gemini.c router/lr_xlate_ollama.c \
+	router/lr_xlate_responses.c router/lr_json.c router/lr_error.c
 
 for f in tests/data/bodies/*.json tests/data/bodies/*.expected; do
 	[ -f "$f" ] && cp "$f" "$corpus/seed-$(basename "$f")"
@@ -95,13 +98,55 @@ EOF
 printf '\000\007HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x\r\nabc\r\n0\r\nT: 1\r\n\r\n' >"$out/corpus_resp/seed-mixed"
 printf '\001\003HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nHTTP/1.0 204 No\r\n\r\nHTTP/1.0 200 OK\r\n\r\nrest' >"$out/corpus_resp/seed-head"
 
+# Translator seeds: app/target byte (app + 6 * target), mode byte (0 answer,
+# 1 stream, 2 request, 3 error; 0x80 asks for usage), then the bytes.
+printf '\022\000{"type":"message","content":[{"type":"text","text":"hi"},{"type":"tool_use","id":"t","name":"f","input":{"a":1}}],"stop_reason":"tool_use","usage":{"input_tokens":3,"output_tokens":4}}' >"$out/corpus_xlate/seed-answer"
+printf '\003\201data: {"choices":[{"delta":{"content":"a","tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":1}}\n\ndata: [DONE]\n\n' >"$out/corpus_xlate/seed-sse"
+printf '\036\041event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":2}}}\n\nevent: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"f"}}\n\nevent: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{}"}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n' >"$out/corpus_xlate/seed-anthropic"
+printf '\005\001{"model":"m","message":{"content":"a","tool_calls":[{"function":{"name":"f","arguments":{}}}]},"done":true,"done_reason":"stop"}\n' >"$out/corpus_xlate/seed-ndjson"
+printf '\024\002{"model":"x","messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"t"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"r"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"stream":true}' >"$out/corpus_xlate/seed-request"
+printf '\003\003{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}' >"$out/corpus_xlate/seed-error"
+cat > "$out/xlate.dict" <<'EOF'
+"data: "
+"event: "
+"\x0a\x0a"
+"[DONE]"
+"\"type\""
+"\"content\""
+"\"text\""
+"\"tool_calls\""
+"\"arguments\""
+"\"function\""
+"\"index\""
+"\"delta\""
+"\"message_start\""
+"\"content_block_start\""
+"\"content_block_delta\""
+"\"input_json_delta\""
+"\"partial_json\""
+"\"message_stop\""
+"\"tool_use\""
+"\"candidates\""
+"\"parts\""
+"\"functionCall\""
+"\"finishReason\""
+"\"done\""
+"\"response.output_text.delta\""
+"\"response.output_item.added\""
+"\"response.completed\""
+"\"function_call\""
+"\"messages\""
+"\"error\""
+EOF
+
 status=0
-for name in fuzz_body fuzz_usage fuzz_http fuzz_http_resp; do
+for name in fuzz_body fuzz_usage fuzz_http fuzz_http_resp fuzz_xlate; do
 	c=$corpus
 	d=$out/json.dict
 	[ "$name" = fuzz_usage ] && c=$out/corpus_usage
 	[ "$name" = fuzz_http ] && c=$out/corpus_http && d=$out/http.dict
 	[ "$name" = fuzz_http_resp ] && c=$out/corpus_resp && d=$out/http.dict
+	[ "$name" = fuzz_xlate ] && c=$out/corpus_xlate && d=$out/xlate.dict
 	"$out/$name" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
 		-artifact_prefix="$out/$name-" -dict="$d" -print_final_stats=1 \
 		"$c" || status=$?

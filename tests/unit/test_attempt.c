@@ -4,12 +4,14 @@
  * adapters take (fallback, Retry-After at the same target, our time-out
  * and the cut step sent again, cooling skip, escalation chain, the best
  * answer kept, giving up with the last failure, a route gone from the
- * table), without a network or libcurl.
+ * table, retries with back-off and jitter, context overflows and their
+ * larger targets, a target on probation), without a network or libcurl.
  */
 #include "lr_test.h"
 #include "lr_answer.h"
 #include "lr_attempt.h"
 #include "lr_detect.h"
+#include "lr_overflow.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,8 @@
 /* --- a fake health table ----------------------------------------------------- */
 
 static char cool[8][80];  /* keys cooling down */
+static char probe[8][80]; /* keys on probation */
+static uint32_t rnd = 0x80000000u; /* what the fake rand returns: half-way */
 static char log_[2048];   /* "fail:KEY:RA ok:KEY " in order */
 
 static int f_cooling(void *ud, const char *key)
@@ -24,8 +28,17 @@ static int f_cooling(void *ud, const char *key)
 	(void)ud;
 	for (int i = 0; i < 8; i++)
 		if (strcmp(cool[i], key) == 0)
-			return 1;
-	return 0;
+			return LR_HEALTH_COOLING;
+	for (int i = 0; i < 8; i++)
+		if (strcmp(probe[i], key) == 0)
+			return LR_HEALTH_PROBATION;
+	return LR_HEALTH_OK;
+}
+
+static uint32_t f_rand(void *ud)
+{
+	(void)ud;
+	return rnd;
 }
 
 static void f_fail(void *ud, const char *key, long ra)
@@ -40,13 +53,15 @@ static void f_ok(void *ud, const char *key)
 	snprintf(log_ + strlen(log_), sizeof(log_) - strlen(log_), "ok:%s ", key);
 }
 
-static const lr_attempt_env ENV = {f_cooling, f_fail, f_ok, NULL};
+static const lr_attempt_env ENV = {f_cooling, f_fail, f_ok, f_rand, NULL};
 
 /* A route "r" routed to step 0 "cheap", fallbacks, then escalations. */
 static void setup(lr_attempt *a, const char *const *fall, int nfall, const char *const *esc, int nesc)
 {
 	memset(a, 0, sizeof(*a));
 	memset(cool, 0, sizeof(cool));
+	memset(probe, 0, sizeof(probe));
+	rnd = 0x80000000u;
 	log_[0] = '\0';
 	snprintf(a->route, sizeof(a->route), "r");
 	snprintf(a->step[0], sizeof(a->step[0]), "cheap");
@@ -456,6 +471,326 @@ static void escalation(void)
 	CHECK_STR(x.gate, "refusal");
 }
 
+/* --- retries at the same target ------------------------------------------- */
+
+static void retries_backoff(void)
+{
+	lr_attempt a;
+	lr_act x;
+	lr_outcome o;
+
+	/* a 503: the same target after a jittered back-off, then the fallback */
+	setup(&a, BIG, 1, NULL, 0);
+	a.retries = 2;
+	a.backoff_ms = 200;
+	x = judge(&a, status(503));
+	CHECK_INT(x.kind, LR_ACT_WAIT_SEND);
+	CHECK_INT(x.step, 0);
+	CHECK_STR(x.via, "retry");
+	CHECK_INT(x.backoff, 1);
+	CHECK_INT(x.wait_ms, 100); /* half of 200: full jitter over 0..200 */
+	CHECK_INT(x.keep, LR_KEEP_FAIL);
+	lr_attempt_sent(&a, &x);
+	rnd = 0xFFFFFFFFu;
+	x = judge(&a, status(500));
+	CHECK_INT(x.kind, LR_ACT_WAIT_SEND);
+	CHECK_INT(x.wait_ms, 400); /* the ceiling doubled: 0..400 */
+	lr_attempt_sent(&a, &x);
+	x = judge(&a, status(502));
+	CHECK_INT(x.kind, LR_ACT_SEND); /* retries spent: the fallback */
+	CHECK_INT(x.step, 1);
+	CHECK_STR(x.via, "fallback");
+	lr_attempt_sent(&a, &x);
+	rnd = 0;
+	x = judge(&a, status(503)); /* the fallback has its own retries */
+	CHECK_INT(x.kind, LR_ACT_WAIT_SEND);
+	CHECK_INT(x.step, 1);
+	CHECK_INT(x.wait_ms, 0);
+	CHECK_STR(log_, "fail:cheap:-1 fail:cheap:-1 fail:cheap:-1 fail:big:-1 ");
+
+	/* the ceiling is capped */
+	setup(&a, NULL, 0, NULL, 0);
+	a.retries = 5;
+	a.backoff_ms = 8000;
+	rnd = 0xFFFFFFFFu;
+	for (int i = 0; i < 3; i++) {
+		x = judge(&a, status(503));
+		CHECK_INT(x.kind, LR_ACT_WAIT_SEND);
+		lr_attempt_sent(&a, &x);
+	}
+	CHECK(x.wait_ms <= LR_BACKOFF_MAX_MS && x.wait_ms >= LR_BACKOFF_MAX_MS - 1);
+	/* no rand in the env: the ceiling itself, no jitter */
+	setup(&a, NULL, 0, NULL, 0);
+	a.env.rand = NULL;
+	a.retries = 1;
+	a.backoff_ms = 300;
+	CHECK_INT(judge(&a, status(503)).wait_ms, 300);
+
+	/* a refused or reset connection: retried; a name that does not
+	 * resolve, TLS, garbage (not transient): the fallback at once */
+	setup(&a, BIG, 1, NULL, 0);
+	a.retries = 1;
+	o = transport();
+	o.transient = 1;
+	CHECK_INT(lr_attempt_judge(&a, &o).kind, LR_ACT_WAIT_SEND);
+	setup(&a, BIG, 1, NULL, 0);
+	a.retries = 1;
+	CHECK_INT(judge(&a, transport()).kind, LR_ACT_SEND);
+	/* a 429 without Retry-After: retried */
+	setup(&a, BIG, 1, NULL, 0);
+	a.retries = 1;
+	CHECK_INT(judge(&a, status(429)).kind, LR_ACT_WAIT_SEND);
+	/* our time-out: never the same target again (it costs another) */
+	setup(&a, BIG, 1, NULL, 0);
+	a.retries = 1;
+	a.timeout_ms = 1000;
+	x = judge(&a, timed_out());
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_INT(x.step, 1);
+	/* a 4xx: the app's, one attempt */
+	setup(&a, BIG, 1, NULL, 0);
+	a.retries = 3;
+	x = judge(&a, status(400));
+	CHECK_INT(x.kind, LR_ACT_DELIVER);
+	/* retries 0: the fallback at once */
+	setup(&a, BIG, 1, NULL, 0);
+	CHECK_INT(judge(&a, status(503)).kind, LR_ACT_SEND);
+	/* no fallback: retried, then the last failure */
+	setup(&a, NULL, 0, NULL, 0);
+	a.retries = 1;
+	x = judge(&a, status(503));
+	CHECK_INT(x.kind, LR_ACT_WAIT_SEND);
+	lr_attempt_sent(&a, &x);
+	CHECK_INT(a.attempt, 2);
+	CHECK_INT(judge(&a, status(503)).kind, LR_ACT_DELIVER_FAIL);
+}
+
+static void retries_and_retry_after(void)
+{
+	lr_attempt a;
+	lr_act x;
+	lr_outcome o = status(429);
+
+	/* a Retry-After within the bound is the wait; it counts as a retry */
+	setup(&a, BIG, 1, NULL, 0);
+	a.retries = 1;
+	a.retry_after_max_ms = 2000;
+	o.retry_after_s = 1;
+	x = lr_attempt_judge(&a, &o);
+	CHECK_INT(x.kind, LR_ACT_WAIT_SEND);
+	CHECK_INT(x.wait_ms, 1000);
+	CHECK_INT(x.backoff, 0);
+	lr_attempt_sent(&a, &x);
+	x = judge(&a, status(503));
+	CHECK_INT(x.kind, LR_ACT_SEND); /* no retry left */
+	CHECK_INT(x.step, 1);
+	/* over the bound: the target said "not now", so no back-off retry */
+	setup(&a, BIG, 1, NULL, 0);
+	a.retries = 2;
+	a.retry_after_max_ms = 2000;
+	o.retry_after_s = 30;
+	x = lr_attempt_judge(&a, &o);
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_INT(x.step, 1);
+	/* a transport that cannot wait: a back-off retry goes at once, a
+	 * Retry-After goes to the next step */
+	setup(&a, BIG, 1, NULL, 0);
+	a.retries = 1;
+	x = judge(&a, status(503));
+	x = lr_attempt_no_wait(&a, &x);
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_INT(x.step, 0);
+	CHECK_STR(x.via, "retry");
+	CHECK_INT(x.keep, LR_KEEP_FAIL);
+	lr_attempt_sent(&a, &x);
+	CHECK_INT(judge(&a, status(503)).step, 1); /* still one retry only */
+}
+
+static void retries_and_health(void)
+{
+	lr_attempt a;
+	lr_act x;
+
+	/* on probation (its cool-down just ended): one attempt, then on */
+	setup(&a, BIG, 1, NULL, 0);
+	a.retries = 2;
+	snprintf(probe[0], sizeof(probe[0]), "cheap");
+	CHECK_INT(lr_attempt_first(&a, 0).kind, LR_ACT_NONE); /* it is sent to */
+	x = judge(&a, status(503));
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_INT(x.step, 1);
+	/* cooling down now (this failure made it): no retry either */
+	setup(&a, BIG, 1, NULL, 0);
+	a.retries = 2;
+	snprintf(cool[0], sizeof(cool[0]), "cheap");
+	CHECK_INT(judge(&a, status(503)).step, 1);
+	/* a fallback on probation is still a fallback */
+	setup(&a, BIG, 1, NULL, 0);
+	snprintf(probe[0], sizeof(probe[0]), "big");
+	CHECK_INT(judge(&a, status(503)).step, 1);
+}
+
+/* --- context overflow --------------------------------------------------------- */
+
+static const char OAI_CTX[] = "{\"error\":{\"message\":\"This model's maximum context length is 128000 tokens. "
+			      "However, your messages resulted in 130012 tokens.\",\"type\":\"invalid_request_error\","
+			      "\"param\":\"messages\",\"code\":\"context_length_exceeded\"}}";
+static const char POLICY[] = "{\"error\":{\"message\":\"Your request was rejected by our content policy.\","
+			     "\"type\":\"invalid_request_error\",\"code\":\"content_policy_violation\"}}";
+
+static void overflow_table(void)
+{
+	static const struct {
+		const char *provider, *body;
+	} said[] = {
+		{"openai", OAI_CTX},
+		{"openai", "{\"error\":{\"message\":\"Your input exceeds the context window of this model. Please "
+			   "adjust your input and try again.\",\"type\":\"invalid_request_error\"}}"},
+		{"anthropic", "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":"
+			      "\"prompt is too long: 210417 tokens > 200000 maximum\"}}"},
+		{"anthropic", "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":"
+			      "\"input length and `max_tokens` exceed context limit: 188240 + 21333 > 200000\"}}"},
+		{"gemini", "{\"error\":{\"code\":400,\"message\":\"The input token count (1200000) exceeds the "
+			   "maximum number of tokens allowed (1048576).\",\"status\":\"INVALID_ARGUMENT\"}}"},
+		{"ollama", "{\"error\":\"input length exceeds the context length\"}"},
+		{"llama.cpp", "{\"error\":{\"code\":400,\"message\":\"the request exceeds the available context size, "
+			      "try increasing it\",\"type\":\"exceed_context_size_error\"}}"},
+		{"llama.cpp", "{\"error\":\"Requested tokens (5000) exceed context window of 4096\"}"},
+		{"llama.cpp", "{\"error\":\"prompt is longer than n_ctx\"}"},
+	};
+	static const char *const not_said[] = {
+		POLICY,
+		"{\"error\":{\"message\":\"Invalid value for 'temperature'\",\"type\":\"invalid_request_error\"}}",
+		"{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"messages: "
+		"roles must alternate\"}}",
+		"{\"error\":{\"code\":400,\"message\":\"API key not valid\",\"status\":\"INVALID_ARGUMENT\"}}",
+		"{\"error\":\"model 'llama9' not found\"}",
+		"",
+	};
+	const char *prov, *phrase;
+	size_t i;
+
+	for (i = 0; i < sizeof(said) / sizeof(said[0]); i++) {
+		prov = NULL;
+		CHECK_INT(lr_overflow_match(said[i].body, strlen(said[i].body), &prov), 1);
+		CHECK_STR(prov ? prov : "(none)", said[i].provider);
+	}
+	for (i = 0; i < sizeof(not_said) / sizeof(not_said[0]); i++)
+		CHECK_INT(lr_overflow_match(not_said[i], strlen(not_said[i]), NULL), 0);
+	/* not NUL-terminated, and case does not matter */
+	CHECK_INT(lr_overflow_match("PROMPT IS TOO LONG!", 18, NULL), 1);
+	CHECK_INT(lr_overflow_match("prompt is too lon", 17, NULL), 0);
+	CHECK_INT(lr_overflow_status(400) && lr_overflow_status(413) && !lr_overflow_status(422), 1);
+	for (i = 0; lr_overflow_row(i, &prov, &phrase); i++) /* every row says it, and only in lower case */
+		for (const char *c = phrase; *c; c++)
+			CHECK(!(*c >= 'A' && *c <= 'Z'));
+	CHECK(i >= 10);
+}
+
+/* A route "r" with step 0 "mini" (128k), a fallback, and context targets. */
+static void setup_ctx(lr_attempt *a, const char *const *ctx, const double *win, int nctx)
+{
+	setup(a, BIG, 1, NULL, 0);
+	snprintf(a->step[0], sizeof(a->step[0]), "mini");
+	a->window[0] = 128000;
+	a->window[1] = 1000000;
+	for (int i = 0; i < nctx; i++) {
+		snprintf(a->step[2 + i], sizeof(a->step[0]), "%s", ctx[i]);
+		a->window[2 + i] = win[i];
+	}
+	a->nctx = nctx;
+}
+
+static void context_overflow(void)
+{
+	static const char *const CTX[] = {"mini", "mid", "huge"};
+	static const double WIN[] = {128000, 200000, 1000000};
+	lr_attempt a;
+	lr_act x;
+
+	/* the 400 is held only under a route with context targets */
+	setup(&a, BIG, 1, NULL, 0);
+	CHECK_INT(lr_attempt_hold_error(&a), 0);
+	CHECK_INT(judge(&a, held(400, OAI_CTX)).kind, LR_ACT_DELIVER); /* as it came */
+	setup_ctx(&a, CTX, WIN, 3);
+	CHECK_INT(lr_attempt_hold_error(&a), 1);
+	CHECK_INT(lr_attempt_hold(&a), 0);
+	x = judge(&a, held(400, OAI_CTX));
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_INT(x.step, 3); /* "mid": "mini" is the same target, never asked again */
+	CHECK_STR(x.via, "context");
+	CHECK_INT(x.keep, LR_KEEP_BEST);
+	CHECK_INT(x.overflow, 1);
+	CHECK_STR(log_, "ok:mini "); /* the target answered: its health is good */
+	lr_attempt_sent(&a, &x);
+	CHECK_INT(lr_attempt_hold(&a), 0); /* a 2xx passes as it comes (a stream too) */
+	CHECK_INT(lr_attempt_hold_error(&a), 1);
+	CHECK_INT(lr_attempt_timeout(&a), 0);
+	/* too long for that one as well: the next larger */
+	x = judge(&a, held(400, "{\"type\":\"error\",\"error\":{\"message\":\"prompt is too long\"}}"));
+	CHECK_INT(x.kind, LR_ACT_SEND);
+	CHECK_INT(x.step, 4);
+	CHECK_INT(x.settle_best, 1);
+	lr_attempt_sent(&a, &x);
+	x = judge(&a, status(200));
+	CHECK_INT(x.kind, LR_ACT_DELIVER);
+	CHECK_INT(x.settle_best, 1);
+
+	/* the larger one fails, or answers another 4xx: the app gets the 400 */
+	setup_ctx(&a, CTX + 2, WIN + 2, 1);
+	x = judge(&a, held(400, OAI_CTX));
+	lr_attempt_sent(&a, &x);
+	x = judge(&a, status(503)); /* no retry: an answer is kept already */
+	CHECK_INT(x.kind, LR_ACT_DELIVER_BEST);
+	setup_ctx(&a, CTX + 2, WIN + 2, 1);
+	x = judge(&a, held(400, OAI_CTX));
+	lr_attempt_sent(&a, &x);
+	CHECK_INT(judge(&a, held(404, "{}")).kind, LR_ACT_DELIVER_BEST);
+	/* ... or cannot be sent */
+	setup_ctx(&a, CTX + 2, WIN + 2, 1);
+	x = judge(&a, held(400, OAI_CTX));
+	CHECK_INT(lr_attempt_unsendable(&a, &x).kind, LR_ACT_DELIVER_BEST);
+
+	/* no larger target left: the 400 as it came, one attempt */
+	setup_ctx(&a, CTX, WIN, 1);
+	x = judge(&a, held(400, OAI_CTX));
+	CHECK_INT(x.kind, LR_ACT_DELIVER);
+	CHECK_INT(x.overflow, 1);
+	/* a smaller window is never tried */
+	setup_ctx(&a, CTX + 1, WIN + 1, 1);
+	a.window[0] = 500000;
+	CHECK_INT(judge(&a, held(400, OAI_CTX)).kind, LR_ACT_DELIVER);
+	/* unknown windows: tried in order */
+	setup_ctx(&a, CTX + 1, WIN + 1, 1);
+	a.window[0] = 0;
+	a.window[2] = 0;
+	CHECK_INT(judge(&a, held(400, OAI_CTX)).step, 2);
+
+	/* another 400 (content policy, a bad parameter): delivered as it came */
+	setup_ctx(&a, CTX, WIN, 3);
+	x = judge(&a, held(400, POLICY));
+	CHECK_INT(x.kind, LR_ACT_DELIVER);
+	CHECK_INT(x.overflow, 0);
+	/* a 400 the app already has (too big to hold) is the app's */
+	setup_ctx(&a, CTX, WIN, 3);
+	{
+		lr_outcome o = held(400, OAI_CTX);
+		o.held = 0;
+		o.passed = 1;
+		CHECK_INT(lr_attempt_judge(&a, &o).kind, LR_ACT_DELIVER);
+	}
+	/* a 2xx held for escalation is not an overflow whatever it says */
+	setup_ctx(&a, CTX, WIN, 3);
+	CHECK_INT(judge(&a, held(200, OAI_CTX)).kind, LR_ACT_DELIVER);
+	/* a fallback overflowing moves on too */
+	setup_ctx(&a, CTX, WIN, 3);
+	x = judge(&a, status(503));
+	lr_attempt_sent(&a, &x);
+	CHECK_INT(a.cur, 1);
+	x = judge(&a, held(400, OAI_CTX)); /* "big", 1M: nothing larger */
+	CHECK_INT(x.kind, LR_ACT_DELIVER);
+}
+
 int main(void)
 {
 	fallback_on_503_and_transport();
@@ -466,5 +801,10 @@ int main(void)
 	route_gone();
 	cooling_skip();
 	escalation();
+	retries_backoff();
+	retries_and_retry_after();
+	retries_and_health();
+	overflow_table();
+	context_overflow();
 	return lr_test_done("test_attempt");
 }

@@ -14,7 +14,7 @@ int main(void)
 	char name[64];
 	lr_stats_seg *s;
 	lr_stats_totals t;
-	lr_stats_delta d = {1, 0, 10, 5, 0.25, 3};
+	lr_stats_delta d = {1, 0, 10, 5, 0.25, 3, 0, 0};
 	const long long day1 = 1795000000, day2 = day1 + 86400;
 	int i;
 

@@ -31,7 +31,7 @@ static void test_create(void)
 {
 	const char *note = "x", *why = NULL;
 	lr_stats_seg *s;
-	lr_stats_delta d = {1, 0, 1, 1, 0.5, 2};
+	lr_stats_delta d = {1, 0, 1, 1, 0.5, 2, 0, 0};
 	lr_stats_totals t;
 	int err, id;
 
@@ -91,7 +91,7 @@ static void hammer(lr_stats_seg *s)
 {
 	static const char *names[] = {"r", "gpt-4o", "fast", "", "a-very-long-name-that-goes-on-and-on-and-on-and-on-and-on-"
 				      "and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on-and-on"};
-	lr_stats_delta d = {1, 1, 5, 5, 0.01, 3};
+	lr_stats_delta d = {1, 1, 5, 5, 0.01, 3, 0, 0};
 	lr_stats_totals t;
 	long long now = (long long)time(NULL);
 	int i, k;
@@ -103,7 +103,7 @@ static void hammer(lr_stats_seg *s)
 			lr_stats_add_day(s, k, n, now, &d);
 			lr_stats_get(s, k, n, &t);
 			lr_stats_get_day(s, k, n, now, &t);
-			lr_stats_health_fail(s, n, now, 3, 30, 0);
+			lr_stats_health_fail(s, n, now, 3, 30, 30, 0);
 			lr_stats_down_until(s, n, now);
 			lr_stats_health_ok(s, n);
 		}
@@ -181,7 +181,7 @@ static void test_remove(void)
 {
 	const char *note, *why;
 	lr_stats_seg *s;
-	lr_stats_delta d = {1, 0, 0, 0, 0, 0};
+	lr_stats_delta d = {1, 0, 0, 0, 0, 0, 0, 0};
 
 	CHECK_INT(lr_stats_ensure(table, &note, &why), 0);
 	s = lr_stats_attach(table, 1, NULL, NULL, NULL);
@@ -213,7 +213,7 @@ static void test_latency_buckets(void)
 	if (!(s = lr_stats_attach(table, 1, NULL, &err, &why)))
 		return;
 	for (i = 0; i < (int)(sizeof(ms) / sizeof(ms[0])); i++) {
-		lr_stats_delta d = {1, 0, 0, 0, 0, ms[i]};
+		lr_stats_delta d = {1, 0, 0, 0, 0, ms[i], 0, 0};
 		CHECK_INT(lr_stats_add(s, LR_STATS_MODEL, "hist", &d), 0);
 	}
 	for (i = 0; i < LR_STATS_SLOTS; i++)
