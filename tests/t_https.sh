@@ -46,15 +46,6 @@ HTTPS_EXTRA_HOSTS="gone.llm.test=127.0.0.19"
 HTTPS_ROGUE_HOSTS="rogue.llm.test=127.0.0.15"
 https_world
 https_mocks
-# A local CA for TLS interception, as `llmroutectl ca init` makes it.
-mkdir -m 0700 "$T/ca"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/ca/ca.key" 2>/dev/null &&
-	chmod 0600 "$T/ca/ca.key" &&
-	openssl req -x509 -key "$T/ca/ca.key" -out "$T/ca/ca.pem" -days 2 -subj "/CN=llmroute test local CA" \
-		-addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-		2>/dev/null || { echo "t_https: cannot make the local CA" >&2; exit 1; }
-command -v keytool >/dev/null && keytool -importcert -noprompt -alias llmroute -file "$T/ca/ca.pem" \
-	-keystore "$T/ca/truststore.p12" -storetype PKCS12 -storepass changeit >/dev/null 2>&1
 A=$T/audit.jsonl
 LLMROUTE_AUDIT=$A
 OPENAI_API_KEY=sk-app-secret
@@ -188,6 +179,20 @@ check "bed: nothing listens for gone.llm.test (connection refused)" sh -c \
 check "bed: the CA key is readable by its owner only" sh -c \
 	"[ \"\$(stat -c %a '$T/pki/ca.key')\" = 600 ] && [ \"\$(stat -c %a '$T')\" = 700 ]"
 
+# The local CA for TLS interception (llmroutectl ca init: key, certificate,
+# bundle, and a Java trust store when keytool is there, made from the
+# system's Java store: here the private network's, as ca-certificates-java
+# would make it from the bundle).
+if command -v keytool >/dev/null; then
+	mkdir -p "$T/certs/java"
+	keytool -importcert -noprompt -alias llmroute-test-ca -file "$HTTPS_CA" -keystore "$T/certs/java/cacerts" \
+		-storetype PKCS12 -storepass changeit >/dev/null 2>&1
+fi
+LLMROUTE_CA_DIR=$T/ca "$CTL" ca init >"$T/ca-init.out" 2>&1 || {
+	echo "t_https: llmroutectl ca init failed: $(cat "$T/ca-init.out")" >&2
+	exit 1
+}
+
 # --- the apps -----------------------------------------------------------------
 # app CLIENT URL MODEL [OUT]: run the app under the shim; its line in OUT
 # (default $T/out), its stderr in OUT.err, its exit code in OUT.rc.
@@ -199,12 +204,10 @@ app() {
 	php) shim php "$ROOT/tests/clients/https_app.php" "$2" "$3" ;;
 	curl) app_curl "$2" "$3" ;;
 	node) shim node "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
-	nodeint) # nodesource's Node.js (its own OpenSSL) with TLS interception and the local CA
-		LLMROUTE_TLS_INTERCEPT=1 LLMROUTE_CA_DIR=$T/ca NODE_EXTRA_CA_CERTS=$T/ca/ca.pem \
-			shim node "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
-	openaiint) # the `openai` npm package on nodesource's Node.js, with interception
-		LLMROUTE_TLS_INTERCEPT=1 LLMROUTE_CA_DIR=$T/ca NODE_EXTRA_CA_CERTS=$T/ca/ca.pem \
-			shim node "$ROOT/tests/node/https_openai.mjs" "$2" "$3" ;;
+	nodeint) # nodesource's Node.js (its own OpenSSL) under `llmroute --intercept`
+		LLMROUTE_CA_DIR=$T/ca "$LAUNCHER" --intercept node "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
+	openaiint) # the `openai` npm package on nodesource's Node.js, under `llmroute --intercept`
+		LLMROUTE_CA_DIR=$T/ca "$LAUNCHER" --intercept node "$ROOT/tests/node/https_openai.mjs" "$2" "$3" ;;
 	javaint) app_java "$2" "$3" ;;
 	wgetint) app_wget "$2" "$3" ;;
 	debnode) # its built-in modules are looked up in /usr/share/nodejs: overlaid in a mount namespace of its own
@@ -214,14 +217,12 @@ app() {
 	esac >"$o" 2>"$o.err"
 	echo $? >"$o.rc"
 }
-# app_java URL MODEL: Java's HttpClient (JSSE, no OpenSSL), with
-# interception, the local CA in a trust store as the launcher names it
+# app_java URL MODEL: Java's HttpClient (JSSE, no OpenSSL) under
+# `llmroute --intercept` (the local CA's trust store in JAVA_TOOL_OPTIONS)
 app_java() {
-	LLMROUTE_TLS_INTERCEPT=1 LLMROUTE_CA_DIR=$T/ca \
-		JAVA_TOOL_OPTIONS="-Djavax.net.ssl.trustStore=$T/ca/truststore.p12 -Djavax.net.ssl.trustStorePassword=changeit -Djavax.net.ssl.trustStoreType=PKCS12" \
-		shim java "$ROOT/tests/clients/HttpsApp.java" "$1" "$2" 2>"$T/java.err"
+	LLMROUTE_CA_DIR=$T/ca "$LAUNCHER" --intercept java "$ROOT/tests/clients/HttpsApp.java" "$1" "$2" 2>"$T/java.err"
 	rc=$?
-	grep -v '^Picked up JAVA_TOOL_OPTIONS' "$T/java.err" >&2
+	grep -v -e '^Picked up JAVA_TOOL_OPTIONS' -e '^llmroute: --intercept: ' "$T/java.err" >&2
 	return $rc
 }
 # app_wget URL MODEL: wget (GnuTLS), with interception, the local CA in the
