@@ -29,6 +29,7 @@
 #     (JAVA_TOOL_OPTIONS) trust a leaf from the CA under it and not without
 # needs: root, unshare, openssl; keytool and java (openjdk) for the Java
 # checks, node for Node.js's (each skipped, and said, when missing)
+# needs: unsanitized (the launcher and llmroutectl under test, not the shim: it runs Debian's curl, Node.js and Java under the launcher)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_https.sh"
 https_ns_enter "$@"
