@@ -63,7 +63,7 @@ command -v java >/dev/null && command -v keytool >/dev/null && ALL_CLIENTS="$ALL
 DEBNODE=$ROOT/tests/.debnode/root
 MULTIARCH=$(${CC:-cc} -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 if [ -x "$DEBNODE/usr/bin/node" ]; then
-	ALL_CLIENTS="$ALL_CLIENTS debnode"
+	ALL_CLIENTS="$ALL_CLIENTS debnode debnodeint"
 else
 	echo "t_https: Debian's Node.js is not unpacked in tests/.debnode (tools/deps.sh test): not run"
 fi
@@ -86,7 +86,7 @@ checks_for() {
 		echo "$LR_HTTPS_CHECKS"
 	elif [ "$1" = debnode ]; then
 		echo "a h i"
-	elif [ "$1" = javaint ] || [ "$1" = wgetint ] || [ "$1" = openaiint ]; then
+	elif [ "$1" = javaint ] || [ "$1" = wgetint ] || [ "$1" = openaiint ] || [ "$1" = debnodeint ]; then
 		echo "$ALL_CHECKS" | sed 's/ k l / /' # plain http: below
 	else
 		echo "$ALL_CHECKS"
@@ -210,6 +210,11 @@ app() {
 		LLMROUTE_CA_DIR=$T/ca "$LAUNCHER" --intercept node "$ROOT/tests/node/https_openai.mjs" "$2" "$3" ;;
 	javaint) app_java "$2" "$3" ;;
 	wgetint) app_wget "$2" "$3" ;;
+	debnodeint) # the same under `llmroute --intercept`: every request through the shim's TLS endpoint
+		LLMROUTE_CA_DIR=$T/ca "$LAUNCHER" --intercept unshare --mount sh -c \
+			'mount -t overlay overlay -o "lowerdir=$1/usr/share:/usr/share" /usr/share &&
+			LD_LIBRARY_PATH="$1/usr/lib/$2" exec "$1/usr/bin/node" "$3" "$4" "$5"' sh \
+			"$DEBNODE" "$MULTIARCH" "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
 	debnode) # its built-in modules are looked up in /usr/share/nodejs: overlaid in a mount namespace of its own
 		shim unshare --mount sh -c 'mount -t overlay overlay -o "lowerdir=$1/usr/share:/usr/share" /usr/share &&
 			LD_LIBRARY_PATH="$1/usr/lib/$2" exec "$1/usr/bin/node" "$3" "$4" "$5"' sh \
