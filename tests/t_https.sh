@@ -209,7 +209,14 @@ app() {
 	openaiint) # the `openai` npm package on nodesource's Node.js, under `llmroute --intercept`
 		LLMROUTE_CA_DIR=$T/ca "$LAUNCHER" --intercept node "$ROOT/tests/node/https_openai.mjs" "$2" "$3" ;;
 	javaint) app_java "$2" "$3" ;;
-	wgetint) app_wget "$2" "$3" ;;
+	wgetint) app_wget "$2" "$3" int ;;
+	wget) app_wget "$2" "$3" ;;
+	java) # no interception: Java trusts the private network's CA (its Java store)
+		JAVA_TOOL_OPTIONS="-Djavax.net.ssl.trustStore=$T/certs/java/cacerts -Djavax.net.ssl.trustStorePassword=changeit" \
+			shim java "$ROOT/tests/clients/HttpsApp.java" "$2" "$3" 2>"$T/java.err"
+		rc=$?
+		grep -v '^Picked up JAVA_TOOL_OPTIONS' "$T/java.err" >&2
+		(exit $rc) ;;
 	debnodeint) # the same under `llmroute --intercept`: every request through the shim's TLS endpoint
 		LLMROUTE_CA_DIR=$T/ca "$LAUNCHER" --intercept unshare --mount sh -c \
 			'mount -t overlay overlay -o "lowerdir=$1/usr/share:/usr/share" /usr/share &&
@@ -230,14 +237,15 @@ app_java() {
 	grep -v -e '^Picked up JAVA_TOOL_OPTIONS' -e '^llmroute: --intercept: ' "$T/java.err" >&2
 	return $rc
 }
-# app_wget URL MODEL: wget (GnuTLS), with interception, the local CA in the
-# system bundle as `llmroutectl ca install` puts it (a private copy, bound
-# in a mount namespace of its own)
+# app_wget URL MODEL [int]: wget (GnuTLS); with `int`, interception, the
+# local CA in the system bundle as `llmroutectl ca install` puts it (a
+# private copy, bound in a mount namespace of its own)
 app_wget() {
 	cat /etc/ssl/certs/ca-certificates.crt "$T/ca/ca.pem" >"$T/ca/system-bundle.crt"
 	printf '{"model": "%s", "temperature": 0, "messages": [{"role": "user", "content": "hello from wget"}]}' \
 		"$2" >"$T/wget.req"
-	LLMROUTE_TLS_INTERCEPT=1 LLMROUTE_CA_DIR=$T/ca shim unshare --mount sh -c \
+	if [ "${3:-}" = int ]; then set -- "$1" "$2" LLMROUTE_TLS_INTERCEPT=1; else set -- "$1" "$2" LLMROUTE_TLS_INTERCEPT=0; fi
+	env "$3" LLMROUTE_CA_DIR="$T/ca" "$LAUNCHER" unshare --mount sh -c \
 		'mount --bind "$1" /etc/ssl/certs/ca-certificates.crt && exec wget -q -S --content-on-error -T 20 -t 1 \
 		-O "$2" --header="Content-Type: application/json" --header="Authorization: Bearer $OPENAI_API_KEY" \
 		--post-file="$3" "$4"' sh "$T/ca/system-bundle.crt" "$T/wget.body" "$T/wget.req" "$1" 2>"$T/wget.hdr"
@@ -479,18 +487,23 @@ PYEOF
 # A program whose TLS the shim does not hook (nodesource's Node.js, its own
 # OpenSSL), interception off: not reached, and said so (issue 18).
 check_unreached() {
-	https_reset
-	app node "$OAI" app-deny
-	check "unreached: node without interception: the deny cannot hold (api.openai.com answered)" got app-deny
-	check "unreached: ... said once in the log, naming the host and the way out" sh -c \
-		"[ \$(grep -c 'speaks TLS to api.openai.com with a TLS library the shim does not hook' '$T/out.err') = 1 ] &&
-		grep -q 'llmroute --intercept' '$T/out.err' || { cat '$T/out.err' >&2; exit 1; }"
-	check "unreached: ... and counted (llmroutectl stats, --json, --prometheus)" sh -c \
-		"'$CTL' stats | grep -A2 '^UNREACHED' | grep -q '^api.openai.com  *1\$' &&
-		'$CTL' stats --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not [x for x in d[\"unreached\"] if x[\"name\"] == \"api.openai.com\" and x[\"requests\"] == 1])' &&
-		'$CTL' stats --prometheus | grep -q '^llmroute_unreached_connections_total{host=\"api.openai.com\"} 1\$' ||
-		{ '$CTL' stats >&2; exit 1; }"
-	check "unreached: no audit record (nothing was seen)" audit_is "len(a) == 0"
+	for u in node wget java; do
+		[ "$u" = java ] && ! command -v keytool >/dev/null && continue
+		https_reset
+		app "$u" "$OAI" app-deny
+		err=$T/out.err
+		[ "$u" = wget ] && err=$T/wget.hdr
+		check "unreached: $u without interception: the deny cannot hold (api.openai.com answered)" got app-deny
+		check "unreached: $u: said once in the log, naming the host and the way out" sh -c \
+			"[ \$(grep -c 'speaks TLS to api.openai.com with a TLS library the shim does not hook' '$err') = 1 ] &&
+			grep -q 'llmroute --intercept' '$err' || { cat '$err' >&2; exit 1; }"
+		check "unreached: $u: counted (llmroutectl stats, --json, --prometheus)" sh -c \
+			"'$CTL' stats | grep -A2 '^UNREACHED' | grep -q '^api.openai.com  *1\$' &&
+			'$CTL' stats --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not [x for x in d[\"unreached\"] if x[\"name\"] == \"api.openai.com\" and x[\"requests\"] == 1])' &&
+			'$CTL' stats --prometheus | grep -q '^llmroute_unreached_connections_total{host=\"api.openai.com\"} 1\$' ||
+			{ '$CTL' stats >&2; exit 1; }"
+		check "unreached: $u: no audit record (nothing was seen)" audit_is "len(a) == 0"
+	done
 	https_reset
 	app httpclient "$OAI" app-mini
 	check "unreached: a program on the system OpenSSL is reached, and not counted" sh -c \
