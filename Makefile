@@ -61,10 +61,13 @@ $(BUILD)/obj/%.o: %.c
 $(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o %/lr_catalog.o,$(ROUTER_OBJ))
 	$(CC) -shared -Wl,--no-undefined -Wl,-z,now -Wl,-soname,libllmroute.so $(LDFLAGS_SAN) -o $@ $^ -ldl -lpthread -lm
 
-$(CTL): $(CTL_OBJ) $(ROUTER_OBJ)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ -lcjson -lm -lpthread
+# llmroutectl makes the local CA (`ca init`) with OpenSSL's libcrypto; the
+# launcher and it share the CA directory's rule (tools/lr_cadir.c).
+CADIR_OBJ := $(BUILD)/obj/tools/lr_cadir.o
+$(CTL): $(CTL_OBJ) $(ROUTER_OBJ) $(CADIR_OBJ)
+	$(CC) $(LDFLAGS_SAN) -o $@ $^ -lcjson -lcrypto -lm -lpthread
 
-$(LAUNCHER): $(BUILD)/obj/tools/llmroute.o
+$(LAUNCHER): $(BUILD)/obj/tools/llmroute.o $(CADIR_OBJ)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^
 
 # The launcher's library directory is compiled in: rebuild it when LIBDIR

@@ -439,6 +439,15 @@ static int hooked(void)
 	       ours(dlsym(RTLD_DEFAULT, "SSL_connect"));
 }
 
+/* Node.js (its addon API is exported): its TLS runs on memory BIOs, so
+ * even on the system OpenSSL (Debian's) a request its connection cannot
+ * carry is not taken over; with interception asked for, it is
+ * intercepted like a TLS the hooks do not reach. */
+static int node_runtime(void)
+{
+	return dlsym(RTLD_DEFAULT, "node_module_register") != NULL;
+}
+
 int lr_claim_possible(void)
 {
 	pthread_once(&once, init);
@@ -458,7 +467,7 @@ int lr_claim_intercepting(void)
 		return st;
 	pthread_once(&once, init);
 	/* the shim's own client first: it loads the libssl our endpoint uses */
-	st = enabled && intercept && !hooked() && lr_serve_allowed() && o_ready() == 0;
+	st = enabled && intercept && (!hooked() || node_runtime()) && lr_serve_allowed() && o_ready() == 0;
 	if (st) {
 		pthread_mutex_lock(&mint_mu);
 		st = ca_ready() == 0 && ca_persistent;

@@ -31,6 +31,7 @@ for v in load check show route explain unload stats audit train cache completion
 	check "--verbs has $v" grep -qx "$v" "$T/verb_names"
 done
 check "--verbs lists route's sub-verbs" grep -qx "route add del enable disable" "$T/verbs"
+check "--verbs lists ca's sub-verbs (issue 18)" grep -qx "ca init show install uninstall" "$T/verbs"
 
 # verb_block PAGE VERB: the text of VERB's entries (.It Cm VERB ...) in the
 # COMMANDS list of PAGE, up to the next entry of that list.
@@ -173,7 +174,9 @@ expect_compl() {
 	if [ "$got" = "$want" ]; then ok "completing '$*' offers: $want"; else fail "completing '$*': got '$got', want '$want'"; fi
 }
 expect_compl "route " ro
-expect_compl "cache check completion " c
+expect_compl "ca cache check completion " c
+expect_compl "init install " ca i
+expect_compl "--force " ca init --f
 expect_compl "" frob
 expect_compl "del disable " route d
 expect_compl "clear stats " cache ""

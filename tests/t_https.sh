@@ -50,13 +50,6 @@ HTTPS_EXTRA_HOSTS="gone.llm.test=127.0.0.19"
 HTTPS_ROGUE_HOSTS="rogue.llm.test=127.0.0.15"
 https_world
 https_mocks
-# A local CA for TLS interception, as `llmroutectl ca init` makes it.
-mkdir -m 0700 "$T/ca"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/ca/ca.key" 2>/dev/null &&
-	chmod 0600 "$T/ca/ca.key" &&
-	openssl req -x509 -key "$T/ca/ca.key" -out "$T/ca/ca.pem" -days 2 -subj "/CN=llmroute test local CA" \
-		-addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-		2>/dev/null || { echo "t_https: cannot make the local CA" >&2; exit 1; }
 A=$T/audit.jsonl
 LLMROUTE_AUDIT=$A
 OPENAI_API_KEY=sk-app-secret
@@ -66,13 +59,15 @@ export LLMROUTE_AUDIT OPENAI_API_KEY ALT_KEY FAR_KEY
 OAI=https://api.openai.com/v1/chat/completions
 
 ALL_CHECKS="a b c d e f g h j k l m n o s i"
-ALL_CLIENTS="httpclient requests httpx ruby php curl nodeint"
+ALL_CLIENTS="httpclient requests httpx ruby php curl nodeint openaiint wgetint"
+# Java's HttpClient (JSSE), when Java and keytool are there
+command -v java >/dev/null && command -v keytool >/dev/null && ALL_CLIENTS="$ALL_CLIENTS javaint"
 # Debian's own Node.js (tools/deps.sh unpacks it into tests/.debnode when
 # /usr/bin/node is another build): TLS on the system libssl, on memory BIOs
 DEBNODE=$ROOT/tests/.debnode/root
 MULTIARCH=$(${CC:-cc} -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 if [ -x "$DEBNODE/usr/bin/node" ]; then
-	ALL_CLIENTS="$ALL_CLIENTS debnode"
+	ALL_CLIENTS="$ALL_CLIENTS debnode debnodeint"
 else
 	echo "t_https: Debian's Node.js is not unpacked in tests/.debnode (tools/deps.sh test): not run"
 fi
@@ -80,7 +75,11 @@ if [ -n "${SANITIZE:-}" ]; then
 	ALL_CLIENTS="httpclient requests httpx"
 fi
 CLIENTS=${LR_HTTPS_CLIENTS:-$ALL_CLIENTS}
-# checks_for CLIENT: the checks that run for it.  Node.js runs its TLS on
+# checks_for CLIENT: the checks that run for it.  The interception clients
+# are about TLS: their plain http:// (k, l) is the socket transport's, tested
+# with the others (and Java's is not served: a takeover swaps the socket
+# under its epoll selector, which keeps watching the old one;
+# docs/transports.md).  Node.js runs its TLS on
 # memory BIOs, not on its socket: a request the connection cannot carry is
 # not served by a takeover (the shim never sees the socket under the
 # session), so it gets what the hooks do in-band (a: model, key, deny) and
@@ -91,6 +90,8 @@ checks_for() {
 		echo "$LR_HTTPS_CHECKS"
 	elif [ "$1" = debnode ]; then
 		echo "a h i"
+	elif [ "$1" = javaint ] || [ "$1" = wgetint ] || [ "$1" = openaiint ] || [ "$1" = debnodeint ]; then
+		echo "$ALL_CHECKS" | sed 's/ k l / /' # plain http: below
 	else
 		echo "$ALL_CHECKS"
 	fi
@@ -184,6 +185,20 @@ check "bed: nothing listens for gone.llm.test (connection refused)" sh -c \
 check "bed: the CA key is readable by its owner only" sh -c \
 	"[ \"\$(stat -c %a '$T/pki/ca.key')\" = 600 ] && [ \"\$(stat -c %a '$T')\" = 700 ]"
 
+# The local CA for TLS interception (llmroutectl ca init: key, certificate,
+# bundle, and a Java trust store when keytool is there, made from the
+# system's Java store: here the private network's, as ca-certificates-java
+# would make it from the bundle).
+if command -v keytool >/dev/null; then
+	mkdir -p "$T/certs/java"
+	keytool -importcert -noprompt -alias llmroute-test-ca -file "$HTTPS_CA" -keystore "$T/certs/java/cacerts" \
+		-storetype PKCS12 -storepass changeit >/dev/null 2>&1
+fi
+LLMROUTE_CA_DIR=$T/ca "$CTL" ca init >"$T/ca-init.out" 2>&1 || {
+	echo "t_https: llmroutectl ca init failed: $(cat "$T/ca-init.out")" >&2
+	exit 1
+}
+
 # --- the apps -----------------------------------------------------------------
 # app CLIENT URL MODEL [OUT]: run the app under the shim; its line in OUT
 # (default $T/out), its stderr in OUT.err, its exit code in OUT.rc.
@@ -195,15 +210,65 @@ app() {
 	php) shim php "$ROOT/tests/clients/https_app.php" "$2" "$3" ;;
 	curl) app_curl "$2" "$3" ;;
 	node) shim node "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
-	nodeint) # nodesource's Node.js (its own OpenSSL) with TLS interception and the local CA
-		LLMROUTE_TLS_INTERCEPT=1 LLMROUTE_CA_DIR=$T/ca NODE_EXTRA_CA_CERTS=$T/ca/ca.pem \
-			shim node "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
+	nodeint) # nodesource's Node.js (its own OpenSSL) under `llmroute --intercept`
+		LLMROUTE_CA_DIR=$T/ca "$LAUNCHER" --intercept node "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
+	openaiint) # the `openai` npm package on nodesource's Node.js, under `llmroute --intercept`
+		LLMROUTE_CA_DIR=$T/ca "$LAUNCHER" --intercept node "$ROOT/tests/node/https_openai.mjs" "$2" "$3" ;;
+	javaint) app_java "$2" "$3" ;;
+	wgetint) app_wget "$2" "$3" int ;;
+	wget) app_wget "$2" "$3" ;;
+	java) # no interception: Java trusts the private network's CA (its Java store)
+		JAVA_TOOL_OPTIONS="-Djavax.net.ssl.trustStore=$T/certs/java/cacerts -Djavax.net.ssl.trustStorePassword=changeit" \
+			shim java "$ROOT/tests/clients/HttpsApp.java" "$2" "$3" 2>"$T/java.err"
+		rc=$?
+		grep -v '^Picked up JAVA_TOOL_OPTIONS' "$T/java.err" >&2
+		(exit $rc) ;;
+	debnodeint) # the same under `llmroute --intercept`: every request through the shim's TLS endpoint
+		LLMROUTE_CA_DIR=$T/ca "$LAUNCHER" --intercept unshare --mount sh -c \
+			'mount -t overlay overlay -o "lowerdir=$1/usr/share:/usr/share" /usr/share &&
+			LD_LIBRARY_PATH="$1/usr/lib/$2" exec "$1/usr/bin/node" "$3" "$4" "$5"' sh \
+			"$DEBNODE" "$MULTIARCH" "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
 	debnode) # its built-in modules are looked up in /usr/share/nodejs: overlaid in a mount namespace of its own
 		shim unshare --mount sh -c 'mount -t overlay overlay -o "lowerdir=$1/usr/share:/usr/share" /usr/share &&
 			LD_LIBRARY_PATH="$1/usr/lib/$2" exec "$1/usr/bin/node" "$3" "$4" "$5"' sh \
 			"$DEBNODE" "$MULTIARCH" "$ROOT/tests/clients/https_app.js" "$2" "$3" ;;
 	esac >"$o" 2>"$o.err"
 	echo $? >"$o.rc"
+}
+# app_java URL MODEL: Java's HttpClient (JSSE, no OpenSSL) under
+# `llmroute --intercept` (the local CA's trust store in JAVA_TOOL_OPTIONS)
+app_java() {
+	LLMROUTE_CA_DIR=$T/ca "$LAUNCHER" --intercept java "$ROOT/tests/clients/HttpsApp.java" "$1" "$2" 2>"$T/java.err"
+	rc=$?
+	grep -v -e '^Picked up JAVA_TOOL_OPTIONS' -e '^llmroute: --intercept: ' "$T/java.err" >&2
+	return $rc
+}
+# app_wget URL MODEL [int]: wget (GnuTLS); with `int`, interception, the
+# local CA in the system bundle as `llmroutectl ca install` puts it (a
+# private copy, bound in a mount namespace of its own)
+app_wget() {
+	cat /etc/ssl/certs/ca-certificates.crt "$T/ca/ca.pem" >"$T/ca/system-bundle.crt"
+	printf '{"model": "%s", "temperature": 0, "messages": [{"role": "user", "content": "hello from wget"}]}' \
+		"$2" >"$T/wget.req"
+	if [ "${3:-}" = int ]; then set -- "$1" "$2" LLMROUTE_TLS_INTERCEPT=1; else set -- "$1" "$2" LLMROUTE_TLS_INTERCEPT=0; fi
+	env "$3" LLMROUTE_CA_DIR="$T/ca" "$LAUNCHER" unshare --mount sh -c \
+		'mount --bind "$1" /etc/ssl/certs/ca-certificates.crt && exec wget -q -S --content-on-error -T 20 -t 1 \
+		-O "$2" --header="Content-Type: application/json" --header="Authorization: Bearer $OPENAI_API_KEY" \
+		--post-file="$3" "$4"' sh "$T/ca/system-bundle.crt" "$T/wget.body" "$T/wget.req" "$1" 2>"$T/wget.hdr"
+	code=$(sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' "$T/wget.hdr" | tail -n 1)
+	[ -n "$code" ] || { echo "0 error wget: $(grep -v '^ ' "$T/wget.hdr" | tail -n 1)"; return 2; }
+	"$PY" - "$code" "$T/wget.body" <<'PYEOF'
+import json, sys
+status, data = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+try:
+    d = json.loads(data)
+except ValueError:
+    print(status, "error non-json", data[:80]); sys.exit(1)
+if "error" in d:
+    print(status, "error", d["error"].get("message")); sys.exit(1)
+print(status, d.get("model"))
+sys.exit(0 if status == 200 and d.get("choices") else 1)
+PYEOF
 }
 app_curl() { # URL MODEL: the same request from the curl command line
 	printf '{"model": "%s", "temperature": 0, "messages": [{"role": "user", "content": "hello from curl"}]}' \
@@ -370,8 +435,8 @@ check_h() {
 	check "(h) $c: ... audited as denied" audit_is "len(a) == 1 and r['error.type'] == 'denied' and r['llmroute.transport'] == 'tls'"
 	https_reset
 	LLMROUTE_TLS_CLAIM=off app "$c" https://gone.llm.test/v1/chat/completions app-gone
-	check "(h) $c: with LLMROUTE_TLS_CLAIM=off the app gets the refused connection (not claimed)" sh -c \
-		"grep -qi '^0 error .*refused' '$T/out' || { cat '$T/out' '$T/out.err' >&2; exit 1; }"
+	check "(h) $c: with LLMROUTE_TLS_CLAIM=off the app gets no answer (its host refuses: not claimed)" sh -c \
+		"grep -q '^0 error' '$T/out' || { cat '$T/out' '$T/out.err' >&2; exit 1; }"
 }
 
 # What the app's TLS trusts on a claimed connection: the shim's in-process
@@ -428,18 +493,23 @@ PYEOF
 # A program whose TLS the shim does not hook (nodesource's Node.js, its own
 # OpenSSL), interception off: not reached, and said so (issue 18).
 check_unreached() {
-	https_reset
-	app node "$OAI" app-deny
-	check "unreached: node without interception: the deny cannot hold (api.openai.com answered)" got app-deny
-	check "unreached: ... said once in the log, naming the host and the way out" sh -c \
-		"[ \$(grep -c 'speaks TLS to api.openai.com with a TLS library the shim does not hook' '$T/out.err') = 1 ] &&
-		grep -q 'llmroute --intercept' '$T/out.err' || { cat '$T/out.err' >&2; exit 1; }"
-	check "unreached: ... and counted (llmroutectl stats, --json, --prometheus)" sh -c \
-		"'$CTL' stats | grep -A2 '^UNREACHED' | grep -q '^api.openai.com  *1\$' &&
-		'$CTL' stats --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not [x for x in d[\"unreached\"] if x[\"name\"] == \"api.openai.com\" and x[\"requests\"] == 1])' &&
-		'$CTL' stats --prometheus | grep -q '^llmroute_unreached_connections_total{host=\"api.openai.com\"} 1\$' ||
-		{ '$CTL' stats >&2; exit 1; }"
-	check "unreached: no audit record (nothing was seen)" audit_is "len(a) == 0"
+	for u in node wget java; do
+		[ "$u" = java ] && ! command -v keytool >/dev/null && continue
+		https_reset
+		app "$u" "$OAI" app-deny
+		err=$T/out.err
+		[ "$u" = wget ] && err=$T/wget.hdr
+		check "unreached: $u without interception: the deny cannot hold (api.openai.com answered)" got app-deny
+		check "unreached: $u: said once in the log, naming the host and the way out" sh -c \
+			"[ \$(grep -c 'speaks TLS to api.openai.com with a TLS library the shim does not hook' '$err') = 1 ] &&
+			grep -q 'llmroute --intercept' '$err' || { cat '$err' >&2; exit 1; }"
+		check "unreached: $u: counted (llmroutectl stats, --json, --prometheus)" sh -c \
+			"'$CTL' stats | grep -A2 '^UNREACHED' | grep -q '^api.openai.com  *1\$' &&
+			'$CTL' stats --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); sys.exit(not [x for x in d[\"unreached\"] if x[\"name\"] == \"api.openai.com\" and x[\"requests\"] == 1])' &&
+			'$CTL' stats --prometheus | grep -q '^llmroute_unreached_connections_total{host=\"api.openai.com\"} 1\$' ||
+			{ '$CTL' stats >&2; exit 1; }"
+		check "unreached: $u: no audit record (nothing was seen)" audit_is "len(a) == 0"
+	done
 	https_reset
 	app httpclient "$OAI" app-mini
 	check "unreached: a program on the system OpenSSL is reached, and not counted" sh -c \

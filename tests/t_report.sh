@@ -7,6 +7,7 @@
 # crafted audit with markup and script in every string the page shows
 # must come out as text, never as elements.  The checker itself is shown
 # to catch a changed number and an injected script.
+# needs: unsanitized (it preloads the shim into Debian's curl)
 . "$(dirname "$0")/lib.sh"
 lr_setup report
 start_mock

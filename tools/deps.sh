@@ -25,6 +25,9 @@ need make /usr/bin/make
 need libcurl4-openssl-dev "/usr/include/$multiarch/curl/curl.h"
 need libcjson-dev /usr/include/cjson/cJSON.h
 need uthash-dev /usr/include/uthash.h
+# OpenSSL's libcrypto: llmroutectl's `ca init` (also the headers of
+# tests/upstream/up_client.c and tests/progs/bench_tlsmove.c)
+need libssl-dev /usr/include/openssl/ssl.h
 
 if [ "$want" = test ]; then
 	need curl /usr/bin/curl
@@ -32,8 +35,6 @@ if [ "$want" = test ]; then
 	need python3-pycurl "/usr/lib/python3/dist-packages/pycurl*"
 	need python3-requests /usr/lib/python3/dist-packages/requests
 	need openssl /usr/bin/openssl
-	# OpenSSL's headers: tests/upstream/up_client.c, tests/progs/bench_tlsmove.c
-	need libssl-dev /usr/include/openssl/ssl.h
 	need nodejs /usr/bin/node
 	[ -e /usr/bin/node ] && need npm /usr/bin/npm
 	need php-cli /usr/bin/php
