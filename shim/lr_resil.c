@@ -202,6 +202,7 @@ void lr_resil_free(lr_easy *e)
 	lr_capture_free(&rs->cap);
 	lr_capture_free(&rs->best);
 	lr_capture_free(&rs->fail);
+	lr_capture_free(&rs->app_head);
 	lr_rec_free(rs->best_x);
 	lr_rec_free(rs->fail_x);
 	lr_attempt_free(&rs->a);
@@ -336,6 +337,10 @@ static lr_act judge(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLcode r
 		const char *err;
 
 		rec_outcome(lib, e, rc, &status, &err);
+		if (!rs->app_head.status) { /* the head the app has */
+			rs->app_head.status = rs->cap.status;
+			lr_buf_add(&rs->app_head.hdr, rs->cap.hdr.p, rs->cap.hdr.len, rs->cap.hdr.len);
+		}
 		rs->cut_why = err ? err : "stream_incomplete";
 		rs->cut_rc = rc == CURLE_ABORTED_BY_CALLBACK ? CURLE_OPERATION_TIMEDOUT
 			   : rs->cap.cut ? CURLE_OK : rc; /* the app's call, as without the shim */
@@ -507,6 +512,8 @@ static CURLcode deliver(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, const 
 		close_fail(rs, 0);
 		lr_rec_free(e->x); /* nothing of a judged attempt is left unwritten */
 		e->x = NULL;
+		if (rs->app_head.status && rs->cap.status != rs->app_head.status) /* a refused continuation's is not the app's */
+			lr_served_set(e, &rs->app_head, 0, 0, e->new_url ? e->new_url : e->url);
 		if (lr_capture_give(e, ev, n) < 0)
 			return CURLE_WRITE_ERROR;
 		return rs->cut_rc;

@@ -73,6 +73,8 @@ typedef struct lr_resil {
 				       * the next attempt: libcurl does not copy it) */
 	CURLcode cut_rc;              /* what the app's call returns if its stream ends with our error */
 	const char *cut_why;          /* why it was cut, for that error event */
+	lr_capture app_head;          /* the head of the stream the app reads (hdr, status):
+				       * curl_easy_getinfo describes it, not a refused continuation */
 	/* curl_multi (lr_multi.c) */
 	int hit;                      /* a cache hit to serve when libcurl reports the handle done */
 	CURLMsg own_msg;              /* a DONE we report for a handle libcurl no longer holds */

@@ -178,7 +178,8 @@ app_curl app-two "$T/r" >"$T/w" 2>"$T/err"
 rc=$?
 check "continuation refused (400): the app's stream ends with our error event, no [DONE]" stream_is "$T/r.body" \
 	'text == "mock reply " and done == 0 and len(errors) == 1 and errors[0]["error"]["code"] == "llmroute_stream_cut"'
-check "continuation refused: the fallback's 400 never reached the app" sh -c "! grep -q 'mock fault 400' '$T/r.body'"
+check "continuation refused: the fallback's 400 never reached the app (getinfo: the app's 200)" sh -c \
+	"! grep -q 'mock fault 400' '$T/r.body' && grep -q '^200' '$T/w'"
 check "continuation refused: the app's call fails as the cut one did (18, partial file)" \
 	sh -c "test $rc -eq 18 || grep -q '^error 18' '$T/w'"
 reset
