@@ -460,8 +460,9 @@ static void result_rec(lr_audit_rec *rec, lr_rec *x, long status, const char *er
 	rec->duration_ms = (double)(end - x->start_ns) / 1e6;
 	rec->ttfb_ms = x->first_ns ? (double)(x->first_ns - x->start_ns) / 1e6 : -1;
 	/* A refused or failed call is not billed: no estimate for it; but a
-	 * stream cut after text reached the app was generated, and billed */
-	if ((error_type || status >= 400) && x->usage.estimated && !(status >= 200 && status < 300 && x->usage.text_bytes)) {
+	 * stream cut after text reached the app (a 2xx, or an answer whose
+	 * head the transport did not keep) was generated, and billed */
+	if ((error_type || status >= 400) && x->usage.estimated && !(status < 300 && x->usage.text_bytes)) {
 		rec->input_tokens = rec->output_tokens = 0;
 		rec->cache_read_tokens = rec->cache_write_tokens = 0;
 		rec->tokens_estimated = 0;

@@ -35,6 +35,7 @@ cat >"$T/rules.in" <<EOF2
     "stream_continue": "off", "retries": 0},
    {"name": "same", "match": {"model": "app-same"}, "pool": {"targets": ["cheap"]}, "fallbacks": ["big"],
     "stream_continue": "same", "retries": 0},
+   {"name": "plain", "match": {"model": "app-plain"}, "pool": {"targets": ["cheap"]}},
    {"name": "ant", "match": {"model": "app-ant"}, "pool": {"targets": ["ccheap"]}, "fallbacks": ["cbig"],
     "retries": 0}]}
 EOF2
@@ -161,6 +162,20 @@ for f in cutmid nodone midstream; do
 	check "$f, pycurl: one well-formed stream" stream_is "$T/p.body" "$spliced"
 done
 check "midstream: the error event never reached the app" sh -c "! grep -q 'mock fault midstream' '$T/c.body' '$T/p.body'"
+
+# --- the audit of a stream cut on a route with nothing to fall back on ---------------
+reset
+fault gpt-cheap cutmid
+app_curl app-plain "$T/pl" >"$T/w" 2>"$T/err"
+check "plain route, reset: the app has the cut stream, as without the shim" stream_is "$T/pl.body" \
+	'text == "mock reply " and done == 0 and not errors'
+check "plain route, reset: audited with estimated tokens (input from the request, output from the text) and a cost" \
+	audit_is 'len(a) == 1 and a[0]["llmroute.tokens_estimated"] and a[0]["gen_ai.usage.input_tokens"] > 0 and a[0]["gen_ai.usage.output_tokens"] == len("mock reply ") // 4 and a[0]["llmroute.cost_usd"] > 0'
+reset
+fault gpt-cheap cutmid
+shim "$PY" "$ROOT/tests/clients/http_client.py" streamto "$URL" app-plain "$T/pl2.body" >"$T/w"
+check "plain route, reset (http.client): audited with estimated tokens" \
+	audit_is 'len(a) == 1 and a[0]["llmroute.tokens_estimated"] and a[0]["gen_ai.usage.output_tokens"] > 0 and a[0]["llmroute.cost_usd"] > 0'
 
 # --- the continuation fails: the next step; refused: our error event ---------------
 reset
