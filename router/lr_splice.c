@@ -20,6 +20,8 @@ int lr_splice_supported(int format, const char *operation)
 		return 0;
 	if (format == LR_FMT_OPENAI || format == LR_FMT_AZURE)
 		return strcmp(operation, "chat") == 0;
+	if (format == LR_FMT_GEMINI)
+		return strcmp(operation, "generate") == 0;
 	return format == LR_FMT_ANTHROPIC && strcmp(operation, "messages") == 0;
 }
 
@@ -41,7 +43,7 @@ void lr_splice_free(lr_splice *s)
 void lr_splice_attempt(lr_splice *s, int cont)
 {
 	s->cont = cont;
-	s->done = s->bad = s->events = 0;
+	s->done = s->bad = s->events = s->raw = 0;
 	s->evlen = 0;
 	s->skip_start = cont && s->block_open;
 	/* its first block is index 0: the app's open block, or the next one */
@@ -251,6 +253,47 @@ static int openai_event(lr_splice *s, const event *ev, const char *raw, size_t n
 	return emit(ud, raw, n);
 }
 
+/* Gemini (alt=sse): candidates[0].content.parts[].text; the end is a
+ * candidate's finishReason; usage in usageMetadata. */
+static int gemini_event(lr_splice *s, const event *ev, const char *raw, size_t n, lr_splice_emit emit, void *ud)
+{
+	lr_span cands, c0, parts, part, text, fin, usage;
+	lr_json_iter it, pit;
+	int nc = 0;
+
+	if (!is_object(ev->data) || lr_json_member(ev->data, "error").p)
+		return LR_EPARSE;
+	cands = lr_json_member(ev->data, "candidates");
+	if (cands.p && lr_json_arr_init(&it, cands.p, cands.len, 0) == 0) {
+		while (lr_json_arr_next(&it, &c0) == 1) {
+			if (nc++)
+				s->nocont = 1; /* several candidates: not continued */
+			parts = lr_json_member(lr_json_member(c0, "content"), "parts");
+			if (parts.p && lr_json_arr_init(&pit, parts.p, parts.len, 0) == 0)
+				while (lr_json_arr_next(&pit, &part) == 1) {
+					text = lr_json_member(part, "text");
+					if (text.p && lr_json_type_of(text) == LR_JSON_STRING)
+						add_text(s, text);
+					else if (lr_json_member(part, "functionCall").p)
+						s->nocont = 1;
+				}
+			fin = lr_json_member(c0, "finishReason");
+			if (fin.p && !lr_json_is_null(fin))
+				s->done = 1;
+		}
+	}
+	usage = lr_json_member(ev->data, "usageMetadata");
+	if (s->cont && s->est_before && usage.p && lr_json_type_of(usage) == LR_JSON_OBJECT) {
+		static const char *const keys[] = {"candidatesTokenCount", "totalTokenCount"};
+		long long vals[2];
+
+		vals[0] = plus(usage, keys[0], s->est_before);
+		vals[1] = plus(usage, keys[1], s->est_before);
+		return emit_rewritten(s, ev, keys, vals, 2, emit, ud);
+	}
+	return emit(ud, raw, n);
+}
+
 static int anthropic_event(lr_splice *s, const event *ev, const char *raw, size_t n, lr_splice_emit emit, void *ud)
 {
 	lr_span type, idx, delta, text, block;
@@ -327,6 +370,7 @@ static int one_event(lr_splice *s, const char *raw, size_t n, lr_splice_emit emi
 	if (s->done)
 		return 0; /* nothing after the end */
 	rc = s->format == LR_FMT_ANTHROPIC ? anthropic_event(s, &ev, raw, n, emit, ud)
+	     : s->format == LR_FMT_GEMINI  ? gemini_event(s, &ev, raw, n, emit, ud)
 					   : openai_event(s, &ev, raw, n, emit, ud);
 	if (rc == LR_EPARSE) {
 		s->bad = 1;
@@ -361,6 +405,12 @@ int lr_splice_feed(lr_splice *s, const char *p, size_t n, lr_splice_emit emit, v
 
 	if (s->bad)
 		return LR_EPARSE;
+	if (!s->raw && !s->events && !s->evlen && n && (p[0] == '{' || p[0] == '[')) {
+		s->raw = 1; /* not an event stream (Gemini without alt=sse): as it comes, never cut */
+		s->done = s->nocont = 1;
+	}
+	if (s->raw)
+		return emit(ud, p, n) < 0 ? LR_EIO : 0;
 	if (grow(&s->ev, &s->evcap, s->evlen + n, LR_SPLICE_MAX_EVENT + n) < 0) {
 		s->bad = 1;
 		return LR_EPARSE;
@@ -387,7 +437,7 @@ int lr_splice_feed(lr_splice *s, const char *p, size_t n, lr_splice_emit emit, v
 
 int lr_splice_body(const lr_splice *s, const char *body, size_t len, char **out, size_t *outlen)
 {
-	static const char *const path[] = {"messages"};
+	static const char *const path[] = {"messages"}, *const gpath[] = {"contents"};
 	lr_span msgs;
 	size_t tl = s->tlen, close, cap, n = 0;
 	char *o;
@@ -404,7 +454,8 @@ int lr_splice_body(const lr_splice *s, const char *body, size_t len, char **out,
 		*outlen = len;
 		return 0;
 	}
-	if (lr_json_find(body, len, path, 1, &msgs) < 0 || lr_json_type_of(msgs) != LR_JSON_ARRAY)
+	if (lr_json_find(body, len, s->format == LR_FMT_GEMINI ? gpath : path, 1, &msgs) < 0 ||
+	    lr_json_type_of(msgs) != LR_JSON_ARRAY)
 		return LR_EPARSE;
 	if (s->format == LR_FMT_ANTHROPIC)
 		while (tl && (s->text[tl - 1] == ' ' || s->text[tl - 1] == '\n' || s->text[tl - 1] == '\t' ||
@@ -417,14 +468,19 @@ int lr_splice_body(const lr_splice *s, const char *body, size_t len, char **out,
 		return LR_ENOMEM;
 	memcpy(o, body, close);
 	n = close;
-	n += (size_t)snprintf(o + n, cap - n, "%s{\"role\":\"assistant\",\"content\":", empty ? "" : ",");
+	if (s->format == LR_FMT_GEMINI)
+		n += (size_t)snprintf(o + n, cap - n, "%s{\"role\":\"model\",\"parts\":[{\"text\":", empty ? "" : ",");
+	else
+		n += (size_t)snprintf(o + n, cap - n, "%s{\"role\":\"assistant\",\"content\":", empty ? "" : ",");
 	if ((k = lr_json_str_encode(s->text, tl, o + n, cap - n)) < 0) {
 		free(o);
 		return LR_EINVAL;
 	}
 	n += (size_t)k;
-	n += (size_t)snprintf(o + n, cap - n, "}");
-	if (s->format != LR_FMT_ANTHROPIC)
+	n += (size_t)snprintf(o + n, cap - n, s->format == LR_FMT_GEMINI ? "}]}" : "}");
+	if (s->format == LR_FMT_GEMINI)
+		n += (size_t)snprintf(o + n, cap - n, ",{\"role\":\"user\",\"parts\":[{\"text\":\"%s\"}]}", LR_SPLICE_ASK);
+	else if (s->format != LR_FMT_ANTHROPIC)
 		n += (size_t)snprintf(o + n, cap - n, ",{\"role\":\"user\",\"content\":\"%s\"}", LR_SPLICE_ASK);
 	memcpy(o + n, body + close, len - close);
 	n += len - close;

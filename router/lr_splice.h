@@ -20,11 +20,17 @@
  *     prefill; the continuation's message_start is dropped, and so is its
  *     first content_block_start while the app's text block is open; block
  *     indexes are shifted to follow the app's; its message_delta and one
- *     message_stop end the app's stream.
+ *     message_stop end the app's stream;
+ *   Gemini (streamGenerateContent?alt=sse): the request's contents get
+ *     {"role":"model","parts":[{"text":DELIVERED}]} and
+ *     {"role":"user","parts":[{"text":LR_SPLICE_ASK}]}; the continuation's
+ *     chunks pass as they come, the one with a finishReason ends it.
+ * A stream that is not SSE (Gemini's JSON array without alt=sse) passes
+ * as it comes and is never cut.
  * Usage: the continuation's usage event (OpenAI's include_usage chunk,
- * Anthropic's message_delta) has the output tokens of the text delivered
+ * Anthropic's message_delta, Gemini's usageMetadata) has the output tokens of the text delivered
  * before it, estimated at 4 bytes a token, added to its own.
- * Other formats (Responses, Gemini, Ollama, completions) and answers with
+ * Other formats (Responses, Ollama, completions) and answers with
  * several choices or tool calls under way are not continued
  * (lr_splice_can_continue).  Nothing here allocates but the event and text
  * buffers, each with a hard cap; nothing logs.
@@ -41,12 +47,13 @@
 typedef int (*lr_splice_emit)(void *ud, const char *p, size_t n);
 
 typedef struct lr_splice {
-	int format;          /* enum lr_format: LR_FMT_OPENAI or LR_FMT_ANTHROPIC */
+	int format;          /* enum lr_format: LR_FMT_OPENAI (AZURE), _ANTHROPIC or _GEMINI */
 	/* the attempt under way */
 	int cont;            /* it continues the app's stream */
 	int done;            /* its end marker reached the app */
 	int bad;             /* it sent an error event or a malformed one: cut there */
 	int events;          /* events of it passed to the app */
+	int raw;             /* not an event stream: passed as it comes */
 	int skip_start;      /* Anthropic: drop its first content_block_start */
 	long offset;         /* Anthropic: its block index + offset = the app's */
 	long long est_before;/* output tokens of the text delivered before it, estimated */
@@ -62,7 +69,8 @@ typedef struct lr_splice {
 	int text_over;       /* more than LR_SPLICE_MAX_TEXT: not kept */
 } lr_splice;
 
-/* Can answers of this format and operation ("chat", "messages") be
+/* Can answers of this format and operation ("chat", "messages", Gemini's
+ * "generate") be
  * followed and continued? */
 int lr_splice_supported(int format, const char *operation);
 

@@ -404,6 +404,13 @@ static int reroute(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, int step)
 	rc = lr_curl_reroute(lib, e, rs->a.route, rs->a.step[step]);
 	rs->app_body = app;
 	rs->app_len = app_len;
+	if (rc == 0 && body && !rs->from_read && !e->changed_body) {
+		/* a step that edits nothing in the body (the original, a model in
+		 * the URL): libcurl would send the app's own POSTFIELDS */
+		lib->easy_setopt(e->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		lib->easy_setopt(e->h, CURLOPT_POSTFIELDS, body);
+		e->changed_body = 1; /* the app's come back with lr_curl_restore */
+	}
 
 	if (rc < 0)
 		lr_log(LR_LOG_INFO, "route %s: cannot send to %s any more: %s", rs->a.route,

@@ -20,7 +20,9 @@ cat >"$T/rules.in" <<EOF2
    "big": {"model": "gpt-big", "endpoint": "$MOCK/v1"},
    "steady": {"model": "gpt-steady", "endpoint": "$MOCK/v1"},
    "ccheap": {"model": "claude-cheap", "endpoint": "$MOCK/v1"},
-   "cbig": {"model": "claude-big", "endpoint": "$MOCK/v1"}},
+   "cbig": {"model": "claude-big", "endpoint": "$MOCK/v1"},
+   "gcheap": {"model": "gemini-cheap", "endpoint": "$MOCK/v1beta"},
+   "gbig": {"model": "gemini-big", "endpoint": "$MOCK/v1beta"}},
  "health": {"failures": 100, "cooldown_s": 60},
  "routes": [
    {"name": "ft", "match": {"model": "app-ft"}, "pool": {"targets": ["cheap"]}, "fallbacks": ["big"],
@@ -36,6 +38,8 @@ cat >"$T/rules.in" <<EOF2
    {"name": "same", "match": {"model": "app-same"}, "pool": {"targets": ["cheap"]}, "fallbacks": ["big"],
     "stream_continue": "same", "retries": 0},
    {"name": "plain", "match": {"model": "app-plain"}, "pool": {"targets": ["cheap"]}},
+   {"name": "gem", "match": {"model": "app-gem"}, "pool": {"targets": ["gcheap"]}, "fallbacks": ["gbig"],
+    "retries": 0},
    {"name": "ant", "match": {"model": "app-ant"}, "pool": {"targets": ["ccheap"]}, "fallbacks": ["cbig"],
     "retries": 0}]}
 EOF2
@@ -244,6 +248,28 @@ check "anthropic, reset: one message_start, one message_stop, the text spliced" 
 	'names.count("message_start") == 1 and names.count("message_stop") == 1 and names[-1] == "message_stop" and text == "mock reply mock reply from claude-big" and not errors' anthropic
 check "anthropic: the text delivered is big's prefill (no ask)" \
 	req_is 2 'd["messages"][-1] == {"role": "assistant", "content": "mock reply"} and len(d["messages"]) == 2'
+
+# --- Gemini (alt=sse): a model turn, then the continuation's chunks -----------------------
+reset
+fault gemini-cheap cutmid
+printf '{"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}' >"$T/gem.json"
+shim curl -sS -N -o "$T/gm.body" -H 'Content-Type: application/json' -H 'x-goog-api-key: k' \
+	--data-binary @"$T/gem.json" "$MOCK/v1beta/models/app-gem:streamGenerateContent?alt=sse" >/dev/null
+check "gemini, reset: the text spliced, the last chunk with its finishReason" "$PY" - "$T/gm.body" <<'PYEOF'
+import json, sys
+ev = [json.loads(l[5:]) for l in open(sys.argv[1]).read().splitlines() if l.startswith("data:")]
+text = "".join(p.get("text", "") for e in ev for c in e.get("candidates", []) for p in c.get("content", {}).get("parts", []))
+ok = text == "mock reply mock reply from gemini-big" and ev[-1]["candidates"][0].get("finishReason") == "STOP"
+ok = ok and sum(1 for e in ev if e["candidates"][0].get("finishReason")) == 1
+sys.exit(0 if ok else (sys.stderr.write("  gemini stream: %r\n" % text) and 1))
+PYEOF
+check "gemini: big was asked for the rest (a model turn, then the ask)" \
+	req_is 2 'd["contents"][1] == {"role": "model", "parts": [{"text": "mock reply "}]} and d["contents"][2]["role"] == "user"'
+reset
+fault gemini-cheap cutmid
+shim curl -sS -N -o "$T/gj.body" -H 'Content-Type: application/json' -H 'x-goog-api-key: k' \
+	--data-binary @"$T/gem.json" "$MOCK/v1beta/models/app-gem:streamGenerateContent" >/dev/null 2>&1
+check "gemini without alt=sse (a JSON array): not followed, one attempt" test "$(models_seen)" = "gemini-cheap"
 
 # --- curl --parallel (curl_multi) ---------------------------------------------------
 reset

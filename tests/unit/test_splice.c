@@ -1,8 +1,9 @@
 /*
  * test_splice.c - router/lr_splice: a stream cut after text reached the
  * app, and its continuation, made one well-formed stream (OpenAI chat:
- * chunks, one [DONE]; Anthropic: one message_start ... one message_stop),
- * with the delivered text kept, events passed whole, error and malformed
+ * chunks, one [DONE]; Anthropic: one message_start ... one message_stop;
+ * Gemini: its chunks, the one with a finishReason last), with the
+ * delivered text kept, events passed whole, error and malformed
  * events not passed, usage with the first part's estimate, the body that
  * asks for the rest, and the error event that ends a stream that cannot
  * be continued.
@@ -186,9 +187,53 @@ static void anthropic(void)
 	lr_splice_free(&s);
 }
 
+#define GCHUNK(t, fin) "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"" t "\"}],\"role\":\"model\"}" fin "}]}\r\n\r\n"
+
+static void gemini(void)
+{
+	lr_splice s;
+	char *body;
+	size_t blen;
+	const char req[] = "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi\"}]}]}";
+
+	app_len = 0;
+	CHECK_INT(lr_splice_supported(LR_FMT_GEMINI, "generate"), 1);
+	lr_splice_init(&s, LR_FMT_GEMINI);
+	lr_splice_attempt(&s, 0);
+	CHECK_INT(feed(&s, GCHUNK("Hello ", ""), 5), 0);
+	CHECK_INT(s.done, 0);
+	CHECK_INT(lr_splice_body(&s, req, strlen(req), &body, &blen), 0);
+	CHECK_STR(body, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi\"}]},{\"role\":\"model\",\"parts\":"
+			"[{\"text\":\"Hello \"}]},{\"role\":\"user\",\"parts\":[{\"text\":\"" LR_SPLICE_ASK "\"}]}]}");
+	free(body);
+	lr_splice_attempt(&s, 1);
+	CHECK_INT(feed(&s, GCHUNK("world", ",\"finishReason\":\"STOP\"") "", 7), 0);
+	CHECK_INT(s.done, 1);
+	CHECK_INT(count(app, "\"text\":"), 2);
+	lr_splice_free(&s);
+	/* the continuation's usage counts the first part (6 bytes: 2 tokens) */
+	lr_splice_init(&s, LR_FMT_GEMINI);
+	feed(&s, GCHUNK("Hello ", ""), 64);
+	lr_splice_attempt(&s, 1);
+	app_len = 0;
+	feed(&s, "data: {\"candidates\":[{\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":9,"
+		 "\"candidatesTokenCount\":3,\"totalTokenCount\":12}}\r\n\r\n", 64);
+	CHECK(strstr(app, "\"candidatesTokenCount\":5,\"totalTokenCount\":14}") != NULL);
+	lr_splice_free(&s);
+	/* not an event stream (no alt=sse): as it comes, never cut */
+	lr_splice_init(&s, LR_FMT_GEMINI);
+	app_len = 0;
+	CHECK_INT(feed(&s, "[{\"candidates\": [", 4), 0);
+	CHECK_STR(app, "[{\"candidates\": [");
+	CHECK_INT(s.done, 1);
+	CHECK_INT(lr_splice_can_continue(&s), 0);
+	lr_splice_free(&s);
+}
+
 int main(void)
 {
 	openai();
 	anthropic();
+	gemini();
 	return lr_test_done("test_splice");
 }
