@@ -2,7 +2,8 @@
 # driven by $BUILD/tests/up_client (the shim linked into a test program)
 # against tools/mock_upstream.py, plain and TLS with a throw-away CA:
 # answers exact, an SSE stream through a sink that pauses, TLS trust
-# from the app's store (and never weaker), head timeout, delay, cancel,
+# from the app's store (and never weaker), head, first-token and idle
+# timeouts, delay, cancel,
 # 4 threads x 25 requests, fork, programs that close every descriptor or
 # dup2 over ours, signals, and the shim's own hooks leaving the client's
 # traffic alone.  Timings: up_client bench (printed, not checked).
@@ -12,7 +13,8 @@ UP=$BUILD/tests/up_client
 [ -x "$UP" ] || { echo "t_upstream: $UP is not built (make test builds it)" >&2; exit 1; }
 export ASAN_OPTIONS=detect_leaks=0 # the client's thread and handles live as long as the process
 
-start_mock --fault 'path=/slow/*:slow=800' --fault 'path=/hang/*:hang' --fault 'model=long-*:long=300000'
+start_mock --fault 'path=/slow/*:slow=800' --fault 'path=/hang/*:hang' --fault 'model=long-*:long=300000' \
+	--fault 'model=stall-*:stall' --fault 'model=stallmid-*:stallmid'
 
 # A private CA, a certificate for 127.0.0.1 signed by it, and an unrelated CA.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" -days 1 \
@@ -116,6 +118,7 @@ fi
 
 # --- time ------------------------------------------------------------------------
 up timeout "$MOCK"
+up bodytimeouts "$MOCK"
 up delay "$MOCK"
 up cancel "$MOCK"
 

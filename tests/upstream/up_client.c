@@ -548,6 +548,48 @@ static void t_timeout(const char *base)
 	free(slow);
 }
 
+/* The body's time-outs: a stream whose head comes, then nothing (the mock's
+ * stall); one that stops after its first text (stallmid). */
+static void t_body_timeouts(const char *base)
+{
+	static const char *const h[] = {"Content-Type: application/json"};
+	char *u = url_of(base, "/v1/chat/completions");
+	const char *stall = "{\"model\": \"stall-x\", \"stream\": true, \"messages\": []}";
+	const char *mid = "{\"model\": \"stallmid-x\", \"stream\": true, \"messages\": []}";
+	lr_up_req rq = {"POST", u, h, 1, stall, strlen(stall), 0, 0, NULL, NULL, 300, 0};
+	rec x;
+
+	rec_init(&x);
+	x.t_start = now_us();
+	lr_up_start(&rq, &rec_sink, &x, -1);
+	CHECK(rec_wait(&x, 5000, 0) == 0 && x.r.timed_out == LR_TO_FIRST_TOKEN && x.r.fail == LR_OUT_ABORTED &&
+		      x.r.status == 200 && x.nhead == 1 && x.body_len == 0,
+	      "first token (a head, then nothing): timed out (%d %d '%s')", x.r.timed_out, x.r.fail, x.r.error);
+	CHECK(x.t_done - x.t_start >= 300000, "first token: not before 300 ms (%lld ms)", (x.t_done - x.t_start) / 1000);
+	rec_free(&x);
+	rec_init(&x);
+	rq.body = mid;
+	rq.body_len = strlen(mid);
+	rq.first_token_ms = 0;
+	rq.idle_ms = 300;
+	x.t_start = now_us();
+	lr_up_start(&rq, &rec_sink, &x, -1);
+	CHECK(rec_wait(&x, 5000, 0) == 0 && x.r.timed_out == LR_TO_IDLE && x.r.fail == LR_OUT_ABORTED &&
+		      x.r.status == 200 && x.body_len > 0,
+	      "idle (text, then nothing): timed out after %zu bytes (%d '%s')", x.body_len, x.r.timed_out, x.r.error);
+	rec_free(&x);
+	rec_init(&x); /* a stream that goes on is not cut */
+	rq.body = "{\"model\": \"m\", \"stream\": true, \"messages\": []}";
+	rq.body_len = strlen(rq.body);
+	rq.first_token_ms = 300;
+	x.t_start = now_us();
+	lr_up_start(&rq, &rec_sink, &x, -1);
+	CHECK(rec_wait(&x, 5000, 0) == 0 && x.r.fail == LR_OUT_OK && !x.r.timed_out && x.body && strstr(x.body, "[DONE]"),
+	      "a whole stream under both time-outs: not cut (%d '%s')", x.r.fail, x.r.error);
+	rec_free(&x);
+	free(u);
+}
+
 static void t_delay(const char *base)
 {
 	char *u = url_of(base, "/echo");
@@ -1287,6 +1329,8 @@ int main(int argc, char **argv)
 		t_tls(argv[2], argv[3], argv[4]);
 	else if (!strcmp(what, "timeout") && argc == 3)
 		t_timeout(argv[2]);
+	else if (!strcmp(what, "bodytimeouts") && argc == 3)
+		t_body_timeouts(argv[2]);
 	else if (!strcmp(what, "delay") && argc == 3)
 		t_delay(argv[2]);
 	else if (!strcmp(what, "cancel") && argc == 3)
