@@ -43,7 +43,7 @@ void lr_splice_free(lr_splice *s)
 void lr_splice_attempt(lr_splice *s, int cont)
 {
 	s->cont = cont;
-	s->done = s->bad = s->events = s->raw = 0;
+	s->done = s->bad = s->events = s->raw = s->foreign = 0;
 	s->evlen = 0;
 	s->skip_start = cont && s->block_open;
 	/* its first block is index 0: the app's open block, or the next one */
@@ -358,6 +358,22 @@ static int anthropic_event(lr_splice *s, const event *ev, const char *raw, size_
 	return emit(ud, raw, n);
 }
 
+/* Is this data (not an error) an event of the splicer's format? */
+static int of_format(const lr_splice *s, lr_span d)
+{
+	lr_span type;
+
+	if (!is_object(d)) /* [DONE], or garbage: judged as events are */
+		return 1;
+	if (lr_json_member(d, "error").p)
+		return 1; /* an error: a failure, not another format */
+	if (s->format == LR_FMT_ANTHROPIC)
+		return (type = lr_json_member(d, "type")).p && lr_json_type_of(type) == LR_JSON_STRING;
+	if (s->format == LR_FMT_GEMINI)
+		return lr_json_member(d, "candidates").p || lr_json_member(d, "usageMetadata").p;
+	return lr_json_member(d, "choices").p || lr_json_member(d, "usage").p;
+}
+
 /* One whole event (raw[0..n), its blank line included). */
 static int one_event(lr_splice *s, const char *raw, size_t n, lr_splice_emit emit, void *ud)
 {
@@ -369,6 +385,10 @@ static int one_event(lr_splice *s, const char *raw, size_t n, lr_splice_emit emi
 		return s->cont && !s->events ? 0 : emit(ud, raw, n);
 	if (s->done)
 		return 0; /* nothing after the end */
+	if (s->cont && !s->events && !of_format(s, ev.data)) {
+		s->bad = s->foreign = 1; /* another API's answer cannot go on the app's stream */
+		return LR_EPARSE;
+	}
 	rc = s->format == LR_FMT_ANTHROPIC ? anthropic_event(s, &ev, raw, n, emit, ud)
 	     : s->format == LR_FMT_GEMINI  ? gemini_event(s, &ev, raw, n, emit, ud)
 					   : openai_event(s, &ev, raw, n, emit, ud);

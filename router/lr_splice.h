@@ -54,6 +54,8 @@ typedef struct lr_splice {
 	int bad;             /* it sent an error event or a malformed one: cut there */
 	int events;          /* events of it passed to the app */
 	int raw;             /* not an event stream: passed as it comes */
+	int foreign;         /* a continuation whose first event is not of the format
+			      * (another API's answer): cut, nothing of it passed */
 	int skip_start;      /* Anthropic: drop its first content_block_start */
 	long offset;         /* Anthropic: its block index + offset = the app's */
 	long long est_before;/* output tokens of the text delivered before it, estimated */

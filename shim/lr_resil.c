@@ -256,7 +256,8 @@ static void outcome_of(const lr_resil *rs, CURLcode rc, lr_outcome *o)
 	o->transient = rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
 		       rc == CURLE_GOT_NOTHING; /* refused, reset, nothing back */
 	o->timeout = c->timed_out;
-	o->passed = c->state == LR_CAP_PASS;
+	/* a continuation has passed something once one of its events did */
+	o->passed = c->state == LR_CAP_PASS && (!c->cont || !c->sp || c->sp->events > 0);
 	o->app_bytes = o->passed ? c->body.len : 0;
 	o->app_stopped = c->app_stopped;
 	o->retry_after_s = c->retry_after_s;
@@ -264,7 +265,8 @@ static void outcome_of(const lr_resil *rs, CURLcode rc, lr_outcome *o)
 	o->body = c->body.p;
 	o->body_len = c->body.len;
 	o->stream_cut = cut_short(rs, c);
-	o->no_continue = o->stream_cut && o->passed && !lr_splice_can_continue(&rs->sp);
+	o->no_continue = (o->stream_cut && o->passed && !lr_splice_can_continue(&rs->sp)) ||
+			 (c->sp && c->sp->foreign);
 }
 
 /* How the attempt just performed went, for its record: the status (none

@@ -801,14 +801,15 @@ static void outcome_of(const served *s, const lr_up_result *r, lr_outcome *o)
 	o->fail = r->fail;
 	o->timeout = r->timed_out;
 	o->transient = r->transient;
-	o->passed = s->state == PASS;
+	/* a continuation has passed something once one of its events did */
+	o->passed = s->state == PASS && (!s->track || !lr_attempt_continuing(&s->a) || s->sp.events > 0);
 	o->retry_after_s = s->retry_after_s;
 	o->held = s->state == HOLD;
 	o->body = s->cur.body;
 	o->body_len = s->cur.body_len;
 	o->app_stopped = s->pipe->broken;
 	o->stream_cut = cut_short(s);
-	o->no_continue = o->stream_cut && o->passed && !lr_splice_can_continue(&s->sp);
+	o->no_continue = (o->stream_cut && o->passed && !lr_splice_can_continue(&s->sp)) || (s->track && s->sp.foreign);
 }
 
 /* A good answer goes into the cache (store: the chain said it may). */

@@ -101,6 +101,14 @@ static void openai(void)
 	CHECK_INT(s.tlen, 13);
 	lr_splice_free(&s);
 
+	/* a continuation in another API's format: cut before anything of it passed */
+	lr_splice_attempt(&s, 1);
+	app_len = 0;
+	CHECK_INT(feed(&s, "event: message_start\ndata: {\"type\":\"message_start\"}\n\n", 64), LR_EPARSE);
+	CHECK_INT(s.foreign, 1);
+	CHECK_INT(app_len, 0);
+	lr_splice_free(&s);
+
 	/* a malformed chunk, and a line too long: cut */
 	lr_splice_init(&s, LR_FMT_OPENAI);
 	app_len = 0;
