@@ -473,7 +473,7 @@ static lr_act after_answer(lr_attempt *a, const lr_outcome *o)
 	health_ok(a);
 	if (a->cut >= 0 && a->cut != a->cur)
 		health_fail(a, a->cut, -1); /* slow while another step answered */
-	if (o->held && a->gate_when && ok2xx(o->status) && (cond = gate(a, o)))
+	if (o->held && a->gate_when && !a->stream && ok2xx(o->status) && (cond = gate(a, o)))
 		next = next_step(a, 1);
 	if (next >= 0) {
 		x = send(next, "escalation");
