@@ -457,6 +457,8 @@ int lr_body_prepend_system(const char *body, size_t len, const char *text, int a
 	if (anthropic && v.p) { /* Anthropic has no system message: a member */
 		lr_edit e = {"system", enc, LR_EDIT_SET_IF_ABSENT};
 		rc = lr_body_edit(body, len, &e, 1, out, outlen);
+		if (rc == 0) /* a "system" that is neither a string nor blocks (false, a number): no place for it */
+			rc = LR_ENOTFOUND;
 	} else if (v.p && lr_json_type_of(v) == LR_JSON_ARRAY) {
 		at = after_bracket(body, v, &empty);
 		n = (size_t)snprintf(ins, 6 * tl + 48, "{\"role\":\"system\",\"content\":%s}%s", enc,

@@ -44,6 +44,7 @@ void lr_splice_attempt(lr_splice *s, int cont)
 {
 	s->cont = cont;
 	s->done = s->bad = s->events = s->raw = s->foreign = 0;
+	s->seen = 0;
 	s->evlen = 0;
 	s->skip_start = cont && s->block_open;
 	/* its first block is index 0: the app's open block, or the next one */
@@ -425,10 +426,17 @@ int lr_splice_feed(lr_splice *s, const char *p, size_t n, lr_splice_emit emit, v
 
 	if (s->bad)
 		return LR_EPARSE;
-	if (!s->raw && !s->events && !s->evlen && n && (p[0] == '{' || p[0] == '[')) {
+	/* decided on the attempt's first byte only: a '{' after events that
+	 * passed nothing (a comment, an unknown event) is an event stream's */
+	if (!s->raw && !s->seen && n && (p[0] == '{' || p[0] == '[')) {
+		if (s->cont) { /* a whole JSON answer cannot go on the app's event stream */
+			s->bad = s->foreign = 1;
+			return LR_EPARSE;
+		}
 		s->raw = 1; /* not an event stream (Gemini without alt=sse): as it comes, never cut */
 		s->done = s->nocont = 1;
 	}
+	s->seen += n;
 	if (s->raw)
 		return emit(ud, p, n) < 0 ? LR_EIO : 0;
 	if (grow(&s->ev, &s->evcap, s->evlen + n, LR_SPLICE_MAX_EVENT + n) < 0) {

@@ -54,6 +54,7 @@ typedef struct lr_splice {
 	int bad;             /* it sent an error event or a malformed one: cut there */
 	int events;          /* events of it passed to the app */
 	int raw;             /* not an event stream: passed as it comes */
+	size_t seen;         /* bytes of the attempt fed so far */
 	int foreign;         /* a continuation whose first event is not of the format
 			      * (another API's answer): cut, nothing of it passed */
 	int skip_start;      /* Anthropic: drop its first content_block_start */

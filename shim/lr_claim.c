@@ -923,8 +923,19 @@ int lr_claim_of(int fd, char *host, char *route, char *peer)
 	return 1;
 }
 
+/* fd is no longer watched for its first bytes. */
+static void unwatch(int fd)
+{
+	_Atomic unsigned char *f = atomic_load(&fresh);
+
+	if (f && fd >= 0 && fd < MAX_FRESH && atomic_exchange(&f[fd], 0))
+		atomic_fetch_sub(&nfresh, 1);
+}
+
 void lr_claim_forget(int fd)
 {
+	if (atomic_load(&nfresh)) /* closed before it sent a byte */
+		unwatch(fd);
 	if (atomic_load(&nclaims))
 		drop(take(fd));
 }
@@ -932,7 +943,10 @@ void lr_claim_forget(int fd)
 void lr_claim_forget_range(unsigned first, unsigned last)
 {
 	claim *c, *tmp, *gone = NULL;
+	unsigned fd;
 
+	for (fd = first; atomic_load(&nfresh) && fd <= last && fd < MAX_FRESH; fd++)
+		unwatch((int)fd);
 	if (!atomic_load(&nclaims))
 		return;
 	pthread_mutex_lock(&mu);

@@ -28,7 +28,7 @@ run_one() { # NAME LIMIT CMD...
 		failed_names="$failed_names $name"
 		echo "FAIL $name (exit $rc, $(($(date +%s) - start))s)"
 		# What failed first (a CI log may keep only the end), then the tail.
-		grep -n -e '^not ok' -e 'exited [0-9]' -e 'ERROR' "$logdir/$name.log" | head -n 20 | sed 's/^/  ! /'
+		grep -n -A2 -e '^not ok' -e 'exited [0-9]' -e 'ERROR' "$logdir/$name.log" | head -n 30 | sed 's/^/  ! /'
 		sed 's/^/    /' "$logdir/$name.log" | tail -n 40
 	fi
 }

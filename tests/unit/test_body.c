@@ -499,6 +499,24 @@ static char *slurp(const char *path, size_t *len)
 }
 
 /* One corpus case: NAME.json through set_model must give NAME.expected. */
+/* The system prefix: an Anthropic body gets a "system" member when it has
+ * none, and one whose "system" is neither a string nor blocks has no place
+ * for it (fuzz_body found 0 returned there, with nothing out). */
+static void test_prepend_system(void)
+{
+	const char *none = "{\"model\":\"c\",\"messages\":[]}";
+	const char *odd = "{\"model\":\"c\",\"system\":false,\"messages\":[]}";
+	char *out = NULL;
+	size_t n = 0;
+
+	CHECK_INT(lr_body_prepend_system(none, strlen(none), "Be brief.", 1, &out, &n), 1);
+	CHECK(out && strstr(out, "\"system\":\"Be brief.\"") != NULL);
+	free(out);
+	out = NULL;
+	CHECK_INT(lr_body_prepend_system(odd, strlen(odd), "Be brief.", 1, &out, &n), LR_ENOTFOUND);
+	CHECK(out == NULL);
+}
+
 static void corpus_case(const char *name)
 {
 	char path[512], *in, *want, *out = NULL;
@@ -552,6 +570,7 @@ static void test_corpus(void)
 int main(void)
 {
 	test_get_str();
+	test_prepend_system();
 	test_set_model_basic();
 	test_set_model_preserves();
 	test_nul_bytes();

@@ -101,6 +101,26 @@ static void openai(void)
 	CHECK_INT(s.tlen, 13);
 	lr_splice_free(&s);
 
+	/* a continuation whose stream starts with a comment and then has a
+	 * line starting with '[' is still an event stream, never passed as
+	 * raw bytes (fuzz_splice found a partial event handed to the app) */
+	lr_splice_init(&s, LR_FMT_OPENAI);
+	lr_splice_attempt(&s, 1);
+	app_len = 0;
+	feed(&s, ": keep-alive\n\n[D\n", 1);
+	CHECK_INT(s.raw, 0);
+	CHECK_INT(app_len, 0);
+	lr_splice_free(&s);
+
+	/* a continuation answered with a JSON body, not a stream: foreign, cut
+	 * before a byte of it passed (fuzz_splice) */
+	lr_splice_attempt(&s, 1);
+	app_len = 0;
+	CHECK_INT(feed(&s, "{\"choices\":[]}", 2), LR_EPARSE);
+	CHECK_INT(s.foreign, 1);
+	CHECK_INT(app_len, 0);
+	lr_splice_free(&s);
+
 	/* a continuation in another API's format: cut before anything of it passed */
 	lr_splice_attempt(&s, 1);
 	app_len = 0;
