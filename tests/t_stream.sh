@@ -8,6 +8,7 @@
 # audit (tokens of a cut stream estimated) and the counters.  Apps: the
 # curl command line, pycurl and `curl --parallel`, unmodified, against the
 # mock's stream faults (stall, stallmid, cutmid, nodone, midstream).
+# needs: unsanitized (Debian's curl under an ASan runtime)
 . "$(dirname "$0")/lib.sh"
 lr_setup stream
 start_mock
