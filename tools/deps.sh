@@ -31,6 +31,10 @@ need libssl-dev /usr/include/openssl/ssl.h
 
 if [ "$want" = test ]; then
 	need curl /usr/bin/curl
+	# t_https: a TLS stack the hooks do not reach (GnuTLS)
+	need wget /usr/bin/wget
+	# t_https, t_ca: Java (JSSE) and keytool for its trust store
+	need default-jre-headless /usr/bin/keytool
 	need python3 /usr/bin/python3
 	need python3-pycurl "/usr/lib/python3/dist-packages/pycurl*"
 	need python3-requests /usr/lib/python3/dist-packages/requests
