@@ -86,6 +86,7 @@ static struct {
 	int (*ctx_use_cert)(SSL_CTX *, X509 *);
 	int (*ctx_use_key)(SSL_CTX *, EVP_PKEY *);
 	int (*ctx_num_tickets)(SSL_CTX *, size_t);
+	int (*ctx_up_ref)(SSL_CTX *);
 	SSL *(*ssl_new)(SSL_CTX *);
 	void (*ssl_free)(SSL *);
 	int (*set_fd)(SSL *, int);
@@ -150,7 +151,7 @@ static void o_resolve(void)
 	OSYM(store_new, "X509_STORE_new"); OSYM(store_add, "X509_STORE_add_cert");
 	OSYM(server_method, "TLS_server_method"); OSYM(ctx_new, "SSL_CTX_new"); OSYM(ctx_free, "SSL_CTX_free");
 	OSYM(ctx_use_cert, "SSL_CTX_use_certificate"); OSYM(ctx_use_key, "SSL_CTX_use_PrivateKey");
-	OSYM(ctx_num_tickets, "SSL_CTX_set_num_tickets"); OSYM(ssl_new, "SSL_new"); OSYM(ssl_free, "SSL_free");
+	OSYM(ctx_num_tickets, "SSL_CTX_set_num_tickets"); OSYM(ctx_up_ref, "SSL_CTX_up_ref"); OSYM(ssl_new, "SSL_new"); OSYM(ssl_free, "SSL_free");
 	OSYM(set_fd, "SSL_set_fd"); OSYM(accept_state, "SSL_set_accept_state");
 	OSYM(connect_state, "SSL_set_connect_state"); OSYM(do_handshake, "SSL_do_handshake");
 	OSYM(get_error, "SSL_get_error"); OSYM(get_fd, "SSL_get_fd"); OSYM(ctrl, "SSL_ctrl");
@@ -328,7 +329,7 @@ static int ca_ready(void)
 }
 
 /* A server context with a certificate for host, with a reference for the
- * caller... none: SSL_new takes its own; valid until the next call. */
+ * caller (O.ctx_free it): the cache may evict it meanwhile. */
 static SSL_CTX *server_ctx(const char *host)
 {
 	SSL_CTX *ctx = NULL;
@@ -357,6 +358,8 @@ static SSL_CTX *server_ctx(const char *host)
 			hosts[i].ctx = ctx;
 		}
 	}
+	if (ctx && !O.ctx_up_ref(ctx))
+		ctx = NULL;
 	pthread_mutex_unlock(&mint_mu);
 	return ctx;
 }
@@ -458,7 +461,8 @@ int lr_claim_possible(void)
 	return possible_cached;
 }
 
-int lr_claim_intercepting(void)
+/* Interception on for this process (see lr_claim_intercept_host). */
+static int intercepting(void)
 {
 	static _Atomic int state = -1; /* -1 not known yet, 0 off, 1 on */
 	int st = atomic_load(&state);
@@ -486,7 +490,7 @@ int lr_claim_intercept_host(const char *host)
 	size_t n = strlen(host);
 	int yes;
 
-	if (!lr_claim_intercepting())
+	if (!intercepting())
 		return 0;
 	if (lr_detect_api_host(host, n))
 		return 1;
@@ -636,8 +640,11 @@ static int claim_now(int fd, claim *c, int (*real_connect)(int, const struct soc
 	struct sockaddr unspec = {.sa_family = AF_UNSPEC};
 	socklen_t sl = sizeof(ss), lalen;
 	int l, rc, e, s, saved = errno;
+	SSL_CTX *ctx = server_ctx(c->host); /* the certificate can be made: else no claim */
 
-	if (!server_ctx(c->host) || getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	if (ctx)
+		O.ctx_free(ctx);
+	if (!ctx || getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
 	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) || (l = listener(ss.ss_family, &la, &lalen)) < 0) {
 		errno = saved;
 		return -2;
@@ -1014,7 +1021,7 @@ int lr_claim_raw(int fd, const void *p, size_t n)
 	char host[256], route[128], peer[64];
 	claim *c;
 	SSL_CTX *ctx;
-	int srv = -1;
+	int srv = -1, rc;
 
 	if (atomic_load(&nfresh))
 		first_bytes(fd, p, n);
@@ -1034,12 +1041,13 @@ int lr_claim_raw(int fd, const void *p, size_t n)
 	pthread_mutex_unlock(&mu);
 	if (srv < 0)
 		return 0;
-	if (!(ctx = server_ctx(host)) || lr_tlsend_adopt(srv, ctx, host, route, peer) < 0) {
-		if (!ctx)
-			lr_upfd_release(srv);
+	if (!(ctx = server_ctx(host))) {
+		lr_upfd_release(srv);
 		return 0;
 	}
-	return 1;
+	rc = lr_tlsend_adopt(srv, ctx, host, route, peer) == 0; /* its session holds its own reference */
+	O.ctx_free(ctx);
+	return rc;
 }
 
 /* --- the handshake ------------------------------------------------------------------ */
@@ -1111,7 +1119,7 @@ int lr_claim_handshake(void *ssl, int fd, int connect_state)
 	char host[256];
 	const char *why = "";
 	SSL *srv = NULL;
-	SSL_CTX *ctx;
+	SSL_CTX *ctx = NULL;
 	claim *c;
 	int sfd = -1, fl, sfl, rc;
 
@@ -1147,6 +1155,8 @@ int lr_claim_handshake(void *ssl, int fd, int connect_state)
 	}
 	if (srv)
 		O.ssl_free(srv);
+	if (ctx)
+		O.ctx_free(ctx);
 	if (rc == 0) {
 		O.err_clear();
 		lr_log(LR_LOG_DEBUG, "connection %d: TLS handshake for %s completed by the shim", fd, host);

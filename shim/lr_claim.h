@@ -62,8 +62,7 @@ int lr_claim_connect(int fd, const char *host, int port, const char *route, cons
  * known LLM API host or a host a route names are connected to the shim's
  * TLS endpoint (lr_tlsend.h) at once, with certificates minted from that
  * CA, which the program must trust (the launcher sets the variables
- * programs read).  _host: is host one of them (interception on)? */
-int lr_claim_intercepting(void);
+ * programs read).  Is host one of them (interception on)? */
 int lr_claim_intercept_host(const char *host);
 
 /* Connects fd to the endpoint for an intercepted host (no attempt at the
