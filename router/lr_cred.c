@@ -9,6 +9,7 @@ static int name_is(const char *name, size_t n, const char *lit)
 	return strlen(lit) == n && strncasecmp(name, lit, n) == 0;
 }
 
+
 int lr_cred_is_key_header(const char *name, size_t n)
 {
 	return name_is(name, n, "authorization") || name_is(name, n, "x-api-key") ||
@@ -18,14 +19,32 @@ int lr_cred_is_key_header(const char *name, size_t n)
 static const char *const words[] = {"auth", "api-key", "apikey", "api_key", "token", "secret",
 				    "password", "credential", "jwt", "cookie", "subscription-key"};
 
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* Whether word w (lower case) starts at name[i..n). */
+static int word_at(const char *name, size_t i, size_t n, const char *w)
+{
+	for (; *w; w++, i++)
+		if (i == n || lower((unsigned char)name[i]) != *w)
+			return 0;
+	return 1;
+}
+
+/* Whether any of the nw words (lower case) occurs in name, ignoring case.
+ * One pass: a word is tried only where its first letter is (every header
+ * of every request comes here). */
 static int has_word(const char *name, size_t n, const char *const *w, size_t nw)
 {
 	size_t i, k;
+	int c;
 
-	for (; nw--; w++) {
-		k = strlen(*w);
-		for (i = 0; i + k <= n; i++)
-			if (strncasecmp(name + i, *w, k) == 0)
+	for (i = 0; i < n; i++) {
+		c = lower((unsigned char)name[i]);
+		for (k = 0; k < nw; k++)
+			if (w[k][0] == c && word_at(name, i, n, w[k]))
 				return 1;
 	}
 	return 0;

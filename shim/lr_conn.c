@@ -303,17 +303,30 @@ static int engine_decide(const lr_table *t, lr_request *r, const char *body, siz
 
 typedef struct {
 	const lr_table *t;
-	lr_request r;
 	lr_decision d;
 	lr_plan p;
 	int have_plan;
-	char url[8192];
 	size_t ulen;
 	const char *body;      /* the body sent (the rewritten one, once rewritten) */
 	size_t blen;
 	const char *app_body;  /* the app's */
 	size_t app_blen;
+	/* not cleared by job_new: lr_request_init_as sets r up, url is written
+	 * before it is read (17 KB a request need not zero) */
+	lr_request r;
+	char url[8192];
 } job;
+
+static job *job_new(void)
+{
+	job *j = malloc(sizeof(*j));
+
+	if (j) {
+		memset(j, 0, offsetof(job, r));
+		j->url[0] = '\0';
+	}
+	return j;
+}
 
 /* The edits plan p asks for, as lr_http_rewrite takes them. */
 static int edits_of(const lr_plan *p, lr_http_edits *e, char *body_new, size_t body_new_len,
@@ -362,6 +375,7 @@ static int build(lr_conn *c, const lr_table *t, const lr_decision *d, const lr_r
 
 	*nb = NULL;
 	*nbl = 0;
+	auth[0] = '\0';
 	rc = lr_plan_body(t, d, r, p, body, blen, nb, nbl);
 	if (rc < 0 && rc != LR_ENOTFOUND) {
 		*why = lr_unapplied_of(rc, 1);
@@ -370,7 +384,7 @@ static int build(lr_conn *c, const lr_table *t, const lr_decision *d, const lr_r
 	rc = edits_of(p, &e, *nb, *nbl, host, sizeof(host), auth, sizeof(auth));
 	if (rc == 0)
 		rc = lr_http_rewrite(&c->fr.head, *nb ? *nb : body, *nb ? *nbl : blen, &e, out, outlen);
-	explicit_bzero(auth, sizeof(auth));
+	explicit_bzero(auth, strnlen(auth, sizeof(auth))); /* a key, when one was put there */
 	if (rc < 0) {
 		*why = lr_unapplied_of(rc, 0);
 		free(*nb);
@@ -776,7 +790,7 @@ static int decide_held(lr_conn *c)
 
 	c->holding = 0;
 	c->unsent = 0; /* from here on, sent, refused or released */
-	j = calloc(1, sizeof(*j));
+	j = job_new();
 	if (!j || lr_http_body(&c->fr, &body) < 0 || (n = app_url(c, j->url, sizeof(j->url))) < 0 ||
 	    lr_request_init_as(&j->r, j->url, (size_t)n, body.p, body.len, lr_process_name(), 0) < 0) {
 		if (ours(c)) /* not an LLM request: still ours to carry */
@@ -867,7 +881,7 @@ static int decide_held(lr_conn *c)
 static int deny_unheld(lr_conn *c, const char *url, size_t n)
 {
 	const lr_table *t;
-	job *j = calloc(1, sizeof(*j));
+	job *j = job_new();
 	int unread = 0, denied;
 
 	if (!j || lr_request_init_as(&j->r, url, n, NULL, 0, lr_process_name(), 0) < 0) {
@@ -1104,7 +1118,7 @@ static int held_could_be_denied(lr_conn *c)
 	const lr_table *t;
 	int deny;
 
-	if (!c->holding || (n = app_url(c, url, sizeof(url))) <= 0 || !(j = calloc(1, sizeof(*j))))
+	if (!c->holding || (n = app_url(c, url, sizeof(url))) <= 0 || !(j = job_new()))
 		return 0;
 	if (lr_request_init_as(&j->r, url, (size_t)n, NULL, 0, lr_process_name(), 0) < 0) {
 		free(j);

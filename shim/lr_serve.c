@@ -16,6 +16,7 @@
 #include "lr_log.h"
 #include "lr_overflow.h"
 #include "lr_resil.h"
+#include "lr_shim.h"
 #include "lr_splice.h"
 #include "lr_upstream.h"
 #include "lr_url.h"
@@ -42,6 +43,7 @@
 #define MAX_LINES 128
 #define MAX_HELD (8u << 20)   /* an answer held for the escalation gate */
 #define MAX_FAILED (64u << 10) /* what is kept of a failed answer */
+#define CORK_MAX (64u << 10)  /* answer bytes a pipe gathers on the client's thread before a send */
 
 struct served;
 
@@ -54,6 +56,8 @@ typedef struct lr_pipe {
 	char *buf;
 	size_t len, off;
 	_Atomic int waiting;      /* buf holds bytes the socket has not taken (read without the lock) */
+	int corked;               /* buf gathers a pass's answer bytes (on the client's corked list) */
+	struct lr_pipe *cnext;
 	struct served *cur;       /* the request whose answer the app reads now */
 	struct served *next;      /* the one after it, not started yet */
 	char peer[64];            /* where the app's connection went: "a.b.c.d:p", "[v6]:p" */
@@ -135,29 +139,75 @@ static void pipe_unref(lr_pipe *p)
 static int flush_locked(lr_pipe *p)
 {
 	ssize_t w;
+	int raised = 0;
 
-	/* raised before the send: an app whose read makes room after a send
-	 * that found the socket full then sees it, and pushes (lr_serve_pump) */
-	if (p->off < p->len)
-		atomic_store(&p->waiting, 1);
 	while (p->off < p->len && !p->broken) {
 		w = send(p->fd, p->buf + p->off, p->len - p->off, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (w > 0)
+		if (w > 0) {
 			p->off += (size_t)w;
-		else if (w < 0 && errno == EINTR)
+		} else if (w < 0 && errno == EINTR) {
 			continue;
-		else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		else
+		} else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* the socket is full: raise the flag an app's read looks
+			 * at (lr_serve_pump) and try once more, so a read that
+			 * made room before it saw the flag is not missed.  Raised
+			 * only now: an app woken by a send that took everything
+			 * never takes the lock we hold. */
+			if (raised)
+				return 0;
+			atomic_store(&p->waiting, 1);
+			raised = 1;
+		} else {
 			p->broken = 1;
+		}
 	}
 	if (p->off == p->len) {
 		p->off = p->len = 0;
 		if (p->shut && !p->broken)
 			shutdown(p->fd, SHUT_WR);
 	}
-	atomic_store(&p->waiting, p->off < p->len && !p->broken);
+	if (raised || atomic_load(&p->waiting))
+		atomic_store(&p->waiting, p->off < p->len && !p->broken);
 	return p->broken ? -1 : 0;
+}
+
+/* Pipes with bytes gathered during the client thread's pass over libcurl
+ * (its own list: only that thread corks), sent when the pass ends
+ * (flush_corked, lr_up_on_idle): an answer whose head, body and end
+ * arrive in one pass wakes the app once, not once per piece. */
+static __thread lr_pipe *corked;
+
+static void flush_corked(void)
+{
+	lr_pipe *p;
+
+	while ((p = corked)) {
+		corked = p->cnext;
+		pthread_mutex_lock(&p->mu);
+		p->corked = 0;
+		p->cnext = NULL;
+		flush_locked(p);
+		pthread_mutex_unlock(&p->mu);
+		pipe_unref(p); /* the list's reference */
+	}
+}
+
+/* Whether the add bytes join the gathered ones (lock held): on the
+ * client's thread, while nothing waits for room in the socket and the
+ * total stays small (a big answer goes out as it comes: the app reads
+ * while we receive). */
+static int cork_locked(lr_pipe *p, size_t add)
+{
+	if (!lr_up_self || p->broken || p->shut || atomic_load(&p->waiting) ||
+	    p->len - p->off + add > CORK_MAX)
+		return 0;
+	if (!p->corked) {
+		p->corked = 1;
+		p->refs++;
+		p->cnext = corked;
+		corked = p;
+	}
+	return 1;
 }
 
 /* Queues the n pieces for the app and sends what the socket takes, in
@@ -186,7 +236,10 @@ static long putv(lr_pipe *p, const struct iovec *v, int n)
 			p->len += add;
 		}
 	}
-	left = flush_locked(p) < 0 ? -1 : (long)(p->len - p->off);
+	if (add && cork_locked(p, 0))
+		left = 0; /* sent when the pass ends */
+	else
+		left = flush_locked(p) < 0 ? -1 : (long)(p->len - p->off);
 	pthread_mutex_unlock(&p->mu);
 	return left;
 }
@@ -1095,6 +1148,7 @@ int lr_serve_start(lr_conn *c, lr_serve_job *j)
 
 	if (!c->served && (!lr_serve_possible(c) || takeover(c) < 0))
 		return LR_EINVAL;
+	lr_up_on_idle(flush_corked);
 	if (!(s = calloc(1, sizeof(*s))))
 		return LR_ENOMEM;
 	s->nsteps = j->nsteps;

@@ -1368,8 +1368,17 @@ static void park_point(void)
 	pthread_mutex_unlock(&S.mu);
 }
 
+static void (*_Atomic idle_fn)(void);
+
+void lr_up_on_idle(void (*fn)(void))
+{
+	atomic_store(&idle_fn, fn);
+}
+
 static void loop(void)
 {
+	void (*idle)(void);
+
 	int running, nw, no_fd;
 
 	for (;;) {
@@ -1379,6 +1388,8 @@ static void loop(void)
 		fire_timers();
 		CURLCALL(C.multi_perform(T.multi, &running));
 		read_done();
+		if ((idle = atomic_load(&idle_fn)))
+			idle();
 		nw = wait_set(&no_fd);
 		CURLCALL(C.multi_wait(T.multi, T.wfds, (unsigned)nw, wait_ms(no_fd), NULL));
 		after_wait(nw);

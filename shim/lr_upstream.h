@@ -144,6 +144,11 @@ typedef struct lr_up_sink {
 	void (*done)(void *ud, const lr_up_result *r);
 } lr_up_sink;
 
+/* fn (NULL: none) runs on the client's thread after each pass over
+ * libcurl and the callbacks it made, before the thread waits: a sink that
+ * gathers what its callbacks produced sends it there.  Set once. */
+void lr_up_on_idle(void (*fn)(void));
+
 /* 1 if libcurl can be loaded (dlopen once, cached; the first call pays
  * for loading it), else 0 (logged once). */
 int lr_up_available(void);
