@@ -38,11 +38,16 @@ static int word_at(const char *name, size_t i, size_t n, const char *w)
  * of every request comes here). */
 static int has_word(const char *name, size_t n, const char *const *w, size_t nw)
 {
+	unsigned char first[256] = {0};
 	size_t i, k;
 	int c;
 
+	for (k = 0; k < nw; k++)
+		first[(unsigned char)w[k][0]] = 1;
 	for (i = 0; i < n; i++) {
 		c = lower((unsigned char)name[i]);
+		if (!first[c])
+			continue;
 		for (k = 0; k < nw; k++)
 			if (w[k][0] == c && word_at(name, i, n, w[k]))
 				return 1;

@@ -406,6 +406,7 @@ static ssize_t out(lr_conn *c, int fd, const struct iovec *iov, int cnt, int fla
 	ssize_t r;
 	int e, off;
 
+	lr_up_lead_arm();
 	pthread_mutex_lock(&c->mu);
 	c->flags = flags;
 	r = lr_conn_write(c, iov, cnt);
@@ -415,6 +416,7 @@ static ssize_t out(lr_conn *c, int fd, const struct iovec *iov, int cnt, int fla
 	if (off)
 		forget(take_if(fd, c), fd);
 	release(c);
+	lr_up_lead(fd);
 	errno = e;
 	return r;
 }

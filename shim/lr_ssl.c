@@ -24,6 +24,7 @@
 #include "lr_log.h"
 #include "lr_serve.h"
 #include "lr_shim.h"
+#include "lr_upstream.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -270,13 +271,20 @@ static ssize_t out(lr_conn *c, const void *buf, size_t n)
 	ssize_t r;
 	int off;
 
+	int e, fd;
+
+	lr_up_lead_arm();
 	pthread_mutex_lock(&c->mu);
 	r = lr_conn_write(c, &v, 1);
 	off = lr_conn_done(c); /* not while OpenSSL still has our record to retry */
 	pthread_mutex_unlock(&c->mu);
+	fd = lr_up_lead_pending() ? lr_ssl_fd(c->tls) : -1;
 	if (off)
 		ignore(c->tls);
 	release(c);
+	e = errno;
+	lr_up_lead(fd);
+	errno = e;
 	return r;
 }
 

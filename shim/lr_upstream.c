@@ -59,6 +59,7 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <poll.h>
 #include <pthread.h>
@@ -118,6 +119,8 @@ static struct {
 	void *(*sctx_get0_cert)(void *);
 	void *(*sctx_get0_untrusted)(void *);
 	int (*sctx_set_default)(void *, const char *);
+	int (*err_set_mark)(void);    /* optional: an app thread's lead leaves its error queue as it was */
+	int (*err_pop_to_mark)(void);
 	int (*verify_cert)(void *);
 	int (*sctx_get_error)(void *);
 	void (*sctx_set_error)(void *, int);
@@ -162,6 +165,7 @@ static int load_openssl(void)
 
 	if (!v || !v->ssl_version || strncmp(v->ssl_version, "OpenSSL/", 8) != 0)
 		return 0;
+	(void)(SYM(err_set_mark, "ERR_set_mark") & SYM(err_pop_to_mark, "ERR_pop_to_mark"));
 	return SYM(set_verify_cb, "SSL_CTX_set_cert_verify_callback") & SYM(store_up_ref, "X509_STORE_up_ref") &
 	       SYM(store_free, "X509_STORE_free") & SYM(sctx_new, "X509_STORE_CTX_new") &
 	       SYM(sctx_init, "X509_STORE_CTX_init") & SYM(sctx_get0_cert, "X509_STORE_CTX_get0_cert") &
@@ -316,11 +320,20 @@ static struct {
 	pthread_cond_t cond;          /* a callback ended, a request ended, the thread parked */
 	int started, broken, exiting;
 	int park, parked, waiters;
+	int lead;                     /* who drives libcurl (T): LEAD_NONE, LEAD_CLIENT, LEAD_APP */
+	int owed;                     /* app threads that queued work and will call lr_up_lead */
 	pthread_t tid;
 	req *inq, **inq_tail, *cancelq;
 	req *reqs;
 	unsigned long long next_id;
-} S = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .lead = 1};
+
+enum { LEAD_NONE, LEAD_CLIENT, LEAD_APP };
+#define LEAD_US 2000              /* how long an app's thread drives a request it just sent */
+
+/* An app's thread that may lead (lr_up_lead_arm), and owes a call to
+ * lr_up_lead because it queued work the client's thread was not told of. */
+static __thread int may_lead, lead_owed;
 
 /* The client's thread's own. */
 static struct {
@@ -1355,19 +1368,6 @@ static void after_wait(int nw)
 	}
 }
 
-/* Stops here while fork or exit wants the thread still. */
-static void park_point(void)
-{
-	pthread_mutex_lock(&S.mu);
-	while (S.park > 0) {
-		S.parked = 1;
-		pthread_cond_broadcast(&S.cond);
-		pthread_cond_wait(&S.cond, &S.mu);
-	}
-	S.parked = 0;
-	pthread_mutex_unlock(&S.mu);
-}
-
 static void (*_Atomic idle_fn)(void);
 
 void lr_up_on_idle(void (*fn)(void))
@@ -1375,25 +1375,203 @@ void lr_up_on_idle(void (*fn)(void))
 	atomic_store(&idle_fn, fn);
 }
 
-static void loop(void)
+/* One pass over everything: what other threads queued, the timers,
+ * libcurl, the transfers that ended, and the sinks' idle hook. */
+static void pass(void)
 {
 	void (*idle)(void);
+	int running;
 
-	int running, nw, no_fd;
+	take_work();
+	take_stolen();
+	fire_timers();
+	CURLCALL(C.multi_perform(T.multi, &running));
+	read_done();
+	if ((idle = atomic_load(&idle_fn)))
+		idle();
+}
 
+/* Waits for libcurl's sockets, the wake-up descriptor and the paused
+ * sinks' descriptors, at most ms (-1: as the timers say). */
+static void wait_once(int ms)
+{
+	int nw, no_fd, w;
+
+	nw = wait_set(&no_fd);
+	w = wait_ms(no_fd);
+	if (ms >= 0 && ms < w)
+		w = ms;
+	CURLCALL(C.multi_wait(T.multi, T.wfds, (unsigned)nw, w, NULL));
+	after_wait(nw);
+}
+
+static int in_flight(void)
+{
+	return T.running || T.nheap || T.paused;
+}
+
+/* The client's thread, before each pass (S.mu not held): stops while fork
+ * or exit wants it still, and waits while an app's thread leads or there
+ * is nothing to do.  Nothing to do: it lets go of the lead (LEAD_NONE), so
+ * that an app's thread that sends a request may drive it itself
+ * (lr_up_lead) without waking this one.  Returns with the lead. */
+static void client_lead(void)
+{
+	struct timespec dl;
+	int rc;
+
+	pthread_mutex_lock(&S.mu);
 	for (;;) {
-		park_point();
-		take_work();
-		take_stolen();
-		fire_timers();
-		CURLCALL(C.multi_perform(T.multi, &running));
-		read_done();
-		if ((idle = atomic_load(&idle_fn)))
-			idle();
-		nw = wait_set(&no_fd);
-		CURLCALL(C.multi_wait(T.multi, T.wfds, (unsigned)nw, wait_ms(no_fd), NULL));
-		after_wait(nw);
+		if (S.park > 0) {
+			S.parked = 1;
+			pthread_cond_broadcast(&S.cond);
+			pthread_cond_wait(&S.cond, &S.mu);
+			continue;
+		}
+		S.parked = 0;
+		if (S.lead == LEAD_CLIENT)
+			break;
+		/* T is ours to look at while nobody leads */
+		if (S.lead == LEAD_NONE && ((S.inq && !S.owed) || S.cancelq || in_flight())) {
+			S.lead = LEAD_CLIENT;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_sec += IDLE_WAIT_MS / 1000;
+		rc = pthread_cond_clockwait(&S.cond, &S.mu, CLOCK_MONOTONIC, &dl);
+		if (rc == ETIMEDOUT && S.lead == LEAD_NONE) {
+			S.lead = LEAD_CLIENT; /* a pass now and then: idle connection groups are trimmed */
+			break;
+		}
 	}
+	pthread_mutex_unlock(&S.mu);
+}
+
+/* After a pass: 1 if the client's thread let go of the lead (nothing in
+ * flight, nothing queued). */
+static int client_let_go(void)
+{
+	int gone = 0;
+
+	if (in_flight())
+		return 0;
+	pthread_mutex_lock(&S.mu);
+	if (!S.inq && !S.cancelq && S.park == 0) {
+		S.lead = LEAD_NONE;
+		gone = 1;
+	}
+	pthread_mutex_unlock(&S.mu);
+	return gone;
+}
+
+static void loop(void)
+{
+	for (;;) {
+		client_lead();
+		pass();
+		if (!client_let_go())
+			wait_once(-1);
+	}
+}
+
+/* --- an app's thread drives its own request --------------------------------------------- */
+
+/* Whether every running transfer has its first body bytes (or waits for
+ * the app to read): what the app waits for is in its descriptor. */
+static int lead_done(void)
+{
+	req *x;
+
+	for (x = T.running; x; x = x->rnext)
+		if (!x->got_body && !x->paused && !x->curl_paused)
+			return 0;
+	return 1;
+}
+
+static int lead_stop(void)
+{
+	int stop;
+
+	pthread_mutex_lock(&S.mu);
+	stop = S.park > 0 || S.exiting;
+	pthread_mutex_unlock(&S.mu);
+	return stop;
+}
+
+/* The passes, on the app's thread, as the client's thread would run them:
+ * every signal blocked (delivered when the lead ends, at most LEAD_US
+ * later; libcurl's resolver threads started now inherit the mask), not
+ * cancellable, marked as the shim's own client (lr_up_self: the hooks
+ * pass libcurl's calls through), with the thread's errno and OpenSSL
+ * error queue as they were. */
+static void lead_run(void)
+{
+	sigset_t all, old;
+	int e = errno, cs, self = lr_up_self, mark = C.err_set_mark && C.err_pop_to_mark;
+	long long until = now_us() + LEAD_US, left;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+	lr_up_self = 1;
+	lr_depth++;
+	if (mark)
+		C.err_set_mark();
+	for (;;) {
+		pass();
+		if (lead_done() || (left = until - now_us()) <= 0 || lead_stop())
+			break;
+		wait_once((int)((left + 999) / 1000));
+	}
+	if (mark)
+		C.err_pop_to_mark();
+	lr_depth--;
+	lr_up_self = self;
+	pthread_setcancelstate(cs, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+}
+
+void lr_up_lead_arm(void)
+{
+	may_lead = 1;
+}
+
+int lr_up_lead_pending(void)
+{
+	return lead_owed;
+}
+
+void lr_up_lead(int app_fd)
+{
+	int fl, owed = lead_owed, lead = 0;
+
+	may_lead = lead_owed = 0;
+	if (!owed)
+		return;
+	/* a non-blocking app has other things to do than wait in its write */
+	fl = app_fd >= 0 ? fcntl(app_fd, F_GETFL) : -1;
+	pthread_mutex_lock(&S.mu);
+	S.owed--;
+	if (S.lead == LEAD_NONE && fl >= 0 && !(fl & O_NONBLOCK) && !S.park && !S.exiting && !S.broken &&
+	    (C.err_set_mark || !C.openssl)) {
+		S.lead = LEAD_APP;
+		lead = 1;
+	} else if (S.lead == LEAD_NONE) {
+		pthread_cond_broadcast(&S.cond); /* the client's thread takes it */
+	}
+	fl = S.lead;
+	pthread_mutex_unlock(&S.mu);
+	if (!lead) {
+		if (fl == LEAD_APP)
+			lr_upfd_wake(); /* another app's thread leads: its wait sees the queue */
+		return;
+	}
+	lead_run();
+	pthread_mutex_lock(&S.mu);
+	S.lead = LEAD_NONE;
+	pthread_cond_broadcast(&S.cond); /* the client's thread takes what is left; parkers look again */
+	pthread_mutex_unlock(&S.mu);
 }
 
 /* --- the thread ----------------------------------------------------------------------- */
@@ -1511,10 +1689,10 @@ static int park_locked(int ms)
 		dl.tv_sec++;
 		dl.tv_nsec -= 1000000000;
 	}
-	while (!S.parked)
+	while (!S.parked || S.lead == LEAD_APP)
 		if (pthread_cond_clockwait(&S.cond, &S.mu, CLOCK_MONOTONIC, &dl) == ETIMEDOUT)
 			break;
-	if (!S.parked)
+	if (!S.parked || S.lead == LEAD_APP)
 		lr_log(LR_LOG_DEBUG, "upstream client: the thread did not stop within %d ms", ms);
 	return 1;
 }
@@ -1545,6 +1723,8 @@ void lr_up_atfork(int phase)
 		pthread_mutex_init(&S.mu, NULL);
 		pthread_cond_init(&S.cond, NULL);
 		S.started = S.broken = S.park = S.parked = S.waiters = 0;
+		S.lead = LEAD_CLIENT; /* a new thread starts with it */
+		S.owed = 0;
 		counted = 0;
 		S.inq = S.cancelq = NULL;
 		S.inq_tail = &S.inq;
@@ -1580,6 +1760,15 @@ lr_up *lr_up_start(const lr_up_req *rq, const lr_up_sink *s, void *ud, int wait_
 	wake = S.inq == NULL;
 	*S.inq_tail = x;
 	S.inq_tail = &x->next;
+	if (S.lead == LEAD_NONE) { /* the client's thread waits on S.cond, not in libcurl */
+		wake = 0;
+		if (may_lead && !lr_up_self) {
+			S.owed += !lead_owed;
+			lead_owed = 1; /* lr_up_lead, soon, on this thread */
+		} else {
+			pthread_cond_broadcast(&S.cond);
+		}
+	}
 	pthread_mutex_unlock(&S.mu);
 	if (wake)
 		lr_upfd_wake();
@@ -1615,6 +1804,8 @@ int lr_up_cancel(lr_up *h)
 			x->cancelled = 1;
 			x->cnext = S.cancelq;
 			S.cancelq = x;
+			if (S.lead == LEAD_NONE)
+				pthread_cond_broadcast(&S.cond); /* the client's thread is not in libcurl's wait */
 		}
 		while (!self && (x = find_locked(id)) && x->in_cb)
 			pthread_cond_wait(&S.cond, &S.mu);

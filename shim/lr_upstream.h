@@ -149,6 +149,21 @@ typedef struct lr_up_sink {
  * gathers what its callbacks produced sends it there.  Set once. */
 void lr_up_on_idle(void (*fn)(void));
 
+/* An app's thread may drive the requests it starts itself, for a moment,
+ * instead of handing them to the client's thread: two thread wake-ups
+ * fewer per request (the app's thread waits in libcurl for the upstream
+ * instead of in its read for the client's thread).  A hook that may
+ * start a request calls lr_up_lead_arm() before, and lr_up_lead(fd) after,
+ * holding no lock of the shim's, with the app's descriptor: if a request
+ * was started meanwhile, the client's thread was idle and fd is blocking,
+ * the thread drives libcurl until every running transfer has its first
+ * body bytes in the app's descriptor, for at most 2 ms, every signal
+ * blocked; then the client's thread goes on with what is left.
+ * Otherwise the client's thread takes the request as it would have. */
+void lr_up_lead_arm(void);
+void lr_up_lead(int app_fd);
+int lr_up_lead_pending(void); /* 1 if this thread owes an lr_up_lead */
+
 /* 1 if libcurl can be loaded (dlopen once, cached; the first call pays
  * for loading it), else 0 (logged once). */
 int lr_up_available(void);
