@@ -541,6 +541,8 @@ static lr_act continue_stream(lr_attempt *a, const lr_outcome *o)
 
 	if (o->no_continue)
 		next = -1;
+	else if (o->limit_reached)
+		return act_of(LR_ACT_DELIVER_END); /* the app's limit: nothing more to ask for */
 	else if (a->cont_mode == LR_CONTINUE_SAME && !a->same_tried) {
 		a->same_tried = 1;
 		next = a->cur;

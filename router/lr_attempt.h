@@ -50,7 +50,9 @@
  *     continuation that fails goes on to the next step, and when none is
  *     left, or one rejects it (a 4xx), the app's stream ends with an error
  *     event of ours (DELIVER_CUT): never a truncated success, never a
- *     fallback's rejection as the original's answer;
+ *     fallback's rejection as the original's answer; a cut stream whose
+ *     text already used the app's token limit is not continued: it ends
+ *     as the provider ends one its limit cut (DELIVER_END);
  *   - under stream_hold a stream is held whole: a cut one is a failure
  *     like any other, nothing having reached the app.
  * Health is read and written through lr_attempt_env, so tests drive the
@@ -106,6 +108,8 @@ typedef struct lr_outcome {
 			     * after text reached the app */
 	int no_continue;    /* stream_cut, and the transport cannot continue it (a
 			     * tool call under way, several choices, too much text) */
+	int limit_reached;  /* stream_cut after text, and that text already used the
+			     * app's token limit (lr_splice_limit): nothing to ask for */
 } lr_outcome;
 
 enum lr_act_kind {
@@ -119,6 +123,9 @@ enum lr_act_kind {
 	LR_ACT_AS_APP,
 	LR_ACT_DELIVER_CUT, /* the app's stream (cut, and not continued) ends
 			     * with an error event of ours, never as a success */
+	LR_ACT_DELIVER_END, /* the app's stream (cut when its text had used the
+			     * app's token limit) ends as the provider ends one
+			     * its limit cut (lr_splice_end_event) */
 };
 
 enum lr_keep {

@@ -5,6 +5,7 @@
  * and handed on.
  */
 #include "lr_splice.h"
+#include "lr_splice_int.h"
 #include "lr_detect.h"
 #include "lr_error.h"
 #include "lr_json.h"
@@ -14,22 +15,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The dialect of format + operation, or -1 when it is not followed. */
+static int dialect_of(int format, const char *op)
+{
+	if (!op)
+		return -1;
+	if (format == LR_FMT_OPENAI || format == LR_FMT_AZURE)
+		return strcmp(op, "chat") == 0 ? LR_SP_CHAT : strcmp(op, "responses") == 0 ? LR_SP_RESPONSES
+		     : strcmp(op, "completions") == 0 ? LR_SP_COMPLETIONS : -1;
+	if (format == LR_FMT_GEMINI)
+		return strcmp(op, "generate") == 0 ? LR_SP_GEMINI : -1;
+	if (format == LR_FMT_ANTHROPIC)
+		return strcmp(op, "messages") == 0 ? LR_SP_ANTHROPIC : -1;
+	if (format == LR_FMT_OLLAMA)
+		return strcmp(op, "chat") == 0 ? LR_SP_OLLAMA_CHAT : strcmp(op, "generate") == 0 ? LR_SP_OLLAMA_GEN : -1;
+	return -1;
+}
+
 int lr_splice_supported(int format, const char *operation)
 {
-	if (!operation)
-		return 0;
-	if (format == LR_FMT_OPENAI || format == LR_FMT_AZURE)
-		return strcmp(operation, "chat") == 0;
-	if (format == LR_FMT_GEMINI)
-		return strcmp(operation, "generate") == 0;
-	return format == LR_FMT_ANTHROPIC && strcmp(operation, "messages") == 0;
+	return dialect_of(format, operation) >= 0;
 }
 
 void lr_splice_init(lr_splice *s, int format)
 {
+	lr_splice_init_op(s, format, format == LR_FMT_ANTHROPIC ? "messages" : format == LR_FMT_GEMINI ? "generate" : "chat");
+}
+
+void lr_splice_init_op(lr_splice *s, int format, const char *operation)
+{
+	int d = dialect_of(format, operation);
+
 	memset(s, 0, sizeof(*s));
 	s->format = format;
+	s->dialect = d >= 0 ? d : LR_SP_CHAT;
 	s->block = -1;
+	s->seq = -1;
+}
+
+int lr_sp_ndjson(const lr_splice *s)
+{
+	return s->dialect == LR_SP_OLLAMA_CHAT || s->dialect == LR_SP_OLLAMA_GEN;
 }
 
 void lr_splice_free(lr_splice *s)
@@ -50,11 +76,16 @@ void lr_splice_attempt(lr_splice *s, int cont)
 	/* its first block is index 0: the app's open block, or the next one */
 	s->offset = s->block_open ? s->block : s->block + 1;
 	s->est_before = cont ? (long long)(s->tlen + 3) / 4 : 0;
+	s->tbefore = cont ? s->tlen : 0;
+	s->skip_item = cont && s->item_open;
+	s->skip_part = cont && s->part_open;
 	if (!cont) { /* nothing of the last attempt reached the app */
 		s->tlen = 0;
 		s->block_open = 0;
 		s->block = -1;
 		s->nocont = s->text_over = s->msg_started = 0;
+		s->seq = -1;
+		s->item_open = s->part_open = 0;
 	}
 }
 
@@ -85,7 +116,7 @@ static int grow(char **p, size_t *cap, size_t need, size_t max)
 	return 0;
 }
 
-static void add_text(lr_splice *s, lr_span str)
+void lr_sp_add_text(lr_splice *s, lr_span str)
 {
 	int n;
 
@@ -103,15 +134,20 @@ static void add_text(lr_splice *s, lr_span str)
 
 /* --- one event ---------------------------------------------------------- */
 
-typedef struct {
-	lr_span name, data;
-} event;
+typedef lr_sp_event event;
 
-static void parse_event(const char *p, size_t n, event *ev)
+static void parse_event(const lr_splice *s, const char *p, size_t n, event *ev)
 {
 	size_t i = 0, j, k;
 
 	memset(ev, 0, sizeof(*ev));
+	if (lr_sp_ndjson(s)) { /* a line; a blank one has no data */
+		while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' '))
+			n--;
+		if (n)
+			ev->data = (lr_span){p, n};
+		return;
+	}
 	while (i < n) {
 		for (j = i; j < n && p[j] != '\n'; j++)
 			;
@@ -127,7 +163,7 @@ static void parse_event(const char *p, size_t n, event *ev)
 	}
 }
 
-static int is_object(lr_span v)
+int lr_sp_is_object(lr_span v)
 {
 	size_t pos = 0;
 	int at;
@@ -141,8 +177,7 @@ static int is_object(lr_span v)
 	return (size_t)lr_json_skip_ws(v.p, v.len, pos) == v.len;
 }
 
-/* The number after the first "key": in d, and where it is; -1 if none. */
-static int find_num(lr_span d, const char *key, size_t *at, size_t *end, long long *val)
+int lr_sp_find_num(lr_span d, const char *key, size_t *at, size_t *end, long long *val)
 {
 	char pat[40];
 	size_t k = (size_t)snprintf(pat, sizeof(pat), "\"%s\"", key), i, j;
@@ -170,40 +205,71 @@ static int find_num(lr_span d, const char *key, size_t *at, size_t *end, long lo
 	return -1;
 }
 
-/* Emits the event with the numbers after each key set to vals[i] (when
- * present in the data); `name` as it came. */
-static int emit_rewritten(lr_splice *s, const event *ev, const char *const *keys, const long long *vals, int n,
-			  lr_splice_emit emit, void *ud)
+int lr_sp_num_edit(lr_span d, size_t from, const char *key, long long add, int set, lr_sp_edit *e)
 {
-	size_t cap = ev->name.len + ev->data.len + 64 + 24 * (size_t)n, len = 0, pos = 0, at, end;
-	char *out = malloc(cap);
+	long long v;
+
+	if (from > d.len || lr_sp_find_num((lr_span){d.p + from, d.len - from}, key, &e->at, &e->end, &v) < 0)
+		return -1;
+	e->at += from;
+	e->end += from;
+	e->p = NULL;
+	e->n = (size_t)snprintf(e->buf, sizeof(e->buf), "%lld", set ? add : v + add);
+	return 0;
+}
+
+int lr_sp_emit_edits(const lr_splice *s, const lr_sp_event *ev, const lr_sp_edit *edits, int n,
+		     lr_splice_emit emit, void *ud)
+{
+	size_t cap = ev->name.len + ev->data.len + 64, len = 0, pos = 0;
 	lr_span d = ev->data;
-	long long cur;
+	char *out;
 	int i, rc;
 
-	(void)s;
-	if (!out)
+	for (i = 0; i < n; i++)
+		cap += edits[i].n;
+	if (!(out = malloc(cap)))
 		return LR_ENOMEM;
 	if (ev->name.p)
 		len += (size_t)snprintf(out, cap, "event: %.*s\n", (int)ev->name.len, ev->name.p);
-	memcpy(out + len, "data: ", 6);
-	len += 6;
-	for (i = 0; i < n; i++) { /* keys in the order they appear */
-		lr_span rest = {d.p + pos, d.len - pos};
-		if (find_num(rest, keys[i], &at, &end, &cur) < 0)
-			continue;
-		memcpy(out + len, rest.p, at);
-		len += at;
-		len += (size_t)snprintf(out + len, cap - len, "%lld", vals[i] == LLONG_MIN ? cur : vals[i]);
-		pos += end;
+	if (!lr_sp_ndjson(s)) {
+		memcpy(out + len, "data: ", 6);
+		len += 6;
+	}
+	for (i = 0; i < n; i++) {
+		if (edits[i].at < pos || edits[i].end > d.len)
+			continue; /* not in order: left as it was */
+		memcpy(out + len, d.p + pos, edits[i].at - pos);
+		len += edits[i].at - pos;
+		memcpy(out + len, edits[i].p ? edits[i].p : edits[i].buf, edits[i].n);
+		len += edits[i].n;
+		pos = edits[i].end;
 	}
 	memcpy(out + len, d.p + pos, d.len - pos);
 	len += d.len - pos;
-	memcpy(out + len, "\n\n", 2);
-	len += 2;
+	memcpy(out + len, lr_sp_ndjson(s) ? "\n" : "\n\n", lr_sp_ndjson(s) ? 1 : 2);
+	len += lr_sp_ndjson(s) ? 1 : 2;
 	rc = emit(ud, out, len);
 	free(out);
 	return rc;
+}
+
+/* Emits the event with the numbers after each key (in the order they
+ * appear) set to vals[i] (LLONG_MIN: as it was). */
+static int emit_rewritten(lr_splice *s, const event *ev, const char *const *keys, const long long *vals, int n,
+			  lr_splice_emit emit, void *ud)
+{
+	lr_sp_edit ed[4];
+	size_t from = 0;
+	int i, k = 0;
+
+	for (i = 0; i < n && i < 4; i++) {
+		if (lr_sp_num_edit(ev->data, from, keys[i], vals[i] == LLONG_MIN ? 0 : vals[i], vals[i] != LLONG_MIN,
+				   &ed[k]) < 0)
+			continue;
+		from = ed[k++].end;
+	}
+	return lr_sp_emit_edits(s, ev, ed, k, emit, ud);
 }
 
 /* The numbers after "key" in a usage object, plus `add`. */
@@ -212,7 +278,7 @@ static long long plus(lr_span d, const char *key, long long add)
 	size_t at, end;
 	long long v;
 
-	return find_num(d, key, &at, &end, &v) < 0 ? LLONG_MIN : v + add;
+	return lr_sp_find_num(d, key, &at, &end, &v) < 0 ? LLONG_MIN : v + add;
 }
 
 static int openai_event(lr_splice *s, const event *ev, const char *raw, size_t n, lr_splice_emit emit, void *ud)
@@ -225,7 +291,7 @@ static int openai_event(lr_splice *s, const event *ev, const char *raw, size_t n
 		s->done = 1;
 		return emit(ud, raw, n);
 	}
-	if (!is_object(ev->data) || (lr_json_member(ev->data, "error").p && !lr_json_is_null(lr_json_member(ev->data, "error"))))
+	if (!lr_sp_is_object(ev->data) || (lr_json_member(ev->data, "error").p && !lr_json_is_null(lr_json_member(ev->data, "error"))))
 		return LR_EPARSE;
 	ch = lr_json_member(ev->data, "choices");
 	if (ch.p && lr_json_arr_init(&it, ch.p, ch.len, 0) == 0) {
@@ -239,7 +305,7 @@ static int openai_event(lr_splice *s, const event *ev, const char *raw, size_t n
 				s->nocont = 1;
 			content = delta.p ? lr_json_member(delta, "content") : (lr_span){NULL, 0};
 			if (content.p && lr_json_type_of(content) == LR_JSON_STRING)
-				add_text(s, content);
+				lr_sp_add_text(s, content);
 		}
 	}
 	usage = lr_json_member(ev->data, "usage");
@@ -262,7 +328,7 @@ static int gemini_event(lr_splice *s, const event *ev, const char *raw, size_t n
 	lr_json_iter it, pit;
 	int nc = 0;
 
-	if (!is_object(ev->data) || lr_json_member(ev->data, "error").p)
+	if (!lr_sp_is_object(ev->data) || lr_json_member(ev->data, "error").p)
 		return LR_EPARSE;
 	cands = lr_json_member(ev->data, "candidates");
 	if (cands.p && lr_json_arr_init(&it, cands.p, cands.len, 0) == 0) {
@@ -274,7 +340,7 @@ static int gemini_event(lr_splice *s, const event *ev, const char *raw, size_t n
 				while (lr_json_arr_next(&pit, &part) == 1) {
 					text = lr_json_member(part, "text");
 					if (text.p && lr_json_type_of(text) == LR_JSON_STRING)
-						add_text(s, text);
+						lr_sp_add_text(s, text);
 					else if (lr_json_member(part, "functionCall").p)
 						s->nocont = 1;
 				}
@@ -303,7 +369,7 @@ static int anthropic_event(lr_splice *s, const event *ev, const char *raw, size_
 	long app;
 	int start, stop;
 
-	if (!is_object(ev->data))
+	if (!lr_sp_is_object(ev->data))
 		return LR_EPARSE;
 	type = lr_json_member(ev->data, "type");
 	if (!type.p || lr_json_str_eq(type, "error"))
@@ -342,7 +408,7 @@ static int anthropic_event(lr_splice *s, const event *ev, const char *raw, size_
 		delta = lr_json_member(ev->data, "delta");
 		text = lr_json_member(delta, "text");
 		if (text.p && lr_json_type_of(text) == LR_JSON_STRING && lr_json_str_eq(lr_json_member(delta, "type"), "text_delta"))
-			add_text(s, text);
+			lr_sp_add_text(s, text);
 	}
 	if (s->cont && idx.p && s->offset) {
 		static const char *const keys[] = {"index"};
@@ -364,15 +430,29 @@ static int of_format(const lr_splice *s, lr_span d)
 {
 	lr_span type;
 
-	if (!is_object(d)) /* [DONE], or garbage: judged as events are */
+	if (!lr_sp_is_object(d)) /* [DONE], or garbage: judged as events are */
 		return 1;
 	if (lr_json_member(d, "error").p)
 		return 1; /* an error: a failure, not another format */
+	if (s->dialect >= LR_SP_RESPONSES)
+		return lr_sp_more_of_format(s, d);
 	if (s->format == LR_FMT_ANTHROPIC)
 		return (type = lr_json_member(d, "type")).p && lr_json_type_of(type) == LR_JSON_STRING;
 	if (s->format == LR_FMT_GEMINI)
 		return lr_json_member(d, "candidates").p || lr_json_member(d, "usageMetadata").p;
 	return lr_json_member(d, "choices").p || lr_json_member(d, "usage").p;
+}
+
+static int dispatch(lr_splice *s, const event *ev, const char *raw, size_t n, lr_splice_emit emit, void *ud)
+{
+	switch (s->dialect) {
+	case LR_SP_ANTHROPIC: return anthropic_event(s, ev, raw, n, emit, ud);
+	case LR_SP_GEMINI: return gemini_event(s, ev, raw, n, emit, ud);
+	case LR_SP_RESPONSES: return lr_sp_responses_event(s, ev, raw, n, emit, ud);
+	case LR_SP_COMPLETIONS: return lr_sp_completions_event(s, ev, raw, n, emit, ud);
+	case LR_SP_OLLAMA_CHAT: case LR_SP_OLLAMA_GEN: return lr_sp_ollama_event(s, ev, raw, n, emit, ud);
+	default: return openai_event(s, ev, raw, n, emit, ud);
+	}
 }
 
 /* One whole event (raw[0..n), its blank line included). */
@@ -381,7 +461,7 @@ static int one_event(lr_splice *s, const char *raw, size_t n, lr_splice_emit emi
 	event ev;
 	int rc;
 
-	parse_event(raw, n, &ev);
+	parse_event(s, raw, n, &ev);
 	if (!ev.data.p) /* a comment, a keep-alive */
 		return s->cont && !s->events ? 0 : emit(ud, raw, n);
 	if (s->done)
@@ -390,9 +470,7 @@ static int one_event(lr_splice *s, const char *raw, size_t n, lr_splice_emit emi
 		s->bad = s->foreign = 1; /* another API's answer cannot go on the app's stream */
 		return LR_EPARSE;
 	}
-	rc = s->format == LR_FMT_ANTHROPIC ? anthropic_event(s, &ev, raw, n, emit, ud)
-	     : s->format == LR_FMT_GEMINI  ? gemini_event(s, &ev, raw, n, emit, ud)
-					   : openai_event(s, &ev, raw, n, emit, ud);
+	rc = dispatch(s, &ev, raw, n, emit, ud);
 	if (rc == LR_EPARSE) {
 		s->bad = 1;
 		return rc;
@@ -403,11 +481,17 @@ static int one_event(lr_splice *s, const char *raw, size_t n, lr_splice_emit emi
 	return 0;
 }
 
-/* The end of the first event in p[0..n): just past its blank line, or 0. */
-static size_t event_end(const char *p, size_t n)
+/* The end of the first event in p[0..n): just past its blank line (an
+ * NDJSON line: its newline), or 0. */
+static size_t event_end(const lr_splice *s, const char *p, size_t n)
 {
 	size_t i;
 
+	if (lr_sp_ndjson(s)) {
+		const char *nl = memchr(p, '\n', n);
+
+		return nl ? (size_t)(nl - p) + 1 : 0;
+	}
 	for (i = 1; i < n; i++) {
 		if (p[i] != '\n')
 			continue;
@@ -428,7 +512,7 @@ int lr_splice_feed(lr_splice *s, const char *p, size_t n, lr_splice_emit emit, v
 		return LR_EPARSE;
 	/* decided on the attempt's first byte only: a '{' after events that
 	 * passed nothing (a comment, an unknown event) is an event stream's */
-	if (!s->raw && !s->seen && n && (p[0] == '{' || p[0] == '[')) {
+	if (!s->raw && !s->seen && n && (p[0] == '{' || p[0] == '[') && !lr_sp_ndjson(s)) {
 		if (s->cont) { /* a whole JSON answer cannot go on the app's event stream */
 			s->bad = s->foreign = 1;
 			return LR_EPARSE;
@@ -445,7 +529,7 @@ int lr_splice_feed(lr_splice *s, const char *p, size_t n, lr_splice_emit emit, v
 	}
 	memcpy(s->ev + s->evlen, p, n);
 	s->evlen += n;
-	while ((end = event_end(s->ev + off, s->evlen - off)) > 0) {
+	while ((end = event_end(s, s->ev + off, s->evlen - off)) > 0) {
 		if ((rc = one_event(s, s->ev + off, end, emit, ud)) < 0) {
 			s->evlen = 0;
 			return rc;
@@ -461,89 +545,3 @@ int lr_splice_feed(lr_splice *s, const char *p, size_t n, lr_splice_emit emit, v
 	return 0;
 }
 
-/* --- what is sent, and how the app's stream ends ---------------------------- */
-
-int lr_splice_body(const lr_splice *s, const char *body, size_t len, char **out, size_t *outlen)
-{
-	static const char *const path[] = {"messages"}, *const gpath[] = {"contents"};
-	lr_span msgs;
-	size_t tl = s->tlen, close, cap, n = 0;
-	char *o;
-	int k, empty;
-
-	*out = NULL;
-	*outlen = 0;
-	if (!s->tlen) { /* nothing delivered: the request as it was */
-		if (!(o = malloc(len + 1)))
-			return LR_ENOMEM;
-		memcpy(o, body, len);
-		o[len] = '\0';
-		*out = o;
-		*outlen = len;
-		return 0;
-	}
-	if (lr_json_find(body, len, s->format == LR_FMT_GEMINI ? gpath : path, 1, &msgs) < 0 ||
-	    lr_json_type_of(msgs) != LR_JSON_ARRAY)
-		return LR_EPARSE;
-	if (s->format == LR_FMT_ANTHROPIC)
-		while (tl && (s->text[tl - 1] == ' ' || s->text[tl - 1] == '\n' || s->text[tl - 1] == '\t' ||
-			      s->text[tl - 1] == '\r'))
-			tl--;
-	close = (size_t)(msgs.p - body) + msgs.len - 1;
-	empty = lr_json_skip_ws(msgs.p, msgs.len - 1, 1) == (int)msgs.len - 1;
-	cap = len + 6 * tl + sizeof(LR_SPLICE_ASK) + 128;
-	if (!(o = malloc(cap)))
-		return LR_ENOMEM;
-	memcpy(o, body, close);
-	n = close;
-	if (s->format == LR_FMT_GEMINI)
-		n += (size_t)snprintf(o + n, cap - n, "%s{\"role\":\"model\",\"parts\":[{\"text\":", empty ? "" : ",");
-	else
-		n += (size_t)snprintf(o + n, cap - n, "%s{\"role\":\"assistant\",\"content\":", empty ? "" : ",");
-	if ((k = lr_json_str_encode(s->text, tl, o + n, cap - n)) < 0) {
-		free(o);
-		return LR_EINVAL;
-	}
-	n += (size_t)k;
-	n += (size_t)snprintf(o + n, cap - n, s->format == LR_FMT_GEMINI ? "}]}" : "}");
-	if (s->format == LR_FMT_GEMINI)
-		n += (size_t)snprintf(o + n, cap - n, ",{\"role\":\"user\",\"parts\":[{\"text\":\"%s\"}]}", LR_SPLICE_ASK);
-	else if (s->format != LR_FMT_ANTHROPIC)
-		n += (size_t)snprintf(o + n, cap - n, ",{\"role\":\"user\",\"content\":\"%s\"}", LR_SPLICE_ASK);
-	memcpy(o + n, body + close, len - close);
-	n += len - close;
-	o[n] = '\0';
-	*out = o;
-	*outlen = n;
-	return 0;
-}
-
-size_t lr_splice_error_event(const lr_splice *s, const char *why, char *out, size_t cap)
-{
-	int n;
-
-	if (s->format == LR_FMT_ANTHROPIC)
-		n = snprintf(out, cap, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"llmroute_stream_cut\","
-			     "\"message\":\"llmroute: the stream was cut (%s) and could not be continued\"}}\n\n", why);
-	else
-		n = snprintf(out, cap, "data: {\"error\":{\"message\":\"llmroute: the stream was cut (%s) and could not "
-			     "be continued\",\"type\":\"llmroute_stream_cut\",\"code\":\"llmroute_stream_cut\"}}\n\n", why);
-	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
-}
-
-static int discard(void *ud, const char *p, size_t n)
-{
-	(void)ud, (void)p, (void)n;
-	return 0;
-}
-
-int lr_splice_complete(int format, const char *p, size_t n)
-{
-	lr_splice s;
-	int done;
-
-	lr_splice_init(&s, format);
-	done = lr_splice_feed(&s, p, n, discard, NULL) == 0 && s.done;
-	lr_splice_free(&s);
-	return done;
-}

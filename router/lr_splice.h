@@ -30,10 +30,28 @@
  * Usage: the continuation's usage event (OpenAI's include_usage chunk,
  * Anthropic's message_delta, Gemini's usageMetadata) has the output tokens of the text delivered
  * before it, estimated at 4 bytes a token, added to its own.
- * Other formats (Responses, Ollama, completions) and answers with
- * several choices or tool calls under way are not continued
- * (lr_splice_can_continue).  Nothing here allocates but the event and text
- * buffers, each with a hard cap; nothing logs.
+ *   OpenAI Responses (lr_splice_more.c): `input` gets the assistant's
+ *     message and the ask (a string input becomes a list); the
+ *     continuation's response.created / in_progress and the first
+ *     message item and text part it opens are dropped, its sequence
+ *     numbers follow the app's, the text of its done events and of its
+ *     response.completed carries the delivered text first;
+ *   OpenAI completions: DELIVERED is appended to `prompt`; chunks pass,
+ *     one `data: [DONE]`;
+ *   Ollama (NDJSON, a JSON object a line): /api/chat gets a trailing
+ *     assistant message (Ollama continues it), /api/generate with
+ *     `"raw": true` has DELIVERED appended to `prompt` (without raw the
+ *     template wraps the prompt: not continued exactly, so not at all);
+ *     the line with "done": true ends it, its eval_count with the estimate.
+ * A continuation asks for no more than the app did: its token limit
+ * (max_tokens, max_completion_tokens, max_output_tokens,
+ * generationConfig.maxOutputTokens, options.num_predict) is lowered by the
+ * tokens delivered (lr_splice_limit); when none are left the app's stream
+ * ends as the provider ends one cut by its limit (lr_splice_end_event).
+ * Answers with several choices or tool calls (a Responses item other than
+ * a message) under way are not continued (lr_splice_can_continue).
+ * Nothing here allocates but the event and text buffers, each with a hard
+ * cap, and the bodies and events it returns; nothing logs.
  */
 #ifndef LR_SPLICE_H
 #define LR_SPLICE_H
@@ -46,8 +64,20 @@
 /* Hands n bytes to the app: 0, or < 0 when it refused them. */
 typedef int (*lr_splice_emit)(void *ud, const char *p, size_t n);
 
+/* The stream dialects followed: a format and its operation. */
+enum lr_splice_dialect {
+	LR_SP_CHAT,          /* OpenAI / Azure /chat/completions */
+	LR_SP_ANTHROPIC,     /* /v1/messages */
+	LR_SP_GEMINI,        /* :streamGenerateContent?alt=sse */
+	LR_SP_RESPONSES,     /* OpenAI /responses */
+	LR_SP_COMPLETIONS,   /* OpenAI legacy /completions */
+	LR_SP_OLLAMA_CHAT,   /* Ollama /api/chat (NDJSON) */
+	LR_SP_OLLAMA_GEN,    /* Ollama /api/generate (NDJSON) */
+};
+
 typedef struct lr_splice {
-	int format;          /* enum lr_format: LR_FMT_OPENAI (AZURE), _ANTHROPIC or _GEMINI */
+	int format;          /* enum lr_format: LR_FMT_OPENAI (AZURE), _ANTHROPIC, _GEMINI or _OLLAMA */
+	int dialect;         /* enum lr_splice_dialect */
 	/* the attempt under way */
 	int cont;            /* it continues the app's stream */
 	int done;            /* its end marker reached the app */
@@ -70,6 +100,12 @@ typedef struct lr_splice {
 	char *text;          /* the text delivered */
 	size_t tlen, tcap;
 	int text_over;       /* more than LR_SPLICE_MAX_TEXT: not kept */
+	size_t tbefore;      /* text delivered before the attempt under way */
+	/* Responses */
+	long long seq;       /* the last sequence_number the app saw, -1 none */
+	int item_open;       /* the app has a message item opened (output_item.added) */
+	int part_open;       /* ... and its text part (content_part.added) */
+	int skip_item, skip_part; /* a continuation: drop the item and part it opens */
 } lr_splice;
 
 /* Can answers of this format and operation ("chat", "messages", Gemini's
@@ -77,7 +113,10 @@ typedef struct lr_splice {
  * followed and continued? */
 int lr_splice_supported(int format, const char *operation);
 
+/* lr_splice_init: the format's main dialect (chat, messages, generate,
+ * Ollama chat); lr_splice_init_op: the dialect of format + operation. */
 void lr_splice_init(lr_splice *s, int format);
+void lr_splice_init_op(lr_splice *s, int format, const char *operation);
 void lr_splice_free(lr_splice *s);
 
 /* Another attempt's events follow: a continuation (cont) or a fresh
@@ -105,8 +144,29 @@ int lr_splice_body(const lr_splice *s, const char *body, size_t len, char **out,
  * its format, saying why; its length (truncated to fit cap). */
 size_t lr_splice_error_event(const lr_splice *s, const char *why, char *out, size_t cap);
 
+/* The tokens delivered so far, estimated as the audit does (4 bytes a
+ * token, at least 1 once there is text). */
+long long lr_splice_delivered_tokens(const lr_splice *s);
+
+/* The app's token limit in body (the dialect's key), less the tokens
+ * delivered: > 0 tokens left; 0 none left (end the stream with
+ * lr_splice_end_event instead of continuing); -1 the body sets no limit. */
+long long lr_splice_limit(const lr_splice *s, const char *body, size_t len);
+
+/* The events that end the app's stream as the provider ends one its token
+ * limit cut (finish reason "length", stop_reason "max_tokens",
+ * "MAX_TOKENS", response.incomplete, done_reason "length"), with the
+ * estimated output tokens.  Malloc'ed, *outlen bytes; NULL on ENOMEM. */
+char *lr_splice_end_event(const lr_splice *s, size_t *outlen);
+
 /* Does a whole stream (held, not passed) end with its format's end
- * marker, without an error event? */
+ * marker, without an error event?  _like: in the dialect of `like`. */
 int lr_splice_complete(int format, const char *p, size_t n);
+int lr_splice_complete_like(const lr_splice *like, const char *p, size_t n);
+
+/* The longest prefix of a held stream made of whole events that passed
+ * (nothing from an error or malformed event on): what the app may get of
+ * a held stream that was cut. */
+size_t lr_splice_whole_prefix(const lr_splice *like, const char *p, size_t n);
 
 #endif

@@ -403,6 +403,44 @@ static int late(const lr_capture *c)
 	return LR_TO_NONE;
 }
 
+__thread lr_capture *lr_capture_inner __attribute__((tls_model("initial-exec")));
+
+/* The moment the earliest of our armed time-outs passes, 0 if none. */
+static int64_t due_ns(const lr_capture *c)
+{
+	int64_t due = 0, d;
+
+	if (c->timed_out)
+		return 0;
+	if (c->timeout_ms && !c->got_head)
+		due = c->start_ns + (int64_t)c->timeout_ms * 1000000;
+	if (c->first_token_ms && c->got_head && !c->got_data &&
+	    (d = c->head_ns + (int64_t)c->first_token_ms * 1000000) && (!due || d < due))
+		due = d;
+	if (c->idle_ms && c->got_data && !c->app_paused && (d = c->last_ns + (int64_t)c->idle_ms * 1000000) &&
+	    (!due || d < due))
+		due = d;
+	return due;
+}
+
+int lr_capture_due_ms(const lr_capture *c)
+{
+	int64_t due = c ? due_ns(c) : 0, left;
+
+	if (!due)
+		return -1;
+	left = due - mono_ns();
+	/* late() wants the time strictly past: 1 ms more, rounded up */
+	return left < 0 ? 0 : (int)((left + 999999) / 1000000) + 1;
+}
+
+int lr_capture_wait_cap(const lr_capture *c, int timeout_ms)
+{
+	int due = lr_capture_due_ms(c);
+
+	return due >= 0 && (timeout_ms < 0 || due < timeout_ms) ? due : timeout_ms;
+}
+
 static int cap_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	lr_easy *e = ud;

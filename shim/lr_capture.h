@@ -13,8 +13,12 @@
  *   - bytes passed on are also kept up to max_body (for the cache);
  *   - no answer head within timeout_ms, no body byte (a stream: no data
  *     event) within first_token_ms of the head, or no body bytes for
- *     idle_ms aborts the attempt (libcurl checks the progress callback
- *     about once a second while it waits);
+ *     idle_ms aborts the attempt from the progress callback.  libcurl
+ *     calls it each time it runs the transfer, which, while it waits,
+ *     is once a second; so the waits of the loop that drives it
+ *     (curl_easy_perform's own, or the app's curl_multi_poll/wait/timeout)
+ *     are cut to the next of these moments (lr_capture_due_ms), and the
+ *     callback runs within a few ms of it;
  *   - a followed stream (lr_splice.h) passes to the app event by event;
  *     an error or malformed event is not passed and cuts the attempt.
  * lr_capture_deliver() plays a held answer to the app's callbacks outside
@@ -91,6 +95,18 @@ void lr_capture_reset(lr_capture *c, int hold, size_t max_body, unsigned timeout
  * passes through (NULL: as it comes), and whether it is a continuation. */
 void lr_capture_stream(lr_capture *c, unsigned first_token_ms, unsigned idle_ms, int wait_data,
 		       struct lr_splice *sp, int cont);
+
+/* The ms until the earliest of c's armed time-outs is due (the progress
+ * callback then aborts the attempt), 0 if it is; -1 if none is armed. */
+int lr_capture_due_ms(const lr_capture *c);
+
+/* timeout_ms (-1: none) cut to lr_capture_due_ms(c). */
+int lr_capture_wait_cap(const lr_capture *c, int timeout_ms);
+
+/* The capture of the curl_easy_perform this thread is inside (set around
+ * the real call by lr_resil_perform), or NULL: libcurl's own poll in
+ * that perform waits no longer than it is due. */
+extern __thread lr_capture *lr_capture_inner __attribute__((tls_model("initial-exec")));
 
 /* Hands n bytes to the app's write callback, outside a transfer (a pause
  * is offered again a little later).  0, or -1 when the app refused. */

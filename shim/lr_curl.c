@@ -312,7 +312,7 @@ LR_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 	errno = saved;
 	rc = lib->multi_add_handle(m, h);
 	if (rc == CURLM_OK && resil)
-		lr_multi_track(m);
+		lr_multi_track(m, h);
 	/* not added (already in a multi, called from a callback...): the
 	 * handle must hold the app's values again, and nothing is recorded */
 	if (rc != CURLM_OK && lr_depth == 0)

@@ -37,6 +37,8 @@ typedef struct mstate {
 	size_t qn, qcap;
 	waiting *w;             /* handles out of the multi until a Retry-After is due */
 	size_t wn, wcap;
+	CURL **hs;              /* its resilient handles: their time-outs cut the app's waits */
+	size_t hn, hcap;
 	struct mstate *next;
 } mstate;
 
@@ -84,6 +86,7 @@ static void drop(CURLM *m)
 			*p = s->next;
 			free(s->q);
 			free(s->w);
+			free(s->hs);
 			free(s);
 			atomic_fetch_sub(&nstates, 1);
 			break;
@@ -134,11 +137,44 @@ static CURLMsg *pop(mstate *s, int *left)
 	return msg;
 }
 
-void lr_multi_track(CURLM *m)
+void lr_multi_track(CURLM *m, CURL *h)
 {
+	mstate *s;
+	size_t i;
+
 	pthread_mutex_lock(&mu);
-	find(m, 1);
+	if ((s = find(m, 1))) {
+		for (i = 0; i < s->hn && s->hs[i] != h; i++)
+			;
+		if (i == s->hn && grow((void **)&s->hs, &s->hcap, s->hn, sizeof(*s->hs)) == 0)
+			s->hs[s->hn++] = h;
+	}
 	pthread_mutex_unlock(&mu);
+}
+
+/* The ms until the earliest time-out of ours among m's resilient
+ * transfers is due, -1 if none is armed.  Their captures are written by
+ * the thread that drives the multi: the one asking. */
+static long due_timeouts(mstate *s)
+{
+	CURL *hs[64];
+	size_t i, n;
+	lr_easy *e;
+	long next = -1, d;
+
+	pthread_mutex_lock(&mu);
+	n = s->hn < 64 ? s->hn : 64;
+	memcpy(hs, s->hs, n * sizeof(*hs));
+	pthread_mutex_unlock(&mu);
+	for (i = 0; i < n; i++) {
+		if (!(e = lr_easy_get(hs[i], 0)))
+			continue;
+		d = e->rs ? lr_capture_due_ms(&e->rs->cap) : -1;
+		lr_easy_put(e);
+		if (d >= 0 && (next < 0 || d < next))
+			next = d;
+	}
+	return next;
 }
 
 void lr_multi_start(const lr_curl_lib *lib, lr_easy *e)
@@ -162,6 +198,9 @@ void lr_multi_forget(CURL *h)
 		for (i = 0; i < s->wn; i++)
 			if (s->w[i].h == h)
 				s->w[i--] = s->w[--s->wn];
+		for (i = 0; i < s->hn; i++)
+			if (s->hs[i] == h)
+				s->hs[i--] = s->hs[--s->hn];
 	}
 	pthread_mutex_unlock(&mu);
 }
@@ -408,7 +447,7 @@ LR_EXPORT CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t fd, int ev,
 static int capped(const lr_curl_lib *lib, CURLM *m, int timeout_ms, int drive)
 {
 	mstate *s = state_of(m);
-	long next;
+	long next, t;
 	int saved;
 
 	if (!s)
@@ -416,6 +455,9 @@ static int capped(const lr_curl_lib *lib, CURLM *m, int timeout_ms, int drive)
 	saved = errno;
 	s->driven |= drive; /* not curl_multi_timeout: socket_action apps call it too */
 	next = due(lib, s);
+	t = due_timeouts(s);
+	if (t >= 0 && (next < 0 || t < next))
+		next = t;
 	errno = saved;
 	return next >= 0 && (timeout_ms < 0 || next < timeout_ms) ? (int)next : timeout_ms;
 }
@@ -436,7 +478,8 @@ LR_EXPORT CURLMcode curl_multi_poll(CURLM *m, struct curl_waitfd extra[], unsign
 	const lr_curl_lib *lib = lr_multi_inner_lib;
 
 	if (lib && lib->multi_poll) /* libcurl's own, inside curl_easy_perform */
-		return lib->multi_poll(m, extra, n, timeout_ms, ret);
+		return lib->multi_poll(m, extra, n, lr_capture_inner ? lr_capture_wait_cap(lr_capture_inner, timeout_ms)
+								     : timeout_ms, ret);
 	return app_poll(m, extra, n, timeout_ms, ret, CALLER, 0);
 }
 
@@ -445,7 +488,8 @@ LR_EXPORT CURLMcode curl_multi_wait(CURLM *m, struct curl_waitfd extra[], unsign
 	const lr_curl_lib *lib = lr_multi_inner_lib;
 
 	if (lib && lib->multi_wait) /* libcurl's own, inside curl_easy_perform */
-		return lib->multi_wait(m, extra, n, timeout_ms, ret);
+		return lib->multi_wait(m, extra, n, lr_capture_inner ? lr_capture_wait_cap(lr_capture_inner, timeout_ms)
+								     : timeout_ms, ret);
 	return app_poll(m, extra, n, timeout_ms, ret, CALLER, 1);
 }
 

@@ -18,6 +18,9 @@
  *     timer gets no wake-up from us, so there the next step goes at once
  *     instead of waiting (a transfer added again fires its timer callback
  *     and stays counted in *running_handles);
+ *   - the app's curl_multi_poll/wait/timeout wait no longer than the
+ *     next of our time-outs of its resilient transfers is due, so the
+ *     progress callback that ends such an attempt runs in time;
  *   - a cache hit is pointed at a URL libcurl fails at once; when that
  *     DONE comes, the stored answer goes through the app's callbacks and
  *     the DONE says CURLE_OK.
@@ -40,7 +43,7 @@ int lr_multi_any(void);
  * step and our callbacks; for a cache hit the handle is pointed at a URL
  * libcurl fails at once.  Call lr_multi_track() once the add succeeded. */
 void lr_multi_start(const lr_curl_lib *lib, lr_easy *e);
-void lr_multi_track(CURLM *m);
+void lr_multi_track(CURLM *m, CURL *h);
 
 /* The next DONE (or other) message for the app: curl_multi_info_read
  * with our queue and judgement in front.  Like libcurl's: NULL when none,

@@ -176,7 +176,7 @@ void lr_resil_begin(lr_easy *e, const lr_table *t, const lr_decision *d, const l
 	rs->from_read = from_read;
 	rs->app_len = blen;
 	rs->track = lr_attempt_track(&rs->a) && lr_splice_supported(r->det.format, r->det.operation);
-	lr_splice_init(&rs->sp, r->det.format);
+	lr_splice_init_op(&rs->sp, r->det.format, r->det.operation);
 	if (blen)
 		memcpy(rs->app_body, body, blen);
 	rs->app_body[blen] = '\0';
@@ -239,7 +239,7 @@ static int cut_short(const lr_resil *rs, const lr_capture *c)
 	if (c->state == LR_CAP_PASS)
 		return c->sp && !c->sp->done;
 	return c->state == LR_CAP_PENDING && c->hold && rs->a.stream_hold && !c->body_over &&
-	       !lr_splice_complete(rs->sp.format, c->body.p, c->body.len);
+	       !lr_splice_complete_like(&rs->sp, c->body.p, c->body.len);
 }
 
 /* The attempt just performed, for the engine. */
@@ -267,6 +267,8 @@ static void outcome_of(const lr_resil *rs, CURLcode rc, lr_outcome *o)
 	o->stream_cut = cut_short(rs, c);
 	o->no_continue = (o->stream_cut && o->passed && !lr_splice_can_continue(&rs->sp)) ||
 			 (c->sp && c->sp->foreign);
+	o->limit_reached = o->stream_cut && o->passed && rs->sp.tlen &&
+			   lr_splice_limit(&rs->sp, rs->app_body, rs->app_len) == 0;
 }
 
 /* How the attempt just performed went, for its record: the status (none
@@ -356,6 +358,7 @@ static lr_act judge(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLcode r
 	if (x.overflow && e->x) /* a 400 that says why: the audit says it too */
 		e->x->error_type = "context_length_exceeded";
 	if (x.keep == LR_KEEP_FAIL) {
+		rs->fail_cut = rs->cap.hold && cut_short(rs, &rs->cap); /* a held stream, cut */
 		rec_outcome(lib, e, rc, &rs->fail_status, &rs->fail_err);
 		lr_rec_free(rs->fail_x); /* not reached: every failure's record is closed before the next */
 		rs->fail_x = e->x;
@@ -492,6 +495,21 @@ static void store(lr_easy *e, lr_resil *rs)
 		e->x->cache = "stored";
 }
 
+/* A held stream cut at the last step: its whole events, then our error
+ * event, as a passed one ends (never a truncated success); the app's call
+ * returns what the cut attempt's did. */
+static CURLcode deliver_cut_held(lr_easy *e, lr_resil *rs)
+{
+	char ev[512];
+	size_t n = lr_splice_error_event(&rs->sp, rs->fail_err ? rs->fail_err : "stream_incomplete", ev, sizeof(ev));
+	lr_capture *c = &rs->fail;
+
+	c->body.len = lr_splice_whole_prefix(&rs->sp, c->body.p, c->body.len);
+	if (lr_buf_add(&c->body, ev, n, c->body.len + n) < 0 || lr_capture_deliver(e, c) != CURLE_OK)
+		return CURLE_WRITE_ERROR;
+	return rs->fail_rc == CURLE_ABORTED_BY_CALLBACK ? CURLE_OPERATION_TIMEDOUT : rs->fail_rc;
+}
+
 /* The request ends with the delivery x; rc is libcurl's result for the
  * attempt just performed.  Returns what the app's perform returns. */
 static CURLcode deliver(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, const lr_act *x, CURLcode rc)
@@ -511,8 +529,23 @@ static CURLcode deliver(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, const 
 		return serve_kept(e, &rs->best);
 	case LR_ACT_DELIVER_FAIL:
 		close_fail(rs, 1);
+		if (rs->fail_cut)
+			return deliver_cut_held(e, rs);
 		lr_capture_deliver(e, &rs->fail);
 		return rs->fail_rc;
+	case LR_ACT_DELIVER_END: { /* the app's limit was used: the end its provider gives */
+		size_t n = 0;
+		char *ev = lr_splice_end_event(&rs->sp, &n);
+
+		close_fail(rs, 0);
+		lr_rec_free(e->x);
+		e->x = NULL;
+		if (rs->app_head.status && rs->cap.status != rs->app_head.status)
+			lr_served_set(e, &rs->app_head, 0, 0, e->new_url ? e->new_url : e->url);
+		out = ev && lr_capture_give(e, ev, n) == 0 ? CURLE_OK : CURLE_WRITE_ERROR;
+		free(ev);
+		return out;
+	}
 	case LR_ACT_DELIVER_CUT: { /* the app's stream ends with our error, never as a success */
 		char ev[512];
 		size_t n = lr_splice_error_event(&rs->sp, rs->cut_why ? rs->cut_why : "stream_incomplete", ev,
@@ -619,6 +652,7 @@ CURLcode lr_resil_perform(const lr_curl_lib *lib, lr_easy *e)
 	lr_act x;
 	struct timespec ts;
 	const lr_curl_lib *inner;
+	lr_capture *inner_cap;
 
 	x = lr_attempt_first(&rs->a, cache_lookup(rs, &hit));
 	if (x.kind == LR_ACT_SERVE_CACHE) {
@@ -637,11 +671,14 @@ CURLcode lr_resil_perform(const lr_curl_lib *lib, lr_easy *e)
 		}
 		arm(lib, e, rs);
 		inner = lr_multi_inner_lib;
+		inner_cap = lr_capture_inner;
 		lr_multi_inner_lib = lib;
+		lr_capture_inner = &rs->cap; /* libcurl's own poll waits no longer than our time-outs */
 		lr_depth++;
 		rc = lib->easy_perform(e->h);
 		lr_depth--;
 		lr_multi_inner_lib = inner;
+		lr_capture_inner = inner_cap;
 		x = judge(lib, e, rs, rc);
 	}
 }

@@ -66,6 +66,7 @@ typedef struct lr_resil {
 	long fail_status;             /* its status and error, read when it ended */
 	const char *fail_err;
 	CURLcode fail_rc;             /* libcurl's result for `fail` */
+	int fail_cut;                 /* `fail` is a held stream that was cut (stream_hold) */
 	/* streams followed event by event (lr_splice.h): continued when cut */
 	int track;                    /* the route may continue them, and this format can be */
 	lr_splice sp;                 /* the app's stream so far */

@@ -111,6 +111,7 @@ typedef struct served {
 	lr_splice sp;
 	char *cont_body;          /* the continuation's body, while it is sent */
 	int cut;                  /* the splicer cut the attempt (an error or malformed event) */
+	int fail_cut;             /* `fail` is a held stream that was cut (stream_hold) */
 	const char *cut_why;
 	char *raw;                /* its request (the header lines point into it) */
 	const char *lines[MAX_LINES];
@@ -578,6 +579,19 @@ static void emit_kept(served *s, const kept *k)
 	emit_end(s, k->status);
 }
 
+/* A held stream cut at the last step: its whole events, then our error
+ * event, as a passed one ends (never a truncated success). */
+static void emit_cut_held(served *s, const kept *k)
+{
+	char ev[512];
+	size_t n = lr_splice_error_event(&s->sp, s->fail.err ? s->fail.err : "stream_incomplete", ev, sizeof(ev));
+
+	emit_head(s, k->status, k->head ? k->head : "", k->head_len);
+	emit_body(s, k->status, k->body, lr_splice_whole_prefix(&s->sp, k->body, k->body_len));
+	emit_body(s, k->status, ev, n);
+	emit_end(s, k->status);
+}
+
 static int add(char **b, size_t *len, const char *p, size_t n, size_t cap)
 {
 	char *nb;
@@ -829,7 +843,7 @@ static int cut_short(const served *s)
 		return 0;
 	if (s->state == PASS)
 		return !s->sp.done;
-	return s->state == HOLD && s->a.stream_hold && !lr_splice_complete(s->sp.format, s->cur.body, s->cur.body_len);
+	return s->state == HOLD && s->a.stream_hold && !lr_splice_complete_like(&s->sp, s->cur.body, s->cur.body_len);
 }
 
 static const char *err_of(const served *s, const lr_up_result *r)
@@ -847,6 +861,17 @@ static const char *err_of(const served *s, const lr_up_result *r)
 static int start_attempt(served *s, int step, unsigned delay_ms);
 
 /* The attempt under way ended as r: its outcome for the chain. */
+/* Has the text the app has used its token limit (the request's, as sent
+ * at the first step)? */
+static int limit_used(const served *s)
+{
+	const char *method, *body;
+	size_t blen;
+
+	return s->track && s->sp.tlen && parse_step((served *)s, 0, &method, &body, &blen) == 0 &&
+	       lr_splice_limit(&s->sp, body, blen) == 0;
+}
+
 static void outcome_of(const served *s, const lr_up_result *r, lr_outcome *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -863,6 +888,7 @@ static void outcome_of(const served *s, const lr_up_result *r, lr_outcome *o)
 	o->app_stopped = s->pipe->broken;
 	o->stream_cut = cut_short(s);
 	o->no_continue = (o->stream_cut && o->passed && !lr_splice_can_continue(&s->sp)) || (s->track && s->sp.foreign);
+	o->limit_reached = o->stream_cut && o->passed && limit_used(s);
 }
 
 /* A good answer goes into the cache (store: the chain said it may). */
@@ -931,6 +957,8 @@ static void on_done(void *ud, const lr_up_result *r)
 	}
 	if (x.keep == LR_KEEP_FAIL || x.keep == LR_KEEP_BEST) {
 		kept *k = x.keep == LR_KEEP_FAIL ? &s->fail : &s->best;
+		if (x.keep == LR_KEEP_FAIL)
+			s->fail_cut = o.stream_cut && !o.passed;
 		kept_free(k);
 		*k = s->cur;
 		memset(&s->cur, 0, sizeof(s->cur));
@@ -979,12 +1007,27 @@ static void on_done(void *ud, const lr_up_result *r)
 		case LR_ACT_DELIVER_FAIL:
 			close_rec(s->fail.rec, s->fail.status, s->fail.err, 1, NULL);
 			s->fail.rec = NULL;
-			if (s->fail.head)
+			if (s->fail.head && s->fail_cut)
+				emit_cut_held(s, &s->fail);
+			else if (s->fail.head)
 				emit_kept(s, &s->fail);
 			else
 				answer_error(s, r);
 			served_free(s);
 			return;
+		case LR_ACT_DELIVER_END: { /* the app's limit was used: the end its provider gives */
+			size_t n = 0;
+			char *ev = lr_splice_end_event(&s->sp, &n);
+
+			close_rec(s->fail.rec, s->fail.status, s->fail.err, 0, NULL);
+			s->fail.rec = NULL;
+			if (ev)
+				emit_body(s, 200, ev, n);
+			free(ev);
+			emit_end(s, 200);
+			served_free(s);
+			return;
+		}
 		case LR_ACT_DELIVER_CUT: { /* the app's stream ends with our error, never as a success */
 			char ev[512];
 			size_t n = lr_splice_error_event(&s->sp, s->cut_why ? s->cut_why : "stream_incomplete", ev,
@@ -1166,7 +1209,7 @@ int lr_serve_start(lr_conn *c, lr_serve_job *j)
 		s->resilient = 1;
 		lr_resil_request_id(s->request_id, sizeof(s->request_id));
 		s->track = lr_attempt_track(&s->a) && lr_splice_supported(s->a.format, s->a.operation);
-		lr_splice_init(&s->sp, s->a.format);
+		lr_splice_init_op(&s->sp, s->a.format, s->a.operation);
 	}
 	s->no_body = j->no_body;
 	s->store = c->kind == LR_CONN_TLS ? lr_ssl_store(c->tls) : NULL;

@@ -943,6 +943,18 @@ static void stream_continuation(void)
 	CHECK_INT(x.kind, LR_ACT_DELIVER_CUT);
 	CHECK_INT(x.partial, 1);
 
+	/* the text delivered used the app's token limit: ended as the provider
+	 * would, no continuation asked */
+	setup(&a, BIG, 1, NULL, 0);
+	a.stream = 1;
+	{
+		lr_outcome o = cut_stream(LR_OUT_TRANSPORT, LR_TO_NONE);
+		o.limit_reached = 1;
+		x = lr_attempt_judge(&a, &o);
+	}
+	CHECK_INT(x.kind, LR_ACT_DELIVER_END);
+	CHECK_INT(x.partial, 1);
+
 	/* "off": as without the shim */
 	setup(&a, BIG, 1, NULL, 0);
 	a.stream = 1;

@@ -258,10 +258,86 @@ static void gemini(void)
 	lr_splice_free(&s);
 }
 
+#define RDELTA(seq, t) "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":" #seq ",\"output_index\":0,\"content_index\":0,\"delta\":\"" t "\"}\n\n"
+#define RSTART "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0}\n\n" \
+	"event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":1,\"item\":{\"type\":\"message\"}}\n\n" \
+	"event: response.content_part.added\ndata: {\"type\":\"response.content_part.added\",\"sequence_number\":2,\"part\":{\"type\":\"output_text\",\"text\":\"\"}}\n\n"
+
+/* Responses: the continuation's opening events dropped, renumbered, the
+ * repeated text made whole; the body, the limit, the end and error events */
+static void responses(void)
+{
+	lr_splice s;
+	char *body, *end, ev[512];
+	size_t blen, n;
+	const char req[] = "{\"model\":\"m\",\"stream\":true,\"max_output_tokens\":3,\"input\":\"hi\"}";
+
+	app_len = 0;
+	CHECK_INT(lr_splice_supported(LR_FMT_OPENAI, "responses"), 1);
+	CHECK_INT(lr_splice_supported(LR_FMT_OLLAMA, "embeddings"), 0);
+	lr_splice_init_op(&s, LR_FMT_OPENAI, "responses");
+	lr_splice_attempt(&s, 0);
+	CHECK_INT(feed(&s, RSTART RDELTA(3, "Hello, "), 5), 0);
+	CHECK_INT(s.tlen, 7);
+	CHECK_INT(lr_splice_limit(&s, req, strlen(req)), 2); /* 3 less 7/4 */
+	CHECK_INT(lr_splice_body(&s, req, strlen(req), &body, &blen), 0);
+	CHECK(strstr(body, "\"input\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"Hello, \"},{\"role\":\"user\"") != NULL);
+	CHECK(strstr(body, "\"max_output_tokens\":2,") != NULL);
+	free(body);
+	lr_splice_attempt(&s, 1);
+	app_len = 0;
+	CHECK_INT(feed(&s, RSTART RDELTA(3, "world") "event: response.output_text.done\ndata: {\"type\":\"response.output_text.done\",\"sequence_number\":4,\"text\":\"world\"}\n\n", 3), 0);
+	CHECK_INT(count(app, "response.created"), 0);
+	CHECK_INT(count(app, "output_item.added"), 0);
+	CHECK(strstr(app, "\"sequence_number\":4,\"output_index\":0,\"content_index\":0,\"delta\":\"world\"") != NULL);
+	CHECK(strstr(app, "\"sequence_number\":5,\"text\":\"Hello, world\"") != NULL);
+	n = lr_splice_error_event(&s, "reset", ev, sizeof(ev));
+	CHECK(n > 0 && strstr(ev, "event: error\n") == ev && strstr(ev, "\"sequence_number\":6") != NULL);
+	CHECK((end = lr_splice_end_event(&s, &n)) != NULL);
+	CHECK(strstr(end, "response.incomplete") && strstr(end, "\"text\":\"Hello, world\""));
+	free(end);
+	lr_splice_free(&s);
+}
+
+/* Ollama: NDJSON lines, the done line; generate continues only raw */
+static void ollama(void)
+{
+	lr_splice s;
+	char *body;
+	size_t blen;
+	const char chat[] = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"options\":{\"num_predict\":4}}";
+	const char gen[] = "{\"model\":\"m\",\"prompt\":\"hi\"}", raw[] = "{\"model\":\"m\",\"raw\":true,\"prompt\":\"hi\"}";
+
+	app_len = 0;
+	lr_splice_init_op(&s, LR_FMT_OLLAMA, "chat");
+	lr_splice_attempt(&s, 0);
+	CHECK_INT(feed(&s, "{\"message\":{\"content\":\"abcdefgh\"},\"done\":false}\n{\"message\":", 4), 0);
+	CHECK_INT(count(app, "\n"), 1);
+	CHECK_INT(lr_splice_limit(&s, chat, strlen(chat)), 2);
+	CHECK_INT(lr_splice_body(&s, chat, strlen(chat), &body, &blen), 0);
+	CHECK(strstr(body, "{\"role\":\"assistant\",\"content\":\"abcdefgh\"}]") != NULL);
+	CHECK(strstr(body, "\"num_predict\":2}") != NULL);
+	free(body);
+	CHECK_INT(feed(&s, "{\"error\":\"boom\"}\n", 100), LR_EPARSE);
+	lr_splice_free(&s);
+	lr_splice_init_op(&s, LR_FMT_OLLAMA, "generate");
+	lr_splice_attempt(&s, 0);
+	CHECK_INT(feed(&s, "{\"response\":\"ab\",\"done\":false}\n", 100), 0);
+	CHECK_INT(lr_splice_body(&s, gen, strlen(gen), &body, &blen), LR_EPARSE); /* templated: not exact */
+	CHECK_INT(lr_splice_body(&s, raw, strlen(raw), &body, &blen), 0);
+	CHECK(strstr(body, "\"prompt\":\"hiab\"") != NULL);
+	free(body);
+	CHECK_INT(lr_splice_complete_like(&s, "{\"response\":\"\",\"done\":true}\n", 28), 1);
+	CHECK_INT(lr_splice_whole_prefix(&s, "{\"done\":false,\"response\":\"a\"}\n{\"error\":\"x\"}\n", 44), 30);
+	lr_splice_free(&s);
+}
+
 int main(void)
 {
 	openai();
 	anthropic();
 	gemini();
+	responses();
+	ollama();
 	return lr_test_done("test_splice");
 }
