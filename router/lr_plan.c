@@ -350,6 +350,7 @@ int lr_plan_carried(const lr_plan *p, int carrier)
 static const char *const unapplied_code[LR_UNAPPLIED_N] = {
 	NULL, "tls_cannot_move_host", "socket_not_redirected", "body_not_rewritable",
 	"rewrite_failed", "no_memory", "url_without_scheme", "cannot_translate",
+	"cannot_translate_here",
 };
 
 static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
@@ -368,6 +369,9 @@ static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
 	"the route's endpoint speaks another API format, and only chat requests (OpenAI chat, "
 	"Azure, Responses, Anthropic messages, Gemini generateContent, Ollama /api/chat) are "
 	"translated; match the route on the operation",
+	"on libcurl a route to a target of another format is applied to transfers without "
+	"fallbacks, escalation or a cache, and without CURLOPT_HEADER; the socket and TLS "
+	"transports carry the rest",
 };
 
 const char *lr_unapplied_code(int why)

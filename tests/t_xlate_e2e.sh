@@ -4,7 +4,8 @@
 # each API in its own shape.  Apps: Python's http.client speaking OpenAI
 # chat and Anthropic messages (tests/clients/xlate_client.py, on the
 # socket transport: the shim's own client carries every translated
-# request), the Node.js `openai` package (OpenAI -> Anthropic); each app
+# request), the curl command line (the libcurl transport), the Node.js
+# `openai` package (OpenAI -> Anthropic); each app
 # format to each other target format, streamed and not, tool calls, the
 # target's errors in the app's shape and status, a feature the target
 # cannot honour (the app's own 400), a fallback from an Anthropic target
@@ -170,6 +171,60 @@ check "audit: two attempts, the first to anthropic (529), the second delivered b
 app "$OAI_URL" openai o-gemini stream
 check "audit: the target's provider and model, its token counts from the translated stream" audit_ok "$T/audit.jsonl" \
 	"r['gen_ai.provider.name'] == 'gcp.gemini' and r['gen_ai.request.model'] == 'gemini-t' and r['llmroute.original_model'] == 'o-gemini' and r['gen_ai.usage.output_tokens'] == 4 and r['gen_ai.usage.input_tokens'] > 0 and r['llmroute.stream']"
+
+# --- the curl command line (the libcurl transport: its callbacks get the
+# translated answer) -----------------------------------------------------------
+ccurl() { # URL API MODEL [stream] [tool]: the app's request with curl
+	url=$1 api=$2 model=$3
+	shift 3
+	"$PY" - "$api" "$model" "$@" >"$T/creq.json" <<'PYEOF'
+import json, sys
+api, model, flags = sys.argv[1], sys.argv[2], sys.argv[3:]
+msgs = [{"role": "user", "content": "Say hello"}]
+tool = {"name": "get_weather", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}
+if api == "openai":
+    b = {"model": model, "messages": msgs}
+    if "tool" in flags:
+        b["tools"] = [{"type": "function", "function": tool}]
+else:
+    b = {"model": model, "max_tokens": 50, "messages": msgs}
+    if "tool" in flags:
+        b["tools"] = [{"name": tool["name"], "input_schema": tool["parameters"]}]
+if "stream" in flags:
+    b["stream"] = True
+print(json.dumps(b))
+PYEOF
+	if [ "$api" = openai ]; then h='Authorization: Bearer sk-app'; else h='x-api-key: sk-app'; fi
+	code=$(shim curl -sS -N -o "$T/cbody" -D "$T/chead" -w '%{http_code}' -H 'Content-Type: application/json' \
+		-H "$h" --data-binary @"$T/creq.json" "$url" 2>"$T/cerr")
+	echo "curl rc $? code $code" >"$T/crc"
+	st=$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' "$T/chead" | tr -d '\r')
+	"$PY" "$ROOT/tests/clients/xlate_client.py" --parse "$api" "${st:-0}" "$T/cbody" "$@" >"$T/out" 2>"$T/err"
+}
+ccurl "$OAI_URL" openai o-anthropic
+check "curl, openai -> anthropic: the answer in OpenAI's shape" got "d['text'] == 'mock reply from claude-t' and d['finish'] == 'stop' and d['usage'][1] == 4"
+check "curl, openai -> anthropic: the app's Content-Type, no stale Content-Length" sh -c \
+	"grep -qi '^content-type: application/json' '$T/chead' && ! grep -qi '^content-length' '$T/chead'"
+ccurl "$OAI_URL" openai o-anthropic stream
+check "curl, openai -> anthropic, streamed: OpenAI chunks and [DONE]" got "d['text'] == 'mock reply from claude-t' and d['finish'] == 'stop'"
+check "curl, streamed: text/event-stream" grep -qi '^content-type: text/event-stream' "$T/chead"
+fault claude-t tool
+ccurl "$OAI_URL" openai o-anthropic tool stream
+check "curl, openai -> anthropic, streamed tool call" got "d['tools'] == [['get_weather', {'q': 'mock'}]] and d['finish'] == 'tool_calls'"
+ccurl "$ANT_URL" anthropic a-openai stream
+check "curl, anthropic -> openai, streamed: Anthropic events" got "d['text'] == 'mock reply from gpt-t' and d['finish'] == 'end_turn'"
+ccurl "$ANT_URL" anthropic a-gemini
+check "curl, anthropic -> gemini: an Anthropic message" got "d['text'] == 'mock reply from gemini-t' and d['usage'][1] == 4"
+check "curl, anthropic -> gemini: the Gemini key header, not the app's" \
+	last_req "d['headers'].get('x-goog-api-key') == 'gem-route' and 'x-api-key' not in d['headers']"
+fault gpt-t 503
+ccurl "$ANT_URL" anthropic a-openai
+check "curl, anthropic app, openai target's 503: Anthropic's overloaded error as the status line" \
+	got "d['status'] == 529 and d['error_type'] == 'overloaded_error'"
+n=$(mock_count)
+printf '{"model": "o-anthropic", "logprobs": true, "messages": [{"role": "user", "content": "hi"}]}' >"$T/req.json"
+expect 9 'logprobs is not supported' shim curl -sS -H 'Content-Type: application/json' --data-binary @"$T/req.json" "$OAI_URL"
+check "curl: a refused feature is not sent" test "$(mock_count)" -eq "$n"
 
 # --- the Node.js openai package, OpenAI app -> Anthropic target ----------------
 if command -v node >/dev/null && [ -d "$ROOT/tests/node/node_modules/openai" ]; then

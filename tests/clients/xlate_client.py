@@ -4,6 +4,7 @@ Anthropic messages), with Python's http.client and nothing else, run
 unchanged under llmroute by tests/t_xlate_e2e.sh.
 
 usage: xlate_client.py URL API MODEL [stream] [tool] [key=K]
+       xlate_client.py --parse API STATUS FILE [stream]  (an answer curl got)
   API: openai (POST URL with Authorization: Bearer) or anthropic (x-api-key
   and anthropic-version).  Parses the answer as that API's client would
   (JSON, or its own SSE events) and prints one JSON line:
@@ -19,8 +20,12 @@ import json
 import sys
 import urllib.parse
 
-url, api, model = sys.argv[1], sys.argv[2], sys.argv[3]
-flags = sys.argv[4:]
+PARSE = sys.argv[1] == "--parse"  # --parse API STATUS FILE [stream]: read an answer another client got
+if PARSE:
+    api, status, path, flags, url, model = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:], "", ""
+else:
+    url, api, model = sys.argv[1], sys.argv[2], sys.argv[3]
+    flags = sys.argv[4:]
 stream, tool = "stream" in flags, "tool" in flags
 key = next((f[4:] for f in flags if f.startswith("key=")), "sk-app")
 TOOLS = [{"name": "get_weather", "description": "weather", "schema": {
@@ -151,16 +156,19 @@ def anthropic_stream(out, body):
 
 
 def main():
-    u = urllib.parse.urlsplit(url)
-    body, headers = request_body()
-    headers["Content-Type"] = "application/json"
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    c.request("POST", u.path, body=json.dumps(body), headers=headers)
-    r = c.getresponse()
-    data = r.read().decode()
-    out = {"status": r.status, "text": "", "tools": [], "finish": None, "usage": None, "events": 0,
-           "error": None, "error_type": None, "content_type": r.getheader("content-type")}
-    if r.status >= 400:
+    if PARSE:
+        status, ctype, data = globals()["status"], None, open(path).read()
+    else:
+        u = urllib.parse.urlsplit(url)
+        body, headers = request_body()
+        headers["Content-Type"] = "application/json"
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        c.request("POST", u.path, body=json.dumps(body), headers=headers)
+        r = c.getresponse()
+        status, ctype, data = r.status, r.getheader("content-type"), r.read().decode()
+    out = {"status": status, "text": "", "tools": [], "finish": None, "usage": None, "events": 0,
+           "error": None, "error_type": None, "content_type": ctype}
+    if status >= 400:
         e = json.loads(data)
         if api == "anthropic" and e.get("type") != "error":
             die("not an Anthropic error: " + data)
