@@ -11,6 +11,7 @@
 # cannot honour (the app's own 400), a fallback from an Anthropic target
 # to an OpenAI one, the credential header per target format, the audit
 # (the target's provider, model and token counts), show and explain.
+# needs: unsanitized (Debian's curl and Node.js under an ASan runtime)
 . "$(dirname "$0")/lib.sh"
 lr_setup xlate_e2e
 start_mock
