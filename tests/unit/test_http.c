@@ -5,6 +5,7 @@
  * byte for byte with hand-written requests) and the error response.  Ends
  * with guard-page tests proving nothing reads past the given length.
  */
+#include "lr_cred.h"
 #include "lr_error.h"
 #include "lr_http.h"
 #include "lr_json.h"
@@ -1199,8 +1200,31 @@ static void test_error_takes_back(void)
 	}
 }
 
+/* The credential-name classifier the rewriter drops headers by: every
+ * word at the start, middle and end, any case, and the near misses. */
+static void test_credential_names(void)
+{
+	static const char *const yes[] = {"Authorization", "x-api-key", "X-Goog-Api-Key", "api-key",
+		"Helicone-Auth", "x-portkey-api-key", "Ocp-Apim-Subscription-Key", "Cookie", "X-JWT",
+		"my-TOKEN", "client_secret", "X-Password-Hash", "aws-credential", "apikey", "x_API_KEY",
+		"auth", "tokentoken", "a-cookie-b", "cookies"};
+	static const char *const no[] = {"Idempotency-Key", "x-session-affinity", "Content-Type",
+		"Proxy-Authorization", "proxy-x-token", "au", "aut", "toke", "tokn", "", "api-ke", "keyapi"};
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		CHECK_INT(lr_cred_is_credential_header(yes[i], strlen(yes[i])), 1);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		CHECK_INT(lr_cred_is_credential_header(no[i], strlen(no[i])), 0);
+	/* only the first n bytes count: a word past n is not seen */
+	CHECK(lr_cred_is_credential_header("x-token", 4) == 0);
+	CHECK(lr_cred_is_credential_header("x-token", 7) == 1);
+	CHECK(lr_cred_is_credential_header("xauth", 4) == 0);
+}
+
 int main(void)
 {
+	test_credential_names();
 	test_error_takes_back();
 	test_content_length();
 	test_events();
