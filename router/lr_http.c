@@ -848,6 +848,8 @@ static void put_header(rewrite_ctx *c, sink *s, const lr_http_header *hd)
 
 	if (e->cred != LR_CRED_KEEP && is_auth(hd, e->moved))
 		return;
+	if (e->drop && e->drop(hd->name.p, hd->name.len))
+		return;
 	if (c->ours && lr_http_header_is(hd, "expect") && span_ieq(hd->value, "100-continue"))
 		return;
 	if (e->host.p && lr_http_header_is(hd, "host"))
@@ -891,6 +893,8 @@ static void emit(rewrite_ctx *c, sink *s)
 	}
 	if (c->add_cl)
 		put_added(c, s, "Content-Length", (lr_span){ c->cl, strlen(c->cl) });
+	for (i = 0; i < (size_t)e->nadd && i < 4; i++)
+		put_added(c, s, e->add[i].name, (lr_span){ e->add[i].value, strlen(e->add[i].value) });
 	if (e->cred == LR_CRED_REPLACE)
 		put_added(c, s, e->auth_name,
 			(lr_span){ e->auth_value, strlen(e->auth_value) });

@@ -234,6 +234,12 @@ typedef struct {
 	int cred;
 	int moved;               /* the request goes to another host */
 	const char *auth_name, *auth_value;
+	/* a translated request (lr_plan_xlate.h): header lines whose name
+	 * drop() says 1 for go, and add[0..nadd) (name, value; static or
+	 * checked strings) are added before the key */
+	int (*drop)(const char *name, size_t n);
+	struct { const char *name, *value; } add[4];
+	int nadd;
 } lr_http_edits;
 
 /*

@@ -12,6 +12,7 @@
 #include "lr_cred.h"
 #include "lr_error.h"
 #include "lr_url.h"
+#include "lr_xlate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,12 +173,43 @@ static void plan_credentials(const lr_table *t, const lr_route *r, lr_getenv_fn 
 		p->key = NULL;
 		p->key_missing = 1;
 	}
+	/* a translated request goes to another API: the app's key is for its
+	 * own, whatever the host */
 	if (p->key_env && !p->key_missing)
 		p->cred = LR_CRED_REPLACE;
-	else if (p->host_changed && (p->key_missing || !(r->flags & LR_ROUTE_KEEP_CREDENTIALS)))
+	else if ((p->host_changed || p->xtarget) && (p->key_missing || !(r->flags & LR_ROUTE_KEEP_CREDENTIALS)))
 		p->cred = LR_CRED_DROP;
 	else
 		p->cred = LR_CRED_KEEP;
+}
+
+/* The detected wire format whose key header a translation format uses. */
+static int wire_of(int xf)
+{
+	switch (xf) {
+	case LR_XF_AZURE: return LR_FMT_AZURE;
+	case LR_XF_ANTHROPIC: return LR_FMT_ANTHROPIC;
+	case LR_XF_GEMINI: return LR_FMT_GEMINI;
+	case LR_XF_OLLAMA: return LR_FMT_OLLAMA;
+	default: return LR_FMT_OPENAI;
+	}
+}
+
+/* A route whose endpoint speaks another API format than the app: the
+ * request is translated (xapp LR_XF_NONE: it cannot be), and the key, if
+ * the route gives one, goes in the target's header. */
+static void plan_format(const lr_table *t, const lr_route *r, const lr_detect *d, lr_plan *p)
+{
+	int app = lr_xlate_format(d->format, d->operation);
+
+	if (!r->format || !r->set_endpoint.off || (int)r->format == app)
+		return;
+	p->xtarget = (int)r->format;
+	p->xapp = app;
+	p->xdrop = (r->flags & LR_ROUTE_FORMAT_DROP) != 0;
+	p->xendpoint = lr_table_str(t, r->set_endpoint);
+	p->auth_header = lr_detect_auth_header(wire_of(p->xtarget));
+	p->auth_bearer = wire_of(p->xtarget) == LR_FMT_OPENAI;
 }
 
 /* A route as its chosen target makes it: model, endpoint, key, rule. */
@@ -193,6 +225,7 @@ static void as_target(const lr_table *t, const lr_route *r, int target, lr_route
 	eff->ep_base = g->ep_base;
 	eff->ep_port = g->ep_port;
 	eff->set_key_env = g->key_env;
+	eff->format = g->format;
 	eff->flags &= ~(uint32_t)LR_ROUTE_KEEP_CREDENTIALS;
 	if (g->flags & LR_TARGET_KEEP_CREDENTIALS)
 		eff->flags |= LR_ROUTE_KEEP_CREDENTIALS;
@@ -220,6 +253,7 @@ int lr_plan_make(const lr_table *t, const lr_decision *dec, const lr_detect *d,
 	p->model_in_path = p->model && d->model_len > 0;
 	p->endpoint = r->set_endpoint.off != 0;
 	p->host_changed = p->endpoint && !same_origin(t, r, &d->url);
+	plan_format(t, r, d, p);
 	plan_credentials(t, r, getkey, p);
 	if (!p->endpoint && !p->model_in_path && (p->cred == LR_CRED_KEEP || !d->url.has_query))
 		return 0;
@@ -315,7 +349,8 @@ int lr_plan_carried(const lr_plan *p, int carrier)
 
 static const char *const unapplied_code[LR_UNAPPLIED_N] = {
 	NULL, "tls_cannot_move_host", "socket_not_redirected", "body_not_rewritable",
-	"rewrite_failed", "no_memory", "url_without_scheme",
+	"rewrite_failed", "no_memory", "url_without_scheme", "cannot_translate",
+	"cannot_translate_here",
 };
 
 static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
@@ -331,6 +366,12 @@ static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
 	"out of memory",
 	"the app's URL has no scheme (libcurl guesses it), so no new URL is built for it; "
 	"give the URL a scheme",
+	"the route's endpoint speaks another API format, and only chat requests (OpenAI chat, "
+	"Azure, Responses, Anthropic messages, Gemini generateContent, Ollama /api/chat) are "
+	"translated; match the route on the operation",
+	"on libcurl a route to a target of another format is applied to transfers without "
+	"fallbacks, escalation or a cache, and without CURLOPT_HEADER; the socket and TLS "
+	"transports carry the rest",
 };
 
 const char *lr_unapplied_code(int why)

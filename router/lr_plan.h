@@ -36,8 +36,17 @@ typedef struct {
 	const char *key;        /* LR_CRED_REPLACE: its value (not owned) */
 	int key_missing;        /* key_env unset, empty or with control bytes:
 				 * fell back (below) */
-	const char *auth_header;/* header carrying the key for this format */
+	const char *auth_header;/* header carrying the key for this format (the
+				 * target's, when translated) */
 	int auth_bearer;        /* value is "Bearer KEY" rather than "KEY" */
+	/* translation between API formats (lr_plan_xlate.h): the route's
+	 * endpoint speaks xtarget (LR_XF_*), the app xapp; xtarget 0: none */
+	int xapp, xtarget;
+	int xdrop;              /* drop what the target cannot honour (format_drop) */
+	const char *xendpoint;  /* the endpoint the target's path goes after */
+	int xstream, xusage;    /* set by lr_plan_xlate: the app asked for a stream
+				 * (and its usage in it) */
+	int xgemini_array;      /* a Gemini app's stream without alt=sse: a JSON array */
 } lr_plan;
 
 /* Reads an environment variable in the app's process (secure_getenv). */
@@ -91,6 +100,10 @@ enum lr_unapplied {
 	LR_UNAPPLIED_REWRITE,     /* the request head cannot be rewritten */
 	LR_UNAPPLIED_NOMEM,       /* out of memory */
 	LR_UNAPPLIED_SCHEME,      /* libcurl: the app's URL has no scheme to keep */
+	LR_UNAPPLIED_XLATE,       /* the route's format differs and this request's API
+				   * (embeddings, legacy completions...) is not translated */
+	LR_UNAPPLIED_XLATE_CURL,  /* libcurl: a translated route with fallbacks, escalation or
+				   * a cache, or CURLOPT_HEADER */
 	LR_UNAPPLIED_N
 };
 

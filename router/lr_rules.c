@@ -16,7 +16,8 @@
  *                      "stream"|"tools"|"images"|"json": BOOL},
  *            "set": {"model": TEXT, "endpoint": URL, "api_key_env": VAR,
  *                    "keep_credentials": BOOL, "params": {KEY: JSON},
- *                    "cap": {KEY: N}, "system_prefix": TEXT},
+ *                    "cap": {KEY: N}, "system_prefix": TEXT,
+ *                    "format": FORMAT, "format_drop": BOOL},
  *            "deny": MESSAGE,
  *            "fallbacks": [TARGET | "original"...], "timeout_ms": N,
  *            "retry_after_max_ms": N, "retries": N, "retry_backoff_ms": N,
@@ -42,6 +43,7 @@
 #include "lr_glob.h"
 #include "lr_json.h"
 #include "lr_table.h"
+#include "lr_xlate.h"
 #include "lr_url.h"
 
 #include <cjson/cJSON.h>
@@ -111,7 +113,7 @@ static const char *const route_keys[] = {"name", "description", "enabled", "matc
 					 "retry_backoff_ms", "on_context_overflow",
 					 "first_token_ms", "idle_ms", "stream_hold", "stream_continue"};
 static const char *const set_keys[] = {"model", "endpoint", "api_key_env", "keep_credentials",
-				       "params", "cap", "system_prefix"};
+				       "params", "cap", "system_prefix", "format", "format_drop"};
 static const char *const budget_keys[] = {"usd_per_day", "per", "fallback", "deny"};
 static const char *const pool_keys[] = {"targets", "weights", "expected_output_tokens"};
 static const char *const weight_keys[] = {"quality", "cost", "latency"};
@@ -121,7 +123,7 @@ static const char *const rcache_keys[] = {"ttl_s", "max_temperature"};
 static const char *const target_keys[] = {"model", "endpoint", "api_key_env", "keep_credentials",
 					  "input_per_mtok", "output_per_mtok", "context_window",
 					  "quality", "description", "cache_read_per_mtok",
-					  "cache_write_per_mtok"};
+					  "cache_write_per_mtok", "format"};
 static const char *const price_keys[] = {"input_per_mtok", "output_per_mtok", "cache_read_per_mtok",
 					 "cache_write_per_mtok"};
 static const char *const intent_keys[] = {"name", "description", "keywords", "patterns",
@@ -396,6 +398,26 @@ static int parse_endpoint_into(ctx *c, const char *ep, ep_refs r)
 	return 0;
 }
 
+/* "format": the API format an endpoint speaks (lr_xlate.h), for a route's
+ * set or a target.  It needs an endpoint of its own: the app's base speaks
+ * the app's format. */
+static int parse_format(ctx *c, const cJSON *o, uint32_t *out, int has_endpoint)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "format");
+	int xf;
+
+	if (!v)
+		return 0;
+	push(c, "format");
+	if (!cJSON_IsString(v) || (xf = lr_xlate_format_from_name(v->valuestring)) == LR_XF_NONE)
+		return fail(c, LR_EINVAL, "format is one of openai, azure, responses, anthropic, gemini, ollama");
+	if (!has_endpoint)
+		return fail(c, LR_EINVAL, "a format needs an endpoint that speaks it");
+	pop(c);
+	*out = (uint32_t)xf;
+	return 0;
+}
+
 static int parse_set(ctx *c, const cJSON *s, lr_route *r)
 {
 	const cJSON *v;
@@ -435,6 +457,16 @@ static int parse_set(ctx *c, const cJSON *s, lr_route *r)
 		pop(c);
 		if (cJSON_IsTrue(v))
 			r->flags |= LR_ROUTE_KEEP_CREDENTIALS;
+	}
+	if ((rc = parse_format(c, s, &r->format, r->set_endpoint.off != 0)) < 0)
+		return rc;
+	if ((v = cJSON_GetObjectItemCaseSensitive(s, "format_drop"))) {
+		push(c, "format_drop");
+		if (!cJSON_IsBool(v))
+			return fail(c, LR_EINVAL, "format_drop must be true or false");
+		pop(c);
+		if (cJSON_IsTrue(v))
+			r->flags |= LR_ROUTE_FORMAT_DROP;
 	}
 	return 0;
 }
@@ -973,6 +1005,8 @@ static int parse_target(ctx *c, const cJSON *o)
 		if (cJSON_IsTrue(v))
 			g.flags |= LR_TARGET_KEEP_CREDENTIALS;
 	}
+	if ((rc = parse_format(c, o, &g.format, g.endpoint.off != 0)) < 0)
+		return rc;
 	if ((has_in = want_number(c, o, "input_per_mtok", 0, 1e6, &g.input_per_mtok)) < 0 ||
 	    (has_out = want_number(c, o, "output_per_mtok", 0, 1e6, &g.output_per_mtok)) < 0 ||
 	    (has_win = want_number(c, o, "context_window", 0, 1e10, &g.context_window)) < 0 ||

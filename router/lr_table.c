@@ -9,6 +9,7 @@
 #include "lr_table.h"
 #include "lr_answer.h"
 #include "lr_error.h"
+#include "lr_xlate.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -501,6 +502,7 @@ static int route_ok(const lr_table *t, const lr_route *r)
 	       r->fallback_count + r->escalate_count + r->context_count <= t->nchains - r->chain_first &&
 	       r->context_mode <= LR_CONTEXT_LARGER && r->retries <= LR_RETRIES_MAX &&
 	       r->retry_backoff_ms <= LR_BACKOFF_MAX_MS && r->stream_continue <= LR_CONTINUE_OFF &&
+	       r->format < LR_XF_COUNT &&
 	       ref_ok(t, r->escalate_refusal) && isfinite(r->cache_max_temperature) &&
 	       (r->set_endpoint.off == 0 || (r->ep_host.off && r->ep_scheme.off));
 }
@@ -530,6 +532,7 @@ static int target_ok(const lr_table *t, const lr_target_rec *g)
 	return ref_ok(t, g->name) && g->name.off && ref_ok(t, g->model) && ref_ok(t, g->endpoint) &&
 	       ref_ok(t, g->ep_scheme) && ref_ok(t, g->ep_host) && ref_ok(t, g->ep_base) &&
 	       ref_ok(t, g->key_env) && g->ep_port <= 65535 && g->q_first <= t->nqualities &&
+	       g->format < LR_XF_COUNT &&
 	       g->q_count <= t->nqualities - g->q_first &&
 	       (g->endpoint.off == 0 || (g->ep_host.off && g->ep_scheme.off)) &&
 	       isfinite(g->input_per_mtok) && isfinite(g->output_per_mtok) &&

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define LR_TABLE_MAGIC "LRTABLE\0"
-#define LR_TABLE_LAYOUT 7u
+#define LR_TABLE_LAYOUT 8u
 #define LR_TABLE_MAX_SIZE (16u << 20) /* hard cap on a compiled table */
 
 /* A string in the pool: `len` bytes at `off`, NUL-terminated.  off == 0
@@ -83,6 +83,7 @@ enum lr_target_flags { LR_TARGET_KEEP_CREDENTIALS = 1u << 0 };
 typedef struct {
 	lr_ref name, model, endpoint, ep_scheme, ep_host, ep_base, key_env;
 	uint32_t ep_port, flags;
+	uint32_t format, reserved;              /* its API format (LR_XF_*, lr_xlate.h); 0: the app's */
 	double input_per_mtok, output_per_mtok; /* < 0: unknown */
 	double cache_read_per_mtok, cache_write_per_mtok; /* < 0: the input rate */
 	double context_window;                  /* tokens; 0: unknown */
@@ -162,6 +163,8 @@ enum lr_route_flags {
 	LR_ROUTE_KEEP_CREDENTIALS = 1u << 2,
 	LR_ROUTE_RETRIES = 1u << 3, /* "retries" was given (> 0): resilient for it alone */
 	LR_ROUTE_STREAM_HOLD = 1u << 4, /* "stream_hold": a stream is held until complete */
+	LR_ROUTE_FORMAT_DROP = 1u << 5, /* "format_drop": a translated request drops what its
+					 * target cannot honour instead of being refused */
 };
 
 typedef struct {
@@ -173,6 +176,8 @@ typedef struct {
 	lr_ref ep_scheme, ep_host, ep_base; /* endpoint, split once at compile time */
 	uint32_t ep_port;
 	lr_ref set_key_env;   /* name of an environment variable, never a key */
+	uint32_t format;      /* the endpoint's API format (LR_XF_*, lr_xlate.h); 0: the app's */
+	uint32_t reserved_fmt;
 	lr_ref deny;          /* message, when LR_ROUTE_DENY */
 	uint32_t param_first, param_count; /* request parameter edits (lr_param_rec) */
 	uint32_t pool_first, pool_count;   /* a pool of targets instead of one (lr_pool_rec) */

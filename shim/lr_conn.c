@@ -25,12 +25,14 @@
 #include "lr_error.h"
 #include "lr_log.h"
 #include "lr_plan.h"
+#include "lr_plan_xlate.h"
 #include "lr_rec.h"
 #include "lr_request.h"
 #include "lr_serve.h"
 #include "lr_shim.h"
 #include "lr_url.h"
 #include "lr_view.h"
+#include "lr_xsink.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -363,25 +365,85 @@ static int edits_of(const lr_plan *p, lr_http_edits *e, char *body_new, size_t b
 	return 0;
 }
 
+/* A plan whose target speaks another format: the body to send (*nb, the
+ * app's or lr_plan_body's) translated in place, p's URL the target's, and
+ * the headers that format needs in e.  0, or < 0 with *why; a request the
+ * target cannot honour also says why in refusal (when not NULL), for the
+ * app's 400. */
+static int xlate_body(lr_plan *p, const lr_request *r, const char *body, size_t blen, char **nb, size_t *nbl,
+		      lr_http_edits *e, char *refusal, int *why)
+{
+	lr_xlate_req xr;
+	int rc, i;
+
+	*why = LR_UNAPPLIED_XLATE;
+	if (!p->xapp)
+		return LR_EINVAL;
+	rc = lr_plan_xlate(p, r, *nb ? *nb : body, *nb ? *nbl : blen, &xr);
+	if (rc < 0) {
+		if ((rc == LR_EINVAL || rc == LR_EPARSE) && refusal)
+			snprintf(refusal, LR_XLATE_MAX_MSG, "%s", xr.refusal[0] ? xr.refusal : "llmroute cannot translate this request");
+		*why = rc == LR_ENOMEM ? LR_UNAPPLIED_NOMEM : LR_UNAPPLIED_XLATE;
+		return rc;
+	}
+	free(*nb);
+	*nb = xr.body.p; /* ours now */
+	*nbl = xr.body.len;
+	e->drop = lr_plan_xlate_drops_header;
+	for (i = 0; i < xr.nheaders && i < 4; i++) {
+		e->add[i].name = xr.headers[i].name; /* static strings */
+		e->add[i].value = xr.headers[i].value;
+	}
+	e->nadd = i;
+	*why = LR_UNAPPLIED_NONE;
+	return 0;
+}
+
+/* What a served step's answer is translated with (plan p after
+ * lr_plan_xlate), or NULL (none, or no memory: the caller checks p). */
+static struct lr_xsink_cfg *xcfg_of(const lr_plan *p, const lr_request *r)
+{
+	lr_xsink_cfg cfg;
+
+	if (!p->xtarget)
+		return NULL;
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.model, sizeof(cfg.model), "%s", p->model ? p->model : r->model);
+	lr_plan_xlate_ctx(p, NULL, &cfg.cx);
+	cfg.stream = p->xstream;
+	return lr_xsink_cfg_dup(&cfg);
+}
+
 /* The held request as decision d and plan p of table t send it: *out
  * (head and body, malloc'ed), and the new body in *nb (NULL: the app's).
- * 0, or < 0 with *why (LR_UNAPPLIED_*). */
+ * 0, or < 0 with *why (LR_UNAPPLIED_*); a translation the target cannot
+ * honour fills refusal (LR_XLATE_MAX_MSG bytes, or NULL). */
 static int build(lr_conn *c, const lr_table *t, const lr_decision *d, const lr_request *r, lr_plan *p,
-		 const char *body, size_t blen, char **out, size_t *outlen, char **nb, size_t *nbl, int *why)
+		 const char *body, size_t blen, char **out, size_t *outlen, char **nb, size_t *nbl, int *why,
+		 char *refusal)
 {
 	char host[300], auth[4200];
-	lr_http_edits e;
+	lr_http_edits e, xe;
 	int rc;
 
 	*nb = NULL;
 	*nbl = 0;
 	auth[0] = '\0';
+	memset(&xe, 0, sizeof(xe));
 	rc = lr_plan_body(t, d, r, p, body, blen, nb, nbl);
 	if (rc < 0 && rc != LR_ENOTFOUND) {
 		*why = lr_unapplied_of(rc, 1);
 		return rc;
 	}
+	if (p->xtarget && (rc = xlate_body(p, r, body, blen, nb, nbl, &xe, refusal, why)) < 0) {
+		free(*nb);
+		*nb = NULL;
+		return rc;
+	}
 	rc = edits_of(p, &e, *nb, *nbl, host, sizeof(host), auth, sizeof(auth));
+	e.drop = xe.drop;
+	memcpy(e.add, xe.add, sizeof(e.add));
+	e.nadd = xe.nadd;
 	if (rc == 0)
 		rc = lr_http_rewrite(&c->fr.head, *nb ? *nb : body, *nb ? *nbl : blen, &e, out, outlen);
 	explicit_bzero(auth, strnlen(auth, sizeof(auth))); /* a key, when one was put there */
@@ -395,11 +457,12 @@ static int build(lr_conn *c, const lr_table *t, const lr_decision *d, const lr_r
 
 /* Rewrites the held request into the outbox.  0, or < 0 (nothing queued)
  * with *why (LR_UNAPPLIED_*). */
-static int rewrite(lr_conn *c, job *j, int *why)
+static int rewrite(lr_conn *c, job *j, int *why, char *refusal)
 {
 	char *nb = NULL, *out = NULL;
 	size_t nbl = 0, outlen = 0;
-	int rc = build(c, j->t, &j->d, &j->r, &j->p, j->app_body, j->app_blen, &out, &outlen, &nb, &nbl, why);
+	int rc = build(c, j->t, &j->d, &j->r, &j->p, j->app_body, j->app_blen, &out, &outlen, &nb, &nbl, why,
+		       refusal);
 
 	if (rc < 0)
 		return rc;
@@ -416,14 +479,22 @@ static int rewrite(lr_conn *c, job *j, int *why)
 
 /* The app will read our answer (after the answers to earlier requests),
  * and nothing more goes out on this connection. */
+static void refuse_with(lr_conn *c, char *resp, size_t n);
+
 static void refuse(lr_conn *c, int status, const char *code, const char *msg)
 {
 	char *resp = NULL;
 	size_t n = 0;
 
+	lr_http_error_response(status, code, msg, &resp, &n);
+	refuse_with(c, resp, n);
+}
+
+/* The same with the answer resp (n bytes, malloc'ed: taken; NULL: none). */
+static void refuse_with(lr_conn *c, char *resp, size_t n)
+{
 	c->state = LR_CONN_DENIED;
 	c->unsent = c->holding = c->passing = 0; /* what we held never goes */
-	lr_http_error_response(status, code, msg, &resp, &n);
 	pthread_mutex_lock(&c->rmu);
 	if (resp) {
 		c->inject = resp;
@@ -585,8 +656,10 @@ static int chain_step(lr_conn *c, job *j, const lr_attempt *a, int i, lr_serve_s
 	}
 	if (lr_plan_make(j->t, &d, &r.det, j->url, j->ulen, secure_getenv, &p) < 0)
 		return LR_ENOMEM;
-	rc = build(c, j->t, &d, &r, &p, j->app_body, j->app_blen, &st->raw, &st->raw_len, &nb, &nbl, &why);
+	rc = build(c, j->t, &d, &r, &p, j->app_body, j->app_blen, &st->raw, &st->raw_len, &nb, &nbl, &why, NULL);
 	if (rc == 0 && !(st->url = strdup(p.url ? p.url : j->url)))
+		rc = LR_ENOMEM;
+	if (rc == 0 && p.xtarget && !(st->xlate = xcfg_of(&p, &r)))
 		rc = LR_ENOMEM;
 	st->app_host = !p.host_changed && !c->redirected;
 	if (rc == 0)
@@ -604,6 +677,7 @@ static void job_free(lr_serve_job *sj)
 	for (i = 0; i < sj->nsteps; i++) {
 		free(sj->steps[i].raw);
 		free(sj->steps[i].url);
+		free(sj->steps[i].xlate);
 		lr_rec_free(sj->steps[i].rec);
 	}
 	if (sj->attempts)
@@ -648,6 +722,10 @@ static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, co
 		return 0;
 	sj.steps[0].app_host = app_host;
 	sj.nsteps = 1;
+	if (p && p->xtarget && !(sj.steps[0].xlate = xcfg_of(p, &j->r))) {
+		free(sj.steps[0].url);
+		return 0;
+	}
 	if (j) {
 		sj.steps[0].rec = lr_rec_begin(t, &j->r, &j->d, p, url, j->body, j->blen, transport_of(c));
 		lr_rec_unapplied(sj.steps[0].rec, t, why);
@@ -666,6 +744,7 @@ static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, co
 			for (i = 1; i < sj.nsteps; i++) {
 				free(sj.steps[i].raw);
 				free(sj.steps[i].url);
+				free(sj.steps[i].xlate);
 				lr_rec_free(sj.steps[i].rec);
 				memset(&sj.steps[i], 0, sizeof(sj.steps[i]));
 			}
@@ -739,23 +818,55 @@ static int serve_unknown(lr_conn *c, job *j)
 	return 0;
 }
 
+/* A request the route's target cannot honour: the app reads a 400 in its
+ * own format's error shape saying which feature, and nothing is sent. */
+static void refuse_xlate(lr_conn *c, job *j, const char *msg)
+{
+	lr_xbuf b = {0};
+	char *resp;
+	int n;
+
+	lr_log(LR_LOG_INFO, "route %s: %s", lr_table_str(j->t, j->d.route->name), msg);
+	if (lr_xlate_error_body(j->p.xapp, 400, msg, &b) < 0 ||
+	    (n = asprintf(&resp, "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+			  "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", b.len, b.p)) < 0) {
+		lr_xbuf_free(&b);
+		refuse(c, 400, "llmroute_cannot_translate", msg);
+		return;
+	}
+	lr_xbuf_free(&b);
+	refuse_with(c, resp, (size_t)n);
+}
+
 /* Applies the plan of a routed request, or says why not.  1 when the
- * rewritten request is in the outbox, 2 when the shim serves it. */
+ * rewritten request is in the outbox, 2 when the shim serves it, 4 when
+ * the app was refused (a translation the target cannot honour). */
 static int apply_plan(lr_conn *c, const lr_table *t, job *j, int *why)
 {
 	int carrier = c->kind == LR_CONN_TLS ? LR_CARRIER_TLS :
 		      c->redirected ? LR_CARRIER_SOCKET_MOVED : LR_CARRIER_SOCKET;
 	int cannot = lr_plan_carried(&j->p, carrier);
-	/* where the connection cannot go, the shim's own client can */
+	/* where the connection cannot go, the shim's own client can; and a
+	 * translated answer can only come through it */
 	int serve = (cannot == LR_UNAPPLIED_TLS_HOST || cannot == LR_UNAPPLIED_SOCKET_HOST || ours(c) ||
-		     (!cannot && lr_attempt_wanted(&j->d))) &&
+		     (!cannot && (lr_attempt_wanted(&j->d) || j->p.xtarget))) &&
 		    (c->served || lr_serve_possible(c));
+	char refusal[LR_XLATE_MAX_MSG] = "";
 
+	if (j->p.xtarget && !cannot && !serve)
+		cannot = c->kind == LR_CONN_TLS ? LR_UNAPPLIED_TLS_HOST : LR_UNAPPLIED_SOCKET_HOST;
 	*why = cannot;
 	if (c->claimed && !serve) /* nothing behind a claimed connection but the shim */
 		*why = cannot ? cannot : LR_UNAPPLIED_REWRITE;
-	if ((*why && !serve) || rewrite(c, j, why) < 0)
+	if (*why && !serve)
 		return 0;
+	if (rewrite(c, j, why, refusal) < 0) {
+		if (!refusal[0])
+			return 0;
+		refuse_xlate(c, j, refusal); /* the app's own 400, as its provider would */
+		*why = LR_UNAPPLIED_NONE;
+		return 4;
+	}
 	if (j->p.key_missing)
 		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s",
 		       j->p.key_env, j->p.host_changed ? "sending no key" : "keeping the app's key");

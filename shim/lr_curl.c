@@ -22,6 +22,7 @@
 #include "lr_resil.h"
 #include "lr_shim.h"
 #include "lr_xfer.h"
+#include "lr_xcurl.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -236,6 +237,7 @@ static void finish(const lr_curl_lib *lib, CURL *h, int rc, int record)
 
 	if (!e)
 		return;
+	lr_xcurl_finish(e); /* a held translated answer: the app's before the record */
 	if (record)
 		lr_xfer_end(lib, e, rc);
 	else
@@ -356,6 +358,7 @@ LR_EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *left)
 			msg->data.result = CURLE_REMOTE_ACCESS_DENIED;
 			lr_curl_deny_errbuf(e);
 		}
+		lr_xcurl_finish(e);
 		lr_xfer_end(lib, e, msg->data.result);
 		lr_easy_put(e);
 	}

@@ -24,6 +24,8 @@
 #include "lr_shim.h"
 #include "lr_view.h"
 #include "lr_xfer.h"
+#include "lr_xcurl.h"
+#include "lr_plan_xlate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,23 +163,32 @@ static char *fmt(const char *f, const char *a, const char *b)
 
 typedef struct {
 	const lr_plan *plan;
+	const lr_xlate_req *x; /* a translated request: its format's headers, or NULL */
 	const char *key;     /* LR_CRED_REPLACE: the key value */
 	char host[300];      /* new Host: value when the host changed, else "" */
 	long long body_len;  /* new Content-Length when the body changed, else -1 */
 } header_job;
+
+/* A header line a translated request does not carry (lr_plan_xlate.h). */
+static int xlate_dropped(const char *line)
+{
+	const char *colon = strchr(line, ':');
+
+	return colon && lr_plan_xlate_drops_header(line, (size_t)(colon - line));
+}
 
 /* Builds the header list the routed request needs.  Returns 1 with *out set
  * when it differs from the app's, 0 when no change is needed, or < 0. */
 static int build_headers(const lr_easy *e, const header_job *j, struct curl_slist **out)
 {
 	struct curl_slist *head = NULL, **tail = &head, *l;
-	int changed = 0, rc = 0;
+	int changed = 0, rc = 0, i;
 	char len[32];
 
 	for (l = e->headers; l && rc == 0; l = l->next) {
 		if (!l->data)
 			continue;
-		if (dropped(j->plan, l->data)) {
+		if (dropped(j->plan, l->data) || (j->x && xlate_dropped(l->data))) {
 			changed = 1;
 		} else if (j->host[0] && is_header(l->data, "host")) {
 			rc = append(&head, &tail, fmt("Host: %s%s", j->host, NULL));
@@ -189,6 +200,10 @@ static int build_headers(const lr_easy *e, const header_job *j, struct curl_slis
 		} else {
 			rc = append(&head, &tail, strdup(l->data));
 		}
+	}
+	for (i = 0; rc == 0 && j->x && i < j->x->nheaders; i++) {
+		rc = append(&head, &tail, fmt("%s: %s", j->x->headers[i].name, j->x->headers[i].value));
+		changed = 1;
 	}
 	if (rc == 0 && j->plan->cred == LR_CRED_REPLACE) {
 		char value[4200];
@@ -301,22 +316,59 @@ static void free_changes(changes *c)
 	}
 }
 
+/* A route whose target speaks another format: the body translated
+ * (lr_plan_xlate), the URL the target's.  0, or < 0 with *why; a request
+ * the target cannot honour fills refusal.  On libcurl only a transfer
+ * without attempts of its own and without CURLOPT_HEADER is translated
+ * (lr_xcurl.h). */
+static int compute_xlate(lr_easy *e, const body_src *b, const lr_request *r, lr_plan *p, changes *c,
+			 lr_xlate_req *x, int *why, char *refusal)
+{
+	int rc;
+
+	*why = LR_UNAPPLIED_XLATE;
+	if (!p->xapp || !b->body)
+		return LR_EINVAL;
+	if (e->rs || e->header_opt) {
+		*why = LR_UNAPPLIED_XLATE_CURL;
+		return LR_EINVAL;
+	}
+	rc = lr_plan_xlate(p, r, c->body ? c->body : b->body, c->body ? c->body_len : b->len, x);
+	if (rc < 0) {
+		if (rc == LR_EINVAL || rc == LR_EPARSE)
+			snprintf(refusal, LR_XLATE_MAX_MSG, "%s", x->refusal[0] ? x->refusal : "llmroute cannot translate this request");
+		*why = rc == LR_ENOMEM ? LR_UNAPPLIED_NOMEM : LR_UNAPPLIED_XLATE;
+		return rc;
+	}
+	free(c->body);
+	c->body = x->body.p; /* ours now */
+	c->body_len = x->body.len;
+	x->body.p = NULL;
+	*why = LR_UNAPPLIED_NONE;
+	return 0;
+}
+
 /* Everything the route needs, computed before anything is set. */
 static int compute(lr_easy *e, const body_src *b, const lr_table *t, const lr_decision *d,
-		   const lr_request *r, lr_plan *p, changes *c)
+		   const lr_request *r, lr_plan *p, changes *c, int *why, char *refusal)
 {
 	header_job j = {.plan = p, .body_len = -1};
+	lr_xlate_req x;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((p->model && !p->model_in_path) || d->route->param_count) {
+	memset(&x, 0, sizeof(x));
+	if ((p->model && !p->model_in_path) || d->route->param_count || p->xtarget) {
 		if (!b->body && p->model && !p->model_in_path)
 			return LR_ENOTFOUND;
 		rc = lr_plan_body(t, d, r, p, b->body, b->len, &c->body, &c->body_len);
 		if (rc < 0 && rc != LR_ENOTFOUND)
 			return rc; /* unreadable body: fail open */
+		if (p->xtarget && (rc = compute_xlate(e, b, r, p, c, &x, why, refusal)) < 0)
+			return rc;
 		if (c->body)
 			j.body_len = (long long)c->body_len;
+		j.x = p->xtarget ? &x : NULL;
 	}
 	j.key = p->key;
 	if (p->host_changed)
@@ -435,6 +487,7 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 	changes c;
 	lr_detect det = r->det;
 	int rc, out = LR_PREP_PASS;
+	char refusal[LR_XLATE_MAX_MSG] = "";
 
 	/* The origin the app addressed, and so the one its key was meant for:
 	 * CURLOPT_PORT overrides the URL's port.  A CONNECT_TO list may send
@@ -451,7 +504,16 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 	if (p.key_missing)
 		lr_log(LR_LOG_ERROR, "route key variable $%s is not set (or not a valid header value): %s", p.key_env,
 		       p.host_changed ? "sending no key" : "keeping the app's key");
-	rc = compute(e, b, t, d, r, &p, &c);
+	rc = compute(e, b, t, d, r, &p, &c, why, refusal);
+	if (rc < 0 && refusal[0]) { /* the target cannot honour it: refused as a denial is */
+		e->deny_msg = strdup(refusal);
+		lr_log(LR_LOG_INFO, "route %s: %s", lr_table_str(t, d->route->name), refusal);
+		lr_xfer_denied(t, r, d, b->len, NULL);
+		*why = LR_UNAPPLIED_NONE;
+		free_changes(&c);
+		lr_plan_free(&p);
+		return e->deny_msg ? LR_PREP_DENY : LR_PREP_PASS;
+	}
 	/* libcurl guesses the scheme of "host/path" (CURLOPT_DEFAULT_PROTOCOL
 	 * may say https): a new URL must not guess it for the app */
 	if (rc == 0 && c.url && e->req_url && !strstr(e->url, "://")) {
@@ -463,10 +525,14 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 		lr_xfer_begin(e, t, r, d, &p, c.url ? c.url : req_url(e),
 			      c.body ? c.body : b->body, c.body ? c.body_len : b->len);
 		apply(lib, e, b, &p, &c);
+		if (p.xtarget)
+			lr_xcurl_begin(lib, e, &p, r); /* installed after the audit's (decide_and_apply) */
 		out = LR_PREP_ROUTED;
 	} else if (!*why) {
 		*why = lr_unapplied_of(rc, 1);
 	}
+	if (rc < 0 && e->xc) /* never half-applied */
+		lr_xcurl_free(e);
 	free_changes(&c);
 	lr_plan_free(&p);
 	return out;
@@ -502,6 +568,7 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 		lr_resil_sent(e, t, &d);
 	lr_view_release(t);
 	lr_xfer_install(lib, e);
+	lr_xcurl_install(lib, e); /* in front of the audit: it reads the app's format */
 	return out;
 }
 

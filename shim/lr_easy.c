@@ -1,5 +1,6 @@
 /* lr_easy.c - per-handle records (see lr_easy.h). */
 #include "lr_easy.h"
+#include "lr_xcurl.h"
 #include "lr_fork.h"
 #include "lr_resil.h"
 #include "lr_xfer.h"
@@ -54,6 +55,7 @@ void lr_easy_put(lr_easy *e)
 
 void lr_easy_clear_applied(lr_easy *e)
 {
+	lr_xcurl_free(e);
 	free(e->new_url);
 	free(e->new_body);
 	free(e->deny_msg);

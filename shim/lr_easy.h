@@ -79,6 +79,7 @@ typedef struct lr_easy {
 	struct lr_resil *rs;          /* fallbacks, escalation, cache of this transfer */
 	struct lr_served *served;     /* what curl_easy_getinfo answers for an answer we served */
 	struct lr_rec *x;             /* audit of the current LLM transfer */
+	struct lr_xcurl *xc;          /* its answer is translated (lr_xcurl.h), or NULL */
 	UT_hash_handle hh;
 } lr_easy;
 

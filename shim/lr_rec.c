@@ -202,6 +202,17 @@ static void fill(lr_rec *x, const lr_table *t, const lr_request *r, const lr_dec
 	x->generation = lr_view_generation();
 }
 
+/* The provider is the target's (its URL's, as detection names it); the
+ * usage comes from the answer the app reads, in its own format. */
+static void xlate_fill(lr_rec *x, const lr_plan *p, const char *sent_url)
+{
+	lr_detect d;
+
+	x->stream = p->xstream;
+	if (sent_url && lr_detect_url(sent_url, strlen(sent_url), &d) == 0)
+		x->provider = d.provider;
+}
+
 lr_rec *lr_rec_begin(const lr_table *t, const lr_request *r, const lr_decision *d,
 		     const lr_plan *p, const char *sent_url, const char *body, size_t blen,
 		     const char *transport)
@@ -218,6 +229,8 @@ lr_rec *lr_rec_begin(const lr_table *t, const lr_request *r, const lr_decision *
 	x->transport = transport;
 	x->request_bytes = (long long)blen;
 	x->stream = lr_rec_wants_stream(r, body, blen);
+	if (p && p->xtarget) /* a translated request: its body is the target's, its answer the app's */
+		xlate_fill(x, p, sent_url);
 	lr_usage_init(&x->usage, r->det.format, x->stream, blen);
 	x->start_ns = now_ns();
 	return x;

@@ -20,6 +20,7 @@
 #include "lr_splice.h"
 #include "lr_upstream.h"
 #include "lr_url.h"
+#include "lr_xsink.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -795,6 +796,7 @@ static void served_free(served *s)
 		free(s->steps[i].raw);
 		free(s->steps[i].url);
 		free(s->steps[i].connect_to);
+		free(s->steps[i].xlate);
 		lr_rec_free(s->steps[i].rec);
 	}
 	lr_rec_free(s->rec);
@@ -1055,6 +1057,22 @@ static void on_done(void *ud, const lr_up_result *r)
 
 static const lr_up_sink sink = {on_head, on_body, on_drain, on_done};
 
+/* lr_up_start for step `step`, its answer translated into the app's
+ * format first when the step's target speaks another (lr_xsink.h). */
+static lr_up *start_up(served *s, int step, const lr_up_req *rq)
+{
+	void *x;
+	lr_up *u;
+
+	if (!s->steps[step].xlate)
+		return lr_up_start(rq, &sink, s, s->pipe->fd);
+	if (!(x = lr_xsink_new(s->steps[step].xlate, &sink, s)))
+		return NULL;
+	if (!(u = lr_up_start(rq, &lr_xsink, x, s->pipe->fd)))
+		lr_xsink_free(x);
+	return u;
+}
+
 /* Sends step `step` (after delay_ms).  0, or < 0 (nothing sent). */
 static int start_attempt(served *s, int step, unsigned delay_ms)
 {
@@ -1110,7 +1128,7 @@ static int start_attempt(served *s, int step, unsigned delay_ms)
 	s->state = PENDING;
 	s->status = 0;
 	s->retry_after_s = -1;
-	if (!lr_up_start(&rq, &sink, s, s->pipe->fd)) {
+	if (!start_up(s, step, &rq)) {
 		lr_rec_free(s->steps[step].rec);
 		s->steps[step].rec = s->rec; /* not sent */
 		s->rec = NULL;
@@ -1184,6 +1202,16 @@ static int serve_hit(served *s)
 	return 1;
 }
 
+static int any_xlate(const served *s)
+{
+	int i;
+
+	for (i = 0; i < s->nsteps; i++)
+		if (s->steps[i].xlate)
+			return 1;
+	return 0;
+}
+
 int lr_serve_start(lr_conn *c, lr_serve_job *j)
 {
 	served *s;
@@ -1208,7 +1236,9 @@ int lr_serve_start(lr_conn *c, lr_serve_job *j)
 		s->a.env.ud = &s->health; /* the job's copy goes with the job */
 		s->resilient = 1;
 		lr_resil_request_id(s->request_id, sizeof(s->request_id));
-		s->track = lr_attempt_track(&s->a) && lr_splice_supported(s->a.format, s->a.operation);
+		/* a continuation is asked of a step in the app's format */
+		s->track = lr_attempt_track(&s->a) && lr_splice_supported(s->a.format, s->a.operation) &&
+			   !any_xlate(s);
 		lr_splice_init_op(&s->sp, s->a.format, s->a.operation);
 	}
 	s->no_body = j->no_body;

@@ -55,6 +55,8 @@ typedef struct lr_serve_step {
 	                           * the address the app connected to, never to
 	                           * whatever the name resolves to now */
 	char *connect_to;         /* lr_serve's, made from that address */
+	struct lr_xsink_cfg *xlate; /* its answer is translated into the app's format
+	                           * (lr_xsink.h; malloc'ed), or NULL */
 } lr_serve_step;
 
 /* One request to serve: one step, or a resilient route's chain (steps in

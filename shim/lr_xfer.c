@@ -71,6 +71,20 @@ static size_t audit_header(char *p, size_t size, size_t n, void *ud)
 	return app_write(e->write_cb, p, size, n, e->header_data);
 }
 
+size_t lr_xfer_write(lr_easy *e, char *p, size_t n)
+{
+	return audit_write(p, 1, n, e);
+}
+
+size_t lr_xfer_header(lr_easy *e, char *p, size_t n)
+{
+	if (e->header_cb)
+		return e->header_cb(p, 1, n, e->header_data);
+	if (e->header_data)
+		return app_write(e->write_cb, p, 1, n, e->header_data);
+	return n; /* libcurl's default: headers go nowhere */
+}
+
 void lr_xfer_install(const lr_curl_lib *lib, lr_easy *e)
 {
 	if (!e->x)

@@ -29,6 +29,12 @@ void lr_xfer_begin(lr_easy *e, const lr_table *t, const lr_request *r,
 /* Puts our write (and, if needed, header) callback in front of the app's. */
 void lr_xfer_install(const lr_curl_lib *lib, lr_easy *e);
 
+/* n body bytes to the app's write callback (or libcurl's default), fed
+ * to the audit as the app takes them; n header bytes to where libcurl
+ * would put them for the app.  Return what the app's callback did. */
+size_t lr_xfer_write(lr_easy *e, char *p, size_t n);
+size_t lr_xfer_header(lr_easy *e, char *p, size_t n);
+
 /* Puts the app's callbacks back (lr_curl_restore calls it). */
 void lr_xfer_uninstall(const lr_curl_lib *lib, lr_easy *e);
 

@@ -12,6 +12,7 @@
 #include "lr_error.h"
 #include "lr_stats.h"
 #include "lr_table.h"
+#include "lr_xlate.h"
 
 #include <cjson/cJSON.h>
 #include "lr_json.h"
@@ -293,6 +294,9 @@ static void print_route(const lr_table *t, int i, const lr_route *r)
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "key=$%s ", lr_table_str(t, r->set_key_env));
 	if ((r->flags & LR_ROUTE_KEEP_CREDENTIALS) && n < sizeof(act))
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "keep_credentials ");
+	if (r->format && n < sizeof(act))
+		n += (size_t)snprintf(act + n, sizeof(act) - n, "format=%s%s ", lr_xlate_format_name((int)r->format),
+				      (r->flags & LR_ROUTE_FORMAT_DROP) ? "(drop)" : "");
 	for (k = 0; k < r->pool_count && n < sizeof(act); k++)
 		n += (size_t)snprintf(act + n, sizeof(act) - n, "%s%s%s", k ? "," : "pool=",
 				      lr_table_str(t, lr_table_targets(t)[lr_table_pools(t)[r->pool_first + k].target].name),

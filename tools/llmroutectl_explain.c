@@ -21,6 +21,7 @@
 #include "lr_stats.h"
 #include "lr_intent.h"
 #include "lr_plan.h"
+#include "lr_plan_xlate.h"
 #include "lr_request.h"
 #include "lr_url.h"
 #include "lr_table.h"
@@ -427,7 +428,8 @@ static void print_transports(const lr_table *t, const lr_decision *d, const lr_r
 			     const lr_plan *p, int body_why)
 {
 	char host[256];
-	int claim, tls = r->det.url.tls, chain = lr_attempt_wanted(d);
+	/* a translated answer comes back through the shim's own client only */
+	int claim, tls = r->det.url.tls, chain = lr_attempt_wanted(d) || p->xtarget;
 
 	snprintf(host, sizeof(host), "%.*s", (int)r->det.url.host_len, r->det.url.host);
 	claim = tls || r->det.url.port == 443 ? -1 :
@@ -458,16 +460,71 @@ static void print_transports(const lr_table *t, const lr_decision *d, const lr_r
 			      !body_why && chain);
 }
 
+/* A route whose endpoint speaks another format: the request as the
+ * target gets it (lr_plan_xlate, as every transport makes it).  Returns
+ * an LR_UNAPPLIED_* when it is not applied, else 0; *refused when the app
+ * gets a 400 instead. */
+static int print_xlate(lr_plan *p, const lr_request *r, const opts *o, const char *body, size_t blen,
+		       int *refused)
+{
+	lr_xlate_req x;
+	int rc, i;
+
+	*refused = 0;
+	printf("format:      %s -> %s\n", p->xapp ? lr_xlate_format_name(p->xapp) : r->det.operation,
+	       lr_xlate_format_name(p->xtarget));
+	if (!p->xapp) {
+		printf("translation: none for this operation: the route is not applied (%s)\n",
+		       lr_unapplied_code(LR_UNAPPLIED_XLATE));
+		return LR_UNAPPLIED_XLATE;
+	}
+	if (!body) {
+		printf("translation: needs the request body (--body)\n");
+		return 0;
+	}
+	rc = lr_plan_xlate(p, r, body, blen, &x);
+	if (rc == LR_EINVAL || rc == LR_EPARSE) {
+		printf("translation: refused: the app gets a 400 in its own format: %s\n", x.refusal);
+		*refused = 1;
+		return 0;
+	}
+	if (rc < 0)
+		ctl_die(EX_SYSTEM, "translation failed: %s", lr_strerror(rc));
+	printf("translation: %s, headers:", p->xstream ? "streamed" : "not streamed");
+	for (i = 0; i < x.nheaders; i++)
+		printf(" %s: %s%s", x.headers[i].name, x.headers[i].value, i + 1 < x.nheaders ? "," : "");
+	printf("\n");
+	if (x.dropped[0])
+		printf("dropped:     %s (format_drop)\n", x.dropped);
+	if (x.ignored[0])
+		printf("ignored:     %s\n", x.ignored);
+	if (o->show_body)
+		printf("body:\n%.*s\n", (int)x.body.len, x.body.p);
+	else
+		printf("body:        %zu -> %zu bytes, translated (--show-body prints it)\n", blen, x.body.len);
+	lr_xlate_req_free(&x);
+	return 0;
+}
+
 static void print_plan(const lr_table *t, const lr_decision *d, const lr_request *r,
 		       const opts *o, const char *body, size_t blen)
 {
 	lr_plan p;
 	char *nb = NULL;
 	size_t nlen = 0;
-	int rc;
+	int rc, xwhy = 0, refused = 0;
 
 	if (lr_plan_make(t, d, &r->det, o->url, strlen(o->url), NULL, &p) < 0)
 		ctl_die(EX_SYSTEM, "out of memory");
+	if (p.xtarget && body) { /* the URL is the target's once translated */
+		rc = lr_plan_body(t, d, r, &p, body, blen, &nb, &nlen);
+		if (rc >= 0 || rc == LR_ENOTFOUND)
+			xwhy = print_xlate(&p, r, o, nb ? nb : body, nb ? nlen : blen, &refused);
+		free(nb);
+		nb = NULL;
+	} else if (p.xtarget) {
+		xwhy = print_xlate(&p, r, o, NULL, 0, &refused);
+	}
 	printf("url:         %s%s%s\n", o->url, p.url ? " -> " : " (unchanged)", p.url ? p.url : "");
 	if (p.model)
 		printf("model:       %s -> %s (%s)\n", r->model[0] ? r->model : "(none)", p.model,
@@ -477,7 +534,12 @@ static void print_plan(const lr_table *t, const lr_decision *d, const lr_request
 	print_claim(t, r);
 	print_params(t, d);
 	rc = 0;
-	if (body && ((p.model && !p.model_in_path) || d->route->param_count)) {
+	if (refused) {
+		printf("transports:  every one answers the 400; nothing is sent\n");
+		lr_plan_free(&p);
+		return;
+	}
+	if (body && !p.xtarget && ((p.model && !p.model_in_path) || d->route->param_count)) {
 		rc = lr_plan_body(t, d, r, &p, body, blen, &nb, &nlen);
 		if (rc < 0 && rc != LR_ENOTFOUND)
 			printf("body:        not rewritten (%s): the request would go out unchanged\n", lr_strerror(rc));
@@ -488,7 +550,7 @@ static void print_plan(const lr_table *t, const lr_decision *d, const lr_request
 		else
 			printf("body:        %zu -> %zu bytes (--show-body prints it)\n", blen, nlen);
 	}
-	print_transports(t, d, r, &p, rc < 0 && rc != LR_ENOTFOUND ? lr_unapplied_of(rc, 1) : 0);
+	print_transports(t, d, r, &p, xwhy ? xwhy : rc < 0 && rc != LR_ENOTFOUND ? lr_unapplied_of(rc, 1) : 0);
 	free(nb);
 	lr_plan_free(&p);
 }

@@ -14,6 +14,7 @@
 #include "lr_rules.h"
 #include "lr_shim.h"
 #include "lr_view.h"
+#include "lr_xsink.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -265,6 +266,16 @@ int lr_serve_start(lr_conn *c, lr_serve_job *j)
 	(void)c;
 	(void)j;
 	return -1;
+}
+
+/* A translated step's answer sink (lr_xsink.c): a copy, never run here. */
+lr_xsink_cfg *lr_xsink_cfg_dup(const lr_xsink_cfg *cfg)
+{
+	lr_xsink_cfg *c = malloc(sizeof(*c));
+
+	if (c)
+		*c = *cfg;
+	return c;
 }
 
 void lr_serve_shut(lr_conn *c)

@@ -1,0 +1,245 @@
+# t_xlate_e2e.sh - routes between API formats, end to end (issue 17): an
+# app speaking one API, unmodified, sent by a route to a target speaking
+# another (the route's "format"), against the mock upstream, which answers
+# each API in its own shape.  Apps: Python's http.client speaking OpenAI
+# chat and Anthropic messages (tests/clients/xlate_client.py, on the
+# socket transport: the shim's own client carries every translated
+# request), the curl command line (the libcurl transport), the Node.js
+# `openai` package (OpenAI -> Anthropic); each app
+# format to each other target format, streamed and not, tool calls, the
+# target's errors in the app's shape and status, a feature the target
+# cannot honour (the app's own 400), a fallback from an Anthropic target
+# to an OpenAI one, the credential header per target format, the audit
+# (the target's provider, model and token counts), show and explain.
+# needs: unsanitized (Debian's curl and Node.js under an ASan runtime)
+. "$(dirname "$0")/lib.sh"
+lr_setup xlate_e2e
+start_mock
+LLMROUTE_AUDIT=$T/audit.jsonl
+export LLMROUTE_AUDIT
+ANT_KEY=sk-ant-route GEM_KEY=gem-route OAI_KEY=sk-oai-route
+export ANT_KEY GEM_KEY OAI_KEY
+OAI_URL=$MOCK/v1/chat/completions
+ANT_URL=$MOCK/v1/messages
+cat >"$T/rules.in" <<EOF2
+{"targets": {
+   "claude": {"model": "claude-t", "endpoint": "$MOCK/v1", "format": "anthropic", "api_key_env": "ANT_KEY"},
+   "gpt": {"model": "gpt-t", "endpoint": "$MOCK/v1", "format": "openai", "api_key_env": "OAI_KEY"}},
+ "health": {"failures": 100, "cooldown_s": 60},
+ "routes": [
+   {"name": "o2anthropic", "match": {"model": "o-anthropic"},
+    "set": {"model": "claude-t", "endpoint": "$MOCK/v1", "format": "anthropic", "api_key_env": "ANT_KEY"}},
+   {"name": "o2gemini", "match": {"model": "o-gemini"},
+    "set": {"model": "gemini-t", "endpoint": "$MOCK/v1beta", "format": "gemini", "api_key_env": "GEM_KEY"}},
+   {"name": "o2ollama", "match": {"model": "o-ollama"},
+    "set": {"model": "llama-t", "endpoint": "$MOCK", "format": "ollama"}},
+   {"name": "o2responses", "match": {"model": "o-responses"},
+    "set": {"model": "gpt-r", "endpoint": "$MOCK/v1", "format": "responses", "api_key_env": "OAI_KEY"}},
+   {"name": "a2openai", "match": {"model": "a-openai"},
+    "set": {"model": "gpt-t", "endpoint": "$MOCK/v1", "format": "openai", "api_key_env": "OAI_KEY"}},
+   {"name": "a2gemini", "match": {"model": "a-gemini"},
+    "set": {"model": "gemini-t", "endpoint": "$MOCK/v1beta", "format": "gemini", "api_key_env": "GEM_KEY"}},
+   {"name": "a2ollama", "match": {"model": "a-ollama"},
+    "set": {"model": "llama-t", "endpoint": "$MOCK", "format": "ollama"}},
+   {"name": "a2responses", "match": {"model": "a-responses"},
+    "set": {"model": "gpt-r", "endpoint": "$MOCK/v1", "format": "responses", "api_key_env": "OAI_KEY"}},
+   {"name": "nokey", "match": {"model": "o-nokey"},
+    "set": {"model": "claude-n", "endpoint": "$MOCK/v1", "format": "anthropic"}},
+   {"name": "mix", "match": {"model": "o-mix"}, "pool": {"targets": ["claude"]}, "fallbacks": ["gpt"],
+    "retries": 0}]}
+EOF2
+"$CTL" load "$T/rules.in" >/dev/null || exit 1
+
+fault() { # MODEL KIND [COUNT]
+	curl -sS -o /dev/null -X POST "$MOCK/_mock/fault" -d '{"match":"model='"$1"'","fault":"'"$2"'","count":'"${3:-1}"'}'
+}
+app() { # URL API MODEL [FLAGS...]: the app's answer summary in $T/out
+	shim "$PY" "$ROOT/tests/clients/xlate_client.py" "$@" >"$T/out" 2>"$T/err"
+}
+got() { json_ok "$T/out" "$1" || { echo "  got: $(cat "$T/out" "$T/err")" >&2; return 1; }; }
+
+# --- rules, show, explain -------------------------------------------------
+"$CTL" show >"$T/show"
+check "show: the route's format" grep -q 'format=anthropic' "$T/show"
+printf '{"routes": [{"name": "x", "match": {"model": "y"}, "set": {"endpoint": "%s", "format": "cohere"}}]}' "$MOCK" >"$T/bad.json"
+expect 2 'format is one of' "$CTL" check "$T/bad.json"
+printf '{"routes": [{"name": "x", "match": {"model": "y"}, "set": {"format": "anthropic"}}]}' >"$T/bad.json"
+expect 2 'needs an endpoint' "$CTL" check "$T/bad.json"
+printf '{"model": "o-anthropic", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]}' >"$T/req.json"
+"$CTL" explain --url "$OAI_URL" --body "$T/req.json" --show-body >"$T/explain" 2>&1
+check "explain --show-body: the Anthropic request the target gets" sh -c \
+	"grep -q '^format: *openai -> anthropic' '$T/explain' && grep -q '\"system\":\"be brief\"' '$T/explain' && grep -q '\"max_tokens\":4096' '$T/explain' && grep -q 'anthropic-version: 2023-06-01' '$T/explain' && grep -q -- '-> $MOCK/v1/messages' '$T/explain' && grep -q 'x-api-key: replaced' '$T/explain'"
+printf '{"model": "o-anthropic", "logprobs": true, "messages": [{"role": "user", "content": "hi"}]}' >"$T/req.json"
+"$CTL" explain --url "$OAI_URL" --body "$T/req.json" >"$T/explain" 2>&1
+check "explain: a feature the target cannot honour is the app's 400" grep -q 'refused: the app gets a 400.*logprobs' "$T/explain"
+
+# --- each app format to each other target format, streamed and not ---------
+# pair APP_URL APP MODEL TARGET_PATH KEY_HEADER: both ways, checked at the
+# mock (what the target got) and in the app (what it read)
+pair() {
+	for mode in plain stream; do
+		flags=""
+		[ $mode = stream ] && flags=stream
+		app "$1" "$2" "$3" $flags
+		if got "d['status'] == 200 and d['text'].startswith('mock reply from') and d['finish'] in ('stop', 'end_turn') and d['usage'] and d['usage'][1] == 4"; then
+			ok "$2 app -> $3 ($mode): answer in the app's shape"
+		else
+			fail "$2 app -> $3 ($mode): answer in the app's shape"
+		fi
+		check "$2 app -> $3 ($mode): the target got its own API ($4)" \
+			last_req "d['path'].startswith('$4') and 'sk-app' not in json.dumps(d['headers']) and ('$5' == '' or '$5' in d['headers'])"
+	done
+}
+pair "$OAI_URL" openai o-anthropic /v1/messages x-api-key
+check "openai app -> anthropic: anthropic-version, system and max_tokens in the target's request" \
+	last_req "d['headers'].get('anthropic-version') == '2023-06-01' and json.loads(d['raw'])['system'] == 'be brief' and json.loads(d['raw'])['max_tokens'] == 4096 and d['headers']['x-api-key'] == 'sk-ant-route'"
+pair "$OAI_URL" openai o-gemini /v1beta/models/gemini-t: x-goog-api-key
+check "openai app -> gemini: the model in the path, systemInstruction" \
+	last_req "'systemInstruction' in json.loads(d['raw']) and d['query'] == 'alt=sse'"
+pair "$OAI_URL" openai o-ollama /api/chat ""
+pair "$OAI_URL" openai o-responses /v1/responses authorization
+check "openai app -> responses: the route's key as a bearer" last_req "d['headers']['authorization'] == 'Bearer sk-oai-route'"
+pair "$ANT_URL" anthropic a-openai /v1/chat/completions authorization
+check "anthropic app -> openai: no anthropic-version, the route's bearer key" \
+	last_req "'anthropic-version' not in d['headers'] and d['headers']['authorization'] == 'Bearer sk-oai-route' and json.loads(d['raw'])['messages'][0]['role'] == 'system'"
+pair "$ANT_URL" anthropic a-gemini /v1beta/models/gemini-t x-goog-api-key
+pair "$ANT_URL" anthropic a-ollama /api/chat ""
+pair "$ANT_URL" anthropic a-responses /v1/responses authorization
+
+# --- tool calls --------------------------------------------------------------
+for pt in o-anthropic:claude-t o-gemini:gemini-t; do
+	for mode in "" stream; do
+		fault "${pt#*:}" tool
+		app "$OAI_URL" openai "${pt%:*}" tool $mode
+		check "openai app -> ${pt%:*} ($mode): the tool call as OpenAI's, arguments a JSON string" \
+			got "d['tools'] == [['get_weather', {'q': 'mock'}]] and d['finish'] == 'tool_calls'"
+	done
+done
+for mode in "" stream; do
+	fault gpt-t tool
+	app "$ANT_URL" anthropic a-openai tool $mode
+	check "anthropic app -> openai ($mode): the tool call as a tool_use block" \
+		got "d['tools'] == [['get_weather', {'q': 'mock'}]] and d['finish'] == 'tool_use'"
+	check "anthropic app -> openai ($mode): the tool as an OpenAI function" \
+		last_req "json.loads(d['raw'])['tools'][0]['function']['name'] == 'get_weather'"
+done
+
+# --- errors, in the app's shape and status -----------------------------------
+fault claude-t 429
+app "$OAI_URL" openai o-anthropic
+check "openai app, anthropic target's 429: an OpenAI rate-limit error" \
+	got "d['status'] == 429 and d['error_type'] in ('rate_limit_error', 'rate_limit_exceeded')"
+fault gpt-t 503
+app "$ANT_URL" anthropic a-openai
+check "anthropic app, openai target's 503: Anthropic's overloaded error (529)" \
+	got "d['status'] == 529 and d['error_type'] == 'overloaded_error'"
+fault gpt-t 400
+app "$ANT_URL" anthropic a-openai stream
+check "anthropic app, openai target's 400 to a stream: an Anthropic invalid_request_error" \
+	got "d['status'] == 400 and d['error_type'] == 'invalid_request_error'"
+fault claude-t midstream
+app "$OAI_URL" openai o-anthropic stream
+check "openai app, anthropic stream cut by an error event: the text, then one error chunk" \
+	got "d['status'] == 200 and d['error'] and d['text'].startswith('mock')"
+n=$(mock_count)
+shim "$PY" - "$MOCK" >"$T/out" <<'PYEOF'
+import http.client, json, sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+c.request("POST", "/v1/chat/completions", json.dumps({"model": "o-anthropic", "logprobs": True,
+          "messages": [{"role": "user", "content": "hi"}]}), {"Content-Type": "application/json"})
+r = c.getresponse()
+print(json.dumps({"status": r.status, "body": json.loads(r.read())}))
+PYEOF
+check "logprobs to an Anthropic target: the app's own 400 naming it" \
+	json_ok "$T/out" "d['status'] == 400 and 'logprobs' in d['body']['error']['message'] and d['body']['error']['type'] == 'invalid_request_error'"
+check "logprobs to an Anthropic target: nothing sent" test "$(mock_count)" -eq "$n"
+
+# --- the app's key never goes to another API ----------------------------------
+app "$OAI_URL" openai o-nokey key=sk-app-secret
+check "no route key: the app's OpenAI key is not sent to the Anthropic target" \
+	last_req "'sk-app-secret' not in json.dumps(d['headers']) and d['path'] == '/v1/messages'"
+
+# --- a fallback across formats, and the audit ---------------------------------
+: >"$T/audit.jsonl"
+fault claude-t 529
+app "$OAI_URL" openai o-mix
+check "fallback: anthropic target overloaded, the openai target answers the openai app" \
+	got "d['status'] == 200 and d['text'] == 'mock reply from gpt-t'"
+check "audit: two attempts, the first to anthropic (529), the second delivered by openai" audit_ok "$T/audit.jsonl" \
+	"len(a) == 2 and a[0]['gen_ai.provider.name'] == 'anthropic' and a[0]['http.response.status_code'] in (503, 529) and not a[0]['llmroute.delivered'] and a[1]['llmroute.delivered'] and a[1]['gen_ai.request.model'] == 'gpt-t' and a[1]['gen_ai.usage.output_tokens'] == 4"
+: >"$T/audit.jsonl"
+app "$OAI_URL" openai o-gemini stream
+check "audit: the target's provider and model, its token counts from the translated stream" audit_ok "$T/audit.jsonl" \
+	"r['gen_ai.provider.name'] == 'gcp.gemini' and r['gen_ai.request.model'] == 'gemini-t' and r['llmroute.original_model'] == 'o-gemini' and r['gen_ai.usage.output_tokens'] == 4 and r['gen_ai.usage.input_tokens'] > 0 and r['llmroute.stream']"
+
+# --- the curl command line (the libcurl transport: its callbacks get the
+# translated answer) -----------------------------------------------------------
+ccurl() { # URL API MODEL [stream] [tool]: the app's request with curl
+	url=$1 api=$2 model=$3
+	shift 3
+	"$PY" - "$api" "$model" "$@" >"$T/creq.json" <<'PYEOF'
+import json, sys
+api, model, flags = sys.argv[1], sys.argv[2], sys.argv[3:]
+msgs = [{"role": "user", "content": "Say hello"}]
+tool = {"name": "get_weather", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}
+if api == "openai":
+    b = {"model": model, "messages": msgs}
+    if "tool" in flags:
+        b["tools"] = [{"type": "function", "function": tool}]
+else:
+    b = {"model": model, "max_tokens": 50, "messages": msgs}
+    if "tool" in flags:
+        b["tools"] = [{"name": tool["name"], "input_schema": tool["parameters"]}]
+if "stream" in flags:
+    b["stream"] = True
+print(json.dumps(b))
+PYEOF
+	if [ "$api" = openai ]; then h='Authorization: Bearer sk-app'; else h='x-api-key: sk-app'; fi
+	code=$(shim curl -sS -N -o "$T/cbody" -D "$T/chead" -w '%{http_code}' -H 'Content-Type: application/json' \
+		-H "$h" --data-binary @"$T/creq.json" "$url" 2>"$T/cerr")
+	echo "curl rc $? code $code" >"$T/crc"
+	st=$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' "$T/chead" | tr -d '\r')
+	"$PY" "$ROOT/tests/clients/xlate_client.py" --parse "$api" "${st:-0}" "$T/cbody" "$@" >"$T/out" 2>"$T/err"
+}
+ccurl "$OAI_URL" openai o-anthropic
+check "curl, openai -> anthropic: the answer in OpenAI's shape" got "d['text'] == 'mock reply from claude-t' and d['finish'] == 'stop' and d['usage'][1] == 4"
+check "curl, openai -> anthropic: the app's Content-Type, no stale Content-Length" sh -c \
+	"grep -qi '^content-type: application/json' '$T/chead' && ! grep -qi '^content-length' '$T/chead'"
+ccurl "$OAI_URL" openai o-anthropic stream
+check "curl, openai -> anthropic, streamed: OpenAI chunks and [DONE]" got "d['text'] == 'mock reply from claude-t' and d['finish'] == 'stop'"
+check "curl, streamed: text/event-stream" grep -qi '^content-type: text/event-stream' "$T/chead"
+fault claude-t tool
+ccurl "$OAI_URL" openai o-anthropic tool stream
+check "curl, openai -> anthropic, streamed tool call" got "d['tools'] == [['get_weather', {'q': 'mock'}]] and d['finish'] == 'tool_calls'"
+ccurl "$ANT_URL" anthropic a-openai stream
+check "curl, anthropic -> openai, streamed: Anthropic events" got "d['text'] == 'mock reply from gpt-t' and d['finish'] == 'end_turn'"
+ccurl "$ANT_URL" anthropic a-gemini
+check "curl, anthropic -> gemini: an Anthropic message" got "d['text'] == 'mock reply from gemini-t' and d['usage'][1] == 4"
+check "curl, anthropic -> gemini: the Gemini key header, not the app's" \
+	last_req "d['headers'].get('x-goog-api-key') == 'gem-route' and 'x-api-key' not in d['headers']"
+fault gpt-t 503
+ccurl "$ANT_URL" anthropic a-openai
+check "curl, anthropic app, openai target's 503: Anthropic's overloaded error as the status line" \
+	got "d['status'] == 529 and d['error_type'] == 'overloaded_error'"
+n=$(mock_count)
+printf '{"model": "o-anthropic", "logprobs": true, "messages": [{"role": "user", "content": "hi"}]}' >"$T/req.json"
+expect 9 'logprobs is not supported' shim curl -sS -H 'Content-Type: application/json' --data-binary @"$T/req.json" "$OAI_URL"
+check "curl: a refused feature is not sent" test "$(mock_count)" -eq "$n"
+
+# --- the Node.js openai package, OpenAI app -> Anthropic target ----------------
+if command -v node >/dev/null && [ -d "$ROOT/tests/node/node_modules/openai" ]; then
+	node_app() { shim node "$ROOT/tests/node/openai_xlate.mjs" "$MOCK/v1" "$@" >"$T/out" 2>"$T/err"; }
+	node_app o-anthropic
+	check "node openai SDK -> anthropic: the answer" got "d['text'] == 'mock reply from claude-t' and d['finish'] == 'stop' and d['usage'][1] == 4"
+	node_app o-anthropic stream
+	check "node openai SDK -> anthropic: the stream, with its usage chunk" got "d['text'] == 'mock reply from claude-t' and d['usage'][1] == 4"
+	fault claude-t tool
+	node_app o-anthropic tool
+	check "node openai SDK -> anthropic: a tool call" got "d['tools'] == [['get_weather', {'q': 'mock'}]]"
+	fault claude-t 429
+	node_app o-anthropic
+	check "node openai SDK -> anthropic: a 429 raised as the SDK's RateLimitError" got "d['status'] == 429 and d['type'] == 'RateLimitError'"
+else
+	fail "node and tests/node/node_modules/openai are needed (tools/deps.sh test)"
+fi
