@@ -323,11 +323,14 @@ bench_sockwrite() {
 			($3 < 50 ? "ok" : "OVER TARGET") }'
 }
 
-bench_python() {
-	url=http://127.0.0.1:$MOCK_PORT/v1/chat/completions
+load_mini() { # the model rewrite on 127.0.0.1 that items 9 and 9b route by
 	printf '{"routes":[{"name":"py-mini","match":{"host":"127.0.0.1","model":"gpt-4o"},"set":{"model":"gpt-4o-mini"}}]}\n' \
 		>"$T/py-rules.json"
 	"$CTL" load "$T/py-rules.json" >/dev/null || die "cannot load the rules"
+}
+bench_python() {
+	url=http://127.0.0.1:$MOCK_PORT/v1/chat/completions
+	load_mini
 	echo
 	echo "9. $REQS sequential keep-alive requests from Python http.client, one process;" \
 		"median of $RUNS runs each, alternating"
@@ -352,6 +355,7 @@ bench_python() {
 # server thread in one process (tests/progs/bench_sockreq.c), 4000
 # keep-alive requests, routed on the socket vs not; 5 alternating pairs.
 bench_sockreq() {
+	load_mini
 	echo
 	echo "9b. Per request, C client + in-process C server over loopback TCP (median of batches of 50;" \
 		"middle of 5 alternating runs)"
