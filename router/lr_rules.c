@@ -1277,8 +1277,31 @@ static int parse_intents(ctx *c, const cJSON *a)
 }
 
 /* The model file `llmroutectl train` writes:
- *   {"format": "llmroute-intents", "version": 1, "dim": N, "classes": [NAME...],
- *    "bias": [N...], "weights": BASE64 of float32 little-endian [dim][classes]} */
+ *   {"format": "llmroute-intents", "version": 2, "dim": N, "classes": [NAME...],
+ *    "bias": [N...], "weights": BASE64 of float32 little-endian [dim][classes],
+ *    "features": ["chars", "system"], "temperature": T}
+ * Version 1 files have neither of the last two: words only, T = 1. */
+static int classifier_calib(ctx *c, const char *path, const cJSON *m)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(m, "features"), *v;
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, "temperature");
+	uint32_t flags = 0;
+
+	cJSON_ArrayForEach(v, f) {
+		if (cJSON_IsString(v) && !strcmp(v->valuestring, "chars"))
+			flags |= LR_CLF_CHARS;
+		else if (cJSON_IsString(v) && !strcmp(v->valuestring, "system"))
+			flags |= LR_CLF_SYSTEM;
+		else /* a feature this build does not compute: the weights would mislead */
+			return fail(c, LR_EINVAL, "%s: unknown feature (want \"chars\", \"system\")", path);
+	}
+	if ((f && !cJSON_IsArray(f)) ||
+	    (t && (!cJSON_IsNumber(t) || !(t->valuedouble > 0.01 && t->valuedouble < 100))))
+		return fail(c, LR_EINVAL, "%s: features is a list, temperature a number in (0.01, 100)", path);
+	lr_table_builder_classifier_calib(c->b, flags, t ? (float)t->valuedouble : 1.f);
+	return 0;
+}
+
 static int load_classifier(ctx *c, const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -1340,6 +1363,8 @@ static int load_classifier(ctx *c, const char *path)
 		goto out;
 	}
 	rc = lr_table_builder_classifier(c->b, dim, k, (const char *const *)names, weights, b);
+	if (rc == 0)
+		rc = classifier_calib(c, path, m);
 out:
 	free(weights);
 	cJSON_Delete(m);

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define LR_TABLE_MAGIC "LRTABLE\0"
-#define LR_TABLE_LAYOUT 8u
+#define LR_TABLE_LAYOUT 9u
 #define LR_TABLE_MAX_SIZE (16u << 20) /* hard cap on a compiled table */
 
 /* A string in the pool: `len` bytes at `off`, NUL-terminated.  off == 0
@@ -234,6 +234,8 @@ typedef struct {
 	uint32_t clf_classes, clf_dim;   /* learned intents (lr_classify.h); 0 classes: none */
 	uint32_t clf_names_off;          /* lr_ref[clf_classes]: the intents */
 	uint32_t clf_weights_off;        /* float[clf_dim][clf_classes], then float bias[clf_classes] */
+	uint32_t clf_flags;              /* LR_CLF_* feature flags */
+	float clf_temp;                  /* calibration temperature, > 0 (1: none) */
 	uint32_t nchains, chains_off;    /* lr_chain_rec */
 	uint32_t health_failures;        /* failures in a row that take a target out */
 	uint32_t health_cooldown_s;      /* for at most this long: */
@@ -372,6 +374,9 @@ void lr_table_builder_cooldown_min(lr_table_builder *b, uint32_t cooldown_min_s)
  * LR_EINVAL / LR_ENOMEM. */
 int lr_table_builder_classifier(lr_table_builder *b, uint32_t dim, uint32_t n, const char *const *names,
 				const float *weights, const float *bias);
+/* Its feature flags (LR_CLF_*) and calibration temperature (finite, > 0);
+ * without this call: 0 and 1. */
+void lr_table_builder_classifier_calib(lr_table_builder *b, uint32_t flags, float temp);
 
 /* Index of a target added so far, by name, or LR_ENOTFOUND. */
 int lr_table_builder_find_target(const lr_table_builder *b, const char *name);
