@@ -124,6 +124,14 @@ lr_ref lr_table_builder_str(lr_table_builder *b, const char *s)
 	return r;
 }
 
+int lr_table_builder_route_unsure(lr_table_builder *b, uint32_t index, uint32_t to)
+{
+	if (index >= b->nroutes || to >= b->nroutes || to == index)
+		return LR_EINVAL;
+	b->routes[index].unsure_route = to + 1;
+	return 0;
+}
+
 int lr_table_builder_route(lr_table_builder *b, const lr_route *r)
 {
 	int rc = grow((void **)&b->routes, &b->cap_routes, b->nroutes + 1,
@@ -493,7 +501,7 @@ static int ref_ok(const lr_table *t, lr_ref r)
 
 static int route_ok(const lr_table *t, const lr_route *r)
 {
-	return ref_ok(t, r->name) && r->name.off &&
+	return ref_ok(t, r->name) && r->name.off && r->unsure_route <= t->nroutes &&
 	       ref_ok(t, r->set_model) && ref_ok(t, r->set_endpoint) &&
 	       ref_ok(t, r->ep_scheme) && ref_ok(t, r->ep_host) &&
 	       ref_ok(t, r->ep_base) && ref_ok(t, r->set_key_env) &&

@@ -202,6 +202,10 @@ typedef struct {
 	uint32_t stream_continue;          /* enum lr_continue: a stream cut after text reached the app */
 	uint32_t cache_ttl_s;              /* 0: answers are not cached */
 	double cache_max_temperature;      /* cache only if temperature <= this; < 0: any request */
+	uint32_t unsure_route;             /* "when_unsure": 1 + the index of the route that takes a
+					    * request this one would take but for its intent_confidence;
+					    * 0: none */
+	uint32_t reserved_unsure;
 } lr_route;
 
 /* A price: USD per million tokens.  In the rules' "prices" section, for
@@ -377,6 +381,10 @@ int lr_table_builder_classifier(lr_table_builder *b, uint32_t dim, uint32_t n, c
 /* Its feature flags (LR_CLF_*) and calibration temperature (finite, > 0);
  * without this call: 0 and 1. */
 void lr_table_builder_classifier_calib(lr_table_builder *b, uint32_t flags, float temp);
+
+/* Route `index` (added) hands its uncertain requests to route `to`
+ * ("when_unsure").  Returns 0 or LR_EINVAL. */
+int lr_table_builder_route_unsure(lr_table_builder *b, uint32_t index, uint32_t to);
 
 /* Index of a target added so far, by name, or LR_ENOTFOUND. */
 int lr_table_builder_find_target(const lr_table_builder *b, const char *name);

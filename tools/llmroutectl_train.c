@@ -308,6 +308,9 @@ int ctl_train(int argc, char **argv)
 	read_examples(&o, &d);
 	if (!o.marked)
 		split_by_phrasing(&d);
+	else /* the report's two halves (cross-fitting): alternate lines */
+		for (i = 0; i < d.n; i++)
+			d.ex[i].group = (uint64_t)(i & 1) << 7;
 	if (!(w = calloc((size_t)o.dim * (size_t)d.ncls, sizeof(float))))
 		ctl_die(EX_SYSTEM, "out of memory");
 	fit(&d, o.dim, o.epochs, w, b);

@@ -161,7 +161,7 @@ double train_report(const dataset *d, const float *w, const float *b, double pre
 		cross = cross_fitted_ece(&h);
 		at_temp(&h, temp);
 		printf("calibration: temperature %.3f; expected calibration error %.3f before, %.3f after"
-		       " (cross-fitted over phrasings), %.3f on the fitting set\n",
+		       " (cross-fitted), %.3f on the fitting set\n",
 		       temp, before, cross, lr_calib_ece(h.conf, h.right, h.nt, BINS));
 		threshold_table(&h, precision);
 	}
