@@ -235,7 +235,7 @@ static uint32_t parse_features(const char *s)
 	return ~0u;
 }
 
-/* Returns 0, or EX_DONE + 1 for --help, or EX_USAGE. */
+/* Returns 0, -1 for --help, or EX_USAGE. */
 static int parse_opts(int argc, char **argv, train_opts *o)
 {
 	int i;
@@ -244,7 +244,7 @@ static int parse_opts(int argc, char **argv, train_opts *o)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (ctl_is_help(a))
-			return EX_DONE + 1;
+			return -1;
 		else if (!strcmp(a, "--no-publish"))
 			o->publish = 0;
 		else if (!strcmp(a, "--out") && v && ++i)
