@@ -1681,7 +1681,8 @@ static int park_locked(int ms)
 	if (!S.started || S.broken || on_client_thread())
 		return 0;
 	S.park++;
-	lr_upfd_wake();
+	lr_upfd_wake();                  /* in libcurl's wait */
+	pthread_cond_broadcast(&S.cond); /* or idle, in client_lead */
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += ms / 1000;
 	dl.tv_nsec += (long)(ms % 1000) * 1000000;
