@@ -1568,9 +1568,13 @@ void lr_up_lead(int app_fd)
 		return;
 	}
 	lead_run();
+	lead = in_flight(); /* T is still ours */
 	pthread_mutex_lock(&S.mu);
 	S.lead = LEAD_NONE;
-	pthread_cond_broadcast(&S.cond); /* the client's thread takes what is left; parkers look again */
+	/* the client's thread takes what is left, parkers look again; woken
+	 * only then (an idle wake-up per request costs the other CPU) */
+	if (lead || S.inq || S.cancelq || S.park)
+		pthread_cond_broadcast(&S.cond);
 	pthread_mutex_unlock(&S.mu);
 }
 
