@@ -17,8 +17,8 @@ lr_setup xlate_e2e
 start_mock
 LLMROUTE_AUDIT=$T/audit.jsonl
 export LLMROUTE_AUDIT
-ANT_KEY=sk-ant-route GEM_KEY=gem-route OAI_KEY=sk-oai-route
-export ANT_KEY GEM_KEY OAI_KEY
+ANT_KEY=sk-ant-route GEM_KEY=gem-route OAI_KEY=sk-oai-route AZ_KEY=az-route
+export ANT_KEY GEM_KEY OAI_KEY AZ_KEY
 OAI_URL=$MOCK/v1/chat/completions
 ANT_URL=$MOCK/v1/messages
 cat >"$T/rules.in" <<EOF2
@@ -43,6 +43,18 @@ cat >"$T/rules.in" <<EOF2
     "set": {"model": "llama-t", "endpoint": "$MOCK", "format": "ollama"}},
    {"name": "a2responses", "match": {"model": "a-responses"},
     "set": {"model": "gpt-r", "endpoint": "$MOCK/v1", "format": "responses", "api_key_env": "OAI_KEY"}},
+   {"name": "to-openai", "match": {"model": "to-openai"},
+    "set": {"model": "gpt-t", "endpoint": "$MOCK/v1", "format": "openai", "api_key_env": "OAI_KEY"}},
+   {"name": "to-anthropic", "match": {"model": "to-anthropic"},
+    "set": {"model": "claude-t", "endpoint": "$MOCK/v1", "format": "anthropic", "api_key_env": "ANT_KEY"}},
+   {"name": "to-gemini", "match": {"model": "to-gemini"},
+    "set": {"model": "gemini-t", "endpoint": "$MOCK/v1beta", "format": "gemini", "api_key_env": "GEM_KEY"}},
+   {"name": "to-ollama", "match": {"model": "to-ollama"},
+    "set": {"model": "llama-t", "endpoint": "$MOCK", "format": "ollama"}},
+   {"name": "to-responses", "match": {"model": "to-responses"},
+    "set": {"model": "gpt-r", "endpoint": "$MOCK/v1", "format": "responses", "api_key_env": "OAI_KEY"}},
+   {"name": "to-azure", "match": {"model": "to-azure"},
+    "set": {"model": "az-t", "endpoint": "$MOCK", "format": "azure", "api_key_env": "AZ_KEY"}},
    {"name": "nokey", "match": {"model": "o-nokey"},
     "set": {"model": "claude-n", "endpoint": "$MOCK/v1", "format": "anthropic"}},
    {"name": "mix", "match": {"model": "o-mix"}, "pool": {"targets": ["claude"]}, "fallbacks": ["gpt"],
@@ -105,6 +117,31 @@ check "anthropic app -> openai: no anthropic-version, the route's bearer key" \
 pair "$ANT_URL" anthropic a-gemini /v1beta/models/gemini-t x-goog-api-key
 pair "$ANT_URL" anthropic a-ollama /api/chat ""
 pair "$ANT_URL" anthropic a-responses /v1/responses authorization
+
+# --- Gemini, Responses, Ollama and Azure apps, and Azure as a target: every
+# pair, streamed and not, a tool call and an error per app format, from one
+# Python process (tests/clients/xlate_matrix.py: one line per check) -------
+matrix() { # CASE...: each "ok"/"not ok" line of the client is one check
+	shim "$PY" "$ROOT/tests/clients/xlate_matrix.py" "$MOCK" "$T/mock.log" "$MOCK" "$@" >"$T/mx" 2>"$T/mxerr"
+	[ -s "$T/mx" ] || fail "xlate_matrix.py ran no case: $(cat "$T/mxerr")"
+	while IFS= read -r l; do
+		case $l in "ok - "*) ok "${l#ok - }" ;; *) fail "${l#not ok - }" ;; esac
+	done <"$T/mx"
+}
+set --
+for a in gemini responses ollama azure; do
+	for t in openai anthropic gemini ollama responses azure; do
+		[ $a = $t ] && continue
+		set -- "$@" "$a>$t" "$a>$t/stream"
+	done
+done
+set -- "$@" "openai>azure" "openai>azure/stream" "anthropic>azure" "anthropic>azure/stream"
+for c in gemini\>openai responses\>anthropic ollama\>gemini azure\>anthropic openai\>ollama anthropic\>responses; do
+	set -- "$@" "$c/tool" "$c/tool/stream"
+done
+set -- "$@" "gemini>anthropic/err=429" "responses>gemini/err=429" "ollama>openai/err=429" \
+	"azure>anthropic/err=429" "gemini>ollama/err=429/stream" "responses>openai/err=429/stream"
+matrix "$@"
 
 # --- tool calls --------------------------------------------------------------
 for pt in o-anthropic:claude-t o-gemini:gemini-t; do
