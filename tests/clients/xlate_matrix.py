@@ -12,11 +12,12 @@ usage: xlate_matrix.py BASE LOG CTL CASE...
   LOG   the mock log of the host the routes send to (its last record is the
         request the target got)
   CTL   the base URL of that mock's control API (faults)
-  CASE  APP>TARGET[/stream][/tool][/err=STATUS][/key]: the app speaks APP,
-        its model is "to-TARGET" (the test's rules route it to TARGET);
+  CASE  APP>TARGET[/stream][/tool][/err=STATUS][/nokey]: the app speaks
+        APP, its model is "to-TARGET" (the test's rules route it to TARGET;
+        with nokey "nokey-TARGET", a route without a key of its own);
         tool: the app offers a tool and the target calls it; err: the
         target answers STATUS, the app must get its own error shape and
-        status; key: no check of the route's key header (the route has none)
+        status
 
 For each case it prints "ok - NAME" or "not ok - NAME: WHY" lines, checked
 both at the app (its answer read as its SDK would: JSON, SSE or NDJSON of
@@ -309,7 +310,10 @@ def check_target(target, rec, keycheck):
     if "sk-app" in json.dumps(hdrs):
         raise Bad("the app's key reached the target: %s" % hdrs)
     want = TARGET_KEY[target]
-    if keycheck and want and hdrs.get(want[0]) != want[1]:
+    if not keycheck:  # no route key: no credential header at all
+        if want and want[0] in hdrs:
+            raise Bad("a key went to the target: %s" % hdrs)
+    elif want and hdrs.get(want[0]) != want[1]:
         raise Bad("target key header %s: %s" % (want[0], hdrs.get(want[0])))
 
 
@@ -323,14 +327,15 @@ def run_case(base, log, ctl, spec):
         fault(ctl, model, "tool")
     if err:
         fault(ctl, model, str(err))
-    path, headers, body = request(app, "to-" + target, stream, tool)
+    nokey = "nokey" in flags
+    path, headers, body = request(app, ("nokey-" if nokey else "to-") + target, stream, tool)
     headers["Content-Type"] = "application/json"
     c = connect(base)
     c.request("POST", path, body=json.dumps(body), headers=headers)
     r = c.getresponse()
     data = r.read().decode()
     c.close()
-    check_target(target, last_record(log), "key" not in flags)
+    check_target(target, last_record(log), not nokey)
     if err:
         want_status, kinds = ERROR_SHAPE[app]
         kind = error_kind(app, data)
