@@ -53,6 +53,41 @@ static int route_matches(const lr_table *t, const lr_route *r, const lr_features
 	return 1;
 }
 
+/* The route would match but for its intent_confidence: every other
+ * condition holds (the intent itself included) and a confidence one
+ * does not. */
+static int only_unsure(const lr_table *t, const lr_route *r, const lr_features *f)
+{
+	const lr_cond *c = lr_table_conds(t) + r->cond_first;
+	uint32_t i;
+	int unsure = 0;
+
+	for (i = 0; i < r->cond_count; i++) {
+		if (lr_cond_holds(t, &c[i], f))
+			continue;
+		if (c[i].field != LR_F_INTENT_CONFIDENCE)
+			return 0;
+		unsure = 1;
+	}
+	return unsure;
+}
+
+/* Route i of t was picked for f: its action. */
+static void pick(const lr_table *t, uint32_t i, lr_decision *d)
+{
+	const lr_route *r = &lr_table_routes(t)[i];
+
+	d->index = (int)i;
+	d->route = r;
+	if (r->flags & LR_ROUTE_DENY)
+		d->action = LR_ACTION_DENY;
+	else if (r->set_model.off || r->set_endpoint.off || r->set_key_env.off || r->param_count ||
+		 r->pool_count || r->budget_per)
+		d->action = LR_ACTION_ROUTE;
+	else
+		d->action = LR_ACTION_PASS;
+}
+
 int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
 {
 	const lr_route *routes;
@@ -63,23 +98,26 @@ int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
 	d->route = NULL;
 	d->target = -1;
 	d->over_budget = 0;
+	d->uncertain = -1;
 	if (!t)
 		return 0;
 	routes = lr_table_routes(t);
 	for (i = 0; i < t->nroutes; i++) {
 		const lr_route *r = &routes[i];
-		if (!(r->flags & LR_ROUTE_ENABLED) || !route_matches(t, r, f))
+		if (!(r->flags & LR_ROUTE_ENABLED))
 			continue;
-		d->index = (int)i;
-		d->route = r;
-		if (r->flags & LR_ROUTE_DENY)
-			d->action = LR_ACTION_DENY;
-		else if (r->set_model.off || r->set_endpoint.off || r->set_key_env.off || r->param_count ||
-			 r->pool_count || r->budget_per)
-			d->action = LR_ACTION_ROUTE;
-		else
-			d->action = LR_ACTION_PASS;
-		return 0;
+		if (route_matches(t, r, f)) {
+			pick(t, i, d);
+			return 0;
+		}
+		/* the user named who takes what this route is not sure of: that
+		 * route, whatever its own match says (a disabled one: go on) */
+		if (r->unsure_route && r->unsure_route <= t->nroutes &&
+		    (routes[r->unsure_route - 1].flags & LR_ROUTE_ENABLED) && only_unsure(t, r, f)) {
+			pick(t, r->unsure_route - 1, d);
+			d->uncertain = (int)i;
+			return 0;
+		}
 	}
 	return 0;
 }
@@ -121,6 +159,7 @@ int lr_decide_unknown(const lr_table *t, const lr_features *f, unsigned long lon
 			d->route = r;
 			d->target = -1;
 			d->over_budget = 0;
+			d->uncertain = -1;
 			return 1;
 		}
 		if (m > 0)
