@@ -108,7 +108,7 @@ $(UP_CLIENT): tests/upstream/up_client.c $(SHIM_OBJ) $(filter-out %/lr_rules.o,$
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -rdynamic -o $@ $(filter %.c %.o,$^) -lssl -lcrypto -ldl -lpthread -lm
 
-$(BENCH): tests/bench/bench.c $(ROUTER_OBJ)
+$(BENCH): tests/bench/bench.c $(ROUTER_OBJ) $(BUILD)/obj/shim/lr_xsink.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(filter %.c %.o,$^) -lcjson -lm -lpthread
 

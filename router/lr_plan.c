@@ -370,7 +370,7 @@ static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
 	"Azure, Responses, Anthropic messages, Gemini generateContent, Ollama /api/chat) are "
 	"translated; match the route on the operation",
 	"on libcurl a route to a target of another format is applied to transfers without "
-	"fallbacks, escalation or a cache, and without CURLOPT_HEADER; the socket and TLS "
+	"CURLOPT_HEADER (the app would read the target's head); the socket and TLS "
 	"transports carry the rest",
 };
 

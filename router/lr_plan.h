@@ -102,8 +102,7 @@ enum lr_unapplied {
 	LR_UNAPPLIED_SCHEME,      /* libcurl: the app's URL has no scheme to keep */
 	LR_UNAPPLIED_XLATE,       /* the route's format differs and this request's API
 				   * (embeddings, legacy completions...) is not translated */
-	LR_UNAPPLIED_XLATE_CURL,  /* libcurl: a translated route with fallbacks, escalation or
-				   * a cache, or CURLOPT_HEADER */
+	LR_UNAPPLIED_XLATE_CURL,  /* libcurl: a translated transfer with CURLOPT_HEADER */
 	LR_UNAPPLIED_N
 };
 

@@ -457,6 +457,16 @@ static int cap_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return CURL_PROGRESSFUNC_CONTINUE; /* libcurl's own meter, as the app had it */
 }
 
+size_t lr_capture_header_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+	return cap_header(p, size, nmemb, ud);
+}
+
+size_t lr_capture_write_cb(char *p, size_t size, size_t nmemb, void *ud)
+{
+	return cap_write(p, size, nmemb, ud);
+}
+
 void lr_capture_install(const lr_curl_lib *lib, lr_easy *e)
 {
 	lib->easy_setopt(e->h, CURLOPT_WRITEFUNCTION, cap_write);

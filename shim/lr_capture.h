@@ -116,6 +116,12 @@ void lr_capture_free(lr_capture *c);
 /* Puts our callbacks in front of the app's for the handle (its current
  * capture is e->rs->cap); lr_capture_uninstall() puts the app's back. */
 void lr_capture_install(const lr_curl_lib *lib, lr_easy *e);
+
+/* Our header and write callbacks themselves (ud: the lr_easy), for a
+ * layer that stands in front of them: a translated attempt's answer
+ * (lr_xcurl.h) reaches the capture in the app's format. */
+size_t lr_capture_header_cb(char *p, size_t size, size_t nmemb, void *ud);
+size_t lr_capture_write_cb(char *p, size_t size, size_t nmemb, void *ud);
 void lr_capture_uninstall(const lr_curl_lib *lib, lr_easy *e);
 
 /* Plays what c holds and the app has not had (the head if still pending,

@@ -318,9 +318,9 @@ static void free_changes(changes *c)
 
 /* A route whose target speaks another format: the body translated
  * (lr_plan_xlate), the URL the target's.  0, or < 0 with *why; a request
- * the target cannot honour fills refusal.  On libcurl only a transfer
- * without attempts of its own and without CURLOPT_HEADER is translated
- * (lr_xcurl.h). */
+ * the target cannot honour fills refusal.  On libcurl a transfer with
+ * CURLOPT_HEADER is not translated (lr_xcurl.h); each attempt of a
+ * resilient one is, with its own target's format (lr_resil.c). */
 static int compute_xlate(lr_easy *e, const body_src *b, const lr_request *r, lr_plan *p, changes *c,
 			 lr_xlate_req *x, int *why, char *refusal)
 {
@@ -329,7 +329,7 @@ static int compute_xlate(lr_easy *e, const body_src *b, const lr_request *r, lr_
 	*why = LR_UNAPPLIED_XLATE;
 	if (!p->xapp || !b->body)
 		return LR_EINVAL;
-	if (e->rs || e->header_opt) {
+	if (e->header_opt) {
 		*why = LR_UNAPPLIED_XLATE_CURL;
 		return LR_EINVAL;
 	}
@@ -620,6 +620,7 @@ int lr_curl_as_app(const lr_curl_lib *lib, lr_easy *e)
 
 	lr_curl_restore(lib, e);
 	lr_xfer_free(e);
+	lr_xcurl_free(e); /* each step translates with its own target's format, or not at all */
 	out = decide_and_apply(lib, e, &b, 0);
 	if (b.from_read && out != LR_PREP_DENY && serve_app_body(lib, e, &b) < 0)
 		return LR_ENOMEM;
@@ -638,6 +639,7 @@ int lr_curl_reroute(const lr_curl_lib *lib, lr_easy *e, const char *route_name, 
 
 	lr_curl_restore(lib, e);
 	lr_xfer_free(e);
+	lr_xcurl_free(e); /* each step translates with its own target's format, or not at all */
 	if (!e->url || lr_request_init_as(&r, req_url(e), strlen(req_url(e)), b.body, b.len, lr_process_name(), 0) < 0)
 		rc = LR_EPARSE;
 	if (rc == 0) {

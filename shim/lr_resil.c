@@ -16,6 +16,7 @@
 #include "lr_shm.h"
 #include "lr_shim.h"
 #include "lr_stats.h"
+#include "lr_xcurl.h"
 #include "lr_xfer.h"
 
 #include <pthread.h>
@@ -157,6 +158,22 @@ static void stamp(lr_easy *e, lr_resil *rs)
 	e->x->cache = rs->cacheable ? "miss" : NULL;
 }
 
+/* Does any step of the chain name an API format?  Its attempt may then be
+ * translated, and a continuation is asked in the app's format: a cut
+ * stream is not continued (as on the served path, lr_serve.c). */
+static int any_format(const lr_table *t, const lr_decision *d, const lr_attempt *a)
+{
+	int i, k;
+
+	if (d->route->format)
+		return 1;
+	for (i = 0; i < lr_attempt_nsteps(a); i++)
+		if (a->step[i][0] && (k = lr_table_find_target(t, a->step[i])) >= 0 &&
+		    lr_table_targets(t)[k].format)
+			return 1;
+	return 0;
+}
+
 void lr_resil_begin(lr_easy *e, const lr_table *t, const lr_decision *d, const lr_request *r,
 		    const char *body, size_t blen, int from_read)
 {
@@ -175,7 +192,8 @@ void lr_resil_begin(lr_easy *e, const lr_table *t, const lr_decision *d, const l
 	}
 	rs->from_read = from_read;
 	rs->app_len = blen;
-	rs->track = lr_attempt_track(&rs->a) && lr_splice_supported(r->det.format, r->det.operation);
+	rs->track = lr_attempt_track(&rs->a) && lr_splice_supported(r->det.format, r->det.operation) &&
+		    !any_format(t, d, &rs->a);
 	lr_splice_init_op(&rs->sp, r->det.format, r->det.operation);
 	if (blen)
 		memcpy(rs->app_body, body, blen);
@@ -332,6 +350,7 @@ static lr_act judge(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs, CURLcode r
 	lr_outcome o;
 	lr_act x;
 
+	lr_xcurl_finish(e); /* a translated answer held to its end reaches the capture first */
 	outcome_of(rs, rc, &o);
 	x = lr_attempt_judge(&rs->a, &o);
 	if (x.settle_best)
@@ -640,6 +659,7 @@ static void arm(const lr_curl_lib *lib, lr_easy *e, lr_resil *rs)
 	lr_capture_stream(&rs->cap, first, lr_attempt_idle(&rs->a), rs->a.stream && first,
 			  rs->track && !hold ? &rs->sp : NULL, cont);
 	lr_capture_install(lib, e);
+	lr_xcurl_install_capture(lib, e); /* a translated step: its answer reaches cap in the app's format */
 }
 
 /* --- curl_easy_perform --------------------------------------------------------- */

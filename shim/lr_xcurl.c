@@ -30,6 +30,7 @@ struct lr_xcurl {
 	lr_xlate_stream *st;
 	lr_xbuf out;
 	int failed;             /* the app's callback took less: the transfer ends */
+	int to_capture;         /* a resilient attempt: what we write goes to the capture */
 };
 
 void lr_xcurl_free(lr_easy *e)
@@ -62,7 +63,16 @@ static int skip_line(const char *l, size_t n)
 
 static int give_header(lr_easy *e, const char *p, size_t n)
 {
+	if (e->xc && e->xc->to_capture)
+		return lr_capture_header_cb((char *)p, 1, n, e) == n ? 0 : -1;
 	return lr_xfer_header(e, (char *)p, n) == n ? 0 : -1;
+}
+
+static size_t give_body(lr_easy *e, const char *p, size_t n)
+{
+	if (e->xc && e->xc->to_capture)
+		return lr_capture_write_cb((char *)p, 1, n, e);
+	return lr_xfer_write(e, (char *)p, n);
 }
 
 /* The app's head: status line (status st), the kept lines, our type. */
@@ -96,7 +106,7 @@ static int give_out(lr_easy *e, struct lr_xcurl *x)
 	size_t n = x->out.len;
 
 	x->out.len = 0;
-	if (n && lr_xfer_write(e, x->out.p, n) != n) {
+	if (n && give_body(e, x->out.p, n) != n) {
 		x->failed = 1;
 		return -1;
 	}
@@ -129,7 +139,7 @@ static size_t xc_header(char *p, size_t size, size_t n, void *ud)
 		x->state = XC_HEAD;
 	}
 	if (x->status < 200) /* 1xx heads (and nonsense) as they came */
-		return lr_xfer_header(e, p, len);
+		return give_header(e, p, len) == 0 ? len : 0;
 	if (!(len <= 2 && (p[0] == '\r' || p[0] == '\n'))) {
 		if (!(len >= 5 && memcmp(p, "HTTP/", 5) == 0) && !skip_line(p, len)) {
 			if (len > 16 && strncasecmp(p, "content-length:", 15) == 0)
@@ -200,6 +210,14 @@ void lr_xcurl_install(const lr_curl_lib *lib, lr_easy *e)
 	lib->easy_setopt(e->h, CURLOPT_HEADERDATA, e);
 	e->changed_write = e->changed_header = 1;
 	e->applied = 1;
+}
+
+void lr_xcurl_install_capture(const lr_curl_lib *lib, lr_easy *e)
+{
+	if (!e->xc)
+		return;
+	lr_xcurl_install(lib, e);
+	e->xc->to_capture = 1;
 }
 
 void lr_xcurl_finish(lr_easy *e)

@@ -12,8 +12,13 @@
  *     translated when it ends: at its Content-Length, else when the
  *     transfer ends (lr_xcurl_finish, from curl_easy_perform and
  *     curl_multi_info_read), head and body in the app's shape and status.
- * Limits (the route is then not applied, lr_plan.h): a resilient route's
- * transfer (fallbacks, escalation, cache) and CURLOPT_HEADER.  An app
+ * A resilient route's transfer (fallbacks, pools, retries; lr_resil.h)
+ * translates each attempt with that attempt's target format: the
+ * attempt's answer goes through us to the capture (lr_capture.h), which
+ * so judges, holds, caches and delivers it in the app's format; an
+ * attempt to a target of the app's format has no lr_xcurl.
+ * Limits (the route is then not applied, lr_plan.h): CURLOPT_HEADER, and
+ * on a resilient route escalation and the response cache.  An app
  * write callback that takes less than it is given (a pause) ends the
  * transfer with CURLE_WRITE_ERROR: the translated bytes cannot be given
  * again.  CURLINFO_RESPONSE_CODE says the target's status.
@@ -32,6 +37,11 @@ int lr_xcurl_begin(const lr_curl_lib *lib, lr_easy *e, const lr_plan *p, const l
 /* Puts our callbacks in front, last (after lr_xfer_install): the audit
  * is fed the translated answer.  No-op without lr_xcurl_begin. */
 void lr_xcurl_install(const lr_curl_lib *lib, lr_easy *e);
+
+/* The same, for an attempt of a resilient transfer: our callbacks in
+ * front of the capture's (after lr_capture_install), which stand in
+ * front of the app's. */
+void lr_xcurl_install_capture(const lr_curl_lib *lib, lr_easy *e);
 
 /* The transfer ended: a held answer goes to the app's callbacks now. */
 void lr_xcurl_finish(lr_easy *e);

@@ -79,20 +79,24 @@ static int dropped(const char *l, size_t n)
 	return 0;
 }
 
-/* The target's head lines, minus dropped(), plus the app's Content-Type. */
+/* The target's head lines, minus dropped(), plus the app's Content-Type.
+ * A line ends at LF, with or without CR: libcurl passes a server's bare-LF
+ * lines as they came, and a Content-Length hidden behind one would be
+ * kept (found by fuzz_xsink). */
 static int make_head(xsink *x, const char *lines, size_t n, int stream)
 {
-	const char *l = lines, *end = lines + n, *e, *ct = lr_xlate_content_type(x->cfg.cx.app, stream);
+	const char *l = lines, *end = lines + n, *e, *t, *ct = lr_xlate_content_type(x->cfg.cx.app, stream);
 	char *o;
 
-	if (!(x->head = o = malloc(n + strlen(ct) + 32)))
+	if (!(x->head = o = malloc(n + n / 2 + strlen(ct) + 32)))
 		return -1;
-	for (; l < end; l = e + 2) {
-		if (!(e = memmem(l, (size_t)(end - l), "\r\n", 2)))
+	for (; l < end; l = e + 1) {
+		if (!(e = memchr(l, '\n', (size_t)(end - l))))
 			e = end;
-		if (e > l && !dropped(l, (size_t)(e - l))) {
-			memcpy(o, l, (size_t)(e - l));
-			o += e - l;
+		t = e > l && e[-1] == '\r' ? e - 1 : e;
+		if (t > l && !dropped(l, (size_t)(t - l))) {
+			memcpy(o, l, (size_t)(t - l));
+			o += t - l;
 			*o++ = '\r';
 			*o++ = '\n';
 		}

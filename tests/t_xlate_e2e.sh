@@ -17,15 +17,17 @@ lr_setup xlate_e2e
 start_mock
 LLMROUTE_AUDIT=$T/audit.jsonl
 export LLMROUTE_AUDIT
-ANT_KEY=sk-ant-route GEM_KEY=gem-route OAI_KEY=sk-oai-route
-export ANT_KEY GEM_KEY OAI_KEY
+ANT_KEY=sk-ant-route GEM_KEY=gem-route OAI_KEY=sk-oai-route AZ_KEY=az-route
+export ANT_KEY GEM_KEY OAI_KEY AZ_KEY
 OAI_URL=$MOCK/v1/chat/completions
 ANT_URL=$MOCK/v1/messages
 cat >"$T/rules.in" <<EOF2
 {"targets": {
    "claude": {"model": "claude-t", "endpoint": "$MOCK/v1", "format": "anthropic", "api_key_env": "ANT_KEY"},
-   "gpt": {"model": "gpt-t", "endpoint": "$MOCK/v1", "format": "openai", "api_key_env": "OAI_KEY"}},
+   "gpt": {"model": "gpt-t", "endpoint": "$MOCK/v1", "format": "openai", "api_key_env": "OAI_KEY"},
+   "gem": {"model": "gemini-t", "endpoint": "$MOCK/v1beta", "format": "gemini", "api_key_env": "GEM_KEY"}},
  "health": {"failures": 100, "cooldown_s": 60},
+ "cache": {"size_mb": 4, "max_entry_kb": 64},
  "routes": [
    {"name": "o2anthropic", "match": {"model": "o-anthropic"},
     "set": {"model": "claude-t", "endpoint": "$MOCK/v1", "format": "anthropic", "api_key_env": "ANT_KEY"}},
@@ -43,10 +45,31 @@ cat >"$T/rules.in" <<EOF2
     "set": {"model": "llama-t", "endpoint": "$MOCK", "format": "ollama"}},
    {"name": "a2responses", "match": {"model": "a-responses"},
     "set": {"model": "gpt-r", "endpoint": "$MOCK/v1", "format": "responses", "api_key_env": "OAI_KEY"}},
+   {"name": "to-openai", "match": {"model": "to-openai"},
+    "set": {"model": "gpt-t", "endpoint": "$MOCK/v1", "format": "openai", "api_key_env": "OAI_KEY"}},
+   {"name": "to-anthropic", "match": {"model": "to-anthropic"},
+    "set": {"model": "claude-t", "endpoint": "$MOCK/v1", "format": "anthropic", "api_key_env": "ANT_KEY"}},
+   {"name": "to-gemini", "match": {"model": "to-gemini"},
+    "set": {"model": "gemini-t", "endpoint": "$MOCK/v1beta", "format": "gemini", "api_key_env": "GEM_KEY"}},
+   {"name": "to-ollama", "match": {"model": "to-ollama"},
+    "set": {"model": "llama-t", "endpoint": "$MOCK", "format": "ollama"}},
+   {"name": "to-responses", "match": {"model": "to-responses"},
+    "set": {"model": "gpt-r", "endpoint": "$MOCK/v1", "format": "responses", "api_key_env": "OAI_KEY"}},
+   {"name": "to-azure", "match": {"model": "to-azure"},
+    "set": {"model": "az-t", "endpoint": "$MOCK", "format": "azure", "api_key_env": "AZ_KEY"}},
    {"name": "nokey", "match": {"model": "o-nokey"},
     "set": {"model": "claude-n", "endpoint": "$MOCK/v1", "format": "anthropic"}},
    {"name": "mix", "match": {"model": "o-mix"}, "pool": {"targets": ["claude"]}, "fallbacks": ["gpt"],
-    "retries": 0}]}
+    "retries": 0},
+   {"name": "mix2", "match": {"model": "o-mix2"}, "pool": {"targets": ["claude"]}, "fallbacks": ["gem"],
+    "retries": 0},
+   {"name": "amix", "match": {"model": "a-mix"}, "pool": {"targets": ["gpt"]}, "fallbacks": ["gem", "claude"],
+    "retries": 0},
+   {"name": "ccache", "match": {"model": "o-cache"},
+    "set": {"model": "claude-t", "endpoint": "$MOCK/v1", "format": "anthropic", "api_key_env": "ANT_KEY"},
+    "cache": {"ttl_s": 600}},
+   {"name": "esc", "match": {"model": "o-esc"}, "pool": {"targets": ["claude"]},
+    "escalate": {"when": ["length"], "to": ["gem"]}}]}
 EOF2
 "$CTL" load "$T/rules.in" >/dev/null || exit 1
 
@@ -105,6 +128,31 @@ check "anthropic app -> openai: no anthropic-version, the route's bearer key" \
 pair "$ANT_URL" anthropic a-gemini /v1beta/models/gemini-t x-goog-api-key
 pair "$ANT_URL" anthropic a-ollama /api/chat ""
 pair "$ANT_URL" anthropic a-responses /v1/responses authorization
+
+# --- Gemini, Responses, Ollama and Azure apps, and Azure as a target: every
+# pair, streamed and not, a tool call and an error per app format, from one
+# Python process (tests/clients/xlate_matrix.py: one line per check) -------
+matrix() { # CASE...: each "ok"/"not ok" line of the client is one check
+	shim "$PY" "$ROOT/tests/clients/xlate_matrix.py" "$MOCK" "$T/mock.log" "$MOCK" "$@" >"$T/mx" 2>"$T/mxerr"
+	[ -s "$T/mx" ] || fail "xlate_matrix.py ran no case: $(cat "$T/mxerr")"
+	while IFS= read -r l; do
+		case $l in "ok - "*) ok "${l#ok - }" ;; *) fail "${l#not ok - }" ;; esac
+	done <"$T/mx"
+}
+set --
+for a in gemini responses ollama azure; do
+	for t in openai anthropic gemini ollama responses azure; do
+		[ $a = $t ] && continue
+		set -- "$@" "$a>$t" "$a>$t/stream"
+	done
+done
+set -- "$@" "openai>azure" "openai>azure/stream" "anthropic>azure" "anthropic>azure/stream"
+for c in gemini\>openai responses\>anthropic ollama\>gemini azure\>anthropic openai\>ollama anthropic\>responses; do
+	set -- "$@" "$c/tool" "$c/tool/stream"
+done
+set -- "$@" "gemini>anthropic/err=429" "responses>gemini/err=429" "ollama>openai/err=429" \
+	"azure>anthropic/err=429" "gemini>ollama/err=429/stream" "responses>openai/err=429/stream"
+matrix "$@"
 
 # --- tool calls --------------------------------------------------------------
 for pt in o-anthropic:claude-t o-gemini:gemini-t; do
@@ -226,6 +274,71 @@ n=$(mock_count)
 printf '{"model": "o-anthropic", "logprobs": true, "messages": [{"role": "user", "content": "hi"}]}' >"$T/req.json"
 expect 9 'logprobs is not supported' shim curl -sS -H 'Content-Type: application/json' --data-binary @"$T/req.json" "$OAI_URL"
 check "curl: a refused feature is not sent" test "$(mock_count)" -eq "$n"
+
+# --- libcurl: fallbacks and pools mixing formats, the cache and escalation:
+# each attempt is translated with its own target's format ----------------------
+fault claude-t 529
+ccurl "$OAI_URL" openai o-mix2
+check "curl, openai app: the anthropic target's 529, the gemini fallback answers in OpenAI's shape" \
+	got "d['status'] == 200 and d['text'] == 'mock reply from gemini-t' and d['finish'] == 'stop' and d['usage'][1] == 4"
+check "curl, fallback: the gemini target got its own API and key, no app key" \
+	last_req "d['path'].startswith('/v1beta/models/gemini-t:') and d['headers'].get('x-goog-api-key') == 'gem-route' and 'sk-app' not in json.dumps(d['headers'])"
+check "curl, fallback: the anthropic attempt before it got its own API" \
+	last_req "d['path'] == '/v1/messages' and d['headers'].get('x-api-key') == 'sk-ant-route'" 2
+fault claude-t 529
+ccurl "$OAI_URL" openai o-mix stream
+check "curl, openai app, streamed: the anthropic target's 529, the openai fallback's stream" \
+	got "d['text'] == 'mock reply from gpt-t' and d['finish'] == 'stop'"
+ccurl "$OAI_URL" openai o-mix2 stream
+check "curl, openai app, streamed, no failure: the pool's anthropic target, translated" \
+	got "d['text'] == 'mock reply from claude-t' and d['finish'] == 'stop'"
+fault gpt-t 503
+fault gemini-t 503
+ccurl "$ANT_URL" anthropic a-mix
+check "curl, anthropic app: openai 503, gemini 503, the anthropic fallback (the app's own format)" \
+	got "d['status'] == 200 and d['text'] == 'mock reply from claude-t' and d['finish'] == 'end_turn'"
+fault claude-t 529
+fault gemini-t 500
+ccurl "$OAI_URL" openai o-mix2
+check "curl, openai app: every target fails: the last (gemini's 500) in OpenAI's shape" \
+	got "d['status'] == 500 and d['error_type'] == 'server_error'"
+ccurl "$OAI_URL" openai o-cache
+n=$(mock_count)
+ccurl "$OAI_URL" openai o-cache
+check "curl, cache: a translated answer stored in the app's shape, served again" \
+	got "d['text'] == 'mock reply from claude-t' and d['finish'] == 'stop'"
+check "curl, cache: the second request sent nothing" test "$(mock_count)" -eq "$n"
+fault claude-t length
+ccurl "$OAI_URL" openai o-esc
+check "curl, escalation: the anthropic answer cut (max_tokens), escalated to the gemini target" \
+	got "d['text'] == 'mock reply from gemini-t' and d['finish'] == 'stop'"
+"$PY" -c 'import json; print(json.dumps({"model": "o-mix2", "messages": [{"role": "user", "content": "hi"}]}))' >"$T/preq.json"
+fault claude-t 529
+shim curl -sS --parallel -H 'Content-Type: application/json' -H 'Authorization: Bearer sk-app' \
+	--data-binary @"$T/preq.json" "$OAI_URL" -o "$T/p1" "$OAI_URL" -o "$T/p2" 2>"$T/cerr"
+check "curl --parallel (curl_multi): one transfer falls back to gemini, the other goes to anthropic, both in OpenAI's shape" \
+	"$PY" -c "import json, sys; t = sorted(json.load(open(f))['choices'][0]['message']['content'] for f in sys.argv[1:]); sys.exit(t != ['mock reply from claude-t', 'mock reply from gemini-t'])" "$T/p1" "$T/p2"
+if "$PY" -c 'import pycurl' 2>/dev/null; then
+	fault claude-t 529
+	shim "$PY" - "$OAI_URL" >"$T/out" 2>"$T/err" <<'PYEOF'
+import io, json, sys, pycurl
+b, h = io.BytesIO(), io.BytesIO()
+c = pycurl.Curl()
+c.setopt(c.URL, sys.argv[1])
+c.setopt(c.POSTFIELDS, json.dumps({"model": "o-mix2", "messages": [{"role": "user", "content": "hi"}]}))
+c.setopt(c.HTTPHEADER, ["Content-Type: application/json", "Authorization: Bearer sk-app"])
+c.setopt(c.WRITEDATA, b)
+c.setopt(c.HEADERFUNCTION, h.write)
+c.perform()
+d = json.loads(b.getvalue())
+print(json.dumps({"status": c.getinfo(c.RESPONSE_CODE), "text": d["choices"][0]["message"]["content"],
+                  "object": d["object"], "ctype": [l for l in h.getvalue().decode().split("\r\n") if l.lower().startswith("content-type")]}))
+PYEOF
+	check "pycurl, openai app: anthropic 529, the gemini fallback's answer as an OpenAI chat completion" \
+		got "d['text'] == 'mock reply from gemini-t' and d['object'] == 'chat.completion' and d['ctype'] == ['Content-Type: application/json']"
+else
+	fail "pycurl is needed (python3-pycurl)"
+fi
 
 # --- the Node.js openai package, OpenAI app -> Anthropic target ----------------
 if command -v node >/dev/null && [ -d "$ROOT/tests/node/node_modules/openai" ]; then

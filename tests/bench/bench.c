@@ -11,7 +11,11 @@
  *      for a 1 KB and a 1 MB chat body;
  *   4. detection of a URL that is not an LLM API call;
  *   7. translating a 1 KB request and its answer between API formats, and
- *      a stream per translated event (lr_xlate).
+ *      a stream per translated event (lr_xlate); the same answer and
+ *      stream through the served path's sink (shim/lr_xsink.c: head
+ *      rewrite, held answer or stream, hand-over to the served request's
+ *      sink), the shim-side glue a translated socket or TLS request adds
+ *      on the client's thread.
  *
  * Method: warm up, calibrate a batch size so one batch lasts at least a
  * given time (sub-microsecond work) or is a single call (everything else),
@@ -32,6 +36,7 @@
 #include "lr_price.h"
 #include "lr_usage.h"
 #include "lr_xlate.h"
+#include "lr_xsink.h"
 #include "lr_error.h"
 #include "lr_match.h"
 #include "lr_plan.h"
@@ -899,7 +904,8 @@ static void bench_learned(void)
 typedef struct {
 	const char *req, *ans, *stream;
 	size_t rlen, alen, slen;
-	int mode;       /* 0 request, 1 answer, 2 both, 3 stream */
+	int mode;       /* 0 request, 1 answer, 2 both, 3 stream; 4 request + answer,
+			 * 5 stream, through lr_xsink */
 	size_t events;  /* app events of one stream */
 	int bad;
 } xlate_ctx;
@@ -953,6 +959,50 @@ static char *make_xlate_stream(size_t *len)
 	return s;
 }
 
+/* The served request's own sink, standing in: takes everything. */
+static int xs_head(void *ud, long status, const char *lines, size_t n)
+{
+	sink += (size_t)status + n;
+	return 0;
+}
+
+static int xs_body(void *ud, const char *p, size_t n)
+{
+	sink += n;
+	return 0;
+}
+
+static void xs_done(void *ud, const lr_up_result *r)
+{
+	*(int *)ud |= r->fail != LR_OUT_OK;
+}
+
+static const lr_up_sink xs_inner = {xs_head, xs_body, NULL, xs_done};
+
+/* One answer through lr_xsink as the shim's client hands it over: the
+ * head, the body in 16 KB reads, the end. */
+static void xsink_once(xlate_ctx *c, const char *body, size_t len, int stream)
+{
+	static const char head[] = "Content-Type: application/json\r\nRequest-Id: req_1\r\n"
+		"Content-Length: 512\r\n";
+	lr_xsink_cfg cfg = {{LR_XF_OPENAI, LR_XF_ANTHROPIC, 1, 1700000000, 0, NULL}, stream, "claude-x"};
+	lr_up_result r = {0};
+	void *x = lr_xsink_new(&cfg, &xs_inner, &c->bad);
+	size_t i, k;
+
+	if (!x || lr_xsink.head(x, 200, head, sizeof(head) - 1) < 0) {
+		c->bad = 1;
+		lr_xsink_free(x);
+		return;
+	}
+	for (i = 0; i < len; i += k) {
+		k = len - i < 16384 ? len - i : 16384;
+		c->bad |= lr_xsink.body(x, body + i, k) < 0;
+	}
+	r.status = 200;
+	lr_xsink.done(x, &r); /* frees x */
+}
+
 static void work_xlate(void *p, size_t n)
 {
 	xlate_ctx *c = p;
@@ -974,6 +1024,15 @@ static void work_xlate(void *p, size_t n)
 			c->bad |= lr_xlate_answer(&x, 200, c->ans, c->alen, &out, &st) != 0;
 			sink += out.len;
 		}
+		if (c->mode == 4) {
+			lr_xlate_opts o2 = o;
+			c->bad |= lr_xlate_request(&o2, c->req, c->rlen, &r) != 0;
+			sink += r.body.len;
+			lr_xlate_req_free(&r);
+			xsink_once(c, c->ans, c->alen, 0);
+		}
+		if (c->mode == 5)
+			xsink_once(c, c->stream, c->slen, 1);
 		if (c->mode == 3) {
 			lr_xlate_stream *s = lr_xlate_stream_new(&x);
 			out.len = 0;
@@ -1013,6 +1072,14 @@ static void bench_xlate(void)
 	r.median /= (double)c.events;
 	r.p99 /= (double)c.events;
 	report(line, r, 0, "(informational)");
+	c.mode = 4;
+	r = measure(work_xlate, &c, 100e3, 2000, 50e6);
+	report("request + answer via lr_xsink (served path)", r, 20e3, NULL);
+	c.mode = 5;
+	r = measure(work_xlate, &c, 0, 2000, 50e6);
+	r.median /= (double)c.events;
+	r.p99 /= (double)c.events;
+	report("stream via lr_xsink, per app event", r, 0, "(informational)");
 	if (c.bad || c.events < 100)
 		die("translation failed", 0);
 	free((char *)c.req);

@@ -4,7 +4,9 @@
 # (fuzz_usage.c), the HTTP/1.1 request framer (fuzz_http.c), the
 # response framer (fuzz_http_resp.c), the format translator's answers,
 # streams, requests and errors (fuzz_xlate.c) and the stream splicer
-# (fuzz_splice.c), each for FUZZ_SECONDS.
+# (fuzz_splice.c) and the served path's answer translator, the sink in
+# front of a served request (fuzz_xsink.c: shim/lr_xsink.c), each for
+# FUZZ_SECONDS.
 #
 #   BUILD=build FUZZ_SECONDS=20 sh tests/fuzz/run.sh
 #
@@ -23,7 +25,7 @@ FUZZ_CC=${FUZZ_CC:-clang}
 out="$BUILD/fuzz"
 corpus="$out/corpus_body"
 
-mkdir -p "$corpus" "$out/corpus_usage" "$out/corpus_http" "$out/corpus_resp" "$out/corpus_xlate" "$out/corpus_splice"
+mkdir -p "$corpus" "$out/corpus_usage" "$out/corpus_http" "$out/corpus_resp" "$out/corpus_xlate" "$out/corpus_splice" "$out/corpus_xsink"
 
 # build NAME SOURCES...: one libFuzzer binary in $out.
 build() {
@@ -45,7 +47,11 @@ build fuzz_http_resp tests/fuzz/fuzz_http_resp.c router/lr_http_resp.c router/lr
 build fuzz_xlate tests/fuzz/fuzz_xlate.c router/lr_xlate.c router/lr_xlate_openai.c \
 	router/lr_xlate_anthropic.c router/lr_xlate_gemini.c router/lr_xlate_ollama.c \
 	router/lr_xlate_responses.c router/lr_json.c router/lr_error.c
-build fuzz_splice tests/fuzz/fuzz_splice.c router/lr_splice.c router/lr_splice_more.c router/lr_splice_body.c router/lr_json.c router/lr_error.c
+build fuzz_splice tests/fuzz/fuzz_splice.c router/lr_splice.c router/lr_splice_body.c \
+	router/lr_splice_more.c router/lr_json.c router/lr_error.c
+build fuzz_xsink -Ishim tests/fuzz/fuzz_xsink.c shim/lr_xsink.c router/lr_xlate.c router/lr_xlate_openai.c \
+	router/lr_xlate_anthropic.c router/lr_xlate_gemini.c router/lr_xlate_ollama.c \
+	router/lr_xlate_responses.c router/lr_json.c router/lr_error.c
 
 for f in tests/data/bodies/*.json tests/data/bodies/*.expected; do
 	[ -f "$f" ] && cp "$f" "$corpus/seed-$(basename "$f")"
@@ -144,8 +150,14 @@ EOF
 printf '\000data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\ndata: {"error":{}}\n\n\377data: {"choices":[{"delta":{"content":"lo"}}],"usage":{"completion_tokens":2,"total_tokens":5}}\n\ndata: [DONE]\n\n' >"$out/corpus_splice/seed-openai"
 printf '\005event: message_start\ndata: {"type":"message_start"}\n\nevent: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text"}}\n\nevent: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a \\u00e9 "}}\n\n\377event: message_start\ndata: {"type":"message_start"}\n\nevent: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text"}}\n\nevent: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":3}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n' >"$out/corpus_splice/seed-anthropic"
 
+# Served-answer seeds: formats byte, status/stream/end byte, slice byte,
+# head length, the head lines, the body.
+printf '\003\000\005\057Content-Type: application/json\r\nRetry-After: 1\r\n{"type":"message","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":4}}' >"$out/corpus_xsink/seed-held"
+printf '\022\020\003\047Content-Type: text/event-stream\nX-Req: 1\n\ndata: {"choices":[{"delta":{"content":"a"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n' >"$out/corpus_xsink/seed-stream"
+printf '\003\011\001\000{"error":{"message":"slow down","type":"rate_limit_exceeded"}}' >"$out/corpus_xsink/seed-429"
+
 status=0
-for name in fuzz_body fuzz_usage fuzz_http fuzz_http_resp fuzz_xlate fuzz_splice; do
+for name in fuzz_body fuzz_usage fuzz_http fuzz_http_resp fuzz_xlate fuzz_splice fuzz_xsink; do
 	c=$corpus
 	d=$out/json.dict
 	[ "$name" = fuzz_usage ] && c=$out/corpus_usage
@@ -153,6 +165,7 @@ for name in fuzz_body fuzz_usage fuzz_http fuzz_http_resp fuzz_xlate fuzz_splice
 	[ "$name" = fuzz_http_resp ] && c=$out/corpus_resp && d=$out/http.dict
 	[ "$name" = fuzz_xlate ] && c=$out/corpus_xlate && d=$out/xlate.dict
 	[ "$name" = fuzz_splice ] && c=$out/corpus_splice && d=$out/xlate.dict
+	[ "$name" = fuzz_xsink ] && c=$out/corpus_xsink && d=$out/xlate.dict
 	"$out/$name" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
 		-artifact_prefix="$out/$name-" -dict="$d" -print_final_stats=1 \
 		"$c" || status=$?
