@@ -2,6 +2,7 @@
 #include "lr_match.h"
 #include "lr_error.h"
 #include "lr_glob.h"
+#include "lr_route_index.h"
 #include <string.h>
 #include <strings.h>
 
@@ -53,34 +54,78 @@ static int route_matches(const lr_table *t, const lr_route *r, const lr_features
 	return 1;
 }
 
-int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
+/* Fills d for route i, which matched. */
+static void decided(const lr_route *r, uint32_t i, lr_decision *d)
 {
-	const lr_route *routes;
+	d->index = (int)i;
+	d->route = r;
+	if (r->flags & LR_ROUTE_DENY)
+		d->action = LR_ACTION_DENY;
+	else if (r->set_model.off || r->set_endpoint.off || r->set_key_env.off || r->param_count ||
+		 r->pool_count || r->budget_per)
+		d->action = LR_ACTION_ROUTE;
+	else
+		d->action = LR_ACTION_PASS;
+}
+
+static int candidate_matches(const lr_table *t, const lr_route *r, const lr_features *f)
+{
+	return (r->flags & LR_ROUTE_ENABLED) && route_matches(t, r, f);
+}
+
+/* Only the routes the index says could match, in table order: the same
+ * first match as the scan below (lr_route_index.h says why). */
+static void decide_indexed(const lr_table *t, const lr_features *f, lr_decision *d)
+{
+	const lr_route *routes = lr_table_routes(t);
+	lr_route_cands c;
+	int64_t i;
+
+	lr_route_index_cands(t, f->str[LR_F_MODEL], f->len[LR_F_MODEL], f->str[LR_F_HOST],
+			     f->len[LR_F_HOST], &c);
+	while ((i = lr_route_cands_next(&c)) >= 0)
+		if (candidate_matches(t, &routes[i], f)) {
+			decided(&routes[i], (uint32_t)i, d);
+			return;
+		}
+}
+
+static void decide_scan(const lr_table *t, const lr_features *f, lr_decision *d)
+{
+	const lr_route *routes = lr_table_routes(t);
 	uint32_t i;
 
+	for (i = 0; i < t->nroutes; i++)
+		if (candidate_matches(t, &routes[i], f)) {
+			decided(&routes[i], i, d);
+			return;
+		}
+}
+
+static void undecided(lr_decision *d)
+{
 	d->action = LR_ACTION_NONE;
 	d->index = -1;
 	d->route = NULL;
 	d->target = -1;
 	d->over_budget = 0;
-	if (!t)
-		return 0;
-	routes = lr_table_routes(t);
-	for (i = 0; i < t->nroutes; i++) {
-		const lr_route *r = &routes[i];
-		if (!(r->flags & LR_ROUTE_ENABLED) || !route_matches(t, r, f))
-			continue;
-		d->index = (int)i;
-		d->route = r;
-		if (r->flags & LR_ROUTE_DENY)
-			d->action = LR_ACTION_DENY;
-		else if (r->set_model.off || r->set_endpoint.off || r->set_key_env.off || r->param_count ||
-			 r->pool_count || r->budget_per)
-			d->action = LR_ACTION_ROUTE;
-		else
-			d->action = LR_ACTION_PASS;
-		return 0;
-	}
+}
+
+int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
+{
+	undecided(d);
+	if (t && t->idx_nbuckets)
+		decide_indexed(t, f, d);
+	else if (t)
+		decide_scan(t, f, d);
+	return 0;
+}
+
+int lr_decide_scan(const lr_table *t, const lr_features *f, lr_decision *d)
+{
+	undecided(d);
+	if (t)
+		decide_scan(t, f, d);
 	return 0;
 }
 
