@@ -135,3 +135,16 @@ int lr_request_guard(const lr_table *t, const lr_request *r, const char *body, s
 	*d = u;
 	return 1;
 }
+
+int lr_request_streams(const lr_request *r, const char *body, size_t blen)
+{
+	static const char *const path[] = {"stream"};
+	lr_span v;
+	int found = body && lr_json_find(body, blen, path, 1, &v) == 0;
+
+	if (r->det.stream_in_path)
+		return 1;
+	if (r->det.format == LR_FMT_OLLAMA)
+		return strcmp(r->det.operation, "embeddings") != 0 && !(found && lr_json_is_false(v));
+	return found && lr_json_is_true(v);
+}

@@ -45,6 +45,11 @@ int lr_request_init(lr_request *r, const char *url, size_t ulen,
  * call it only for tables that test them (LR_NEED_FEATURES). */
 void lr_request_features(lr_request *r, const char *body, size_t blen);
 
+/* 1 if the request asks for a streamed answer: a streaming path, a true
+ * top-level "stream" in `body` (blen bytes), or an Ollama request (they
+ * stream unless told not to; embeddings never do).  Allocates nothing. */
+int lr_request_streams(const lr_request *r, const char *body, size_t blen);
+
 /*
  * A deny is a control: it must not fail open because the body could not be
  * read.  Call after lr_decide when it did not deny, for an LLM request with

@@ -162,15 +162,7 @@ static void host_port(const char *url, char *host, size_t cap, int *port)
 /* Does the request ask for a streamed answer? */
 int lr_rec_wants_stream(const lr_request *r, const char *body, size_t blen)
 {
-	static const char *const path[] = {"stream"};
-	lr_span v;
-	int found = body && lr_json_find(body, blen, path, 1, &v) == 0;
-
-	if (r->det.stream_in_path)
-		return 1;
-	if (r->det.format == LR_FMT_OLLAMA) /* Ollama streams unless told not to */
-		return strcmp(r->det.operation, "embeddings") != 0 && !(found && lr_json_is_false(v));
-	return found && lr_json_is_true(v);
+	return lr_request_streams(r, body, blen);
 }
 
 static void fill(lr_rec *x, const lr_table *t, const lr_request *r, const lr_decision *d,
