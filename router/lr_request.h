@@ -12,6 +12,7 @@
 #define LR_REQUEST_H
 #include "lr_detect.h"
 #include "lr_extract.h"
+#include "lr_json.h"
 #include "lr_match.h"
 
 #define LR_MODEL_MAX 256
@@ -26,6 +27,12 @@ typedef struct {
 	char intent[72];          /* set by lr_intent_apply; "" if none */
 	double intent_confidence;
 	lr_features f;
+	/* the walk that took the model from the body also saw its "stream"
+	 * (lr_request_streams answers from it for that same body) */
+	const char *walked;       /* the body walked, NULL if none */
+	size_t walked_len;
+	int walked_whole;         /* it was one whole JSON object */
+	lr_span walked_stream;    /* its last top-level "stream", p NULL if none */
 	lr_extract x;             /* texts and numbers the policy looks at (last:
 	                           * lr_request_init clears only what comes before) */
 } lr_request;
