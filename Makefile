@@ -59,7 +59,7 @@ $(BUILD)/obj/%.o: %.c
 # rules and price catalogue readers stay in llmroutectl.
 # A SONAME, as a library in the system's library directory (the Debian
 # package) must have; nothing links against it, so it has no version.
-$(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o %/lr_catalog.o,$(ROUTER_OBJ))
+$(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o %/lr_catalog.o %/lr_calib.o %/lr_phrasing.o,$(ROUTER_OBJ))
 	$(CC) -shared -Wl,--no-undefined -Wl,-z,now -Wl,-soname,libllmroute.so $(LDFLAGS_SAN) -o $@ $^ -ldl -lpthread -lm
 
 # llmroutectl makes the local CA (`ca init`) with OpenSSL's libcrypto; the

@@ -192,6 +192,12 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 	key(&o, "llmroute.not_applied"); put_str(&o, r->not_applied);
 	key(&o, "llmroute.target"); put_str(&o, r->target);
 	key(&o, "llmroute.intent"); put_str(&o, r->intent);
+	key(&o, "llmroute.intent_confidence");
+	if (r->intent)
+		put_ms(&o, r->intent_confidence > 0 ? r->intent_confidence : 0); /* three decimals */
+	else
+		put(&o, "null", 4);
+	key(&o, "llmroute.uncertain"); put_str(&o, r->uncertain);
 	key(&o, "llmroute.original_model"); put_str(&o, r->original_model);
 	key(&o, "llmroute.original_server"); put_str(&o, r->original_server);
 	key(&o, "llmroute.transport"); put_str(&o, r->transport);

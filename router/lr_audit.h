@@ -33,6 +33,10 @@
  *                                "url_without_scheme"), or null
  *   llmroute.target              the catalogue target a pool or budget chose, or null
  *   llmroute.intent              the request's intent (rules or learned), or null
+ *   llmroute.intent_confidence   its confidence (1 for a rule), or null
+ *   llmroute.uncertain           the route whose intent_confidence the request did
+ *                                not reach, which handed it to its "when_unsure"
+ *                                route (llmroute.rule), or null
  *   llmroute.original_model      the model the app asked for
  *   llmroute.original_server     host:port the app asked for
  *   llmroute.transport           curl, socket or tls
@@ -82,6 +86,8 @@ typedef struct {
 	const char *error_type;       /* NULL = null */
 	const char *rule;             /* NULL = null */
 	const char *target, *intent;  /* NULL = null */
+	double intent_confidence;     /* null when intent is */
+	const char *uncertain;        /* NULL = null */
 	const char *action;
 	const char *not_applied;      /* NULL: applied (or no route) */
 	const char *original_model, *original_server;

@@ -38,6 +38,7 @@ int lr_engine_decide_step(const lr_engine_ctx *cx, lr_request *r, const char *bo
 	memset(d, 0, sizeof(*d));
 	d->index = -1;
 	d->target = -1;
+	d->uncertain = -1;
 	if (ri < 0)
 		return LR_ENOTFOUND;
 	prepare(cx, r, body, blen);

@@ -345,18 +345,20 @@ static void set_intent(lr_request *r, const char *name, double conf)
 }
 
 /* No rule named the intent: the learned classifier's best class, with its
- * probability as the confidence. */
+ * calibrated probability as the confidence. */
 static void classify(const lr_table *t, lr_request *r)
 {
 	double prob[LR_CLF_MAX_CLASSES];
 	lr_clf_vec *v;
 	int k;
 
+	lr_clf_text in = {r->x.user, r->x.system, r->x.user_len, r->x.system_len};
+
 	if (!t->clf_classes || !r->x.user_len || !(v = malloc(sizeof(*v))))
 		return;
-	lr_clf_features(r->x.user, r->x.user_len, t->clf_dim, v);
-	k = v->n ? lr_clf_predict(v, lr_table_clf_weights(t), lr_table_clf_weights(t) +
-				  (size_t)t->clf_dim * t->clf_classes, t->clf_classes, prob) : -1;
+	lr_clf_features_in(&in, t->clf_dim, t->clf_flags, v);
+	k = v->n ? lr_clf_predict_t(v, lr_table_clf_weights(t), lr_table_clf_weights(t) +
+				    (size_t)t->clf_dim * t->clf_classes, t->clf_classes, t->clf_temp, prob) : -1;
 	if (k >= 0)
 		set_intent(r, lr_table_str(t, lr_table_clf_names(t)[k]), prob[k]);
 	free(v);

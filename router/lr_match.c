@@ -54,9 +54,30 @@ static int route_matches(const lr_table *t, const lr_route *r, const lr_features
 	return 1;
 }
 
-/* Fills d for route i, which matched. */
-static void decided(const lr_route *r, uint32_t i, lr_decision *d)
+/* The route would match but for its intent_confidence: every other
+ * condition holds (the intent itself included) and a confidence one
+ * does not. */
+static int only_unsure(const lr_table *t, const lr_route *r, const lr_features *f)
 {
+	const lr_cond *c = lr_table_conds(t) + r->cond_first;
+	uint32_t i;
+	int unsure = 0;
+
+	for (i = 0; i < r->cond_count; i++) {
+		if (lr_cond_holds(t, &c[i], f))
+			continue;
+		if (c[i].field != LR_F_INTENT_CONFIDENCE)
+			return 0;
+		unsure = 1;
+	}
+	return unsure;
+}
+
+/* Route i of t was picked for f: its action. */
+static void pick(const lr_table *t, uint32_t i, lr_decision *d)
+{
+	const lr_route *r = &lr_table_routes(t)[i];
+
 	d->index = (int)i;
 	d->route = r;
 	if (r->flags & LR_ROUTE_DENY)
@@ -68,38 +89,51 @@ static void decided(const lr_route *r, uint32_t i, lr_decision *d)
 		d->action = LR_ACTION_PASS;
 }
 
-static int candidate_matches(const lr_table *t, const lr_route *r, const lr_features *f)
+/* Route i, enabled or not, tried for f: 1 when it decides (it matches, or
+ * the user named who takes what it is not sure of: that route, whatever
+ * its own match says; a disabled one: go on). */
+static int try_route(const lr_table *t, uint32_t i, const lr_features *f, lr_decision *d)
 {
-	return (r->flags & LR_ROUTE_ENABLED) && route_matches(t, r, f);
+	const lr_route *routes = lr_table_routes(t), *r = &routes[i];
+
+	if (!(r->flags & LR_ROUTE_ENABLED))
+		return 0;
+	if (route_matches(t, r, f)) {
+		pick(t, i, d);
+		return 1;
+	}
+	if (r->unsure_route && r->unsure_route <= t->nroutes &&
+	    (routes[r->unsure_route - 1].flags & LR_ROUTE_ENABLED) && only_unsure(t, r, f)) {
+		pick(t, r->unsure_route - 1, d);
+		d->uncertain = (int)i;
+		return 1;
+	}
+	return 0;
 }
 
 /* Only the routes the index says could match, in table order: the same
- * first match as the scan below (lr_route_index.h says why). */
+ * decision as the scan below (lr_route_index.h says why; a route that
+ * hands on its uncertain requests must match all but its confidence, its
+ * literal model or host included, so it is a candidate too). */
 static void decide_indexed(const lr_table *t, const lr_features *f, lr_decision *d)
 {
-	const lr_route *routes = lr_table_routes(t);
 	lr_route_cands c;
 	int64_t i;
 
 	lr_route_index_cands(t, f->str[LR_F_MODEL], f->len[LR_F_MODEL], f->str[LR_F_HOST],
 			     f->len[LR_F_HOST], &c);
 	while ((i = lr_route_cands_next(&c)) >= 0)
-		if (candidate_matches(t, &routes[i], f)) {
-			decided(&routes[i], (uint32_t)i, d);
+		if (try_route(t, (uint32_t)i, f, d))
 			return;
-		}
 }
 
 static void decide_scan(const lr_table *t, const lr_features *f, lr_decision *d)
 {
-	const lr_route *routes = lr_table_routes(t);
 	uint32_t i;
 
 	for (i = 0; i < t->nroutes; i++)
-		if (candidate_matches(t, &routes[i], f)) {
-			decided(&routes[i], i, d);
+		if (try_route(t, i, f, d))
 			return;
-		}
 }
 
 static void undecided(lr_decision *d)
@@ -109,6 +143,7 @@ static void undecided(lr_decision *d)
 	d->route = NULL;
 	d->target = -1;
 	d->over_budget = 0;
+	d->uncertain = -1;
 }
 
 int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
@@ -166,6 +201,7 @@ int lr_decide_unknown(const lr_table *t, const lr_features *f, unsigned long lon
 			d->route = r;
 			d->target = -1;
 			d->over_budget = 0;
+			d->uncertain = -1;
 			return 1;
 		}
 		if (m > 0)

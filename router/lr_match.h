@@ -31,6 +31,8 @@ typedef struct {
 	const lr_route *route;/* NULL for LR_ACTION_NONE */
 	int target;           /* catalogue target chosen (lr_choose.h), or -1 */
 	int over_budget;      /* the route's daily budget was reached */
+	int uncertain;        /* decided by a "when_unsure": index of the route whose
+	                       * intent_confidence was not reached, else -1 */
 } lr_decision;
 
 /* Sets one string feature (s may be NULL). */

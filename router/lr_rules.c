@@ -111,7 +111,8 @@ static const char *const route_keys[] = {"name", "description", "enabled", "matc
 					 "pool", "budget", "fallbacks", "timeout_ms",
 					 "retry_after_max_ms", "escalate", "cache", "retries",
 					 "retry_backoff_ms", "on_context_overflow",
-					 "first_token_ms", "idle_ms", "stream_hold", "stream_continue"};
+					 "first_token_ms", "idle_ms", "stream_hold", "stream_continue",
+					 "when_unsure"};
 static const char *const set_keys[] = {"model", "endpoint", "api_key_env", "keep_credentials",
 				       "params", "cap", "system_prefix", "format", "format_drop"};
 static const char *const budget_keys[] = {"usd_per_day", "per", "fallback", "deny"};
@@ -1125,6 +1126,44 @@ static int parse_route(ctx *c, const cJSON *o)
 	return 0;
 }
 
+/* "when_unsure": ROUTE on a route that tests intent_confidence: the
+ * requests it would take but for their confidence go to that route.  Read
+ * once every route is known (it may name a later one). */
+static int has_confidence(const cJSON *route)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(route, "match");
+
+	return cJSON_GetObjectItemCaseSensitive(m, "intent_confidence") != NULL;
+}
+
+static int parse_unsure(ctx *c, const cJSON *routes, const cJSON *o, uint32_t index)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "when_unsure"), *p;
+	uint32_t to = 0;
+	int rc;
+
+	if (!v)
+		return 0;
+	push(c, "when_unsure");
+	if ((rc = want_string(c, v, "when_unsure (the name of a route)")) < 0)
+		return rc;
+	if (!has_confidence(o))
+		return fail(c, LR_EINVAL, "when_unsure needs \"intent_confidence\" in this route's match");
+	for (p = routes->child; p; p = p->next, to++) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
+		if (name && !strcmp(name, v->valuestring))
+			break;
+	}
+	if (!p)
+		return fail(c, LR_EINVAL, "no route is named \"%s\"", v->valuestring);
+	if (p == o)
+		return fail(c, LR_EINVAL, "a route cannot hand its uncertain requests to itself");
+	if ((rc = lr_table_builder_route_unsure(c->b, index, to)) < 0)
+		return fail(c, rc, "when_unsure: \"%s\" cannot be used", v->valuestring);
+	pop(c);
+	return 0;
+}
+
 /* The route names seen so far: an open-addressing set of the cJSON
  * strings, so that a table of n routes checks its names in O(n), not the
  * O(n^2) of comparing each with every earlier one. */
@@ -1180,6 +1219,12 @@ static int parse_routes_in(ctx *c, const cJSON *routes, name_set *ns)
 			push(c, "name");
 			return fail(c, LR_EINVAL, "route name \"%s\" is used twice", a);
 		}
+		pop(c);
+	}
+	for (i = 0, o = routes->child; o; o = o->next, i++) {
+		push_index(c, i);
+		if ((rc = parse_unsure(c, routes, o, (uint32_t)i)) < 0)
+			return rc;
 		pop(c);
 	}
 	return 0;
@@ -1327,8 +1372,31 @@ static int parse_intents(ctx *c, const cJSON *a)
 }
 
 /* The model file `llmroutectl train` writes:
- *   {"format": "llmroute-intents", "version": 1, "dim": N, "classes": [NAME...],
- *    "bias": [N...], "weights": BASE64 of float32 little-endian [dim][classes]} */
+ *   {"format": "llmroute-intents", "version": 2, "dim": N, "classes": [NAME...],
+ *    "bias": [N...], "weights": BASE64 of float32 little-endian [dim][classes],
+ *    "features": ["chars", "system"], "temperature": T}
+ * Version 1 files have neither of the last two: words only, T = 1. */
+static int classifier_calib(ctx *c, const char *path, const cJSON *m)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(m, "features"), *v;
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(m, "temperature");
+	uint32_t flags = 0;
+
+	cJSON_ArrayForEach(v, f) {
+		if (cJSON_IsString(v) && !strcmp(v->valuestring, "chars"))
+			flags |= LR_CLF_CHARS;
+		else if (cJSON_IsString(v) && !strcmp(v->valuestring, "system"))
+			flags |= LR_CLF_SYSTEM;
+		else /* a feature this build does not compute: the weights would mislead */
+			return fail(c, LR_EINVAL, "%s: unknown feature (want \"chars\", \"system\")", path);
+	}
+	if ((f && !cJSON_IsArray(f)) ||
+	    (t && (!cJSON_IsNumber(t) || !(t->valuedouble > 0.01 && t->valuedouble < 100))))
+		return fail(c, LR_EINVAL, "%s: features is a list, temperature a number in (0.01, 100)", path);
+	lr_table_builder_classifier_calib(c->b, flags, t ? (float)t->valuedouble : 1.f);
+	return 0;
+}
+
 static int load_classifier(ctx *c, const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -1390,6 +1458,8 @@ static int load_classifier(ctx *c, const char *path)
 		goto out;
 	}
 	rc = lr_table_builder_classifier(c->b, dim, k, (const char *const *)names, weights, b);
+	if (rc == 0)
+		rc = classifier_calib(c, path, m);
 out:
 	free(weights);
 	cJSON_Delete(m);

@@ -8,6 +8,7 @@
  */
 #include "lr_table.h"
 #include "lr_answer.h"
+#include "lr_classify.h"
 #include "lr_error.h"
 #include "lr_route_index.h"
 #include "lr_xlate.h"
@@ -40,7 +41,8 @@ struct lr_table_builder {
 	lr_chain_rec *chains;
 	size_t nchains, cap_chains;
 	uint32_t health_failures, cooldown_s, cache_size_mb, cache_max_entry_kb, cooldown_min_s;
-	uint32_t clf_classes, clf_dim;
+	uint32_t clf_classes, clf_dim, clf_flags;
+	float clf_temp;                 /* 0: not set (1) */
 	lr_ref clf_names[64];
 	float *clf_weights;             /* dim * classes + classes */
 	char *pool;
@@ -121,6 +123,14 @@ lr_ref lr_table_builder_str(lr_table_builder *b, const char *s)
 	r.len = (uint32_t)n;
 	b->pool_len += n + 1;
 	return r;
+}
+
+int lr_table_builder_route_unsure(lr_table_builder *b, uint32_t index, uint32_t to)
+{
+	if (index >= b->nroutes || to >= b->nroutes || to == index)
+		return LR_EINVAL;
+	b->routes[index].unsure_route = to + 1;
+	return 0;
 }
 
 int lr_table_builder_route(lr_table_builder *b, const lr_route *r)
@@ -252,6 +262,12 @@ int lr_table_builder_classifier(lr_table_builder *b, uint32_t dim, uint32_t n, c
 	b->clf_classes = n;
 	b->clf_dim = dim;
 	return 0;
+}
+
+void lr_table_builder_classifier_calib(lr_table_builder *b, uint32_t flags, float temp)
+{
+	b->clf_flags = flags;
+	b->clf_temp = temp;
 }
 
 int lr_table_builder_find_target(const lr_table_builder *b, const char *name)
@@ -441,6 +457,8 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	t->cache_max_entry_kb = b->cache_max_entry_kb ? b->cache_max_entry_kb : 1024;
 	t->clf_classes = b->clf_classes;
 	t->clf_dim = b->clf_dim;
+	t->clf_flags = b->clf_flags;
+	t->clf_temp = b->clf_temp > 0 ? b->clf_temp : 1;
 	t->clf_names_off = (uint32_t)clf_names_off;
 	t->clf_weights_off = (uint32_t)clf_weights_off;
 	t->pool_off = (uint32_t)pool_off;
@@ -500,7 +518,7 @@ static int ref_ok(const lr_table *t, lr_ref r)
 
 static int route_ok(const lr_table *t, const lr_route *r)
 {
-	return ref_ok(t, r->name) && r->name.off &&
+	return ref_ok(t, r->name) && r->name.off && r->unsure_route <= t->nroutes &&
 	       ref_ok(t, r->set_model) && ref_ok(t, r->set_endpoint) &&
 	       ref_ok(t, r->ep_scheme) && ref_ok(t, r->ep_host) &&
 	       ref_ok(t, r->ep_base) && ref_ok(t, r->set_key_env) &&
@@ -598,7 +616,8 @@ int lr_table_validate(const void *blob, size_t len)
 	    !section_ok(len, t->pools_off, t->npools, sizeof(lr_pool_rec)) ||
 	    !section_ok(len, t->chains_off, t->nchains, sizeof(lr_chain_rec)) ||
 	    t->clf_classes > 64 || (t->clf_dim & (t->clf_dim - 1)) || t->clf_dim > (1u << 20) ||
-	    (t->clf_classes && !t->clf_dim) ||
+	    (t->clf_classes && !t->clf_dim) || (t->clf_flags & ~LR_CLF_FLAGS_KNOWN) ||
+	    !(t->clf_temp > 0.01f && t->clf_temp < 100.f) ||
 	    !section_ok(len, t->clf_names_off, t->clf_classes, sizeof(lr_ref)) ||
 	    !section_ok(len, t->clf_weights_off, t->clf_classes * (t->clf_dim + 1), sizeof(float)) ||
 	    !section_ok(len, t->pool_off, t->pool_len, 1) || t->pool_len == 0)

@@ -186,6 +186,10 @@ static void fill(lr_rec *x, const lr_table *t, const lr_request *r, const lr_dec
 	copy_str(x->target, sizeof(x->target),
 		 d->target >= 0 ? lr_table_str(t, lr_table_targets(t)[d->target].name) : "");
 	copy_str(x->intent, sizeof(x->intent), r->intent);
+	x->intent_confidence = r->intent_confidence;
+	copy_str(x->uncertain, sizeof(x->uncertain),
+		 d->uncertain >= 0 && (uint32_t)d->uncertain < t->nroutes ?
+			 lr_table_str(t, lr_table_routes(t)[d->uncertain].name) : "");
 	x->action = action_names[d->action];
 	x->provider = r->det.provider;
 	x->operation = r->det.otel_operation;
@@ -437,6 +441,8 @@ static void base_rec(lr_audit_rec *rec, const lr_rec *x)
 	rec->rule = x->rule[0] ? x->rule : NULL;
 	rec->target = x->target[0] ? x->target : NULL;
 	rec->intent = x->intent[0] ? x->intent : NULL;
+	rec->intent_confidence = x->intent_confidence;
+	rec->uncertain = x->uncertain[0] ? x->uncertain : NULL;
 	rec->action = x->action;
 	rec->not_applied = x->not_applied;
 	rec->original_model = x->original_model[0] ? x->original_model : NULL;

@@ -29,6 +29,8 @@ typedef struct lr_rec {
 	char rule[72];
 	char target[72];              /* the catalogue target chosen, "" if none */
 	char intent[72];              /* the request's intent, "" if none */
+	double intent_confidence;
+	char uncertain[72];           /* the route unsure of it ("when_unsure"), "" if none */
 	const char *action, *provider, *operation, *transport;
 	const char *not_applied;      /* the route was not applied: why (lr_plan.h) */
 	char original_model[LR_MODEL_MAX], sent_model[LR_MODEL_MAX];

@@ -99,6 +99,31 @@ PYEOF
 child=$(shim "$PY" "$T/fork.py")
 check "fork: the child's record carries the child's pid" audit_ok "$A" "r['process.pid'] == $child and a[-2]['process.pid'] != $child"
 
+# A request the shim's own client served (a moved one), then fork: the
+# client's thread, idle, must stop for the fork at once (it waits on a
+# condition, not in libcurl; a fork that had to wait for it took 2 s).
+cat >"$T/fork_served.py" <<PYEOF
+import http.client, json, os, time
+def ask():
+    c = http.client.HTTPConnection("127.0.0.1", $MOCK_PORT)
+    c.request("POST", "/v1/chat/completions", json.dumps({"model": "move-me", "messages": []}), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    return json.loads(r.read())["model"]
+first = ask()
+time.sleep(0.1)
+t = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if ask() == "moved-model" else 1)
+took = time.monotonic() - t
+_, st = os.waitpid(pid, 0)
+print(first, "%.3f" % took, os.WEXITSTATUS(st))
+PYEOF
+out=$(shim "$PY" "$T/fork_served.py")
+check "fork after a served request: the child is served too ($out)" test "$(echo "$out" | cut -d' ' -f1,3)" = "moved-model 0"
+check "fork after a served request: fork returns at once, not after the client's 2 s park limit ($out)" \
+	awk -v t="$(echo "$out" | cut -d' ' -f2)" 'BEGIN { exit !(t < 1.0) }'
+
 # --- redirected lookup and connect ------------------------------------------------
 py httpclient http://api.llm.test/v1/chat/completions gpt-4o 2 >"$T/out"
 check "redirect: http.client to a host that does not exist reaches the route's endpoint" \

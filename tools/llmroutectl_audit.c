@@ -35,7 +35,7 @@
 #define BAD_LINES_SHOWN (sizeof(((audit_summary *)0)->bad_line) / sizeof(unsigned long long))
 
 static const char audit_usage[] =
-	"usage: llmroutectl audit [FILE] [--by model|rule|process|server|day]\n"
+	"usage: llmroutectl audit [FILE] [--by model|rule|process|server|day|intent]\n"
 	"                         [--since TIME] [--json] [--savings] [--rules FILE]\n"
 	"                         [--html OUT]\n"
 	"  summarize an audit file: per group and in total, requests, errors,\n"
@@ -44,7 +44,10 @@ static const char audit_usage[] =
 	"  FILE       default: $LLMROUTE_AUDIT, else the live table's \"audit\"; - is stdin\n"
 	"  --by       model sent (default), rule, process, server (host:port), day (UTC);\n"
 	"             by rule, requests a route matched but did not apply (the audit's\n"
-	"             llmroute.applied false) are the group \"RULE (not applied)\"\n"
+	"             llmroute.applied false) are the group \"RULE (not applied)\";\n"
+	"             intent (llmroute.intent) adds ESCALATED (attempts after an answer\n"
+	"             the answer gate refused), ESC_RATE (of the app's requests) and\n"
+	"             UNCERTAIN (routed by a route's when_unsure)\n"
 	"  --since    2026-11-01, 2026-11-01T08:00[:00] (UTC), or 30m, 24h, 7d ago\n"
 	"  --json     an array of objects: one per group, then the total (\"group\": null);\n"
 	"             also fallbacks (attempts on a route's fallback) and p90, p99\n"
@@ -60,8 +63,8 @@ static const char audit_usage[] =
 	"  lines that are not audit records are skipped and counted on stderr\n"
 	"exit codes: 0 done, 1 usage, 2 unreadable file or rules, 3 no audit file known\n";
 
-const char *const audit_by_name[BY_N] = {"model", "rule", "process", "server", "day"};
-static const char *const by_title[BY_N] = {"MODEL", "RULE", "PROCESS", "SERVER", "DAY"};
+const char *const audit_by_name[BY_N] = {"model", "rule", "process", "server", "day", "intent"};
+static const char *const by_title[BY_N] = {"MODEL", "RULE", "PROCESS", "SERVER", "DAY", "INTENT"};
 
 typedef struct {
 	const char *file, *rules, *html;
@@ -75,6 +78,7 @@ typedef struct {
 	long long cache_read, cache_write; /* of in; < 0 (older records) = 0 */
 	double cost, dur, asked, actual;
 	int priced, has_dur, error, fallback, compared;
+	int first, escalated, uncertain;
 } sample;
 
 static void *xrealloc(void *p, size_t n)
@@ -209,7 +213,7 @@ static int parse_by(const char *v)
 	for (i = 0; i < BY_N; i++)
 		if (!strcmp(v, audit_by_name[i]))
 			return i;
-	usage_die("--by takes model, rule, process, server or day, not \"%s\"", v);
+	usage_die("--by takes model, rule, process, server, day or intent, not \"%s\"", v);
 	return 0;
 }
 
@@ -318,7 +322,7 @@ static void group_key(int by, const cJSON *o, const char *time, char *key, size_
 		server_key(o, key, cap);
 		return;
 	}
-	s = str_of(o, field[by]);
+	s = by == BY_INTENT ? str_of(o, "llmroute.intent") : str_of(o, field[by]);
 	/* a route decided but not applied did not route this request */
 	if (by == BY_RULE && s && *s && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "llmroute.applied")))
 		snprintf(key, cap, "%s (not applied)", s);
@@ -373,6 +377,9 @@ static void compare(const cJSON *o, const lr_table *t, sample *s)
 
 static void sample_of(const cJSON *o, const lr_table *prices, int savings, sample *s)
 {
+	const char *via, *un;
+	double attempt;
+
 	memset(s, 0, sizeof(*s));
 	s->in = count_of(o, "gen_ai.usage.input_tokens");
 	s->out = count_of(o, "gen_ai.usage.output_tokens");
@@ -384,6 +391,10 @@ static void sample_of(const cJSON *o, const lr_table *prices, int savings, sampl
 	s->has_dur = num_of(o, "llmroute.duration_ms", &s->dur) && s->dur >= 0;
 	s->error = is_error(o);
 	s->fallback = is_fallback(o);
+	s->escalated = (via = str_of(o, "llmroute.via")) && !strcmp(via, "escalation");
+	/* no attempt number: a route without resilience, one record per request */
+	s->first = !num_of(o, "llmroute.attempt", &attempt) || attempt <= 1;
+	s->uncertain = (un = str_of(o, "llmroute.uncertain")) && *un;
 	if (savings)
 		compare(o, prices, s);
 }
@@ -446,6 +457,9 @@ static void group_add(audit_group *g, const sample *s)
 	g->requests++;
 	g->errors += (unsigned)s->error;
 	g->fallbacks += (unsigned)s->fallback;
+	g->firsts += (unsigned)s->first;
+	g->escalated += (unsigned)s->escalated;
+	g->uncertain += (unsigned)s->uncertain;
 	g->in += s->in > 0 ? s->in : 0;
 	g->out += s->out > 0 ? s->out : 0;
 	g->cost += s->cost;
@@ -608,7 +622,7 @@ static void print_ms(double v)
 		printf(" %9.1f", v);
 }
 
-static void print_row(const audit_group *g, int w, int savings)
+static void print_row(const audit_group *g, int w, int savings, int intent)
 {
 	print_key(g->key ? g->key : "TOTAL", w);
 	printf(" %9llu %7llu %12lld %12lld %12.6f %8llu", g->requests, g->errors, g->in, g->out,
@@ -618,6 +632,9 @@ static void print_row(const audit_group *g, int w, int savings)
 	if (savings)
 		printf(" %12.6f %12.6f %12.6f %8llu", g->asked, g->actual, g->asked - g->actual,
 		       g->excluded);
+	if (intent)
+		printf(" %9llu %8.3f %9llu", g->escalated, g->firsts ? (double)g->escalated / g->firsts : 0,
+		       g->uncertain);
 	putchar('\n');
 }
 
@@ -635,10 +652,12 @@ static void print_text(const audit_summary *sm, const opts *o)
 	       "ERRORS", "TOKENS_IN", "TOKENS_OUT", "COST_USD", "UNPRICED", "P50_MS", "P95_MS");
 	if (o->savings)
 		printf(" %12s %12s %12s %8s", "ASKED_USD", "ACTUAL_USD", "SAVED_USD", "EXCLUDED");
+	if (o->by == BY_INTENT)
+		printf(" %9s %8s %9s", "ESCALATED", "ESC_RATE", "UNCERTAIN");
 	putchar('\n');
 	for (i = 0; i < gs->n; i++)
-		print_row(gs->g[i], w, o->savings);
-	print_row(&sm->total, w, o->savings);
+		print_row(gs->g[i], w, o->savings, o->by == BY_INTENT);
+	print_row(&sm->total, w, o->savings, o->by == BY_INTENT);
 }
 
 static void add_ms(cJSON *j, const char *k, double v)
@@ -670,6 +689,11 @@ static cJSON *group_json(const audit_group *g, const opts *o)
 	add_ms(j, "p90_ms", audit_pct(g, 90));
 	add_ms(j, "p95_ms", audit_pct(g, 95));
 	add_ms(j, "p99_ms", audit_pct(g, 99));
+	if (o->by == BY_INTENT) { /* where the classifier is wrong: the gate escalated */
+		cJSON_AddNumberToObject(j, "escalations", (double)g->escalated);
+		cJSON_AddNumberToObject(j, "escalation_rate", g->firsts ? (double)g->escalated / g->firsts : 0);
+		cJSON_AddNumberToObject(j, "uncertain", (double)g->uncertain);
+	}
 	if (o->savings) {
 		cJSON_AddNumberToObject(j, "asked_cost_usd", g->asked);
 		cJSON_AddNumberToObject(j, "actual_cost_usd", g->actual);

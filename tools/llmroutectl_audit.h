@@ -14,12 +14,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum { BY_MODEL, BY_RULE, BY_PROCESS, BY_SERVER, BY_DAY, BY_N };
+enum { BY_MODEL, BY_RULE, BY_PROCESS, BY_SERVER, BY_DAY, BY_INTENT, BY_N };
 extern const char *const audit_by_name[BY_N]; /* "model", "rule", ... */
 
 typedef struct {
 	char *key;               /* NULL for the total */
 	unsigned long long requests, errors, fallbacks, unpriced, excluded;
+	unsigned long long firsts;     /* records of an app's request: its first attempt */
+	unsigned long long escalated;  /* attempts sent because the answer before failed
+	                                * the answer gate (llmroute.via "escalation") */
+	unsigned long long uncertain;  /* routed by a "when_unsure" */
 	long long in, out;
 	double cost, asked, actual;
 	double *dur;             /* sorted once the file is read */

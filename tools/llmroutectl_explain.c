@@ -602,6 +602,9 @@ int ctl_explain(int argc, char **argv)
 	print_choice(t, &d, &choice);
 	printf("decision:    %s%s%s%s\n", action[d.action], d.route ? " by route \"" : "",
 	       d.route ? lr_table_str(t, d.route->name) : "", d.route ? "\"" : "");
+	if (d.uncertain >= 0)
+		printf("uncertain:   route \"%s\" matched but for its intent_confidence; its when_unsure"
+		       " named this route\n", lr_table_str(t, lr_table_routes(t)[d.uncertain].name));
 	if (d.action == LR_ACTION_DENY) {
 		char msg[1024];
 		lr_engine_deny_message(t, &d, unread, msg, sizeof(msg));

@@ -2,20 +2,25 @@
  * llmroutectl_train.c - `llmroutectl train`: learn intents from labelled
  * examples and publish the classifier with the live table.
  *
- * EXAMPLES.jsonl holds one {"text": ..., "intent": ..., "split": "test"?}
- * per line.  Examples marked "split": "test" are held out (without any
- * marks, every fifth is).  The model is multinomial logistic regression
- * over hashed word unigrams and bigrams (router/lr_classify.h, the very
- * features the shim computes), fitted by stochastic gradient descent with
- * a fixed seed, so the same file always gives the same model.  It prints
- * the accuracy on the held-out examples, per intent and overall, writes
- * the model file, and republishes the live rules with "classifier"
- * pointing at it.
+ * EXAMPLES.jsonl holds one {"text": ..., "intent": ..., "system": ...?,
+ * "split": "test"?} per line.  The held-out examples are whole phrasings
+ * (lr_phrasing.h), or with --split marked the lines marked "test".  The
+ * model is multinomial logistic regression over hashed word unigrams and
+ * bigrams, character 3-grams and the system prompt's words
+ * (router/lr_classify.h, the very features the shim computes), fitted by
+ * stochastic gradient descent with a fixed seed, so the same file always
+ * gives the same model.  The report on the held-out examples
+ * (llmroutectl_train_report.c) ends with the temperature that calibrates
+ * the probabilities; the model is then fitted again on every example and
+ * stored with that temperature.  Then the model file is
+ * written and the live rules republished with "classifier" pointing at it.
  */
 #include "llmroutectl.h"
+#include "llmroutectl_train.h"
 #include "lr_b64.h"
 #include "lr_classify.h"
 #include "lr_error.h"
+#include "lr_phrasing.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -25,24 +30,24 @@
 #include <string.h>
 
 static const char train_usage[] =
-	"usage: llmroutectl train EXAMPLES.jsonl [--out MODEL] [--dim N] [--epochs N] [--no-publish]\n"
-	"  learn intents from lines of {\"text\": ..., \"intent\": ..., \"split\": \"test\"}\n"
-	"  (held out: the lines marked test, else every fifth), print the held-out\n"
-	"  accuracy, write MODEL (default: EXAMPLES with .model.json), and publish the\n"
-	"  live rules with \"classifier\": MODEL.  --dim: hashed features (power of\n"
-	"  two, default 16384); --epochs: passes over the examples (default 30).\n";
+	"usage: llmroutectl train EXAMPLES.jsonl [--out MODEL] [--precision P] [--split phrasing|marked]\n"
+	"                         [--features LIST] [--dim N] [--epochs N] [--no-publish]\n"
+	"  learn intents from lines of {\"text\": ..., \"intent\": ..., \"system\": ...}; report on\n"
+	"  held-out phrasings (--split marked: the lines with \"split\": \"test\") the accuracy\n"
+	"  per intent, the confusion matrix, the calibration and a threshold table.\n"
+	"  --precision: suggest the lowest intent_confidence whose routed requests are\n"
+	"  right at least P of the time.  Writes MODEL (default: EXAMPLES with\n"
+	"  .model.json) with its temperature, and publishes the live rules with\n"
+	"  \"classifier\": MODEL.  --features: chars,system (the default) or words;\n"
+	"  --dim: hashed features (power of two, default 16384); --epochs: passes\n"
+	"  over the examples (default 30).\n";
 
 typedef struct {
-	lr_clf_vec *v;
-	int cls, test;
-} example;
-
-typedef struct {
-	example *ex;
-	int n, cap;
-	char *names[LR_CLF_MAX_CLASSES];
-	int ncls;
-} dataset;
+	const char *in, *out;
+	uint32_t dim, flags;
+	int epochs, publish, marked;
+	double precision;
+} train_opts;
 
 static int class_of(dataset *d, const char *name)
 {
@@ -57,46 +62,86 @@ static int class_of(dataset *d, const char *name)
 	return d->ncls++;
 }
 
-static void read_examples(const char *path, uint32_t dim, dataset *d)
+/* One line into d, its features computed now (the text is kept for the
+ * split by phrasing). */
+static void add_example(dataset *d, const train_opts *o, cJSON *line, const char *where)
+{
+	cJSON *t = cJSON_GetObjectItemCaseSensitive(line, "text");
+	cJSON *in = cJSON_GetObjectItemCaseSensitive(line, "intent");
+	cJSON *sys = cJSON_GetObjectItemCaseSensitive(line, "system");
+	cJSON *sp = cJSON_GetObjectItemCaseSensitive(line, "split");
+	lr_clf_text txt = {0};
+	example *x;
+
+	if (!cJSON_IsString(t) || !cJSON_IsString(in) || !*in->valuestring || (sys && !cJSON_IsString(sys)))
+		ctl_die(EX_INVALID, "%s: want {\"text\": STRING, \"intent\": STRING, \"system\": STRING?}", where);
+	if (strlen(in->valuestring) > 64 ||
+	    strspn(in->valuestring, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") !=
+		    strlen(in->valuestring))
+		ctl_die(EX_INVALID, "%s: an intent name is 1-64 of A-Z a-z 0-9 _ . : -", where);
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 256;
+		if (!(d->ex = realloc(d->ex, (size_t)d->cap * sizeof(example))))
+			ctl_die(EX_SYSTEM, "out of memory");
+	}
+	x = &d->ex[d->n];
+	memset(x, 0, sizeof(*x));
+	if (!(x->v = malloc(sizeof(lr_clf_vec))) || !(x->text = strdup(t->valuestring)))
+		ctl_die(EX_SYSTEM, "out of memory");
+	txt.user = t->valuestring;
+	txt.user_len = strlen(t->valuestring);
+	txt.system = sys ? sys->valuestring : NULL;
+	txt.system_len = sys ? strlen(sys->valuestring) : 0;
+	lr_clf_features_in(&txt, o->dim, o->flags, x->v);
+	x->cls = class_of(d, in->valuestring);
+	x->test = o->marked && cJSON_IsString(sp) && !strcmp(sp->valuestring, "test");
+	d->n++;
+}
+
+static void read_examples(const train_opts *o, dataset *d)
 {
 	size_t len;
-	char *text = ctl_read_file(path, &len), *line, *save = NULL;
-	int lineno = 0, marked = 0, i;
+	char *text = ctl_read_file(o->in, &len), *line, *save = NULL, where[PATH_MAX + 32];
+	int lineno = 0;
 
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		cJSON *o = cJSON_Parse(line), *t, *in, *sp;
+		cJSON *obj = cJSON_Parse(line);
 		lineno++;
-		if (!o && strspn(line, " \t\r") == strlen(line))
+		if (!obj && strspn(line, " \t\r") == strlen(line))
 			continue;
-		t = cJSON_GetObjectItemCaseSensitive(o, "text");
-		in = cJSON_GetObjectItemCaseSensitive(o, "intent");
-		sp = cJSON_GetObjectItemCaseSensitive(o, "split");
-		if (!cJSON_IsString(t) || !cJSON_IsString(in) || !*in->valuestring)
-			ctl_die(EX_INVALID, "%s:%d: want {\"text\": STRING, \"intent\": STRING}", path, lineno);
-		if (strlen(in->valuestring) > 64 ||
-		    strspn(in->valuestring, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") !=
-			    strlen(in->valuestring))
-			ctl_die(EX_INVALID, "%s:%d: an intent name is 1-64 of A-Z a-z 0-9 _ . : -", path, lineno);
-		if (d->n == d->cap) {
-			d->cap = d->cap ? 2 * d->cap : 256;
-			if (!(d->ex = realloc(d->ex, (size_t)d->cap * sizeof(example))))
-				ctl_die(EX_SYSTEM, "out of memory");
-		}
-		if (!(d->ex[d->n].v = malloc(sizeof(lr_clf_vec))))
-			ctl_die(EX_SYSTEM, "out of memory");
-		lr_clf_features(t->valuestring, strlen(t->valuestring), dim, d->ex[d->n].v);
-		d->ex[d->n].cls = class_of(d, in->valuestring);
-		d->ex[d->n].test = cJSON_IsString(sp) && !strcmp(sp->valuestring, "test");
-		marked |= d->ex[d->n].test;
-		d->n++;
-		cJSON_Delete(o);
+		snprintf(where, sizeof(where), "%s:%d", o->in, lineno);
+		add_example(d, o, obj, where);
+		cJSON_Delete(obj);
 	}
-	if (!marked)
-		for (i = 0; i < d->n; i++)
-			d->ex[i].test = i % 5 == 4;
 	if (d->n < 2 || d->ncls < 2)
-		ctl_die(EX_INVALID, "%s: need examples of at least two intents", path);
+		ctl_die(EX_INVALID, "%s: need examples of at least two intents", o->in);
 	free(text);
+}
+
+/* Held out by phrasing: every fifth phrasing of each intent. */
+static void split_by_phrasing(dataset *d)
+{
+	const char **texts = malloc(sizeof(char *) * (size_t)d->n);
+	int *label = malloc(sizeof(int) * (size_t)d->n), *held = malloc(sizeof(int) * (size_t)d->n), i, g;
+	uint64_t *group = malloc(sizeof(uint64_t) * (size_t)d->n);
+
+	if (!texts || !label || !held || !group)
+		ctl_die(EX_SYSTEM, "out of memory");
+	for (i = 0; i < d->n; i++) {
+		texts[i] = d->ex[i].text;
+		label[i] = d->ex[i].cls;
+	}
+	if ((g = lr_phrasing_split(texts, label, d->n, 5, held, group)) < 0)
+		ctl_die(EX_SYSTEM, "out of memory");
+	for (i = 0; i < d->n; i++) {
+		d->ex[i].test = held[i];
+		d->ex[i].group = group[i];
+	}
+	printf("held out by phrasing: %d phrasings\n", g);
+	free(texts);
+	free(label);
+	free(held);
+	free(group);
 }
 
 /* SGD on the softmax loss with L2, over the training examples in a fixed
@@ -140,45 +185,32 @@ static void fit(const dataset *d, uint32_t dim, int epochs, float *w, float *b)
 	free(order);
 }
 
-static double evaluate(const dataset *d, uint32_t dim, const float *w, const float *b, int *nt)
+static void write_model(const char *path, const dataset *d, const train_opts *o, const float *w,
+			const float *b, double temp)
 {
-	int right[LR_CLF_MAX_CLASSES] = {0}, total[LR_CLF_MAX_CLASSES] = {0}, ok = 0, k, i;
-	double prob[LR_CLF_MAX_CLASSES];
-
-	(void)dim;
-	*nt = 0;
-	for (i = 0; i < d->n; i++) {
-		if (!d->ex[i].test)
-			continue;
-		k = lr_clf_predict(d->ex[i].v, w, b, (uint32_t)d->ncls, prob);
-		total[d->ex[i].cls]++;
-		right[d->ex[i].cls] += k == d->ex[i].cls;
-		ok += k == d->ex[i].cls;
-		(*nt)++;
-	}
-	for (k = 0; k < d->ncls; k++)
-		printf("  %-24s %3d of %3d held-out examples right\n", d->names[k], right[k], total[k]);
-	return *nt ? (double)ok / *nt : 0;
-}
-
-static void write_model(const char *path, const dataset *d, uint32_t dim, const float *w, const float *b)
-{
-	size_t nbytes = (size_t)dim * (size_t)d->ncls * sizeof(float);
+	size_t nbytes = (size_t)o->dim * (size_t)d->ncls * sizeof(float);
 	char *b64 = malloc(4 * (nbytes / 3 + 2) + 1), *out;
 	cJSON *m = cJSON_CreateObject(), *cls = cJSON_CreateArray(), *bias = cJSON_CreateArray();
+	cJSON *feat = cJSON_CreateArray();
 	FILE *f;
 	int k;
 
-	if (!b64 || !m)
+	if (!b64 || !m || !cls || !bias || !feat)
 		ctl_die(EX_SYSTEM, "out of memory");
 	lr_b64_encode(w, nbytes, b64);
 	for (k = 0; k < d->ncls; k++) {
 		cJSON_AddItemToArray(cls, cJSON_CreateString(d->names[k]));
 		cJSON_AddItemToArray(bias, cJSON_CreateNumber(b[k]));
 	}
+	if (o->flags & LR_CLF_CHARS)
+		cJSON_AddItemToArray(feat, cJSON_CreateString("chars"));
+	if (o->flags & LR_CLF_SYSTEM)
+		cJSON_AddItemToArray(feat, cJSON_CreateString("system"));
 	cJSON_AddStringToObject(m, "format", "llmroute-intents");
-	cJSON_AddNumberToObject(m, "version", 1);
-	cJSON_AddNumberToObject(m, "dim", dim);
+	cJSON_AddNumberToObject(m, "version", 2);
+	cJSON_AddNumberToObject(m, "dim", o->dim);
+	cJSON_AddItemToObject(m, "features", feat);
+	cJSON_AddNumberToObject(m, "temperature", temp);
 	cJSON_AddItemToObject(m, "classes", cls);
 	cJSON_AddItemToObject(m, "bias", bias);
 	cJSON_AddStringToObject(m, "weights", b64);
@@ -190,68 +222,120 @@ static void write_model(const char *path, const dataset *d, uint32_t dim, const 
 	cJSON_Delete(m);
 }
 
-int ctl_train(int argc, char **argv)
+static uint32_t parse_features(const char *s)
 {
-	const char *in = NULL, *out = NULL;
-	char defout[PATH_MAX], abs[PATH_MAX];
-	uint32_t dim = 16384;
-	int epochs = 30, publish = 1, i, nt;
-	dataset d = {0};
-	float *w, b[LR_CLF_MAX_CLASSES] = {0};
-	double acc;
+	if (!strcmp(s, "words"))
+		return 0;
+	if (!strcmp(s, "chars,system") || !strcmp(s, "system,chars"))
+		return LR_CLF_CHARS | LR_CLF_SYSTEM;
+	if (!strcmp(s, "chars"))
+		return LR_CLF_CHARS;
+	if (!strcmp(s, "system"))
+		return LR_CLF_SYSTEM;
+	return ~0u;
+}
+
+/* Returns 0, -1 for --help, or EX_USAGE. */
+static int parse_opts(int argc, char **argv, train_opts *o)
+{
+	int i;
+
+	*o = (train_opts){NULL, NULL, 16384, LR_CLF_CHARS | LR_CLF_SYSTEM, 30, 1, 0, 0};
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (ctl_is_help(a))
+			return -1;
+		else if (!strcmp(a, "--no-publish"))
+			o->publish = 0;
+		else if (!strcmp(a, "--out") && v && ++i)
+			o->out = v;
+		else if (!strcmp(a, "--dim") && v && ++i)
+			o->dim = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(a, "--epochs") && v && ++i)
+			o->epochs = atoi(v);
+		else if (!strcmp(a, "--precision") && v && ++i)
+			o->precision = strtod(v, NULL);
+		else if (!strcmp(a, "--features") && v && ++i)
+			o->flags = parse_features(v);
+		else if (!strcmp(a, "--split") && v && ++i && (!strcmp(v, "marked") || !strcmp(v, "phrasing")))
+			o->marked = !strcmp(v, "marked");
+		else if (a[0] != '-' && !o->in)
+			o->in = a;
+		else
+			return EX_USAGE;
+	}
+	if (!o->in || o->dim < 256 || o->dim > (1u << 20) || (o->dim & (o->dim - 1)) || o->epochs < 1 ||
+	    o->epochs > 1000 || o->flags == ~0u || !(o->precision >= 0 && o->precision <= 1))
+		return EX_USAGE;
+	return 0;
+}
+
+static void publish_model(const char *out)
+{
+	char abs[PATH_MAX];
 	lr_shm sh;
 	cJSON *root;
 
-	for (i = 1; i < argc; i++) {
-		if (ctl_is_help(argv[i])) {
-			fputs(train_usage, stdout);
-			return EX_DONE;
-		} else if (!strcmp(argv[i], "--no-publish")) {
-			publish = 0;
-		} else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
-			out = argv[++i];
-		} else if (!strcmp(argv[i], "--dim") && i + 1 < argc) {
-			dim = (uint32_t)strtoul(argv[++i], NULL, 10);
-		} else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) {
-			epochs = atoi(argv[++i]);
-		} else if (argv[i][0] != '-' && !in) {
-			in = argv[i];
-		} else {
-			fputs(train_usage, stderr);
-			return EX_USAGE;
-		}
+	if (!realpath(out, abs))
+		ctl_die(EX_SYSTEM, "cannot resolve %s", out);
+	ctl_open_writer(&sh, 0);
+	root = ctl_live_rules(&sh);
+	cJSON_DeleteItemFromObjectCaseSensitive(root, "classifier");
+	cJSON_AddStringToObject(root, "classifier", abs);
+	ctl_commit(&sh, root, "classifier");
+	cJSON_Delete(root);
+	lr_shm_close(&sh);
+}
+
+int ctl_train(int argc, char **argv)
+{
+	char defout[PATH_MAX];
+	int i, nt, rc;
+	train_opts o;
+	dataset d = {0};
+	float *w, b[LR_CLF_MAX_CLASSES] = {0};
+	double acc, temp;
+
+	if ((rc = parse_opts(argc, argv, &o)) != 0) {
+		fputs(train_usage, rc == EX_USAGE ? stderr : stdout);
+		return rc == EX_USAGE ? EX_USAGE : EX_DONE;
 	}
-	if (!in || dim < 256 || dim > (1u << 20) || (dim & (dim - 1)) || epochs < 1 || epochs > 1000) {
-		fputs(train_usage, stderr);
-		return EX_USAGE;
-	}
-	if (!out) {
+	if (!o.out) {
+		size_t n = strlen(o.in);
 		snprintf(defout, sizeof(defout), "%.*s.model.json",
-			 (int)(strlen(in) > 6 && !strcmp(in + strlen(in) - 6, ".jsonl") ? strlen(in) - 6 : strlen(in)), in);
-		out = defout;
+			 (int)(n > 6 && !strcmp(o.in + n - 6, ".jsonl") ? n - 6 : n), o.in);
+		o.out = defout;
 	}
-	read_examples(in, dim, &d);
-	if (!(w = calloc((size_t)dim * (size_t)d.ncls, sizeof(float))))
+	read_examples(&o, &d);
+	if (!o.marked)
+		split_by_phrasing(&d);
+	else /* the report's two halves (cross-fitting): alternate lines */
+		for (i = 0; i < d.n; i++)
+			d.ex[i].group = (uint64_t)(i & 1) << 7;
+	if (!(w = calloc((size_t)o.dim * (size_t)d.ncls, sizeof(float))))
 		ctl_die(EX_SYSTEM, "out of memory");
-	fit(&d, dim, epochs, w, b);
-	printf("trained on %d examples of %d intents (%u hashed features, %d epochs)\n", d.n, d.ncls, dim, epochs);
-	acc = evaluate(&d, dim, w, b, &nt);
+	fit(&d, o.dim, o.epochs, w, b);
+	printf("trained on %d examples of %d intents (%u hashed features, %d epochs)\n", d.n, d.ncls, o.dim,
+	       o.epochs);
+	temp = train_report(&d, w, b, o.precision, &acc, &nt);
 	printf("held-out accuracy: %.3f (%d examples)\n", acc, nt);
-	write_model(out, &d, dim, w, b);
-	printf("model written to %s\n", out);
-	if (publish) {
-		if (!realpath(out, abs))
-			ctl_die(EX_SYSTEM, "cannot resolve %s", out);
-		ctl_open_writer(&sh, 0);
-		root = ctl_live_rules(&sh);
-		cJSON_DeleteItemFromObjectCaseSensitive(root, "classifier");
-		cJSON_AddStringToObject(root, "classifier", abs);
-		ctl_commit(&sh, root, "classifier");
-		cJSON_Delete(root);
-		lr_shm_close(&sh);
-	}
+	/* The figures are the held-out ones; the model shipped learns from
+	 * every example (a phrasing held out is one users write too), with
+	 * the temperature fitted above. */
 	for (i = 0; i < d.n; i++)
+		d.ex[i].test = 0;
+	memset(w, 0, sizeof(float) * (size_t)o.dim * (size_t)d.ncls);
+	memset(b, 0, sizeof(b));
+	fit(&d, o.dim, o.epochs, w, b);
+	printf("refitted on all %d examples\n", d.n);
+	write_model(o.out, &d, &o, w, b, temp);
+	printf("model written to %s\n", o.out);
+	if (o.publish)
+		publish_model(o.out);
+	for (i = 0; i < d.n; i++) {
 		free(d.ex[i].v);
+		free(d.ex[i].text);
+	}
 	for (i = 0; i < d.ncls; i++)
 		free(d.names[i]);
 	free(d.ex);

@@ -40,7 +40,9 @@
 # program, mock not starting, a curl failing, requests not all reaching the
 # mock, which is how an unrouted request shows).
 # Environment: BUILD (build), BENCH_RUNS (15 per variant), BENCH_REQS (500),
-# BENCH_NO_HYPERFINE=1 (use the date loop even with hyperfine installed).
+# BENCH_NO_HYPERFINE=1 (use the date loop even with hyperfine installed),
+# BENCH_ONLY="engine routed echo instructions instr load10k sockwrite python
+# sockreq cachehit tlsmove" (a subset, by name).
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
 BUILD=${BUILD:-build}
@@ -54,6 +56,11 @@ REQS=${BENCH_REQS:-500}
 T=""
 mock_pid=""
 
+want() { # NAME: whether BENCH_ONLY (if set) names it
+	[ -z "${BENCH_ONLY:-}" ] && return 0
+	case " $BENCH_ONLY " in *" $1 "*) return 0 ;; esac
+	return 1
+}
 die() {
 	echo "bench: $*" >&2
 	exit 1
@@ -251,7 +258,7 @@ done
 machine
 echo
 echo "Engine ($BENCH: router objects only, no shim; median and p99 over batches, per call)"
-"$BENCH" || die "the engine benchmark failed"
+if want engine; then "$BENCH" || die "the engine benchmark failed"; fi
 
 T=$(mktemp -d /tmp/llmroute-bench.XXXXXX) || exit 1
 LLMROUTE_TABLE="/lrbench-run-$$"
@@ -272,8 +279,8 @@ printf '{"routes":[{"name":"openai-to-mock","match":{"host":"api.openai.com"},"s
 	"$MOCK_PORT" >"$T/rules.json"
 "$CTL" load "$T/rules.json" >/dev/null || die "cannot load the rules"
 echo "  mock upstream: Python, 127.0.0.1:$MOCK_PORT (its per-request cost dominates and is the same for both)"
-bench_routed
-bench_echo
+want routed && bench_routed
+want echo && bench_echo
 
 # 7. What the shim costs per request in instructions (callgrind counts
 # instructions, so this does not move with the machine's load): the
@@ -308,7 +315,7 @@ bench_instructions() {
 		printf "  %-48s %9.0f instructions (%+.1f%% of the client side)\n", "added by the shim", a - b, (a - b) * 100 / b
 		printf "  %-48s %9.0f instructions\n", "added once, at process start", (a10 - 10 * a) - (b10 - 10 * b) }'
 }
-bench_instructions
+want instructions && bench_instructions
 
 bench_sockwrite() {
 	echo
@@ -322,11 +329,14 @@ bench_sockwrite() {
 			($3 < 50 ? "ok" : "OVER TARGET") }'
 }
 
-bench_python() {
-	url=http://127.0.0.1:$MOCK_PORT/v1/chat/completions
+load_mini() { # the model rewrite on 127.0.0.1 that items 9 and 9b route by
 	printf '{"routes":[{"name":"py-mini","match":{"host":"127.0.0.1","model":"gpt-4o"},"set":{"model":"gpt-4o-mini"}}]}\n' \
 		>"$T/py-rules.json"
 	"$CTL" load "$T/py-rules.json" >/dev/null || die "cannot load the rules"
+}
+bench_python() {
+	url=http://127.0.0.1:$MOCK_PORT/v1/chat/completions
+	load_mini
 	echo
 	echo "9. $REQS sequential keep-alive requests from Python http.client, one process;" \
 		"median of $RUNS runs each, alternating"
@@ -351,6 +361,7 @@ bench_python() {
 # server thread in one process (tests/progs/bench_sockreq.c), 4000
 # keep-alive requests, routed on the socket vs not; 5 alternating pairs.
 bench_sockreq() {
+	load_mini
 	echo
 	echo "9b. Per request, C client + in-process C server over loopback TCP (median of batches of 50;" \
 		"middle of 5 alternating runs)"
@@ -478,10 +489,11 @@ json.dump({"routes": r}, sys.stdout)' >"$T/r10k.json"
 	done | sort -n | sed -n 2p | awk '{ printf "\n13. llmroutectl load of 10,000 routes\n  %-48s %8.3f s   target < 0.2 s  %s\n",
 		"middle of 3 runs", $1 / 1e9, ($1 < 2e8 ? "ok" : "OVER TARGET") }'
 }
-bench_router_instr
-bench_load10k
-bench_sockwrite
-bench_python
-bench_sockreq
-bench_cachehit
-bench_tlsmove
+want instr && bench_router_instr
+want load10k && bench_load10k
+want sockwrite && bench_sockwrite
+want python && bench_python
+want sockreq && bench_sockreq
+want cachehit && bench_cachehit
+want tlsmove && bench_tlsmove
+exit 0

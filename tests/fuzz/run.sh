@@ -45,7 +45,7 @@ build fuzz_http_resp tests/fuzz/fuzz_http_resp.c router/lr_http_resp.c router/lr
 build fuzz_xlate tests/fuzz/fuzz_xlate.c router/lr_xlate.c router/lr_xlate_openai.c \
 	router/lr_xlate_anthropic.c router/lr_xlate_gemini.c router/lr_xlate_ollama.c \
 	router/lr_xlate_responses.c router/lr_json.c router/lr_error.c
-build fuzz_splice tests/fuzz/fuzz_splice.c router/lr_splice.c router/lr_json.c router/lr_error.c
+build fuzz_splice tests/fuzz/fuzz_splice.c router/lr_splice.c router/lr_splice_more.c router/lr_splice_body.c router/lr_json.c router/lr_error.c
 
 for f in tests/data/bodies/*.json tests/data/bodies/*.expected; do
 	[ -f "$f" ] && cp "$f" "$corpus/seed-$(basename "$f")"
