@@ -39,6 +39,7 @@ LIB := $(BUILD)/libllmroute.so
 CTL := $(BUILD)/llmroutectl
 LAUNCHER := $(BUILD)/llmroute
 BENCH := $(BUILD)/tests/bench
+BENCH_INSTR := $(BUILD)/tests/bench_instr
 
 .PHONY: all deps test-deps test bench demo fuzz install clean
 all: deps $(LIB) $(CTL) $(LAUNCHER)
@@ -112,10 +113,15 @@ $(BENCH): tests/bench/bench.c $(ROUTER_OBJ) $(BUILD)/obj/shim/lr_xsink.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(filter %.c %.o,$^) -lcjson -lm -lpthread
 
+# The router's pieces one at a time, for callgrind (make bench, part 12).
+$(BENCH_INSTR): tests/bench/bench_instr.c $(ROUTER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $(filter %.c %.o,$^) -lcjson -lm -lpthread
+
 test: test-deps all $(UNIT_BIN) $(PROG_BIN) $(UP_CLIENT) $(BENCH)
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run.sh
 
-bench: all $(BENCH) $(PROG_BIN)
+bench: all $(BENCH) $(BENCH_INSTR) $(PROG_BIN)
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 demo: test-deps all

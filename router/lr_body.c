@@ -342,17 +342,15 @@ int lr_body_set_model(const char *body, size_t len, const char *model,
 	return rc;
 }
 
-int lr_body_get_str(const char *body, size_t len, const char *key, char *out,
-	size_t cap)
+int lr_body_members(const char *body, size_t len, const char *const *keys, size_t n, lr_span *vals)
 {
 	lr_json_iter it;
-	lr_span k, v, last = { NULL, 0 };
+	lr_span k, v;
+	size_t i;
 	int rc;
 
-	if (!key || !out)
-		return LR_EINVAL;
-	if (cap)
-		out[0] = '\0';
+	for (i = 0; i < n; i++)
+		vals[i].p = NULL, vals[i].len = 0;
 	if (!body)
 		return LR_EPARSE;
 	if (len > LR_BODY_MAX)
@@ -360,12 +358,29 @@ int lr_body_get_str(const char *body, size_t len, const char *key, char *out,
 	if ((rc = lr_json_iter_init(&it, body, len, 0)) < 0)
 		return rc;
 	while ((rc = lr_json_obj_next(&it, &k, &v)) > 0)
-		if (lr_json_str_eq(k, key))
-			last = v;
-	if (rc < 0)
+		for (i = 0; i < n; i++)
+			if (lr_json_str_eq(k, keys[i]))
+				vals[i] = v;
+	if (rc < 0 || lr_json_skip_ws(body, len, it.pos) != (int)len) {
+		for (i = 0; i < n; i++)
+			vals[i].p = NULL, vals[i].len = 0;
+		return rc < 0 ? rc : LR_EPARSE;
+	}
+	return 0;
+}
+
+int lr_body_get_str(const char *body, size_t len, const char *key, char *out,
+	size_t cap)
+{
+	lr_span last;
+	int rc;
+
+	if (!key || !out)
+		return LR_EINVAL;
+	if (cap)
+		out[0] = '\0';
+	if ((rc = lr_body_members(body, len, &key, 1, &last)) < 0)
 		return rc;
-	if (lr_json_skip_ws(body, len, it.pos) != (int)len)
-		return LR_EPARSE;
 	if (lr_json_type_of(last) != LR_JSON_STRING)
 		return LR_ENOTFOUND;
 	return lr_json_str_decode(last, out, cap);

@@ -20,6 +20,7 @@
 #ifndef LR_BODY_H
 #define LR_BODY_H
 #include <stddef.h>
+#include "lr_json.h"
 
 #define LR_BODY_MAX ((size_t)64 << 20)       /* input cap: 64 MiB */
 #define LR_BODY_MAX_OUT ((size_t)128 << 20)  /* output cap */
@@ -57,6 +58,16 @@ typedef struct {
  */
 int lr_body_get_str(const char *body, size_t len, const char *key, char *out,
 	size_t cap);
+
+/*
+ * One walk over the top-level members for several keys at once: vals[k]
+ * is the LAST value of keys[k] (p NULL when absent).  Returns 0 when the
+ * body is one well-formed JSON object, else what lr_body_get_str returns
+ * for such a body (LR_EPARSE, LR_ETOOBIG past LR_BODY_MAX, LR_ENOMEM);
+ * vals are then unset.  Nothing allocated but what nesting past
+ * LR_JSON_MAX_DEPTH takes.
+ */
+int lr_body_members(const char *body, size_t len, const char *const *keys, size_t n, lr_span *vals);
 
 /*
  * Applies `edits` to body[0..len).  SET replaces the value of EVERY

@@ -253,6 +253,13 @@ LR_NOINLINE static size_t lr_str_special(const unsigned char *u, size_t len,
 	return n ? i + n : LR_BAD;
 }
 
+/* 1 for the byte after a backslash of a two-byte escape. */
+static int lr_simple_escape(unsigned char c)
+{
+	return c == '"' || c == '\\' || c == 'n' || c == '/' || c == 't' || c == 'r' || c == 'b' ||
+	       c == 'f';
+}
+
 /*
  * Validates the string token whose '"' is at u[i]; returns the offset just
  * past its closing quote, or LR_BAD.  Positions travel by value through the
@@ -272,6 +279,12 @@ static size_t lr_scan_str(const char *s, size_t len, size_t i)
 			return LR_BAD;
 		if (u[i] == '"')
 			return i + 1;
+		/* the usual escapes (\" \\ \n) inline: prose is full of them, and a
+		 * call per escape was most of the cost of a long message */
+		if (u[i] == '\\' && len - i >= 2 && lr_simple_escape(u[i + 1])) {
+			i += 2;
+			continue;
+		}
 		if ((i = lr_str_special(u, len, i)) == LR_BAD)
 			return LR_BAD;
 	}
@@ -1073,6 +1086,25 @@ static long long lr_num_exp(const char *p, size_t n, size_t i)
 	return neg ? -ex : ex;
 }
 
+/* A token of at most 15 digits alone (a count, a token number: most
+ * numbers in an answer) is an integer a double holds exactly: strtod would
+ * give the same value, at a tenth of the cost.  Returns 1 when it was one. */
+static int lr_num_small_int(lr_span v, double *out)
+{
+	long long n = 0;
+	size_t i;
+
+	if (v.len > 15)
+		return 0;
+	for (i = 0; i < v.len; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return 0;
+		n = n * 10 + (v.p[i] - '0');
+	}
+	*out = (double)n;
+	return 1;
+}
+
 int lr_json_num(lr_span v, double *out)
 {
 	char d[LR_NUM_DIGITS + 1], buf[LR_NUM_DIGITS + 32];
@@ -1084,6 +1116,8 @@ int lr_json_num(lr_span v, double *out)
 		return LR_EPARSE;
 	if (lr_scan_num(v.p, v.len, i) != v.len)
 		return LR_EPARSE;
+	if (lr_num_small_int(v, out))
+		return 0;
 	nd = lr_num_digits(v.p, v.len, d, &e, &end);
 	e += lr_num_exp(v.p, v.len, end);
 	if (e > LR_NUM_EXP_CAP)

@@ -2,6 +2,7 @@
 #include "lr_match.h"
 #include "lr_error.h"
 #include "lr_glob.h"
+#include "lr_route_index.h"
 #include <string.h>
 #include <strings.h>
 
@@ -88,37 +89,78 @@ static void pick(const lr_table *t, uint32_t i, lr_decision *d)
 		d->action = LR_ACTION_PASS;
 }
 
-int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
+/* Route i, enabled or not, tried for f: 1 when it decides (it matches, or
+ * the user named who takes what it is not sure of: that route, whatever
+ * its own match says; a disabled one: go on). */
+static int try_route(const lr_table *t, uint32_t i, const lr_features *f, lr_decision *d)
 {
-	const lr_route *routes;
+	const lr_route *routes = lr_table_routes(t), *r = &routes[i];
+
+	if (!(r->flags & LR_ROUTE_ENABLED))
+		return 0;
+	if (route_matches(t, r, f)) {
+		pick(t, i, d);
+		return 1;
+	}
+	if (r->unsure_route && r->unsure_route <= t->nroutes &&
+	    (routes[r->unsure_route - 1].flags & LR_ROUTE_ENABLED) && only_unsure(t, r, f)) {
+		pick(t, r->unsure_route - 1, d);
+		d->uncertain = (int)i;
+		return 1;
+	}
+	return 0;
+}
+
+/* Only the routes the index says could match, in table order: the same
+ * decision as the scan below (lr_route_index.h says why; a route that
+ * hands on its uncertain requests must match all but its confidence, its
+ * literal model or host included, so it is a candidate too). */
+static void decide_indexed(const lr_table *t, const lr_features *f, lr_decision *d)
+{
+	lr_route_cands c;
+	int64_t i;
+
+	lr_route_index_cands(t, f->str[LR_F_MODEL], f->len[LR_F_MODEL], f->str[LR_F_HOST],
+			     f->len[LR_F_HOST], &c);
+	while ((i = lr_route_cands_next(&c)) >= 0)
+		if (try_route(t, (uint32_t)i, f, d))
+			return;
+}
+
+static void decide_scan(const lr_table *t, const lr_features *f, lr_decision *d)
+{
 	uint32_t i;
 
+	for (i = 0; i < t->nroutes; i++)
+		if (try_route(t, i, f, d))
+			return;
+}
+
+static void undecided(lr_decision *d)
+{
 	d->action = LR_ACTION_NONE;
 	d->index = -1;
 	d->route = NULL;
 	d->target = -1;
 	d->over_budget = 0;
 	d->uncertain = -1;
-	if (!t)
-		return 0;
-	routes = lr_table_routes(t);
-	for (i = 0; i < t->nroutes; i++) {
-		const lr_route *r = &routes[i];
-		if (!(r->flags & LR_ROUTE_ENABLED))
-			continue;
-		if (route_matches(t, r, f)) {
-			pick(t, i, d);
-			return 0;
-		}
-		/* the user named who takes what this route is not sure of: that
-		 * route, whatever its own match says (a disabled one: go on) */
-		if (r->unsure_route && r->unsure_route <= t->nroutes &&
-		    (routes[r->unsure_route - 1].flags & LR_ROUTE_ENABLED) && only_unsure(t, r, f)) {
-			pick(t, r->unsure_route - 1, d);
-			d->uncertain = (int)i;
-			return 0;
-		}
-	}
+}
+
+int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d)
+{
+	undecided(d);
+	if (t && t->idx_nbuckets)
+		decide_indexed(t, f, d);
+	else if (t)
+		decide_scan(t, f, d);
+	return 0;
+}
+
+int lr_decide_scan(const lr_table *t, const lr_features *f, lr_decision *d)
+{
+	undecided(d);
+	if (t)
+		decide_scan(t, f, d);
 	return 0;
 }
 

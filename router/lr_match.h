@@ -46,8 +46,14 @@ void lr_features_num(lr_features *f, int field, double v);
  * Host, user text and system text are matched ignoring ASCII case. */
 int lr_cond_holds(const lr_table *t, const lr_cond *c, const lr_features *f);
 
-/* Decides.  Always succeeds (returns 0); a NULL table decides NONE. */
+/* Decides.  Always succeeds (returns 0); a NULL table decides NONE.  On a
+ * table with a route index (lr_route_index.h) only the routes that could
+ * match are tested; the decision is the scan's. */
 int lr_decide(const lr_table *t, const lr_features *f, lr_decision *d);
+
+/* The same by testing every route in order, index or not: the reference
+ * the index is checked against (tests, fuzzers). */
+int lr_decide_scan(const lr_table *t, const lr_features *f, lr_decision *d);
 
 /*
  * The deny a request could meet when some of its features are unknown (its

@@ -18,6 +18,28 @@ static void model_from_path(lr_request *r, const char *url)
 	r->model_from_path = 1;
 }
 
+/* lr_body_get_str(body, "model") in the same walk that notes "stream"
+ * for lr_request_streams: one pass over a large body instead of two. */
+static int model_from_body(lr_request *r, const char *body, size_t blen)
+{
+	static const char *const keys[] = {"model", "stream"};
+	lr_span v[2];
+	int rc = lr_body_members(body, blen, keys, 2, v);
+
+	r->model[0] = '\0';
+	if (rc == LR_ETOOBIG)
+		return rc; /* past LR_BODY_MAX: lr_request_streams walks it itself */
+	r->walked = body;
+	r->walked_len = blen;
+	r->walked_whole = rc == 0;
+	r->walked_stream = v[1];
+	if (rc < 0)
+		return rc;
+	if (lr_json_type_of(v[0]) != LR_JSON_STRING)
+		return LR_ENOTFOUND;
+	return lr_json_str_decode(v[0], r->model, sizeof(r->model));
+}
+
 static void features(lr_request *r)
 {
 	const lr_extract *x = &r->x;
@@ -71,7 +93,7 @@ int lr_request_init_as(lr_request *r, const char *url, size_t ulen, const char *
 	if (r->det.model_len) {
 		model_from_path(r, url);
 	} else if (body && blen) {
-		rc = lr_body_get_str(body, blen, "model", r->model, sizeof(r->model));
+		rc = model_from_body(r, body, blen);
 		r->body_ok = rc >= 0 || rc == LR_ENOTFOUND || rc == LR_ETOOBIG;
 		r->model_unread = rc < 0 && rc != LR_ENOTFOUND;
 		if (rc < 0)
@@ -134,4 +156,23 @@ int lr_request_guard(const lr_table *t, const lr_request *r, const char *body, s
 		return 0;
 	*d = u;
 	return 1;
+}
+
+int lr_request_streams(const lr_request *r, const char *body, size_t blen)
+{
+	static const char *const path[] = {"stream"};
+	lr_span v = r->walked_stream;
+	int found;
+
+	/* what lr_json_find would say: the body whole, its last "stream" */
+	if (body && body == r->walked && blen == r->walked_len)
+		found = r->walked_whole && v.p;
+	else
+		found = body && lr_json_find(body, blen, path, 1, &v) == 0;
+
+	if (r->det.stream_in_path)
+		return 1;
+	if (r->det.format == LR_FMT_OLLAMA)
+		return strcmp(r->det.operation, "embeddings") != 0 && !(found && lr_json_is_false(v));
+	return found && lr_json_is_true(v);
 }

@@ -12,6 +12,7 @@
 #define LR_REQUEST_H
 #include "lr_detect.h"
 #include "lr_extract.h"
+#include "lr_json.h"
 #include "lr_match.h"
 
 #define LR_MODEL_MAX 256
@@ -26,6 +27,12 @@ typedef struct {
 	char intent[72];          /* set by lr_intent_apply; "" if none */
 	double intent_confidence;
 	lr_features f;
+	/* the walk that took the model from the body also saw its "stream"
+	 * (lr_request_streams answers from it for that same body) */
+	const char *walked;       /* the body walked, NULL if none */
+	size_t walked_len;
+	int walked_whole;         /* it was one whole JSON object */
+	lr_span walked_stream;    /* its last top-level "stream", p NULL if none */
 	lr_extract x;             /* texts and numbers the policy looks at (last:
 	                           * lr_request_init clears only what comes before) */
 } lr_request;
@@ -44,6 +51,11 @@ int lr_request_init(lr_request *r, const char *url, size_t ulen,
 /* Reads the policy features (lr_extract.h) from the body: the transports
  * call it only for tables that test them (LR_NEED_FEATURES). */
 void lr_request_features(lr_request *r, const char *body, size_t blen);
+
+/* 1 if the request asks for a streamed answer: a streaming path, a true
+ * top-level "stream" in `body` (blen bytes), or an Ollama request (they
+ * stream unless told not to; embeddings never do).  Allocates nothing. */
+int lr_request_streams(const lr_request *r, const char *body, size_t blen);
 
 /*
  * A deny is a control: it must not fail open because the body could not be

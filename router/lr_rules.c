@@ -1164,24 +1164,60 @@ static int parse_unsure(ctx *c, const cJSON *routes, const cJSON *o, uint32_t in
 	return 0;
 }
 
-static int parse_routes(ctx *c, const cJSON *routes)
+/* The route names seen so far: an open-addressing set of the cJSON
+ * strings, so that a table of n routes checks its names in O(n), not the
+ * O(n^2) of comparing each with every earlier one. */
+typedef struct {
+	const char **slot;
+	size_t mask;
+} name_set;
+
+static size_t name_hash(const char *s)
 {
-	const cJSON *o, *p;
+	size_t h = 14695981039346656037u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211u;
+	return h;
+}
+
+static int name_set_init(name_set *ns, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	ns->mask = cap - 1;
+	ns->slot = calloc(cap, sizeof(*ns->slot));
+	return ns->slot ? 0 : LR_ENOMEM;
+}
+
+/* 1 if name was in the set already, else 0 and it is added. */
+static int name_set_add(name_set *ns, const char *name)
+{
+	size_t i = name_hash(name) & ns->mask;
+
+	for (; ns->slot[i]; i = (i + 1) & ns->mask)
+		if (strcmp(ns->slot[i], name) == 0)
+			return 1;
+	ns->slot[i] = name;
+	return 0;
+}
+
+static int parse_routes_in(ctx *c, const cJSON *routes, name_set *ns)
+{
+	const cJSON *o;
+	const char *a;
 	int i = 0, rc;
 
-	if (!cJSON_IsArray(routes))
-		return fail(c, LR_EINVAL, "\"routes\" must be an array");
 	for (o = routes->child; o; o = o->next, i++) {
 		push_index(c, i);
 		if ((rc = parse_route(c, o)) < 0)
 			return rc;
-		for (p = routes->child; p != o; p = p->next) {
-			const char *a = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "name"));
-			const char *b = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name"));
-			if (a && b && strcmp(a, b) == 0) {
-				push(c, "name");
-				return fail(c, LR_EINVAL, "route name \"%s\" is used twice", a);
-			}
+		a = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "name"));
+		if (a && name_set_add(ns, a)) {
+			push(c, "name");
+			return fail(c, LR_EINVAL, "route name \"%s\" is used twice", a);
 		}
 		pop(c);
 	}
@@ -1192,6 +1228,20 @@ static int parse_routes(ctx *c, const cJSON *routes)
 		pop(c);
 	}
 	return 0;
+}
+
+static int parse_routes(ctx *c, const cJSON *routes)
+{
+	name_set ns;
+	int rc;
+
+	if (!cJSON_IsArray(routes))
+		return fail(c, LR_EINVAL, "\"routes\" must be an array");
+	if ((rc = name_set_init(&ns, (size_t)cJSON_GetArraySize(routes))) < 0)
+		return rc;
+	rc = parse_routes_in(c, routes, &ns);
+	free(ns.slot);
+	return rc;
 }
 
 static int parse_price(ctx *c, const cJSON *p)

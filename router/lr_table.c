@@ -10,6 +10,7 @@
 #include "lr_answer.h"
 #include "lr_classify.h"
 #include "lr_error.h"
+#include "lr_route_index.h"
 #include "lr_xlate.h"
 
 #include <math.h>
@@ -379,6 +380,19 @@ static uint32_t needs_of(const lr_table_builder *b)
 	return n;
 }
 
+/* The route index; none when no route has a literal key, since walking
+ * the scan list alone costs more than the plain scan. */
+static void index_routes(lr_table *t, const lr_table_builder *b, uint32_t nb, size_t idx_off)
+{
+	uint32_t *idx = (uint32_t *)((char *)t + idx_off);
+
+	t->idx_off = (uint32_t)idx_off;
+	if (!nb)
+		return;
+	lr_route_index_build(idx, nb, b->routes, b->nroutes, b->conds, b->pool);
+	t->idx_nbuckets = idx[nb] ? nb : 0; /* idx[nb]: where the scan list starts */
+}
+
 int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 {
 	size_t routes_off = align8(sizeof(lr_table));
@@ -396,7 +410,9 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	size_t clf_weights_off = align8(clf_names_off + b->clf_classes * sizeof(lr_ref));
 	size_t pool_off = align8(clf_weights_off +
 				 ((size_t)b->clf_dim * b->clf_classes + b->clf_classes) * sizeof(float));
-	size_t size = align8(pool_off + b->pool_len);
+	uint32_t nb = b->nroutes ? lr_route_index_buckets(b->nroutes) : 0;
+	size_t idx_off = align8(pool_off + b->pool_len);
+	size_t size = align8(idx_off + lr_route_index_size(nb, b->nroutes));
 	lr_table *t;
 
 	if (b->err)
@@ -477,6 +493,7 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 		       ((size_t)b->clf_dim * b->clf_classes + b->clf_classes) * sizeof(float));
 	}
 	memcpy((char *)t + pool_off, b->pool, b->pool_len);
+	index_routes(t, b, nb, idx_off);
 	*out = t;
 	*len = size;
 	return 0;
@@ -605,7 +622,7 @@ int lr_table_validate(const void *blob, size_t len)
 	    !section_ok(len, t->clf_weights_off, t->clf_classes * (t->clf_dim + 1), sizeof(float)) ||
 	    !section_ok(len, t->pool_off, t->pool_len, 1) || t->pool_len == 0)
 		return LR_ECORRUPT;
-	if (!ref_ok(t, t->audit) || !ref_ok(t, t->source))
+	if (!ref_ok(t, t->audit) || !ref_ok(t, t->source) || !lr_route_index_ok(t))
 		return LR_ECORRUPT;
 	for (i = 0; i < t->nroutes; i++)
 		if (!route_ok(t, &lr_table_routes(t)[i]))

@@ -10,7 +10,8 @@
  *   - every string (lr_ref) lies in the pool and is followed by a NUL, so
  *     lr_table_str() can hand out plain C strings;
  *   - every route's conditions lie inside the condition array;
- *   - field and operator codes are ones this build knows.
+ *   - field and operator codes are ones this build knows;
+ *   - the route index lies inside the blob and names only routes of it.
  * The layout version changes whenever any of this does.  The blob also
  * carries the rules as canonical JSON (for `show` and edits); the shim never
  * parses it.
@@ -246,6 +247,7 @@ typedef struct {
 	uint32_t health_cooldown_min_s;  /* the first cool-down; each one in a row doubles */
 	uint32_t cache_size_mb;          /* the response cache segment's size */
 	uint32_t cache_max_entry_kb;     /* larger answers are not cached */
+	uint32_t idx_nbuckets, idx_off;  /* the route index (lr_route_index.h); 0 buckets: none */
 	lr_ref audit;         /* audit file from the rules, may be absent */
 	lr_ref source;        /* canonical JSON of the rules */
 } lr_table;

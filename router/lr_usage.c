@@ -18,6 +18,7 @@
 #include "lr_usage.h"
 #include "lr_error.h"
 #include "lr_json.h"
+#include "lr_usage_keys.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,20 +37,17 @@ typedef void (*elem_fn)(lr_usage *u, lr_span v);
 /* Members whose string value is generated text: chat deltas, completions
  * text, Anthropic text/partial_json/thinking, Gemini parts, Ollama
  * message, tool call arguments. */
-static const char *const text_keys[] = {
-	"content", "text", "partial_json", "thinking", "reasoning_content",
-	"reasoning", "refusal", "arguments", NULL,
-};
-
-/* --- small helpers ----------------------------------------------------- */
-
-static int key_in(lr_span k, const char *const *keys)
+static int text_key(int key)
 {
-	for (; *keys; keys++)
-		if (lr_json_str_eq(k, *keys))
-			return 1;
+	switch (key) {
+	case K_CONTENT: case K_TEXT: case K_PARTIAL_JSON: case K_THINKING:
+	case K_REASONING_CONTENT: case K_REASONING: case K_REFUSAL: case K_ARGUMENTS:
+		return 1;
+	}
 	return 0;
 }
+
+/* --- small helpers ----------------------------------------------------- */
 
 static int is_ws(char c)
 {
@@ -135,30 +133,64 @@ static void text_fields(lr_usage *u, lr_span obj)
 	if (lr_json_iter_init(&it, obj.p, obj.len, 0) < 0)
 		return;
 	while (lr_json_obj_next(&it, &k, &v) > 0)
-		if (key_in(k, text_keys))
+		if (text_key(lr_usage_key(k)))
 			add_text(u, v);
 }
 
+/* Elements come validated from each_elem, so one walk that keeps the last
+ * member of a name finds what lr_json_find would, without validating the
+ * element again per lookup. */
 static void text_tool_call(lr_usage *u, lr_span call)
 {
-	static const char *const fn[] = {"function"};
-	lr_span v;
+	lr_json_iter it;
+	lr_span k, v, fn = {0};
 
-	if (find(call, fn, 1, &v) == 0)
-		text_fields(u, v);
+	if (lr_json_iter_init(&it, call.p, call.len, 0) < 0)
+		return;
+	while (lr_json_obj_next(&it, &k, &v) > 0)
+		if (lr_usage_key(k) == K_FUNCTION)
+			fn = v;
+	if (fn.p)
+		text_fields(u, fn);
 }
 
-/* OpenAI choices[]: completions "text", chat "delta" and its tool calls. */
+/* A chat delta: its text and its tool calls' arguments. */
+static void text_delta(lr_usage *u, lr_span d)
+{
+	lr_json_iter it;
+	lr_span k, v, calls = {0};
+	int key;
+
+	if (lr_json_iter_init(&it, d.p, d.len, 0) < 0)
+		return;
+	while (lr_json_obj_next(&it, &k, &v) > 0) {
+		if (text_key(key = lr_usage_key(k)))
+			add_text(u, v);
+		else if (key == K_TOOL_CALLS)
+			calls = v;
+	}
+	if (calls.p)
+		each_elem(u, calls, text_tool_call);
+}
+
+/* OpenAI choices[]: completions "text", chat "delta" (the last one, as a
+ * lookup finds it) and its tool calls, in one walk of the choice. */
 static void text_choice(lr_usage *u, lr_span c)
 {
-	static const char *const delta[] = {"delta"}, *const calls[] = {"delta", "tool_calls"};
-	lr_span v;
+	lr_json_iter it;
+	lr_span k, v, delta = {0};
+	int key;
 
-	text_fields(u, c);
-	if (find(c, delta, 1, &v) == 0)
-		text_fields(u, v);
-	if (find(c, calls, 2, &v) == 0)
-		each_elem(u, v, text_tool_call);
+	if (lr_json_iter_init(&it, c.p, c.len, 0) < 0)
+		return;
+	while (lr_json_obj_next(&it, &k, &v) > 0) {
+		if (text_key(key = lr_usage_key(k)))
+			add_text(u, v);
+		else if (key == K_DELTA)
+			delta = v;
+	}
+	if (delta.p)
+		text_delta(u, delta);
 }
 
 /* Gemini candidates[].content.parts[].text */
@@ -171,27 +203,47 @@ static void text_candidate(lr_usage *u, lr_span c)
 		each_elem(u, v, text_fields);
 }
 
-static void text_member(lr_usage *u, lr_span k, lr_span v)
+static void text_member(lr_usage *u, int key, lr_span v)
 {
-	static const char *const direct[] = {"delta", "response", "thinking", NULL};
-
-	if (lr_json_str_eq(k, "choices"))
+	if (key == K_CHOICES)
 		each_elem(u, v, text_choice);
-	else if (lr_json_str_eq(k, "candidates"))
+	else if (key == K_CANDIDATES)
 		each_elem(u, v, text_candidate);
-	else if (key_in(k, direct) && lr_json_type_of(v) == LR_JSON_STRING)
+	else if ((key == K_DELTA || key == K_RESPONSE || key == K_THINKING) &&
+		 lr_json_type_of(v) == LR_JSON_STRING)
 		add_text(u, v);     /* Responses delta, Ollama generate */
-	else if ((lr_json_str_eq(k, "delta") || lr_json_str_eq(k, "message")) &&
-		 lr_json_type_of(v) == LR_JSON_OBJECT)
+	else if ((key == K_DELTA || key == K_MESSAGE) && lr_json_type_of(v) == LR_JSON_OBJECT)
 		text_fields(u, v);  /* Anthropic delta, Ollama chat message */
 }
 
 /* --- model and usage ---------------------------------------------------- */
 
+/* 1 if the string token v is plain printable ASCII that fits a model
+ * name: it decodes to itself, and every stream event repeats one. */
+static int plain_model(lr_span v)
+{
+	size_t i;
+
+	if (v.len < 3 || v.len - 2 >= LR_MODEL_MAX || v.p[0] != '"' || v.p[v.len - 1] != '"')
+		return 0;
+	for (i = 1; i < v.len - 1; i++)
+		if ((unsigned char)v.p[i] < 0x20 || (unsigned char)v.p[i] >= 0x80 || v.p[i] == '\\' ||
+		    v.p[i] == '"')
+			return 0;
+	return 1;
+}
+
 static void set_model(lr_usage *u, lr_span v)
 {
 	char tmp[LR_MODEL_MAX];
-	int n = lr_json_str_decode(v, tmp, sizeof(tmp));
+	int n;
+
+	if (plain_model(v)) {
+		memcpy(u->model, v.p + 1, v.len - 2);
+		u->model[v.len - 2] = '\0';
+		return;
+	}
+	n = lr_json_str_decode(v, tmp, sizeof(tmp));
 
 	/* too long, malformed, empty or with a NUL inside: keep what we had */
 	if (n > 0 && strlen(tmp) == (size_t)n)
@@ -233,18 +285,24 @@ static void scan_usage(lr_usage *u, lr_span obj, int flags)
 	if (lr_json_iter_init(&it, obj.p, obj.len, 0) < 0)
 		return;
 	while (lr_json_obj_next(&it, &k, &v) > 0) {
-		c = count_of(v);
-		if (lr_json_str_eq(k, "prompt_tokens") || lr_json_str_eq(k, "input_tokens"))
-			in = c;
-		else if (lr_json_str_eq(k, "completion_tokens") || lr_json_str_eq(k, "output_tokens"))
-			out = c;
-		else if (lr_json_str_eq(k, "cache_read_input_tokens") && c > 0)
-			rd += c;
-		else if (lr_json_str_eq(k, "cache_creation_input_tokens") && c > 0)
-			wr += c;
-		else if ((lr_json_str_eq(k, "prompt_tokens_details") ||
-			  lr_json_str_eq(k, "input_tokens_details")) && lr_json_type_of(v) == LR_JSON_OBJECT)
-			oai_rd = cached_of(v);
+		switch (lr_usage_key(k)) {
+		case K_PROMPT_TOKENS: case K_INPUT_TOKENS:
+			in = count_of(v);
+			break;
+		case K_COMPLETION_TOKENS: case K_OUTPUT_TOKENS:
+			out = count_of(v);
+			break;
+		case K_CACHE_READ_INPUT_TOKENS:
+			rd += (c = count_of(v)) > 0 ? c : 0;
+			break;
+		case K_CACHE_CREATION_INPUT_TOKENS:
+			wr += (c = count_of(v)) > 0 ? c : 0;
+			break;
+		case K_PROMPT_TOKENS_DETAILS: case K_INPUT_TOKENS_DETAILS:
+			if (lr_json_type_of(v) == LR_JSON_OBJECT)
+				oai_rd = cached_of(v);
+			break;
+		}
 	}
 	if (in >= 0 && oai_rd >= 0) /* OpenAI (or a proxy in its format): input counts them */
 		set_input(u, in, oai_rd > rd ? oai_rd : rd, wr);
@@ -265,14 +323,17 @@ static void scan_gemini_usage(lr_usage *u, lr_span obj)
 	if (lr_json_iter_init(&it, obj.p, obj.len, 0) < 0)
 		return;
 	while (lr_json_obj_next(&it, &k, &v) > 0) {
+		int key = lr_usage_key(k);
+		if (key != K_PROMPT_TOKEN_COUNT && key != K_CACHED_CONTENT_TOKEN_COUNT &&
+		    key != K_CANDIDATES_TOKEN_COUNT && key != K_THOUGHTS_TOKEN_COUNT)
+			continue;
 		if ((c = count_of(v)) < 0)
 			continue;
-		if (lr_json_str_eq(k, "promptTokenCount"))
+		if (key == K_PROMPT_TOKEN_COUNT)
 			in = c;
-		else if (lr_json_str_eq(k, "cachedContentTokenCount"))
+		else if (key == K_CACHED_CONTENT_TOKEN_COUNT)
 			rd = c;
-		else if (lr_json_str_eq(k, "candidatesTokenCount") ||
-			 lr_json_str_eq(k, "thoughtsTokenCount"))
+		else
 			out = (out < 0 ? 0 : out) + c;
 	}
 	if (in >= 0)
@@ -290,22 +351,33 @@ static void set_count(long long *dst, lr_span v)
 }
 
 /* One member of an answer object (or of its wrapper). */
-static void scan_member(lr_usage *u, lr_span k, lr_span v, int flags)
+static void scan_member(lr_usage *u, int key, lr_span v, int flags)
 {
-	if (lr_json_str_eq(k, "model") || lr_json_str_eq(k, "modelVersion"))
+	switch (key) {
+	case K_MODEL: case K_MODEL_VERSION:
 		set_model(u, v);
-	else if (lr_json_str_eq(k, "usage"))
+		break;
+	case K_USAGE:
 		scan_usage(u, v, flags);
-	else if (lr_json_str_eq(k, "usageMetadata"))
+		break;
+	case K_USAGE_METADATA:
 		scan_gemini_usage(u, v);
-	else if (lr_json_str_eq(k, "prompt_eval_count") && count_of(v) >= 0)
-		set_input(u, count_of(v), 0, 0);
-	else if (lr_json_str_eq(k, "eval_count") && !(flags & F_INPUT_ONLY))
-		set_count(&u->output_tokens, v);
-	else if (lr_json_str_eq(k, "error") && !lr_json_is_null(v))
-		u->error = 1;
-	else if (lr_json_str_eq(k, "type") && lr_json_str_eq(v, "error"))
-		u->error = 1;
+		break;
+	case K_PROMPT_EVAL_COUNT:
+		if (count_of(v) >= 0)
+			set_input(u, count_of(v), 0, 0);
+		break;
+	case K_EVAL_COUNT:
+		if (!(flags & F_INPUT_ONLY))
+			set_count(&u->output_tokens, v);
+		break;
+	case K_ERROR:
+		u->error |= !lr_json_is_null(v);
+		break;
+	case K_TYPE:
+		u->error |= lr_json_str_eq(v, "error");
+		break;
+	}
 }
 
 static void scan_wrapped(lr_usage *u, lr_span obj, int flags)
@@ -316,7 +388,7 @@ static void scan_wrapped(lr_usage *u, lr_span obj, int flags)
 	if (lr_json_iter_init(&it, obj.p, obj.len, 0) < 0)
 		return;
 	while (lr_json_obj_next(&it, &k, &v) > 0)
-		scan_member(u, k, v, flags);
+		scan_member(u, lr_usage_key(k), v, flags);
 }
 
 /* One answer object.  A truncated one yields the members before the cut:
@@ -330,17 +402,19 @@ static void scan_object(lr_usage *u, lr_span obj, int flags)
 	if (lr_json_iter_init(&it, obj.p, obj.len, 0) < 0)
 		return;
 	while (lr_json_obj_next(&it, &k, &v) > 0) {
+		int key;
 		if (lr_json_type_of(v) == LR_JSON_NUMBER &&
 		    (size_t)lr_json_skip_ws(it.s, it.len, it.pos) >= it.len)
 			break;
-		scan_member(u, k, v, flags);
+		key = lr_usage_key(k);
+		scan_member(u, key, v, flags);
 		if (flags & F_TEXT)
-			text_member(u, k, v);
+			text_member(u, key, v);
 		if (lr_json_type_of(v) != LR_JSON_OBJECT)
 			continue;
-		if (lr_json_str_eq(k, "message"))
+		if (key == K_MESSAGE)
 			scan_wrapped(u, v, flags | F_INPUT_ONLY);
-		else if (lr_json_str_eq(k, "response"))
+		else if (key == K_RESPONSE)
 			scan_wrapped(u, v, flags);
 	}
 }
@@ -538,7 +612,7 @@ static void scan_tail(lr_usage *u)
 				v.p++;
 				v.len--;
 			}
-			scan_member(u, key, v, 0);
+			scan_member(u, lr_usage_key(key), v, 0);
 		}
 	}
 }

@@ -154,7 +154,9 @@ static void host_port(const char *url, char *host, size_t cap, int *port)
 	host[0] = '\0';
 	*port = 0;
 	if (url && lr_url_parse(url, strlen(url), &u) == 0) {
-		snprintf(host, cap, "%.*s", (int)u.host_len, u.host);
+		size_t n = u.host_len < cap ? u.host_len : cap - 1;
+		memcpy(host, u.host, n);
+		host[n] = '\0';
 		*port = u.port;
 	}
 }
@@ -162,33 +164,37 @@ static void host_port(const char *url, char *host, size_t cap, int *port)
 /* Does the request ask for a streamed answer? */
 int lr_rec_wants_stream(const lr_request *r, const char *body, size_t blen)
 {
-	static const char *const path[] = {"stream"};
-	lr_span v;
-	int found = body && lr_json_find(body, blen, path, 1, &v) == 0;
+	return lr_request_streams(r, body, blen);
+}
 
-	if (r->det.stream_in_path)
-		return 1;
-	if (r->det.format == LR_FMT_OLLAMA) /* Ollama streams unless told not to */
-		return strcmp(r->det.operation, "embeddings") != 0 && !(found && lr_json_is_false(v));
-	return found && lr_json_is_true(v);
+/* strlcpy: the record's fields are fixed arrays, cut like snprintf("%s")
+ * cut them, without the format machinery on every request. */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
 }
 
 static void fill(lr_rec *x, const lr_table *t, const lr_request *r, const lr_decision *d,
 		 const lr_plan *p, const char *sent_url)
 {
-	snprintf(x->rule, sizeof(x->rule), "%s", d->route ? lr_table_str(t, d->route->name) : "");
-	snprintf(x->target, sizeof(x->target), "%s",
+	copy_str(x->rule, sizeof(x->rule), d->route ? lr_table_str(t, d->route->name) : "");
+	copy_str(x->target, sizeof(x->target),
 		 d->target >= 0 ? lr_table_str(t, lr_table_targets(t)[d->target].name) : "");
-	snprintf(x->intent, sizeof(x->intent), "%s", r->intent);
+	copy_str(x->intent, sizeof(x->intent), r->intent);
 	x->intent_confidence = r->intent_confidence;
-	snprintf(x->uncertain, sizeof(x->uncertain), "%s",
+	copy_str(x->uncertain, sizeof(x->uncertain),
 		 d->uncertain >= 0 && (uint32_t)d->uncertain < t->nroutes ?
 			 lr_table_str(t, lr_table_routes(t)[d->uncertain].name) : "");
 	x->action = action_names[d->action];
 	x->provider = r->det.provider;
 	x->operation = r->det.otel_operation;
-	snprintf(x->original_model, sizeof(x->original_model), "%s", r->model);
-	snprintf(x->sent_model, sizeof(x->sent_model), "%s", p && p->model ? p->model : r->model);
+	copy_str(x->original_model, sizeof(x->original_model), r->model);
+	copy_str(x->sent_model, sizeof(x->sent_model), p && p->model ? p->model : r->model);
 	snprintf(x->original_server, sizeof(x->original_server), "%.*s:%d",
 		 (int)r->det.url.host_len, r->det.url.host, r->det.url.port);
 	host_port(sent_url, x->server, sizeof(x->server), &x->port);

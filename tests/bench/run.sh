@@ -27,6 +27,12 @@
 #      two in-process TLS servers (tests/progs/bench_tlsmove.c), 2000
 #      keep-alive requests a run, 5 alternating pairs.  Target: at most
 #      100 us added per request.
+#  12. The router's pieces in instructions (callgrind, tests/bench/bench_instr.c,
+#      when valgrind is installed), each beside its target: the decision on
+#      10,000 routes against 1 route (<= 2x), a 200-event stream's usage
+#      (<= 100k), a 1 MB body (<= 3 per byte), a 242-byte answer's usage.
+#  13. `llmroutectl load` of 10,000 routes on literal models and hosts.
+#      Target: < 0.2 s.
 #
 # Uses hyperfine when it is installed (never installs it), else a loop
 # timed with `date +%s%N`, runs alternating.  Timing never fails the run:
@@ -35,8 +41,8 @@
 # mock, which is how an unrouted request shows).
 # Environment: BUILD (build), BENCH_RUNS (15 per variant), BENCH_REQS (500),
 # BENCH_NO_HYPERFINE=1 (use the date loop even with hyperfine installed),
-# BENCH_ONLY="engine routed echo instructions sockwrite python sockreq
-# cachehit tlsmove" (a subset, by name).
+# BENCH_ONLY="engine routed echo instructions instr load10k sockwrite python
+# sockreq cachehit tlsmove" (a subset, by name).
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
 BUILD=${BUILD:-build}
@@ -443,6 +449,48 @@ tm_direct() {
 	env -u LD_PRELOAD "$BUILD/tests/bench_tlsmove" direct 2000 "$T/tls-cert.pem" "$T/tls-key.pem" "$pb" \
 		>>"$T/tm_b" || die "bench_tlsmove failed"
 }
+# 12. bench_instr PIECE N under callgrind for two N: the difference, per N.
+instr_piece() { # PIECE N1 N2 -> instructions per iteration
+	a=$(instr_run "$1" "$2"); b=$(instr_run "$1" "$3")
+	echo $(((b - a) / ($3 - $2)))
+}
+instr_run() {
+	rm -f "$T"/bi.*
+	valgrind --tool=callgrind --callgrind-out-file="$T/bi.out" "$BUILD/tests/bench_instr" "$1" "$2" \
+		>/dev/null 2>&1 || die "bench_instr $1 failed"
+	callgrind_annotate "$T/bi.out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+}
+bench_router_instr() {
+	echo
+	command -v valgrind >/dev/null 2>&1 || { echo "12. (valgrind not installed: router instruction counts skipped)"; return; }
+	[ -x "$BUILD/tests/bench_instr" ] || die "$BUILD/tests/bench_instr is missing (make bench builds it)"
+	echo "12. The router's pieces, instructions per call (callgrind, tests/bench/bench_instr.c)"
+	d1=$(instr_piece decide1 1 11); dk=$(instr_piece decide10k 1 11)
+	st=$(instr_piece stream200 1 3); bo=$(instr_piece body1m 1 2); us=$(instr_piece usage242 1 21)
+	awk -v d1="$d1" -v dk="$dk" -v st="$st" -v bo="$bo" -v us="$us" 'BEGIN {
+		printf "  %-48s %9d instructions\n", "decision, 1 route", d1
+		printf "  %-48s %9d instructions (%.2fx)  target <= 2x  %s\n", "decision, 10,000 routes (only the last matches)",
+			dk, dk / d1, (dk <= 2 * d1 ? "ok" : "OVER TARGET")
+		printf "  %-48s %9d instructions  target <= 100000  %s\n", "usage of a 200-event SSE stream", st,
+			(st <= 100000 ? "ok" : "OVER TARGET")
+		printf "  %-48s %9d instructions (%.2f per byte)  target <= 3  %s\n", "1 MB body: model, decision, stream, rewrite",
+			bo, bo / 1048576, (bo / 1048576 <= 3 ? "ok" : "OVER TARGET")
+		printf "  %-48s %9d instructions\n", "usage of a 242-byte answer", us }'
+}
+# 13. load of 10,000 routes, the middle of 3.
+bench_load10k() {
+	"$PY" -c 'import json, sys
+r = [{"name": "r%d" % i, "match": {"model": "m%d" % i, "host": "h%d.example" % i}, "set": {"model": "x"}} for i in range(10000)]
+json.dump({"routes": r}, sys.stdout)' >"$T/r10k.json"
+	for i in 1 2 3; do
+		t0=$(date +%s%N)
+		"$CTL" load "$T/r10k.json" >/dev/null || die "cannot load 10,000 routes"
+		echo $(($(date +%s%N) - t0))
+	done | sort -n | sed -n 2p | awk '{ printf "\n13. llmroutectl load of 10,000 routes\n  %-48s %8.3f s   target < 0.2 s  %s\n",
+		"middle of 3 runs", $1 / 1e9, ($1 < 2e8 ? "ok" : "OVER TARGET") }'
+}
+want instr && bench_router_instr
+want load10k && bench_load10k
 want sockwrite && bench_sockwrite
 want python && bench_python
 want sockreq && bench_sockreq

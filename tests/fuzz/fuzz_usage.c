@@ -2,8 +2,10 @@
  * fuzz_usage.c - libFuzzer target for the response usage parser
  * (router/lr_usage.c).  The first input byte picks the format, the stream
  * flag and the slice size the rest is fed in; the invariants are that
- * nothing crashes, a response with bytes always ends with counts, and the
- * model is a terminated string.
+ * nothing crashes, a response with bytes always ends with counts, the
+ * model is a terminated string, and feeding it in one piece gives the same
+ * counts and model as in slices (the per-event fast paths keep no state
+ * that depends on where a feed ends).
  */
 #include "lr_usage.h"
 
@@ -12,7 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-	lr_usage u;
+	lr_usage u, whole;
 	size_t i = 0, k, step;
 
 	if (!n)
@@ -30,6 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	if (u.response_bytes && (u.input_tokens < 0 || u.output_tokens < 0))
 		__builtin_trap();
 	if (!memchr(u.model, 0, sizeof(u.model)))
+		__builtin_trap();
+	lr_usage_init(&whole, u.format, u.stream, (n + 1) * 3);
+	lr_usage_feed(&whole, (const char *)d, n);
+	lr_usage_finish(&whole);
+	if (whole.input_tokens != u.input_tokens || whole.output_tokens != u.output_tokens ||
+	    whole.cache_read_tokens != u.cache_read_tokens || strcmp(whole.model, u.model) != 0)
 		__builtin_trap();
 	return 0;
 }

@@ -39,9 +39,9 @@ build() {
 	fi
 }
 build fuzz_body tests/fuzz/fuzz_body.c router/lr_body.c router/lr_json.c router/lr_error.c router/lr_extract.c
-build fuzz_usage tests/fuzz/fuzz_usage.c router/lr_usage.c router/lr_json.c router/lr_error.c \
+build fuzz_usage tests/fuzz/fuzz_usage.c router/lr_usage.c router/lr_usage_keys.c router/lr_json.c router/lr_error.c \
 	router/lr_detect.c router/lr_url.c router/lr_body.c router/lr_request.c router/lr_match.c \
-	router/lr_glob.c router/lr_extract.c
+	router/lr_glob.c router/lr_route_index.c router/lr_extract.c
 build fuzz_http tests/fuzz/fuzz_http.c router/lr_http.c router/lr_cred.c router/lr_json.c router/lr_error.c
 build fuzz_http_resp tests/fuzz/fuzz_http_resp.c router/lr_http_resp.c router/lr_error.c
 build fuzz_xlate tests/fuzz/fuzz_xlate.c router/lr_xlate.c router/lr_xlate_openai.c \
