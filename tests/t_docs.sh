@@ -181,7 +181,7 @@ expect_compl "" frob
 expect_compl "del disable " route d
 expect_compl "clear stats " cache ""
 expect_compl "--reset " stats --r
-expect_compl "--savings --since " audit --s
+expect_compl "--savings --since --state " audit --s
 expect_compl "rule " audit --by r
 expect_compl "bash " completion ""
 for v in $(cat "$T/verb_names"); do

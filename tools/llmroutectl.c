@@ -48,6 +48,8 @@ const ctl_verb ctl_verbs[] = {
 	{"prices", ctl_prices, "import show", "import FILE | show MODEL...",
 	 "a LiteLLM price catalogue for the live table; a model's price"},
 	{"watch", ctl_watch, "", "FILE [--debounce MS]", "publish FILE now and whenever it changes"},
+	{"sync", ctl_sync, "", "URL [--interval S] [--token-env VAR] ...",
+	 "publish rules fetched from an http(s) URL, on every new version"},
 	{"ca", ctl_ca, "init show install uninstall", "init [--force] | show [--json] | install | uninstall",
 	 "the local CA for TLS interception (llmroute --intercept)"},
 	{"completion", ctl_completion, "bash", "bash", "print the bash completion script"},

@@ -65,6 +65,7 @@ int ctl_stats(int argc, char **argv);
 int ctl_audit(int argc, char **argv);
 int ctl_prices(int argc, char **argv);
 int ctl_watch(int argc, char **argv);
+int ctl_sync(int argc, char **argv);
 int ctl_ca(int argc, char **argv);
 
 /* Creates the live counters segment beside the table if missing. */

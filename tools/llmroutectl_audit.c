@@ -61,6 +61,18 @@ static const char audit_usage[] =
 	"             day, model, rule, process and server, as charts and tables;\n"
 	"             the numbers are those of --json --savings --by each grouping\n"
 	"  lines that are not audit records are skipped and counted on stderr\n"
+	"\n"
+	"usage: llmroutectl audit [FILE] --follow --otlp URL [--state FILE] [--batch N]\n"
+	"                         [--token-env VAR] [--cacert FILE]\n"
+	"  follow FILE (across logrotate's rename and copytruncate) and export each\n"
+	"  record as an OTLP/HTTP JSON log record to URL (e.g.\n"
+	"  http://collector:4318/v1/logs), batched, retried with back-off; at least\n"
+	"  once: a restart resumes from the position saved in the state file\n"
+	"  --state      default FILE.otlp-state (device, inode and offset)\n"
+	"  --batch      records per request, 1 to 10000 (default 512)\n"
+	"  --token-env  send the token in environment variable VAR as a bearer token\n"
+	"  --cacert     trust the CAs in FILE (PEM) instead of the system's\n"
+	"  SIGTERM or SIGINT stop it (exit 0)\n"
 	"exit codes: 0 done, 1 usage, 2 unreadable file or rules, 3 no audit file known\n";
 
 const char *const audit_by_name[BY_N] = {"model", "rule", "process", "server", "day", "intent"};
@@ -842,6 +854,11 @@ static void finish(audit_summary *sm, const opts *o, const char *path)
 	free_summary(sm);
 }
 
+const char *audit_default_file(void)
+{
+	return default_file(live_table()); /* the table is small and this runs once */
+}
+
 int ctl_audit(int argc, char **argv)
 {
 	opts o;
@@ -851,6 +868,9 @@ int ctl_audit(int argc, char **argv)
 	FILE *f;
 	int k;
 
+	for (k = 1; k < argc && !ctl_is_help(argv[k]); k++)
+		if (!strcmp(argv[k], "--follow"))
+			return ctl_audit_follow(argc, argv);
 	parse_opts(argc, argv, &o);
 	if (!o.file || ((o.savings || o.html) && !o.rules))
 		live = live_table();

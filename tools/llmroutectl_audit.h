@@ -55,4 +55,11 @@ double audit_pct(const audit_group *g, unsigned p);
  * caller checks f for write errors. */
 void audit_html(FILE *f, const audit_summary *sm, const char *source);
 
+/* The audit file when none is named: $LLMROUTE_AUDIT, then the live
+ * table's "audit"; dies with EX_NOTFOUND when neither says. */
+const char *audit_default_file(void);
+
+/* `audit --follow --otlp URL ...` (llmroutectl_otlp.c). */
+int ctl_audit_follow(int argc, char **argv);
+
 #endif

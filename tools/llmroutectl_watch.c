@@ -20,6 +20,7 @@
  * sd-daemon "<N>" prefix, so journald files errors as errors.
  */
 #include "llmroutectl.h"
+#include "llmroutectl_publish.h"
 #include "lr_error.h"
 #include "lr_stats.h"
 #include "lr_table.h"
@@ -40,10 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RETRY_MS 1000
+#define RETRY_MS 1000 /* a publish that failed for a system reason */
 #define MAX_WAIT_MS 2000 /* a burst that never pauses: read at most this long after the debounce */
-
-enum { LOG_ERR = 3, LOG_WARN = 4, LOG_INFO = 6 };
 
 static const char watch_usage[] =
 	"usage: llmroutectl watch FILE [--debounce MS]\n"
@@ -64,50 +63,6 @@ typedef struct {
 	int last_errno;      /* the read error last reported, 0 if none */
 	int retry;           /* a publish failed for a system reason */
 } watcher;
-
-static int journal; /* stderr goes to journald */
-
-/* One line: newlines in the message (a rules error's text) become spaces. */
-static void wlog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void wlog(int prio, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	char *p;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	for (p = line; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	if (journal)
-		fprintf(stderr, "<%d>%s\n", prio, line);
-	else
-		fprintf(stderr, "llmroutectl watch: %s\n", line);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The generation of the live table, 0 when there is none (for the log). */
-static unsigned long long live_generation(void)
-{
-	const char *why;
-	lr_shm s;
-	unsigned long long gen;
-
-	if (lr_shm_attach(lr_shm_name(), &s, &why) < 0)
-		return 0;
-	gen = lr_shm_generation(&s);
-	lr_shm_close(&s);
-	return gen;
-}
 
 /* Reads FILE whole.  Returns the bytes (malloc'ed, NUL-terminated) or NULL
  * with errno set; never blocks on a FIFO (EINVAL: not a regular file). */
@@ -146,62 +101,6 @@ out:
 	return NULL;
 }
 
-/* The counters beside the table, as `load` makes them; a failure only
- * turns counting off, so it is logged, not fatal. */
-static void ensure_stats(void)
-{
-	const char *why = "", *note = NULL;
-
-	if (lr_stats_ensure(lr_shm_name(), &note, &why) < 0)
-		wlog(LOG_WARN, "no live counters (budgets and health are off): %s", why);
-	else if (note)
-		wlog(LOG_INFO, "counters of %s: %s", lr_shm_name(), note);
-}
-
-/* Compiles and publishes `text`.  Returns 0 when done (published, or
- * refused as invalid: trying the same bytes again would not help), -1 when
- * it should be retried (a system error). */
-static int publish(const watcher *w, const char *text, size_t len)
-{
-	lr_rules_error e;
-	const char *why = "";
-	void *blob = NULL;
-	size_t blen;
-	uint64_t gen;
-	lr_shm s;
-	int rc = lr_rules_compile(text, len, &blob, &blen, &e);
-
-	if (rc == LR_ENOMEM) {
-		wlog(LOG_ERR, "out of memory compiling %s; trying again", w->file);
-		return -1;
-	}
-	if (rc < 0) {
-		char where[64] = "";
-		if (e.line)
-			snprintf(where, sizeof(where), "%d:%d:", e.line, e.col);
-		wlog(LOG_ERR, "%s:%s %s%s%s; not published, the live table stays at generation %llu",
-		     w->file, where, e.path, e.path[0] ? ": " : "", e.msg, live_generation());
-		return 0;
-	}
-	if ((rc = lr_shm_open_writer(lr_shm_name(), &s, 0, &why)) < 0) {
-		wlog(LOG_ERR, "table %s: %s (%s); trying again in %d ms", lr_shm_name(), lr_strerror(rc), why,
-		     RETRY_MS);
-		free(blob);
-		return -1;
-	}
-	ensure_stats(); /* under the writer lock, as `load` */
-	rc = lr_shm_publish(&s, blob, blen, &gen);
-	lr_shm_close(&s);
-	if (rc < 0)
-		wlog(LOG_ERR, "%s: cannot publish: %s; the live table stays at generation %llu", w->file,
-		     lr_strerror(rc), live_generation());
-	else
-		wlog(LOG_INFO, "published %s as %s generation %llu: %u routes", w->file, lr_shm_name(),
-		     (unsigned long long)gen, ((const lr_table *)blob)->nroutes);
-	free(blob);
-	return 0;
-}
-
 static const uint32_t dir_events = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
 				   IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
@@ -238,19 +137,19 @@ static void check_file(watcher *w, int force)
 	if (!(text = read_whole(w->file, &len))) {
 		int e = errno;
 		if (e != w->last_errno)
-			wlog(e == ENOENT ? LOG_WARN : LOG_ERR, "%s: %s; the live table stays at generation %llu, waiting",
+			ctl_log(e == ENOENT ? CTL_LOG_WARN : CTL_LOG_ERR, "%s: %s; the live table stays at generation %llu, waiting",
 			     w->file, e == EINVAL ? "not a regular file" : e == EFBIG ? "too large" : strerror(e),
-			     live_generation());
+			     ctl_live_generation());
 		w->last_errno = e;
 		w->have_last = 0; /* when it is back, publish it even if unchanged */
 		return;
 	}
 	if (w->last_errno)
-		wlog(LOG_INFO, "%s: readable again", w->file);
+		ctl_log(CTL_LOG_INFO, "%s: readable again", w->file);
 	w->last_errno = 0;
 	h = lr_fnv1a64(text, len);
 	if (force || !w->have_last || h != w->last_hash) {
-		w->retry = publish(w, text, len) < 0;
+		w->retry = ctl_publish_text(w->file, text, len) < 0;
 		w->have_last = !w->retry;
 		w->last_hash = h;
 	}
@@ -265,7 +164,7 @@ static int watch_dir(watcher *w)
 		return 1;
 	w->wd_dir = inotify_add_watch(w->ifd, w->dir, dir_events);
 	if (w->wd_dir >= 0)
-		wlog(LOG_INFO, "watching %s in %s", w->file, w->dir);
+		ctl_log(CTL_LOG_INFO, "watching %s in %s", w->file, w->dir);
 	return w->wd_dir >= 0;
 }
 
@@ -284,7 +183,7 @@ static int drain_events(watcher *w)
 				if (ev->mask & IN_MOVE_SELF) /* the path no longer names what we watch */
 					inotify_rm_watch(w->ifd, w->wd_dir);
 				if (w->wd_dir >= 0)
-					wlog(LOG_WARN, "directory %s is gone; waiting for it", w->dir);
+					ctl_log(CTL_LOG_WARN, "directory %s is gone; waiting for it", w->dir);
 				w->wd_dir = -1;
 			} else if (ev->wd == w->wd_real && (ev->mask & IN_IGNORED)) {
 				w->wd_real = -1;
@@ -296,27 +195,6 @@ static int drain_events(watcher *w)
 	return any;
 }
 
-static int signal_fd(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
-/* Returns the signal read, 0 if none. */
-static int read_signal(int sfd)
-{
-	struct signalfd_siginfo si;
-
-	return read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) ? (int)si.ssi_signo : 0;
-}
-
 /* poll()'s timeout: until the debounce ends, or a retry is due. */
 static int wait_ms(const watcher *w, long long due)
 {
@@ -326,7 +204,7 @@ static int wait_ms(const watcher *w, long long due)
 		return -1;
 	if (!due)
 		return RETRY_MS;
-	left = due - now_ms();
+	left = due - ctl_now_ms();
 	return left < 0 ? 0 : left > RETRY_MS ? RETRY_MS : (int)left;
 }
 
@@ -340,16 +218,16 @@ static int run(watcher *w, int sfd)
 		struct pollfd pf[2] = {{sfd, POLLIN, 0}, {w->ifd, POLLIN, 0}};
 		if (poll(pf, 2, wait_ms(w, due)) < 0 && errno != EINTR)
 			ctl_die(EX_SYSTEM, "watch: poll: %s", strerror(errno));
-		while ((sig = read_signal(sfd))) {
+		while ((sig = ctl_read_signal(sfd))) {
 			if (sig != SIGHUP) {
-				wlog(LOG_INFO, "stopping on %s; the live table stays at generation %llu",
-				     sig == SIGTERM ? "SIGTERM" : "SIGINT", live_generation());
+				ctl_log(CTL_LOG_INFO, "stopping on %s; the live table stays at generation %llu",
+				     sig == SIGTERM ? "SIGTERM" : "SIGINT", ctl_live_generation());
 				return EX_DONE;
 			}
 			force = 1;
-			due = now_ms();
+			due = ctl_now_ms();
 		}
-		t = now_ms();
+		t = ctl_now_ms();
 		if ((pf[1].revents & POLLIN) && drain_events(w)) {
 			if (!due)
 				first = t;
@@ -396,8 +274,8 @@ int ctl_watch(int argc, char **argv)
 	}
 	snprintf(copy, sizeof(copy), "%s", w.file);
 	snprintf(w.dir, sizeof(w.dir), "%s", dirname(copy));
-	journal = getenv("JOURNAL_STREAM") != NULL;
-	if ((sfd = signal_fd()) < 0 || (w.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+	ctl_log_init("watch");
+	if ((sfd = ctl_signal_fd()) < 0 || (w.ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
 		ctl_die(EX_SYSTEM, "watch: %s", strerror(errno));
 	if (!watch_dir(&w))
 		ctl_die(errno == ENOENT || errno == ENOTDIR ? EX_INVALID : EX_SYSTEM, "watch: %s: %s", w.dir,
