@@ -12,6 +12,7 @@
 #define LR_REQUEST_H
 #include "lr_detect.h"
 #include "lr_extract.h"
+#include "lr_guard.h"
 #include "lr_match.h"
 
 #define LR_MODEL_MAX 256
@@ -26,6 +27,8 @@ typedef struct {
 	char intent[72];          /* set by lr_intent_apply; "" if none */
 	double intent_confidence;
 	lr_features f;
+	lr_guard_findings guard;  /* the detectors' findings (lr_guard.h), when the table
+	                           * asks for them (LR_NEED_GUARD); offsets into the body */
 	lr_extract x;             /* texts and numbers the policy looks at (last:
 	                           * lr_request_init clears only what comes before) */
 } lr_request;
