@@ -43,7 +43,7 @@ static int word_start(const char *s, size_t i)
 {
 	if (i == 0 || !is_alnum((unsigned char)s[i - 1]))
 		return 1;
-	if (i >= 2 && s[i - 2] == '\\')
+	if (i >= 2 && s[i - 2] == '\\' && s[i - 1] != 'u')
 		return 1;
 	return i >= 6 && s[i - 6] == '\\' && s[i - 5] == 'u';
 }
@@ -256,7 +256,9 @@ static int mod97(const char *c, int len)
 	return r;
 }
 
-static size_t iban(const char *s, size_t n, size_t i)
+/* An IBAN at i, or 0 with *skip past what was read: the groups of a
+ * failed IBAN are not tried again as a card or a phone. */
+static size_t iban(const char *s, size_t n, size_t i, size_t *skip)
 {
 	char c[36];
 	int want, got = 0;
@@ -273,8 +275,10 @@ static size_t iban(const char *s, size_t n, size_t i)
 		else
 			break;
 	}
-	if (got != want || !ends_word(s, n, j) || mod97(c, want) != 1)
+	if (got != want || !ends_word(s, n, j) || mod97(c, want) != 1) {
+		*skip = j;
 		return 0;
+	}
 	return j;
 }
 
@@ -443,7 +447,7 @@ static size_t numeric(const char *s, size_t n, size_t i, int *kind)
 }
 
 /* The detector that takes s at i: its end (and *kind), or 0. */
-static size_t detect_at(const char *s, size_t n, size_t i, size_t at, int *kind)
+static size_t detect_at(const char *s, size_t n, size_t i, size_t at, int *kind, size_t *skip)
 {
 	int c = (unsigned char)s[i];
 	size_t j;
@@ -458,7 +462,7 @@ static size_t detect_at(const char *s, size_t n, size_t i, size_t at, int *kind)
 		if ((j = ipv6(s, n, i)))
 			return (*kind = LR_GK_IP, j);
 	}
-	if (is_upper(c) && (j = iban(s, n, i)))
+	if (is_upper(c) && (j = iban(s, n, i, skip)))
 		return (*kind = LR_GK_IBAN, j);
 	if ((j = api_key(s, n, i)) || (j = jwt(s, n, i)))
 		return (*kind = LR_GK_API_KEY, j);
@@ -468,7 +472,7 @@ static size_t detect_at(const char *s, size_t n, size_t i, size_t at, int *kind)
 void lr_guard_scan_text(const char *s, size_t n, size_t base, lr_guard_findings *g)
 {
 	const char *a = memchr(s, '@', n);
-	size_t i = 0, j, at = a ? (size_t)(a - s) : n;
+	size_t i = 0, j, at = a ? (size_t)(a - s) : n, skip;
 	int kind;
 
 	while (i < n) {
@@ -476,8 +480,11 @@ void lr_guard_scan_text(const char *s, size_t n, size_t base, lr_guard_findings 
 			a = memchr(s + i, '@', n - i);
 			at = a ? (size_t)(a - s) : n;
 		}
-		if (!word_start(s, i) || !(j = detect_at(s, n, i, at, &kind))) {
-			if (word_start(s, i) && is_digit((unsigned char)s[i]))
+		skip = 0;
+		if (!word_start(s, i) || !(j = detect_at(s, n, i, at, &kind, &skip))) {
+			if (skip > i)
+				i = skip;
+			else if (word_start(s, i) && is_digit((unsigned char)s[i]))
 				i = num_run_end(s, n, i);
 			else
 				i++;
