@@ -104,6 +104,8 @@ enum lr_unapplied {
 				   * (embeddings, legacy completions...) is not translated */
 	LR_UNAPPLIED_XLATE_CURL,  /* libcurl: a translated route with fallbacks, escalation or
 				   * a cache, or CURLOPT_HEADER */
+	LR_UNAPPLIED_GUARD,       /* a redacting route whose answer the shim cannot restore
+				   * here (a stream, a resilient transfer, sockets and TLS) */
 	LR_UNAPPLIED_N
 };
 

@@ -25,7 +25,7 @@ typedef struct {
 	int kind;
 } lr_redact_ent;
 
-typedef struct {
+typedef struct lr_redact_map {
 	lr_redact_ent *e;
 	size_t n;
 	unsigned count[LR_GK_N]; /* placeholders per kind */

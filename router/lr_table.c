@@ -369,8 +369,8 @@ static uint32_t needs_of(const lr_table_builder *b)
 			n |= LR_NEED_GUARD;
 	}
 	for (i = 0; i < b->nroutes; i++) {
-		if (b->routes[i].guard_redact)
-			n |= LR_NEED_GUARD;
+		if (b->routes[i].guard_redact) /* and is it a stream (lr_redact.h)? */
+			n |= LR_NEED_GUARD | LR_NEED_FEATURES;
 		if (b->routes[i].pool_count)
 			n |= LR_NEED_FEATURES; /* prompt size: cost and context window */
 		if (b->routes[i].escalate_when & LR_GATE_INVALID_JSON)
