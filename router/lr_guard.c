@@ -464,7 +464,10 @@ static size_t detect_at(const char *s, size_t n, size_t i, size_t at, int *kind,
 	}
 	if (is_upper(c) && (j = iban(s, n, i, skip)))
 		return (*kind = LR_GK_IBAN, j);
-	if ((j = api_key(s, n, i)) || (j = jwt(s, n, i)))
+	/* the prefixes' first letters: most words are turned away here */
+	if ((c == 's' || c == 'r' || c == 'A' || c == 'g' || c == 'x') && (j = api_key(s, n, i)))
+		return (*kind = LR_GK_API_KEY, j);
+	if (c == 'e' && (j = jwt(s, n, i)))
 		return (*kind = LR_GK_API_KEY, j);
 	return 0;
 }
