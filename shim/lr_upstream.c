@@ -86,6 +86,7 @@
 static struct {
 	int ok;                       /* every function below is there */
 	int openssl;                  /* libcurl's TLS is OpenSSL, with what a store needs */
+	int err_saved;                /* the error-queue functions below are there */
 	int multiplex;                /* HTTP/2 streams may share a connection */
 	void *h;                      /* dlopen handle, never closed */
 	const void *base;             /* its load address */
@@ -119,8 +120,12 @@ static struct {
 	void *(*sctx_get0_cert)(void *);
 	void *(*sctx_get0_untrusted)(void *);
 	int (*sctx_set_default)(void *, const char *);
-	int (*err_set_mark)(void);    /* optional: an app thread's lead leaves its error queue as it was */
-	int (*err_pop_to_mark)(void);
+	/* OpenSSL 3: an app thread's lead saves its error queue and puts it back
+	 * (libcurl clears the queue before its calls, marks included) */
+	unsigned long (*err_get_all)(const char **, int *, const char **, const char **, int *);
+	void (*err_new)(void);
+	void (*err_set_debug)(const char *, int, const char *);
+	void (*err_set_error)(int, int, const char *, ...);
 	int (*verify_cert)(void *);
 	int (*sctx_get_error)(void *);
 	void (*sctx_set_error)(void *, int);
@@ -165,7 +170,8 @@ static int load_openssl(void)
 
 	if (!v || !v->ssl_version || strncmp(v->ssl_version, "OpenSSL/", 8) != 0)
 		return 0;
-	(void)(SYM(err_set_mark, "ERR_set_mark") & SYM(err_pop_to_mark, "ERR_pop_to_mark"));
+	C.err_saved = SYM(err_get_all, "ERR_get_error_all") & SYM(err_new, "ERR_new") &
+		      SYM(err_set_debug, "ERR_set_debug") & SYM(err_set_error, "ERR_set_error");
 	return SYM(set_verify_cb, "SSL_CTX_set_cert_verify_callback") & SYM(store_up_ref, "X509_STORE_up_ref") &
 	       SYM(store_free, "X509_STORE_free") & SYM(sctx_new, "X509_STORE_CTX_new") &
 	       SYM(sctx_init, "X509_STORE_CTX_init") & SYM(sctx_get0_cert, "X509_STORE_CTX_get0_cert") &
@@ -1498,6 +1504,52 @@ static int lead_stop(void)
 	return stop;
 }
 
+/* The app thread's OpenSSL error queue, taken out for a lead and put
+ * back after it (libcurl's calls clear the queue, marks included). */
+#define SAVED_ERRS 16
+/* ERR_GET_LIB / ERR_GET_REASON of OpenSSL 3 (err.h is not included: the
+ * shim builds without OpenSSL's headers for its libcurl half) */
+#define ERR_SYSTEM_BIT (1UL << 31)
+#define ERR_LIB_OF(c) ((c) & ERR_SYSTEM_BIT ? 2 /* ERR_LIB_SYS */ : (int)(((c) >> 23) & 0xFF))
+#define ERR_REASON_OF(c) ((c) & ERR_SYSTEM_BIT ? (int)((c) & 0x7FFFFFFF) : (int)((c) & 0x7FFFFF))
+
+typedef struct {
+	unsigned long code;
+	const char *file, *func;
+	char *data;
+	int line;
+} saved_err;
+
+static int errs_take(saved_err *q)
+{
+	const char *file, *func, *data;
+	int n = 0, line, flags;
+	unsigned long code;
+
+	while (n < SAVED_ERRS && (code = C.err_get_all(&file, &line, &func, &data, &flags)) != 0) {
+		q[n] = (saved_err){code, file, func, NULL, line};
+		if (data && (flags & 0x02 /* ERR_TXT_STRING */))
+			q[n].data = strdup(data);
+		n++;
+	}
+	return n;
+}
+
+static void errs_put_back(saved_err *q, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		C.err_new();
+		C.err_set_debug(q[i].file, q[i].line, q[i].func);
+		if (q[i].data)
+			C.err_set_error(ERR_LIB_OF(q[i].code), ERR_REASON_OF(q[i].code), "%s", q[i].data);
+		else
+			C.err_set_error(ERR_LIB_OF(q[i].code), ERR_REASON_OF(q[i].code), NULL);
+		free(q[i].data);
+	}
+}
+
 /* The passes, on the app's thread, as the client's thread would run them:
  * every signal blocked (delivered when the lead ends, at most LEAD_US
  * later; libcurl's resolver threads started now inherit the mask), not
@@ -1507,24 +1559,28 @@ static int lead_stop(void)
 static void lead_run(void)
 {
 	sigset_t all, old;
-	int e = errno, cs, self = lr_up_self, mark = C.err_set_mark && C.err_pop_to_mark;
+	int e = errno, cs, self = lr_up_self, nerr = 0;
 	long long until = now_us() + LEAD_US, left;
+	saved_err q[SAVED_ERRS];
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
 	lr_up_self = 1;
 	lr_depth++;
-	if (mark)
-		C.err_set_mark();
+	if (C.err_saved)
+		nerr = errs_take(q);
 	for (;;) {
 		pass();
 		if (lead_done() || (left = until - now_us()) <= 0 || lead_stop())
 			break;
 		wait_once((int)((left + 999) / 1000));
 	}
-	if (mark)
-		C.err_pop_to_mark();
+	if (C.err_saved) {
+		while (C.err_get_all(NULL, NULL, NULL, NULL, NULL) != 0)
+			; /* libcurl's own, not the app's */
+		errs_put_back(q, nerr);
+	}
 	lr_depth--;
 	lr_up_self = self;
 	pthread_setcancelstate(cs, NULL);
@@ -1554,7 +1610,7 @@ void lr_up_lead(int app_fd)
 	pthread_mutex_lock(&S.mu);
 	S.owed--;
 	if (S.lead == LEAD_NONE && fl >= 0 && !(fl & O_NONBLOCK) && !S.park && !S.exiting && !S.broken &&
-	    (C.err_set_mark || !C.openssl)) {
+	    (!C.openssl || (C.err_saved && one_crypto()))) {
 		S.lead = LEAD_APP;
 		lead = 1;
 	} else if (S.lead == LEAD_NONE) {
@@ -1568,9 +1624,13 @@ void lr_up_lead(int app_fd)
 		return;
 	}
 	lead_run();
+	lead = in_flight(); /* T is still ours */
 	pthread_mutex_lock(&S.mu);
 	S.lead = LEAD_NONE;
-	pthread_cond_broadcast(&S.cond); /* the client's thread takes what is left; parkers look again */
+	/* the client's thread takes what is left, parkers look again; woken
+	 * only then (an idle wake-up per request costs the other CPU) */
+	if (lead || S.inq || S.cancelq || S.park)
+		pthread_cond_broadcast(&S.cond);
 	pthread_mutex_unlock(&S.mu);
 }
 

@@ -16,7 +16,14 @@
  * batches of the time per request in ns, the first request's time in ns,
  * and how many connections B accepted.  Exit 1 when a check fails, 2 on
  * bad arguments or a setup failure.
- * usage: bench_tlsmove moved|direct N CERT KEY PORT_B
+ * A third mode, for t_https: checked is moved, plus what a guest owes its
+ * host around every SSL_write: the app's OpenSSL error queue as it was
+ * (a marker pushed before each write is the only entry after it), its
+ * signal mask and cancel state as they were, its signals delivered (a
+ * thread sends SIGUSR1 all along), and every 10th answer 5 ms late (past
+ * the time an app's thread drives its own request: the rest is the
+ * client thread's).  Exit 1 when one of those fails.
+ * usage: bench_tlsmove moved|direct|checked N CERT KEY PORT_B
  *        bench_tlsmove port        (prints a free loopback port)
  */
 #include <arpa/inet.h>
@@ -50,6 +57,7 @@ typedef struct {
 	SSL_CTX *ctx;
 	const char *want;        /* the model every request must carry */
 	atomic_int conns, reqs, ok;
+	int slow_every;           /* every slow_every-th answer waits 5 ms (0: none) */
 	pthread_mutex_t mu;
 	char last_model[64];
 } server;
@@ -174,11 +182,15 @@ static void *serve_conn(void *arg)
 
 	free(arg);
 	setsockopt(ca.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (!r || !(r->ssl = SSL_new(ca.s->ctx)) || !SSL_set_fd(r->ssl, ca.fd) || SSL_accept(r->ssl) != 1)
+	if (!r || !(r->ssl = SSL_new(ca.s->ctx)) || !SSL_set_fd(r->ssl, ca.fd) || SSL_accept(r->ssl) != 1) {
+		ERR_print_errors_fp(stderr);
 		goto out;
+	}
 	while ((m = get_msg(r)) > 0) {
 		saw(ca.s, r->buf);
 		next_msg(r, m);
+		if (ca.s->slow_every && ca.s->reqs % ca.s->slow_every == 0)
+			usleep(5000);
 		if (SSL_write(r->ssl, out, n) != n)
 			break;
 	}
@@ -271,12 +283,74 @@ static SSL *client_connect(const char *cert, int port)
 }
 
 /* One request and its answer, which must be a 200.  Returns 0, or -1. */
+static int checked;             /* the guest checks of mode checked */
+static atomic_int signals;
+static pthread_t main_thread;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	signals++;
+}
+
+/* Sends SIGUSR1 to the main thread every 200 us while it runs. */
+static void *signaller(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_kill(main_thread, SIGUSR1);
+		usleep(200);
+	}
+	return NULL;
+}
+
+/* SSL_write, with mode checked's checks around it. */
+static int write_checked(SSL *ssl, const char *req, int len)
+{
+	sigset_t before, after;
+	unsigned long e;
+	static int nth;
+	int w, cs;
+
+	if (!checked)
+		return SSL_write(ssl, req, len);
+	nth++;
+	ERR_clear_error();
+	ERR_raise(ERR_LIB_USER, 42);
+	sigemptyset(&before); /* the kernel fills 8 bytes of the 128 */
+	sigemptyset(&after);
+	pthread_sigmask(SIG_SETMASK, NULL, &before);
+	w = SSL_write(ssl, req, len);
+	pthread_sigmask(SIG_SETMASK, NULL, &after);
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &cs);
+	e = ERR_get_error();
+	if (ERR_GET_LIB(e) != ERR_LIB_USER || ERR_GET_REASON(e) != 42 || ERR_get_error() != 0) {
+		char es[256];
+
+		ERR_error_string_n(e, es, sizeof(es));
+		fprintf(stderr, "bench_tlsmove: the app's OpenSSL error queue changed across SSL_write %d: %s\n", nth, es);
+		ERR_print_errors_fp(stderr);
+		return -1;
+	}
+	for (int sig = 1; sig < 65; sig++)
+		if (sigismember(&before, sig) != sigismember(&after, sig)) {
+			fprintf(stderr, "bench_tlsmove: signal %d %s blocked across SSL_write\n", sig,
+				sigismember(&after, sig) ? "became" : "is no longer");
+			return -1;
+		}
+	if (cs != PTHREAD_CANCEL_ENABLE) {
+		fprintf(stderr, "bench_tlsmove: SSL_write left the thread not cancellable\n");
+		return -1;
+	}
+	return w;
+}
+
 static int exchange(reader *r, const char *req, int len)
 {
 	long m;
 	int ok;
 
-	if (SSL_write(r->ssl, req, len) != len || (m = get_msg(r)) <= 0)
+	if (write_checked(r->ssl, req, len) != len || (m = get_msg(r)) <= 0)
 		return -1;
 	ok = strncmp(r->buf, "HTTP/1.1 200 ", 13) == 0 && strstr(r->buf, "\"total_tokens\":21");
 	if (!ok)
@@ -345,11 +419,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 2 && strcmp(argv[1], "port") == 0)
 		return free_port();
-	if (argc != 6 || (strcmp(argv[1], "moved") && strcmp(argv[1], "direct"))) {
-		fprintf(stderr, "usage: bench_tlsmove moved|direct N CERT KEY PORT_B | bench_tlsmove port\n");
+	if (argc != 6 || (strcmp(argv[1], "moved") && strcmp(argv[1], "direct") && strcmp(argv[1], "checked"))) {
+		fprintf(stderr, "usage: bench_tlsmove moved|direct|checked N CERT KEY PORT_B | bench_tlsmove port\n");
 		return 2;
 	}
-	moved = strcmp(argv[1], "moved") == 0;
+	checked = strcmp(argv[1], "checked") == 0;
+	moved = checked || strcmp(argv[1], "moved") == 0;
 	n = atoi(argv[2]);
 	nb = (n - 1) / BATCH;
 	if (nb < 1 || !(t = calloc((size_t)nb, sizeof(double))))
@@ -361,13 +436,25 @@ int main(int argc, char **argv)
 		ERR_print_errors_fp(stderr);
 		return 2;
 	}
+	sb.slow_every = checked ? 10 : 0;
+	if (checked) {
+		struct sigaction sa_usr1 = {.sa_handler = on_usr1, .sa_flags = SA_RESTART};
+		pthread_t th;
+
+		sigaction(SIGUSR1, &sa_usr1, NULL);
+		main_thread = pthread_self();
+		if (pthread_create(&th, NULL, signaller, NULL) != 0)
+			return 2;
+		pthread_detach(th);
+	}
 	if (!(r.ssl = client_connect(argv[3], moved ? pa : pb))) {
 		fprintf(stderr, "bench_tlsmove: cannot connect to 127.0.0.1:%d\n", moved ? pa : pb);
 		return 2;
 	}
 	if (run(&r, moved ? "app-moved" : "bench-moved", n, t, &first) < 0) {
 		fprintf(stderr, "bench_tlsmove: %s: a request failed\n", argv[1]);
-		return 1;
+		fflush(stderr);
+		_exit(1); /* not through OpenSSL's teardown, with threads still in it */
 	}
 	if (sb.reqs != n || sb.ok != n || sa.reqs != 0) {
 		fprintf(stderr, "bench_tlsmove: %s: B saw %d requests (%d as bench-moved, last %s), A %d (last %s);"
@@ -375,6 +462,12 @@ int main(int argc, char **argv)
 			sa.last_model, n, n);
 		return 1;
 	}
+	if (checked && signals == 0) {
+		fprintf(stderr, "bench_tlsmove: checked: the main thread got none of the signals sent to it\n");
+		return 1;
+	}
+	if (checked)
+		fprintf(stderr, "bench_tlsmove: checked: %d requests, %d signals delivered\n", n, (int)signals);
 	SSL_shutdown(r.ssl);
 	qsort(t, (size_t)nb, sizeof(double), cmp);
 	printf("%.0f %.0f %d\n", t[nb / 2], first, (int)sb.conns);
