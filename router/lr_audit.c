@@ -5,6 +5,7 @@
  * so a record costs a few microseconds and cannot fail for lack of memory.
  */
 #include "lr_audit.h"
+#include "lr_guard.h"
 #include "lr_error.h"
 
 #include <errno.h>
@@ -109,6 +110,31 @@ static void key(out *o, const char *k)
 }
 
 /* Integers by hand: printf's machinery is most of a record's cost. */
+static void put_ll(out *o, long long v);
+
+/* {"kind": count, ...} of the kinds that fired: names and numbers only. */
+static void put_findings(out *o, const unsigned *count)
+{
+	int k, first = 1;
+
+	if (!count) {
+		put(o, "null", 4);
+		return;
+	}
+	put(o, "{", 1);
+	for (k = 0; k < LR_GK_N; k++) {
+		if (!count[k])
+			continue;
+		if (!first)
+			put(o, ",", 1);
+		first = 0;
+		put_str(o, lr_guard_kind_name(k));
+		put(o, ":", 1);
+		put_ll(o, count[k]);
+	}
+	put(o, "}", 1);
+}
+
 static void put_ll(out *o, long long v)
 {
 	char b[24], *p = b + sizeof(b);
@@ -198,6 +224,8 @@ int lr_audit_format(const lr_audit_rec *r, char *buf, size_t cap)
 	else
 		put(&o, "null", 4);
 	key(&o, "llmroute.uncertain"); put_str(&o, r->uncertain);
+	key(&o, "llmroute.guard.findings"); put_findings(&o, r->guard_count);
+	key(&o, "llmroute.guard.action"); put_str(&o, r->guard_action);
 	key(&o, "llmroute.original_model"); put_str(&o, r->original_model);
 	key(&o, "llmroute.original_server"); put_str(&o, r->original_server);
 	key(&o, "llmroute.transport"); put_str(&o, r->transport);

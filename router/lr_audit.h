@@ -37,6 +37,12 @@
  *   llmroute.uncertain           the route whose intent_confidence the request did
  *                                not reach, which handed it to its "when_unsure"
  *                                route (llmroute.rule), or null
+ *   llmroute.guard.findings      {"email": 2, "card": 1}: the detectors that fired
+ *                                (lr_guard.h) and how often, never a value; null
+ *                                when the table runs no detector or none fired
+ *   llmroute.guard.action        what was done about them: "deny", "redact",
+ *                                "redact_not_applied", "route" (a route matched on
+ *                                them), "none" (found, nothing asked); or null
  *   llmroute.original_model      the model the app asked for
  *   llmroute.original_server     host:port the app asked for
  *   llmroute.transport           curl, socket or tls
@@ -88,6 +94,8 @@ typedef struct {
 	const char *target, *intent;  /* NULL = null */
 	double intent_confidence;     /* null when intent is */
 	const char *uncertain;        /* NULL = null */
+	const unsigned *guard_count;  /* [LR_GK_N] findings per kind; NULL = null */
+	const char *guard_action;     /* NULL = null */
 	const char *action;
 	const char *not_applied;      /* NULL: applied (or no route) */
 	const char *original_model, *original_server;

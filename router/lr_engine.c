@@ -11,6 +11,10 @@ static void prepare(const lr_engine_ctx *cx, lr_request *r, const char *body, si
 {
 	if (cx->t && (cx->t->needs & LR_NEED_FEATURES))
 		lr_request_features(r, body, blen);
+	if (cx->t && (cx->t->needs & LR_NEED_GUARD)) {
+		lr_guard_scan(body, body ? blen : 0, &r->guard);
+		lr_features_num(&r->f, LR_F_PII, r->guard.mask);
+	}
 	lr_intent_apply(cx->t, cx->intents, r);
 }
 

@@ -33,6 +33,8 @@ int lr_cond_holds(const lr_table *t, const lr_cond *c, const lr_features *f)
 		case LR_OP_LT: return v < c->num;
 		case LR_OP_LE: return v <= c->num;
 		case LR_OP_EQ: return v == c->num;
+		case LR_OP_ANY: return ((uint32_t)v & (uint32_t)c->num) != 0;
+		case LR_OP_NONE: return ((uint32_t)v & (uint32_t)c->num) == 0;
 		}
 		return 0;
 	}
@@ -83,7 +85,7 @@ static void pick(const lr_table *t, uint32_t i, lr_decision *d)
 	if (r->flags & LR_ROUTE_DENY)
 		d->action = LR_ACTION_DENY;
 	else if (r->set_model.off || r->set_endpoint.off || r->set_key_env.off || r->param_count ||
-		 r->pool_count || r->budget_per)
+		 r->pool_count || r->budget_per || r->guard_redact)
 		d->action = LR_ACTION_ROUTE;
 	else
 		d->action = LR_ACTION_PASS;

@@ -350,7 +350,7 @@ int lr_plan_carried(const lr_plan *p, int carrier)
 static const char *const unapplied_code[LR_UNAPPLIED_N] = {
 	NULL, "tls_cannot_move_host", "socket_not_redirected", "body_not_rewritable",
 	"rewrite_failed", "no_memory", "url_without_scheme", "cannot_translate",
-	"cannot_translate_here",
+	"cannot_translate_here", "cannot_restore_redacted",
 };
 
 static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
@@ -372,6 +372,10 @@ static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
 	"on libcurl a route to a target of another format is applied to transfers without "
 	"CURLOPT_HEADER (the app would read the target's head); the socket and TLS "
 	"transports carry the rest",
+	"a redacting route puts the values back only into a whole (not streamed) answer of a "
+	"libcurl transfer without fallbacks, escalation, a cache or CURLOPT_HEADER, so this "
+	"request went as the app made it, the values in it; match the route on \"stream\": false "
+	"and the transport, or deny such requests (\"pii\" in a deny route's match)",
 };
 
 const char *lr_unapplied_code(int why)

@@ -103,6 +103,8 @@ enum lr_unapplied {
 	LR_UNAPPLIED_XLATE,       /* the route's format differs and this request's API
 				   * (embeddings, legacy completions...) is not translated */
 	LR_UNAPPLIED_XLATE_CURL,  /* libcurl: a translated transfer with CURLOPT_HEADER */
+	LR_UNAPPLIED_GUARD,       /* a redacting route whose answer the shim cannot restore
+				   * here (a stream, a resilient transfer, sockets and TLS) */
 	LR_UNAPPLIED_N
 };
 

@@ -13,6 +13,7 @@
 #include "lr_detect.h"
 #include "lr_extract.h"
 #include "lr_json.h"
+#include "lr_guard.h"
 #include "lr_match.h"
 
 #define LR_MODEL_MAX 256
@@ -33,6 +34,8 @@ typedef struct {
 	size_t walked_len;
 	int walked_whole;         /* it was one whole JSON object */
 	lr_span walked_stream;    /* its last top-level "stream", p NULL if none */
+	lr_guard_findings guard;  /* the detectors' findings (lr_guard.h), when the table
+	                           * asks for them (LR_NEED_GUARD); offsets into the body */
 	lr_extract x;             /* texts and numbers the policy looks at (last:
 	                           * lr_request_init clears only what comes before) */
 } lr_request;

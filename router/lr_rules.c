@@ -13,7 +13,9 @@
  *                      "intent"|"user_text"|"system_text": GLOB,
  *                      "prompt_tokens"|"max_tokens"|"messages"|
  *                      "intent_confidence"|"temperature": N | {"gt"|"ge"|"lt"|"le"|"eq": N},
- *                      "stream"|"tools"|"images"|"json": BOOL},
+ *                      "stream"|"tools"|"images"|"json": BOOL,
+ *                      "pii": BOOL | [KIND...]},
+ *            "guard": {"redact": true | [KIND...]},
  *            "set": {"model": TEXT, "endpoint": URL, "api_key_env": VAR,
  *                    "keep_credentials": BOOL, "params": {KEY: JSON},
  *                    "cap": {KEY: N}, "system_prefix": TEXT,
@@ -41,6 +43,7 @@
 #include "lr_classify.h"
 #include "lr_error.h"
 #include "lr_glob.h"
+#include "lr_guard.h"
 #include "lr_json.h"
 #include "lr_table.h"
 #include "lr_xlate.h"
@@ -68,7 +71,7 @@ typedef struct {
 	lr_catalog cat;         /* the prices_file, for the targets' defaults */
 } ctx;
 
-enum { K_GLOB, K_NUM, K_BOOL };
+enum { K_GLOB, K_NUM, K_BOOL, K_KINDS };
 
 static const struct {
 	const char *key;
@@ -91,6 +94,7 @@ static const struct {
 	{"tools", LR_F_TOOLS, K_BOOL},
 	{"images", LR_F_IMAGES, K_BOOL},
 	{"json", LR_F_JSON, K_BOOL},
+	{"pii", LR_F_PII, K_KINDS},
 };
 #define NMATCH (sizeof(match_keys) / sizeof(match_keys[0]))
 
@@ -112,7 +116,7 @@ static const char *const route_keys[] = {"name", "description", "enabled", "matc
 					 "retry_after_max_ms", "escalate", "cache", "retries",
 					 "retry_backoff_ms", "on_context_overflow",
 					 "first_token_ms", "idle_ms", "stream_hold", "stream_continue",
-					 "when_unsure"};
+					 "when_unsure", "guard"};
 static const char *const set_keys[] = {"model", "endpoint", "api_key_env", "keep_credentials",
 				       "params", "cap", "system_prefix", "format", "format_drop"};
 static const char *const budget_keys[] = {"usd_per_day", "per", "fallback", "deny"};
@@ -131,9 +135,10 @@ static const char *const intent_keys[] = {"name", "description", "keywords", "pa
 					  "include_system", "min_quality"};
 static const char *const health_keys[] = {"failures", "cooldown_s", "cooldown_min_s"};
 static const char *const cache_keys[] = {"size_mb", "max_entry_kb"};
+static const char *const guard_keys[] = {"redact"};
 
 enum { S_TOP, S_ROUTE, S_MATCH, S_BOUNDS, S_SET, S_BUDGET, S_POOL, S_WEIGHTS, S_MEMBER,
-       S_ESCALATE, S_RCACHE, S_TARGET, S_PRICE, S_INTENT, S_HEALTH, S_CACHE, S_NSECTIONS };
+       S_ESCALATE, S_RCACHE, S_TARGET, S_PRICE, S_INTENT, S_HEALTH, S_CACHE, S_GUARD, S_NSECTIONS };
 
 #define KEYS(a) a, sizeof(a) / sizeof(a[0])
 static const struct {
@@ -157,6 +162,7 @@ static const struct {
 	[S_INTENT] = {"intent", KEYS(intent_keys)},
 	[S_HEALTH] = {"health", KEYS(health_keys)},
 	[S_CACHE] = {"cache", KEYS(cache_keys)},
+	[S_GUARD] = {"route.guard", KEYS(guard_keys)},
 };
 
 /* The i-th key of a section, or NULL past its last; *name: the section's. */
@@ -323,6 +329,65 @@ static int parse_num_cond(ctx *c, const cJSON *v, int field)
 	return n ? 0 : fail(c, LR_EINVAL, "bounds need at least one of gt, ge, lt, le, eq");
 }
 
+/* Detector kinds (lr_guard.h): true (every kind), or a list of names.
+ * Sets *mask.  Secrets have no place here: only the kinds' names. */
+static int parse_kinds(ctx *c, const cJSON *v, uint32_t *mask)
+{
+	const cJSON *e;
+	int k;
+
+	*mask = 0;
+	if (cJSON_IsTrue(v)) {
+		*mask = LR_GUARD_ALL;
+		return 0;
+	}
+	if (!cJSON_IsArray(v) || !cJSON_GetArraySize(v))
+		return fail(c, LR_EINVAL, "true, or a list of detectors (email, phone, iban, card, "
+				     "national_id, ip, api_key, private_key)");
+	cJSON_ArrayForEach(e, v) {
+		if (!cJSON_IsString(e) || (k = lr_guard_kind_of(e->valuestring, strlen(e->valuestring))) < 0)
+			return fail(c, LR_EINVAL, "unknown detector %s%s%s (email, phone, iban, card, national_id, "
+					     "ip, api_key, private_key)", cJSON_IsString(e) ? "\"" : "",
+				    cJSON_IsString(e) ? e->valuestring : "", cJSON_IsString(e) ? "\"" : "");
+		*mask |= 1u << k;
+	}
+	return 0;
+}
+
+/* "pii": true | false | [KIND...]: the request has (none of) these findings. */
+static int parse_pii_cond(ctx *c, const cJSON *v, int field)
+{
+	uint32_t mask;
+	int rc;
+
+	if (cJSON_IsFalse(v))
+		return add_cond(c, field, LR_OP_NONE, (lr_ref){0, 0}, LR_GUARD_ALL);
+	if ((rc = parse_kinds(c, v, &mask)) < 0)
+		return rc;
+	return add_cond(c, field, LR_OP_ANY, (lr_ref){0, 0}, mask);
+}
+
+/* "guard": {"redact": true | [KIND...]}. */
+static int parse_guard(ctx *c, const cJSON *o, lr_route *r)
+{
+	const cJSON *v;
+	int rc;
+
+	if (!cJSON_IsObject(o))
+		return fail(c, LR_EINVAL, "\"guard\" must be an object");
+	if ((rc = check_keys(c, o, S_GUARD)) < 0)
+		return rc;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "redact"))) {
+		push(c, "redact");
+		if ((rc = parse_kinds(c, v, &r->guard_redact)) < 0)
+			return rc;
+		pop(c);
+	}
+	if (r->flags & LR_ROUTE_DENY)
+		return fail(c, LR_EINVAL, "a route that denies sends nothing to redact");
+	return 0;
+}
+
 static int parse_match(ctx *c, const cJSON *m)
 {
 	const cJSON *v;
@@ -341,6 +406,8 @@ static int parse_match(ctx *c, const cJSON *m)
 		push(c, match_keys[i].key);
 		if (match_keys[i].kind == K_NUM) {
 			rc = parse_num_cond(c, v, match_keys[i].field);
+		} else if (match_keys[i].kind == K_KINDS) {
+			rc = parse_pii_cond(c, v, match_keys[i].field);
 		} else if (match_keys[i].kind == K_BOOL) {
 			if (!cJSON_IsBool(v))
 				return fail(c, LR_EINVAL, "true or false");
@@ -1096,6 +1163,12 @@ static int parse_route(ctx *c, const cJSON *o)
 		if (r.flags & LR_ROUTE_DENY)
 			return fail(c, LR_EINVAL, "a route either denies or has a pool");
 		if ((rc = parse_pool_head(c, v, &r)) < 0)
+			return rc;
+		pop(c);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "guard"))) {
+		push(c, "guard");
+		if ((rc = parse_guard(c, v, &r)) < 0)
 			return rc;
 		pop(c);
 	}

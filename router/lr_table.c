@@ -11,6 +11,7 @@
 #include "lr_classify.h"
 #include "lr_error.h"
 #include "lr_route_index.h"
+#include "lr_guard.h"
 #include "lr_xlate.h"
 
 #include <math.h>
@@ -362,10 +363,15 @@ static uint32_t needs_of(const lr_table_builder *b)
 
 	if (b->nintents || b->clf_classes)
 		n |= LR_NEED_FEATURES;
-	for (i = 0; i < b->nconds; i++)
+	for (i = 0; i < b->nconds; i++) {
 		if (b->conds[i].field >= LR_F_INTENT)
 			n |= LR_NEED_FEATURES;
+		if (b->conds[i].field == LR_F_PII)
+			n |= LR_NEED_GUARD;
+	}
 	for (i = 0; i < b->nroutes; i++) {
+		if (b->routes[i].guard_redact) /* and is it a stream (lr_redact.h)? */
+			n |= LR_NEED_GUARD | LR_NEED_FEATURES;
 		if (b->routes[i].pool_count)
 			n |= LR_NEED_FEATURES; /* prompt size: cost and context window */
 		if (b->routes[i].escalate_when & LR_GATE_INVALID_JSON)
@@ -537,7 +543,7 @@ static int route_ok(const lr_table *t, const lr_route *r)
 	       r->fallback_count + r->escalate_count + r->context_count <= t->nchains - r->chain_first &&
 	       r->context_mode <= LR_CONTEXT_LARGER && r->retries <= LR_RETRIES_MAX &&
 	       r->retry_backoff_ms <= LR_BACKOFF_MAX_MS && r->stream_continue <= LR_CONTINUE_OFF &&
-	       r->format < LR_XF_COUNT &&
+	       r->format < LR_XF_COUNT && (r->guard_redact & ~(uint32_t)LR_GUARD_ALL) == 0 &&
 	       ref_ok(t, r->escalate_refusal) && isfinite(r->cache_max_temperature) &&
 	       (r->set_endpoint.off == 0 || (r->ep_host.off && r->ep_scheme.off));
 }
@@ -546,6 +552,9 @@ static int cond_ok(const lr_table *t, const lr_cond *c)
 {
 	if (c->field < LR_F_NSTR)
 		return c->op == LR_OP_GLOB && ref_ok(t, c->str) && c->str.off != 0;
+	if (c->field == LR_F_PII) /* a mask: only the mask operators */
+		return (c->op == LR_OP_ANY || c->op == LR_OP_NONE) && c->num >= 0 && c->num <= LR_GUARD_ALL &&
+		       c->num == (double)(uint32_t)c->num;
 	return c->field >= LR_F_NUM && c->field < LR_F_NUM_END && c->op >= LR_OP_GT &&
 	       c->op <= LR_OP_EQ && c->num == c->num; /* not NaN */
 }

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define LR_TABLE_MAGIC "LRTABLE\0"
-#define LR_TABLE_LAYOUT 9u
+#define LR_TABLE_LAYOUT 10u
 #define LR_TABLE_MAX_SIZE (16u << 20) /* hard cap on a compiled table */
 
 /* A string in the pool: `len` bytes at `off`, NUL-terminated.  off == 0
@@ -53,6 +53,7 @@ enum lr_field {
 	LR_F_MESSAGES,     /* number of messages (or input items) */
 	LR_F_INTENT_CONFIDENCE, /* 0..1, 0 when there is no intent */
 	LR_F_TEMPERATURE,  /* temperature asked, -1 if none */
+	LR_F_PII,          /* bit mask of the detectors that fired (1 << LR_GK_*, lr_guard.h) */
 	LR_F_NUM_END
 };
 #define LR_F_NNUM (LR_F_NUM_END - LR_F_NUM)
@@ -60,6 +61,8 @@ enum lr_field {
 enum lr_op {
 	LR_OP_GLOB = 1, /* string field matches the glob in `str` */
 	LR_OP_GT, LR_OP_GE, LR_OP_LT, LR_OP_LE, LR_OP_EQ, /* numeric field vs `num` */
+	LR_OP_ANY,  /* a bit mask field shares a bit with `num` */
+	LR_OP_NONE, /* ... shares none */
 };
 
 /* An intent: named class of requests, recognised by its terms. */
@@ -140,6 +143,7 @@ enum lr_table_needs {
 	LR_NEED_DAY_ROUTE = 1u << 1,   /* day spend per route, process, model (budgets) */
 	LR_NEED_DAY_PROCESS = 1u << 2,
 	LR_NEED_DAY_MODEL = 1u << 3,
+	LR_NEED_GUARD = 1u << 4,       /* the detectors (lr_guard.h): a pii condition or a redaction */
 };
 
 /* A request parameter a route sets or caps, or a system instruction it
@@ -206,7 +210,8 @@ typedef struct {
 	uint32_t unsure_route;             /* "when_unsure": 1 + the index of the route that takes a
 					    * request this one would take but for its intent_confidence;
 					    * 0: none */
-	uint32_t reserved_unsure;
+	uint32_t guard_redact;             /* "guard": {"redact": ...}: kinds (1 << LR_GK_*) replaced by
+					    * placeholders before the request leaves; 0: none */
 } lr_route;
 
 /* A price: USD per million tokens.  In the rules' "prices" section, for

@@ -430,6 +430,12 @@ static int build(lr_conn *c, const lr_table *t, const lr_decision *d, const lr_r
 	*nbl = 0;
 	auth[0] = '\0';
 	memset(&xe, 0, sizeof(xe));
+	if (d->route->guard_redact & r->guard.mask) {
+		/* the values could not be put back into the answer on this
+		 * transport: nothing is half-done (lr_redact.h) */
+		*why = LR_UNAPPLIED_GUARD;
+		return LR_EINVAL;
+	}
 	rc = lr_plan_body(t, d, r, p, body, blen, nb, nbl);
 	if (rc < 0 && rc != LR_ENOTFOUND) {
 		*why = lr_unapplied_of(rc, 1);

@@ -26,6 +26,7 @@
 #include "lr_xfer.h"
 #include "lr_xcurl.h"
 #include "lr_plan_xlate.h"
+#include "lr_redact.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +301,7 @@ typedef struct {
 	size_t body_len;
 	struct curl_slist *headers;
 	int headers_changed;
+	lr_redact_map rm;   /* the redacted values, for lr_xcurl_restore */
 } changes;
 
 static void free_changes(changes *c)
@@ -308,6 +310,7 @@ static void free_changes(changes *c)
 
 	free(c->url);
 	free(c->body);
+	lr_redact_free(&c->rm);
 	while (c->headers) {
 		l = c->headers->next;
 		free(c->headers->data);
@@ -348,20 +351,56 @@ static int compute_xlate(lr_easy *e, const body_src *b, const lr_request *r, lr_
 	return 0;
 }
 
+/*
+ * A redacting route with findings of its kinds: the app's body with
+ * placeholders (*red, malloc'ed) and the map to put the values back.  Only
+ * where the whole answer passes through lr_xcurl: not a stream (its
+ * placeholders can be cut across events), not a resilient transfer (its
+ * answers go through lr_capture), not CURLOPT_HEADER.  0 (nothing to
+ * redact: *red NULL), 1, or < 0 with *why.
+ */
+static int redact(lr_easy *e, const body_src *b, const lr_decision *d, const lr_request *r,
+		  lr_redact_map *m, char **red, size_t *rlen, int *why)
+{
+	int rc;
+
+	*red = NULL;
+	if (!(d->route->guard_redact & r->guard.mask))
+		return 0;
+	*why = LR_UNAPPLIED_GUARD;
+	if (!b->body || e->rs || e->header_opt || r->f.num[LR_F_STREAM - LR_F_NUM])
+		return LR_EINVAL;
+	rc = lr_redact_body(b->body, b->len, &r->guard, d->route->guard_redact, m, red, rlen);
+	if (rc <= 0)
+		return rc < 0 ? rc : LR_EINVAL; /* a finding not located: no half redaction */
+	*why = LR_UNAPPLIED_NONE;
+	return 1;
+}
+
 /* Everything the route needs, computed before anything is set. */
 static int compute(lr_easy *e, const body_src *b, const lr_table *t, const lr_decision *d,
 		   const lr_request *r, lr_plan *p, changes *c, int *why, char *refusal)
 {
 	header_job j = {.plan = p, .body_len = -1};
 	lr_xlate_req x;
+	char *red = NULL;
+	size_t rlen = 0;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
 	memset(&x, 0, sizeof(x));
-	if ((p->model && !p->model_in_path) || d->route->param_count || p->xtarget) {
+	if ((rc = redact(e, b, d, r, &c->rm, &red, &rlen, why)) < 0)
+		return rc;
+	if ((p->model && !p->model_in_path) || d->route->param_count || p->xtarget || red) {
 		if (!b->body && p->model && !p->model_in_path)
 			return LR_ENOTFOUND;
-		rc = lr_plan_body(t, d, r, p, b->body, b->len, &c->body, &c->body_len);
+		rc = lr_plan_body(t, d, r, p, red ? red : b->body, red ? rlen : b->len, &c->body, &c->body_len);
+		if (rc == 0 && red) { /* the placeholders are the only change */
+			c->body = red;
+			c->body_len = rlen;
+			red = NULL;
+		}
+		free(red);
 		if (rc < 0 && rc != LR_ENOTFOUND)
 			return rc; /* unreadable body: fail open */
 		if (p->xtarget && (rc = compute_xlate(e, b, r, p, c, &x, why, refusal)) < 0)
@@ -527,6 +566,9 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 		apply(lib, e, b, &p, &c);
 		if (p.xtarget)
 			lr_xcurl_begin(lib, e, &p, r); /* installed after the audit's (decide_and_apply) */
+		if (c.rm.n && lr_xcurl_restore(e, &c.rm) < 0)
+			lr_log(LR_LOG_ERROR, "route %s: no memory to put the redacted values back",
+			       lr_table_str(t, d->route->name));
 		out = LR_PREP_ROUTED;
 	} else if (!*why) {
 		*why = lr_unapplied_of(rc, 1);

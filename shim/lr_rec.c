@@ -179,9 +179,38 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
+/* Kinds and counts of the findings, and what the decision does about
+ * them: the values stay in the request. */
+static void guard_fill(lr_rec *x, const lr_table *t, const lr_request *r, const lr_decision *d)
+{
+	const lr_cond *c;
+	uint32_t k;
+
+	memcpy(x->guard_count, r->guard.count, sizeof(x->guard_count));
+	x->guard_action = NULL;
+	if (!r->guard.mask)
+		return;
+	x->guard_action = "none";
+	if (!d->route)
+		return;
+	if (d->action == LR_ACTION_DENY) {
+		x->guard_action = "deny";
+		return;
+	}
+	if (d->route->guard_redact & r->guard.mask) {
+		x->guard_action = "redact";
+		return;
+	}
+	c = lr_table_conds(t) + d->route->cond_first;
+	for (k = 0; k < d->route->cond_count; k++)
+		if (c[k].field == LR_F_PII)
+			x->guard_action = "route";
+}
+
 static void fill(lr_rec *x, const lr_table *t, const lr_request *r, const lr_decision *d,
 		 const lr_plan *p, const char *sent_url)
 {
+	guard_fill(x, t, r, d);
 	copy_str(x->rule, sizeof(x->rule), d->route ? lr_table_str(t, d->route->name) : "");
 	copy_str(x->target, sizeof(x->target),
 		 d->target >= 0 ? lr_table_str(t, lr_table_targets(t)[d->target].name) : "");
@@ -251,6 +280,8 @@ void lr_rec_unapplied(lr_rec *x, const lr_table *t, int why)
 	if (!x || !lr_unapplied_code(why))
 		return;
 	x->not_applied = lr_unapplied_code(why);
+	if (x->guard_action && !strcmp(x->guard_action, "redact"))
+		x->guard_action = "redact_not_applied";
 	/* the app's model went out: its price, not a catalogue target's */
 	x->has_price = lr_price_lookup(t, x->sent_model, &x->price) == 0;
 }
@@ -443,6 +474,8 @@ static void base_rec(lr_audit_rec *rec, const lr_rec *x)
 	rec->intent = x->intent[0] ? x->intent : NULL;
 	rec->intent_confidence = x->intent_confidence;
 	rec->uncertain = x->uncertain[0] ? x->uncertain : NULL;
+	rec->guard_count = x->guard_action ? x->guard_count : NULL;
+	rec->guard_action = x->guard_action;
 	rec->action = x->action;
 	rec->not_applied = x->not_applied;
 	rec->original_model = x->original_model[0] ? x->original_model : NULL;

@@ -31,6 +31,8 @@ typedef struct lr_rec {
 	char intent[72];              /* the request's intent, "" if none */
 	double intent_confidence;
 	char uncertain[72];           /* the route unsure of it ("when_unsure"), "" if none */
+	unsigned guard_count[LR_GK_N]; /* the detectors' findings per kind (never values) */
+	const char *guard_action;     /* what was done about them (lr_audit.h), NULL if none found */
 	const char *action, *provider, *operation, *transport;
 	const char *not_applied;      /* the route was not applied: why (lr_plan.h) */
 	char original_model[LR_MODEL_MAX], sent_model[LR_MODEL_MAX];

@@ -7,6 +7,7 @@
 #include "lr_capture.h"
 #include "lr_error.h"
 #include "lr_plan_xlate.h"
+#include "lr_redact.h"
 #include "lr_xfer.h"
 #include "lr_xlate.h"
 
@@ -31,6 +32,8 @@ struct lr_xcurl {
 	lr_xbuf out;
 	int failed;             /* the app's callback took less: the transfer ends */
 	int to_capture;         /* a resilient attempt: what we write goes to the capture */
+	int identity;           /* no translation: the answer is only held for the restore */
+	lr_redact_map rm;       /* placeholders to put back (lr_redact.h); n 0: none */
 };
 
 void lr_xcurl_free(lr_easy *e)
@@ -43,12 +46,15 @@ void lr_xcurl_free(lr_easy *e)
 	lr_buf_free(&x->held);
 	lr_xbuf_free(&x->out);
 	lr_xlate_stream_free(x->st);
+	lr_redact_free(&x->rm);
 	free(x);
 	e->xc = NULL;
 }
 
-static int skip_line(const char *l, size_t n)
+static int skip_line(const struct lr_xcurl *x, const char *l, size_t n)
 {
+	if (x->identity) /* only the length changes with the values put back */
+		return n >= 15 && strncasecmp(l, "content-length:", 15) == 0;
 	static const char *const names[] = {"content-type:", "content-length:", "content-encoding:",
 					    "transfer-encoding:"};
 	size_t i, k;
@@ -94,10 +100,12 @@ static int give_head(lr_easy *e, struct lr_xcurl *x, long st, int stream)
 			return -1;
 		i = j;
 	}
-	snprintf(line, sizeof(line), "Content-Type: %s\r\n", lr_xlate_content_type(x->cx.app, stream));
-	if (give_header(e, line, strlen(line)) < 0 || give_header(e, "\r\n", 2) < 0)
-		return -1;
-	return 0;
+	if (!x->identity) {
+		snprintf(line, sizeof(line), "Content-Type: %s\r\n", lr_xlate_content_type(x->cx.app, stream));
+		if (give_header(e, line, strlen(line)) < 0)
+			return -1;
+	}
+	return give_header(e, "\r\n", 2);
 }
 
 /* What the translator wrote, to the app.  0, or -1 (it took less). */
@@ -113,13 +121,38 @@ static int give_out(lr_easy *e, struct lr_xcurl *x)
 	return 0;
 }
 
+/* The redacted values back in the answer about to go to the app.  A
+ * restore that runs out of memory leaves the placeholders: the app gets
+ * an answer, never a broken one. */
+static void restore(struct lr_xcurl *x)
+{
+	char *o;
+	size_t n;
+
+	if (!x->rm.n || lr_redact_restore(&x->rm, x->out.p, x->out.len, &o, &n) <= 0)
+		return;
+	free(x->out.p);
+	x->out.p = o; /* ours: malloc'ed, n + 1 bytes at least */
+	x->out.len = n;
+	x->out.cap = n + 1;
+}
+
 static void deliver_held(lr_easy *e, struct lr_xcurl *x)
 {
 	int st = (int)x->status;
+	const char *held = x->held.p ? x->held.p : "";
 
 	x->state = XC_DONE;
-	if (lr_xlate_answer(&x->cx, (int)x->status, x->held.p ? x->held.p : "", x->held.len, &x->out, &st) < 0)
+	if (x->identity) { /* the held bytes are the answer */
+		lr_xbuf_free(&x->out);
+		x->out.p = x->held.p;
+		x->out.len = x->held.len;
+		x->out.cap = x->held.cap;
+		memset(&x->held, 0, sizeof(x->held));
+	} else if (lr_xlate_answer(&x->cx, (int)x->status, held, x->held.len, &x->out, &st) < 0) {
 		return;
+	}
+	restore(x);
 	if (give_head(e, x, st, 0) == 0)
 		give_out(e, x);
 }
@@ -141,7 +174,7 @@ static size_t xc_header(char *p, size_t size, size_t n, void *ud)
 	if (x->status < 200) /* 1xx heads (and nonsense) as they came */
 		return give_header(e, p, len) == 0 ? len : 0;
 	if (!(len <= 2 && (p[0] == '\r' || p[0] == '\n'))) {
-		if (!(len >= 5 && memcmp(p, "HTTP/", 5) == 0) && !skip_line(p, len)) {
+		if (!(len >= 5 && memcmp(p, "HTTP/", 5) == 0) && !skip_line(x, p, len)) {
 			if (len > 16 && strncasecmp(p, "content-length:", 15) == 0)
 				x->clen = strtoll(p + 15, NULL, 10);
 			if (lr_buf_add(&x->head, p, len, 64u << 10) < 0)
@@ -197,6 +230,23 @@ int lr_xcurl_begin(const lr_curl_lib *lib, lr_easy *e, const lr_plan *p, const l
 	x->clen = -1;
 	e->xc = x;
 	(void)lib;
+	return 0;
+}
+
+int lr_xcurl_restore(lr_easy *e, lr_redact_map *m)
+{
+	struct lr_xcurl *x = e->xc;
+
+	if (!x) {
+		if (!(x = calloc(1, sizeof(*x))))
+			return LR_ENOMEM;
+		x->identity = 1;
+		x->clen = -1;
+		e->xc = x;
+	}
+	lr_redact_free(&x->rm);
+	x->rm = *m;
+	memset(m, 0, sizeof(*m));
 	return 0;
 }
 

@@ -34,6 +34,17 @@
  * lr_plan_xlate).  0, or LR_ENOMEM. */
 int lr_xcurl_begin(const lr_curl_lib *lib, lr_easy *e, const lr_plan *p, const lr_request *r);
 
+/*
+ * A redacting route (lr_redact.h): the answer is held whole, as above,
+ * and the values of m put back where it repeats a placeholder, then
+ * given to the app with its own head (Content-Length dropped: the length
+ * changed).  With lr_xcurl_begin too, the restore follows the
+ * translation.  Takes m (emptied).  Only for a transfer whose answer is
+ * not streamed (lr_curl_apply refuses the others).  0, or LR_ENOMEM.
+ */
+struct lr_redact_map;
+int lr_xcurl_restore(lr_easy *e, struct lr_redact_map *m);
+
 /* Puts our callbacks in front, last (after lr_xfer_install): the audit
  * is fed the translated answer.  No-op without lr_xcurl_begin. */
 void lr_xcurl_install(const lr_curl_lib *lib, lr_easy *e);

@@ -12,6 +12,7 @@
 #include "lr_body.h"
 #include "lr_error.h"
 #include "lr_engine.h"
+#include "lr_guard.h"
 #include "lr_choose.h"
 #include "lr_glob.h"
 #include "lr_shm.h"
@@ -339,6 +340,25 @@ static void print_choice(const lr_table *t, const lr_decision *d, const lr_choic
 		       d->target >= 0 ? lr_table_str(t, lr_table_targets(t)[d->target].name) : "");
 }
 
+/* The detectors' findings, kinds and counts (the operator's own body:
+ * still no value, as in the audit).  A table that runs no detector is
+ * scanned here anyway, so a user can see what a pii route would meet. */
+static void print_guard(const lr_table *t, lr_request *r, const char *body, size_t blen)
+{
+	int k;
+
+	if (!t || !(t->needs & LR_NEED_GUARD))
+		lr_guard_scan(body, body ? blen : 0, &r->guard);
+	printf("guard:      ");
+	if (!r->guard.mask)
+		printf(" no findings");
+	for (k = 0; k < LR_GK_N; k++)
+		if (r->guard.count[k])
+			printf(" %s=%u", lr_guard_kind_name(k), r->guard.count[k]);
+	printf("%s%s\n", r->guard.truncated ? " (more than can be redacted)" : "",
+	       t && (t->needs & LR_NEED_GUARD) ? "" : " (no route of this table tests them)");
+}
+
 /* The features the routes were tested on. */
 static void print_features(const lr_request *r)
 {
@@ -597,6 +617,7 @@ int ctl_explain(int argc, char **argv)
 	unread = lr_engine_decide(&cx, &r, body, blen, 0, &d, &choice);
 	lr_intent_cache_free(ic);
 	print_features(&r);
+	print_guard(t, &r, body, blen);
 	printf("table:       %s\nroutes:\n", label);
 	print_verdicts(t, &r, d.index);
 	print_choice(t, &d, &choice);

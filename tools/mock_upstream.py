@@ -17,7 +17,9 @@ Answers are deterministic so tests can check the numbers the router records:
 input tokens = max(1, len(request body bytes) // 4), the reply text is
 "mock reply from MODEL" and output tokens = its word count (4).  Every answer
 carries x-mock-input-tokens, x-mock-output-tokens, x-mock-model and
-x-mock-request (the log sequence number).
+x-mock-request (the log sequence number).  With "x-mock-echo: 1" the reply
+text is "you said: " and the last message's text (OpenAI chat), so a test
+can see what reached the model and what the app got back.
 
 Prompt caching: a request with the header "x-mock-cache: READ[,WRITE]" is
 answered as if READ of its input tokens were read from the provider's prompt
@@ -324,10 +326,19 @@ def reply_text(model, json_mode, fault):
     return as_json if json_mode else plain
 
 
+def last_text(data):
+    """The last message's text content (OpenAI chat), "" if none."""
+    msgs = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(msgs, list) or not msgs or not isinstance(msgs[-1], dict):
+        return ""
+    c = msgs[-1].get("content")
+    return c if isinstance(c, str) else ""
+
+
 class Call:
     """One LLM request and the deterministic numbers of its answer."""
 
-    def __init__(self, n, path, query, body, data, model, api=None, fault=None, cache=(0, 0)):
+    def __init__(self, n, path, query, body, data, model, api=None, fault=None, cache=(0, 0), echo=False):
         self.n, self.path, self.query = n, path, query
         self.data = data
         self.model = model or "unknown"
@@ -335,6 +346,8 @@ class Call:
         self.json_mode = json_asked(api, data)
         self.tool = tool_offered(data) if self.fault == "tool" and api in TOOL_APIS else None
         self.reply = reply_text(self.model, self.json_mode, self.fault)
+        if echo:
+            self.reply = "you said: " + last_text(data)
         self.in_tok = max(1, len(body) // 4)
         self.out_tok = 5 if self.tool else len(self.reply.split())
         self.cache_read = min(cache[0], self.in_tok)
@@ -1011,7 +1024,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(400, error_body(api, 400, "request body must be a JSON object"), mark)
         text_api = api not in ("embeddings", "ollama_embed")
         call = Call(n, path, query, body, data, model, api, fault if text_api else None,
-                    self.cache_asked())
+                    self.cache_asked(), self.headers.get("x-mock-echo") == "1")
         kind, payload = (TOOL_ANSWERS[api] if call.tool else ANSWERS[api])(call)
         tail = None
         if call.fault == "midstream" and kind in ("sse", "ndjson"):

@@ -27,6 +27,7 @@
  * not the expected one, the segment cannot be created).  The segment is
  * /lrbench-PID, removed at exit.
  */
+#include "lr_guard.h"
 #include "lr_body.h"
 #include "lr_choose.h"
 #include "lr_intent.h"
@@ -1086,6 +1087,60 @@ static void bench_xlate(void)
 	free((char *)c.stream);
 }
 
+/* ---- guardrails: the detectors over a 4 KB prompt ------------------------ */
+
+typedef struct {
+	char body[4600];
+	size_t len;
+	lr_guard_findings g;
+} guard_ctx;
+
+static void work_guard(void *p, size_t n)
+{
+	guard_ctx *gc = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sink += lr_guard_scan(gc->body, gc->len, &gc->g);
+}
+
+/* A chat body whose user text is 4 KB of prose with numbers, versions
+ * and dashes (near misses), with or without one of each finding. */
+static void make_guard_body(guard_ctx *gc, int findings)
+{
+	static const char prose[] = "Release 2.4.1 shipped on 2024-05-17 with 37 fixes; the risk-free "
+		"plan costs 1200 per month and build v7.1.2.9 is next - see section 4.2 (page 118). ";
+	static const char found[] = "Mail jane.doe@example.com or +44 20 7946 0958, card 4111 1111 1111 1111, "
+		"IBAN DE89 3704 0044 0532 0130 00, SSN 123-45-6789, host 10.0.0.1, key AKIAIOSFODNN7EXAMPLE. ";
+	size_t n = (size_t)snprintf(gc->body, sizeof(gc->body),
+				    "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"");
+
+	if (findings)
+		n += (size_t)snprintf(gc->body + n, sizeof(gc->body) - n, "%s", found);
+	while (n < 4096 + 40)
+		n += (size_t)snprintf(gc->body + n, sizeof(gc->body) - n, "%s", prose);
+	n += (size_t)snprintf(gc->body + n, sizeof(gc->body) - n, "\"}]}");
+	gc->len = n;
+}
+
+static void bench_guard(void)
+{
+	static guard_ctx gc;
+	result r;
+
+	printf("13. Guardrails: the detectors over a 4 KB prompt (lr_guard_scan, every detector)\n");
+	make_guard_body(&gc, 0);
+	if (work_guard(&gc, 1), gc.g.mask)
+		die("guard: a finding in the clean prompt", 0);
+	r = measure(work_guard, &gc, 2e6, 31, 2e7);
+	report("4 KB prompt, no findings", r, 20e3, NULL);
+	make_guard_body(&gc, 1);
+	if (work_guard(&gc, 1), gc.g.n != 7)
+		die("guard: the findings prompt should have 7 findings", (int)gc.g.n);
+	r = measure(work_guard, &gc, 2e6, 31, 2e7);
+	report("4 KB prompt, 7 findings (one per kind but private_key)", r, 20e3, NULL);
+}
+
 int main(void)
 {
 	static const char small[] = "{\"model\":\"gpt-4o\",\"messages\":[]}";
@@ -1115,6 +1170,7 @@ int main(void)
 	bench_policy();
 	bench_learned();
 	bench_xlate();
+	bench_guard();
 
 	lr_shm_close(&rd);
 	free(t);

@@ -1,0 +1,80 @@
+# t_guard.sh - guardrails in the shim (issue 20): the curl command line and
+# Python's http.client against the mock (which echoes the prompt back with
+# x-mock-echo): routing on findings, a deny on a key, redaction with the
+# values put back into the app's answer (and never seen by the mock), a
+# stream or a socket client not redacted and saying so, and an audit with
+# the detectors' kinds and counts but no value.
+. "$(dirname "$0")/lib.sh"
+# needs: unsanitized (it runs Debian's curl binary, which an ASan runtime in LD_PRELOAD hangs)
+lr_setup guard
+start_mock
+P=$MOCK_PORT
+U=/v1/chat/completions
+LLMROUTE_AUDIT=$T/audit.jsonl
+export LLMROUTE_AUDIT
+load_rules '{"routes": [
+ {"name": "no-keys", "match": {"pii": ["api_key", "private_key"]}, "deny": "no secrets to the model"},
+ {"name": "cards-local", "match": {"pii": ["card", "iban"]}, "set": {"model": "local-llm"}},
+ {"name": "hide-mail", "match": {"pii": ["email", "phone"]}, "guard": {"redact": ["email", "phone"]}}]}'
+MAIL=jane.doe@example.com
+PHONE="+44 20 7946 0958"
+body() { printf '{"model":"gpt-4o","messages":[{"role":"user","content":"%s"}]%s}' "$1" "${2:-}"; }
+ccurl() { shim curl -sS --max-time 10 -H 'Content-Type: application/json' -H 'x-mock-echo: 1' "$@"; }
+
+# Routing on a finding: a card goes to the local model, unchanged.
+ccurl -o "$T/out" -d "$(body 'pay with 4111 1111 1111 1111')" "$MOCK$U"
+check "card: routed to the local model" last_req "d['model'] == 'local-llm'"
+check "card: the body is otherwise the app's" last_req "b'4111 1111 1111 1111' in d['raw']"
+check "card: audit names the route and the kind" audit_ok "$LLMROUTE_AUDIT" \
+	"r['llmroute.rule'] == 'cards-local' and r['llmroute.guard.findings'] == {'card': 1} and r['llmroute.guard.action'] == 'route'"
+
+# A key is denied: curl exits 9, the mock gets nothing.
+n=$(mock_count)
+ccurl -o /dev/null -d "$(body 'my key AKIAIOSFODNN7EXAMPLE')" "$MOCK$U" 2>"$T/err"
+rc=$?
+check "key: denied (curl exit 9)" [ "$rc" = 9 ]
+check "key: nothing reached the mock" [ "$(mock_count)" = "$n" ]
+check "key: audit says deny, api_key" audit_ok "$LLMROUTE_AUDIT" \
+	"r['llmroute.guard.action'] == 'deny' and r['llmroute.guard.findings'] == {'api_key': 1}"
+
+# Redaction: the mock sees placeholders, the app gets its values back.
+ccurl -o "$T/out" -d "$(body "mail $MAIL or call $PHONE, again $MAIL")" "$MOCK$U"
+check "redact: the mock saw placeholders" last_req \
+	"b'mail [EMAIL_1] or call [PHONE_1], again [EMAIL_1]' in d['raw'] and b'example.com' not in d['raw'] and b'7946' not in d['raw']"
+check "redact: the app got the values back" json_ok "$T/out" \
+	"d['choices'][0]['message']['content'] == 'you said: mail $MAIL or call $PHONE, again $MAIL'"
+check "redact: audit has kinds and counts" audit_ok "$LLMROUTE_AUDIT" \
+	"r['llmroute.guard.findings'] == {'email': 2, 'phone': 1} and r['llmroute.guard.action'] == 'redact' and r['llmroute.applied'] is True"
+
+# The same through Python's http.client (a socket client): the shim cannot
+# put the values back there, so it does not redact and says so.
+shim "$PY" - "$P" "$MAIL" >"$T/py.out" 2>"$T/py.err" <<'PYEOF'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "write to " + sys.argv[2]}]})
+c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json", "x-mock-echo": "1"})
+r = c.getresponse()
+print(r.status, json.loads(r.read())["choices"][0]["message"]["content"])
+PYEOF
+check "python: answered as without the shim" grep -q "^200 you said: write to $MAIL" "$T/py.out"
+check "python: audit says the redaction was not applied" audit_ok "$LLMROUTE_AUDIT" \
+	"r['llmroute.transport'] == 'socket' and r['llmroute.guard.action'] == 'redact_not_applied' and r['llmroute.not_applied'] == 'cannot_restore_redacted'"
+
+# A stream: placeholders could be cut across events, so no redaction.
+ccurl -o "$T/out" -d "$(body "mail $MAIL" ',"stream":true')" "$MOCK$U"
+check "stream: sent as the app made it" last_req "b'$MAIL' in d['raw']"
+check "stream: audit says not applied" audit_ok "$LLMROUTE_AUDIT" \
+	"r['llmroute.not_applied'] == 'cannot_restore_redacted' and r['llmroute.guard.findings'] == {'email': 1}"
+
+# Nothing personal: no route, no findings in the audit.
+ccurl -o /dev/null -d "$(body 'what is 2+2, version 1.2.3.4.5')" "$MOCK$U"
+check "clean: sent unrouted" last_req "d['model'] == 'gpt-4o'"
+check "clean: no findings" audit_ok "$LLMROUTE_AUDIT" "r['llmroute.guard.findings'] is None and r['llmroute.rule'] is None"
+
+# Never a value in the audit file.
+check "audit: no value of any finding" sh -c "! grep -q -e '$MAIL' -e '7946' -e '4111' -e 'AKIA' -e 'example.com' '$LLMROUTE_AUDIT'"
+
+# explain shows the kinds for a body, not the values.
+body "mail $MAIL, card 4111 1111 1111 1111" >"$T/body.json"
+"$CTL" explain --url "$MOCK$U" --body "$T/body.json" >"$T/explain" 2>&1
+check "explain: findings kinds" grep -q "^guard: .*email=1.*card=1" "$T/explain"
