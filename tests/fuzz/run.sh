@@ -49,6 +49,7 @@ build fuzz_xlate tests/fuzz/fuzz_xlate.c router/lr_xlate.c router/lr_xlate_opena
 	router/lr_xlate_responses.c router/lr_json.c router/lr_error.c
 build fuzz_splice tests/fuzz/fuzz_splice.c router/lr_splice.c router/lr_splice_body.c \
 	router/lr_splice_more.c router/lr_json.c router/lr_error.c
+build fuzz_guard tests/fuzz/fuzz_guard.c router/lr_guard.c router/lr_redact.c router/lr_error.c
 build fuzz_xsink -Ishim tests/fuzz/fuzz_xsink.c shim/lr_xsink.c router/lr_xlate.c router/lr_xlate_openai.c \
 	router/lr_xlate_anthropic.c router/lr_xlate_gemini.c router/lr_xlate_ollama.c \
 	router/lr_xlate_responses.c router/lr_json.c router/lr_error.c
@@ -157,7 +158,7 @@ printf '\022\020\003\047Content-Type: text/event-stream\nX-Req: 1\n\ndata: {"cho
 printf '\003\011\001\000{"error":{"message":"slow down","type":"rate_limit_exceeded"}}' >"$out/corpus_xsink/seed-429"
 
 status=0
-for name in fuzz_body fuzz_usage fuzz_http fuzz_http_resp fuzz_xlate fuzz_splice fuzz_xsink; do
+for name in fuzz_body fuzz_usage fuzz_http fuzz_http_resp fuzz_xlate fuzz_splice fuzz_xsink fuzz_guard; do
 	c=$corpus
 	d=$out/json.dict
 	[ "$name" = fuzz_usage ] && c=$out/corpus_usage
