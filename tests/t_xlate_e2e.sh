@@ -356,3 +356,23 @@ if command -v node >/dev/null && [ -d "$ROOT/tests/node/node_modules/openai" ]; 
 else
 	fail "node and tests/node/node_modules/openai are needed (tools/deps.sh test)"
 fi
+
+# --- the Anthropic SDK (@anthropic-ai/sdk), Anthropic app -> OpenAI target ------
+if command -v node >/dev/null && [ -d "$ROOT/tests/node/node_modules/@anthropic-ai/sdk" ]; then
+	ant_app() { shim node "$ROOT/tests/node/anthropic_xlate.mjs" "$MOCK" "$@" >"$T/out" 2>"$T/err"; }
+	ant_app a-openai
+	check "node Anthropic SDK -> openai: the answer" got "d['text'] == 'mock reply from gpt-t' and d['stop'] == 'end_turn' and d['usage'][1] > 0"
+	ant_app a-openai stream
+	check "node Anthropic SDK -> openai: the stream (messages.stream, finalMessage)" got "d['text'] == 'mock reply from gpt-t' and d['stop'] == 'end_turn'"
+	fault gpt-t tool
+	ant_app a-openai tool
+	check "node Anthropic SDK -> openai: a tool call, its input an object" got "d['tools'] == [['get_weather', {'q': 'mock'}]] and d['stop'] == 'tool_use'"
+	fault gpt-t 429
+	ant_app a-openai
+	check "node Anthropic SDK -> openai: a 429 raised as the SDK's RateLimitError" got "d['status'] == 429 and d['type'] == 'RateLimitError'"
+	fault gpt-t 503
+	ant_app a-openai
+	check "node Anthropic SDK -> openai: the target's 503 raised as the SDK's 529 overloaded error" got "d['status'] == 529 and d['type'] == 'InternalServerError'"
+else
+	fail "node and tests/node/node_modules/@anthropic-ai/sdk are needed (tools/deps.sh test)"
+fi

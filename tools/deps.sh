@@ -72,12 +72,13 @@ if [ "$want" = test ]; then
 	need libbrotli1 "/usr/lib/$multiarch/libbrotlidec.so.1"
 fi
 
-# The Node.js test client's packages (tests/node/package-lock.json), from
-# the npm registry, once.
+# The Node.js test clients' packages (tests/node/package-lock.json: the
+# openai and @anthropic-ai/sdk SDKs), from the npm registry, once.
 node_packages() {
 	[ "$want" = test ] || return 0
 	dir=$(cd "$(dirname "$0")/../tests/node" && pwd)
-	[ -e "$dir/node_modules/openai/package.json" ] && return 0
+	[ -e "$dir/node_modules/openai/package.json" ] &&
+		[ -e "$dir/node_modules/@anthropic-ai/sdk/package.json" ] && return 0
 	echo "llmroute: installing the Node.js test packages in $dir" >&2
 	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
 }
