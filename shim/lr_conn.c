@@ -390,7 +390,8 @@ static int xlate_body(lr_plan *p, const lr_request *r, const char *body, size_t 
 	*nb = xr.body.p; /* ours now */
 	*nbl = xr.body.len;
 	e->drop = lr_plan_xlate_drops_header;
-	for (i = 0; i < xr.nheaders && i < 4; i++) {
+	for (i = 0; i < xr.nheaders && i < (int)(sizeof(xr.headers) / sizeof(xr.headers[0])) &&
+		    i < (int)(sizeof(e->add) / sizeof(e->add[0])); i++) {
 		e->add[i].name = xr.headers[i].name; /* static strings */
 		e->add[i].value = xr.headers[i].value;
 	}
