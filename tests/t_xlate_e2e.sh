@@ -152,6 +152,13 @@ for c in gemini\>openai responses\>anthropic ollama\>gemini azure\>anthropic ope
 done
 set -- "$@" "gemini>anthropic/err=429" "responses>gemini/err=429" "ollama>openai/err=429" \
 	"azure>anthropic/err=429" "gemini>ollama/err=429/stream" "responses>openai/err=429/stream"
+# the same app formats from the curl command line (the libcurl transport)
+for c in gemini\>openai gemini\>anthropic responses\>anthropic responses\>gemini ollama\>openai \
+	ollama\>anthropic azure\>anthropic azure\>gemini; do
+	set -- "$@" "$c/curl" "$c/stream/curl"
+done
+set -- "$@" "gemini>openai/tool/curl" "responses>anthropic/tool/stream/curl" "ollama>gemini/err=429/curl" \
+	"azure>openai/err=429/stream/curl"
 matrix "$@"
 
 # --- tool calls --------------------------------------------------------------

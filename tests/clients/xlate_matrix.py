@@ -25,6 +25,7 @@ its own shapes) and at the target (its path, its key header, and no app
 key anywhere in its headers).  Exit 0 unless it could not run at all.
 """
 import http.client
+import subprocess
 import json
 import ssl
 import sys
@@ -289,6 +290,18 @@ def connect(base):
     return http.client.HTTPConnection(u.hostname, u.port or 80, timeout=30)
 
 
+def via_curl(url, headers, body):
+    """The request sent by the curl command line (a child of this process,
+    so under the shim too): its status and body."""
+    cmd = ["curl", "-sS", "-N", "--max-time", "30", "-o", "-", "-w", "\n%{http_code}",
+           "--data-binary", json.dumps(body)]
+    for k, v in headers.items():
+        cmd += ["-H", "%s: %s" % (k, v)]
+    out = subprocess.run(cmd + [url], capture_output=True, check=False).stdout.decode()
+    data, _, code = out.rpartition("\n")
+    return int(code or 0), data
+
+
 def fault(ctl, model, kind):
     req = urllib.request.Request(ctl + "/_mock/fault", method="POST", data=json.dumps(
         {"match": "model=" + model, "fault": kind, "count": 1}).encode())
@@ -330,20 +343,23 @@ def run_case(base, log, ctl, spec):
     nokey = "nokey" in flags
     path, headers, body = request(app, ("nokey-" if nokey else "to-") + target, stream, tool)
     headers["Content-Type"] = "application/json"
-    c = connect(base)
-    c.request("POST", path, body=json.dumps(body), headers=headers)
-    r = c.getresponse()
-    data = r.read().decode()
-    c.close()
+    if "curl" in flags:  # the same request from the curl command line: the libcurl transport
+        status, data = via_curl(base + path, headers, body)
+    else:
+        c = connect(base)
+        c.request("POST", path, body=json.dumps(body), headers=headers)
+        r = c.getresponse()
+        status, data = r.status, r.read().decode()
+        c.close()
     check_target(target, last_record(log), not nokey)
     if err:
         want_status, kinds = ERROR_SHAPE[app]
         kind = error_kind(app, data)
-        if r.status != want_status or (kinds and kind not in kinds):
-            raise Bad("status %d, error %s: %.200s" % (r.status, kind, data))
+        if status != want_status or (kinds and kind not in kinds):
+            raise Bad("status %d, error %s: %.200s" % (status, kind, data))
         return
-    if r.status != 200:
-        raise Bad("status %d: %.300s" % (r.status, data))
+    if status != 200:
+        raise Bad("status %d: %.300s" % (status, data))
     out = PARSE[app](data, stream)
     if tool:
         if out["tools"] != [["get_weather", {"q": "mock"}]] or out["finish"] not in TOOL_STOP:
