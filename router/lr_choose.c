@@ -54,6 +54,12 @@ static double spent(const lr_live *live, int per, const char *name, long long no
 	return v < 0 ? 0 : v;
 }
 
+/* LR_LIVE_FLEET for a fleet budget, else 0. */
+static int scope_of(const lr_route *rt)
+{
+	return rt->flags & LR_ROUTE_BUDGET_FLEET ? LR_LIVE_FLEET : 0;
+}
+
 /* The model a request would go out with, for a per-model budget. */
 static const char *model_of(const lr_table *t, const lr_decision *d, const lr_request *r)
 {
@@ -112,7 +118,7 @@ static void score_pool(const lr_table *t, const lr_decision *d, const lr_request
 		else if (quality_for(t, g, r->intent) < floor)
 			cd->dropped = "quality below the intent's floor";
 		else if (rt->budget_per == LR_BUDGET_MODEL &&
-			 spent(live, LR_BUDGET_MODEL, lr_table_str(t, g->model), now) >= rt->budget_usd)
+			 spent(live, LR_BUDGET_MODEL | scope_of(rt), lr_table_str(t, g->model), now) >= rt->budget_usd)
 			cd->dropped = "over budget";
 		else if (live && live->down && live->down(live->ud, lr_table_str(t, g->name), now))
 			cd->dropped = COOLING;
@@ -177,7 +183,7 @@ void lr_choose(const lr_table *t, lr_decision *d, const lr_request *r, const lr_
 	else if (rt->budget_per == LR_BUDGET_MODEL && !rt->pool_count)
 		name = model_of(t, d, r);
 	if (name) {
-		c->spent = spent(live, (int)rt->budget_per, name, now);
+		c->spent = spent(live, (int)rt->budget_per | scope_of(rt), name, now);
 		over = c->spent >= rt->budget_usd;
 	} else if (rt->budget_per == LR_BUDGET_MODEL) {
 		over = best < 0 && budget_drops > 0;

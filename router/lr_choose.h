@@ -40,6 +40,10 @@
 #include "lr_request.h"
 #include "lr_table.h"
 
+/* Or'ed into `per` for a budget with "scope": "fleet": the spend wanted
+ * is the fleet's (shim/lr_fleet.h), not this host's. */
+#define LR_LIVE_FLEET 0x100
+
 typedef struct lr_live {
 	/* USD spent on the day (UTC) of unix time `now`, by kind (LR_BUDGET_*)
 	 * and name; < 0 or NULL: unknown (0) */

@@ -30,7 +30,10 @@
  *                         "refusal": REGEX, "to": [TARGET | "original"...]},
  *            "cache": {"ttl_s": N, "max_temperature": N}}
  *   top level also: "health": {"failures": N, "cooldown_s": N, "cooldown_min_s": N},
- *                   "cache": {"size_mb": N, "max_entry_kb": N}
+ *                   "cache": {"size_mb": N, "max_entry_kb": N},
+ *                   "fleet": {"redis": "redis://HOST[:PORT][/DB]", "prefix": TEXT,
+ *                             "password_env": VAR, "refresh_ms": N}
+ *   a budget also: "scope": "host" | "fleet" (needs "fleet")
  * Adding a key means one row in a table below and one case where it is
  * stored.  The canonical JSON stored with the table is cJSON's rendering of
  * the validated document, so `show` prints what was loaded.
@@ -69,6 +72,7 @@ typedef struct {
 	lr_table_builder *b;
 	int targets;            /* "targets" was parsed (routes may name them) */
 	lr_catalog cat;         /* the prices_file, for the targets' defaults */
+	int fleet;              /* "fleet" was parsed (budgets may use scope "fleet") */
 } ctx;
 
 enum { K_GLOB, K_NUM, K_BOOL, K_KINDS };
@@ -110,7 +114,7 @@ static const struct {
  * manual (llmroute-rules(5)) is checked against what the parser accepts:
  * a key added here and not documented there fails tests/t_docs.sh. */
 static const char *const top_keys[] = {"version", "audit", "routes", "prices", "intents", "targets",
-				       "classifier", "health", "cache", "prices_file"};
+				       "classifier", "health", "cache", "prices_file", "fleet"};
 static const char *const route_keys[] = {"name", "description", "enabled", "match", "set", "deny",
 					 "pool", "budget", "fallbacks", "timeout_ms",
 					 "retry_after_max_ms", "escalate", "cache", "retries",
@@ -119,7 +123,7 @@ static const char *const route_keys[] = {"name", "description", "enabled", "matc
 					 "when_unsure", "guard"};
 static const char *const set_keys[] = {"model", "endpoint", "api_key_env", "keep_credentials",
 				       "params", "cap", "system_prefix", "format", "format_drop"};
-static const char *const budget_keys[] = {"usd_per_day", "per", "fallback", "deny"};
+static const char *const budget_keys[] = {"usd_per_day", "per", "fallback", "deny", "scope"};
 static const char *const pool_keys[] = {"targets", "weights", "expected_output_tokens"};
 static const char *const weight_keys[] = {"quality", "cost", "latency"};
 static const char *const member_keys[] = {"target", "weight"};
@@ -136,9 +140,10 @@ static const char *const intent_keys[] = {"name", "description", "keywords", "pa
 static const char *const health_keys[] = {"failures", "cooldown_s", "cooldown_min_s"};
 static const char *const cache_keys[] = {"size_mb", "max_entry_kb"};
 static const char *const guard_keys[] = {"redact"};
+static const char *const fleet_keys[] = {"redis", "prefix", "password_env", "refresh_ms"};
 
 enum { S_TOP, S_ROUTE, S_MATCH, S_BOUNDS, S_SET, S_BUDGET, S_POOL, S_WEIGHTS, S_MEMBER,
-       S_ESCALATE, S_RCACHE, S_TARGET, S_PRICE, S_INTENT, S_HEALTH, S_CACHE, S_GUARD, S_NSECTIONS };
+       S_ESCALATE, S_RCACHE, S_TARGET, S_PRICE, S_INTENT, S_HEALTH, S_CACHE, S_GUARD, S_FLEET, S_NSECTIONS };
 
 #define KEYS(a) a, sizeof(a) / sizeof(a[0])
 static const struct {
@@ -163,6 +168,7 @@ static const struct {
 	[S_HEALTH] = {"health", KEYS(health_keys)},
 	[S_CACHE] = {"cache", KEYS(cache_keys)},
 	[S_GUARD] = {"route.guard", KEYS(guard_keys)},
+	[S_FLEET] = {"fleet", KEYS(fleet_keys)},
 };
 
 /* The i-th key of a section, or NULL past its last; *name: the section's. */
@@ -708,6 +714,16 @@ static int parse_budget(ctx *c, const cJSON *o, lr_route *r)
 			return rc;
 		pop(c);
 		r->budget_deny = lr_table_builder_str(c->b, v->valuestring);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "scope"))) {
+		push(c, "scope");
+		if (!cJSON_IsString(v) || (strcmp(v->valuestring, "host") && strcmp(v->valuestring, "fleet")))
+			return fail(c, LR_EINVAL, "\"host\" or \"fleet\"");
+		if (!strcmp(v->valuestring, "fleet") && !c->fleet)
+			return fail(c, LR_EINVAL, "a fleet budget needs the top-level \"fleet\" (its Redis)");
+		if (!strcmp(v->valuestring, "fleet"))
+			r->flags |= LR_ROUTE_BUDGET_FLEET;
+		pop(c);
 	}
 	if (r->budget_target < 0 && !r->budget_deny.off)
 		return fail(c, LR_EINVAL, "a budget needs a \"fallback\" target or a \"deny\" message");
@@ -1605,6 +1621,84 @@ static int parse_top_resil(ctx *c, const cJSON *root)
 	return 0;
 }
 
+/* "redis://HOST[:PORT][/DB]" into its parts.  A password in the URL is
+ * refused: the table is readable by every local user and `show` prints
+ * it, so the password only ever comes from "password_env". */
+static int parse_redis_url(ctx *c, const char *url, char *host, size_t cap, double *port, double *db)
+{
+	const char *p = url + 8, *e;
+	char *end;
+
+	if (strncmp(url, "redis://", 8) != 0)
+		return fail(c, LR_EINVAL, "\"redis\" must be redis://HOST[:PORT][/DB]");
+	if (strchr(p, '@'))
+		return fail(c, LR_EINVAL, "no password in the URL: name its variable in \"password_env\"");
+	e = p + strcspn(p, ":/");
+	if (e == p || (size_t)(e - p) >= cap)
+		return fail(c, LR_EINVAL, "\"redis\" needs a host");
+	memcpy(host, p, (size_t)(e - p));
+	host[e - p] = 0;
+	*port = 6379;
+	*db = 0;
+	if (*e == ':') {
+		*port = strtod(e + 1, &end);
+		if (end == e + 1 || *port < 1 || *port > 65535 || *port != floor(*port))
+			return fail(c, LR_EINVAL, "\"redis\": a port from 1 to 65535");
+		e = end;
+	}
+	if (*e == '/' && e[1]) {
+		*db = strtod(e + 1, &end);
+		if (end == e + 1 || *end || *db < 0 || *db > 10000 || *db != floor(*db))
+			return fail(c, LR_EINVAL, "\"redis\": a database number after the /");
+		e = end;
+	}
+	if (*e && strcmp(e, "/"))
+		return fail(c, LR_EINVAL, "\"redis\" must be redis://HOST[:PORT][/DB]");
+	return 0;
+}
+
+/* "fleet": {"redis": URL, "prefix": TEXT, "password_env": VAR, "refresh_ms": N} */
+static int parse_fleet(ctx *c, const cJSON *o)
+{
+	const cJSON *v;
+	char host[256];
+	double port = 6379, db = 0, refresh = 0;
+	lr_ref prefix, pw = {0, 0};
+	int rc;
+
+	push(c, "fleet");
+	if (!cJSON_IsObject(o))
+		return fail(c, LR_EINVAL, "\"fleet\" must be an object");
+	if ((rc = check_keys(c, o, S_FLEET)) < 0 ||
+	    (rc = want_number(c, o, "refresh_ms", 10, 60000, &refresh)) < 0)
+		return rc;
+	v = cJSON_GetObjectItemCaseSensitive(o, "redis");
+	push(c, "redis");
+	if (!v || (rc = want_string(c, v, "redis://HOST[:PORT][/DB]")) < 0 ||
+	    (rc = parse_redis_url(c, v->valuestring, host, sizeof(host), &port, &db)) < 0)
+		return v ? rc : fail(c, LR_EINVAL, "\"fleet\" needs \"redis\"");
+	pop(c);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "prefix"))) {
+		push(c, "prefix");
+		if ((rc = want_string(c, v, "a key prefix")) < 0)
+			return rc;
+		pop(c);
+	}
+	prefix = lr_table_builder_str(c->b, v ? v->valuestring : "llmroute:");
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "password_env"))) {
+		push(c, "password_env");
+		if ((rc = want_string(c, v, "the name of an environment variable")) < 0)
+			return rc;
+		pw = lr_table_builder_str(c->b, v->valuestring);
+		pop(c);
+	}
+	lr_table_builder_fleet(c->b, lr_table_builder_str(c->b, host), (uint32_t)port, (uint32_t)db, prefix, pw,
+			       refresh ? (uint32_t)refresh : 100);
+	c->fleet = 1;
+	pop(c);
+	return 0;
+}
+
 static int parse_top(ctx *c, const cJSON *root)
 {
 	const cJSON *v;
@@ -1615,6 +1709,8 @@ static int parse_top(ctx *c, const cJSON *root)
 	if ((rc = check_keys(c, root, S_TOP)) < 0)
 		return rc;
 	if ((rc = parse_top_resil(c, root)) < 0)
+		return rc;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "fleet")) && (rc = parse_fleet(c, v)) < 0)
 		return rc;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "prices_file"))) {
 		push(c, "prices_file");

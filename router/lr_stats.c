@@ -1,5 +1,6 @@
 /* lr_stats.c - shared live counters (see lr_stats.h). */
 #include "lr_stats.h"
+#include "lr_table.h"
 #include "lr_error.h"
 #include "lr_shm.h"
 
@@ -440,6 +441,79 @@ int lr_stats_get_day(const lr_stats_seg *s, int kind, const char *name, long lon
 	return gather(s, kind, name, 1, now > 0 ? (uint64_t)now / 86400 : 0, out);
 }
 
+const char *lr_stats_fleet_key(int per, const char *name, char *buf, size_t cap)
+{
+	static const char *const pers[] = {"", "route", "process", "model"};
+
+	snprintf(buf, cap, "%s:%s", per >= 1 && per <= 3 ? pers[per] : "?", name ? name : "");
+	return buf;
+}
+
+double lr_stats_fleet_spent(const lr_stats_seg *s, int per, const char *name, long long now, int *known)
+{
+	char key[LR_STATS_NAME_MAX];
+	lr_stats_totals fleet, pending, local;
+	double v = 0;
+	int k;
+
+	lr_stats_fleet_key(per, name, key, sizeof(key));
+	k = lr_stats_get_day(s, LR_STATS_FLEET_TOTAL, key, now, &fleet) == 0 && fleet.last_s > 0;
+	/* a slot claimed but not yet read, or of another day, adds 0 */
+	if (k)
+		v = fleet.cost_usd;
+	if (lr_stats_get(s, LR_STATS_FLEET_PENDING, key, &pending) == 0)
+		v += pending.cost_usd;
+	if (per >= LR_BUDGET_ROUTE && per <= LR_BUDGET_MODEL &&
+	    lr_stats_get_day(s, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, name, now, &local) == 0 &&
+	    local.cost_usd > v)
+		v = local.cost_usd; /* Redis not reached today: this host's own spend is a floor */
+	if (known)
+		*known = k;
+	return v;
+}
+
+int lr_stats_set_total(lr_stats_seg *s, int kind, const char *name, uint64_t day, long long nusd, long long at)
+{
+	lr_stats_slot *sl;
+
+	if (!s || !name || !*name)
+		return LR_EINVAL;
+	if (!(sl = find_or_claim(s, kind, name))) {
+		atomic_fetch_add(&s->dropped, 1);
+		return LR_ETOOBIG;
+	}
+	if (nusd < 0)
+		return 0;
+	/* the day first: a reader that sees the new day with the old total
+	 * reads yesterday's figure for one refresh, never today's as zero */
+	atomic_store(&sl->day, day);
+	atomic_store(&sl->cost_nusd, (uint64_t)nusd);
+	atomic_store(&sl->last_s, at > 0 ? (uint64_t)at : 0);
+	return 0;
+}
+
+uint64_t lr_stats_take(lr_stats_seg *s, uint32_t i, int kind, char *name, size_t cap)
+{
+	lr_stats_slot *sl;
+
+	if (!s || i >= LR_STATS_SLOTS)
+		return 0;
+	sl = &s->slot[i];
+	if (atomic_load_explicit(&sl->state, memory_order_acquire) != 2 || sl->kind != (uint32_t)kind ||
+	    !atomic_load(&sl->cost_nusd))
+		return 0;
+	snprintf(name, cap, "%.*s", LR_STATS_NAME_MAX - 1, sl->name);
+	return atomic_exchange(&sl->cost_nusd, 0);
+}
+
+void lr_stats_give_back(lr_stats_seg *s, int kind, const char *name, uint64_t n)
+{
+	lr_stats_slot *sl;
+
+	if (s && name && *name && n && (sl = find_or_claim(s, kind, name)))
+		atomic_fetch_add(&sl->cost_nusd, n);
+}
+
 /* Raises *v to at least x (never lowers: another process may have set a
  * later end). */
 static void raise_to(_Atomic uint64_t *v, uint64_t x)
@@ -452,6 +526,16 @@ static void raise_to(_Atomic uint64_t *v, uint64_t x)
 
 /* A new cool-down, unless one runs: the k-th in a row lasts
  * min_s * 2^(k-1), at most max_s.  One process wins starting it. */
+void lr_stats_health_raise(lr_stats_seg *s, const char *name, long long until, unsigned long long fails)
+{
+	lr_stats_slot *sl;
+
+	if (!s || !name || !*name || until <= 0 || !(sl = find_or_claim(s, LR_STATS_TARGET, name)))
+		return;
+	raise_to(&sl->down_until, (uint64_t)until);
+	raise_to(&sl->fails_in_row, fails);
+}
+
 static void cool_down(lr_stats_slot *sl, long long now, unsigned min_s, unsigned max_s)
 {
 	uint64_t old = atomic_load(&sl->down_until), k = atomic_load(&sl->cooldowns), len;

@@ -55,6 +55,10 @@ enum {
 				   * went out as the app made it (not in ROUTE) */
 	LR_STATS_UNREACHED = 8,   /* by host: TLS connections to an LLM host the
 				   * shim could not see into (shim/lr_claim.h) */
+	LR_STATS_FLEET_PENDING = 9, /* fleet budgets (shim/lr_fleet.h), by "PER:NAME": this
+				     * host's spend not yet added to Redis (cost_nusd) */
+	LR_STATS_FLEET_TOTAL = 10,  /* ... the fleet's spend on `day` as Redis last said
+				     * (cost_nusd, stored whole), read at last_s */
 };
 
 /* What the attempts of resilient requests did, counted per route (by the
@@ -165,6 +169,31 @@ int lr_stats_add_day(lr_stats_seg *s, int kind, const char *name, long long now,
  * (zero when its slot holds another day).  Returns as lr_stats_get. */
 int lr_stats_get_day(const lr_stats_seg *s, int kind, const char *name, long long now, lr_stats_totals *out);
 
+/* The counters' name of a fleet budget (per: LR_BUDGET_*, name: the
+ * route, process or model): "route:NAME", "process:NAME", "model:NAME". */
+const char *lr_stats_fleet_key(int per, const char *name, char *buf, size_t cap);
+
+/* What a fleet budget has spent on the UTC day of `now`, as this host
+ * knows it: the fleet's total Redis last gave, plus this host's spend not
+ * yet in Redis; never less than this host's own day spend (the day kind
+ * of per).  *known (may be NULL) is 1 when Redis has given a total today. */
+double lr_stats_fleet_spent(const lr_stats_seg *s, int per, const char *name, long long now, int *known);
+
+/* For LR_STATS_FLEET_TOTAL: makes (kind, name) hold `nusd` for `day`
+ * (stored, not added), read at unix time `at`; with nusd < 0 only claims
+ * the slot (so the shim's fleet thread starts reading it).  Returns as
+ * lr_stats_add. */
+int lr_stats_set_total(lr_stats_seg *s, int kind, const char *name, uint64_t day, long long nusd, long long at);
+
+/* For LR_STATS_FLEET_PENDING: takes what slot i counted (cost_nusd, set to
+ * 0 in one atomic exchange, so two takers never both get it) and its name.
+ * Returns the nano-dollars taken, 0 for a slot of another kind or empty. */
+uint64_t lr_stats_take(lr_stats_seg *s, uint32_t i, int kind, char *name, size_t cap);
+
+/* Gives back n nano-dollars taken from (kind, name) that could not be
+ * handed on (Redis failed before it said it had them). */
+void lr_stats_give_back(lr_stats_seg *s, int kind, const char *name, uint64_t n);
+
 /* The bucket of a duration of `ms` milliseconds: 0 .. LR_STATS_LAT_BUCKETS-1. */
 int lr_stats_lat_bucket(double ms);
 
@@ -193,6 +222,11 @@ long long lr_stats_health_fail(lr_stats_seg *s, const char *name, long long now,
 void lr_stats_health_ok(lr_stats_seg *s, const char *name);
 long long lr_stats_down_until(const lr_stats_seg *s, const char *name, long long now);
 int lr_stats_health_state(const lr_stats_seg *s, const char *name, long long now, unsigned threshold);
+
+/* Another host (through the fleet's Redis) has target `name` cooling down
+ * until `until` after `fails` failures in a row: raises this host's
+ * cool-down end and row to at least those (never lowers them). */
+void lr_stats_health_raise(lr_stats_seg *s, const char *name, long long until, unsigned long long fails);
 
 /* Zeroes every counter (names stay). */
 void lr_stats_reset(lr_stats_seg *s);

@@ -49,6 +49,8 @@ struct lr_table_builder {
 	char *pool;
 	size_t pool_len, cap_pool;
 	lr_ref audit, source;
+	lr_ref fleet_host, fleet_prefix, fleet_password_env;
+	uint32_t fleet_port, fleet_db, fleet_refresh_ms;
 	int err;
 };
 
@@ -345,6 +347,17 @@ void lr_table_builder_resil(lr_table_builder *b, uint32_t health_failures, uint3
 	b->cache_max_entry_kb = cache_max_entry_kb;
 }
 
+void lr_table_builder_fleet(lr_table_builder *b, lr_ref host, uint32_t port, uint32_t db, lr_ref prefix,
+			    lr_ref password_env, uint32_t refresh_ms)
+{
+	b->fleet_host = host;
+	b->fleet_port = port;
+	b->fleet_db = db;
+	b->fleet_prefix = prefix;
+	b->fleet_password_env = password_env;
+	b->fleet_refresh_ms = refresh_ms;
+}
+
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source)
 {
 	b->audit = audit;
@@ -471,6 +484,12 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	t->pool_len = (uint32_t)b->pool_len;
 	t->audit = b->audit;
 	t->source = b->source;
+	t->fleet_host = b->fleet_host;
+	t->fleet_port = b->fleet_port;
+	t->fleet_db = b->fleet_db;
+	t->fleet_prefix = b->fleet_prefix;
+	t->fleet_password_env = b->fleet_password_env;
+	t->fleet_refresh_ms = b->fleet_refresh_ms;
 	if (b->nroutes)
 		memcpy((char *)t + routes_off, b->routes, b->nroutes * sizeof(lr_route));
 	if (b->nconds)
@@ -631,7 +650,9 @@ int lr_table_validate(const void *blob, size_t len)
 	    !section_ok(len, t->clf_weights_off, t->clf_classes * (t->clf_dim + 1), sizeof(float)) ||
 	    !section_ok(len, t->pool_off, t->pool_len, 1) || t->pool_len == 0)
 		return LR_ECORRUPT;
-	if (!ref_ok(t, t->audit) || !ref_ok(t, t->source) || !lr_route_index_ok(t))
+	if (!ref_ok(t, t->audit) || !ref_ok(t, t->source) || !lr_route_index_ok(t) ||
+	    !ref_ok(t, t->fleet_host) || !ref_ok(t, t->fleet_prefix) || !ref_ok(t, t->fleet_password_env) ||
+	    t->fleet_port > 65535)
 		return LR_ECORRUPT;
 	for (i = 0; i < t->nroutes; i++)
 		if (!route_ok(t, &lr_table_routes(t)[i]))

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define LR_TABLE_MAGIC "LRTABLE\0"
-#define LR_TABLE_LAYOUT 10u
+#define LR_TABLE_LAYOUT 11u
 #define LR_TABLE_MAX_SIZE (16u << 20) /* hard cap on a compiled table */
 
 /* A string in the pool: `len` bytes at `off`, NUL-terminated.  off == 0
@@ -170,6 +170,8 @@ enum lr_route_flags {
 	LR_ROUTE_STREAM_HOLD = 1u << 4, /* "stream_hold": a stream is held until complete */
 	LR_ROUTE_FORMAT_DROP = 1u << 5, /* "format_drop": a translated request drops what its
 					 * target cannot honour instead of being refused */
+	LR_ROUTE_BUDGET_FLEET = 1u << 6, /* the budget's "scope": "fleet": spent and checked
+					  * against the rules' "fleet" Redis (shim/lr_fleet.h) */
 };
 
 typedef struct {
@@ -253,6 +255,14 @@ typedef struct {
 	uint32_t cache_size_mb;          /* the response cache segment's size */
 	uint32_t cache_max_entry_kb;     /* larger answers are not cached */
 	uint32_t idx_nbuckets, idx_off;  /* the route index (lr_route_index.h); 0 buckets: none */
+	/* "fleet": the Redis the hosts share budgets and health through.  Never
+	 * a password: only the name of the variable that holds it. */
+	lr_ref fleet_host;               /* absent: no fleet */
+	uint32_t fleet_port, fleet_db;
+	lr_ref fleet_prefix;             /* key prefix, "llmroute:" by default */
+	lr_ref fleet_password_env;       /* absent: no AUTH */
+	uint32_t fleet_refresh_ms;       /* flush and refresh period */
+	uint32_t fleet_reserved;
 	lr_ref audit;         /* audit file from the rules, may be absent */
 	lr_ref source;        /* canonical JSON of the rules */
 } lr_table;
@@ -377,6 +387,9 @@ int lr_table_builder_chain(lr_table_builder *b, uint32_t target, int kind);
 /* Table-wide resilience settings (0: the defaults). */
 void lr_table_builder_resil(lr_table_builder *b, uint32_t health_failures, uint32_t cooldown_s,
 			    uint32_t cache_size_mb, uint32_t cache_max_entry_kb);
+/* The rules' "fleet" (lr_table fields of the same names). */
+void lr_table_builder_fleet(lr_table_builder *b, lr_ref host, uint32_t port, uint32_t db, lr_ref prefix,
+			    lr_ref password_env, uint32_t refresh_ms);
 /* The first cool-down of a target (0: the default, 5 s or cooldown_s if shorter). */
 void lr_table_builder_cooldown_min(lr_table_builder *b, uint32_t cooldown_min_s);
 

@@ -298,7 +298,7 @@ static int redirected_decision(const lr_conn *c, const lr_table *t, lr_decision 
 static int engine_decide(const lr_table *t, lr_request *r, const char *body, size_t blen, int unread,
 			 lr_decision *d)
 {
-	lr_engine_ctx cx = {t, lr_view_intents(t), lr_rec_live(), (long long)time(NULL)};
+	lr_engine_ctx cx = {t, lr_view_intents(t), lr_rec_live(t), (long long)time(NULL)};
 
 	return lr_engine_decide(&cx, r, body, blen, unread, d, NULL);
 }

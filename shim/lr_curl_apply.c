@@ -591,7 +591,7 @@ static int decide_and_apply(const lr_curl_lib *lib, lr_easy *e, const body_src *
 	if (lr_request_init_as(&r, req_url(e), strlen(req_url(e)), b->body, b->len, lr_process_name(), 0) < 0)
 		return LR_PREP_PASS;
 	t = lr_view_acquire();
-	cx = (lr_engine_ctx){t, lr_view_intents(t), lr_rec_live(), (long long)time(NULL)};
+	cx = (lr_engine_ctx){t, lr_view_intents(t), lr_rec_live(t), (long long)time(NULL)};
 	unread = lr_engine_decide(&cx, &r, b->body, b->len, b->unread, &d, NULL);
 	if (resil_ok && (d.action == LR_ACTION_ROUTE || d.action == LR_ACTION_PASS))
 		lr_resil_begin(e, t, &d, &r, b->body, b->len, b->from_read); /* before b->body may go */

@@ -7,7 +7,7 @@
 static void (*const order[])(int) = {
 	lr_up_atfork, /* first: parks the client's thread, which may take any lock below */
 	lr_got_atfork, lr_ssl_atfork, lr_easy_atfork, lr_sock_atfork, lr_curl_sym_atfork,
-	lr_view_atfork, lr_resil_atfork, lr_multi_atfork, lr_resolve_atfork, lr_claim_atfork, lr_rec_atfork, lr_log_atfork,
+	lr_view_atfork, lr_resil_atfork, lr_multi_atfork, lr_resolve_atfork, lr_claim_atfork, lr_rec_atfork, lr_fleet_atfork, lr_log_atfork,
 };
 #define N (sizeof(order) / sizeof(order[0]))
 

@@ -50,6 +50,7 @@ void lr_multi_atfork(int phase);
 void lr_resolve_atfork(int phase);
 void lr_claim_atfork(int phase);
 void lr_rec_atfork(int phase);
+void lr_fleet_atfork(int phase); /* lr_fleet.h */
 void lr_log_atfork(int phase);
 
 #endif

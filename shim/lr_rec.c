@@ -18,6 +18,7 @@
 #include "lr_audit.h"
 #include "lr_choose.h"
 #include "lr_error.h"
+#include "lr_fleet.h"
 #include "lr_fork.h"
 #include "lr_json.h"
 #include "lr_log.h"
@@ -26,6 +27,7 @@
 #include "lr_stats.h"
 #include "lr_view.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -97,6 +99,8 @@ static int audit_target(const lr_table *t)
 void lr_rec_closing(unsigned first, unsigned last)
 {
 	int fd = atomic_load_explicit(&audit_fd, memory_order_relaxed);
+
+	lr_fleet_closing(first, last); /* the fleet's Redis connection is ours too */
 
 	if (fd < 0 || (unsigned)fd < first || (unsigned)fd > last)
 		return;
@@ -354,6 +358,8 @@ static double live_spent(void *ud, int per, const char *name, long long now)
 	(void)ud;
 	if (!seg)
 		return -1;
+	if (per & LR_LIVE_FLEET)
+		return lr_fleet_spent(seg, per & ~LR_LIVE_FLEET, name, now);
 	return lr_stats_get_day(seg, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, name, now, &tot) == 0 ? tot.cost_usd : 0;
 }
 
@@ -380,8 +386,10 @@ static int live_down(void *ud, const char *target, long long now)
 
 static const lr_live live = {live_spent, live_latency, live_down, NULL};
 
-const struct lr_live *lr_rec_live(void)
+const struct lr_live *lr_rec_live(const lr_table *t)
 {
+	if (t && t->fleet_host.off)
+		lr_fleet_kick(t);
 	return &live;
 }
 
@@ -405,6 +413,24 @@ static void count_policy(lr_stats_seg *seg, const lr_audit_rec *rec, const char 
 		lr_stats_delta failed = {1, 1, 0, 0, 0, 0, 0, 0};
 		lr_stats_add(seg, LR_STATS_TARGET, target, &failed);
 	}
+}
+
+/* A request of a route with a fleet budget: its cost is pending for the
+ * fleet thread to add to Redis (lr_fleet.h). */
+static void count_fleet(lr_stats_seg *seg, const lr_table *t, const lr_audit_rec *rec)
+{
+	const lr_route *rt;
+	const char *name;
+	int i;
+
+	if (rec->not_applied || !rec->rule || rec->cost_usd <= 0 || (i = lr_table_find(t, rec->rule)) < 0)
+		return;
+	rt = &lr_table_routes(t)[i];
+	if (!(rt->flags & LR_ROUTE_BUDGET_FLEET))
+		return;
+	name = rt->budget_per == LR_BUDGET_ROUTE ? rec->rule
+	       : rt->budget_per == LR_BUDGET_PROCESS ? rec->process : rec->request_model;
+	lr_fleet_count(seg, (int)rt->budget_per, name, (uint64_t)llround(rec->cost_usd * 1e9));
 }
 
 static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
@@ -437,6 +463,8 @@ static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
 		if (rec->request_model && *rec->request_model)
 			lr_stats_add(seg, LR_STATS_MODEL, rec->request_model, &dl);
 		count_policy(seg, rec, target, &dl, t ? t->needs : 0);
+		if (t && t->fleet_host.off)
+			count_fleet(seg, t, rec);
 	}
 }
 

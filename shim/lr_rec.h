@@ -111,7 +111,7 @@ int lr_rec_wants_stream(const lr_request *r, const char *body, size_t blen);
 /* The live numbers routing policy reads (lr_choose.h): today's spend and
  * targets' latency, from the counters segment. */
 struct lr_live;
-const struct lr_live *lr_rec_live(void);
+const struct lr_live *lr_rec_live(const lr_table *t);
 
 /* Target health for the attempt engine (lr_attempt_env), in the counters
  * segment, with the thresholds of the table the request was decided by:

@@ -54,6 +54,8 @@ if [ "$want" = test ]; then
 	need bash /bin/bash
 	# t_prom: the Prometheus project's own parser checks the exposition
 	need python3-prometheus-client /usr/lib/python3/dist-packages/prometheus_client
+	# t_fleet: a real Redis the hosts share fleet budgets and health through
+	need redis-server /usr/bin/redis-server
 	# t_systemd: systemd-analyze verify on the units in dist/systemd
 	need systemd /usr/bin/systemd-analyze
 	need clang /usr/bin/clang

@@ -289,6 +289,8 @@ static double ex_spent(void *ud, int per, const char *name, long long now)
 {
 	lr_stats_totals tot;
 
+	if (ud && (per & LR_LIVE_FLEET)) /* this host's view of the fleet's spend */
+		return lr_stats_fleet_spent(ud, per & ~LR_LIVE_FLEET, name, now, NULL);
 	return ud && lr_stats_get_day(ud, LR_STATS_DAY_ROUTE + per - LR_BUDGET_ROUTE, name, now, &tot) == 0 ?
 		tot.cost_usd : 0;
 }
