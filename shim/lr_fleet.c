@@ -283,13 +283,11 @@ static void cycle(void)
 	lr_stats_seg *seg = lr_rec_stats();
 	long long now = (long long)time(NULL);
 
-	pthread_mutex_lock(&mu); /* the settings: a reload may change them */
-	static __typeof__(cfg) c;
-	c = cfg;
+	pthread_mutex_lock(&mu); /* a snapshot: a reload may change cfg meanwhile */
+	cur = cfg;
 	pthread_mutex_unlock(&mu);
 	if (!seg || ensure_conn() < 0)
 		return;
-	(void)c;
 	flush(seg, now);
 	if (conn_ready)
 		refresh(seg, now);

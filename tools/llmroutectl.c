@@ -40,7 +40,7 @@ const ctl_verb ctl_verbs[] = {
 	{"explain", ctl_explain, "", "--url URL [--body FILE] ...",
 	 "decide a request without sending it"},
 	{"unload", cmd_unload, "", "[--force]", "remove the live table (apps pass through)"},
-	{"stats", ctl_stats, "", "[--json] [--reset] [--prometheus [--textfile FILE [--interval S]]]",
+	{"stats", ctl_stats, "", "[--json] [--reset] [--fleet] [--prometheus [--textfile FILE [--interval S]]]",
 	 "live counters per route, model, target, day"},
 	{"audit", ctl_audit, "", "[FILE] [--by KEY] ...", "summaries of an audit file"},
 	{"train", ctl_train, "", "EXAMPLES.jsonl [--out MODEL]", "learn intents, publish them"},

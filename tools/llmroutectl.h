@@ -62,6 +62,8 @@ int ctl_completion(int argc, char **argv);
 int ctl_train(int argc, char **argv);
 int ctl_explain(int argc, char **argv);
 int ctl_stats(int argc, char **argv);
+/* `stats --fleet` (llmroutectl_fleet.c). */
+int ctl_stats_fleet(void);
 int ctl_audit(int argc, char **argv);
 int ctl_prices(int argc, char **argv);
 int ctl_watch(int argc, char **argv);

@@ -15,6 +15,7 @@
 
 static const char stats_usage[] =
 	"usage: llmroutectl stats [--json] [--reset]\n"
+	"       llmroutectl stats --fleet\n"
 	"       llmroutectl stats --prometheus [--textfile FILE [--interval S]]\n"
 	"  requests, errors, tokens in and out, cost and mean latency per route\n"
 	"  and per model, summed over every process since the last reset.\n"
@@ -25,6 +26,8 @@ static const char stats_usage[] =
 	"  (retry, fallback, context, escalation, ...: the audit's llmroute.via) and\n"
 	"  those our time-outs ended (first_byte, ...).\n"
 	"  --reset zeroes them.\n"
+	"  --fleet: the fleet budgets (spent of limit today) and the targets'\n"
+	"  shared cool-downs, read from the rules' \"fleet\" Redis.\n"
 	"  --prometheus: the Prometheus text format; --textfile FILE writes it to\n"
 	"  FILE atomically (node_exporter's textfile collector), every S seconds\n"
 	"  with --interval until SIGTERM or SIGINT.\n";
@@ -268,6 +271,8 @@ int ctl_stats(int argc, char **argv)
 		if (!strcmp(argv[i], "--prometheus"))
 			return ctl_stats_prom(argc, argv, stats_usage);
 	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--fleet"))
+			return ctl_stats_fleet();
 		if (!strcmp(argv[i], "--json"))
 			json = 1;
 		else if (!strcmp(argv[i], "--reset"))

@@ -1,0 +1,157 @@
+# t_fleet.sh - fleet budgets and health through a real Redis (Debian's
+# redis-server on a private port, with a password, started and stopped
+# here).  Four processes stand for four hosts: each has its own table and
+# counters segment (LLMROUTE_TABLE).  They spend one fleet budget (the
+# overshoot stays within docs/fleet.md's bound); Redis killed with -9 and
+# restarted mid-run loses no spend; while it is down requests flow on the
+# host's counters and each host says so once; a target failing on host 1
+# is skipped on host 2; the password is in no table dump, log or audit.
+. "$(dirname "$0")/lib.sh"
+lr_setup fleet
+command -v redis-server >/dev/null || { echo "t_fleet: no redis-server (make test-deps)" >&2; exit 1; }
+start_mock
+SECRET="fleet-pw-$$-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+export LR_FLEET_PW="$SECRET"
+RPORT=$(( 20000 + $$ % 20000 ))
+redis_pid=""
+BASE=$LLMROUTE_TABLE
+REFRESH=100
+
+start_redis() {
+	redis-server --port "$RPORT" --bind 127.0.0.1 --requirepass "$SECRET" --dir "$T" \
+		--appendonly yes --appendfsync always --save "" --daemonize no >"$T/redis.log" 2>&1 &
+	redis_pid=$!
+	i=0
+	until REDISCLI_AUTH="$SECRET" redis-cli -p "$RPORT" ping 2>/dev/null | grep -q PONG; do
+		i=$((i + 1)); [ "$i" -gt 100 ] && { echo "t_fleet: redis did not start" >&2; cat "$T/redis.log" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+rcli() { REDISCLI_AUTH="$SECRET" redis-cli -p "$RPORT" "$@"; }
+fleet_cleanup() {
+	[ -n "$redis_pid" ] && kill -9 "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+	for h in 1 2 3 4; do LLMROUTE_TABLE="$BASE-h$h" "$CTL" unload --force >/dev/null 2>&1; done
+	LLMROUTE_TABLE=$BASE
+	lr_cleanup
+}
+trap fleet_cleanup EXIT
+start_redis
+
+# 18 + 4 tokens a request at 2 / 8 USD per Mtok: 68000 nano-USD each.
+cat >"$T/rules.json" <<EOF2
+{"fleet": {"redis": "redis://127.0.0.1:$RPORT/0", "prefix": "lrt:", "password_env": "LR_FLEET_PW",
+           "refresh_ms": $REFRESH},
+ "health": {"failures": 1, "cooldown_s": 60, "cooldown_min_s": 60},
+ "targets": {
+   "big": {"model": "gpt-4.1", "endpoint": "$MOCK/v1", "input_per_mtok": 2, "output_per_mtok": 8},
+   "flaky": {"model": "gpt-4.1", "endpoint": "http://127.0.0.1:1/v1", "input_per_mtok": 2, "output_per_mtok": 8, "quality": 0.9},
+   "good": {"model": "gpt-4o-mini", "endpoint": "$MOCK/v1", "input_per_mtok": 2, "output_per_mtok": 8, "quality": 0.5}},
+ "routes": [
+   {"name": "capped", "match": {"model": "ask-capped"}, "pool": {"targets": ["big"]},
+    "budget": {"usd_per_day": 0.0035, "scope": "fleet", "deny": "fleet budget reached"}},
+   {"name": "steady", "match": {"model": "ask-steady"}, "pool": {"targets": ["big"]},
+    "budget": {"usd_per_day": 100, "scope": "fleet", "deny": "no"}},
+   {"name": "hx", "match": {"model": "ask-hx"}, "pool": {"targets": ["flaky", "good"]}, "fallbacks": ["good"]}]}
+EOF2
+for h in 1 2 3 4; do
+	LLMROUTE_TABLE="$BASE-h$h" "$CTL" load "$T/rules.json" >/dev/null || { echo "t_fleet: load failed" >&2; exit 1; }
+done
+printf '%s' '{"fleet": {"redis": "redis://:pw@127.0.0.1:6379/0"}, "routes": []}' >"$T/bad1.json"
+expect 2 "no password in the URL" "$CTL" check "$T/bad1.json"
+printf '%s' '{"targets": {"m": {"model": "m", "endpoint": "http://127.0.0.1:9/v1"}}, "routes": [{"name": "r",
+ "pool": {"targets": ["m"]}, "budget": {"usd_per_day": 1, "scope": "fleet", "deny": "x"}}]}' >"$T/bad2.json"
+expect 2 "a fleet budget needs" "$CTL" check "$T/bad2.json"
+
+cat >"$T/app.py" <<'PYEOF'
+import http.client, json, sys, time
+port, model, n, pause, tail = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+t0 = time.time()
+for _ in range(n):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    c.request("POST", "/v1/chat/completions", json.dumps({"model": model, "messages": [{"role": "user", "content": "hello"}]}),
+              {"Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    print(r.status, flush=True)
+    time.sleep(pause)
+print("elapsed", time.time() - t0, flush=True)
+time.sleep(tail)  # the fleet thread's last flush
+PYEOF
+host() { # host N MODEL COUNT PAUSE TAIL
+	h=$1; shift
+	LLMROUTE_TABLE="$BASE-h$h" LLMROUTE_AUDIT="$T/audit-$h.jsonl" shim "$PY" "$T/app.py" "$MOCK_PORT" "$@" \
+		>"$T/out-$h-$1" 2>"$T/err-$h-$1"
+}
+DAY=$(date -u +%F)
+
+# --- one fleet budget of 50 requests, four hosts asking for 40 each ------
+pids=""
+for h in 1 2 3 4; do host "$h" ask-capped 40 0.04 0.6 & pids="$pids $!"; done
+wait $pids
+admitted=$(cat "$T"/out-?-ask-capped | grep -c '^200$')
+denied=$(cat "$T"/out-?-ask-capped | grep -c '^403$')
+# docs/fleet.md: each host may admit what it decides within the lag
+# L = 2 x (refresh_ms + one cycle) after the fleet reached the limit, plus
+# the request it has in flight.  A cycle is about 1 ms here; 100 ms of
+# slack for the 2 shared cores.
+bound=$("$PY" - "$T" "$REFRESH" <<'PYEOF'
+import glob, math, sys
+t, refresh = sys.argv[1], float(sys.argv[2]) / 1000
+lag = 2 * (refresh + 0.1)
+slack = 0
+for f in glob.glob(t + "/out-?-ask-capped"):
+    lines = open(f).read().split()
+    n = sum(1 for x in lines if x in ("200", "403"))
+    el = float(lines[lines.index("elapsed") + 1])
+    slack += math.ceil(lag * n / el) + 1
+print(50 + slack)
+PYEOF
+)
+check "fleet budget: the hosts together were stopped (admitted $admitted of 160, 50 + overshoot allowed: $bound)" \
+	sh -c "[ $admitted -ge 50 ] && [ $admitted -le $bound ] && [ $denied -gt 0 ]"
+check "fleet budget: every host was denied in the end" sh -c \
+	"for h in 1 2 3 4; do tail -n 2 $T/out-\$h-ask-capped | head -n 1 | grep -qx 403 || exit 1; done"
+total=$(rcli get "lrt:budget:route:capped:$DAY")
+check "fleet budget: Redis holds all the spend ($total nano-USD for $admitted requests)" \
+	test "$total" = "$((admitted * 68000))"
+
+# --- Redis killed mid-run and restarted: no spend lost, one line each -----
+pids=""
+for h in 1 2 3 4; do host "$h" ask-steady 50 0.06 3 & pids="$pids $!"; done
+sleep 1.2
+kill -9 "$redis_pid"; wait "$redis_pid" 2>/dev/null
+sleep 1.5
+start_redis
+wait $pids
+served=$(cat "$T"/out-?-ask-steady | grep -c '^200$')
+check "Redis down: every request still served on the host's counters" test "$served" -eq 200
+total=$(rcli get "lrt:budget:route:steady:$DAY")
+check "Redis killed and restarted: no spend lost ($total nano-USD for $served requests)" \
+	sh -c "[ '$total' -ge $((served * 68000)) ] && [ '$total' -le $(((served + 4) * 68000)) ]"
+down=$(cat "$T"/err-?-ask-steady | grep -c 'fleet: Redis at .* unavailable')
+back=$(cat "$T"/err-?-ask-steady | grep -c 'fleet: Redis at [^ ]* is back')
+hosts=$(grep -l 'fleet: Redis at .* unavailable' "$T"/err-?-ask-steady | wc -l)
+check "Redis down: each host said so once ($down), and once that it is back ($back)" \
+	test "$down" -eq 4 -a "$back" -eq 4 -a "$hosts" -eq 4
+
+# --- a target failing on host 1 is skipped on host 2 ------------------------
+host 1 ask-hx 1 0 0.5
+check "host 1: flaky failed, the fallback answered" grep -qx 200 "$T/out-1-ask-hx"
+check "host 1: flaky cooled down in Redis" sh -c "rcli() { REDISCLI_AUTH='$SECRET' redis-cli -p $RPORT \"\$@\"; }; rcli get lrt:health:flaky | grep -Eq '^[0-9]+ [0-9]+$'"
+host 2 ask-hx 1 0 0
+printf '{"model": "ask-hx", "messages": []}' >"$T/hx.json"
+LLMROUTE_TABLE="$BASE-h2" "$CTL" explain --url "$MOCK/v1/chat/completions" --body "$T/hx.json" >"$T/explain" 2>&1
+check "host 2: flaky is cooling down there too" grep -q "flaky.*cooling down" "$T/explain"
+check "host 2: its request went to good without trying flaky" sh -c \
+	"grep -q '\"llmroute.target\":\"good\"' $T/audit-2.jsonl && ! grep -q '\"llmroute.target\":\"flaky\"' $T/audit-2.jsonl"
+
+# --- stats --fleet ----------------------------------------------------------
+LLMROUTE_TABLE="$BASE-h3" "$CTL" stats --fleet >"$T/fstats" 2>&1
+check "stats --fleet: the fleet budgets, spent of limit" grep -Eq "capped .*0\.00[0-9]+ of 0\.0035 USD" "$T/fstats"
+check "stats --fleet: flaky cooling down fleet-wide" grep -Eq "flaky .*cooling down" "$T/fstats"
+
+# --- the password: never in the table, the logs or the audit -----------------
+LLMROUTE_TABLE="$BASE-h1" "$CTL" show >"$T/show" 2>&1
+LLMROUTE_TABLE="$BASE-h1" "$CTL" show --json >>"$T/show" 2>&1
+check "show names the variable" grep -q LR_FLEET_PW "$T/show"
+check "the password is in no table dump, log or audit" sh -c \
+	"! grep -rlF '$SECRET' $T/show $T/err-* $T/audit-* $T/fstats"
