@@ -96,7 +96,7 @@ for k in "top routes" "top classifier" "route name" "route.match model" "route.m
 	"price output_per_mtok" "intent min_quality" "health cooldown_s" "cache max_entry_kb"; do
 	check "--rules-keys has \"$k\"" grep -qx "$k" "$T/keys"
 done
-check "--rules-keys has 17 kinds of object" test "$(cut -d ' ' -f 1 "$T/keys" | sort -u | wc -l)" -eq 17
+check "--rules-keys has 18 kinds of object" test "$(cut -d ' ' -f 1 "$T/keys" | sort -u | wc -l)" -eq 18
 
 # section_block PAGE SECTION: the page's lines from the marker comment
 # `.\" section: SECTION` to the next marker.
