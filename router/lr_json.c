@@ -314,20 +314,23 @@ static size_t lr_scan_str(const char *s, size_t len, size_t i)
 	const unsigned char *u = (const unsigned char *)s;
 	const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
 	const __m128i sp = _mm_set1_epi8(0x20);
-	__m128i x;
-	unsigned qm, bm, mask, k;
+	__m128i x, mq, m;
+	unsigned qm, mask, k;
 
 	for (i++; len - i >= 16;) {
 		x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
-		qm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, q));
-		bm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, bs));
-		mask = qm | bm | (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(x, sp));
+		mq = _mm_cmpeq_epi8(x, q);
+		m = _mm_or_si128(_mm_or_si128(mq, _mm_cmpeq_epi8(x, bs)), _mm_cmplt_epi8(x, sp));
+		mask = (unsigned)_mm_movemask_epi8(m);
+		/* the quote mask only once something is flagged: most short
+		 * strings end in their first block */
+		qm = mask ? (unsigned)_mm_movemask_epi8(mq) : 0;
 		for (; mask; mask &= ~0u << (k + 2)) {
 			k = (unsigned)__builtin_ctz(mask);
 			if (qm >> k & 1)
 				return i + k + 1;
 			/* k < 15: the escaped byte is inside the block */
-			if (!(bm >> k & 1) || k == 15 || !lr_esc2[u[i + k + 1]])
+			if (u[i + k] != '\\' || k == 15 || !lr_esc2[u[i + k + 1]])
 				goto special;
 		}
 		i += 16;
