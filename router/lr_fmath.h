@@ -3,8 +3,8 @@
  * library, without libm.
  *
  * Linking libm into libllmroute.so put libm in the global symbol scope of
- * every process that preloads it (curl, Python's ssl-less tools, most C
- * programs do not load libm themselves), and the dynamic linker then
+ * every process that preloads it (curl and most C programs do not load
+ * libm themselves), and the dynamic linker then
  * checks one more object for each of the thousands of symbols a process
  * binds at start-up: about 0.4M instructions per process start (issue 19).
  * The classifier is the only user (a softmax and a vector norm).
