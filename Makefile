@@ -57,10 +57,12 @@ $(BUILD)/obj/%.o: %.c
 # libssl at run time (see shim/lr_curl_sym.c), so a process that never used
 # them does not load them because of us.  It reads compiled tables only: the
 # rules and price catalogue readers stay in llmroutectl.
+# No libm either: it would join every process's global symbol scope, one
+# more object for each symbol bound at start-up (router/lr_fmath.h).
 # A SONAME, as a library in the system's library directory (the Debian
 # package) must have; nothing links against it, so it has no version.
 $(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o %/lr_catalog.o %/lr_calib.o %/lr_phrasing.o,$(ROUTER_OBJ))
-	$(CC) -shared -Wl,--no-undefined -Wl,-z,now -Wl,-soname,libllmroute.so $(LDFLAGS_SAN) -o $@ $^ -ldl -lpthread -lm
+	$(CC) -shared -Wl,--no-undefined -Wl,-z,now -Wl,-soname,libllmroute.so $(LDFLAGS_SAN) -o $@ $^ -ldl -lpthread
 
 # llmroutectl makes the local CA (`ca init`) with OpenSSL's libcrypto; the
 # launcher and it share the CA directory's rule (tools/lr_cadir.c).

@@ -318,6 +318,16 @@ int lr_body_edit(const char *body, size_t len, const lr_edit *edits,
 	return lr_body_apply(body, len, edits, nedits, 1, out, outlen, NULL);
 }
 
+/* The JSON string token for model into raw (6 * LR_BODY_MAX_MODEL + 3
+ * bytes); its length, or LR_EINVAL. */
+static int lr_model_raw(const char *model, char *raw, size_t cap)
+{
+	if (!model || strlen(model) > LR_BODY_MAX_MODEL)
+		return LR_EINVAL;
+	return lr_json_str_encode(model, strlen(model), raw, cap) < 0 ? LR_EINVAL :
+		(int)strlen(raw);
+}
+
 int lr_body_set_model(const char *body, size_t len, const char *model,
 	char **out, size_t *outlen)
 {
@@ -330,8 +340,7 @@ int lr_body_set_model(const char *body, size_t len, const char *model,
 		*out = NULL;
 	if (outlen)
 		*outlen = 0;
-	if (!model || strlen(model) > LR_BODY_MAX_MODEL ||
-		lr_json_str_encode(model, strlen(model), raw, sizeof raw) < 0)
+	if (lr_model_raw(model, raw, sizeof raw) < 0)
 		return LR_EINVAL;
 	e.key = "model";
 	e.raw = raw;
@@ -342,15 +351,53 @@ int lr_body_set_model(const char *body, size_t len, const char *model,
 	return rc;
 }
 
+int lr_body_set_model_at(const char *body, size_t len, lr_span v, const char *model,
+	char **out, size_t *outlen)
+{
+	char raw[6 * LR_BODY_MAX_MODEL + 3], *buf;
+	size_t off, n;
+	int rl;
+
+	if (out)
+		*out = NULL;
+	if (outlen)
+		*outlen = 0;
+	if ((rl = lr_model_raw(model, raw, sizeof raw)) < 0 || !out || !outlen)
+		return LR_EINVAL;
+	if (!body || !v.p || v.p < body || v.len > len || (size_t)(v.p - body) > len - v.len)
+		return LR_EINVAL;
+	if (v.len == (size_t)rl && memcmp(v.p, raw, v.len) == 0)
+		return 0; /* already that string: not a change, as lr_body_edit */
+	off = (size_t)(v.p - body);
+	n = len - v.len + (size_t)rl; /* under LR_BODY_MAX_OUT: len <= LR_BODY_MAX */
+	if (!(buf = malloc(n + 1)))
+		return LR_ENOMEM;
+	memcpy(buf, body, off);
+	memcpy(buf + off, raw, (size_t)rl);
+	memcpy(buf + off + (size_t)rl, v.p + v.len, len - off - v.len);
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = n;
+	return 1;
+}
+
 int lr_body_members(const char *body, size_t len, const char *const *keys, size_t n, lr_span *vals)
+{
+	return lr_body_members_n(body, len, keys, n, vals, NULL);
+}
+
+int lr_body_members_n(const char *body, size_t len, const char *const *keys, size_t n,
+	lr_span *vals, size_t *counts)
 {
 	lr_json_iter it;
 	lr_span k, v;
-	size_t i;
+	size_t i, dummy = 0;
 	int rc;
 
 	for (i = 0; i < n; i++)
 		vals[i].p = NULL, vals[i].len = 0;
+	if (counts)
+		memset(counts, 0, n * sizeof *counts);
 	if (!body)
 		return LR_EPARSE;
 	if (len > LR_BODY_MAX)
@@ -360,10 +407,12 @@ int lr_body_members(const char *body, size_t len, const char *const *keys, size_
 	while ((rc = lr_json_obj_next(&it, &k, &v)) > 0)
 		for (i = 0; i < n; i++)
 			if (lr_json_str_eq(k, keys[i]))
-				vals[i] = v;
+				vals[i] = v, (*(counts ? &counts[i] : &dummy))++;
 	if (rc < 0 || lr_json_skip_ws(body, len, it.pos) != (int)len) {
 		for (i = 0; i < n; i++)
 			vals[i].p = NULL, vals[i].len = 0;
+		if (counts)
+			memset(counts, 0, n * sizeof *counts);
 		return rc < 0 ? rc : LR_EPARSE;
 	}
 	return 0;

@@ -69,6 +69,12 @@ int lr_body_get_str(const char *body, size_t len, const char *key, char *out,
  */
 int lr_body_members(const char *body, size_t len, const char *const *keys, size_t n, lr_span *vals);
 
+/* lr_body_members that also counts each key's top-level occurrences into
+ * counts[k] (0 when the body is not a well-formed object; counts may be
+ * NULL). */
+int lr_body_members_n(const char *body, size_t len, const char *const *keys, size_t n,
+	lr_span *vals, size_t *counts);
+
 /*
  * Applies `edits` to body[0..len).  SET replaces the value of EVERY
  * top-level occurrence of its key (duplicates included) and appends the
@@ -104,6 +110,16 @@ int lr_body_edit(const char *body, size_t len, const lr_edit *edits,
  * errors of lr_body_edit.
  */
 int lr_body_set_model(const char *body, size_t len, const char *model,
+	char **out, size_t *outlen);
+
+/*
+ * lr_body_set_model for a body already walked: `v` is the value of its only
+ * top-level "model" member, as lr_body_members_n found it (the body one
+ * well-formed object, the key counted once).  Splices without walking the
+ * body again, so a large body costs one copy; same results and errors as
+ * lr_body_set_model on such a body (LR_EINVAL for a span not inside it).
+ */
+int lr_body_set_model_at(const char *body, size_t len, lr_span v, const char *model,
 	char **out, size_t *outlen);
 
 /*

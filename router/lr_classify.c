@@ -4,6 +4,7 @@
  */
 #include "lr_classify.h"
 
+#include "lr_fmath.h"
 #include <math.h>
 #include <string.h>
 
@@ -107,7 +108,7 @@ static void normalize(lr_clf_vec *v)
 
 	for (i = 0; i < v->n; i++)
 		norm += (double)v->val[i] * v->val[i];
-	norm = norm > 0 ? 1 / sqrt(norm) : 0;
+	norm = norm > 0 ? 1 / lr_sqrt(norm) : 0;
 	for (i = 0; i < v->n; i++)
 		v->val[i] = (float)(v->val[i] * norm);
 }
@@ -157,7 +158,7 @@ int lr_clf_predict_t(const lr_clf_vec *v, const float *weights, const float *bia
 			best = (int)k;
 		}
 	for (k = 0; k < nclasses; k++)
-		sum += (prob[k] = exp((s[k] - max) / temp));
+		sum += (prob[k] = lr_exp((s[k] - max) / temp));
 	for (k = 0; k < nclasses; k++)
 		prob[k] /= sum;
 	return best;

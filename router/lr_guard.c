@@ -30,18 +30,43 @@ int lr_guard_kind_of(const char *name, size_t n)
 	return -1;
 }
 
-static int is_digit(int c) { return c >= '0' && c <= '9'; }
-static int is_upper(int c) { return c >= 'A' && c <= 'Z'; }
-static int is_lower(int c) { return c >= 'a' && c <= 'z'; }
-static int is_alnum(int c) { return is_digit(c) || is_upper(c) || is_lower(c); }
-static int is_hex(int c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-static int is_b64url(int c) { return is_alnum(c) || c == '-' || c == '_'; }
+/* One table read per byte: what a byte is, for the detectors' loops. */
+enum {
+	C_DIG = 1, C_UP = 2, C_LO = 4, C_HEX = 8, /* C_HEX: a-f, A-F, 0-9 */
+	C_LOCAL = 16,  /* an e-mail's local part: letters, digits, ._%+- */
+	C_DOMAIN = 32, /* a domain: letters, digits, .- */
+	C_B64 = 64,    /* base64url: letters, digits, -_ */
+	C_START = 128  /* may begin a detector at a word start (see detect_at) */
+};
+#define C_ALNUM (C_DIG | C_UP | C_LO)
+#define IN(c, a, b) ((c) >= (a) && (c) <= (b))
+#define CLS(c)                                                                                        \
+	((IN(c, '0', '9') ? C_DIG | C_HEX | C_LOCAL | C_DOMAIN | C_B64 | C_START : 0) |                  \
+	 (IN(c, 'A', 'Z') ? C_UP | C_LOCAL | C_DOMAIN | C_B64 | C_START : 0) |                           \
+	 (IN(c, 'a', 'z') ? C_LO | C_LOCAL | C_DOMAIN | C_B64 : 0) |                                     \
+	 (IN(c, 'a', 'f') || IN(c, 'A', 'F') ? C_HEX | C_START : 0) |                                   \
+	 ((c) == 's' || (c) == 'r' || (c) == 'g' || (c) == 'x' ? C_START : 0) |                          \
+	 ((c) == '.' || (c) == '_' || (c) == '%' || (c) == '+' || (c) == '-' ? C_LOCAL : 0) |            \
+	 ((c) == '.' || (c) == '-' ? C_DOMAIN : 0) | ((c) == '-' || (c) == '_' ? C_B64 : 0) |            \
+	 ((c) == '+' || (c) == '(' || (c) == '-' || (c) == ':' ? C_START : 0))
+#define R4(b) CLS(b), CLS((b) + 1), CLS((b) + 2), CLS((b) + 3)
+#define R16(b) R4(b), R4((b) + 4), R4((b) + 8), R4((b) + 12)
+#define R64(b) R16(b), R16((b) + 16), R16((b) + 32), R16((b) + 48)
+static const unsigned char ctab[256] = {R64(0), R64(64), R64(128), R64(192)};
+
+static int has(int c, int cls) { return ctab[(unsigned char)c] & cls; }
+static int is_digit(int c) { return has(c, C_DIG); }
+static int is_upper(int c) { return has(c, C_UP); }
+static int is_lower(int c) { return has(c, C_LO); }
+static int is_alnum(int c) { return has(c, C_ALNUM); }
+static int is_hex(int c) { return has(c, C_HEX); }
+static int is_b64url(int c) { return has(c, C_B64); }
 
 /* A word may start at i: the byte before is no letter or digit, or is the
  * letter of a JSON escape (\n, \t, ...) or the last digit of a \uXXXX. */
 static int word_start(const char *s, size_t i)
 {
-	if (i == 0 || !is_alnum((unsigned char)s[i - 1]))
+	if (i == 0 || !is_alnum(s[i - 1]))
 		return 1;
 	if (i >= 2 && s[i - 2] == '\\' && s[i - 1] != 'u')
 		return 1;
@@ -50,13 +75,13 @@ static int word_start(const char *s, size_t i)
 
 static int ends_word(const char *s, size_t n, size_t j)
 {
-	return j >= n || !is_alnum((unsigned char)s[j]);
+	return j >= n || !is_alnum(s[j]);
 }
 
 /* --- e-mail ------------------------------------------------------------ */
 
-static int local_char(int c) { return is_alnum(c) || (c && strchr("._%+-", c)); }
-static int domain_char(int c) { return is_alnum(c) || c == '.' || c == '-'; }
+static int local_char(int c) { return has(c, C_LOCAL); }
+static int domain_char(int c) { return has(c, C_DOMAIN); }
 
 /* The end of an e-mail address starting at i, or 0. */
 static size_t email(const char *s, size_t n, size_t i)
@@ -211,14 +236,18 @@ static size_t phone(const char *s, size_t n, size_t i)
 	return nd >= 10 && nd <= 11 && ns >= 2 ? j : 0;
 }
 
+static int run_sep(int c)
+{
+	return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '/' || c == ':';
+}
+
 /* Where a numeric run that nothing took ends: digits and the separators
  * between them, so no detector starts again inside it. */
 static size_t num_run_end(const char *s, size_t n, size_t i)
 {
 	size_t j = i + 1;
 
-	while (j < n && (is_digit((unsigned char)s[j]) ||
-			 (strchr(" -.()/:", s[j]) && s[j] && j + 1 < n && is_digit((unsigned char)s[j + 1]))))
+	while (j < n && (is_digit(s[j]) || (run_sep(s[j]) && j + 1 < n && is_digit(s[j + 1]))))
 		j++;
 	return j;
 }
@@ -427,70 +456,170 @@ static void add(lr_guard_findings *g, int kind, size_t off, size_t len)
 		g->truncated = 1;
 }
 
-/* The detectors that may start at a digit, '+' or '('. */
+/* At least min digits from i, separators " -." allowed between them: what
+ * a card or a national phone number needs, checked before reading either. */
+static int digits_ahead(const char *s, size_t n, size_t i, size_t min)
+{
+	size_t nd = 0;
+
+	for (; i < n && nd < min; i++) {
+		if (is_digit(s[i]))
+			nd++;
+		else if (!(s[i] == ' ' || s[i] == '-' || s[i] == '.') || !nd || i + 1 >= n || !is_digit(s[i + 1]))
+			break;
+	}
+	return nd >= min;
+}
+
+/* IPv6 needs a colon after at most four hex digits: most words and numbers
+ * are turned away without parsing (a '.' only comes after the colons). */
+static int ipv6_may(const char *s, size_t n, size_t i)
+{
+	size_t k;
+
+	for (k = i; k < n && k - i < 5; k++)
+		if (s[k] == ':')
+			return 1;
+		else if (!is_hex(s[k]))
+			return 0;
+	return 0;
+}
+
+/* The detectors that may start at a digit, '+' or '('.  The first group
+ * of digits and the byte after it choose which can: an IPv4 needs "d." to
+ * "ddd.", an SSN "ddd-", IPv6 a hex byte or a colon. */
 static size_t numeric(const char *s, size_t n, size_t i, int *kind)
 {
-	size_t j;
+	size_t j, g = i;
+	int next;
 
 	if (s[i] == '+' || s[i] == '(')
 		return (*kind = LR_GK_PHONE, phone(s, n, i));
-	if ((j = ipv4(s, n, i)))
+	while (g < n && g - i < 5 && is_digit(s[g]))
+		g++;
+	next = g < n ? (unsigned char)s[g] : 0;
+	if (next == '.' && g - i <= 3 && (j = ipv4(s, n, i)))
 		return (*kind = LR_GK_IP, j);
-	if ((j = ssn(s, n, i)))
+	if (next == '-' && g - i == 3 && (j = ssn(s, n, i)))
 		return (*kind = LR_GK_NATIONAL_ID, j);
-	if ((j = card(s, n, i)))
-		return (*kind = LR_GK_CARD, j);
-	if ((j = phone(s, n, i)))
-		return (*kind = LR_GK_PHONE, j);
+	if (digits_ahead(s, n, i, 10)) {
+		if ((j = card(s, n, i)))
+			return (*kind = LR_GK_CARD, j);
+		if ((j = phone(s, n, i)))
+			return (*kind = LR_GK_PHONE, j);
+	}
 	*kind = LR_GK_IP;
-	return ipv6(s, n, i);
+	return (next == ':' || is_hex(next)) && ipv6_may(s, n, i) ? ipv6(s, n, i) : 0;
 }
 
-/* The detector that takes s at i: its end (and *kind), or 0. */
-static size_t detect_at(const char *s, size_t n, size_t i, size_t at, int *kind, size_t *skip)
+/* The key prefixes' first two bytes (see keys[]): most words starting
+ * with s, r, A, g or x are turned away here. */
+static int key_may(const char *s, size_t n, size_t i)
+{
+	if (n - i < 4)
+		return 0;
+	switch (s[i]) {
+	case 's': return s[i + 1] == 'k' && (s[i + 2] == '-' || s[i + 2] == '_');
+	case 'r': return s[i + 1] == 'k' && s[i + 2] == '_';
+	case 'A': return s[i + 1] == 'I' || s[i + 1] == 'K' || s[i + 1] == 'S';
+	case 'g': return s[i + 1] == 'h' || s[i + 1] == 'i';
+	case 'x': return s[i + 1] == 'o' && s[i + 2] == 'x';
+	default: return 0;
+	}
+}
+
+/* The detector that takes s at i, a word start whose byte may begin one
+ * (C_START) or inside the local part before an '@' (in_mail): its end
+ * (and *kind), or 0. */
+static size_t detect_at(const char *s, size_t n, size_t i, int in_mail, int *kind, size_t *skip)
 {
 	int c = (unsigned char)s[i];
 	size_t j;
 
 	if (c == '-')
-		return (*kind = LR_GK_PRIVATE_KEY, private_key(s, n, i));
-	if (at < n && local_char(c) && (j = email(s, n, i)))
+		return (*kind = LR_GK_PRIVATE_KEY, i + 1 < n && s[i + 1] == '-' ? private_key(s, n, i) : 0);
+	if (in_mail && (j = email(s, n, i)))
 		return (*kind = LR_GK_EMAIL, j);
-	if (is_digit(c) || ((c == '+' || c == '(') && i + 1 < n && (is_digit((unsigned char)s[i + 1]) || s[i + 1] == '(')))
+	if (is_digit(c) || ((c == '+' || c == '(') && i + 1 < n && (is_digit(s[i + 1]) || s[i + 1] == '(')))
 		return numeric(s, n, i, kind);
-	if (c == ':' || is_hex(c)) {
-		if ((j = ipv6(s, n, i)))
-			return (*kind = LR_GK_IP, j);
-	}
+	if ((c == ':' || is_hex(c)) && ipv6_may(s, n, i) && (j = ipv6(s, n, i)))
+		return (*kind = LR_GK_IP, j);
 	if (is_upper(c) && (j = iban(s, n, i, skip)))
 		return (*kind = LR_GK_IBAN, j);
-	/* the prefixes' first letters: most words are turned away here */
-	if ((c == 's' || c == 'r' || c == 'A' || c == 'g' || c == 'x') && (j = api_key(s, n, i)))
+	if (key_may(s, n, i) && (j = api_key(s, n, i)))
 		return (*kind = LR_GK_API_KEY, j);
 	if (c == 'e' && (j = jwt(s, n, i)))
 		return (*kind = LR_GK_API_KEY, j);
 	return 0;
 }
 
+/* The next '@' at or after i with local-part bytes before it (n if none),
+ * and where that run starts: an e-mail can only begin in [*from, at). */
+static size_t next_at(const char *s, size_t n, size_t i, size_t *from)
+{
+	const char *a;
+	size_t at, k;
+
+	while ((a = memchr(s + i, '@', n - i))) {
+		for (at = k = (size_t)(a - s); k > 0 && local_char(s[k - 1]); k--)
+			;
+		if (k < at)
+			return (*from = k, at);
+		i = at + 1;
+	}
+	return (*from = n, n);
+}
+
+/* Where the scan goes on after a word start at i that nothing took. */
+static size_t step(const char *s, size_t n, size_t i, size_t skip)
+{
+	if (skip > i)
+		return skip;
+	return is_digit(s[i]) ? num_run_end(s, n, i) : i + 1;
+}
+
+/* The first word start in [i, stop) whose byte may begin a detector, or
+ * stop: the hot loop, one table read per byte. */
+static size_t next_start(const char *s, size_t i, size_t stop)
+{
+	unsigned prev = i ? ctab[(unsigned char)s[i - 1]] : 0, c;
+
+	for (; i < stop; i++, prev = c) {
+		c = ctab[(unsigned char)s[i]];
+		if (!(c & C_START))
+			continue;
+		if (!(prev & C_ALNUM))
+			return i;
+		/* inside a word: only an escape just before can start one */
+		if (((i >= 2 && s[i - 2] == '\\') || (i >= 6 && s[i - 6] == '\\')) && word_start(s, i))
+			return i;
+	}
+	return stop;
+}
+
+/* One pass: the detectors run only at word starts whose first byte fits
+ * one of them, and through the local part before an '@' (an e-mail found
+ * from its '@' backwards). */
 void lr_guard_scan_text(const char *s, size_t n, size_t base, lr_guard_findings *g)
 {
-	const char *a = memchr(s, '@', n);
-	size_t i = 0, j, at = a ? (size_t)(a - s) : n, skip;
-	int kind;
+	size_t i = 0, j, from, at = next_at(s, n, 0, &from), skip;
+	int kind, in_mail;
 
 	while (i < n) {
-		if (at < i) { /* the e-mail detector only runs before an '@' */
-			a = memchr(s + i, '@', n - i);
-			at = a ? (size_t)(a - s) : n;
+		while (at < n && at <= i) /* each '@' once */
+			at = next_at(s, n, at + 1, &from);
+		in_mail = i >= from && i < at;
+		if (!in_mail && (i = next_start(s, i, i < from ? from : n)) >= n)
+			break;
+		if (i == from && !in_mail)
+			continue; /* reached the local part: read it byte by byte */
+		if (in_mail && !word_start(s, i)) {
+			i++;
+			continue;
 		}
 		skip = 0;
-		if (!word_start(s, i) || !(j = detect_at(s, n, i, at, &kind, &skip))) {
-			if (skip > i)
-				i = skip;
-			else if (word_start(s, i) && is_digit((unsigned char)s[i]))
-				i = num_run_end(s, n, i);
-			else
-				i++;
+		if (!(j = detect_at(s, n, i, in_mail, &kind, &skip))) {
+			i = step(s, n, i, skip);
 			continue;
 		}
 		add(g, kind, base + i, j - i);
@@ -501,9 +630,17 @@ void lr_guard_scan_text(const char *s, size_t n, size_t base, lr_guard_findings 
 /* The end of the JSON string whose content starts at i (its closing quote). */
 static size_t string_end(const char *b, size_t len, size_t i)
 {
-	while (i < len && b[i] != '"')
-		i += b[i] == '\\' ? 2 : 1;
-	return i < len ? i : len;
+	const char *q;
+	size_t k;
+
+	while ((q = memchr(b + i, '"', len - i))) {
+		for (k = (size_t)(q - b); k > i && b[k - 1] == '\\'; k--)
+			;
+		if (((size_t)(q - b) - k) % 2 == 0)
+			return (size_t)(q - b); /* an even run of backslashes escapes none */
+		i = (size_t)(q - b) + 1;
+	}
+	return len;
 }
 
 static int is_key(const char *b, size_t len, size_t q)

@@ -293,7 +293,8 @@ int lr_plan_body(const lr_table *t, const lr_decision *d, const lr_request *r, c
 	if (p->model && !p->model_in_path) {
 		if (!body)
 			return LR_ENOTFOUND;
-		if ((rc = lr_body_set_model(cur, clen, p->model, &next, &nlen)) < 0)
+		/* the request's walk found the model: no second walk of the body */
+		if ((rc = lr_request_set_model(r, cur, clen, p->model, &next, &nlen)) < 0)
 			return rc;
 		step(&cur, &clen, &owned, next, nlen);
 		changes += rc;

@@ -24,7 +24,8 @@ static int model_from_body(lr_request *r, const char *body, size_t blen)
 {
 	static const char *const keys[] = {"model", "stream"};
 	lr_span v[2];
-	int rc = lr_body_members(body, blen, keys, 2, v);
+	size_t nv[2];
+	int rc = lr_body_members_n(body, blen, keys, 2, v, nv);
 
 	r->model[0] = '\0';
 	if (rc == LR_ETOOBIG)
@@ -33,6 +34,8 @@ static int model_from_body(lr_request *r, const char *body, size_t blen)
 	r->walked_len = blen;
 	r->walked_whole = rc == 0;
 	r->walked_stream = v[1];
+	r->walked_model = v[0];
+	r->walked_nmodel = nv[0];
 	if (rc < 0)
 		return rc;
 	if (lr_json_type_of(v[0]) != LR_JSON_STRING)
@@ -175,4 +178,14 @@ int lr_request_streams(const lr_request *r, const char *body, size_t blen)
 	if (r->det.format == LR_FMT_OLLAMA)
 		return strcmp(r->det.operation, "embeddings") != 0 && !(found && lr_json_is_false(v));
 	return found && lr_json_is_true(v);
+}
+
+int lr_request_set_model(const lr_request *r, const char *body, size_t blen, const char *model,
+	char **out, size_t *outlen)
+{
+	/* a duplicated "model" needs every copy replaced: the full walk does */
+	if (r && body && body == r->walked && blen == r->walked_len && r->walked_whole &&
+	    r->walked_nmodel == 1)
+		return lr_body_set_model_at(body, blen, r->walked_model, model, out, outlen);
+	return lr_body_set_model(body, blen, model, out, outlen);
 }

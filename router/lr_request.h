@@ -34,6 +34,8 @@ typedef struct {
 	size_t walked_len;
 	int walked_whole;         /* it was one whole JSON object */
 	lr_span walked_stream;    /* its last top-level "stream", p NULL if none */
+	lr_span walked_model;     /* its last top-level "model", p NULL if none */
+	size_t walked_nmodel;     /* how many top-level "model" members it has */
 	lr_guard_findings guard;  /* the detectors' findings (lr_guard.h), when the table
 	                           * asks for them (LR_NEED_GUARD); offsets into the body */
 	lr_extract x;             /* texts and numbers the policy looks at (last:
@@ -59,6 +61,14 @@ void lr_request_features(lr_request *r, const char *body, size_t blen);
  * top-level "stream" in `body` (blen bytes), or an Ollama request (they
  * stream unless told not to; embeddings never do).  Allocates nothing. */
 int lr_request_streams(const lr_request *r, const char *body, size_t blen);
+
+/*
+ * lr_body_set_model(body, blen, model, out, outlen), with the same results;
+ * for the body the request was made from, with one "model" member, the
+ * member found by that walk is replaced without walking the body again.
+ */
+int lr_request_set_model(const lr_request *r, const char *body, size_t blen, const char *model,
+	char **out, size_t *outlen);
 
 /*
  * A deny is a control: it must not fail open because the body could not be

@@ -354,10 +354,10 @@ static int compute_xlate(lr_easy *e, const body_src *b, const lr_request *r, lr_
 /*
  * A redacting route with findings of its kinds: the app's body with
  * placeholders (*red, malloc'ed) and the map to put the values back.  Only
- * where the whole answer passes through lr_xcurl: not a stream (its
- * placeholders can be cut across events), not a resilient transfer (its
- * answers go through lr_capture), not CURLOPT_HEADER.  0 (nothing to
- * redact: *red NULL), 1, or < 0 with *why.
+ * where the whole answer passes through lr_xcurl (streamed or not, in a
+ * format whose text deltas lr_redact_stream knows): not a resilient
+ * transfer (its answers go through lr_capture), not CURLOPT_HEADER.  0
+ * (nothing to redact: *red NULL), 1, or < 0 with *why.
  */
 static int redact(lr_easy *e, const body_src *b, const lr_decision *d, const lr_request *r,
 		  lr_redact_map *m, char **red, size_t *rlen, int *why)
@@ -368,7 +368,8 @@ static int redact(lr_easy *e, const body_src *b, const lr_decision *d, const lr_
 	if (!(d->route->guard_redact & r->guard.mask))
 		return 0;
 	*why = LR_UNAPPLIED_GUARD;
-	if (!b->body || e->rs || e->header_opt || r->f.num[LR_F_STREAM - LR_F_NUM])
+	if (!b->body || e->rs || e->header_opt ||
+	    (r->f.num[LR_F_STREAM - LR_F_NUM] && lr_xlate_format(r->det.format, r->det.operation) == LR_XF_NONE))
 		return LR_EINVAL;
 	rc = lr_redact_body(b->body, b->len, &r->guard, d->route->guard_redact, m, red, rlen);
 	if (rc <= 0)
@@ -566,7 +567,8 @@ static int route(const lr_curl_lib *lib, lr_easy *e, const body_src *b, const lr
 		apply(lib, e, b, &p, &c);
 		if (p.xtarget)
 			lr_xcurl_begin(lib, e, &p, r); /* installed after the audit's (decide_and_apply) */
-		if (c.rm.n && lr_xcurl_restore(e, &c.rm) < 0)
+		if (c.rm.n && lr_xcurl_restore(e, &c.rm, r->f.num[LR_F_STREAM - LR_F_NUM] != 0,
+						lr_xlate_format(r->det.format, r->det.operation)) < 0)
 			lr_log(LR_LOG_ERROR, "route %s: no memory to put the redacted values back",
 			       lr_table_str(t, d->route->name));
 		out = LR_PREP_ROUTED;

@@ -18,7 +18,8 @@
 #define LR_CURL_MAX_LIBS 4
 
 typedef struct {
-	void *handle;  /* dlopen(RTLD_NOLOAD) handle, never closed */
+	void *handle;  /* dlopen(RTLD_NOLOAD) handle, never closed; NULL when the
+	                * symbols came through RTLD_NEXT (load_syms_next) */
 	void *base;    /* load address, to recognize calls from libcurl itself */
 	uintptr_t lo, hi; /* its mapped range */
 	CURL *(*easy_init)(void);

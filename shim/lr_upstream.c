@@ -1515,7 +1515,7 @@ static int lead_stop(void)
 
 typedef struct {
 	unsigned long code;
-	const char *file, *func;
+	char file[96], func[64]; /* copies: the queue's own are freed with its entries */
 	char *data;
 	int line;
 } saved_err;
@@ -1527,7 +1527,11 @@ static int errs_take(saved_err *q)
 	unsigned long code;
 
 	while (n < SAVED_ERRS && (code = C.err_get_all(&file, &line, &func, &data, &flags)) != 0) {
-		q[n] = (saved_err){code, file, func, NULL, line};
+		q[n].code = code;
+		q[n].line = line;
+		q[n].data = NULL;
+		snprintf(q[n].file, sizeof(q[n].file), "%s", file ? file : "");
+		snprintf(q[n].func, sizeof(q[n].func), "%s", func ? func : "");
 		if (data && (flags & 0x02 /* ERR_TXT_STRING */))
 			q[n].data = strdup(data);
 		n++;
@@ -1541,7 +1545,7 @@ static void errs_put_back(saved_err *q, int n)
 
 	for (i = 0; i < n; i++) {
 		C.err_new();
-		C.err_set_debug(q[i].file, q[i].line, q[i].func);
+		C.err_set_debug(q[i].file[0] ? q[i].file : NULL, q[i].line, q[i].func[0] ? q[i].func : NULL);
 		if (q[i].data)
 			C.err_set_error(ERR_LIB_OF(q[i].code), ERR_REASON_OF(q[i].code), "%s", q[i].data);
 		else

@@ -8,6 +8,7 @@
 #include "lr_error.h"
 #include "lr_plan_xlate.h"
 #include "lr_redact.h"
+#include "lr_redact_stream.h"
 #include "lr_xfer.h"
 #include "lr_xlate.h"
 
@@ -34,6 +35,8 @@ struct lr_xcurl {
 	int to_capture;         /* a resilient attempt: what we write goes to the capture */
 	int identity;           /* no translation: the answer is only held for the restore */
 	lr_redact_map rm;       /* placeholders to put back (lr_redact.h); n 0: none */
+	int app_fmt;            /* the app's answer format (enum lr_xfmt), for rs */
+	lr_redact_stream *rs;   /* a streamed answer's restore, after the translation */
 };
 
 void lr_xcurl_free(lr_easy *e)
@@ -46,6 +49,7 @@ void lr_xcurl_free(lr_easy *e)
 	lr_buf_free(&x->held);
 	lr_xbuf_free(&x->out);
 	lr_xlate_stream_free(x->st);
+	lr_redact_stream_free(x->rs);
 	lr_redact_free(&x->rm);
 	free(x);
 	e->xc = NULL;
@@ -108,6 +112,23 @@ static int give_head(lr_easy *e, struct lr_xcurl *x, long st, int stream)
 	return give_header(e, "\r\n", 2);
 }
 
+/* n bytes onto b (an identity stream's bytes, for the restore).  0 or -1. */
+static int xbuf_add(lr_xbuf *b, const char *p, size_t n)
+{
+	char *q;
+
+	if (b->len + n + 1 > b->cap) {
+		if (!(q = realloc(b->p, b->len + n + 1)))
+			return -1;
+		b->p = q;
+		b->cap = b->len + n + 1;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = 0;
+	return 0;
+}
+
 /* What the translator wrote, to the app.  0, or -1 (it took less). */
 static int give_out(lr_easy *e, struct lr_xcurl *x)
 {
@@ -135,6 +156,29 @@ static void restore(struct lr_xcurl *x)
 	x->out.p = o; /* ours: malloc'ed, n + 1 bytes at least */
 	x->out.len = n;
 	x->out.cap = n + 1;
+}
+
+/* A streamed answer's values put back as they come (fin: its end).  A
+ * restore that fails lets the bytes go as they are, placeholders and all,
+ * and stops restoring: a partial event is never sent. */
+static void restore_stream(struct lr_xcurl *x, int fin)
+{
+	lr_xbuf o = {0};
+	int rc;
+
+	if (!x->rs)
+		return;
+	rc = lr_redact_stream_feed(x->rs, x->out.p ? x->out.p : "", x->out.len, &o);
+	if (rc == 0 && fin)
+		rc = lr_redact_stream_finish(x->rs, &o);
+	if (rc < 0) {
+		lr_xbuf_free(&o);
+		lr_redact_stream_free(x->rs);
+		x->rs = NULL;
+		return;
+	}
+	lr_xbuf_free(&x->out);
+	x->out = o;
 }
 
 static void deliver_held(lr_easy *e, struct lr_xcurl *x)
@@ -186,7 +230,9 @@ static size_t xc_header(char *p, size_t size, size_t n, void *ud)
 	}
 	/* the blank line: the head is whole */
 	if (x->stream && x->status >= 200 && x->status <= 299) {
-		if (!(x->st = lr_xlate_stream_new(&x->cx)) || give_head(e, x, x->status, 1) < 0)
+		if ((!x->identity && !(x->st = lr_xlate_stream_new(&x->cx))) || give_head(e, x, x->status, 1) < 0)
+			return 0;
+		if (x->rm.n && !(x->rs = lr_redact_stream_new(&x->rm, x->app_fmt)))
 			return 0;
 		x->state = XC_STREAM;
 	} else {
@@ -204,9 +250,10 @@ static size_t xc_write(char *p, size_t size, size_t n, void *ud)
 	if (!x)
 		return lr_xfer_write(e, p, len);
 	if (x->state == XC_STREAM) {
-		if (lr_xlate_stream_feed(x->st, p, len, &x->out) < 0 || give_out(e, x) < 0)
+		if (x->st ? lr_xlate_stream_feed(x->st, p, len, &x->out) < 0 : xbuf_add(&x->out, p, len) < 0)
 			return 0;
-		return len;
+		restore_stream(x, 0);
+		return give_out(e, x) < 0 ? 0 : len;
 	}
 	if (x->state != XC_HOLD)
 		return len; /* after a held answer went: nothing more is the app's */
@@ -233,7 +280,7 @@ int lr_xcurl_begin(const lr_curl_lib *lib, lr_easy *e, const lr_plan *p, const l
 	return 0;
 }
 
-int lr_xcurl_restore(lr_easy *e, lr_redact_map *m)
+int lr_xcurl_restore(lr_easy *e, lr_redact_map *m, int stream, int app_fmt)
 {
 	struct lr_xcurl *x = e->xc;
 
@@ -242,7 +289,11 @@ int lr_xcurl_restore(lr_easy *e, lr_redact_map *m)
 			return LR_ENOMEM;
 		x->identity = 1;
 		x->clen = -1;
+		x->stream = stream;
+		x->app_fmt = app_fmt;
 		e->xc = x;
+	} else {
+		x->app_fmt = x->cx.app; /* restored after the translation */
 	}
 	lr_redact_free(&x->rm);
 	x->rm = *m;
@@ -278,7 +329,9 @@ void lr_xcurl_finish(lr_easy *e)
 		return;
 	if (x->state == XC_HOLD)
 		deliver_held(e, x);
-	else if (x->state == XC_STREAM && lr_xlate_stream_finish(x->st, &x->out) >= 0)
+	else if (x->state == XC_STREAM && (!x->st || lr_xlate_stream_finish(x->st, &x->out) >= 0)) {
+		restore_stream(x, 1);
 		give_out(e, x);
+	}
 	x->state = XC_DONE;
 }

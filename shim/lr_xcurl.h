@@ -35,15 +35,16 @@
 int lr_xcurl_begin(const lr_curl_lib *lib, lr_easy *e, const lr_plan *p, const lr_request *r);
 
 /*
- * A redacting route (lr_redact.h): the answer is held whole, as above,
- * and the values of m put back where it repeats a placeholder, then
- * given to the app with its own head (Content-Length dropped: the length
- * changed).  With lr_xcurl_begin too, the restore follows the
- * translation.  Takes m (emptied).  Only for a transfer whose answer is
- * not streamed (lr_curl_apply refuses the others).  0, or LR_ENOMEM.
+ * A redacting route (lr_redact.h): the values of m are put back where
+ * the answer repeats a placeholder, then given to the app with its own
+ * head (Content-Length dropped: the length changed).  An answer that is
+ * not streamed is held whole, as above; a 2xx stream (stream set, in the
+ * app's format app_fmt, enum lr_xfmt) goes through lr_redact_stream as it
+ * comes.  With lr_xcurl_begin too, the restore follows the translation.
+ * Takes m (emptied).  0, or LR_ENOMEM.
  */
 struct lr_redact_map;
-int lr_xcurl_restore(lr_easy *e, struct lr_redact_map *m);
+int lr_xcurl_restore(lr_easy *e, struct lr_redact_map *m, int stream, int app_fmt);
 
 /* Puts our callbacks in front, last (after lr_xfer_install): the audit
  * is fed the translated answer.  No-op without lr_xcurl_begin. */

@@ -1,8 +1,9 @@
 # t_guard.sh - guardrails in the shim (issue 20): the curl command line and
 # Python's http.client against the mock (which echoes the prompt back with
 # x-mock-echo): routing on findings, a deny on a key, redaction with the
-# values put back into the app's answer (and never seen by the mock), a
-# stream or a socket client not redacted and saying so, and an audit with
+# values put back into the app's answer (and never seen by the mock), in a
+# stream too (curl -N, placeholders cut across events), a socket client not
+# redacted and saying so (plain and streamed), and an audit with
 # the detectors' kinds and counts but no value.
 . "$(dirname "$0")/lib.sh"
 # needs: unsanitized (it runs Debian's curl binary, which an ASan runtime in LD_PRELOAD hangs)
@@ -60,11 +61,45 @@ check "python: answered as without the shim" grep -q "^200 you said: write to $M
 check "python: audit says the redaction was not applied" audit_ok "$LLMROUTE_AUDIT" \
 	"r['llmroute.transport'] == 'socket' and r['llmroute.guard.action'] == 'redact_not_applied' and r['llmroute.not_applied'] == 'cannot_restore_redacted'"
 
-# A stream: placeholders could be cut across events, so no redaction.
-ccurl -o "$T/out" -d "$(body "mail $MAIL" ',"stream":true')" "$MOCK$U"
-check "stream: sent as the app made it" last_req "b'$MAIL' in d['raw']"
-check "stream: audit says not applied" audit_ok "$LLMROUTE_AUDIT" \
-	"r['llmroute.not_applied'] == 'cannot_restore_redacted' and r['llmroute.guard.findings'] == {'email': 1}"
+# A stream through libcurl (curl -N): the mock sees placeholders and
+# streams them back cut across events ("[EMA", "IL_1"); the app reads its
+# values in the deltas.
+ccurl -N -H 'x-mock-echo: split' -o "$T/sse" -d "$(body "mail $MAIL or $PHONE" ',"stream":true')" "$MOCK$U"
+check "stream: the mock saw placeholders" last_req "b'mail [EMAIL_1] or [PHONE_1]' in d['raw'] and b'example.com' not in d['raw']"
+curl -sS -N --max-time 10 -H 'x-mock-echo: split' -o "$T/raw.sse" -d "$(body 'mail [EMAIL_1] or [PHONE_1]' ',"stream":true')" "$MOCK$U"
+check "stream: the mock cuts placeholders across events" grep -q '"content": "il \["' "$T/raw.sse"
+cat >"$T/deltas.py" <<'PYEOF'
+import json, sys
+text = ""
+for line in open(sys.argv[1], encoding="utf-8"):
+    if line.startswith("data: {"):
+        for ch in json.loads(line[6:])["choices"]:
+            text += (ch.get("delta") or {}).get("content") or ""
+print(text)
+PYEOF
+check "stream: the app's deltas carry the values" sh -c "'$PY' '$T/deltas.py' '$T/sse' | grep -qx 'you said: mail $MAIL or $PHONE'"
+check "stream: the SSE ends as it came" sh -c "tail -n 2 '$T/sse' | grep -q '^data: \[DONE\]'"
+check "stream: audit says redact, applied" audit_ok "$LLMROUTE_AUDIT" \
+	"r['llmroute.guard.action'] == 'redact' and r['llmroute.applied'] is True and r['llmroute.guard.findings'] == {'email': 1, 'phone': 1}"
+
+# A stream through Python's http.client (a socket client): not redacted,
+# and the audit says so.
+shim "$PY" - "$P" "$MAIL" >"$T/pys.out" 2>"$T/pys.err" <<'PYEOF'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+body = json.dumps({"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "mail " + sys.argv[2]}]})
+c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json", "x-mock-echo": "split"})
+r = c.getresponse()
+text = ""
+for line in r.read().decode().splitlines():
+    if line.startswith("data: {"):
+        text += json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+print(r.status, text)
+PYEOF
+check "python stream: answered as without the shim" grep -q "^200 you said: mail $MAIL" "$T/pys.out"
+check "python stream: sent as the app made it" last_req "b'$MAIL' in d['raw']"
+check "python stream: audit says not applied" audit_ok "$LLMROUTE_AUDIT" \
+	"r['llmroute.transport'] == 'socket' and r['llmroute.not_applied'] == 'cannot_restore_redacted'"
 
 # Nothing personal: no route, no findings in the audit.
 ccurl -o /dev/null -d "$(body 'what is 2+2, version 1.2.3.4.5')" "$MOCK$U"

@@ -19,7 +19,8 @@ input tokens = max(1, len(request body bytes) // 4), the reply text is
 carries x-mock-input-tokens, x-mock-output-tokens, x-mock-model and
 x-mock-request (the log sequence number).  With "x-mock-echo: 1" the reply
 text is "you said: " and the last message's text (OpenAI chat), so a test
-can see what reached the model and what the app got back.
+can see what reached the model and what the app got back; "x-mock-echo:
+split" streams that text in 4-byte deltas, cutting words across events.
 
 Prompt caching: a request with the header "x-mock-cache: READ[,WRITE]" is
 answered as if READ of its input tokens were read from the provider's prompt
@@ -346,8 +347,9 @@ class Call:
         self.json_mode = json_asked(api, data)
         self.tool = tool_offered(data) if self.fault == "tool" and api in TOOL_APIS else None
         self.reply = reply_text(self.model, self.json_mode, self.fault)
-        if echo:
+        if echo in ("1", "split"):
             self.reply = "you said: " + last_text(data)
+        self.split = echo == "split"
         self.in_tok = max(1, len(body) // 4)
         self.out_tok = 5 if self.tool else len(self.reply.split())
         self.cache_read = min(cache[0], self.in_tok)
@@ -371,7 +373,10 @@ class Call:
         return self.fault == "refusal" and self.json_mode and not self.streaming()
 
     def pieces(self, n):
-        """The reply split at word boundaries into n parts that join back."""
+        """The reply split at word boundaries into n parts that join back
+        (with x-mock-echo: split, into 4-byte parts: words cut across events)."""
+        if self.split:
+            return [self.reply[i:i + 4] for i in range(0, len(self.reply), 4)] or [""]
         words = self.reply.split(" ")
         n = min(n, len(words))
         size, extra = divmod(len(words), n)
@@ -1024,7 +1029,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(400, error_body(api, 400, "request body must be a JSON object"), mark)
         text_api = api not in ("embeddings", "ollama_embed")
         call = Call(n, path, query, body, data, model, api, fault if text_api else None,
-                    self.cache_asked(), self.headers.get("x-mock-echo") == "1")
+                    self.cache_asked(), self.headers.get("x-mock-echo"))
         kind, payload = (TOOL_ANSWERS[api] if call.tool else ANSWERS[api])(call)
         tail = None
         if call.fault == "midstream" and kind in ("sse", "ndjson"):

@@ -13,7 +13,8 @@
  *   stream200            a 200-event OpenAI SSE answer through lr_usage,
  *                        one feed per event, as the shim feeds it;
  *   body1m               what the shim reads of a 1 MB chat body: request
- *                        (model), decision, streamed or not, model rewrite;
+ *                        (model), decision, streamed or not, model rewrite
+ *                        (lr_request_set_model, as lr_plan_body does);
  *   usage242             the usage of a 242-byte chat answer.
  * Exit status 1 when a piece gives a wrong result, else 0.
  */
@@ -179,7 +180,7 @@ static void body(long n)
 		if (d.index != 0 || lr_request_streams(&r, b, size) != 0)
 			fail("decision or stream");
 		out = NULL;
-		if (lr_body_set_model(b, size, "gpt-4o-mini", &out, &olen) <= 0 || olen != size + 5)
+		if (lr_request_set_model(&r, b, size, "gpt-4o-mini", &out, &olen) <= 0 || olen != size + 5)
 			fail("rewrite");
 		free(out);
 	}

@@ -10,6 +10,9 @@
  *   - set_model is byte-preserving: walking input and output members in
  *     lockstep, every gap, key and non-model value is identical, every
  *     top-level model value is the new token, and the length adds up;
+ *   - set_model_at (the splice at the model member the request's walk
+ *     found, lr_request_set_model's fast path) gives set_model's result,
+ *     byte for byte, whenever the body has exactly one "model";
  *   - a general edit list is idempotent (applying it to its own output
  *     changes nothing) and its output is a valid object;
  *   - string encode/decode round-trips, and lr_json_num matches strtod.
@@ -102,6 +105,23 @@ static void check_preserved(const char *in, size_t n, const char *out,
 	ASSERT((long)outlen == (long)n + delta);
 }
 
+/* The one-walk rewrite against the full one, on the same body. */
+static void check_set_model_at(const char *s, size_t n, int mrc, const char *out, size_t outlen)
+{
+	static const char *const key[] = {"model"};
+	char *out2 = NULL;
+	size_t outlen2 = 0, count = 0;
+	lr_span v;
+	int rc;
+
+	if (lr_body_members_n(s, n, key, 1, &v, &count) < 0 || count != 1)
+		return;
+	rc = lr_body_set_model_at(s, n, v, NEW_MODEL, &out2, &outlen2);
+	ASSERT(rc == mrc && outlen2 == outlen);
+	ASSERT((!out && !out2) || (out && out2 && memcmp(out, out2, outlen + 1) == 0));
+	free(out2);
+}
+
 static void check_set_model(const char *s, size_t n)
 {
 	char got[64], *out = NULL;
@@ -110,6 +130,7 @@ static void check_set_model(const char *s, size_t n)
 	int grc = lr_body_get_str(s, n, "model", got, sizeof got);
 	int mrc = lr_body_set_model(s, n, NEW_MODEL, &out, &outlen);
 
+	check_set_model_at(s, n, mrc, out, outlen);
 	if (st < 0) {
 		ASSERT(mrc == st && grc == st && !out);
 		return;

@@ -49,7 +49,9 @@ build fuzz_xlate tests/fuzz/fuzz_xlate.c router/lr_xlate.c router/lr_xlate_opena
 	router/lr_xlate_responses.c router/lr_json.c router/lr_error.c
 build fuzz_splice tests/fuzz/fuzz_splice.c router/lr_splice.c router/lr_splice_body.c \
 	router/lr_splice_more.c router/lr_json.c router/lr_error.c
-build fuzz_guard tests/fuzz/fuzz_guard.c router/lr_guard.c router/lr_redact.c router/lr_error.c
+build fuzz_guard tests/fuzz/fuzz_guard.c router/lr_guard.c router/lr_redact.c router/lr_redact_stream.c router/lr_error.c \
+	router/lr_xlate.c router/lr_xlate_openai.c router/lr_xlate_anthropic.c router/lr_xlate_gemini.c \
+	router/lr_xlate_ollama.c router/lr_xlate_responses.c router/lr_json.c
 build fuzz_xsink -Ishim tests/fuzz/fuzz_xsink.c shim/lr_xsink.c router/lr_xlate.c router/lr_xlate_openai.c \
 	router/lr_xlate_anthropic.c router/lr_xlate_gemini.c router/lr_xlate_ollama.c \
 	router/lr_xlate_responses.c router/lr_json.c router/lr_error.c

@@ -567,6 +567,41 @@ static void test_corpus(void)
 	CHECK(cases >= 8);
 }
 
+/* The splice at a member already found: set_model's bytes and codes,
+ * without a second walk; spans not inside the body are refused. */
+static void test_set_model_at(void)
+{
+	static const char *const key[] = {"model"};
+	static const char *const in[] = {
+		"{\"model\":\"gpt-4o\",\"messages\":[]}",
+		" { \"stream\":true , \"model\" : 7 } ",
+		"{\"mod\\u0065l\":\"x\"}",
+		"{\"model\":\"gpt-4o-mini\"}",
+	};
+	char *a, *b;
+	size_t alen, blen, count, k;
+	lr_span v;
+
+	for (k = 0; k < sizeof in / sizeof in[0]; k++) {
+		CHECK_INT(lr_body_members_n(in[k], strlen(in[k]), key, 1, &v, &count), 0);
+		CHECK(count == 1);
+		CHECK_INT(lr_body_set_model_at(in[k], strlen(in[k]), v, "gpt-4o-mini", &b, &blen),
+			lr_body_set_model(in[k], strlen(in[k]), "gpt-4o-mini", &a, &alen));
+		CHECK(blen == alen && (a ? b && memcmp(a, b, alen + 1) == 0 : !b));
+		free(a);
+		free(b);
+	}
+	CHECK_INT(lr_body_members_n("{\"model\":1,\"model\":2}", 23, key, 1, &v, &count), 0);
+	CHECK(count == 2);
+	CHECK_INT(lr_body_members_n("{\"model\":1", 10, key, 1, &v, &count), LR_EPARSE);
+	CHECK(count == 0 && !v.p);
+	v.p = in[0] + 100;
+	v.len = 1;
+	CHECK_INT(lr_body_set_model_at(in[0], strlen(in[0]), v, "m", &b, &blen), LR_EINVAL);
+	v.p = in[0] + 9;
+	CHECK_INT(lr_body_set_model_at(in[0], strlen(in[0]), v, NULL, &b, &blen), LR_EINVAL);
+}
+
 int main(void)
 {
 	test_get_str();
