@@ -27,7 +27,6 @@
 #include "lr_stats.h"
 #include "lr_view.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -430,7 +429,7 @@ static void count_fleet(lr_stats_seg *seg, const lr_table *t, const lr_audit_rec
 		return;
 	name = rt->budget_per == LR_BUDGET_ROUTE ? rec->rule
 	       : rt->budget_per == LR_BUDGET_PROCESS ? rec->process : rec->request_model;
-	lr_fleet_count(seg, (int)rt->budget_per, name, (uint64_t)llround(rec->cost_usd * 1e9));
+	lr_fleet_count(seg, (int)rt->budget_per, name, (uint64_t)(rec->cost_usd * 1e9 + 0.5));
 }
 
 static void emit(const lr_audit_rec *rec, const lr_table *t, const char *target)
