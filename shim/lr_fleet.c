@@ -373,16 +373,31 @@ void lr_fleet_atfork(int phase)
 {
 	int fd;
 
-	lr_fork_mutex(&mu, phase);
-	if (phase != LR_FORK_CHILD || !atomic_load(&started))
+	/* mu, then the connection's lock (held only around one non-blocking
+	 * system call): no descriptor number changes across the fork */
+	if (phase == LR_FORK_PARENT) {
+		pthread_mutex_unlock(&conn.mu);
+		pthread_mutex_unlock(&mu);
+		return;
+	}
+	if (phase == LR_FORK_PREPARE) {
+		pthread_mutex_lock(&mu);
+		pthread_mutex_lock(&conn.mu);
+		return;
+	}
+	pthread_mutex_init(&mu, NULL);
+	pthread_mutex_init(&conn.mu, NULL);
+	if (!atomic_load(&started))
 		return;
 	/* the parent's thread is not here, its connection is the parent's:
 	 * the child closes its copy and starts its own at its first request */
 	fd = atomic_exchange(&conn.fd, -1);
-	pthread_mutex_init(&conn.mu, NULL);
 	if (fd >= 0)
 		syscall(SYS_close, fd); /* not through our close hook */
-	lr_resp_free(&conn);
+	/* the queued commands' buffer is forgotten, not freed: the parent's
+	 * thread may have been growing it when the fork came */
+	conn.out = NULL;
+	conn.outlen = conn.outcap = 0;
 	conn.inlen = 0;
 	conn_ready = down_logged = 0;
 	retry_at_ms = 0;

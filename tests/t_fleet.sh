@@ -144,6 +144,37 @@ check "host 2: flaky is cooling down there too" grep -q "flaky.*cooling down" "$
 check "host 2: its request went to good without trying flaky" sh -c \
 	"grep -q '\"llmroute.target\":\"good\"' $T/audit-2.jsonl && ! grep -q '\"llmroute.target\":\"flaky\"' $T/audit-2.jsonl"
 
+# --- fork: a child of a host that spends through Redis spends too ----------
+cat >"$T/fork.py" <<'PYEOF'
+import http.client, json, os, sys, time
+port = int(sys.argv[1])
+def ask():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    c.request("POST", "/v1/chat/completions", json.dumps({"model": "ask-steady", "messages": [{"role": "user", "content": "hello"}]}),
+              {"Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    return r.status
+ok = [ask() for _ in range(3)]
+kids = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        st = [ask() for _ in range(3)]
+        time.sleep(0.5)  # its fleet thread's flush
+        os._exit(0 if st == [200, 200, 200] else 1)
+    kids.append(pid)
+ok += [ask() for _ in range(3)]
+bad = sum(os.WEXITSTATUS(os.waitpid(p, 0)[1]) for p in kids)
+time.sleep(0.5)
+print(ok.count(200), bad)
+PYEOF
+before=$(rcli get "lrt:budget:route:steady:$DAY")
+out=$(LLMROUTE_TABLE="$BASE-h4" shim timeout 30 "$PY" "$T/fork.py" "$MOCK_PORT" 2>"$T/err-fork")
+after=$(rcli get "lrt:budget:route:steady:$DAY")
+check "fork: the parent and 3 children all answered, none hung ($out)" test "$out" = "6 0"
+check "fork: every child's spend reached Redis with the parent's ($((after - before)) nano-USD for 15 requests)" \
+	test "$((after - before))" -eq $((15 * 68000))
+
 # --- stats --fleet ----------------------------------------------------------
 LLMROUTE_TABLE="$BASE-h3" "$CTL" stats --fleet >"$T/fstats" 2>&1
 check "stats --fleet: the fleet budgets, spent of limit" grep -Eq "capped .*0\.00[0-9]+ of 0\.0035 USD" "$T/fstats"
