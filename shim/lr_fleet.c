@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define MAX_SHARED_COOLDOWN_S 86400 /* a cool-down read from Redis lasts at most a day */
 #define IO_MS 250             /* one exchange with Redis, at most */
 #define RETRY_MS 1000         /* after a failed connect */
 #define MAX_TARGETS 64
@@ -260,8 +261,11 @@ static void health(lr_stats_seg *seg, long long now)
 	for (k = 0; k < cur.ntargets; k++) {
 		f_until = 0;
 		f_fails = 0;
-		if (rep[k].type == '$' && !rep[k].nil)
-			sscanf(rep[k].str, "%lld %llu", &f_until, &f_fails);
+		if (rep[k].type == '$' && !rep[k].nil &&
+		    sscanf(rep[k].str, "%lld %llu", &f_until, &f_fails) != 2)
+			f_until = 0; /* not ours: ignored */
+		if (f_until > now + MAX_SHARED_COOLDOWN_S)
+			f_until = now + MAX_SHARED_COOLDOWN_S; /* whoever wrote it, not for ever */
 		local_health(seg, cur.targets[k], &until, &fails);
 		if (f_until > now && f_until > until)
 			lr_stats_health_raise(seg, cur.targets[k], f_until, f_fails);

@@ -175,6 +175,27 @@ check "fork: the parent and 3 children all answered, none hung ($out)" test "$ou
 check "fork: every child's spend reached Redis with the parent's ($((after - before)) nano-USD for 15 requests)" \
 	test "$((after - before))" -eq $((15 * 68000))
 
+# --- a cool-down written into Redis by someone else lasts at most a day -----
+rcli set lrt:health:good "99999999999 7" EX 600 >/dev/null
+host 3 ask-hx 1 0 0.5
+until=$(LLMROUTE_TABLE="$BASE-h3" "$CTL" stats --json 2>/dev/null | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+def walk(o):
+    if isinstance(o, dict):
+        if "cooling_down_until" in o and o.get("cooling_down_until"):
+            yield o["cooling_down_until"]
+        for v in o.values():
+            yield from walk(v)
+    elif isinstance(o, list):
+        for v in o:
+            yield from walk(v)
+print(int(max(walk(d), default=0)))')
+now=$(date +%s)
+check "a far-future cool-down from Redis is capped at a day on the host (until $until, now $now)" \
+	sh -c "[ '$until' -gt $now ] && [ '$until' -le $((now + 86400 + 5)) ]"
+rcli del lrt:health:good >/dev/null
+
 # --- stats --fleet ----------------------------------------------------------
 LLMROUTE_TABLE="$BASE-h3" "$CTL" stats --fleet >"$T/fstats" 2>&1
 check "stats --fleet: the fleet budgets, spent of limit" grep -Eq "capped .*0\.00[0-9]+ of 0\.0035 USD" "$T/fstats"
