@@ -591,12 +591,12 @@ static void test_set_model_at(void)
 		free(a);
 		free(b);
 	}
-	CHECK_INT(lr_body_members_n("{\"model\":1,\"model\":2}", 23, key, 1, &v, &count), 0);
+	CHECK_INT(lr_body_members_n("{\"model\":1,\"model\":2}", 21, key, 1, &v, &count), 0);
 	CHECK(count == 2);
 	CHECK_INT(lr_body_members_n("{\"model\":1", 10, key, 1, &v, &count), LR_EPARSE);
 	CHECK(count == 0 && !v.p);
-	v.p = in[0] + 100;
-	v.len = 1;
+	v.p = "\"elsewhere\""; /* a span not inside the body */
+	v.len = 11;
 	CHECK_INT(lr_body_set_model_at(in[0], strlen(in[0]), v, "m", &b, &blen), LR_EINVAL);
 	v.p = in[0] + 9;
 	CHECK_INT(lr_body_set_model_at(in[0], strlen(in[0]), v, NULL, &b, &blen), LR_EINVAL);
@@ -608,6 +608,7 @@ int main(void)
 	test_prepend_system();
 	test_set_model_basic();
 	test_set_model_preserves();
+	test_set_model_at();
 	test_nul_bytes();
 	test_malformed();
 	test_truncated();
