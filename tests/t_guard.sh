@@ -82,6 +82,20 @@ check "stream: the SSE ends as it came" sh -c "tail -n 2 '$T/sse' | grep -q '^da
 check "stream: audit says redact, applied" audit_ok "$LLMROUTE_AUDIT" \
 	"r['llmroute.guard.action'] == 'redact' and r['llmroute.applied'] is True and r['llmroute.guard.findings'] == {'email': 1, 'phone': 1}"
 
+# The multi interface (curl --parallel): two redacted requests at once,
+# each answer with its own values back, the mock seeing placeholders only.
+body "mail $MAIL now" >"$T/p1.json"
+body "call $PHONE now" >"$T/p2.json"
+shim curl -sS --max-time 10 --parallel --parallel-immediate -H 'Content-Type: application/json' -H 'x-mock-echo: 1' \
+	--data-binary @"$T/p1.json" -o "$T/par1" "$MOCK$U" --next \
+	-H 'Content-Type: application/json' -H 'x-mock-echo: 1' --data-binary @"$T/p2.json" -o "$T/par2" "$MOCK$U" 2>"$T/par.err"
+check "multi (curl --parallel): each answer has its own value back" sh -c \
+	"grep -q 'you said: mail $MAIL now' '$T/par1' && grep -q 'you said: call $PHONE now' '$T/par2'"
+for i in 1 2; do
+	check "multi: request $i reached the mock with a placeholder, not the value" last_req \
+		"(b'[EMAIL_1]' in d['raw'] or b'[PHONE_1]' in d['raw']) and b'example.com' not in d['raw'] and b'7946' not in d['raw']" "$i"
+done
+
 # A stream through Python's http.client (a socket client): not redacted,
 # and the audit says so.
 shim "$PY" - "$P" "$MAIL" >"$T/pys.out" 2>"$T/pys.err" <<'PYEOF'
