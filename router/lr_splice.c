@@ -384,8 +384,11 @@ static int anthropic_event(lr_splice *s, const event *ev, const char *raw, size_
 	idx = lr_json_member(ev->data, "index");
 	if (idx.p) {
 		i = 0;
-		for (at = 0; at < idx.len && idx.p[at] >= '0' && idx.p[at] <= '9'; at++)
+		for (at = 0; at < idx.len && idx.p[at] >= '0' && idx.p[at] <= '9'; at++) {
+			if (i > 1000000)
+				return LR_EPARSE; /* no answer has that many blocks: malformed */
 			i = i * 10 + (idx.p[at] - '0');
+		}
 	}
 	app = idx.p ? (long)i + (s->cont ? s->offset : 0) : -1;
 	start = lr_json_str_eq(type, "content_block_start");

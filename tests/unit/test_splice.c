@@ -206,6 +206,13 @@ static void anthropic(void)
 	feed(&s, AEV("content_block_start", "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"), 64);
 	CHECK(strstr(app, "\"index\":1,") != NULL);
 	lr_splice_free(&s);
+	/* a block index no answer has (the fuzzer's: it overflowed): malformed */
+	app_len = 0;
+	lr_splice_init(&s, LR_FMT_ANTHROPIC);
+	CHECK_INT(feed(&s, AEV("content_block_start", "{\"type\":\"content_block_start\",\"index\":19999999999999999999999,"
+			      "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"), 64), LR_EPARSE);
+	CHECK_INT((int)app_len, 0);
+	lr_splice_free(&s);
 	/* OpenAI's error event */
 	lr_splice_init(&s, LR_FMT_OPENAI);
 	n = lr_splice_error_event(&s, "idle", ev, sizeof(ev));
