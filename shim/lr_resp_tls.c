@@ -58,11 +58,33 @@ typedef struct {
 
 #define SYM(name) (*(void **)&O.name = dlsym(h, #name), missing = missing ? missing : O.name ? NULL : #name)
 
+/* OpenSSL built into the program or another library (nodesource's node
+ * exports its own, unversioned): a libssl.so.3 loaded now would bind its
+ * libcrypto calls to that copy, of another version.  A libcrypto.so of
+ * another version is no harm: symbol versions keep the two apart.
+ * 1 if such a copy is there. */
+static int foreign_crypto(void)
+{
+	void *f = dlsym(RTLD_DEFAULT, "OPENSSL_init_crypto");
+	const char *name, *slash;
+	Dl_info di;
+
+	if (!f || !dladdr(f, &di) || !di.dli_fname)
+		return 0;
+	name = di.dli_fname;
+	slash = strrchr(name, '/');
+	return strncmp(slash ? slash + 1 : name, "libcrypto.so", 12) != 0;
+}
+
 static void load(void)
 {
 	const char *missing = NULL;
 	void *h = dlopen("libssl.so.3", RTLD_NOLOAD | RTLD_LAZY);
 
+	if (!h && foreign_crypto()) {
+		snprintf(O.why, sizeof(O.why), "this program has its own OpenSSL built in: no TLS to Redis from it");
+		return;
+	}
 	if (!h)
 		h = dlopen("libssl.so.3", RTLD_LAZY | RTLD_LOCAL);
 	if (!h) {
@@ -219,7 +241,7 @@ int lr_resp_connect_tls(lr_resp *r, const char *host, unsigned port, const char 
 
 	pthread_once(&once, load);
 	if (!O.ok)
-		return snprintf(why, cap, "%s", O.why), -1;
+		return lr_resp_close(r), snprintf(why, cap, "%s", O.why), -1;
 	if (lr_resp_connect(r, host, port, timeout_ms) < 0)
 		return snprintf(why, cap, "cannot connect: %s", strerror(errno)), -1;
 	if (!(s = calloc(1, sizeof(*s))))
