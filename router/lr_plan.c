@@ -373,10 +373,11 @@ static const char *const unapplied_advice[LR_UNAPPLIED_N] = {
 	"on libcurl a route to a target of another format is applied to transfers without "
 	"CURLOPT_HEADER (the app would read the target's head); the socket and TLS "
 	"transports carry the rest",
-	"a redacting route puts the values back only into a whole (not streamed) answer of a "
-	"libcurl transfer without fallbacks, escalation, a cache or CURLOPT_HEADER, so this "
-	"request went as the app made it, the values in it; match the route on \"stream\": false "
-	"and the transport, or deny such requests (\"pii\" in a deny route's match)",
+	"a redacting route puts the values back only where the whole answer passes through the "
+	"shim (a libcurl transfer without CURLOPT_HEADER, or the shim's own client on a socket or "
+	"TLS connection; not with fallbacks, escalation or a cache; a stream of a known format), "
+	"so this request went as the app made it, the values in it; deny such requests "
+	"(\"pii\" in a deny route's match) where that must not happen",
 };
 
 const char *lr_unapplied_code(int why)

@@ -19,6 +19,28 @@ void lr_redact_free(lr_redact_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+int lr_redact_dup(const lr_redact_map *src, lr_redact_map *dst)
+{
+	size_t k;
+
+	memset(dst, 0, sizeof(*dst));
+	if (!src->n)
+		return 0;
+	if (!(dst->e = calloc(src->n, sizeof(*dst->e))))
+		return LR_ENOMEM;
+	memcpy(dst->count, src->count, sizeof(dst->count));
+	for (k = 0; k < src->n; k++, dst->n++) {
+		dst->e[k] = src->e[k];
+		if (!(dst->e[k].val = malloc(src->e[k].len + 1))) {
+			lr_redact_free(dst);
+			return LR_ENOMEM;
+		}
+		memcpy(dst->e[k].val, src->e[k].val, src->e[k].len);
+		dst->e[k].val[src->e[k].len] = '\0';
+	}
+	return 0;
+}
+
 /* The entry for value v (kind), added if new.  NULL on ENOMEM. */
 static const lr_redact_ent *entry(lr_redact_map *m, int kind, const char *v, size_t len)
 {

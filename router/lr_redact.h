@@ -45,6 +45,10 @@ int lr_redact_body(const char *body, size_t len, const lr_guard_findings *g, uns
  * NULL: the text stays), or LR_ENOMEM. */
 int lr_redact_restore(const lr_redact_map *m, const char *in, size_t n, char **out, size_t *outlen);
 
+/* A deep copy of src into dst (for a holder whose lifetime is its own).
+ * 0, or LR_ENOMEM with dst empty. */
+int lr_redact_dup(const lr_redact_map *src, lr_redact_map *dst);
+
 void lr_redact_free(lr_redact_map *m);
 
 #endif

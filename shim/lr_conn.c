@@ -26,6 +26,7 @@
 #include "lr_log.h"
 #include "lr_plan.h"
 #include "lr_plan_xlate.h"
+#include "lr_redact.h"
 #include "lr_rec.h"
 #include "lr_request.h"
 #include "lr_serve.h"
@@ -313,6 +314,7 @@ typedef struct {
 	size_t blen;
 	const char *app_body;  /* the app's */
 	size_t app_blen;
+	lr_redact_map rm;      /* a redacted request's values, until served */
 	/* not cleared by job_new: lr_request_init_as sets r up, url is written
 	 * before it is read (17 KB a request need not zero) */
 	lr_request r;
@@ -415,15 +417,48 @@ static struct lr_xsink_cfg *xcfg_of(const lr_plan *p, const lr_request *r)
 	return lr_xsink_cfg_dup(&cfg);
 }
 
+/* A redacted answer is restored as it came: an encoding asked by the app
+ * would hide the placeholders from the restore. */
+static int drops_encoding(const char *name, size_t n)
+{
+	return n == 15 && strncasecmp(name, "accept-encoding", 15) == 0;
+}
+
+/* A redacting route with findings of its kinds (issue 20): the body with
+ * placeholders (*red, malloc'ed) and the values in *rm, when the answer
+ * can be restored (rm not NULL: the shim's own client carries it, and a
+ * stream is of a format lr_redact_stream reads).  0 (nothing to redact),
+ * 1, or < 0 with *why (cannot_restore_redacted: nothing half-done). */
+static int redact_of(const lr_decision *d, const lr_request *r, const lr_plan *p, const char *body, size_t blen,
+		     lr_redact_map *rm, char **red, size_t *rlen, int *why)
+{
+	int fmt = p->xtarget ? p->xapp : lr_xlate_format(r->det.format, r->det.operation), rc;
+
+	*red = NULL;
+	if (!(d->route->guard_redact & r->guard.mask))
+		return 0;
+	*why = LR_UNAPPLIED_GUARD;
+	if (!rm || !body || (r->f.num[LR_F_STREAM - LR_F_NUM] && fmt == LR_XF_NONE))
+		return LR_EINVAL;
+	rc = lr_redact_body(body, blen, &r->guard, d->route->guard_redact, rm, red, rlen);
+	if (rc <= 0)
+		return rc < 0 ? rc : LR_EINVAL; /* a finding not located: no half redaction */
+	*why = LR_UNAPPLIED_NONE;
+	return 1;
+}
+
 /* The held request as decision d and plan p of table t send it: *out
  * (head and body, malloc'ed), and the new body in *nb (NULL: the app's).
- * 0, or < 0 with *why (LR_UNAPPLIED_*); a translation the target cannot
- * honour fills refusal (LR_XLATE_MAX_MSG bytes, or NULL). */
+ * A redacting route's values go to *rm (NULL: it cannot be restored
+ * here).  0, or < 0 with *why (LR_UNAPPLIED_*) and *rm empty; a
+ * translation the target cannot honour fills refusal (LR_XLATE_MAX_MSG
+ * bytes, or NULL). */
 static int build(lr_conn *c, const lr_table *t, const lr_decision *d, const lr_request *r, lr_plan *p,
 		 const char *body, size_t blen, char **out, size_t *outlen, char **nb, size_t *nbl, int *why,
-		 char *refusal)
+		 char *refusal, lr_redact_map *rm)
 {
-	char host[300], auth[4200];
+	char host[300], auth[4200], *red = NULL;
+	size_t rlen = 0;
 	lr_http_edits e, xe;
 	int rc;
 
@@ -431,45 +466,52 @@ static int build(lr_conn *c, const lr_table *t, const lr_decision *d, const lr_r
 	*nbl = 0;
 	auth[0] = '\0';
 	memset(&xe, 0, sizeof(xe));
-	if (d->route->guard_redact & r->guard.mask) {
-		/* the values could not be put back into the answer on this
-		 * transport: nothing is half-done (lr_redact.h) */
-		*why = LR_UNAPPLIED_GUARD;
-		return LR_EINVAL;
+	if ((rc = redact_of(d, r, p, body, blen, rm, &red, &rlen, why)) < 0)
+		return rc;
+	if (red) { /* everything after works on the placeholders */
+		body = red;
+		blen = rlen;
 	}
 	rc = lr_plan_body(t, d, r, p, body, blen, nb, nbl);
 	if (rc < 0 && rc != LR_ENOTFOUND) {
 		*why = lr_unapplied_of(rc, 1);
-		return rc;
+		goto out;
 	}
-	if (p->xtarget && (rc = xlate_body(p, r, body, blen, nb, nbl, &xe, refusal, why)) < 0) {
-		free(*nb);
-		*nb = NULL;
-		return rc;
+	if (red && !*nb) { /* the placeholders are the only change */
+		*nb = red;
+		*nbl = rlen;
+		red = NULL;
 	}
+	if (p->xtarget && (rc = xlate_body(p, r, body, blen, nb, nbl, &xe, refusal, why)) < 0)
+		goto out;
 	rc = edits_of(p, &e, *nb, *nbl, host, sizeof(host), auth, sizeof(auth));
-	e.drop = xe.drop;
+	e.drop = xe.drop ? xe.drop : rm && rm->n ? drops_encoding : NULL;
 	memcpy(e.add, xe.add, sizeof(e.add));
 	e.nadd = xe.nadd;
 	if (rc == 0)
 		rc = lr_http_rewrite(&c->fr.head, *nb ? *nb : body, *nb ? *nbl : blen, &e, out, outlen);
 	explicit_bzero(auth, strnlen(auth, sizeof(auth))); /* a key, when one was put there */
-	if (rc < 0) {
+	if (rc < 0)
 		*why = lr_unapplied_of(rc, 0);
+out:
+	free(red);
+	if (rc < 0) {
 		free(*nb);
 		*nb = NULL;
+		if (rm)
+			lr_redact_free(rm);
 	}
 	return rc;
 }
 
-/* Rewrites the held request into the outbox.  0, or < 0 (nothing queued)
- * with *why (LR_UNAPPLIED_*). */
-static int rewrite(lr_conn *c, job *j, int *why, char *refusal)
+/* Rewrites the held request into the outbox (redacted into j->rm when
+ * restorable).  0, or < 0 (nothing queued) with *why (LR_UNAPPLIED_*). */
+static int rewrite(lr_conn *c, job *j, int *why, char *refusal, int restorable)
 {
 	char *nb = NULL, *out = NULL;
 	size_t nbl = 0, outlen = 0;
 	int rc = build(c, j->t, &j->d, &j->r, &j->p, j->app_body, j->app_blen, &out, &outlen, &nb, &nbl, why,
-		       refusal);
+		       refusal, restorable ? &j->rm : NULL);
 
 	if (rc < 0)
 		return rc;
@@ -663,7 +705,8 @@ static int chain_step(lr_conn *c, job *j, const lr_attempt *a, int i, lr_serve_s
 	}
 	if (lr_plan_make(j->t, &d, &r.det, j->url, j->ulen, secure_getenv, &p) < 0)
 		return LR_ENOMEM;
-	rc = build(c, j->t, &d, &r, &p, j->app_body, j->app_blen, &st->raw, &st->raw_len, &nb, &nbl, &why, NULL);
+	rc = build(c, j->t, &d, &r, &p, j->app_body, j->app_blen, &st->raw, &st->raw_len, &nb, &nbl, &why, NULL,
+		   NULL);
 	if (rc == 0 && !(st->url = strdup(p.url ? p.url : j->url)))
 		rc = LR_ENOMEM;
 	if (rc == 0 && p.xtarget && !(st->xlate = xcfg_of(&p, &r)))
@@ -684,7 +727,7 @@ static void job_free(lr_serve_job *sj)
 	for (i = 0; i < sj->nsteps; i++) {
 		free(sj->steps[i].raw);
 		free(sj->steps[i].url);
-		free(sj->steps[i].xlate);
+		lr_xsink_cfg_free(sj->steps[i].xlate);
 		lr_rec_free(sj->steps[i].rec);
 	}
 	if (sj->attempts)
@@ -710,6 +753,31 @@ static void cache_of(const lr_table *t, const job *j, lr_serve_job *sj)
 	sj->cache_size = (size_t)t->cache_size_mb << 20;
 }
 
+/* Step st's answer gets the values of *rm back (taken), after its
+ * translation if any (lr_xsink.h).  0, or < 0 (rm freed). */
+static int restore_of(lr_serve_step *st, const lr_request *r, lr_redact_map *rm)
+{
+	lr_xsink_cfg cfg;
+
+	if (st->xlate) { /* the restore reads the app's format, after the translation */
+		st->xlate->app_fmt = st->xlate->cx.app;
+		st->xlate->rm = *rm;
+		memset(rm, 0, sizeof(*rm));
+		return 0;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.identity = 1;
+	cfg.stream = r->f.num[LR_F_STREAM - LR_F_NUM] != 0;
+	cfg.app_fmt = lr_xlate_format(r->det.format, r->det.operation);
+	cfg.rm = *rm;
+	memset(rm, 0, sizeof(*rm));
+	if (!(st->xlate = lr_xsink_cfg_dup(&cfg))) {
+		lr_redact_free(&cfg.rm);
+		return LR_ENOMEM;
+	}
+	return 0;
+}
+
 /* Hands the request in the outbox (step 0: where decision j->d sends it;
  * j NULL: not an LLM request) to the shim's own client (lr_serve.h), with
  * its audit record, and for a resilient route every later step of its
@@ -729,8 +797,12 @@ static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, co
 		return 0;
 	sj.steps[0].app_host = app_host;
 	sj.nsteps = 1;
-	if (p && p->xtarget && !(sj.steps[0].xlate = xcfg_of(p, &j->r))) {
+	if ((p && p->xtarget && !(sj.steps[0].xlate = xcfg_of(p, &j->r))) ||
+	    (j && j->rm.n && restore_of(&sj.steps[0], &j->r, &j->rm) < 0)) {
 		free(sj.steps[0].url);
+		lr_xsink_cfg_free(sj.steps[0].xlate);
+		if (j)
+			lr_redact_free(&j->rm);
 		return 0;
 	}
 	if (j) {
@@ -751,7 +823,7 @@ static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, co
 			for (i = 1; i < sj.nsteps; i++) {
 				free(sj.steps[i].raw);
 				free(sj.steps[i].url);
-				free(sj.steps[i].xlate);
+				lr_xsink_cfg_free(sj.steps[i].xlate);
 				lr_rec_free(sj.steps[i].rec);
 				memset(&sj.steps[i], 0, sizeof(sj.steps[i]));
 			}
@@ -767,7 +839,7 @@ static int serve_out(lr_conn *c, const lr_table *t, job *j, const lr_plan *p, co
 	c->out = NULL;
 	c->out_len = c->out_off = 0;
 	if (lr_serve_start(c, &sj) < 0) {
-		c->out = sj.steps[0].raw; /* back to the caller */
+		c->out = sj.steps[0].raw; /* back to the caller; the values go with the job */
 		c->out_len = sj.steps[0].raw_len;
 		sj.steps[0].raw = NULL;
 		job_free(&sj);
@@ -853,10 +925,13 @@ static int apply_plan(lr_conn *c, const lr_table *t, job *j, int *why)
 	int carrier = c->kind == LR_CONN_TLS ? LR_CARRIER_TLS :
 		      c->redirected ? LR_CARRIER_SOCKET_MOVED : LR_CARRIER_SOCKET;
 	int cannot = lr_plan_carried(&j->p, carrier);
+	/* a redacted answer is restored by the shim's own client, but not
+	 * through a resilient chain (its steps are not redacted) */
+	int redact = (j->d.route->guard_redact & j->r.guard.mask) && !lr_attempt_wanted(&j->d);
 	/* where the connection cannot go, the shim's own client can; and a
-	 * translated answer can only come through it */
+	 * translated or redacted answer can only come through it */
 	int serve = (cannot == LR_UNAPPLIED_TLS_HOST || cannot == LR_UNAPPLIED_SOCKET_HOST || ours(c) ||
-		     (!cannot && (lr_attempt_wanted(&j->d) || j->p.xtarget))) &&
+		     (!cannot && (lr_attempt_wanted(&j->d) || j->p.xtarget || redact))) &&
 		    (c->served || lr_serve_possible(c));
 	char refusal[LR_XLATE_MAX_MSG] = "";
 
@@ -867,7 +942,7 @@ static int apply_plan(lr_conn *c, const lr_table *t, job *j, int *why)
 		*why = cannot ? cannot : LR_UNAPPLIED_REWRITE;
 	if (*why && !serve)
 		return 0;
-	if (rewrite(c, j, why, refusal) < 0) {
+	if (rewrite(c, j, why, refusal, serve && redact) < 0) {
 		if (!refusal[0])
 			return 0;
 		refuse_xlate(c, j, refusal); /* the app's own 400, as its provider would */
@@ -887,7 +962,8 @@ static int apply_plan(lr_conn *c, const lr_table *t, job *j, int *why)
 			free((char *)j->body);
 		j->body = j->app_body;
 		j->blen = j->app_blen;
-		*why = cannot ? cannot : LR_UNAPPLIED_REWRITE;
+		*why = cannot ? cannot : redact ? LR_UNAPPLIED_GUARD : LR_UNAPPLIED_REWRITE;
+		lr_redact_free(&j->rm);
 		return 0;
 	}
 	return 1;

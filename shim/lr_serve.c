@@ -796,7 +796,7 @@ static void served_free(served *s)
 		free(s->steps[i].raw);
 		free(s->steps[i].url);
 		free(s->steps[i].connect_to);
-		free(s->steps[i].xlate);
+		lr_xsink_cfg_free(s->steps[i].xlate);
 		lr_rec_free(s->steps[i].rec);
 	}
 	lr_rec_free(s->rec);

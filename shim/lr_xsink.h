@@ -15,28 +15,45 @@
  *   - an answer cut before its end reaches the inner sink as a transfer
  *     that failed before its head (a whole answer), or as the translator's
  *     error event and the failure (a stream).
+ * A redacting route (issue 20) puts its values back in the same sink,
+ * after the translation if any (the restore reads the app's format): a
+ * whole answer is held and restored at its end, a 2xx stream is restored
+ * delta by delta (lr_redact_stream.h).  Without a translation (identity)
+ * the sink is there only for the restore: the head keeps its Content-Type,
+ * loses its framing (the served path re-frames), and the status stays.
+ * An answer with a Content-Encoding cannot be read: it passes unrestored.
  * Runs on the client's thread, like every sink.
  */
 #ifndef LR_XSINK_H
 #define LR_XSINK_H
 #include "lr_upstream.h"
 #include "lr_xlate.h"
+#include "lr_redact.h"
 
 /* What one step's answer is translated with (lr_serve_step.xlate). */
 typedef struct lr_xsink_cfg {
 	lr_xlate_ctx cx;            /* cx.model points at model */
 	int stream;                 /* the app asked for a stream */
 	char model[256];            /* the target's model */
+	int identity;               /* no translation: only the restore */
+	int app_fmt;                /* enum lr_xfmt the app reads (the restore's) */
+	lr_redact_map rm;           /* values to put back (owned; n 0: none):
+	                             * in process memory only, freed with the cfg */
 } lr_xsink_cfg;
 
-/* A malloc'ed copy of cfg with cx.model fixed up, or NULL. */
-lr_xsink_cfg *lr_xsink_cfg_dup(const lr_xsink_cfg *cfg);
+/* A malloc'ed copy of cfg with cx.model fixed up, or NULL.  The copy
+ * takes cfg's map (cfg->rm is emptied). */
+lr_xsink_cfg *lr_xsink_cfg_dup(lr_xsink_cfg *cfg);
+
+/* Frees a cfg from lr_xsink_cfg_dup and its map.  NULL is fine. */
+void lr_xsink_cfg_free(lr_xsink_cfg *cfg);
 
 /* The sink, to pass to lr_up_start with lr_xsink_new's value as ud. */
 extern const lr_up_sink lr_xsink;
 
 /* ud for lr_xsink in front of (inner, inner_ud), or NULL (no memory).  It
- * frees itself after inner's done(); if lr_up_start fails, free it with
+ * keeps its own copy of cfg's map (a served request may be freed before
+ * its transfer's last callback), and frees itself after inner's done(); if lr_up_start fails, free it with
  * lr_xsink_free. */
 void *lr_xsink_new(const lr_xsink_cfg *cfg, const lr_up_sink *inner, void *inner_ud);
 void lr_xsink_free(void *x);

@@ -2,9 +2,9 @@
 # Python's http.client against the mock (which echoes the prompt back with
 # x-mock-echo): routing on findings, a deny on a key, redaction with the
 # values put back into the app's answer (and never seen by the mock), in a
-# stream too (curl -N, placeholders cut across events), a socket client not
-# redacted and saying so (plain and streamed), and an audit with
-# the detectors' kinds and counts but no value.
+# stream too (curl -N, placeholders cut across events), a socket client
+# redacted through the shim's own client (plain and streamed), and an audit
+# with the detectors' kinds and counts but no value.
 . "$(dirname "$0")/lib.sh"
 # needs: unsanitized (it runs Debian's curl binary, which an ASan runtime in LD_PRELOAD hangs)
 lr_setup guard
@@ -47,19 +47,27 @@ check "redact: the app got the values back" json_ok "$T/out" \
 check "redact: audit has kinds and counts" audit_ok "$LLMROUTE_AUDIT" \
 	"r['llmroute.guard.findings'] == {'email': 2, 'phone': 1} and r['llmroute.guard.action'] == 'redact' and r['llmroute.applied'] is True"
 
-# The same through Python's http.client (a socket client): the shim cannot
-# put the values back there, so it does not redact and says so.
-shim "$PY" - "$P" "$MAIL" >"$T/py.out" 2>"$T/py.err" <<'PYEOF'
+# The same through Python's http.client (a socket client): the shim's own
+# client carries it redacted, and the answer is restored before the app
+# reads it (held whole, re-framed).  A second request on the same
+# connection (now served) is redacted too.
+shim "$PY" - "$P" "$MAIL" "$PHONE" >"$T/py.out" 2>"$T/py.err" <<'PYEOF'
 import http.client, json, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
-body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "write to " + sys.argv[2]}]})
-c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json", "x-mock-echo": "1"})
-r = c.getresponse()
-print(r.status, json.loads(r.read())["choices"][0]["message"]["content"])
+for text in ("write to " + sys.argv[2], "call " + sys.argv[3] + " or " + sys.argv[2]):
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": text}]})
+    c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json", "x-mock-echo": "1"})
+    r = c.getresponse()
+    print(r.status, json.loads(r.read())["choices"][0]["message"]["content"])
 PYEOF
-check "python: answered as without the shim" grep -q "^200 you said: write to $MAIL" "$T/py.out"
-check "python: audit says the redaction was not applied" audit_ok "$LLMROUTE_AUDIT" \
-	"r['llmroute.transport'] == 'socket' and r['llmroute.guard.action'] == 'redact_not_applied' and r['llmroute.not_applied'] == 'cannot_restore_redacted'"
+check "python: the app got its value back" grep -qx "200 you said: write to $MAIL" "$T/py.out"
+check "python: the mock saw a placeholder" last_req "b'write to [EMAIL_1]' in d['raw'] and b'example.com' not in d['raw']" 2
+check "python: a second request on the served connection, restored" \
+	grep -qx "200 you said: call $PHONE or $MAIL" "$T/py.out"
+check "python: its mock request had placeholders only" last_req \
+	"b'call [PHONE_1] or [EMAIL_1]' in d['raw'] and b'example.com' not in d['raw'] and b'7946' not in d['raw']"
+check "python: audit says redact, applied, on the socket" audit_ok "$LLMROUTE_AUDIT" \
+	"r['llmroute.transport'] == 'socket' and r['llmroute.guard.action'] == 'redact' and r['llmroute.applied'] is True and r['llmroute.not_applied'] is None"
 
 # A stream through libcurl (curl -N): the mock sees placeholders and
 # streams them back cut across events ("[EMA", "IL_1"); the app reads its
@@ -96,8 +104,8 @@ for i in 1 2; do
 		"(b'[EMAIL_1]' in d['raw'] or b'[PHONE_1]' in d['raw']) and b'example.com' not in d['raw'] and b'7946' not in d['raw']" "$i"
 done
 
-# A stream through Python's http.client (a socket client): not redacted,
-# and the audit says so.
+# A stream through Python's http.client (a socket client): redacted, the
+# placeholders cut across events restored delta by delta.
 shim "$PY" - "$P" "$MAIL" >"$T/pys.out" 2>"$T/pys.err" <<'PYEOF'
 import http.client, json, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
@@ -110,10 +118,24 @@ for line in r.read().decode().splitlines():
         text += json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
 print(r.status, text)
 PYEOF
-check "python stream: answered as without the shim" grep -q "^200 you said: mail $MAIL" "$T/pys.out"
-check "python stream: sent as the app made it" last_req "b'$MAIL' in d['raw']"
-check "python stream: audit says not applied" audit_ok "$LLMROUTE_AUDIT" \
-	"r['llmroute.transport'] == 'socket' and r['llmroute.not_applied'] == 'cannot_restore_redacted'"
+check "python stream: the app's deltas carry the value" grep -qx "200 you said: mail $MAIL" "$T/pys.out"
+check "python stream: the mock saw a placeholder" last_req "b'mail [EMAIL_1]' in d['raw'] and b'example.com' not in d['raw']"
+check "python stream: audit says redact, applied" audit_ok "$LLMROUTE_AUDIT" \
+	"r['llmroute.transport'] == 'socket' and r['llmroute.guard.action'] == 'redact' and r['llmroute.applied'] is True"
+
+# Without the shim's own client (LLMROUTE_OWN_CLIENT=off) the values cannot
+# be put back on a socket: sent as the app made it, and said so.
+LLMROUTE_OWN_CLIENT=off shim "$PY" - "$P" "$MAIL" >"$T/pyo.out" 2>"$T/pyo.err" <<'PYEOF'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "write to " + sys.argv[2]}]})
+c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json", "x-mock-echo": "1"})
+r = c.getresponse()
+print(r.status, json.loads(r.read())["choices"][0]["message"]["content"])
+PYEOF
+check "no own client: answered as without the shim" grep -qx "200 you said: write to $MAIL" "$T/pyo.out"
+check "no own client: audit says the redaction was not applied" audit_ok "$LLMROUTE_AUDIT" \
+	"r['llmroute.transport'] == 'socket' and r['llmroute.guard.action'] == 'redact_not_applied' and r['llmroute.not_applied'] == 'cannot_restore_redacted'"
 
 # Nothing personal: no route, no findings in the audit.
 ccurl -o /dev/null -d "$(body 'what is 2+2, version 1.2.3.4.5')" "$MOCK$U"

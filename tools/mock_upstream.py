@@ -328,11 +328,15 @@ def reply_text(model, json_mode, fault):
 
 
 def last_text(data):
-    """The last message's text content (OpenAI chat), "" if none."""
+    """The last message's text content (OpenAI chat; text blocks, as
+    Anthropic and a translated request have them, joined), "" if none."""
     msgs = data.get("messages") if isinstance(data, dict) else None
     if not isinstance(msgs, list) or not msgs or not isinstance(msgs[-1], dict):
         return ""
     c = msgs[-1].get("content")
+    if isinstance(c, list):
+        return "".join(p.get("text", "") for p in c if isinstance(p, dict) and p.get("type") == "text"
+                       and isinstance(p.get("text"), str))
     return c if isinstance(c, str) else ""
 
 

@@ -986,7 +986,7 @@ static void xsink_once(xlate_ctx *c, const char *body, size_t len, int stream)
 {
 	static const char head[] = "Content-Type: application/json\r\nRequest-Id: req_1\r\n"
 		"Content-Length: 512\r\n";
-	lr_xsink_cfg cfg = {{LR_XF_OPENAI, LR_XF_ANTHROPIC, 1, 1700000000, 0, NULL}, stream, "claude-x"};
+	lr_xsink_cfg cfg = {.cx = {LR_XF_OPENAI, LR_XF_ANTHROPIC, 1, 1700000000, 0, NULL}, .stream = stream, .model = "claude-x"};
 	lr_up_result r = {0};
 	void *x = lr_xsink_new(&cfg, &xs_inner, &c->bad);
 	size_t i, k;

@@ -12,6 +12,10 @@
  * answer that completed reaches it as one JSON value with a status of
  * 100..599; an answer cut before its end gives it no head and a failure;
  * the bytes it gets do not depend on where the body was sliced.
+ * Byte 2's top bits add a redaction map (the restore after the
+ * translation) and make the sink an identity one (the restore alone: the
+ * head keeps the target's Content-Type lines, a held answer is any bytes,
+ * its placeholders restored).
  */
 #include "lr_attempt.h"
 #include "lr_json.h"
@@ -19,6 +23,7 @@
 #include "lr_xsink.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -123,19 +128,19 @@ static void run(const lr_xsink_cfg *cfg, long status, int fail, const uint8_t *h
 	lr_xsink.done(x, &res); /* frees x */
 }
 
-static void check(const rec *r, int cut, int held_whole)
+static void check(const rec *r, int cut, int held_whole, int identity)
 {
 	const char *h = r->out.p;
 
 	if (r->dones != 1 || r->heads > 1 || r->body_before_head)
 		__builtin_trap();
-	if (r->heads && (count_lines(h, r->head_end, "content-type:") != 1 ||
+	if (r->heads && ((!identity && count_lines(h, r->head_end, "content-type:") != 1) ||
 			 count_lines(h, r->head_end, "content-length:") ||
 			 count_lines(h, r->head_end, "transfer-encoding:")))
 		__builtin_trap();
 	if (cut && r->heads)
 		__builtin_trap();
-	if (held_whole) {
+	if (held_whole && !identity) {
 		size_t pos = 0;
 		const char *b = r->out.p + r->head_end;
 		size_t bn = r->out.len - r->head_end;
@@ -144,6 +149,28 @@ static void check(const rec *r, int cut, int held_whole)
 		    lr_json_skip_value(b, bn, &pos) < 0 || lr_json_skip_ws(b, bn, pos) != (int)bn)
 			__builtin_trap();
 	}
+}
+
+/* Two placeholders to put back ("[EMAIL_1]", "[PHONE_1]"). */
+static int map_of(lr_redact_map *m)
+{
+	static const char *const ph[] = {"[EMAIL_1]", "[PHONE_1]"}, *const val[] = {"a@b.co", "+44 20 7946 0958"};
+	int i;
+
+	memset(m, 0, sizeof(*m));
+	if (!(m->e = calloc(2, sizeof(*m->e))))
+		return -1;
+	for (i = 0; i < 2; i++, m->n++) {
+		snprintf(m->e[i].ph, sizeof(m->e[i].ph), "%s", ph[i]);
+		m->e[i].phlen = strlen(ph[i]);
+		m->e[i].len = strlen(val[i]);
+		if (!(m->e[i].val = strdup(val[i]))) {
+			lr_redact_free(m);
+			return -1;
+		}
+		m->e[i].kind = i ? LR_GK_PHONE : LR_GK_EMAIL;
+	}
+	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
@@ -157,6 +184,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	if (n < 4)
 		return 0;
 	memset(&cfg, 0, sizeof(cfg));
+	if ((d[2] & 0x80) && map_of(&cfg.rm) < 0)
+		return 0;
+	cfg.identity = (d[2] & 0x40) != 0;
+	cfg.app_fmt = fmts[(d[0] / 6) % 6];
 	strcpy(cfg.model, "m-t");
 	cfg.cx = (lr_xlate_ctx){fmts[d[0] % 6], fmts[(d[0] / 6) % 6], d[1] >> 7, 1700000000,
 				fmts[d[0] % 6] == LR_XF_GEMINI && (d[0] & 0x80), NULL};
@@ -166,13 +197,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	cfg.stream = stream;
 	hn = d[3] < n - 4 ? d[3] : n - 4;
 	hold = !(stream && status >= 200 && status <= 299);
+	if (!cfg.identity)
+		cfg.app_fmt = cfg.cx.app;
 	run(&cfg, status, fail, d + 4, hn, d + 4 + hn, n - 4 - hn, n, &a);
 	run(&cfg, status, fail, d + 4, hn, d + 4 + hn, n - 4 - hn, 1 + (d[2] & 0x3f), &b);
+	lr_redact_free(&cfg.rm);
 	if (a.out.len != b.out.len || (a.out.len && memcmp(a.out.p, b.out.p, a.out.len)) ||
 	    a.heads != b.heads || a.status != b.status || a.done_fail != b.done_fail)
 		__builtin_trap();
 	/* held: cut (any failure) gives no head; completed, one JSON value */
-	check(&a, hold && a.done_fail != LR_OUT_OK, hold && a.done_fail == LR_OUT_OK);
+	check(&a, hold && a.done_fail != LR_OUT_OK, hold && a.done_fail == LR_OUT_OK, cfg.identity);
 	lr_xbuf_free(&a.out);
 	lr_xbuf_free(&b.out);
 	return 0;

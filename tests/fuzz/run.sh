@@ -54,7 +54,8 @@ build fuzz_guard tests/fuzz/fuzz_guard.c router/lr_guard.c router/lr_redact.c ro
 	router/lr_xlate_ollama.c router/lr_xlate_responses.c router/lr_json.c
 build fuzz_xsink -Ishim tests/fuzz/fuzz_xsink.c shim/lr_xsink.c router/lr_xlate.c router/lr_xlate_openai.c \
 	router/lr_xlate_anthropic.c router/lr_xlate_gemini.c router/lr_xlate_ollama.c \
-	router/lr_xlate_responses.c router/lr_json.c router/lr_error.c
+	router/lr_xlate_responses.c router/lr_json.c router/lr_error.c router/lr_redact.c router/lr_redact_stream.c \
+	router/lr_guard.c
 
 for f in tests/data/bodies/*.json tests/data/bodies/*.expected; do
 	[ -f "$f" ] && cp "$f" "$corpus/seed-$(basename "$f")"
@@ -158,6 +159,8 @@ printf '\005event: message_start\ndata: {"type":"message_start"}\n\nevent: conte
 printf '\003\000\005\057Content-Type: application/json\r\nRetry-After: 1\r\n{"type":"message","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":4}}' >"$out/corpus_xsink/seed-held"
 printf '\022\020\003\047Content-Type: text/event-stream\nX-Req: 1\n\ndata: {"choices":[{"delta":{"content":"a"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n' >"$out/corpus_xsink/seed-stream"
 printf '\003\011\001\000{"error":{"message":"slow down","type":"rate_limit_exceeded"}}' >"$out/corpus_xsink/seed-429"
+printf '\000\020\303\047Content-Type: text/event-stream\nX-Req: 1\n\ndata: {"choices":[{"delta":{"content":"[EMA"}}]}\n\ndata: {"choices":[{"delta":{"content":"IL_1]"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n' >"$out/corpus_xsink/seed-restore-stream"
+printf '\000\000\302\000{"choices":[{"message":{"content":"to [EMAIL_1] or [PHONE_1]"}}]}' >"$out/corpus_xsink/seed-restore-held"
 
 status=0
 for name in fuzz_body fuzz_usage fuzz_http fuzz_http_resp fuzz_xlate fuzz_splice fuzz_xsink fuzz_guard; do

@@ -269,13 +269,22 @@ int lr_serve_start(lr_conn *c, lr_serve_job *j)
 }
 
 /* A translated step's answer sink (lr_xsink.c): a copy, never run here. */
-lr_xsink_cfg *lr_xsink_cfg_dup(const lr_xsink_cfg *cfg)
+lr_xsink_cfg *lr_xsink_cfg_dup(lr_xsink_cfg *cfg)
 {
 	lr_xsink_cfg *c = malloc(sizeof(*c));
 
-	if (c)
+	if (c) {
 		*c = *cfg;
+		memset(&cfg->rm, 0, sizeof(cfg->rm));
+	}
 	return c;
+}
+
+void lr_xsink_cfg_free(lr_xsink_cfg *cfg)
+{
+	if (cfg)
+		lr_redact_free(&cfg->rm);
+	free(cfg);
 }
 
 void lr_serve_shut(lr_conn *c)

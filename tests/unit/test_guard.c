@@ -158,6 +158,27 @@ static void escapes(void)
 #define BODY "{\"model\":\"gpt-4o\",\"jane@example.com\":1,\"messages\":[{\"role\":\"user\"," \
 	"\"content\":\"mail jane@example.com or bob@example.org, card 4111 1111 1111 1111, again jane@example.com\"}]}"
 
+/* A copy (the served path's sink keeps its own) restores as the
+ * original, and outlives it. */
+static void dup_restores(const lr_redact_map *m, const char *answer)
+{
+	lr_redact_map d, empty = {0};
+	char *a = NULL, *b = NULL;
+	size_t alen, blen;
+
+	CHECK_INT(lr_redact_dup(m, &d), 0);
+	CHECK_INT(d.n, m->n);
+	CHECK(d.n && d.e[0].val != m->e[0].val);
+	CHECK_INT(lr_redact_restore(m, answer, strlen(answer), &a, &alen), 3);
+	CHECK_INT(lr_redact_restore(&d, answer, strlen(answer), &b, &blen), 3);
+	CHECK(a && b && alen == blen && memcmp(a, b, alen) == 0);
+	free(a);
+	free(b);
+	lr_redact_free(&d);
+	CHECK_INT(lr_redact_dup(&empty, &d), 0);
+	CHECK(d.n == 0 && d.e == NULL);
+}
+
 static void scan_and_redact(void)
 {
 	static lr_guard_findings g;
@@ -189,6 +210,7 @@ static void scan_and_redact(void)
 	CHECK_INT(lr_redact_restore(&m, "no placeholder [", 16, &back, &blen), 0);
 	CHECK(back == NULL);
 	free(out);
+	dup_restores(&m, answer);
 	lr_redact_free(&m);
 
 	CHECK_INT(lr_redact_body(BODY, strlen(BODY), &g, 1u << LR_GK_IBAN, &m, &out, &olen), 0);
