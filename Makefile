@@ -68,8 +68,8 @@ $(LIB): $(SHIM_OBJ) $(filter-out %/lr_rules.o %/lr_catalog.o %/lr_calib.o %/lr_p
 # launcher and it share the CA directory's rule (tools/lr_cadir.c).
 CADIR_OBJ := $(BUILD)/obj/tools/lr_cadir.o
 # ... and talks to the fleet's Redis (`stats --fleet`) with the shim's
-# own small RESP client.
-$(CTL): $(CTL_OBJ) $(ROUTER_OBJ) $(CADIR_OBJ) $(BUILD)/obj/shim/lr_resp.o
+# own small RESP client (TLS too: it loads libssl at run time, as the shim).
+$(CTL): $(CTL_OBJ) $(ROUTER_OBJ) $(CADIR_OBJ) $(BUILD)/obj/shim/lr_resp.o $(BUILD)/obj/shim/lr_resp_tls.o
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ -lcjson -lcrypto -lm -lpthread
 
 $(LAUNCHER): $(BUILD)/obj/tools/llmroute.o $(CADIR_OBJ)

@@ -31,8 +31,8 @@
  *            "cache": {"ttl_s": N, "max_temperature": N}}
  *   top level also: "health": {"failures": N, "cooldown_s": N, "cooldown_min_s": N},
  *                   "cache": {"size_mb": N, "max_entry_kb": N},
- *                   "fleet": {"redis": "redis://HOST[:PORT][/DB]", "prefix": TEXT,
- *                             "password_env": VAR, "refresh_ms": N}
+ *                   "fleet": {"redis": "redis[s]://HOST[:PORT][/DB]", "prefix": TEXT,
+ *                             "password_env": VAR, "refresh_ms": N, "ca_file": PATH}
  *   a budget also: "scope": "host" | "fleet" (needs "fleet")
  * Adding a key means one row in a table below and one case where it is
  * stored.  The canonical JSON stored with the table is cJSON's rendering of
@@ -140,7 +140,7 @@ static const char *const intent_keys[] = {"name", "description", "keywords", "pa
 static const char *const health_keys[] = {"failures", "cooldown_s", "cooldown_min_s"};
 static const char *const cache_keys[] = {"size_mb", "max_entry_kb"};
 static const char *const guard_keys[] = {"redact"};
-static const char *const fleet_keys[] = {"redis", "prefix", "password_env", "refresh_ms"};
+static const char *const fleet_keys[] = {"redis", "prefix", "password_env", "refresh_ms", "ca_file"};
 
 enum { S_TOP, S_ROUTE, S_MATCH, S_BOUNDS, S_SET, S_BUDGET, S_POOL, S_WEIGHTS, S_MEMBER,
        S_ESCALATE, S_RCACHE, S_TARGET, S_PRICE, S_INTENT, S_HEALTH, S_CACHE, S_GUARD, S_FLEET, S_NSECTIONS };
@@ -1621,16 +1621,18 @@ static int parse_top_resil(ctx *c, const cJSON *root)
 	return 0;
 }
 
-/* "redis://HOST[:PORT][/DB]" into its parts.  A password in the URL is
+/* "redis[s]://HOST[:PORT][/DB]" into its parts (*tls: 1 for rediss://).  A password in the URL is
  * refused: the table is readable by every local user and `show` prints
  * it, so the password only ever comes from "password_env". */
-static int parse_redis_url(ctx *c, const char *url, char *host, size_t cap, double *port, double *db)
+static int parse_redis_url(ctx *c, const char *url, char *host, size_t cap, double *port, double *db, int *tls)
 {
-	const char *p = url + 8, *e;
+	const char *p, *e;
 	char *end;
 
-	if (strncmp(url, "redis://", 8) != 0)
-		return fail(c, LR_EINVAL, "\"redis\" must be redis://HOST[:PORT][/DB]");
+	*tls = strncmp(url, "rediss://", 9) == 0;
+	if (!*tls && strncmp(url, "redis://", 8) != 0)
+		return fail(c, LR_EINVAL, "\"redis\" must be redis://HOST[:PORT][/DB] or rediss://...");
+	p = url + (*tls ? 9 : 8);
 	if (strchr(p, '@'))
 		return fail(c, LR_EINVAL, "no password in the URL: name its variable in \"password_env\"");
 	e = p + strcspn(p, ":/");
@@ -1657,14 +1659,38 @@ static int parse_redis_url(ctx *c, const char *url, char *host, size_t cap, doub
 	return 0;
 }
 
-/* "fleet": {"redis": URL, "prefix": TEXT, "password_env": VAR, "refresh_ms": N} */
+/* "ca_file": an absolute path (the shim reads it in the app's own working
+ * directory), and only with rediss://: a CA for a plain connection would
+ * suggest a check that is not made. */
+static int parse_ca_file(ctx *c, const cJSON *o, int tls)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "ca_file");
+	int rc;
+
+	if (!v) {
+		lr_table_builder_fleet_tls(c->b, (uint32_t)tls, (lr_ref){0, 0});
+		return 0;
+	}
+	push(c, "ca_file");
+	if ((rc = want_string(c, v, "the absolute path of a PEM file")) < 0)
+		return rc;
+	if (v->valuestring[0] != '/')
+		return fail(c, LR_EINVAL, "an absolute path (the apps read it from their own directories)");
+	if (!tls)
+		return fail(c, LR_EINVAL, "\"ca_file\" needs a rediss:// URL");
+	lr_table_builder_fleet_tls(c->b, 1, lr_table_builder_str(c->b, v->valuestring));
+	pop(c);
+	return 0;
+}
+
+/* "fleet": {"redis": URL, "prefix": TEXT, "password_env": VAR, "refresh_ms": N, "ca_file": PATH} */
 static int parse_fleet(ctx *c, const cJSON *o)
 {
 	const cJSON *v;
 	char host[256];
 	double port = 6379, db = 0, refresh = 0;
 	lr_ref prefix, pw = {0, 0};
-	int rc;
+	int rc, tls = 0;
 
 	push(c, "fleet");
 	if (!cJSON_IsObject(o))
@@ -1674,10 +1700,12 @@ static int parse_fleet(ctx *c, const cJSON *o)
 		return rc;
 	v = cJSON_GetObjectItemCaseSensitive(o, "redis");
 	push(c, "redis");
-	if (!v || (rc = want_string(c, v, "redis://HOST[:PORT][/DB]")) < 0 ||
-	    (rc = parse_redis_url(c, v->valuestring, host, sizeof(host), &port, &db)) < 0)
+	if (!v || (rc = want_string(c, v, "redis[s]://HOST[:PORT][/DB]")) < 0 ||
+	    (rc = parse_redis_url(c, v->valuestring, host, sizeof(host), &port, &db, &tls)) < 0)
 		return v ? rc : fail(c, LR_EINVAL, "\"fleet\" needs \"redis\"");
 	pop(c);
+	if ((rc = parse_ca_file(c, o, tls)) < 0)
+		return rc;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "prefix"))) {
 		push(c, "prefix");
 		if ((rc = want_string(c, v, "a key prefix")) < 0)

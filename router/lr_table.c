@@ -50,7 +50,8 @@ struct lr_table_builder {
 	size_t pool_len, cap_pool;
 	lr_ref audit, source;
 	lr_ref fleet_host, fleet_prefix, fleet_password_env;
-	uint32_t fleet_port, fleet_db, fleet_refresh_ms;
+	uint32_t fleet_port, fleet_db, fleet_refresh_ms, fleet_tls;
+	lr_ref fleet_ca_file;
 	int err;
 };
 
@@ -358,6 +359,12 @@ void lr_table_builder_fleet(lr_table_builder *b, lr_ref host, uint32_t port, uin
 	b->fleet_refresh_ms = refresh_ms;
 }
 
+void lr_table_builder_fleet_tls(lr_table_builder *b, uint32_t tls, lr_ref ca_file)
+{
+	b->fleet_tls = tls;
+	b->fleet_ca_file = ca_file;
+}
+
 void lr_table_builder_meta(lr_table_builder *b, lr_ref audit, lr_ref source)
 {
 	b->audit = audit;
@@ -490,6 +497,8 @@ int lr_table_builder_finish(lr_table_builder *b, void **out, size_t *len)
 	t->fleet_prefix = b->fleet_prefix;
 	t->fleet_password_env = b->fleet_password_env;
 	t->fleet_refresh_ms = b->fleet_refresh_ms;
+	t->fleet_tls = b->fleet_tls;
+	t->fleet_ca_file = b->fleet_ca_file;
 	if (b->nroutes)
 		memcpy((char *)t + routes_off, b->routes, b->nroutes * sizeof(lr_route));
 	if (b->nconds)
@@ -652,7 +661,7 @@ int lr_table_validate(const void *blob, size_t len)
 		return LR_ECORRUPT;
 	if (!ref_ok(t, t->audit) || !ref_ok(t, t->source) || !lr_route_index_ok(t) ||
 	    !ref_ok(t, t->fleet_host) || !ref_ok(t, t->fleet_prefix) || !ref_ok(t, t->fleet_password_env) ||
-	    t->fleet_port > 65535)
+	    !ref_ok(t, t->fleet_ca_file) || t->fleet_tls > 1 || t->fleet_port > 65535)
 		return LR_ECORRUPT;
 	for (i = 0; i < t->nroutes; i++)
 		if (!route_ok(t, &lr_table_routes(t)[i]))

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define LR_TABLE_MAGIC "LRTABLE\0"
-#define LR_TABLE_LAYOUT 11u
+#define LR_TABLE_LAYOUT 12u
 #define LR_TABLE_MAX_SIZE (16u << 20) /* hard cap on a compiled table */
 
 /* A string in the pool: `len` bytes at `off`, NUL-terminated.  off == 0
@@ -262,7 +262,8 @@ typedef struct {
 	lr_ref fleet_prefix;             /* key prefix, "llmroute:" by default */
 	lr_ref fleet_password_env;       /* absent: no AUTH */
 	uint32_t fleet_refresh_ms;       /* flush and refresh period */
-	uint32_t fleet_reserved;
+	uint32_t fleet_tls;              /* 1: rediss://, TLS with the server's certificate checked */
+	lr_ref fleet_ca_file;            /* absent: the system's trust (only with fleet_tls) */
 	lr_ref audit;         /* audit file from the rules, may be absent */
 	lr_ref source;        /* canonical JSON of the rules */
 } lr_table;
@@ -390,6 +391,8 @@ void lr_table_builder_resil(lr_table_builder *b, uint32_t health_failures, uint3
 /* The rules' "fleet" (lr_table fields of the same names). */
 void lr_table_builder_fleet(lr_table_builder *b, lr_ref host, uint32_t port, uint32_t db, lr_ref prefix,
 			    lr_ref password_env, uint32_t refresh_ms);
+/* The fleet's Redis over TLS (rediss://), its CA file (absent: the system's). */
+void lr_table_builder_fleet_tls(lr_table_builder *b, uint32_t tls, lr_ref ca_file);
 /* The first cool-down of a target (0: the default, 5 s or cooldown_s if shorter). */
 void lr_table_builder_cooldown_min(lr_table_builder *b, uint32_t cooldown_min_s);
 

@@ -24,7 +24,7 @@ void lr_resp_init(lr_resp *r)
 	pthread_mutex_init(&r->mu, NULL);
 }
 
-static long long mono_ms(void)
+long long lr_resp_now_ms(void)
 {
 	struct timespec ts;
 
@@ -37,7 +37,7 @@ static long long mono_ms(void)
 static int wait_fd(int fd, short events, long long deadline)
 {
 	struct pollfd p = {fd, events, 0};
-	long long left = deadline - mono_ms();
+	long long left = deadline - lr_resp_now_ms();
 	int rc;
 
 	if (left <= 0)
@@ -105,11 +105,23 @@ static long guarded(lr_resp *r, int op, void *buf, size_t n)
 	return rc;
 }
 
+long lr_resp_sys(lr_resp *r, int op, void *buf, size_t n)
+{
+	return guarded(r, op == 0 ? 0 : 1, buf, n);
+}
+
+int lr_resp_wait(lr_resp *r, short events, long long deadline)
+{
+	int fd = atomic_load(&r->fd);
+
+	return fd < 0 ? (errno = EBADF, -1) : wait_fd(fd, events, deadline);
+}
+
 int lr_resp_connect(lr_resp *r, const char *host, unsigned port, int timeout_ms)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = lr_resp_now_ms() + timeout_ms;
 	int fd, err = 0, one = 1;
 
 	lr_resp_close(r);
@@ -181,6 +193,12 @@ static int send_all(lr_resp *r, long long deadline)
 	size_t off = 0;
 	long n;
 
+	if (r->tls) {
+		if (lr_resp_tls_send(r, r->out, r->outlen, deadline) < 0)
+			return -1;
+		r->outlen = 0;
+		return 0;
+	}
 	while (off < r->outlen) {
 		n = guarded(r, 0, r->out + off, r->outlen - off);
 		if (n > 0) {
@@ -248,7 +266,8 @@ static int read_reply(lr_resp *r, lr_resp_reply *rep, long long deadline)
 			r->inlen -= (size_t)used;
 			return 0;
 		}
-		n = guarded(r, 1, r->in + r->inlen, sizeof(r->in) - r->inlen);
+		n = r->tls ? lr_resp_tls_recv(r, r->in + r->inlen, sizeof(r->in) - r->inlen, deadline)
+			   : guarded(r, 1, r->in + r->inlen, sizeof(r->in) - r->inlen);
 		if (n > 0) {
 			r->inlen += (size_t)n;
 			continue;
@@ -262,7 +281,7 @@ static int read_reply(lr_resp *r, lr_resp_reply *rep, long long deadline)
 
 int lr_resp_exchange(lr_resp *r, lr_resp_reply *rep, int n, int timeout_ms)
 {
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = lr_resp_now_ms() + timeout_ms;
 	int i = 0;
 
 	if (atomic_load(&r->fd) < 0 || send_all(r, deadline) < 0)
@@ -285,6 +304,7 @@ void lr_resp_close(lr_resp *r)
 	if (fd >= 0)
 		syscall(SYS_close, fd);
 	pthread_mutex_unlock(&r->mu);
+	lr_resp_tls_end(r); /* the owner's thread only, like every call but closing */
 	r->inlen = r->outlen = 0;
 }
 

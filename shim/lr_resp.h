@@ -16,6 +16,9 @@
  *     a file of its own.  mu is never held across a wait.
  *   - replies are scalars only (no arrays); a string longer than
  *     LR_RESP_STR_MAX is an error, as is any reply larger than the buffer.
+ *   - with TLS (lr_resp_connect_tls, shim/lr_resp_tls.c) OpenSSL never
+ *     touches the descriptor: it reads and writes memory buffers, and the
+ *     bytes move through the same guarded system calls and bounded waits.
  */
 #ifndef LR_RESP_H
 #define LR_RESP_H
@@ -40,6 +43,7 @@ typedef struct {
 	size_t inlen;
 	char *out;
 	size_t outlen, outcap;
+	void *tls;              /* lr_resp_tls.c's session; NULL: plain TCP */
 } lr_resp;
 
 /* Initialises r (not connected). */
@@ -48,6 +52,14 @@ void lr_resp_init(lr_resp *r);
 /* Connects to host (an IP address or a name) at port within timeout_ms.
  * Returns 0, or -1 (r stays unconnected; errno says why). */
 int lr_resp_connect(lr_resp *r, const char *host, unsigned port, int timeout_ms);
+
+/* lr_resp_connect, then a TLS handshake within the same timeout_ms: the
+ * server's certificate is checked against ca_file (NULL: the system's
+ * trust) and its name against host; SNI is host.  OpenSSL (libssl.so.3)
+ * is loaded at the first call.  Returns 0, or -1 with a short reason in
+ * why[cap] (r stays unconnected; nothing was sent but the handshake). */
+int lr_resp_connect_tls(lr_resp *r, const char *host, unsigned port, const char *ca_file, int timeout_ms,
+			char *why, size_t cap);
 
 /* Queues one command of argc arguments (binary-safe: lens[i] bytes of
  * argv[i]; lens NULL: strlen).  Returns 0, or -1 past LR_RESP_OUT_MAX. */
@@ -68,5 +80,22 @@ void lr_resp_closing(lr_resp *r, unsigned first, unsigned last);
 
 /* Frees the queue buffer (after lr_resp_close). */
 void lr_resp_free(lr_resp *r);
+
+/* --- between lr_resp.c and lr_resp_tls.c only ----------------------------- */
+
+/* The monotonic clock in milliseconds (the deadlines above). */
+long long lr_resp_now_ms(void);
+/* One guarded system call on r's descriptor: op 0 send, 1 recv.  As the
+ * system call returns (-1 and errno; EBADF once the host closed it). */
+long lr_resp_sys(lr_resp *r, int op, void *buf, size_t n);
+/* Waits for r's descriptor to be ready for events until deadline: 1 ready,
+ * 0 timed out, -1 error. */
+int lr_resp_wait(lr_resp *r, short events, long long deadline);
+/* The TLS side of send and recv: as lr_resp_sys (recv: -1 EAGAIN means
+ * wait for POLLIN); send sends all of buf or fails.  lr_resp_tls_end frees
+ * the session (lr_resp_close calls it). */
+long lr_resp_tls_send(lr_resp *r, const void *buf, size_t n, long long deadline);
+long lr_resp_tls_recv(lr_resp *r, void *buf, size_t n, long long deadline);
+void lr_resp_tls_end(lr_resp *r);
 
 #endif

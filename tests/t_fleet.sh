@@ -5,8 +5,11 @@
 # overshoot stays within docs/fleet.md's bound); Redis killed with -9 and
 # restarted mid-run loses no spend; while it is down requests flow on the
 # host's counters and each host says so once; a target failing on host 1
-# is skipped on host 2; the password is in no table dump, log or audit.
+# is skipped on host 2; rediss:// reaches a TLS-only Redis whose
+# certificate the rules' CA vouches for, and refuses one it does not; the
+# password is in no table dump, log or audit.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_https.sh"
 lr_setup fleet
 command -v redis-server >/dev/null || { echo "t_fleet: no redis-server (make test-deps)" >&2; exit 1; }
 start_mock
@@ -14,6 +17,8 @@ SECRET="fleet-pw-$$-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 export LR_FLEET_PW="$SECRET"
 RPORT=$(( 20000 + $$ % 20000 ))
 redis_pid=""
+tredis_pid=""
+TPORT=$((RPORT + 1))
 BASE=$LLMROUTE_TABLE
 REFRESH=100
 
@@ -30,7 +35,8 @@ start_redis() {
 rcli() { REDISCLI_AUTH="$SECRET" redis-cli -p "$RPORT" "$@"; }
 fleet_cleanup() {
 	[ -n "$redis_pid" ] && kill -9 "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
-	for h in 1 2 3 4; do LLMROUTE_TABLE="$BASE-h$h" "$CTL" unload --force >/dev/null 2>&1; done
+	[ -n "$tredis_pid" ] && kill -9 "$tredis_pid" 2>/dev/null && wait "$tredis_pid" 2>/dev/null
+	for h in 1 2 3 4 t1 t2; do LLMROUTE_TABLE="$BASE-h$h" "$CTL" unload --force >/dev/null 2>&1; done
 	LLMROUTE_TABLE=$BASE
 	lr_cleanup
 }
@@ -201,9 +207,48 @@ LLMROUTE_TABLE="$BASE-h3" "$CTL" stats --fleet >"$T/fstats" 2>&1
 check "stats --fleet: the fleet budgets, spent of limit" grep -Eq "capped .*0\.00[0-9]+ of 0\.0035 USD" "$T/fstats"
 check "stats --fleet: flaky cooling down fleet-wide" grep -Eq "flaky .*cooling down" "$T/fstats"
 
+# --- rediss://: a TLS-only Redis, its certificate from a private CA ----------
+https_ca "$T/ca" "t_fleet CA" && https_ca "$T/rogue" "another CA" && https_leaf "$T/ca" localhost "$T/srv" ||
+	{ echo "t_fleet: cannot make the certificates" >&2; exit 1; }
+redis-server --port 0 --tls-port "$TPORT" --bind 127.0.0.1 --tls-cert-file "$T/srv.pem" \
+	--tls-key-file "$T/srv.key" --tls-ca-cert-file "$T/ca/ca.pem" --tls-auth-clients no \
+	--requirepass "$SECRET" --dir "$T" --save "" --daemonize no >"$T/tredis.log" 2>&1 &
+tredis_pid=$!
+tcli() { REDISCLI_AUTH="$SECRET" redis-cli --tls --cacert "$T/ca/ca.pem" -h localhost -p "$TPORT" "$@"; }
+i=0
+until tcli ping 2>/dev/null | grep -q PONG; do
+	i=$((i + 1)); [ "$i" -gt 100 ] && { echo "t_fleet: TLS redis did not start" >&2; cat "$T/tredis.log" >&2; exit 1; }
+	sleep 0.05
+done
+sed "s|\"redis\": \"redis://127.0.0.1:$RPORT/0\", \"prefix\": \"lrt:\"|\"redis\": \"rediss://localhost:$TPORT/0\", \"ca_file\": \"$T/ca/ca.pem\", \"prefix\": \"lrs:\"|" \
+	"$T/rules.json" >"$T/tls.json"
+sed "s|$T/ca/ca.pem|$T/rogue/ca.pem|; s|\"lrs:\"|\"lrr:\"|" "$T/tls.json" >"$T/rogue.json"
+LLMROUTE_TABLE="$BASE-ht1" "$CTL" load "$T/tls.json" >/dev/null &&
+	LLMROUTE_TABLE="$BASE-ht2" "$CTL" load "$T/rogue.json" >/dev/null || { echo "t_fleet: TLS rules did not load" >&2; exit 1; }
+printf '{"fleet": {"redis": "redis://127.0.0.1:%s", "ca_file": "%s"}, "routes": []}' "$RPORT" "$T/ca/ca.pem" >"$T/bad3.json"
+expect 2 "needs a rediss:// URL" "$CTL" check "$T/bad3.json"
+printf '{"fleet": {"redis": "rediss://localhost:%s", "ca_file": "ca.pem"}, "routes": []}' "$TPORT" >"$T/bad4.json"
+expect 2 "an absolute path" "$CTL" check "$T/bad4.json"
+host t1 ask-steady 3 0 0.6
+check "rediss://: requests served" test "$(grep -c '^200$' "$T/out-t1-ask-steady")" -eq 3
+check "rediss://: the spend reached Redis over TLS ($(tcli get "lrs:budget:route:steady:$DAY") nano-USD for 3 requests)" \
+	test "$(tcli get "lrs:budget:route:steady:$DAY")" = $((3 * 68000))
+check "rediss://: nothing said about Redis being down" sh -c "! grep -q 'fleet: Redis' $T/err-t1-ask-steady"
+host t2 ask-steady 3 0 0.6
+check "a certificate the CA does not vouch for: requests still served on local counters" \
+	test "$(grep -c '^200$' "$T/out-t2-ask-steady")" -eq 3
+check "a certificate the CA does not vouch for: refused, said once" test "$(grep -c \
+	"fleet: Redis at localhost:$TPORT unavailable (TLS: its certificate is refused" "$T/err-t2-ask-steady")" -eq 1
+check "a certificate the CA does not vouch for: no spend sent" test -z "$(tcli get "lrr:budget:route:steady:$DAY")"
+LLMROUTE_TABLE="$BASE-ht1" "$CTL" stats --fleet >"$T/tstats" 2>&1
+check "stats --fleet over TLS" sh -c "grep -q 'over TLS' $T/tstats && grep -Eq 'steady .*0\.000204 of 100 USD' $T/tstats"
+LLMROUTE_TABLE="$BASE-ht2" "$CTL" stats --fleet >"$T/tstats2" 2>&1
+check "stats --fleet refuses the other CA's server" grep -q "certificate is refused" "$T/tstats2"
+LLMROUTE_TABLE="$BASE-ht1" "$CTL" show >>"$T/show" 2>&1
+
 # --- the password: never in the table, the logs or the audit -----------------
-LLMROUTE_TABLE="$BASE-h1" "$CTL" show >"$T/show" 2>&1
+LLMROUTE_TABLE="$BASE-h1" "$CTL" show >>"$T/show" 2>&1
 LLMROUTE_TABLE="$BASE-h1" "$CTL" show --json >>"$T/show" 2>&1
 check "show names the variable" grep -q LR_FLEET_PW "$T/show"
 check "the password is in no table dump, log or audit" sh -c \
-	"! grep -rlF '$SECRET' $T/show $T/err-* $T/audit-* $T/fstats"
+	"! grep -rlF '$SECRET' $T/show $T/err-* $T/audit-* $T/fstats $T/tstats $T/tstats2"

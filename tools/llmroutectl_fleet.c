@@ -38,13 +38,18 @@ static int get(lr_resp *c, const char *key, char *v, size_t cap)
 static void greet(lr_resp *c, const lr_table *t)
 {
 	const char *env = lr_table_str(t, t->fleet_password_env), *pw = env ? getenv(env) : NULL;
-	char db[16];
+	const char *host = lr_table_str(t, t->fleet_host);
+	char db[16], why[160];
 	lr_resp_reply rep[2];
 	int n = 0;
 
-	if (lr_resp_connect(c, lr_table_str(t, t->fleet_host), t->fleet_port, IO_MS) < 0)
-		ctl_die(EX_SYSTEM, "fleet: cannot connect to Redis at %s:%u", lr_table_str(t, t->fleet_host),
-			t->fleet_port);
+	if (t->fleet_tls) {
+		/* the same client and checks as the shim's (no password before them) */
+		if (lr_resp_connect_tls(c, host, t->fleet_port, lr_table_str(t, t->fleet_ca_file), IO_MS, why,
+					sizeof(why)) < 0)
+			ctl_die(EX_SYSTEM, "fleet: no TLS connection to Redis at %s:%u: %s", host, t->fleet_port, why);
+	} else if (lr_resp_connect(c, host, t->fleet_port, IO_MS) < 0)
+		ctl_die(EX_SYSTEM, "fleet: cannot connect to Redis at %s:%u", host, t->fleet_port);
 	if (pw && *pw) {
 		const char *auth[] = {"AUTH", pw};
 		lr_resp_append(c, 2, auth, NULL);
@@ -135,8 +140,8 @@ int ctl_stats_fleet(void)
 		ctl_die(EX_USAGE, "the rules of %s have no \"fleet\"", lr_shm_name());
 	lr_resp_init(&c);
 	greet(&c, t);
-	printf("fleet: Redis %s:%u db %u, prefix \"%s\"\n", lr_table_str(t, t->fleet_host), t->fleet_port,
-	       t->fleet_db, lr_table_str(t, t->fleet_prefix));
+	printf("fleet: Redis %s:%u db %u%s, prefix \"%s\"\n", lr_table_str(t, t->fleet_host), t->fleet_port,
+	       t->fleet_db, t->fleet_tls ? " over TLS" : "", lr_table_str(t, t->fleet_prefix));
 	budgets(&c, t);
 	health(&c, t);
 	lr_resp_close(&c);
