@@ -229,3 +229,23 @@ int lr_redact_stream_finish(lr_redact_stream *s, lr_xbuf *out)
 		rc = flush_held(s, out);
 	return rc;
 }
+
+void lr_redact_stream_apply(lr_redact_stream **s, lr_xbuf *out, int fin)
+{
+	lr_xbuf o = {0};
+	int rc;
+
+	if (!*s)
+		return;
+	rc = lr_redact_stream_feed(*s, out->p ? out->p : "", out->len, &o);
+	if (rc == 0 && fin)
+		rc = lr_redact_stream_finish(*s, &o);
+	if (rc < 0) {
+		lr_xbuf_free(&o);
+		lr_redact_stream_free(*s);
+		*s = NULL;
+		return;
+	}
+	lr_xbuf_free(out);
+	*out = o;
+}

@@ -35,4 +35,10 @@ int lr_redact_stream_finish(lr_redact_stream *s, lr_xbuf *out);
 
 void lr_redact_stream_free(lr_redact_stream *s);
 
+/* The values put back in the bytes about to go, *out, in place (fin: the
+ * stream's end).  A restore that fails lets the bytes go as they are,
+ * placeholders and all, frees *s and sets it NULL (no more restoring): a
+ * partial event is never sent.  Nothing when *s is NULL. */
+void lr_redact_stream_apply(lr_redact_stream **s, lr_xbuf *out, int fin);
+
 #endif

@@ -158,29 +158,6 @@ static void restore(struct lr_xcurl *x)
 	x->out.cap = n + 1;
 }
 
-/* A streamed answer's values put back as they come (fin: its end).  A
- * restore that fails lets the bytes go as they are, placeholders and all,
- * and stops restoring: a partial event is never sent. */
-static void restore_stream(struct lr_xcurl *x, int fin)
-{
-	lr_xbuf o = {0};
-	int rc;
-
-	if (!x->rs)
-		return;
-	rc = lr_redact_stream_feed(x->rs, x->out.p ? x->out.p : "", x->out.len, &o);
-	if (rc == 0 && fin)
-		rc = lr_redact_stream_finish(x->rs, &o);
-	if (rc < 0) {
-		lr_xbuf_free(&o);
-		lr_redact_stream_free(x->rs);
-		x->rs = NULL;
-		return;
-	}
-	lr_xbuf_free(&x->out);
-	x->out = o;
-}
-
 static void deliver_held(lr_easy *e, struct lr_xcurl *x)
 {
 	int st = (int)x->status;
@@ -252,7 +229,7 @@ static size_t xc_write(char *p, size_t size, size_t n, void *ud)
 	if (x->state == XC_STREAM) {
 		if (x->st ? lr_xlate_stream_feed(x->st, p, len, &x->out) < 0 : xbuf_add(&x->out, p, len) < 0)
 			return 0;
-		restore_stream(x, 0);
+		lr_redact_stream_apply(&x->rs, &x->out, 0);
 		return give_out(e, x) < 0 ? 0 : len;
 	}
 	if (x->state != XC_HOLD)
@@ -330,7 +307,7 @@ void lr_xcurl_finish(lr_easy *e)
 	if (x->state == XC_HOLD)
 		deliver_held(e, x);
 	else if (x->state == XC_STREAM && (!x->st || lr_xlate_stream_finish(x->st, &x->out) >= 0)) {
-		restore_stream(x, 1);
+		lr_redact_stream_apply(&x->rs, &x->out, 1);
 		give_out(e, x);
 	}
 	x->state = XC_DONE;

@@ -164,29 +164,6 @@ static int x_head(void *ud, long status, const char *lines, size_t n)
 	return x->in->head ? x->in->head(x->ud, status, x->head, x->head_len) : 0;
 }
 
-/* A stream's values put back in what is about to go (fin: its end).  A
- * restore that fails lets the bytes go as they are, placeholders and all,
- * and stops restoring: a partial event is never sent. */
-static void restore_stream(xsink *x, int fin)
-{
-	lr_xbuf o = {0};
-	int rc;
-
-	if (!x->rs)
-		return;
-	rc = lr_redact_stream_feed(x->rs, x->out.p ? x->out.p : "", x->out.len, &o);
-	if (rc == 0 && fin)
-		rc = lr_redact_stream_finish(x->rs, &o);
-	if (rc < 0) {
-		lr_xbuf_free(&o);
-		lr_redact_stream_free(x->rs);
-		x->rs = NULL;
-		return;
-	}
-	lr_xbuf_free(&x->out);
-	x->out = o;
-}
-
 /* A whole answer's values put back in x->out.  Out of memory: the
  * placeholders stay (an answer, never a broken one). */
 static void restore(xsink *x)
@@ -246,7 +223,7 @@ static int x_body(void *ud, const char *p, size_t n)
 		return 0;
 	if (x->st ? lr_xlate_stream_feed(x->st, p, n, &x->out) < 0 : hold(&x->out, p, n) < 0)
 		return -1;
-	restore_stream(x, 0);
+	lr_redact_stream_apply(&x->rs, &x->out, 0);
 	return pass(x);
 }
 
@@ -301,7 +278,7 @@ static void x_done(void *ud, const lr_up_result *r)
 		x->in->done(x->ud, &rr);
 	} else {
 		if (x->mode == X_STREAM && (!x->st || lr_xlate_stream_finish(x->st, &x->out) >= 0)) {
-			restore_stream(x, 1);
+			lr_redact_stream_apply(&x->rs, &x->out, 1);
 			pass(x);
 		}
 		x->in->done(x->ud, r);
